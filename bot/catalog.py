@@ -1,0 +1,290 @@
+"""Every Wan image-to-video model wanbot knows: endpoints, media combinations, limits, defaults.
+
+This module is data. Validation (requests.py, media.py), the simulator, the command choices and
+the help text all read it, so a model's limits are written down exactly once. Figures come from
+the provider's documentation (see ../shared/dashscope-api.md for sources).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+MB = 1024 * 1024
+
+VIDEO_GENERATION_PATH = "/services/aigc/video-generation/video-synthesis"
+IMAGE2VIDEO_PATH = "/services/aigc/image2video/video-synthesis"
+
+
+class MediaType(StrEnum):
+    """The roles an input file can play, named as in wan2.7's `media` array."""
+
+    FIRST_FRAME = "first_frame"
+    LAST_FRAME = "last_frame"
+    DRIVING_AUDIO = "driving_audio"
+    FIRST_CLIP = "first_clip"
+
+    @property
+    def label(self) -> str:
+        """How a person would name it: "the first frame", "the driving audio"."""
+        return {
+            MediaType.FIRST_FRAME: "the first frame",
+            MediaType.LAST_FRAME: "the last frame",
+            MediaType.DRIVING_AUDIO: "the driving audio",
+            MediaType.FIRST_CLIP: "the first clip",
+        }[self]
+
+
+class InputStyle(StrEnum):
+    """How a model family spells its inputs in the request body."""
+
+    MEDIA = "media"  # wan2.7: input.media = [{type, url}, ...]
+    IMG_URL = "img_url"  # wan2.6 and older i2v: input.img_url (+ input.audio_url)
+    KEYFRAMES = "keyframes"  # kf2v: input.first_frame_url, input.last_frame_url, input.template
+
+
+class Region(StrEnum):
+    BEIJING = "beijing"
+    SINGAPORE = "singapore"
+    US = "us"
+
+
+REGION_BASE_URLS: dict[Region, str] = {
+    Region.BEIJING: "https://dashscope.aliyuncs.com/api/v1",
+    Region.SINGAPORE: "https://dashscope-intl.aliyuncs.com/api/v1",
+    Region.US: "https://dashscope-us.aliyuncs.com/api/v1",
+}
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    formats: frozenset[str]  # Pillow format names
+    min_side: int
+    max_side: int
+    max_bytes: int
+    max_aspect: float | None  # longest side / shortest side; None when undocumented
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    formats: frozenset[str]  # "wav", "mp3"
+    min_seconds: float
+    max_seconds: float
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class ClipLimits:
+    formats: frozenset[str]  # "mp4", "mov"
+    min_seconds: float
+    max_seconds: float
+    min_side: int
+    max_side: int
+    max_aspect: float
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    summary: str
+    family: str  # "wan2.7", "wan2.6", "wan2.2", "wan2.1": decides the shape of `usage`
+    endpoint: str
+    input_style: InputStyle
+    # Each allowed set of media types; any other set is refused.
+    combinations: tuple[frozenset[MediaType], ...]
+    resolutions: tuple[str, ...]
+    default_resolution: str
+    durations: tuple[int, ...]
+    default_duration: int
+    duration_settable: bool  # False: fixed length, `duration` is not sent
+    prompt_max: int
+    negative_prompt_max: int
+    image: ImageLimits
+    audio: AudioLimits | None
+    clip: ClipLimits | None
+    has_sound: bool  # whether the output video carries an audio track
+    templates: tuple[str, ...] = ()
+    # Combinations that are valid only with an effect template (and then only with one).
+    template_combinations: tuple[frozenset[MediaType], ...] = ()
+    concurrency: int = 2
+    submit_per_second: int = 2
+
+    @property
+    def media_types(self) -> frozenset[MediaType]:
+        """Every media type this model takes in some combination."""
+        return frozenset().union(*self.combinations, *self.template_combinations)
+
+    @property
+    def duration_text(self) -> str:
+        """The allowed durations as a person reads them: "2–15 s", "5, 10 or 15 s", "5 s"."""
+        values = self.durations
+        if len(values) == 1:
+            return f"{values[0]} s"
+        if values == tuple(range(values[0], values[-1] + 1)) and len(values) > 3:
+            return f"{values[0]}–{values[-1]} s"
+        return ", ".join(str(v) for v in values[:-1]) + f" or {values[-1]} s"
+
+
+_IMAGE_FORMATS = frozenset({"JPEG", "PNG", "BMP", "WEBP"})
+_AUDIO = AudioLimits(
+    formats=frozenset({"wav", "mp3"}), min_seconds=3, max_seconds=30, max_bytes=15 * MB
+)
+_FIRST = MediaType.FIRST_FRAME
+_LAST = MediaType.LAST_FRAME
+_AUDIO_IN = MediaType.DRIVING_AUDIO
+_CLIP = MediaType.FIRST_CLIP
+
+# wan2.6 and older take 360–2000 px images of at most 10 MB.
+_LEGACY_IMAGE = ImageLimits(
+    formats=_IMAGE_FORMATS, min_side=360, max_side=2000, max_bytes=10 * MB, max_aspect=None
+)
+
+WAN27_I2V = ModelSpec(
+    name="wan2.7-i2v",
+    summary="First frame, first + last frame, driving audio, or continue a clip; 2–15 s with sound",
+    family="wan2.7",
+    endpoint=VIDEO_GENERATION_PATH,
+    input_style=InputStyle.MEDIA,
+    combinations=(
+        frozenset({_FIRST}),
+        frozenset({_FIRST, _AUDIO_IN}),
+        frozenset({_FIRST, _LAST}),
+        frozenset({_FIRST, _LAST, _AUDIO_IN}),
+        frozenset({_CLIP}),
+        frozenset({_CLIP, _LAST}),
+    ),
+    resolutions=("720P", "1080P"),
+    default_resolution="1080P",
+    durations=tuple(range(2, 16)),
+    default_duration=5,
+    duration_settable=True,
+    prompt_max=5000,
+    negative_prompt_max=500,
+    image=ImageLimits(
+        formats=_IMAGE_FORMATS, min_side=240, max_side=8000, max_bytes=20 * MB, max_aspect=8.0
+    ),
+    audio=AudioLimits(
+        formats=frozenset({"wav", "mp3"}), min_seconds=2, max_seconds=30, max_bytes=15 * MB
+    ),
+    clip=ClipLimits(
+        formats=frozenset({"mp4", "mov"}),
+        min_seconds=2,
+        max_seconds=10,
+        min_side=240,
+        max_side=4096,
+        max_aspect=8.0,
+        max_bytes=100 * MB,
+    ),
+    has_sound=True,  # driven by the given audio, or dubbed by the model
+    concurrency=5,  # not in the provider's rate-limit table; its siblings have 5
+    submit_per_second=5,
+)
+
+WAN26_I2V_FLASH = ModelSpec(
+    name="wan2.6-i2v-flash",
+    summary="Fast first-frame video, optional audio track from your audio; 2–15 s",
+    family="wan2.6",
+    endpoint=VIDEO_GENERATION_PATH,
+    input_style=InputStyle.IMG_URL,
+    combinations=(frozenset({_FIRST}), frozenset({_FIRST, _AUDIO_IN})),
+    resolutions=("720P", "1080P"),
+    default_resolution="1080P",
+    durations=tuple(range(2, 16)),
+    default_duration=5,
+    duration_settable=True,
+    prompt_max=1500,
+    negative_prompt_max=500,
+    image=_LEGACY_IMAGE,
+    audio=_AUDIO,
+    clip=None,
+    has_sound=True,
+    concurrency=5,
+    submit_per_second=5,
+)
+
+WAN26_I2V = ModelSpec(
+    name="wan2.6-i2v",
+    summary="First-frame video with sound, optional audio from your audio; 5, 10 or 15 s",
+    family="wan2.6",
+    endpoint=VIDEO_GENERATION_PATH,
+    input_style=InputStyle.IMG_URL,
+    combinations=(frozenset({_FIRST}), frozenset({_FIRST, _AUDIO_IN})),
+    resolutions=("720P", "1080P"),
+    default_resolution="1080P",
+    durations=(5, 10, 15),
+    default_duration=5,
+    duration_settable=True,
+    prompt_max=1500,
+    negative_prompt_max=500,
+    image=_LEGACY_IMAGE,
+    audio=_AUDIO,
+    clip=None,
+    has_sound=True,
+    concurrency=5,
+    submit_per_second=5,
+)
+
+WAN22_KF2V_FLASH = ModelSpec(
+    name="wan2.2-kf2v-flash",
+    summary="Fast silent video between a first and a last frame; 5 s",
+    family="wan2.2",
+    endpoint=IMAGE2VIDEO_PATH,
+    input_style=InputStyle.KEYFRAMES,
+    combinations=(frozenset({_FIRST, _LAST}),),
+    resolutions=("480P", "720P", "1080P"),
+    default_resolution="720P",
+    durations=(5,),
+    default_duration=5,
+    duration_settable=False,
+    prompt_max=800,
+    negative_prompt_max=500,
+    image=_LEGACY_IMAGE,
+    audio=None,
+    clip=None,
+    has_sound=False,
+)
+
+WANX21_KF2V_PLUS = ModelSpec(
+    name="wanx2.1-kf2v-plus",
+    summary="Silent video between two frames, or an effect template on one image; 5 s, 720P",
+    family="wan2.1",
+    endpoint=IMAGE2VIDEO_PATH,
+    input_style=InputStyle.KEYFRAMES,
+    combinations=(frozenset({_FIRST, _LAST}),),
+    resolutions=("720P",),
+    default_resolution="720P",
+    durations=(5,),
+    default_duration=5,
+    duration_settable=False,
+    prompt_max=800,
+    negative_prompt_max=500,
+    image=_LEGACY_IMAGE,
+    audio=None,
+    clip=None,
+    has_sound=False,
+    # Documented for first/last-frame effects: mech1 ("mechanical awakening") and hanfu-1
+    # ("Tang-style elegance"); the other three appear in the same effect list.
+    templates=("mech1", "mech2", "hanfu-1", "solaron", "magazine"),
+    template_combinations=(frozenset({_FIRST}),),
+)
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (WAN27_I2V, WAN26_I2V_FLASH, WAN26_I2V, WAN22_KF2V_FLASH, WANX21_KF2V_PLUS)
+}
+
+DEFAULT_MODEL = WAN27_I2V.name
+
+
+def get_model(name: str) -> ModelSpec:
+    """Return the model called `name`, or raise KeyError naming the models there are."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise KeyError(f"Unknown model {name!r}; choose one of: {', '.join(MODELS)}.") from None
+
+
+def combination_text(combination: frozenset[MediaType]) -> str:
+    """Name a set of media types in the order a person gives them: "first frame + last frame"."""
+    return " + ".join(m.label.removeprefix("the ") for m in MediaType if m in combination)
