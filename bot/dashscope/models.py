@@ -1,0 +1,93 @@
+"""Pydantic models of what DashScope answers; unknown fields are kept, never rejected."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class TaskStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUSPENDED = "SUSPENDED"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"  # the task does not exist or has expired (task ids live 24 h)
+
+    @property
+    def is_final(self) -> bool:
+        return self in {
+            TaskStatus.SUCCEEDED,
+            TaskStatus.FAILED,
+            TaskStatus.CANCELED,
+            TaskStatus.UNKNOWN,
+        }
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class TaskOutput(_Open):
+    task_id: str
+    task_status: TaskStatus
+    submit_time: str | None = None
+    scheduled_time: str | None = None
+    end_time: str | None = None
+    video_url: str | None = None
+    orig_prompt: str | None = None
+    actual_prompt: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class TaskResponse(_Open):
+    """The answer to a submit or a task query."""
+
+    request_id: str | None = None
+    output: TaskOutput
+    usage: dict[str, Any] | None = None
+
+    @property
+    def task_id(self) -> str:
+        return self.output.task_id
+
+    @property
+    def status(self) -> TaskStatus:
+        return self.output.task_status
+
+
+class TaskSummary(_Open):
+    task_id: str
+    status: TaskStatus
+    model_name: str | None = None
+    request_id: str | None = None
+    gmt_create: int | None = None  # epoch milliseconds
+    start_time: int | None = None
+    end_time: int | None = None
+
+
+class TaskList(_Open):
+    total: int = 0
+    data: list[TaskSummary] = []
+    total_page: int = 0
+    page_no: int = 1
+    page_size: int = 10
+    request_id: str | None = None
+
+
+class UploadPolicy(_Open):
+    """What `GET /uploads?action=getPolicy` grants: a signed form for one OSS upload."""
+
+    policy: str
+    signature: str
+    upload_dir: str
+    upload_host: str
+    expire_in_seconds: int
+    max_file_size_mb: int
+    oss_access_key_id: str
+    x_oss_object_acl: str = "private"
+    x_oss_forbid_overwrite: str = "true"

@@ -1,0 +1,251 @@
+"""Probe input media from its bytes and check it against a model's limits.
+
+Only the bytes are trusted: a filename or a content type says nothing about what a file is.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import av
+from PIL import Image
+
+from bot.catalog import MB, AudioLimits, ClipLimits, ImageLimits, MediaType, ModelSpec
+from bot.errors import InvalidInput
+
+_IMAGE_ORDER = ("JPEG", "PNG", "BMP", "WEBP")
+_AUDIO_ORDER = ("wav", "mp3")
+_VIDEO_ORDER = ("mp4", "mov")
+_ARTICLE = {"WAV": "a", "MP3": "an", "MP4": "an", "MOV": "a"}
+# FFmpeg's one demuxer for the ISO family; the ftyp brand tells MOV from MP4.
+_ISO_DEMUXER = "mov,mp4,m4a,3gp,3g2,mj2"
+# verify() checks the whole file only for PNG, and WEBP fails to open when cut short; these two
+# only show truncation when decoded (JPEG cheaply, at 1/8 scale).
+_DECODE_TO_CHECK = frozenset({"JPEG", "BMP"})
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    kind: Literal["image", "audio", "video"]
+    format: str  # images: Pillow name; audio: "wav" | "mp3"; video: "mp4" | "mov"
+    size_bytes: int
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None  # seconds, audio and video
+    has_alpha: bool = False  # image has a transparency channel or colour
+    has_audio: bool = False  # video has an audio stream
+
+
+def probe(media_type: MediaType, data: bytes) -> MediaInfo:
+    """Read what the bytes are, or raise InvalidInput if they are not readable media of that type."""
+    return _probe(media_type, data, None)
+
+
+def check_media(media_type: MediaType, data: bytes, spec: ModelSpec) -> MediaInfo:
+    """Probe the bytes and check them against `spec`'s limits; raise InvalidInput on the first problem."""
+    field = media_type.value
+    limits = _limits(media_type, spec)
+    if media_type not in spec.media_types or limits is None:
+        article_label = media_type.label.replace("the ", "a ", 1)
+        raise InvalidInput(f"{spec.name} does not take {article_label}.", field=field)
+    subject = _subject(media_type)
+    # Refuse a huge upload before any decoder sees it.
+    if len(data) > limits.max_bytes:
+        raise InvalidInput(
+            f"{subject} is {_shown(len(data) / MB, 0, limits.max_bytes / MB)} MB; "
+            f"{spec.name} takes at most {limits.max_bytes / MB:g} MB.",
+            field=field,
+        )
+    info = _probe(media_type, data, spec)
+    if info.format not in limits.formats:
+        raise _unreadable(media_type, spec)
+    if info.kind == "image" and info.format == "PNG" and info.has_alpha:
+        raise InvalidInput(
+            f"{subject} is a PNG with transparency; save it without an alpha channel (or as JPEG).",
+            field=field,
+        )
+    if info.duration is not None and not isinstance(limits, ImageLimits):
+        _check_duration(media_type, info.duration, limits, spec)
+    if info.width is not None and info.height is not None and not isinstance(limits, AudioLimits):
+        _check_sides(media_type, info.width, info.height, limits, spec)
+    return info
+
+
+def _limits(
+    media_type: MediaType, spec: ModelSpec
+) -> ImageLimits | AudioLimits | ClipLimits | None:
+    if media_type is MediaType.DRIVING_AUDIO:
+        return spec.audio
+    if media_type is MediaType.FIRST_CLIP:
+        return spec.clip
+    return spec.image
+
+
+def _probe(media_type: MediaType, data: bytes, spec: ModelSpec | None) -> MediaInfo:
+    if not data:
+        raise InvalidInput(f"{_subject(media_type)} is empty (0 bytes).", field=media_type.value)
+    if media_type in (MediaType.FIRST_FRAME, MediaType.LAST_FRAME):
+        return _probe_image(media_type, data, spec)
+    if media_type is MediaType.DRIVING_AUDIO:
+        return _probe_audio(media_type, data)
+    return _probe_video(media_type, data)
+
+
+def _probe_image(media_type: MediaType, data: bytes, spec: ModelSpec | None) -> MediaInfo:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt, (width, height) = image.format or "", image.size
+            has_alpha = image.has_transparency_data
+            image.verify()
+        if fmt in _DECODE_TO_CHECK:
+            with Image.open(io.BytesIO(data)) as image:
+                image.draft(None, (max(1, width // 8), max(1, height // 8)))
+                image.load()
+    except Image.DecompressionBombError as exc:
+        raise InvalidInput(
+            f"{_subject(media_type)} is far too large "
+            f"(more than {2 * Image.MAX_IMAGE_PIXELS // 1_000_000} million pixels).",
+            field=media_type.value,
+        ) from exc
+    # Pillow's decoders raise many kinds of exception on corrupt input; all mean "not readable".
+    except Exception as exc:
+        raise _unreadable(media_type, spec) from exc
+    return MediaInfo(
+        kind="image",
+        format=fmt,
+        size_bytes=len(data),
+        width=width,
+        height=height,
+        has_alpha=has_alpha,
+    )
+
+
+def _probe_audio(media_type: MediaType, data: bytes) -> MediaInfo:
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            demuxer = container.format.name
+            has_stream = bool(container.streams.audio)
+            duration = _duration(container)
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise _unreadable(media_type, None) from exc
+    if demuxer not in _AUDIO_ORDER or not has_stream or duration is None:
+        raise _unreadable(media_type, None)
+    return MediaInfo(kind="audio", format=demuxer, size_bytes=len(data), duration=duration)
+
+
+def _probe_video(media_type: MediaType, data: bytes) -> MediaInfo:
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            demuxer = container.format.name
+            video = container.streams.video[0] if container.streams.video else None
+            width, height = (
+                (video.codec_context.width, video.codec_context.height) if video else (0, 0)
+            )
+            has_audio = bool(container.streams.audio)
+            duration = _duration(container)
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise _unreadable(media_type, None) from exc
+    if demuxer != _ISO_DEMUXER or not width or not height or duration is None:
+        raise _unreadable(media_type, None)
+    # Old QuickTime files have no ftyp box at all; every MP4 starts with one.
+    brand = data[8:12] if data[4:8] == b"ftyp" else b"qt  "
+    return MediaInfo(
+        kind="video",
+        format="mov" if brand == b"qt  " else "mp4",
+        size_bytes=len(data),
+        width=width,
+        height=height,
+        duration=duration,
+        has_audio=has_audio,
+    )
+
+
+def _duration(container: av.container.InputContainer) -> float | None:
+    if container.duration is not None:
+        return container.duration / av.time_base
+    for stream in container.streams:
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+    return None
+
+
+def _check_duration(
+    media_type: MediaType, seconds: float, limits: AudioLimits | ClipLimits, spec: ModelSpec
+) -> None:
+    low, high = limits.min_seconds, limits.max_seconds
+    if not low <= seconds <= high:
+        raise InvalidInput(
+            f"{_subject(media_type)} is {_shown(seconds, low, high)} s long; "
+            f"{spec.name} takes {low:g}–{high:g} s.",
+            field=media_type.value,
+        )
+
+
+def _check_sides(
+    media_type: MediaType,
+    width: int,
+    height: int,
+    limits: ImageLimits | ClipLimits,
+    spec: ModelSpec,
+) -> None:
+    subject, field = _subject(media_type), media_type.value
+    for side, name in ((width, "wide"), (height, "tall")):
+        if side > limits.max_side:
+            raise InvalidInput(
+                f"{subject} is {side} px {name}; {spec.name} takes at most {limits.max_side} px.",
+                field=field,
+            )
+        if side < limits.min_side:
+            raise InvalidInput(
+                f"{subject} is {side} px {name}; {spec.name} needs at least {limits.min_side} px.",
+                field=field,
+            )
+    ratio = max(width, height) / min(width, height)
+    if limits.max_aspect is not None and ratio > limits.max_aspect:
+        shown = _shown(ratio, 1, limits.max_aspect).rstrip("0").rstrip(".")
+        shape = f"{shown}:1" if width >= height else f"1:{shown}"
+        bound = f"{limits.max_aspect:g}"
+        raise InvalidInput(
+            f"{subject} is {shape} ({width}×{height}); "
+            f"{spec.name} takes shapes between 1:{bound} and {bound}:1.",
+            field=field,
+        )
+
+
+def _subject(media_type: MediaType) -> str:
+    label = media_type.label
+    return label[0].upper() + label[1:]
+
+
+def _unreadable(media_type: MediaType, spec: ModelSpec | None) -> InvalidInput:
+    subject, field = _subject(media_type), media_type.value
+    order = {MediaType.DRIVING_AUDIO: _AUDIO_ORDER, MediaType.FIRST_CLIP: _VIDEO_ORDER}.get(
+        media_type, _IMAGE_ORDER
+    )
+    limits = _limits(media_type, spec) if spec else None
+    formats = limits.formats if limits else frozenset(order)
+    names = [f.upper() for f in order if f in formats] + sorted(formats - set(order))
+    listed, article = _join_or(names), _ARTICLE.get(names[0], "a")
+    if media_type is MediaType.DRIVING_AUDIO:
+        return InvalidInput(f"{subject} is not {article} {listed} file.", field=field)
+    if media_type is MediaType.FIRST_CLIP:
+        return InvalidInput(f"{subject} is not {article} {listed} video.", field=field)
+    reader = f"an image {spec.name} can read" if spec else "a readable image"
+    return InvalidInput(f"{subject} is not {reader}; send {listed}.", field=field)
+
+
+def _join_or(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" or {names[-1]}"
+
+
+def _shown(value: float, low: float, high: float) -> str:
+    # One decimal, unless rounding would put a refused value inside [low, high] ("20.0 MB; takes
+    # at most 20 MB"): then two decimals rounded away from the range.
+    text = f"{value:.1f}"
+    if low <= float(text) <= high:
+        rounding = math.ceil if value > high else math.floor
+        text = f"{rounding(round(value * 100, 6)) / 100:.2f}"
+    return text

@@ -1,0 +1,77 @@
+"""Settings, read once in main() and passed down; nothing else reads the environment.
+
+DashScope's own conventions come first: the key from `DASHSCOPE_API_KEY`, else
+`dashscope_api_key` in `~/.alibabacloud/credentials`; the base URL from `--base-url`, else
+`DASHSCOPE_HTTP_BASE_URL`, else `DASHSCOPE_BASE_URL`, else the region's URL. wanbot's own
+settings use the `WANBOT_` prefix.
+"""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.catalog import REGION_BASE_URLS, Region
+from bot.errors import InvalidInput
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WANBOT_", extra="ignore")
+
+    dashscope_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DASHSCOPE_API_KEY")
+    )
+    dashscope_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DASHSCOPE_HTTP_BASE_URL", "DASHSCOPE_BASE_URL"),
+    )
+    region: Region = Region.BEIJING
+    credentials_file: Path = Path("~/.alibabacloud/credentials")
+    # Headless polling: quick at first, then backing off to the ~15 s the provider suggests.
+    poll_first_seconds: float = Field(default=2.0, gt=0)
+    poll_longest_seconds: float = Field(default=15.0, gt=0)
+
+    def api_key(self) -> SecretStr | None:
+        """Return the DashScope key from the environment, else from the credentials file."""
+        if self.dashscope_api_key and self.dashscope_api_key.get_secret_value().strip():
+            return self.dashscope_api_key
+        return read_credentials_key(self.credentials_file.expanduser())
+
+    def base_url(self, override: str | None = None, region: Region | None = None) -> str:
+        """Return the API base URL: `override`, the environment, else the region's URL."""
+        if override or self.dashscope_base_url:
+            return check_base_url(override or self.dashscope_base_url or "")
+        return REGION_BASE_URLS[region or self.region]
+
+
+def read_credentials_key(path: Path) -> SecretStr | None:
+    """Read `dashscope_api_key` from an Alibaba Cloud credentials file ([default] first)."""
+    if not path.is_file():
+        return None
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error:
+        return None
+    sections = ["default", *(s for s in parser.sections() if s != "default")]
+    for section in sections:
+        value = parser.get(section, "dashscope_api_key", fallback="").strip()
+        if value:
+            return SecretStr(value)
+    return None
+
+
+def check_base_url(url: str) -> str:
+    """Accept a base URL of the form `https://dashscope.aliyuncs.com/api/v1` (http for loopback)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise InvalidInput(
+            f"The base URL {url!r} is not a web address like "
+            "https://dashscope.aliyuncs.com/api/v1.",
+            field="base_url",
+        )
+    return url.strip().rstrip("/")

@@ -1,0 +1,312 @@
+"""GenerationRequest: the exact body per model and mode, and every refusal with a useful message."""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any
+
+import pytest
+
+from bot.catalog import IMAGE2VIDEO_PATH, MODELS, VIDEO_GENERATION_PATH, MediaType
+from bot.errors import InvalidInput
+from bot.requests import GenerationRequest, MediaItem, check_clip_fits, continuation_duration
+
+FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
+AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
+URLS = {
+    FIRST: "https://example.com/first.png",
+    LAST: "https://example.com/last.png",
+    AUDIO: "https://example.com/voice.mp3",
+    CLIP: "oss://dashscope-instant/abc/clip.mp4",
+}
+
+
+def request(model: str, *types: MediaType, **fields: Any) -> GenerationRequest:
+    media = tuple(MediaItem(type=t, url=URLS[t]) for t in types)
+    return GenerationRequest.build(model=model, media=media, **fields)
+
+
+BODIES = [
+    pytest.param(
+        request("wan2.7-i2v", FIRST, prompt="A cat", seed=42),
+        {
+            "model": "wan2.7-i2v",
+            "input": {"prompt": "A cat", "media": [{"type": "first_frame", "url": URLS[FIRST]}]},
+            "parameters": {
+                "resolution": "1080P",
+                "duration": 5,
+                "prompt_extend": True,
+                "watermark": False,
+                "seed": 42,
+            },
+        },
+        id="wan2.7 first frame",
+    ),
+    pytest.param(
+        # Given in another order, sent in the documented order.
+        request("wan2.7-i2v", AUDIO, LAST, FIRST, resolution="720p", duration=10, watermark=True),
+        {
+            "model": "wan2.7-i2v",
+            "input": {
+                "media": [
+                    {"type": "first_frame", "url": URLS[FIRST]},
+                    {"type": "last_frame", "url": URLS[LAST]},
+                    {"type": "driving_audio", "url": URLS[AUDIO]},
+                ]
+            },
+            "parameters": {
+                "resolution": "720P",
+                "duration": 10,
+                "prompt_extend": True,
+                "watermark": True,
+            },
+        },
+        id="wan2.7 first + last + audio",
+    ),
+    pytest.param(
+        request(
+            "wan2.7-i2v",
+            CLIP,
+            LAST,
+            prompt="He opens the box",
+            negative_prompt="blur",
+            duration=12,
+            prompt_extend=False,
+        ),
+        {
+            "model": "wan2.7-i2v",
+            "input": {
+                "prompt": "He opens the box",
+                "negative_prompt": "blur",
+                "media": [
+                    {"type": "last_frame", "url": URLS[LAST]},
+                    {"type": "first_clip", "url": URLS[CLIP]},
+                ],
+            },
+            "parameters": {
+                "resolution": "1080P",
+                "duration": 12,
+                "prompt_extend": False,
+                "watermark": False,
+            },
+        },
+        id="wan2.7 continuation + last frame",
+    ),
+    pytest.param(
+        request("wan2.6-i2v-flash", FIRST, AUDIO, prompt="Sing", duration=15),
+        {
+            "model": "wan2.6-i2v-flash",
+            "input": {"prompt": "Sing", "img_url": URLS[FIRST], "audio_url": URLS[AUDIO]},
+            "parameters": {
+                "resolution": "1080P",
+                "duration": 15,
+                "prompt_extend": True,
+                "watermark": False,
+            },
+        },
+        id="wan2.6-i2v-flash img_url + audio_url",
+    ),
+    pytest.param(
+        request("wan2.6-i2v", FIRST, duration=10, resolution="720P"),
+        {
+            "model": "wan2.6-i2v",
+            "input": {"img_url": URLS[FIRST]},
+            "parameters": {
+                "resolution": "720P",
+                "duration": 10,
+                "prompt_extend": True,
+                "watermark": False,
+            },
+        },
+        id="wan2.6-i2v img_url",
+    ),
+    pytest.param(
+        request("wan2.2-kf2v-flash", FIRST, LAST, prompt="Rain", resolution="480P", seed=1),
+        {
+            "model": "wan2.2-kf2v-flash",
+            "input": {
+                "prompt": "Rain",
+                "first_frame_url": URLS[FIRST],
+                "last_frame_url": URLS[LAST],
+            },
+            "parameters": {
+                "resolution": "480P",
+                "prompt_extend": True,
+                "watermark": False,
+                "seed": 1,
+            },
+        },
+        id="wan2.2-kf2v-flash keyframes, no duration",
+    ),
+    pytest.param(
+        request("wanx2.1-kf2v-plus", FIRST, LAST),
+        {
+            "model": "wanx2.1-kf2v-plus",
+            "input": {"first_frame_url": URLS[FIRST], "last_frame_url": URLS[LAST]},
+            "parameters": {"resolution": "720P", "prompt_extend": True, "watermark": False},
+        },
+        id="wanx2.1-kf2v-plus keyframes",
+    ),
+    pytest.param(
+        request("wanx2.1-kf2v-plus", FIRST, template="mech1", watermark=True),
+        {
+            "model": "wanx2.1-kf2v-plus",
+            "input": {"first_frame_url": URLS[FIRST], "template": "mech1"},
+            "parameters": {"resolution": "720P", "watermark": True},
+        },
+        id="wanx2.1-kf2v-plus effect template",
+    ),
+]
+
+
+@pytest.mark.parametrize(("built", "body"), BODIES)
+def test_body_is_what_the_provider_documents(built: GenerationRequest, body: dict) -> None:
+    assert built.body() == body
+
+
+@pytest.mark.parametrize(
+    ("model", "path"),
+    [
+        ("wan2.7-i2v", VIDEO_GENERATION_PATH),
+        ("wan2.6-i2v-flash", VIDEO_GENERATION_PATH),
+        ("wan2.6-i2v", VIDEO_GENERATION_PATH),
+        ("wan2.2-kf2v-flash", IMAGE2VIDEO_PATH),
+        ("wanx2.1-kf2v-plus", IMAGE2VIDEO_PATH),
+    ],
+)
+def test_each_model_has_its_documented_endpoint(model: str, path: str) -> None:
+    assert MODELS[model].endpoint == path
+
+
+def test_oss_inputs_are_flagged_for_the_resolve_header() -> None:
+    assert request("wan2.7-i2v", CLIP).uses_oss
+    assert not request("wan2.7-i2v", FIRST).uses_oss
+
+
+def _all_media_sets() -> list[frozenset[MediaType]]:
+    kinds = list(MediaType)
+    return [frozenset(c) for n in range(len(kinds) + 1) for c in combinations(kinds, n)]
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("given", _all_media_sets(), ids=lambda s: "+".join(sorted(s)) or "none")
+def test_only_documented_media_combinations_pass(model: str, given: frozenset[MediaType]) -> None:
+    spec = MODELS[model]
+    if given in spec.combinations:
+        assert request(model, *given).media_types == given
+        return
+    with pytest.raises(InvalidInput) as refused:
+        request(model, *given)
+    assert model in str(refused.value)
+
+
+def test_a_refused_combination_says_what_the_model_takes() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        request("wan2.7-i2v", LAST)
+    assert str(refused.value) == (
+        "wan2.7-i2v takes first frame; first frame + driving audio; first frame + last frame; "
+        "first frame + last frame + driving audio; first clip; last frame + first clip; "
+        "you gave last frame."
+    )
+    assert refused.value.field == "media"
+
+
+def test_a_media_type_given_twice_is_refused() -> None:
+    media = (MediaItem(type=FIRST, url=URLS[FIRST]), MediaItem(type=FIRST, url=URLS[LAST]))
+    with pytest.raises(InvalidInput, match="The first frame is given twice"):
+        GenerationRequest.build(model="wan2.7-i2v", media=media)
+
+
+def test_a_media_type_the_model_does_not_take_is_named() -> None:
+    with pytest.raises(InvalidInput, match="wan2.2-kf2v-flash does not take the driving audio"):
+        request("wan2.2-kf2v-flash", FIRST, LAST, AUDIO)
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "field", "message"),
+    [
+        ("nope", {}, "model", "Unknown model 'nope'; choose one of: wan2.7-i2v,"),
+        ("wan2.7-i2v", {"duration": 1}, "duration", "makes videos of 2–15 s, not 1 s"),
+        ("wan2.7-i2v", {"duration": 16}, "duration", "makes videos of 2–15 s, not 16 s"),
+        ("wan2.6-i2v-flash", {"duration": 16}, "duration", "2–15 s, not 16 s"),
+        ("wan2.6-i2v", {"duration": 7}, "duration", "makes videos of 5, 10 or 15 s, not 7 s"),
+        ("wan2.2-kf2v-flash", {"duration": 10}, "duration", "always makes 5 s videos"),
+        ("wan2.7-i2v", {"resolution": "480P"}, "resolution", "makes 720P or 1080P video, not 480P"),
+        ("wanx2.1-kf2v-plus", {"resolution": "1080P"}, "resolution", "makes 720P video"),
+        ("wan2.7-i2v", {"seed": -1}, "seed", "from 0 to 2147483647"),
+        ("wan2.7-i2v", {"seed": 2_147_483_648}, "seed", "from 0 to 2147483647"),
+        ("wan2.7-i2v", {"seed": "abc"}, "seed", "seed: Input should be a valid integer"),
+        (
+            "wan2.7-i2v",
+            {"prompt": "x" * 5001},
+            "prompt",
+            "The prompt is 5001 characters; wan2.7-i2v takes at most 5000",
+        ),
+        ("wan2.6-i2v-flash", {"prompt": "x" * 1501}, "prompt", "at most 1500"),
+        ("wan2.2-kf2v-flash", {"prompt": "x" * 801}, "prompt", "at most 800"),
+        (
+            "wan2.7-i2v",
+            {"negative_prompt": "x" * 501},
+            "negative_prompt",
+            "The negative prompt is 501 characters",
+        ),
+        (
+            "wan2.7-i2v",
+            {"template": "mech1"},
+            "template",
+            "wan2.7-i2v has no effect templates; use wanx2.1-kf2v-plus",
+        ),
+    ],
+)
+def test_out_of_range_values_are_refused(
+    model: str, fields: dict, field: str, message: str
+) -> None:
+    types = (FIRST, LAST) if "kf2v" in model else (FIRST,)
+    with pytest.raises(InvalidInput) as refused:
+        request(model, *types, **fields)
+    assert message in str(refused.value)
+    assert refused.value.field == field
+
+
+def test_limits_are_inclusive() -> None:
+    assert request("wan2.7-i2v", FIRST, prompt="x" * 5000, duration=15, seed=2_147_483_647)
+    assert request("wan2.7-i2v", FIRST, negative_prompt="x" * 500, duration=2, seed=0)
+
+
+def test_effect_templates() -> None:
+    with pytest.raises(
+        InvalidInput, match="Unknown effect template 'sparkle'; wanx2.1-kf2v-plus has: mech1"
+    ):
+        request("wanx2.1-kf2v-plus", FIRST, template="sparkle")
+    with pytest.raises(InvalidInput, match="Effect templates ignore the prompt"):
+        request("wanx2.1-kf2v-plus", FIRST, template="mech1", prompt="robots")
+    with pytest.raises(
+        InvalidInput,
+        match="with the mech1 effect takes first frame; you gave first frame \\+ last frame",
+    ):
+        request("wanx2.1-kf2v-plus", FIRST, LAST, template="mech1")
+
+
+def test_blank_texts_count_as_absent() -> None:
+    built = request("wan2.7-i2v", FIRST, prompt="   ", negative_prompt="")
+    assert "prompt" not in built.body()["input"]
+    assert "negative_prompt" not in built.body()["input"]
+
+
+def test_continuation_must_be_longer_than_the_clip() -> None:
+    clip_request = request("wan2.7-i2v", CLIP, duration=5)
+    check_clip_fits(clip_request, 4.9)
+    with pytest.raises(InvalidInput, match="choose a duration of 7–15 s") as refused:
+        check_clip_fits(clip_request, 6.0)
+    assert refused.value.field == "duration"
+    assert continuation_duration(6.0, MODELS["wan2.7-i2v"]) == 11
+    assert continuation_duration(10.0, MODELS["wan2.7-i2v"]) == 15
+
+
+def test_with_urls_swaps_local_paths_for_uploaded_ones() -> None:
+    draft = GenerationRequest.build(
+        model="wan2.7-i2v", media=(MediaItem(type=FIRST, url="/tmp/cat.png"),)
+    )
+    staged = draft.with_urls({FIRST: "oss://dashscope-instant/x/cat.png"})
+    assert staged.url_for(FIRST) == "oss://dashscope-instant/x/cat.png"
+    assert staged.uses_oss and not draft.uses_oss

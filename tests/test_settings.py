@@ -1,0 +1,73 @@
+"""Settings follow DashScope's conventions for the key and the base URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.catalog import Region
+from bot.errors import InvalidInput
+from bot.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "DASHSCOPE_API_KEY",
+        "DASHSCOPE_HTTP_BASE_URL",
+        "DASHSCOPE_BASE_URL",
+        "WANBOT_REGION",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def credentials(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "credentials"
+    path.write_text(text)
+    return path
+
+
+def test_key_comes_from_the_environment_first(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-env")
+    file = credentials(tmp_path, "[default]\ndashscope_api_key = sk-file\n")
+    key = Settings(credentials_file=file).api_key()
+    assert key is not None and key.get_secret_value() == "sk-env"
+
+
+def test_key_falls_back_to_the_credentials_file(tmp_path: Path) -> None:
+    file = credentials(tmp_path, "[other]\nx = 1\n[default]\ndashscope_api_key = sk-file\n")
+    key = Settings(credentials_file=file).api_key()
+    assert key is not None and key.get_secret_value() == "sk-file"
+
+
+def test_no_key_anywhere_is_none(tmp_path: Path) -> None:
+    assert Settings(credentials_file=tmp_path / "missing").api_key() is None
+    assert Settings(credentials_file=credentials(tmp_path, "not an ini file")).api_key() is None
+
+
+def test_the_key_never_shows_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-secret-123")
+    settings = Settings()
+    assert "sk-secret-123" not in repr(settings)
+    assert "sk-secret-123" not in str(settings.model_dump())
+
+
+def test_base_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().base_url() == "https://dashscope.aliyuncs.com/api/v1"
+    assert (
+        Settings().base_url(region=Region.SINGAPORE) == "https://dashscope-intl.aliyuncs.com/api/v1"
+    )
+    assert Settings(region="us").base_url() == "https://dashscope-us.aliyuncs.com/api/v1"
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", "https://base.example/api/v1")
+    assert Settings().base_url() == "https://base.example/api/v1"
+    monkeypatch.setenv("DASHSCOPE_HTTP_BASE_URL", "https://http-base.example/api/v1/")
+    assert Settings().base_url() == "https://http-base.example/api/v1"
+    assert Settings().base_url("http://127.0.0.1:9/api/v1") == "http://127.0.0.1:9/api/v1"
+
+
+def test_a_malformed_base_url_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="is not a web address"):
+        Settings().base_url("dashscope.aliyuncs.com")
