@@ -22,7 +22,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from bot.catalog import MB
-from bot.dashscope.models import TaskList, TaskResponse, TaskStatus, UploadPolicy
+from bot.dashscope.models import PROVIDER_TIMEZONE, TaskList, TaskResponse, TaskStatus, UploadPolicy
 from bot.errors import InvalidInput, WanbotError
 from bot.requests import GenerationRequest
 
@@ -121,10 +121,10 @@ class DashScopeClient:
         page_no: int = 1,
         page_size: int = 10,
     ) -> TaskList:
-        """List tasks created between `start` and `end` (at most 24 h apart)."""
+        """List tasks created between `start` and `end` (at most 24 h apart; naive means local)."""
         params = {
-            "start_time": start.strftime(_TASK_TIME_FORMAT),
-            "end_time": end.strftime(_TASK_TIME_FORMAT),
+            "start_time": start.astimezone(PROVIDER_TIMEZONE).strftime(_TASK_TIME_FORMAT),
+            "end_time": end.astimezone(PROVIDER_TIMEZONE).strftime(_TASK_TIME_FORMAT),
             "page_no": str(page_no),
             "page_size": str(page_size),
         }

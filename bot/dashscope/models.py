@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+# DashScope stamps task times, and reads the task-list window, in Beijing time (UTC+8).
+PROVIDER_TIMEZONE = timezone(timedelta(hours=8))
 
 
 class TaskStatus(StrEnum):

@@ -1,0 +1,225 @@
+"""Headless commands: `generate` (one video from the shell), `demo` and `simulator`.
+
+Exit codes for `generate`: 0 success; 2 bad input or configuration (one line, nothing sent);
+1 the provider refused or failed the task (its code and message).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+import aiohttp
+
+from bot.catalog import MODELS, MediaType, Region
+from bot.dashscope import DashScopeClient, DashScopeError, TaskStatus
+from bot.errors import InvalidInput
+from bot.headless import PollSchedule, Progress, Result, TaskFailed, run_to_file
+from bot.inputs import InputFile, check_inputs_fit, fetch_remote, is_url, read_local, stage
+from bot.requests import GenerationRequest, MediaItem
+from bot.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+_MEDIA_OPTIONS = {
+    MediaType.FIRST_FRAME: "first_frame",
+    MediaType.LAST_FRAME: "last_frame",
+    MediaType.DRIVING_AUDIO: "audio",
+    MediaType.FIRST_CLIP: "clip",
+}
+
+
+@dataclass
+class GenerateOptions:
+    """What `generate` was asked for, before any file is read."""
+
+    model: str
+    output: Path
+    media: dict[MediaType, str] = field(default_factory=dict)  # path or URL per role
+    template: str | None = None
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    resolution: str | None = None
+    duration: int | None = None
+    seed: int | None = None
+    prompt_extend: bool = True
+    watermark: bool = False
+
+    def draft(self) -> GenerationRequest:
+        """The request with inputs still pointing at what was given; checked against the catalogue."""
+        return GenerationRequest.build(
+            model=self.model,
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            media=tuple(MediaItem(type=t, url=source) for t, source in self.media.items()),
+            template=self.template,
+            resolution=self.resolution,
+            duration=self.duration,
+            seed=self.seed,
+            prompt_extend=self.prompt_extend,
+            watermark=self.watermark,
+        )
+
+
+async def generate(
+    session: aiohttp.ClientSession,
+    client: DashScopeClient,
+    options: GenerateOptions,
+    *,
+    schedule: PollSchedule | None = None,
+    progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Result:
+    """Check everything, then upload local inputs, submit, poll and download to options.output."""
+    if options.output.suffix.lower() != ".mp4":
+        raise InvalidInput(f"The output {str(options.output)!r} must end in .mp4.", field="output")
+    draft = options.draft()
+    inputs: dict[MediaType, InputFile] = {}
+    for media_type, source in options.media.items():
+        if is_url(source):
+            inputs[media_type] = await fetch_remote(
+                session, media_type, source, draft.spec, warn=warn or _warn
+            )
+        else:
+            inputs[media_type] = read_local(media_type, source, draft.spec)
+    check_inputs_fit(draft, inputs)
+    request = await stage(client, draft, inputs)
+    return await run_to_file(client, request, options.output, schedule=schedule, progress=progress)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m bot", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    gen = commands.add_parser("generate", help="make one video and download it")
+    gen.add_argument("--model", required=True, help=f"one of: {', '.join(MODELS)}")
+    gen.add_argument("--first-frame", metavar="PATH|URL", help="first frame image")
+    gen.add_argument("--last-frame", metavar="PATH|URL", help="last frame image")
+    gen.add_argument("--audio", metavar="PATH|URL", help="driving audio (wav or mp3)")
+    gen.add_argument("--clip", metavar="PATH|URL", help="first clip to continue (mp4 or mov)")
+    gen.add_argument("--template", metavar="NAME", help="effect template (wanx2.1-kf2v-plus)")
+    gen.add_argument("--prompt", metavar="TEXT")
+    gen.add_argument("--negative-prompt", metavar="TEXT")
+    gen.add_argument("--resolution", metavar="480P|720P|1080P")
+    gen.add_argument("--duration", type=int, metavar="N", help="seconds")
+    gen.add_argument("--seed", type=int, metavar="N")
+    gen.add_argument("--no-prompt-extend", action="store_true", help="do not rewrite the prompt")
+    gen.add_argument("--watermark", action="store_true", help='add the "AI generated" mark')
+    gen.add_argument("--base-url", metavar="URL", help="e.g. https://dashscope.aliyuncs.com/api/v1")
+    gen.add_argument("--region", choices=[r.value for r in Region])
+    gen.add_argument("--output", required=True, type=Path, metavar="FILE.mp4")
+
+    demo = commands.add_parser("demo", help="run every mode against the built-in simulator")
+    demo.add_argument("--output-dir", type=Path, default=Path("output/demo"))
+
+    sim = commands.add_parser("simulator", help="run the DashScope simulator on loopback")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--pending-seconds", type=float, default=5.0)
+    sim.add_argument("--running-seconds", type=float, default=20.0)
+    return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """Print one line (not the usage block) and exit 2."""
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings or Settings()
+    if args.command == "generate":
+        return asyncio.run(run_generate(args, settings))
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return asyncio.run(run_demo(args.output_dir))
+    if args.command == "simulator":
+        return _simulator_command(args)
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `generate` as parsed; print progress and errors to stderr; return the exit code."""
+    options = GenerateOptions(
+        model=args.model,
+        output=args.output,
+        media={
+            media_type: value
+            for media_type, name in _MEDIA_OPTIONS.items()
+            if (value := getattr(args, name))
+        },
+        template=args.template,
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        resolution=args.resolution,
+        duration=args.duration,
+        seed=args.seed,
+        prompt_extend=not args.no_prompt_extend,
+        watermark=args.watermark,
+    )
+    try:
+        options.draft()  # catalogue checks first: they need no key and no network
+        api_key = settings.api_key()
+        if api_key is None:
+            raise InvalidInput(
+                "No DashScope API key: set DASHSCOPE_API_KEY or put dashscope_api_key in "
+                "~/.alibabacloud/credentials."
+            )
+        base_url = settings.base_url(args.base_url, Region(args.region) if args.region else None)
+        async with aiohttp.ClientSession() as session:
+            client = DashScopeClient(session, api_key=api_key, base_url=base_url)
+            schedule = PollSchedule(
+                first=settings.poll_first_seconds, longest=settings.poll_longest_seconds
+            )
+            result = await generate(
+                session, client, options, schedule=schedule, progress=_print_progress
+            )
+    except InvalidInput as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except TaskFailed as error:
+        print(f"failed: task {error.task_id} {error.code}: {error.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except DashScopeError as error:
+        print(f"failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(
+        f"done: {result.output} ({_size_text(result.size_bytes)}, task {result.task_id}, "
+        f"{result.seconds:.0f} s); evidence in {result.evidence_path}",
+        file=sys.stderr,
+    )
+    print(result.output)
+    return EXIT_OK
+
+
+def _print_progress(task_id: str, status: TaskStatus, elapsed: float) -> None:
+    print(f"[{elapsed:7.1f}s] task {task_id} {status.value}", file=sys.stderr, flush=True)
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _simulator_command(args: argparse.Namespace) -> int:
+    from bot.media import check_media
+    from bot.simulator import SimulatorConfig, serve
+
+    config = SimulatorConfig(
+        pending_seconds=args.pending_seconds,
+        running_seconds=args.running_seconds,
+        media_checker=check_media,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.port, config))
+    return EXIT_OK

@@ -1,0 +1,140 @@
+"""Turn what a person gave (files, URLs, attachment bytes) into checked inputs the provider can fetch.
+
+Order matters for "bad input costs nothing": everything is read and checked before anything is
+uploaded or submitted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from bot.catalog import MB, MediaType, ModelSpec
+from bot.dashscope import DashScopeClient
+from bot.errors import InvalidInput
+from bot.media import MediaInfo, check_media
+from bot.requests import GenerationRequest, check_clip_fits
+
+log = logging.getLogger(__name__)
+
+_PASS_THROUGH = ("oss://", "data:")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input: where it came from and, when we could read it, its bytes and what they are."""
+
+    media_type: MediaType
+    source: str  # a local path, an http(s) URL, or an oss:// / data: URL
+    data: bytes | None = None  # None: a URL we pass on unread
+    info: MediaInfo | None = None
+
+    @property
+    def is_remote(self) -> bool:
+        return is_url(self.source)
+
+    @property
+    def filename(self) -> str:
+        """A file name for the upload: the source's base name, else one made from the role."""
+        name = Path(self.source.split("?", 1)[0]).name
+        if name and "." in name:
+            return name
+        extension = (self.info.format if self.info else "bin").lower()
+        return f"{self.media_type.value}.{extension}"
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://", *_PASS_THROUGH))
+
+
+def _limit_bytes(media_type: MediaType, spec: ModelSpec) -> int:
+    if media_type is MediaType.DRIVING_AUDIO and spec.audio:
+        return spec.audio.max_bytes
+    if media_type is MediaType.FIRST_CLIP and spec.clip:
+        return spec.clip.max_bytes
+    return spec.image.max_bytes
+
+
+def read_local(media_type: MediaType, path: str, spec: ModelSpec) -> InputFile:
+    """Read and check a local file."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise InvalidInput(
+            f"{media_type.label.capitalize()} {path!r} is not a file.", field=media_type.value
+        )
+    limit = _limit_bytes(media_type, spec)
+    if file.stat().st_size > limit:
+        raise InvalidInput(
+            f"{media_type.label.capitalize()} is {file.stat().st_size / MB:.1f} MB; "
+            f"{spec.name} takes at most {limit // MB} MB.",
+            field=media_type.value,
+        )
+    data = file.read_bytes()
+    return InputFile(media_type, path, data, check_media(media_type, data, spec))
+
+
+def from_bytes(media_type: MediaType, name: str, data: bytes, spec: ModelSpec) -> InputFile:
+    """Check bytes we already hold (an attachment, a sample)."""
+    return InputFile(media_type, name, data, check_media(media_type, data, spec))
+
+
+async def fetch_remote(
+    session: aiohttp.ClientSession,
+    media_type: MediaType,
+    url: str,
+    spec: ModelSpec,
+    *,
+    warn: Callable[[str], None] = log.warning,
+    fetch_seconds: float = 20.0,
+) -> InputFile:
+    """Fetch an http(s) URL to check it; a URL that cannot be fetched is passed on unchecked."""
+    if url.startswith(_PASS_THROUGH):
+        return InputFile(media_type, url)
+    limit = _limit_bytes(media_type, spec)
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=fetch_seconds)) as response:
+            if response.status != 200:
+                warn(
+                    f"Could not fetch {media_type.label} to check it (HTTP {response.status}); passing the URL on."
+                )
+                return InputFile(media_type, url)
+            data = await response.content.read(limit + 1)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        warn(
+            f"Could not fetch {media_type.label} to check it ({type(exc).__name__}); passing the URL on."
+        )
+        return InputFile(media_type, url)
+    if len(data) > limit:
+        raise InvalidInput(
+            f"{media_type.label.capitalize()} is larger than {limit // MB} MB, "
+            f"the most {spec.name} takes.",
+            field=media_type.value,
+        )
+    return InputFile(media_type, url, data, check_media(media_type, data, spec))
+
+
+def check_inputs_fit(request: GenerationRequest, inputs: Mapping[MediaType, InputFile]) -> None:
+    """Check what needs the request and the media together: a clip must leave room to continue."""
+    clip = inputs.get(MediaType.FIRST_CLIP)
+    if clip is not None and clip.info is not None and clip.info.duration is not None:
+        check_clip_fits(request, clip.info.duration)
+
+
+async def stage(
+    client: DashScopeClient,
+    request: GenerationRequest,
+    inputs: Mapping[MediaType, InputFile],
+) -> GenerationRequest:
+    """Upload local inputs as temporary oss:// files; URLs are passed through as given."""
+    urls: dict[MediaType, str] = {}
+    for media_type, item in inputs.items():
+        if item.is_remote:
+            urls[media_type] = item.source
+        else:
+            assert item.data is not None, "local inputs are always read"
+            urls[media_type] = await client.upload(request.model, item.filename, item.data)
+    return request.with_urls(urls)

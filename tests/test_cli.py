@@ -1,0 +1,252 @@
+"""`python -m bot generate`: what a person scripting it sees, against the simulator."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from bot import samples
+from bot.catalog import MediaType
+from bot.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, build_parser, run_generate
+from bot.media import probe
+from bot.settings import Settings
+from bot.simulator import Simulator
+from tests.conftest import API_KEY
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Good and bad inputs, made once for this module."""
+    folder = tmp_path_factory.mktemp("inputs")
+    made = {
+        "first.png": samples.make_image(1280, 720),
+        "last.jpg": samples.make_image(1280, 720, fmt="JPEG", hue=4),
+        "voice.wav": samples.make_audio(4.0),
+        "clip.mp4": samples.make_video(3.0, 320, 240, fps=5),
+        "alpha.png": samples.make_image(800, 600, alpha=True),
+        "tiny.png": samples.make_image(100, 100),
+        "wide.png": samples.make_image(2700, 300),
+        "short.wav": samples.make_audio(1.0),
+        "long.wav": samples.make_audio(31.0),
+        "long.mp4": samples.make_video(11.0, 240, 240, fps=2),
+        "empty.png": b"",
+        "program.png": Path("/bin/ls").read_bytes()[:4096],
+        "truncated.png": samples.make_image(1280, 720)[:1500],
+    }
+    for name, data in made.items():
+        (folder / name).write_bytes(data)
+    return {name: folder / name for name in made}
+
+
+@pytest.fixture
+def settings(simulator: Simulator, tmp_path: Path) -> Settings:
+    return Settings(
+        dashscope_api_key=API_KEY,
+        dashscope_base_url=simulator.base_url,
+        credentials_file=tmp_path / "none",
+        poll_first_seconds=0.01,
+        poll_longest_seconds=0.05,
+    )
+
+
+async def generate(settings: Settings, *argv: str | Path) -> int:
+    args = build_parser().parse_args(["generate", *map(str, argv)])
+    return await run_generate(args, settings)
+
+
+@pytest.fixture
+def fast(simulator: Simulator) -> Simulator:
+    """Tasks finish at once, in real time, so the CLI's own poll loop runs for real."""
+    simulator.clock = time.time
+    simulator.config.pending_seconds = 0.02
+    simulator.config.running_seconds = 0.02
+    return simulator
+
+
+async def test_generate_writes_the_video_and_the_evidence(
+    fast: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    output = tmp_path / "out" / "video.mp4"
+    code = await generate(
+        settings,
+        "--model", "wan2.7-i2v", "--first-frame", files["first.png"], "--audio", files["voice.wav"],
+        "--prompt", "A sunrise", "--duration", "4", "--seed", "7", "--output", output,
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == EXIT_OK, captured.err
+    assert captured.out.strip() == str(output)
+    assert "PENDING" in captured.err and "SUCCEEDED" in captured.err
+
+    info = probe(MediaType.FIRST_CLIP, output.read_bytes())
+    assert info.duration == pytest.approx(4, abs=0.3)
+    evidence = json.loads(output.with_suffix(".json").read_text())
+    assert evidence["outcome"] == "SUCCEEDED"
+    assert evidence["task_id"] == evidence["responses"][0]["body"]["output"]["task_id"]
+    assert evidence["responses"][0]["call"] == "submit"
+    assert evidence["responses"][-1]["body"]["output"]["task_status"] == "SUCCEEDED"
+    assert evidence["video_url"].startswith("http")
+    media = evidence["request"]["input"]["media"]
+    assert [m["type"] for m in media] == ["first_frame", "driving_audio"]
+    assert all(m["url"].startswith("oss://") for m in media)
+    assert API_KEY not in output.with_suffix(".json").read_text()
+
+    submit = next(r for r in fast.requests if r.path.endswith("video-synthesis"))
+    assert submit.json["parameters"] == {
+        "resolution": "1080P", "duration": 4, "prompt_extend": True, "watermark": False, "seed": 7,
+    }  # fmt: skip
+
+
+async def test_urls_that_cannot_be_fetched_are_passed_through(
+    fast: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    output = tmp_path / "kf.mp4"
+    code = await generate(
+        settings,
+        "--model", "wan2.2-kf2v-flash", "--first-frame", files["first.png"],
+        "--last-frame", "http://127.0.0.1:9/unreachable.png", "--resolution", "480p", "--output", output,
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == EXIT_OK, err
+    assert "Could not fetch the last frame" in err
+    submit = next(r for r in fast.requests if r.path.endswith("video-synthesis"))
+    assert submit.json["input"]["last_frame_url"] == "http://127.0.0.1:9/unreachable.png"
+
+
+async def test_a_failed_task_exits_1_with_the_providers_code(
+    fast: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fast.config.failure_rate = 1.0
+    output = tmp_path / "refused.mp4"
+    code = await generate(
+        settings, "--model", "wan2.7-i2v", "--first-frame", files["first.png"], "--output", output
+    )
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILED
+    assert "DataInspectionFailed" in err and "inappropriate content" in err
+    assert not output.exists()
+    assert json.loads(output.with_suffix(".json").read_text())["outcome"].startswith("FAILED")
+
+
+BAD_INPUTS = [
+    (["--model", "wan9"], "Unknown model 'wan9'"),
+    (["--model", "wan2.7-i2v"], "wan2.7-i2v takes first frame"),
+    (["--model", "wan2.7-i2v", "--first-frame", "missing.png"], "is not a file"),
+    (["--model", "wan2.7-i2v", "--first-frame", "alpha.png"], "transparency"),
+    (["--model", "wan2.7-i2v", "--first-frame", "tiny.png"], "100 px"),
+    (["--model", "wan2.7-i2v", "--first-frame", "wide.png"], "9:1"),
+    (["--model", "wan2.7-i2v", "--first-frame", "empty.png"], "empty"),
+    (["--model", "wan2.7-i2v", "--first-frame", "program.png"], "not an image"),
+    (["--model", "wan2.7-i2v", "--first-frame", "truncated.png"], "not an image"),
+    (["--model", "wan2.7-i2v", "--first-frame", "first.png", "--audio", "short.wav"], "1.0 s"),
+    (["--model", "wan2.7-i2v", "--first-frame", "first.png", "--audio", "long.wav"], "31.0 s"),
+    (["--model", "wan2.7-i2v", "--clip", "long.mp4", "--duration", "15"], "11.0 s"),
+    (
+        ["--model", "wan2.7-i2v", "--clip", "clip.mp4", "--duration", "3"],
+        "choose a duration of 4–15 s",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--duration", "16"],
+        "2–15 s, not 16 s",
+    ),
+    (["--model", "wan2.7-i2v", "--first-frame", "first.png", "--resolution", "480P"], "not 480P"),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--seed", "-1"],
+        "from 0 to 2147483647",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--prompt", "x" * 5001],
+        "5001 characters",
+    ),
+    (
+        ["--model", "wan2.2-kf2v-flash", "--first-frame", "first.png"],
+        "takes first frame + last frame",
+    ),
+    (
+        [
+            "--model",
+            "wan2.2-kf2v-flash",
+            "--first-frame",
+            "first.png",
+            "--last-frame",
+            "last.jpg",
+            "--audio",
+            "voice.wav",
+        ],
+        "does not take the driving audio",
+    ),
+    (
+        ["--model", "wanx2.1-kf2v-plus", "--first-frame", "first.png", "--template", "nope"],
+        "Unknown effect template",
+    ),
+    (["--model", "wan2.7-i2v", "--first-frame", "voice.wav"], "not an image"),
+    (["--model", "wan2.7-i2v", "--clip", "first.png"], "not an MP4 or MOV"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"), BAD_INPUTS, ids=lambda v: v if isinstance(v, str) else " ".join(v)[:60]
+)
+async def test_bad_input_exits_2_with_one_line_and_sends_nothing(
+    simulator: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    resolved = [str(files.get(a, a)) for a in argv]
+    code = await generate(settings, *resolved, "--output", tmp_path / "never.mp4")
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert simulator.requests == []
+    assert not (tmp_path / "never.mp4").exists()
+    assert not (tmp_path / "never.json").exists()
+
+
+async def test_no_key_is_bad_input(
+    simulator: Simulator, files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(
+        dashscope_api_key=None,
+        credentials_file=tmp_path / "none",
+        dashscope_base_url=simulator.base_url,
+    )
+    code = await generate(
+        settings,
+        "--model",
+        "wan2.7-i2v",
+        "--first-frame",
+        files["first.png"],
+        "--output",
+        tmp_path / "o.mp4",
+    )
+    assert code == EXIT_BAD_INPUT
+    assert "No DashScope API key" in capsys.readouterr().err
+    assert simulator.requests == []
+
+
+def test_argument_errors_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(
+            ["generate", "--model", "wan2.7-i2v", "--duration", "ten", "--output", "o.mp4"]
+        )
+    assert exited.value.code == EXIT_BAD_INPUT
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

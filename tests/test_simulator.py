@@ -1,0 +1,794 @@
+"""The DashScope simulator, spoken to over raw HTTP on loopback with a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import io
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import av
+import pytest
+
+from bot import samples
+from bot.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH, MediaType, ModelSpec
+from bot.errors import InvalidInput
+from bot.simulator import Simulator, SimulatorConfig, serve
+
+KEY = "sk-test-secret-key"
+VG = VIDEO_GENERATION_PATH
+I2V = IMAGE2VIDEO_PATH
+
+
+class FakeClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, now: float = 1_767_225_600.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def config() -> SimulatorConfig:
+    return SimulatorConfig(pending_seconds=1.0, running_seconds=2.0)
+
+
+@pytest.fixture
+async def sim(config: SimulatorConfig, clock: FakeClock) -> AsyncIterator[Simulator]:
+    async with Simulator(config, clock=clock) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def call(
+    http: aiohttp.ClientSession,
+    sim: Simulator,
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    key: str | None = KEY,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    sent = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    sent.update(headers or {})
+    async with http.request(
+        method, f"{sim.base_url}{path}", json=body, headers=sent, params=params
+    ) as response:
+        return response.status, await response.json()
+
+
+async def submit(
+    http: aiohttp.ClientSession,
+    sim: Simulator,
+    body: dict[str, Any],
+    path: str = VG,
+    **headers: str,
+) -> tuple[int, dict[str, Any]]:
+    sent = {"X-DashScope-Async": "enable", **headers}
+    return await call(http, sim, "POST", path, body=body, headers=sent)
+
+
+def data_url(width: int, height: int) -> str:
+    return "data:image/png;base64," + base64.b64encode(samples.make_image(width, height)).decode()
+
+
+def kf2v_body(**parameters: Any) -> dict[str, Any]:
+    return {
+        "model": "wan2.2-kf2v-flash",
+        "input": {
+            "first_frame_url": "https://example.com/a.png",
+            "last_frame_url": "https://example.com/b.png",
+        },
+        "parameters": parameters,
+    }
+
+
+def flash_body(**parameters: Any) -> dict[str, Any]:
+    return {
+        "model": "wan2.6-i2v-flash",
+        "input": {"img_url": "https://example.com/a.png", "prompt": "a cat"},
+        "parameters": {"resolution": "720P", "duration": 5, **parameters},
+    }
+
+
+async def upload(http: aiohttp.ClientSession, sim: Simulator, model: str, data: bytes) -> str:
+    status, body = await call(
+        http, sim, "GET", "/uploads", params={"action": "getPolicy", "model": model}
+    )
+    assert status == 200
+    status, _ = await post_oss(http, body["data"], data, "input.png")
+    assert status == 200
+    return f"oss://{body['data']['upload_dir']}/input.png"
+
+
+async def post_oss(
+    http: aiohttp.ClientSession,
+    policy: dict[str, Any],
+    data: bytes,
+    name: str,
+    key: str | None = None,
+) -> tuple[int, str]:
+    form = aiohttp.FormData()
+    form.add_field("OSSAccessKeyId", policy["oss_access_key_id"])
+    form.add_field("Signature", policy["signature"])
+    form.add_field("policy", policy["policy"])
+    form.add_field("key", key or f"{policy['upload_dir']}/{name}")
+    form.add_field("x-oss-object-acl", policy["x_oss_object_acl"])
+    form.add_field("x-oss-forbid-overwrite", policy["x_oss_forbid_overwrite"])
+    form.add_field("success_action_status", "200")
+    form.add_field("x-oss-content-type", "image/png")
+    form.add_field("file", data, filename=name, content_type="image/png")
+    async with http.post(policy["upload_host"], data=form) as response:
+        return response.status, await response.text()
+
+
+def probe_video(data: bytes) -> tuple[float, int, int, bool]:
+    with av.open(io.BytesIO(data)) as container:
+        video = container.streams.video[0]
+        seconds = container.duration / 1_000_000
+        return seconds, video.width, video.height, bool(container.streams.audio)
+
+
+# -- auth and headers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [(None, "No API-key provided."), ("sk-wrong", "Invalid API-key provided.")],
+)
+async def test_auth_is_required(
+    http: aiohttp.ClientSession, sim: Simulator, key: str | None, message: str
+) -> None:
+    sim.config.api_keys = frozenset({KEY})
+    status, body = await call(http, sim, "GET", "/tasks/abc", key=key)
+    assert status == 401
+    assert body["code"] == "InvalidApiKey"
+    assert body["message"] == message
+    assert body["request_id"]
+    assert sim.requests[-1].authorized is False
+
+
+async def test_api_key_is_never_recorded(http: aiohttp.ClientSession, sim: Simulator) -> None:
+    status, _ = await submit(http, sim, kf2v_body(), I2V)
+    assert status == 200
+    assert sim.requests[-1].authorized is True
+    assert "Authorization" not in sim.requests[-1].headers
+    assert KEY not in repr(sim.requests) + repr(sim.tasks)
+
+
+async def test_submit_needs_async_header(http: aiohttp.ClientSession, sim: Simulator) -> None:
+    status, body = await call(http, sim, "POST", I2V, body=kf2v_body())
+    assert status == 403
+    assert body["code"] == "AccessDenied"
+    assert "synchronous" in body["message"]
+
+
+# -- the life of a task per family --------------------------------------------------------------
+
+HAPPY = [
+    pytest.param(
+        "wan2.7-i2v",
+        VG,
+        {
+            "prompt": "waves",
+            "media": [
+                {"type": "first_frame", "url": "UPLOAD"},
+                {"type": "driving_audio", "url": "https://example.com/a.mp3"},
+            ],
+        },
+        {"resolution": "720P", "duration": 3, "seed": 7},
+        {
+            "SR": 720,
+            "duration": 3,
+            "fps": 30,
+            "input_video_duration": 0,
+            "output_video_duration": 3,
+            "ratio": "9:16",
+            "video_count": 1,
+        },
+        9 / 16,
+        True,
+        id="wan2.7-media",
+    ),
+    pytest.param(
+        "wan2.6-i2v-flash",
+        VG,
+        {"prompt": "a cat", "img_url": data_url(1000, 750)},
+        {"resolution": "1080P", "duration": 2, "shot_type": "multi"},
+        {
+            "duration": 2,
+            "input_video_duration": 0,
+            "output_video_duration": 2,
+            "SR": 1080,
+            "video_count": 1,
+            "audio": True,
+        },
+        4 / 3,
+        True,
+        id="wan2.6-flash-img_url",
+    ),
+    pytest.param(
+        "wan2.6-i2v-flash",
+        VG,
+        {"img_url": data_url(1000, 750), "audio_url": "https://example.com/a.wav"},
+        {"resolution": "720P", "duration": 2, "audio": False},
+        {
+            "duration": 2,
+            "input_video_duration": 0,
+            "output_video_duration": 2,
+            "SR": 720,
+            "video_count": 1,
+            "audio": False,
+        },
+        4 / 3,
+        False,
+        id="wan2.6-flash-silent",
+    ),
+    pytest.param(
+        "wan2.2-kf2v-flash",
+        I2V,
+        {"first_frame_url": data_url(640, 640), "last_frame_url": data_url(640, 640)},
+        {"resolution": "480P"},
+        {"video_duration": 5, "video_count": 1, "SR": 480},
+        1.0,
+        False,
+        id="wan2.2-kf2v-keyframes",
+    ),
+    pytest.param(
+        "wanx2.1-kf2v-plus",
+        I2V,
+        {"first_frame_url": "https://example.com/a.png", "template": "hanfu-1"},
+        {},
+        {"video_duration": 5, "video_count": 1, "video_ratio": "standard"},
+        16 / 9,
+        False,
+        id="wan2.1-kf2v-template",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "path", "inputs", "parameters", "usage", "aspect", "sound"), HAPPY
+)
+async def test_task_runs_to_a_playable_video(
+    http: aiohttp.ClientSession,
+    sim: Simulator,
+    clock: FakeClock,
+    model: str,
+    path: str,
+    inputs: dict[str, Any],
+    parameters: dict[str, Any],
+    usage: dict[str, Any],
+    aspect: float,
+    sound: bool,
+) -> None:
+    inputs = dict(inputs)
+    if "media" in inputs:
+        image = await upload(http, sim, model, samples.make_image(720, 1280))
+        inputs["media"] = [
+            {**m, "url": image} if m["url"] == "UPLOAD" else m for m in inputs["media"]
+        ]
+    # What the SDK adds to every input.
+    inputs |= {"extend_prompt": True, "function": "video-synthesis"}
+    inputs.setdefault("prompt", None)
+    body = {"model": model, "input": inputs, "parameters": parameters}
+    status, created = await submit(
+        http, sim, body, path, **{"X-DashScope-OssResourceResolve": "enable"}
+    )
+    assert status == 200, created
+    assert created["output"]["task_status"] == "PENDING"
+    task_id = created["output"]["task_id"]
+
+    _, pending = await call(http, sim, "GET", f"/tasks/{task_id}")
+    assert pending["output"]["task_status"] == "PENDING"
+    assert set(pending["output"]) == {"task_id", "task_status", "submit_time"}
+    assert "usage" not in pending
+
+    clock.advance(1.0)
+    _, running = await call(http, sim, "GET", f"/tasks/{task_id}")
+    assert running["output"]["task_status"] == "RUNNING"
+    assert "scheduled_time" in running["output"]
+    assert "end_time" not in running["output"]
+
+    clock.advance(2.0)
+    _, done = await call(http, sim, "GET", f"/tasks/{task_id}")
+    output = done["output"]
+    assert output["task_status"] == "SUCCEEDED"
+    assert len(output["submit_time"]) == len("2026-01-01 08:00:00.000")
+    assert output["end_time"] > output["scheduled_time"] > output["submit_time"]
+    assert done["usage"] == usage
+    assert ("actual_prompt" in output) == (not model.startswith("wan2.6"))
+
+    async with http.get(output["video_url"]) as response:
+        assert response.status == 200
+        assert response.content_type == "video/mp4"
+        assert response.content_length is not None
+        video = await response.read()
+    seconds, width, height, has_audio = probe_video(video)
+    duration = usage.get("duration", usage.get("video_duration"))
+    assert seconds == pytest.approx(duration, abs=0.3)
+    assert max(width, height) == 320
+    assert width / height == pytest.approx(aspect, rel=0.05)
+    assert has_audio is sound
+
+
+async def test_wan27_clip_continuation_reports_clip_length(
+    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+) -> None:
+    model = "wan2.7-i2v"
+    clip = await upload(http, sim, model, samples.make_video(2.0, 240, 320))
+    body = {
+        "model": model,
+        "input": {"media": [{"type": "first_clip", "url": clip}]},
+        "parameters": {"duration": 6, "resolution": "1080P"},
+    }
+    status, created = await submit(http, sim, body, **{"X-DashScope-OssResourceResolve": "enable"})
+    assert status == 200, created
+    clock.advance(3.0)
+    _, done = await call(http, sim, "GET", f"/tasks/{created['output']['task_id']}")
+    usage = done["usage"]
+    assert (usage["duration"], usage["input_video_duration"], usage["output_video_duration"]) == (
+        6,
+        2,
+        4,
+    )
+    assert usage["ratio"] == "3:4"
+
+
+# -- bad bodies ---------------------------------------------------------------------------------
+
+
+def _wan27(*media: tuple[str, str], **parameters: Any) -> dict[str, Any]:
+    return {
+        "model": "wan2.7-i2v",
+        "input": {"media": [{"type": t, "url": u} for t, u in media]},
+        "parameters": parameters,
+    }
+
+
+_IMG = "https://example.com/a.png"
+
+BAD = [
+    pytest.param(_wan27(("last_frame", _IMG)), VG, "not a combination", id="combination"),
+    pytest.param(
+        _wan27(("first_frame", _IMG), ("first_frame", _IMG)), VG, "more than once", id="duplicate"
+    ),
+    pytest.param(_wan27(("poster", _IMG)), VG, "input.media[0].type", id="media-type"),
+    pytest.param(flash_body(resolution="480P"), VG, "parameters.resolution", id="resolution"),
+    pytest.param(
+        {**flash_body(), "model": "wan2.6-i2v"} | {"parameters": {"duration": 7}},
+        VG,
+        "5, 10 or 15 s",
+        id="duration",
+    ),
+    pytest.param(kf2v_body(duration=10), I2V, "parameters.duration", id="kf2v-duration"),
+    pytest.param(
+        {**flash_body(), "input": {"img_url": _IMG, "prompt": "x" * 1501}},
+        VG,
+        "at most 1500",
+        id="prompt-too-long",
+    ),
+    pytest.param(
+        {**flash_body(), "input": {"img_url": _IMG, "negative_prompt": "x" * 501}},
+        VG,
+        "input.negative_prompt",
+        id="negative-prompt-too-long",
+    ),
+    pytest.param(
+        {
+            "model": "wanx2.1-kf2v-plus",
+            "input": {"first_frame_url": _IMG, "template": "nope"},
+        },
+        I2V,
+        "input.template",
+        id="unknown-template",
+    ),
+    pytest.param(
+        {
+            "model": "wanx2.1-kf2v-plus",
+            "input": {"first_frame_url": _IMG, "last_frame_url": _IMG, "template": "mech1"},
+        },
+        I2V,
+        "cannot be used with input.template",
+        id="template-with-last-frame",
+    ),
+    pytest.param(
+        {"model": "wan2.2-kf2v-flash", "input": {"first_frame_url": _IMG}},
+        I2V,
+        "input.last_frame_url is required",
+        id="missing-last-frame",
+    ),
+    pytest.param(
+        {"model": "wan2.6-i2v-flash", "input": {}}, VG, "input.img_url is required", id="no-img"
+    ),
+    pytest.param(kf2v_body(), VG, "url error, please check url!", id="wrong-path"),
+    pytest.param(flash_body(), I2V, "url error, please check url!", id="wrong-path-i2v"),
+    pytest.param({**flash_body(), "model": "wan9-i2v"}, VG, "Model not exist.", id="model"),
+    pytest.param(flash_body(seed=-1), VG, "parameters.seed", id="seed"),
+    pytest.param(flash_body(seed=2**31), VG, "parameters.seed", id="seed-high"),
+    pytest.param(flash_body(prompt_extend="yes"), VG, "parameters.prompt_extend", id="bool"),
+    pytest.param(
+        _wan27(("first_frame", data_url(400, 400))), VG, "data: URLs", id="data-url-in-media"
+    ),
+    pytest.param(
+        {**flash_body(), "input": {"img_url": "file:///tmp/a.png"}}, VG, "input.img_url", id="file"
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "path", "fragment"), BAD)
+async def test_bad_bodies_are_refused(
+    http: aiohttp.ClientSession, sim: Simulator, body: dict[str, Any], path: str, fragment: str
+) -> None:
+    status, answer = await submit(http, sim, body, path)
+    assert status == 400, answer
+    assert answer["code"] == "InvalidParameter"
+    assert fragment in answer["message"]
+    assert not sim.tasks
+
+
+# -- rate limits --------------------------------------------------------------------------------
+
+
+async def test_concurrency_limit(
+    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+) -> None:
+    sim.config.submit_per_second["wan2.2-kf2v-flash"] = 100
+    for _ in range(2):
+        status, _ = await submit(http, sim, kf2v_body(), I2V)
+        assert status == 200
+    status, body = await submit(http, sim, kf2v_body(), I2V)
+    assert status == 429
+    assert body["code"] == "Throttling.RateQuota"
+    assert "concurrent" in body["message"]
+    # Another model has its own budget.
+    assert (await submit(http, sim, flash_body()))[0] == 200
+    clock.advance(3.0)
+    assert (await submit(http, sim, kf2v_body(), I2V))[0] == 200
+
+
+async def test_submit_rate_limit(
+    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+) -> None:
+    sim.config.concurrency["wan2.6-i2v-flash"] = 100
+    for _ in range(5):
+        assert (await submit(http, sim, flash_body()))[0] == 200
+    status, body = await submit(http, sim, flash_body())
+    assert status == 429
+    assert body == {
+        "request_id": body["request_id"],
+        "code": "Throttling.RateQuota",
+        "message": "Requests rate limit exceeded, please try again later.",
+    }
+    clock.advance(1.0)
+    assert (await submit(http, sim, flash_body()))[0] == 200
+
+
+async def test_query_limit_is_shared_by_query_list_and_cancel(
+    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+) -> None:
+    for _ in range(10):
+        assert (await call(http, sim, "GET", "/tasks/nope"))[0] == 200
+    for _ in range(5):
+        assert (await call(http, sim, "POST", "/tasks/nope/cancel"))[0] == 400
+    for _ in range(5):
+        assert (await call(http, sim, "GET", "/tasks"))[0] == 200
+    status, body = await call(http, sim, "GET", "/tasks/nope")
+    assert (status, body["code"]) == (429, "Throttling.RateQuota")
+    assert sim.peak_queries_per_second() == 21
+    # Another key has its own budget.
+    assert (await call(http, sim, "GET", "/tasks/nope", key="sk-other"))[0] == 200
+    clock.advance(1.0)
+    assert (await call(http, sim, "GET", "/tasks/nope"))[0] == 200
+    assert sim.peak_queries_per_second() == 22
+
+
+# -- cancel, unknown, expiry ---------------------------------------------------------------------
+
+
+async def test_cancel_pending_then_running_refused(
+    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+) -> None:
+    _, first = await submit(http, sim, flash_body())
+    _, second = await submit(http, sim, flash_body())
+    first_id, second_id = first["output"]["task_id"], second["output"]["task_id"]
+
+    status, body = await call(http, sim, "POST", f"/tasks/{first_id}/cancel")
+    assert status == 200
+    assert set(body) == {"request_id"}
+    clock.advance(10.0)
+    _, canceled = await call(http, sim, "GET", f"/tasks/{first_id}")
+    assert canceled["output"]["task_status"] == "CANCELED"
+    assert "usage" not in canceled
+
+    clock.advance(-9.0)  # back to when the second task is RUNNING
+    status, body = await call(http, sim, "POST", f"/tasks/{second_id}/cancel")
+    assert status == 400
+    assert body["code"] == "UnsupportedOperation"
+    assert "PENDING" in body["message"]
+
+
+async def test_unknown_and_expired_tasks(
+    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+) -> None:
+    status, body = await call(http, sim, "GET", "/tasks/no-such-task")
+    assert status == 200
+    assert body["output"] == {"task_id": "no-such-task", "task_status": "UNKNOWN"}
+
+    _, created = await submit(http, sim, flash_body())
+    task_id = created["output"]["task_id"]
+    clock.advance(86_400 + 1)
+    _, body = await call(http, sim, "GET", f"/tasks/{task_id}")
+    assert body["output"] == {"task_id": task_id, "task_status": "UNKNOWN"}
+    # Tasks belong to the key that made them.
+    clock.advance(-86_400)
+    _, body = await call(http, sim, "GET", f"/tasks/{task_id}", key="sk-other")
+    assert body["output"]["task_status"] == "UNKNOWN"
+
+
+async def test_result_url_expires(
+    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+) -> None:
+    sim.config.result_ttl_seconds = 60
+    _, created = await submit(http, sim, kf2v_body(), I2V)
+    clock.advance(3.0)
+    _, done = await call(http, sim, "GET", f"/tasks/{created['output']['task_id']}")
+    url = done["output"]["video_url"]
+    assert "Expires=" in url
+    async with http.get(url.replace("Signature=", "Signature=0")) as response:
+        assert response.status == 403
+    clock.advance(61)
+    async with http.get(url) as response:
+        assert response.status == 403
+        assert "<Code>AccessDenied</Code>" in await response.text()
+        assert "Request has expired." in await response.text()
+
+
+# -- uploads -------------------------------------------------------------------------------------
+
+
+async def test_upload_flow(http: aiohttp.ClientSession, sim: Simulator) -> None:
+    model = "wan2.6-i2v-flash"
+    status, answer = await call(
+        http, sim, "GET", "/uploads", params={"action": "getPolicy", "model": model}
+    )
+    assert status == 200
+    policy = answer["data"]
+    assert policy["upload_dir"].startswith("dashscope-instant/")
+    assert policy["upload_host"].endswith("/oss")
+    assert (policy["expire_in_seconds"], policy["max_file_size_mb"]) == (300, 100)
+    assert (policy["x_oss_object_acl"], policy["x_oss_forbid_overwrite"]) == ("private", "true")
+
+    image = samples.make_image(500, 1000)
+    status, text = await post_oss(http, policy, image, "cat.png")  # no Authorization header
+    assert (status, text) == (200, "")
+    url = f"oss://{policy['upload_dir']}/cat.png"
+    assert sim.uploads[url].data == image
+    assert sim.uploads[url].model == model
+    assert (await post_oss(http, policy, image, "cat.png"))[0] == 409
+
+    body = {"model": model, "input": {"img_url": url}, "parameters": {"duration": 2}}
+    status, _ = await submit(http, sim, body, **{"X-DashScope-OssResourceResolve": "enable"})
+    assert status == 200
+    assert next(iter(sim.tasks.values())).input_size == (500, 1000)
+
+    status, answer = await submit(http, sim, body)
+    assert (status, answer["code"]) == (400, "InvalidParameter.DataInspection")
+    assert "X-DashScope-OssResourceResolve" in answer["message"]
+
+    missing = {**body, "input": {"img_url": url + ".gone"}}
+    status, answer = await submit(
+        http, sim, missing, **{"X-DashScope-OssResourceResolve": "enable"}
+    )
+    assert (status, answer["code"]) == (400, "InvalidParameter.DataInspection")
+    assert "Download the media resource timed out" in answer["message"]
+
+    # A file is bound to the model it was uploaded for.
+    other = {"model": "wan2.6-i2v", "input": {"img_url": url}}
+    status, answer = await submit(http, sim, other, **{"X-DashScope-OssResourceResolve": "enable"})
+    assert (status, answer["code"]) == (400, "InvalidParameter.DataInspection")
+
+
+async def test_upload_policy_is_checked(
+    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+) -> None:
+    status, answer = await call(
+        http, sim, "GET", "/uploads", params={"action": "getPolicy", "model": "wan9"}
+    )
+    assert (status, answer["code"]) == (400, "InvalidParameter")
+    _, answer = await call(
+        http, sim, "GET", "/uploads", params={"action": "getPolicy", "model": "wan2.7-i2v"}
+    )
+    policy = answer["data"]
+    status, text = await post_oss(http, policy, b"x", "a.png", key="elsewhere/a.png")
+    assert status == 403
+    assert "starts-with" in text
+    clock.advance(301)
+    status, text = await post_oss(http, policy, b"x", "a.png")
+    assert status == 403
+    assert "<Code>AccessDenied</Code>" in text
+    assert "Invalid according to Policy: Policy expired." in text
+    assert not sim.uploads
+
+
+# -- list ----------------------------------------------------------------------------------------
+
+
+async def test_list_tasks(http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock) -> None:
+    started = clock()
+    ids = []
+    for body, path in ((flash_body(), VG), (kf2v_body(), I2V), (flash_body(), VG)):
+        _, created = await submit(http, sim, body, path)
+        ids.append(created["output"]["task_id"])
+        clock.advance(2.0)
+
+    status, page = await call(http, sim, "GET", "/tasks", params={"page_size": "2"})
+    assert status == 200
+    assert (page["total"], page["total_page"], page["page_no"], page["page_size"]) == (3, 2, 1, 2)
+    assert [row["task_id"] for row in page["data"]] == [ids[2], ids[1]]
+    newest = page["data"][0]
+    assert newest["status"] == "RUNNING"
+    assert newest["gmt_create"] == round((started + 4.0) * 1000)
+    assert newest["model_name"] == "wan2.6-i2v-flash"
+    assert newest["user_api_unique_key"].endswith(
+        "video-generation:video-synthesis:wan2.6-i2v-flash"
+    )
+
+    _, page = await call(
+        http,
+        sim,
+        "GET",
+        "/tasks",
+        params={"model_name": "wan2.2-kf2v-flash", "status": "SUCCEEDED"},
+    )
+    assert [row["task_id"] for row in page["data"]] == [ids[1]]
+    assert page["data"][0]["end_time"] > page["data"][0]["start_time"]
+
+    _, page = await call(
+        http,
+        sim,
+        "GET",
+        "/tasks",
+        params={"start_time": "20200101000000", "end_time": "20200101120000"},
+    )
+    assert page["total"] == 0
+    status, answer = await call(
+        http,
+        sim,
+        "GET",
+        "/tasks",
+        params={"start_time": "20200101000000", "end_time": "20200102000001"},
+    )
+    assert (status, answer["code"]) == (400, "InvalidParameter")
+    assert "24 hours" in answer["message"]
+
+    _, page = await call(http, sim, "GET", "/tasks", key="sk-other")
+    assert page["total"] == 0
+
+
+# -- faults --------------------------------------------------------------------------------------
+
+
+async def test_scripted_faults_then_normal(
+    http: aiohttp.ClientSession, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.script("429", "500", "503", "drop", "ok")
+    expected = [(429, "Throttling.RateQuota"), (500, "InternalError"), (503, "ModelUnavailable")]
+    for status_code in expected:
+        status, body = await submit(http, sim, flash_body())
+        assert (status, body["code"]) == status_code
+    with caplog.at_level(logging.ERROR), pytest.raises(aiohttp.ServerDisconnectedError):
+        await submit(http, sim, flash_body())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert (await submit(http, sim, flash_body()))[0] == 200
+    assert (await submit(http, sim, flash_body()))[0] == 200
+    assert len(sim.tasks) == 2
+    with pytest.raises(ValueError, match="Unknown scripted outcome"):
+        sim.script("418")
+
+
+async def test_fault_rates(http: aiohttp.ClientSession, sim: Simulator) -> None:
+    sim.config.server_error_rate = 1.0
+    status, body = await submit(http, sim, flash_body())
+    assert (status, body["code"]) == (500, "InternalError")
+    sim.config.server_error_rate, sim.config.drop_rate = 0.0, 1.0
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await call(http, sim, "POST", "/tasks/x/cancel")
+    sim.config.drop_rate = 0.0
+    # Uploads and downloads are not API routes: no faults there.
+    sim.config.server_error_rate = 1.0
+    async with http.post(f"{sim.base_url.removesuffix('/api/v1')}/oss") as response:
+        assert response.status == 400
+
+
+async def test_slow_answer(http: aiohttp.ClientSession, sim: Simulator) -> None:
+    sim.script("slow:0.3")
+    timeout = aiohttp.ClientTimeout(total=0.05)
+    with pytest.raises(TimeoutError):
+        async with http.get(
+            f"{sim.base_url}/tasks/x", headers={"Authorization": f"Bearer {KEY}"}, timeout=timeout
+        ):
+            pass
+
+
+async def test_failure_rate_fails_tasks(
+    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+) -> None:
+    sim.config.failure_rate = 1.0
+    _, created = await submit(http, sim, flash_body())
+    clock.advance(3.0)
+    _, body = await call(http, sim, "GET", f"/tasks/{created['output']['task_id']}")
+    output = body["output"]
+    assert output["task_status"] == "FAILED"
+    assert output["code"] == "DataInspectionFailed"
+    assert output["message"] == "Input or output data may contain inappropriate content."
+    assert "video_url" not in output
+    assert "usage" not in body
+
+
+async def test_media_checker_hook(http: aiohttp.ClientSession, sim: Simulator) -> None:
+    seen: list[tuple[MediaType, int, str]] = []
+
+    def checker(media_type: MediaType, data: bytes, spec: ModelSpec) -> None:
+        seen.append((media_type, len(data), spec.name))
+        if media_type is MediaType.LAST_FRAME:
+            raise InvalidInput("The last frame is 100×100 px; it must be at least 360 px a side.")
+
+    sim.config.media_checker = checker
+    body = kf2v_body()
+    body["input"]["last_frame_url"] = data_url(100, 100)
+    status, answer = await submit(http, sim, body, I2V)
+    assert status == 400
+    assert answer["code"] == "InvalidParameter.DataInspection"
+    assert answer["message"].startswith("The last frame is 100×100 px")
+    # The http first frame is not fetched, so only the data: last frame is checked.
+    assert seen == [(MediaType.LAST_FRAME, len(samples.make_image(100, 100)), "wan2.2-kf2v-flash")]
+    assert not sim.tasks
+
+
+async def test_unknown_api_path_answers_json(http: aiohttp.ClientSession, sim: Simulator) -> None:
+    status, body = await call(http, sim, "GET", "/services/nothing")
+    assert (status, body["code"]) == (404, "InvalidURL")
+    assert body["request_id"]
+
+
+async def test_serve_prints_its_url_and_stops_when_cancelled(
+    http: aiohttp.ClientSession, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = asyncio.create_task(serve(0))
+    printed = ""
+    try:
+        for _ in range(200):  # startup takes a few event-loop turns, not a fixed time
+            printed += capsys.readouterr().out
+            if "listening on" in printed:
+                break
+            await asyncio.sleep(0.01)
+        url = printed.split("listening on ")[1].strip()
+        async with http.get(f"{url}/tasks/x", headers={"Authorization": "Bearer k"}) as response:
+            assert (await response.json())["output"]["task_status"] == "UNKNOWN"
+    finally:
+        server.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server
+    assert server.cancelled()
