@@ -13,7 +13,6 @@ import binascii
 import hashlib
 import hmac
 import inspect
-import io
 import json
 import logging
 import math
@@ -30,9 +29,7 @@ from enum import Enum
 from typing import Any
 from xml.sax.saxutils import escape
 
-import av
 from aiohttp import BodyPartReader, web
-from PIL import Image
 
 from bot import samples
 from bot.catalog import (
@@ -48,6 +45,8 @@ from bot.catalog import (
 )
 from bot.dashscope.models import PROVIDER_TIMEZONE
 from bot.errors import InvalidInput
+from bot.media import probe
+from bot.requests import SEED_MAX
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,6 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 OSS_PATH = "/oss"
 RESULTS_PATH = "/results"
-SEED_MAX = 2_147_483_647
 POLICY_TTL_SECONDS = 300
 UPLOAD_TTL_SECONDS = 48 * 3600
 MAX_FILE_SIZE_MB = 100
@@ -420,16 +418,13 @@ def _decode_data_url(where: str, url: str) -> bytes:
 def _probe(media_type: MediaType, data: bytes) -> tuple[int, int, float | None] | None:
     """Return (width, height, seconds) of a first frame or clip, or None when unreadable."""
     try:
-        if media_type is MediaType.FIRST_CLIP:
-            with av.open(io.BytesIO(data)) as container:
-                stream = container.streams.video[0]
-                seconds = container.duration / 1_000_000 if container.duration else None
-                return stream.codec_context.width, stream.codec_context.height, seconds
-        with Image.open(io.BytesIO(data)) as image:
-            return image.width, image.height, None
-    except (OSError, ValueError, IndexError, av.FFmpegError):
+        info = probe(media_type, data)
+    except InvalidInput:
         # Unreadable bytes are the media checker's business; here they only lose the aspect.
         return None
+    if info.width is None or info.height is None:
+        return None
+    return info.width, info.height, info.duration
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,28 +18,11 @@ from bot import samples
 from bot.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH, MediaType, ModelSpec
 from bot.errors import InvalidInput
 from bot.simulator import Simulator, SimulatorConfig, serve
+from tests.conftest import FakeClock
 
 KEY = "sk-test-secret-key"
 VG = VIDEO_GENERATION_PATH
 I2V = IMAGE2VIDEO_PATH
-
-
-class FakeClock:
-    """A clock that only moves when told to."""
-
-    def __init__(self, now: float = 1_767_225_600.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
