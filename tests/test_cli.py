@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from bot import samples
 from bot.catalog import MediaType
@@ -250,3 +253,65 @@ def test_argument_errors_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[s
         )
     assert exited.value.code == EXIT_BAD_INPUT
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.fixture
+async def media_host() -> AsyncIterator[str]:
+    """A loopback web server holding a good and a bad image, as a person's URLs would."""
+    images = {
+        "good.png": samples.make_image(800, 600),
+        "alpha.png": samples.make_image(800, 600, alpha=True),
+    }
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=images[request.match_info["name"]], content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/{name}", serve)
+    async with TestServer(app) as server:
+        yield str(server.make_url("/"))
+
+
+async def test_fetchable_urls_are_checked_then_passed_through_unchanged(
+    fast: Simulator,
+    settings: Settings,
+    media_host: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = media_host + "good.png"
+    code = await generate(
+        settings,
+        "--model",
+        "wan2.6-i2v-flash",
+        "--first-frame",
+        url,
+        "--output",
+        tmp_path / "u.mp4",
+    )
+    assert code == EXIT_OK, capsys.readouterr().err
+    submit = next(r for r in fast.requests if r.path.endswith("video-synthesis"))
+    assert submit.json["input"]["img_url"] == url
+    assert "X-DashScope-OssResourceResolve" not in submit.headers
+    assert not any(r.path == "/api/v1/uploads" for r in fast.requests)
+
+
+async def test_a_bad_image_behind_a_url_is_refused_before_sending(
+    simulator: Simulator,
+    settings: Settings,
+    media_host: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = await generate(
+        settings,
+        "--model",
+        "wan2.7-i2v",
+        "--first-frame",
+        media_host + "alpha.png",
+        "--output",
+        tmp_path / "a.mp4",
+    )
+    assert code == EXIT_BAD_INPUT
+    assert "transparency" in capsys.readouterr().err
+    assert simulator.requests == []
