@@ -1109,12 +1109,18 @@ class Simulator:
 
 
 async def serve(
-    port: int, config: SimulatorConfig | None = None, *, host: str = "127.0.0.1"
+    port: int,
+    config: SimulatorConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    ready: asyncio.Future[str] | None = None,
 ) -> None:
-    """Run a simulator until cancelled, printing its base URL once it listens."""
+    """Run a simulator until cancelled, printing its base URL (and setting `ready`) once it listens."""
     simulator = Simulator(config)
     url = await simulator.start(host, port)
     print(f"DashScope simulator listening on {url}", flush=True)
+    if ready is not None:
+        ready.set_result(url)
     try:
         await asyncio.Event().wait()
     finally:

@@ -759,15 +759,11 @@ async def test_unknown_api_path_answers_json(http: aiohttp.ClientSession, sim: S
 async def test_serve_prints_its_url_and_stops_when_cancelled(
     http: aiohttp.ClientSession, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = asyncio.create_task(serve(0))
-    printed = ""
+    ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    server = asyncio.create_task(serve(0, ready=ready))
     try:
-        for _ in range(200):  # startup takes a few event-loop turns, not a fixed time
-            printed += capsys.readouterr().out
-            if "listening on" in printed:
-                break
-            await asyncio.sleep(0.01)
-        url = printed.split("listening on ")[1].strip()
+        url = await ready
+        assert f"listening on {url}" in capsys.readouterr().out
         async with http.get(f"{url}/tasks/x", headers={"Authorization": "Bearer k"}) as response:
             assert (await response.json())["output"]["task_status"] == "UNKNOWN"
     finally:
