@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import av
@@ -136,9 +137,22 @@ def _probe_audio(media_type: MediaType, data: bytes) -> MediaInfo:
     return MediaInfo(kind="audio", format=demuxer, size_bytes=len(data), duration=duration)
 
 
+def probe_video_file(path: Path) -> MediaInfo:
+    """Probe a video on disk without reading it into memory (results can be large)."""
+    with path.open("rb") as file:
+        head = file.read(12)
+    return _probe_video_source(MediaType.FIRST_CLIP, str(path), head, path.stat().st_size)
+
+
 def _probe_video(media_type: MediaType, data: bytes) -> MediaInfo:
+    return _probe_video_source(media_type, io.BytesIO(data), data[:12], len(data))
+
+
+def _probe_video_source(
+    media_type: MediaType, source: str | io.BytesIO, head: bytes, size: int
+) -> MediaInfo:
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(source) as container:
             demuxer = container.format.name
             video = container.streams.video[0] if container.streams.video else None
             width, height = (
@@ -151,11 +165,11 @@ def _probe_video(media_type: MediaType, data: bytes) -> MediaInfo:
     if demuxer != _ISO_DEMUXER or not width or not height or duration is None:
         raise _unreadable(media_type, None)
     # Old QuickTime files have no ftyp box at all; every MP4 starts with one.
-    brand = data[8:12] if data[4:8] == b"ftyp" else b"qt  "
+    brand = head[8:12] if head[4:8] == b"ftyp" else b"qt  "
     return MediaInfo(
         kind="video",
         format="mov" if brand == b"qt  " else "mp4",
-        size_bytes=len(data),
+        size_bytes=size,
         width=width,
         height=height,
         duration=duration,

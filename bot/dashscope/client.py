@@ -9,6 +9,7 @@ result URL, never into logs, reprs or exceptions.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import random
@@ -92,6 +93,12 @@ class DashScopeClient:
 
     def __repr__(self) -> str:
         return f"DashScopeClient(base_url={self.base_url!r})"
+
+    def with_retry(self, retry: RetryPolicy) -> DashScopeClient:
+        """The same client with another retry policy (the engine retries submits itself)."""
+        clone = copy.copy(self)
+        clone.retry = retry
+        return clone
 
     async def submit(self, request: GenerationRequest) -> TaskResponse:
         """Create an asynchronous task for `request`; the answer carries its task id."""

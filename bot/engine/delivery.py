@@ -1,0 +1,74 @@
+"""How the engine tells people about their jobs: the Notifier protocol, and the CLI's notifier.
+
+The engine calls `progress` on every state change, `deliver` once the video is on disk, and
+`fail` when a job ends without one. After a restart it asks `delivered_message` before
+delivering again, so a crash between posting and recording never posts twice.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from storage.jobs import Job, JobState
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a person waiting for a job wants to know."""
+
+    state: JobState
+    queue_position: int | None = None  # jobs ahead of this one, while queued
+    elapsed: float = 0.0  # seconds since the job was queued
+    expected_end: float | None = None  # epoch seconds, while the provider works
+    note: str | None = None  # e.g. "The provider is busy; trying again shortly."
+
+
+class Notifier(Protocol):
+    async def progress(self, job: Job, update: Progress) -> None:
+        """Show that a job moved on (throttling is the notifier's business)."""
+
+    async def deliver(self, job: Job, video: Path) -> int | None:
+        """Hand the finished video over; return a message id (or None) for the record."""
+
+    async def fail(self, job: Job, reason: str) -> None:
+        """Tell the requester the job ended without a video, and why, in plain words."""
+
+    async def delivered_message(self, job: Job) -> int | None:
+        """After a restart: the id of a delivery already made for `job`, if any."""
+
+
+class FileNotifier:
+    """The headless notifier: progress lines on stderr, videos copied to a chosen file."""
+
+    def __init__(self, outputs: dict[int, Path] | None = None, stream: TextIO = sys.stderr) -> None:
+        self.outputs = outputs if outputs is not None else {}
+        self._stream = stream
+
+    async def progress(self, job: Job, update: Progress) -> None:
+        where = (
+            f" (#{update.queue_position + 1} in line)" if update.queue_position is not None else ""
+        )
+        note = f" — {update.note}" if update.note else ""
+        print(
+            f"[{update.elapsed:7.1f}s] job {job.id} {update.state.value}{where}{note}",
+            file=self._stream,
+            flush=True,
+        )
+
+    async def deliver(self, job: Job, video: Path) -> int | None:
+        target = self.outputs.get(job.id)
+        if target is None:
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(video, target)
+        return None
+
+    async def fail(self, job: Job, reason: str) -> None:
+        print(f"job {job.id} failed: {reason}", file=self._stream, flush=True)
+
+    async def delivered_message(self, job: Job) -> int | None:
+        return None

@@ -1,0 +1,112 @@
+"""A fair queue of waiting jobs: the guild, then the user, served least recently goes next.
+
+Each model has its own line (its slots are its own). Someone with 50 jobs waiting gets one turn,
+then everyone else who is waiting gets one; a newcomer has never been served, so goes first.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Owner = tuple[int | None, int]  # guild id, user id
+
+
+@dataclass(frozen=True)
+class _Entry:
+    model: str
+    owner: Owner
+
+
+class FairQueue:
+    def __init__(self) -> None:
+        self._lines: dict[str, dict[Owner, deque[int]]] = {}  # model -> owner -> job ids
+        self._entries: dict[int, _Entry] = {}
+        self._per_owner: dict[Owner, int] = {}
+        # When each guild and each user (per model) last had a turn; a counter, not a time.
+        self._turns = itertools.count(1)
+        self._guild_served: dict[tuple[str, int | None], int] = {}
+        self._user_served: dict[tuple[str, Owner], int] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, job_id: int) -> bool:
+        return job_id in self._entries
+
+    def push(self, job_id: int, model: str, owner: Owner, *, front: bool = False) -> None:
+        """Add a job at the back of its owner's line (`front`: put back a job that lost its turn)."""
+        line = self._lines.setdefault(model, {}).setdefault(owner, deque())
+        if front:
+            line.appendleft(job_id)
+        else:
+            line.append(job_id)
+        self._entries[job_id] = _Entry(model, owner)
+        self._per_owner[owner] = self._per_owner.get(owner, 0) + 1
+
+    def remove(self, job_id: int) -> bool:
+        entry = self._entries.pop(job_id, None)
+        if entry is None:
+            return False
+        lines = self._lines[entry.model]
+        lines[entry.owner].remove(job_id)
+        if not lines[entry.owner]:
+            del lines[entry.owner]
+        if not lines:
+            del self._lines[entry.model]
+        self._per_owner[entry.owner] -= 1
+        if not self._per_owner[entry.owner]:
+            del self._per_owner[entry.owner]
+        return True
+
+    def pop(self, model: str, ready: Callable[[int], bool] = lambda _: True) -> int | None:
+        """Take the next ready job for `model`: least recently served guild, then user; or None."""
+        for owner in self._turn_order(model):
+            job_id = next((j for j in self._lines[model][owner] if ready(j)), None)
+            if job_id is None:
+                continue
+            turn = next(self._turns)
+            self._guild_served[(model, owner[0])] = turn
+            self._user_served[(model, owner)] = turn
+            self.remove(job_id)
+            return job_id
+        return None
+
+    def waiting(self, owner: Owner) -> int:
+        """How many jobs `owner` has waiting (for the per-user cap)."""
+        return self._per_owner.get(owner, 0)
+
+    def models(self) -> list[str]:
+        return list(self._lines)
+
+    def jobs(self, model: str) -> list[int]:
+        """Every waiting job of `model`."""
+        return [j for line in self._lines.get(model, {}).values() for j in line]
+
+    def position(self, job_id: int) -> int | None:
+        """About how many jobs of the same model will be taken before this one (0: next)."""
+        entry = self._entries.get(job_id)
+        if entry is None:
+            return None
+        lines = self._lines[entry.model]
+        depth = list(lines[entry.owner]).index(job_id)  # this owner's turns before this job
+        order = self._turn_order(entry.model)
+        mine = order.index(entry.owner)
+        ahead = depth
+        for index, other in enumerate(order):
+            if other != entry.owner:
+                # Owners ahead in turn order get one more turn than those behind.
+                ahead += min(len(lines[other]), depth + (1 if index < mine else 0))
+        return ahead
+
+    def _turn_order(self, model: str) -> list[Owner]:
+        owners = self._lines.get(model, {})
+        return sorted(
+            owners,
+            key=lambda o: (
+                self._guild_served.get((model, o[0]), 0),
+                self._user_served.get((model, o), 0),
+            ),
+        )

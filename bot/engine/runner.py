@@ -1,0 +1,726 @@
+"""The job engine: one asyncio loop that moves every job from queued to delivered.
+
+Each pass (`step`) reconciles uncertain submissions, polls the tasks that are due (within one
+shared query budget), and submits waiting jobs in fair order (within each model's concurrency
+and submit rate). Downloads and deliveries run as tracked background tasks. Every state change
+is one transaction; quota is reserved with the job, and committed or refunded with its final
+state, so a job is charged or refunded exactly once. After a restart `recover` resumes every
+unfinished job from its row.
+
+The engine knows nothing of Discord: it reports through a `Notifier`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from bot.catalog import MODELS
+from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy, TaskResponse, TaskStatus
+from bot.dashscope.models import PROVIDER_TIMEZONE
+from bot.engine import failures
+from bot.engine.delivery import Notifier, Progress
+from bot.engine.queue import FairQueue
+from bot.engine.schedule import DurationModel, PollPlanner, RateWindow
+from bot.errors import InvalidInput, WanbotError
+from bot.media import probe_video_file
+from bot.requests import GenerationRequest
+from storage.database import Database
+from storage.jobs import AT_PROVIDER, Job, JobState, JobStore, Requester
+from storage.quotas import QuotaStore
+
+log = logging.getLogger(__name__)
+
+_PROVIDER_TIME = "%Y-%m-%d %H:%M:%S.%f"
+_ONCE = RetryPolicy(attempts=1)
+
+
+class QueueFull(WanbotError):
+    """The requester already has as many jobs waiting as allowed."""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    spool_dir: Path
+    concurrency: dict[str, int] = field(default_factory=dict)  # per model; else the catalogue's
+    submit_per_second: dict[str, int] = field(
+        default_factory=dict
+    )  # per model; else the catalogue's
+    query_budget_per_second: float = 18.0  # polls + cancels + lists; the account allows 20
+    planner: PollPlanner = field(default_factory=PollPlanner)
+    max_waiting_per_user: int = 5
+    reuse_results: bool = False  # serve an identical fixed-seed request from its earlier result
+    retry_base_seconds: float = 2.0  # after a 429 on submit
+    retry_max_seconds: float = 60.0
+    reconcile_after_seconds: float = 10.0  # after a submit with no clear answer
+    result_ttl_seconds: float = 86_400.0
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    canceled: bool
+    message: str
+
+
+@dataclass
+class _Tracked:
+    """A task at the provider that we poll."""
+
+    job_id: int
+    task_id: str
+    kind: tuple[str, str, int]
+    submitted_at: float
+    status: JobState
+    next_poll_at: float
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        jobs: JobStore,
+        quotas: QuotaStore,
+        client: DashScopeClient,
+        notifier: Notifier,
+        config: EngineConfig,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._jobs = jobs
+        self._quotas = quotas
+        self._client = client  # retries transient failures itself: downloads, cancels, lists
+        self._once = client.with_retry(_ONCE)  # submits and polls: the engine decides what next
+        self._notifier = notifier
+        self.config = config
+        self._clock = clock
+        self._queue = FairQueue()
+        self._ready_at: dict[int, float] = {}  # queued job -> earliest next submit (after a 429)
+        self._tracked: dict[int, _Tracked] = {}
+        self._reconcile_at: dict[int, float] = {}  # submitting job -> when to look it up
+        self._busy: dict[str, int] = {}  # model -> tasks at the provider (or maybe there)
+        self._submits: dict[str, RateWindow] = {}
+        self._queries = RateWindow(config.query_budget_per_second)
+        self.durations = DurationModel()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._wake = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume unfinished jobs, then run the loop until `stop`."""
+        await self.recover()
+        self._loop = asyncio.create_task(self._run(), name="wanbot-engine")
+
+    async def stop(self) -> None:
+        """Stop the loop and background work; unfinished jobs resume on the next start."""
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+            self._loop = None
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def settle(self) -> None:
+        """Wait until no download or delivery is in progress (tests and the CLI use it)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                due = await self.step()
+            except Exception:
+                log.exception("Engine pass failed; trying again shortly")
+                due = self._clock() + 5.0
+            timeout = None if due is None else max(0.0, due - self._clock())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+
+        def finished(done: asyncio.Task[Any]) -> None:
+            self._background.discard(done)
+            self._wake.set()
+            if not done.cancelled() and done.exception() is not None:
+                log.error("%s failed", name, exc_info=done.exception())
+
+        task.add_done_callback(finished)
+
+    # -- what people ask for ---------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        request: GenerationRequest,
+        requester: Requester,
+        *,
+        dedup_key: str | None = None,
+        exempt: bool = False,
+    ) -> Job:
+        """Reserve quota and queue `request` (inputs already staged); raise QuotaExceeded or QueueFull."""
+        owner = (requester.guild_id, requester.user_id)
+        if self._queue.waiting(owner) >= self.config.max_waiting_per_user:
+            raise QueueFull(
+                f"You already have {self._queue.waiting(owner)} videos waiting; "
+                "wait for one to start before asking for more."
+            )
+        now = self._clock()
+        earlier = None
+        if dedup_key and self.config.reuse_results and request.seed is not None:
+            earlier = await self._jobs.reusable(dedup_key, now)
+        async with self._db.transaction() as tx:
+            if earlier is not None:
+                job_id = await self._jobs.create(
+                    tx,
+                    requester=requester,
+                    request=request,
+                    reserved_seconds=0,
+                    state=JobState.SUBMITTING,
+                    dedup_key=dedup_key,
+                    reused_job_id=earlier.id,
+                )
+                job = await self._jobs.transition(
+                    tx,
+                    job_id,
+                    JobState.DOWNLOADING,
+                    detail=f"same as job {earlier.id}",
+                    result_url=earlier.result_url,
+                    result_expires_at=earlier.result_expires_at,
+                    billed_seconds=0,
+                )
+            else:
+                seconds = request.resolved_duration
+                job_id = await self._jobs.create(
+                    tx,
+                    requester=requester,
+                    request=request,
+                    reserved_seconds=seconds,
+                    dedup_key=dedup_key,
+                )
+                await self._quotas.reserve(
+                    tx,
+                    guild_id=requester.guild_id,
+                    user_id=requester.user_id,
+                    role_ids=requester.role_ids,
+                    seconds=seconds,
+                    job_id=job_id,
+                    exempt=exempt,
+                )
+                job = await self._jobs.get_in(tx, job_id)
+        if earlier is not None:
+            self._spawn(self._download(job), f"download job {job.id}")
+        else:
+            self._queue.push(job.id, job.model, owner)
+            self._wake.set()
+        await self._progress(job, queue_position=self._queue.position(job.id))
+        return job
+
+    async def cancel(self, job_id: int) -> CancelOutcome:
+        """Cancel a job if it can still be stopped; say what happened either way."""
+        job = await self._jobs.get(job_id)
+        if job is None:
+            raise InvalidInput(f"There is no job #{job_id}.", field="job")
+        if job.state is JobState.QUEUED and self._queue.remove(job.id):
+            self._ready_at.pop(job.id, None)
+            await self._end(job, JobState.CANCELED, failures.CANCELED, code="Canceled")
+            return CancelOutcome(
+                True, f"Canceled job #{job.id} before it started. Nothing was charged."
+            )
+        if job.state is JobState.PENDING and job.task_id:
+            try:
+                await self._client.cancel(job.task_id)
+            except DashScopeError as error:
+                if error.code != "UnsupportedOperation":
+                    raise
+                return _running_cannot_stop(job)
+            self._untrack(job)
+            await self._end(job, JobState.CANCELED, failures.CANCELED, code="Canceled")
+            return CancelOutcome(
+                True, f"Canceled job #{job.id} at the provider. Nothing was charged."
+            )
+        if job.state in (JobState.QUEUED, JobState.SUBMITTING):
+            return CancelOutcome(
+                False,
+                f"Job #{job.id} is being sent to the provider right now; try again in a moment.",
+            )
+        if job.state is JobState.RUNNING:
+            return _running_cannot_stop(job)
+        if job.state in (JobState.DOWNLOADING, JobState.DELIVERING):
+            return CancelOutcome(False, f"Job #{job.id} is finished and on its way.")
+        return CancelOutcome(False, f"Job #{job.id} has already ended ({job.state.value}).")
+
+    def queue_position(self, job_id: int) -> int | None:
+        return self._queue.position(job_id)
+
+    def expected_end(self, job: Job) -> float | None:
+        """When the provider will probably finish `job` (epoch seconds), once it was submitted."""
+        tracked = self._tracked.get(job.id)
+        if tracked is None:
+            return None
+        return tracked.submitted_at + self.durations.estimate(tracked.kind).median
+
+    # -- one pass --------------------------------------------------------------------------------
+
+    async def step(self) -> float | None:
+        """Do the work that is due now; return when more falls due (None: nothing scheduled)."""
+        await self._reconcile_due(self._clock())
+        await self._poll_due(self._clock())
+        await self._submit_due(self._clock())
+        return self._next_due()
+
+    def _next_due(self) -> float | None:
+        now = self._clock()
+        times = [t.next_poll_at for t in self._tracked.values()]
+        times += list(self._reconcile_at.values())
+        if times and min(times) <= now:
+            times.append(self._queries.next_free(now))  # overdue only for want of budget
+            times = [t for t in times if t > now] or [now]
+        for model in self._queue.models():
+            if self._busy.get(model, 0) < self._concurrency(model):
+                window_free = self._submit_window(model).next_free(now)
+                ready = min(self._ready_at.get(j, now) for j in self._queue.jobs(model))
+                times.append(max(window_free, ready))
+        return min(times) if times else None
+
+    # -- submitting ------------------------------------------------------------------------------
+
+    def _concurrency(self, model: str) -> int:
+        return self.config.concurrency.get(model, MODELS[model].concurrency)
+
+    def _submit_window(self, model: str) -> RateWindow:
+        if model not in self._submits:
+            limit = self.config.submit_per_second.get(model, MODELS[model].submit_per_second)
+            self._submits[model] = RateWindow(limit)
+        return self._submits[model]
+
+    async def _submit_due(self, now: float) -> None:
+        chosen: list[int] = []
+        for model in self._queue.models():
+            window = self._submit_window(model)
+            while self._busy.get(model, 0) < self._concurrency(model) and window.available(now):
+                job_id = self._queue.pop(model, lambda j: self._ready_at.get(j, 0.0) <= now)
+                if job_id is None:
+                    break
+                window.take(now)
+                self._busy[model] = self._busy.get(model, 0) + 1
+                self._ready_at.pop(job_id, None)
+                chosen.append(job_id)
+        await asyncio.gather(*(self._submit(job_id) for job_id in chosen))
+
+    async def _submit(self, job_id: int) -> None:
+        job = await self._jobs.get(job_id)
+        assert job is not None and job.state is JobState.QUEUED
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            job = await self._jobs.transition(
+                tx, job.id, JobState.SUBMITTING, submit_started_at=now, attempts=job.attempts + 1
+            )
+        try:
+            response = await self._once.submit(job.request)
+        except DashScopeError as error:
+            await self._submit_failed(job, error)
+            return
+        async with self._db.transaction() as tx:
+            await self._jobs.record_response(tx, job.id, "submit", _evidence(response))
+            job = await self._jobs.transition(
+                tx, job.id, JobState.PENDING, task_id=response.task_id, submitted_at=self._clock()
+            )
+        self._track(job, next_poll_at=self._clock() + self._poll_delay(job, 0.0))
+        await self._progress(job, expected_end=self.expected_end(job))
+
+    async def _submit_failed(self, job: Job, error: DashScopeError) -> None:
+        if error.status == 429:
+            # Throttled: the task was not created. Back in line, after a backoff.
+            delay = min(
+                self.config.retry_base_seconds * 2 ** (job.attempts - 1),
+                self.config.retry_max_seconds,
+            )
+            ready = self._clock() + delay
+            async with self._db.transaction() as tx:
+                job = await self._jobs.transition(
+                    tx, job.id, JobState.QUEUED, detail=error.code, next_attempt_at=ready
+                )
+            self._release(job.model)
+            self._requeue(job, ready)
+            await self._progress(job, note="The provider is busy; trying again shortly.")
+        elif error.retryable:
+            # No clear answer: the task may exist. Look for it before submitting again.
+            log.warning("Submit of job %s unclear (%s); reconciling", job.id, error)
+            self._reconcile_at[job.id] = self._clock() + self.config.reconcile_after_seconds
+        else:
+            self._release(job.model)
+            async with self._db.transaction() as tx:
+                await self._jobs.record_response(tx, job.id, "submit", _error_evidence(error))
+            await self._end(
+                job,
+                JobState.FAILED,
+                failures.describe(error.code, error.message),
+                code=error.code,
+                message=error.message,
+            )
+
+    def _requeue(self, job: Job, ready_at: float | None) -> None:
+        self._queue.push(job.id, job.model, (job.guild_id, job.user_id), front=True)
+        if ready_at is not None:
+            self._ready_at[job.id] = ready_at
+
+    def _release(self, model: str) -> None:
+        self._busy[model] = max(0, self._busy.get(model, 0) - 1)
+
+    # -- reconciling unclear submissions -----------------------------------------------------------
+
+    async def _reconcile_due(self, now: float) -> None:
+        due = [job_id for job_id, at in self._reconcile_at.items() if at <= now]
+        jobs = [job for job_id in due if (job := await self._jobs.get(job_id)) is not None]
+        by_model: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_model.setdefault(job.model, []).append(job)
+        for model, waiting in by_model.items():
+            if not self._queries.take(now):
+                return  # out of query budget: the rest wait for the next pass
+            try:
+                await self._reconcile(
+                    model, sorted(waiting, key=lambda j: j.submit_started_at or 0)
+                )
+            except DashScopeError as error:
+                log.warning("Could not list %s tasks to reconcile (%s); later", model, error)
+                for job in waiting:
+                    self._reconcile_at[job.id] = now + self.config.reconcile_after_seconds
+
+    async def _reconcile(self, model: str, waiting: list[Job]) -> None:
+        """Match jobs whose submit may have landed with the provider's unclaimed tasks, in order."""
+        now = self._clock()
+        earliest = min(job.submit_started_at or now for job in waiting) - 60
+        start = datetime.fromtimestamp(max(earliest, now - 86_000), PROVIDER_TIMEZONE)
+        end = datetime.fromtimestamp(now, PROVIDER_TIMEZONE) + timedelta(minutes=1)
+        listed = await self._client.list_tasks(start=start, end=end, model=model, page_size=100)
+        known = await self._jobs.known_task_ids([row.task_id for row in listed.data])
+        unclaimed = sorted(
+            (row for row in listed.data if row.task_id not in known),
+            key=lambda row: row.gmt_create or 0,
+        )
+        for job in waiting:
+            self._reconcile_at.pop(job.id, None)
+            sent = job.submit_started_at or 0
+            match = next(
+                (r for r in unclaimed if (r.gmt_create or 0) / 1000 >= sent - 5),
+                None,
+            )
+            if match is None:
+                log.info("Job %s never reached the provider; queueing it again", job.id)
+                async with self._db.transaction() as tx:
+                    job = await self._jobs.transition(
+                        tx, job.id, JobState.QUEUED, detail="submit did not land"
+                    )
+                self._release(job.model)
+                self._requeue(job, None)
+                continue
+            unclaimed.remove(match)
+            log.info("Job %s is task %s (found after an unclear submit)", job.id, match.task_id)
+            async with self._db.transaction() as tx:
+                await self._jobs.record_response(tx, job.id, "list", match.model_dump(mode="json"))
+                job = await self._jobs.transition(
+                    tx,
+                    job.id,
+                    JobState.PENDING,
+                    detail="found by listing tasks",
+                    task_id=match.task_id,
+                    submitted_at=(match.gmt_create or now * 1000) / 1000,
+                )
+            self._track(job, next_poll_at=now)
+
+    # -- polling ---------------------------------------------------------------------------------
+
+    def _track(self, job: Job, *, next_poll_at: float) -> None:
+        assert job.task_id is not None
+        self._tracked[job.id] = _Tracked(
+            job_id=job.id,
+            task_id=job.task_id,
+            kind=job.kind,
+            submitted_at=job.submitted_at or self._clock(),
+            status=job.state,
+            next_poll_at=next_poll_at,
+        )
+
+    def _untrack(self, job: Job) -> None:
+        if self._tracked.pop(job.id, None) is not None:
+            self._release(job.model)
+
+    def _poll_delay(self, job: Job | _Tracked, elapsed: float) -> float:
+        kind = job.kind
+        return self.config.planner.next_poll(elapsed, self.durations.estimate(kind))
+
+    async def _poll_due(self, now: float) -> None:
+        due = sorted(
+            (t for t in self._tracked.values() if t.next_poll_at <= now),
+            key=lambda t: t.next_poll_at,
+        )
+        chosen = []
+        for tracked in due:
+            if not self._queries.take(now):
+                break
+            chosen.append(tracked)
+        await asyncio.gather(*(self._poll(tracked) for tracked in chosen))
+
+    async def _poll(self, tracked: _Tracked) -> None:
+        try:
+            response = await self._once.get_task(tracked.task_id)
+        except DashScopeError as error:
+            log.info("Poll of job %s failed (%s); again shortly", tracked.job_id, error)
+            tracked.next_poll_at = self._clock() + self.config.planner.dense_interval
+            return
+        now = self._clock()
+        status = response.status
+        if not status.is_final:
+            state = JobState.RUNNING if status is TaskStatus.RUNNING else tracked.status
+            async with self._db.transaction() as tx:
+                await self._jobs.record_response(tx, tracked.job_id, "query", _evidence(response))
+                if state is not tracked.status:
+                    job = await self._jobs.transition(tx, tracked.job_id, state)
+                else:
+                    job = None
+            tracked.status = state
+            tracked.next_poll_at = now + self._poll_delay(tracked, now - tracked.submitted_at)
+            if job is not None:
+                await self._progress(job, expected_end=self.expected_end(job))
+            return
+
+        job = await self._jobs.get(tracked.job_id)
+        assert job is not None
+        self._untrack(job)
+        if status is TaskStatus.SUCCEEDED and response.output.video_url:
+            await self._succeeded(job, response)
+            return
+        async with self._db.transaction() as tx:
+            await self._jobs.record_response(tx, job.id, "query", _evidence(response))
+        if status is TaskStatus.UNKNOWN:
+            await self._end(job, JobState.EXPIRED, failures.EXPIRED, code="UNKNOWN")
+        elif status is TaskStatus.CANCELED:
+            await self._end(job, JobState.CANCELED, failures.CANCELED, code="Canceled")
+        else:
+            code = response.output.code or status.value
+            await self._end(
+                job,
+                JobState.FAILED,
+                failures.describe(code, response.output.message),
+                code=code,
+                message=response.output.message,
+            )
+
+    async def _succeeded(self, job: Job, response: TaskResponse) -> None:
+        url = response.output.video_url
+        assert url is not None
+        now = self._clock()
+        started = _provider_time(response.output.submit_time) or job.submitted_at or now
+        ended = _provider_time(response.output.end_time) or now
+        self.durations.observe(job.kind, ended - started)
+        async with self._db.transaction() as tx:
+            await self._jobs.record_response(tx, job.id, "query", _evidence(response))
+            await self._jobs.record_duration(tx, job.kind, ended - started)
+            job = await self._jobs.transition(
+                tx,
+                job.id,
+                JobState.DOWNLOADING,
+                result_url=url,
+                result_expires_at=_expires(url) or now + self.config.result_ttl_seconds,
+                billed_seconds=billed_seconds(response.usage, job.duration),
+                provider_finished_at=ended,
+            )
+        await self._progress(job)
+        self._spawn(self._download(job), f"download job {job.id}")
+
+    # -- downloading and delivering ----------------------------------------------------------------
+
+    def _spool_path(self, job: Job) -> Path:
+        return self.config.spool_dir / f"job-{job.id}.mp4"
+
+    async def _download(self, job: Job) -> None:
+        """Fetch the result to the spool, check it plays, then deliver it."""
+        assert job.result_url is not None
+        path = self._spool_path(job)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            await self._client.download(job.result_url, path)
+        except DashScopeError as error:
+            expired = error.status in (403, 404)
+            await self._end(
+                job,
+                JobState.EXPIRED if expired else JobState.FAILED,
+                failures.RESULT_EXPIRED
+                if expired
+                else failures.describe(error.code, error.message),
+                code=error.code,
+                message=error.message,
+            )
+            return
+        try:
+            await asyncio.to_thread(probe_video_file, path)
+        except InvalidInput:
+            path.unlink(missing_ok=True)
+            await self._end(job, JobState.FAILED, failures.UNPLAYABLE, code="Unplayable")
+            return
+        async with self._db.transaction() as tx:
+            job = await self._jobs.transition(tx, job.id, JobState.DELIVERING)
+        await self._deliver(job, path)
+
+    async def _deliver(self, job: Job, path: Path) -> None:
+        try:
+            message_id = await self._notifier.deliver(job, path)
+        except Exception as error:
+            log.exception("Delivering job %s failed", job.id)
+            path.unlink(missing_ok=True)
+            await self._end(
+                job,
+                JobState.FAILED,
+                "The video was made but could not be posted. Nothing was charged.",
+                code="DeliveryFailed",
+                message=str(error),
+            )
+            return
+        await self._delivered(job, message_id)
+        path.unlink(missing_ok=True)
+
+    async def _delivered(self, job: Job, message_id: int | None) -> None:
+        async with self._db.transaction() as tx:
+            job = await self._jobs.transition(
+                tx, job.id, JobState.DELIVERED, delivered_message_id=message_id
+            )
+            if job.reused_job_id is None:
+                await self._quotas.commit(tx, job_id=job.id, billed_seconds=job.billed_seconds or 0)
+        await self._progress(job)
+
+    async def _resume_delivery(self, job: Job) -> None:
+        """After a restart in `delivering`: never post twice; fetch again if the file is gone."""
+        message_id = await self._notifier.delivered_message(job)
+        if message_id is not None:
+            await self._delivered(job, message_id)
+            self._spool_path(job).unlink(missing_ok=True)
+            return
+        path = self._spool_path(job)
+        if not path.exists():
+            assert job.result_url is not None
+            try:
+                await self._client.download(job.result_url, path)
+            except DashScopeError as error:
+                await self._end(job, JobState.FAILED, failures.RESULT_EXPIRED, code=error.code)
+                return
+        await self._deliver(job, path)
+
+    # -- endings ---------------------------------------------------------------------------------
+
+    async def _end(
+        self,
+        job: Job,
+        state: JobState,
+        reason: str,
+        *,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Finish a job without a video: refund its reservation and tell the requester."""
+        async with self._db.transaction() as tx:
+            job = await self._jobs.transition(
+                tx, job.id, state, detail=code, error_code=code, error_message=message or reason
+            )
+            await self._quotas.refund(tx, job_id=job.id, reason=code or state.value)
+        self._spool_path(job).unlink(missing_ok=True)
+        await self._safely(self._notifier.fail(job, reason), job)
+
+    async def _progress(self, job: Job, **details: Any) -> None:
+        update = Progress(state=job.state, elapsed=self._clock() - job.created_at, **details)
+        await self._safely(self._notifier.progress(job, update), job)
+
+    async def _safely(self, call: Coroutine[Any, Any, Any], job: Job) -> None:
+        """A notifier failure must not stop the engine; it is logged with the job id."""
+        try:
+            await call
+        except Exception:
+            log.exception("Notifier failed for job %s", job.id)
+
+    # -- restart ---------------------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Load what was learned and resume every unfinished job from its row."""
+        self.durations.load(await self._jobs.durations())
+        now = self._clock()
+        for job in await self._jobs.unfinished():
+            if job.state in AT_PROVIDER:
+                self._busy[job.model] = self._busy.get(job.model, 0) + 1
+            if job.state is JobState.QUEUED:
+                self._queue.push(job.id, job.model, (job.guild_id, job.user_id))
+                if job.next_attempt_at:
+                    self._ready_at[job.id] = job.next_attempt_at
+            elif job.state is JobState.SUBMITTING:
+                self._reconcile_at[job.id] = now
+            elif job.state in (JobState.PENDING, JobState.RUNNING):
+                self._track(job, next_poll_at=now)
+            elif job.state is JobState.DOWNLOADING:
+                self._spawn(self._download(job), f"download job {job.id}")
+            elif job.state is JobState.DELIVERING:
+                self._spawn(self._resume_delivery(job), f"resume delivery of job {job.id}")
+        log.info(
+            "Recovered %d queued, %d at the provider, %d to finish",
+            len(self._queue),
+            len(self._tracked) + len(self._reconcile_at),
+            len(self._background),
+        )
+
+
+def billed_seconds(usage: dict[str, Any] | None, requested: int) -> int:
+    """The seconds the provider bills, from its usage block (the field differs by model family)."""
+    for name in ("duration", "video_duration", "output_video_duration"):
+        if usage and isinstance(usage.get(name), int | float):
+            return round(usage[name])
+    return requested
+
+
+def _running_cannot_stop(job: Job) -> CancelOutcome:
+    return CancelOutcome(
+        False,
+        f"Job #{job.id} is already being made; the provider cannot stop it now. "
+        "It will be delivered (and counted) when it is ready.",
+    )
+
+
+def _provider_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, _PROVIDER_TIME).replace(tzinfo=PROVIDER_TIMEZONE).timestamp()
+    except ValueError:
+        return None
+
+
+def _expires(url: str) -> float | None:
+    values = parse_qs(urlsplit(url).query).get("Expires")
+    try:
+        return float(values[0]) if values else None
+    except ValueError:
+        return None
+
+
+def _evidence(response: TaskResponse) -> dict[str, Any]:
+    return response.model_dump(mode="json", exclude_unset=True)
+
+
+def _error_evidence(error: DashScopeError) -> dict[str, Any]:
+    return {
+        "status": error.status,
+        "code": error.code,
+        "message": error.message,
+        "request_id": error.request_id,
+    }

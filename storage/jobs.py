@@ -1,0 +1,315 @@
+"""JobStore: jobs, their state changes, the provider's responses and learned task durations.
+
+Each state change is one row update plus one `job_events` row, inside the caller's transaction so
+that the engine can settle quota (QuotaStore.commit/refund) in the same commit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+import aiosqlite
+
+from bot.requests import GenerationRequest
+from storage.database import Database
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    PENDING = "pending"
+    RUNNING = "running"
+    DOWNLOADING = "downloading"
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.DELIVERED, JobState.FAILED, JobState.CANCELED, JobState.EXPIRED})
+AT_PROVIDER = frozenset({JobState.SUBMITTING, JobState.PENDING, JobState.RUNNING})
+
+_S = JobState
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    _S.QUEUED: frozenset({_S.SUBMITTING, _S.CANCELED, _S.FAILED}),
+    # Back to queued after a 429, or when reconciliation shows the POST never landed.
+    _S.SUBMITTING: frozenset({_S.QUEUED, _S.PENDING, _S.RUNNING, _S.DOWNLOADING, _S.FAILED}),
+    _S.PENDING: frozenset({_S.RUNNING, _S.DOWNLOADING, _S.FAILED, _S.CANCELED, _S.EXPIRED}),
+    _S.RUNNING: frozenset({_S.DOWNLOADING, _S.FAILED, _S.CANCELED, _S.EXPIRED}),
+    _S.DOWNLOADING: frozenset({_S.DELIVERING, _S.FAILED, _S.EXPIRED}),
+    _S.DELIVERING: frozenset({_S.DELIVERED, _S.FAILED}),
+}
+
+
+class InvalidTransition(RuntimeError):
+    """A job was asked to move where its state does not allow (a bug, or a race lost)."""
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked, and where the video goes."""
+
+    user_id: int
+    guild_id: int | None = None
+    channel_id: int | None = None
+    role_ids: tuple[int, ...] = ()
+    filesize_limit: int | None = None  # bytes; the delivery target's upload limit
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    state: JobState
+    guild_id: int | None
+    channel_id: int | None
+    user_id: int
+    model: str
+    resolution: str
+    duration: int
+    request_json: str
+    dedup_key: str | None
+    reserved_seconds: int
+    billed_seconds: int | None
+    task_id: str | None
+    attempts: int
+    next_attempt_at: float | None
+    result_url: str | None
+    result_expires_at: float | None
+    reused_job_id: int | None
+    filesize_limit: int | None
+    error_code: str | None
+    error_message: str | None
+    delivered_message_id: int | None
+    progress_message_id: int | None
+    created_at: float
+    updated_at: float
+    submit_started_at: float | None
+    submitted_at: float | None
+    provider_finished_at: float | None
+    finished_at: float | None
+
+    @property
+    def request(self) -> GenerationRequest:
+        return GenerationRequest.model_validate_json(self.request_json)
+
+    @property
+    def kind(self) -> tuple[str, str, int]:
+        """What decides how long the provider takes: model, resolution and duration."""
+        return (self.model, self.resolution, self.duration)
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> Job:
+        values = dict(row)
+        values["state"] = JobState(values["state"])
+        return cls(**values)
+
+
+_COLUMNS = frozenset(f.name for f in fields(Job)) - {"id", "state"}
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    at: float
+    from_state: JobState | None
+    to_state: JobState
+    detail: str | None
+
+
+class JobStore:
+    """All SQL about jobs."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def create(
+        self,
+        tx: aiosqlite.Connection,
+        *,
+        requester: Requester,
+        request: GenerationRequest,
+        reserved_seconds: int,
+        state: JobState = JobState.QUEUED,
+        **extra: Any,
+    ) -> int:
+        """Insert a job (and its first event); return its id."""
+        now = self._clock()
+        values: dict[str, Any] = {
+            "state": state.value,
+            "guild_id": requester.guild_id,
+            "channel_id": requester.channel_id,
+            "user_id": requester.user_id,
+            "model": request.model,
+            "resolution": request.resolved_resolution,
+            "duration": request.resolved_duration,
+            "request_json": request.model_dump_json(),
+            "reserved_seconds": reserved_seconds,
+            "filesize_limit": requester.filesize_limit,
+            "created_at": now,
+            "updated_at": now,
+            **_checked(extra),
+        }
+        names = ", ".join(values)
+        marks = ", ".join(f":{name}" for name in values)
+        cursor = await tx.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", values)
+        job_id = int(cursor.lastrowid or 0)
+        await tx.execute(
+            "INSERT INTO job_events (job_id, at, from_state, to_state, detail) VALUES (?, ?, NULL, ?, ?)",
+            (job_id, now, state.value, "created"),
+        )
+        return job_id
+
+    async def transition(
+        self,
+        tx: aiosqlite.Connection,
+        job_id: int,
+        to: JobState,
+        *,
+        detail: str | None = None,
+        **changes: Any,
+    ) -> Job:
+        """Move a job to `to` (if its current state allows it), updating `changes`; return it."""
+        job = await self.get_in(tx, job_id)
+        if to not in TRANSITIONS.get(job.state, frozenset()):
+            raise InvalidTransition(f"job {job_id}: {job.state.value} -> {to.value} is not allowed")
+        now = self._clock()
+        values = {**_checked(changes), "updated_at": now}
+        if to.is_final:
+            values["finished_at"] = now
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        await tx.execute(
+            f"UPDATE jobs SET state = :state, {assignments} WHERE id = :id",
+            {**values, "state": to.value, "id": job_id},
+        )
+        await tx.execute(
+            "INSERT INTO job_events (job_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)",
+            (job_id, now, job.state.value, to.value, detail),
+        )
+        return await self.get_in(tx, job_id)
+
+    async def update(self, tx: aiosqlite.Connection, job_id: int, **changes: Any) -> None:
+        """Change fields that are not the state (a progress message id, attempts)."""
+        values = {**_checked(changes), "updated_at": self._clock()}
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        await tx.execute(f"UPDATE jobs SET {assignments} WHERE id = :id", {**values, "id": job_id})
+
+    async def record_response(
+        self, tx: aiosqlite.Connection, job_id: int, call: str, body: dict[str, Any]
+    ) -> None:
+        """Keep a provider response as evidence."""
+        await tx.execute(
+            "INSERT INTO job_responses (job_id, at, call, body_json) VALUES (?, ?, ?, ?)",
+            (job_id, self._clock(), call, json.dumps(body, ensure_ascii=False)),
+        )
+
+    async def record_duration(
+        self, tx: aiosqlite.Connection, kind: tuple[str, str, int], seconds: float
+    ) -> None:
+        model, resolution, duration = kind
+        await tx.execute(
+            "INSERT INTO task_durations (model, resolution, duration, seconds, at) VALUES (?, ?, ?, ?, ?)",
+            (model, resolution, duration, seconds, self._clock()),
+        )
+
+    async def get(self, job_id: int) -> Job | None:
+        row = await self._db.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return Job.from_row(row) if row else None
+
+    async def with_states(self, states: Iterable[JobState]) -> list[Job]:
+        """Jobs in any of `states`, oldest first."""
+        wanted = [s.value for s in states]
+        marks = ", ".join("?" * len(wanted))
+        rows = await self._db.fetch_all(
+            f"SELECT * FROM jobs WHERE state IN ({marks}) ORDER BY id", tuple(wanted)
+        )
+        return [Job.from_row(row) for row in rows]
+
+    async def unfinished(self) -> list[Job]:
+        return await self.with_states(set(JobState) - FINAL_STATES)
+
+    async def for_user(self, guild_id: int | None, user_id: int, *, limit: int = 10) -> list[Job]:
+        """A member's most recent jobs, newest first."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM jobs WHERE guild_id IS ? AND user_id = ? ORDER BY id DESC LIMIT ?",
+            (guild_id, user_id, limit),
+        )
+        return [Job.from_row(row) for row in rows]
+
+    async def reusable(self, dedup_key: str, now: float) -> Job | None:
+        """A delivered job with the same inputs and parameters whose result URL still works."""
+        row = await self._db.fetch_one(
+            "SELECT * FROM jobs WHERE dedup_key = ? AND state = 'delivered' AND reused_job_id IS NULL "
+            "AND result_expires_at > ? ORDER BY id DESC LIMIT 1",
+            (dedup_key, now),
+        )
+        return Job.from_row(row) if row else None
+
+    async def known_task_ids(self, task_ids: Sequence[str]) -> set[str]:
+        if not task_ids:
+            return set()
+        marks = ", ".join("?" * len(task_ids))
+        rows = await self._db.fetch_all(
+            f"SELECT task_id FROM jobs WHERE task_id IN ({marks})", tuple(task_ids)
+        )
+        return {row[0] for row in rows}
+
+    async def responses(self, job_id: int) -> list[dict[str, Any]]:
+        rows = await self._db.fetch_all(
+            "SELECT at, call, body_json FROM job_responses WHERE job_id = ? ORDER BY id", (job_id,)
+        )
+        return [
+            {"at": r["at"], "call": r["call"], "body": json.loads(r["body_json"])} for r in rows
+        ]
+
+    async def events(self, job_id: int) -> list[JobEvent]:
+        rows = await self._db.fetch_all(
+            "SELECT at, from_state, to_state, detail FROM job_events WHERE job_id = ? ORDER BY id",
+            (job_id,),
+        )
+        return [
+            JobEvent(
+                r["at"],
+                JobState(r["from_state"]) if r["from_state"] else None,
+                JobState(r["to_state"]),
+                r["detail"],
+            )
+            for r in rows
+        ]
+
+    async def durations(self, *, per_kind: int = 50) -> dict[tuple[str, str, int], list[float]]:
+        """The most recent provider times per kind of job, oldest first."""
+        rows = await self._db.fetch_all(
+            "SELECT model, resolution, duration, seconds FROM ("
+            "  SELECT *, ROW_NUMBER() OVER (PARTITION BY model, resolution, duration ORDER BY id DESC) AS n"
+            "  FROM task_durations) WHERE n <= ? ORDER BY id",
+            (per_kind,),
+        )
+        found: dict[tuple[str, str, int], list[float]] = {}
+        for row in rows:
+            found.setdefault((row[0], row[1], row[2]), []).append(row[3])
+        return found
+
+    async def get_in(self, tx: aiosqlite.Connection, job_id: int) -> Job:
+        """Read a job inside the caller's transaction."""
+        async with tx.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise InvalidTransition(f"job {job_id} does not exist")
+        return Job.from_row(row)
+
+
+def _checked(changes: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(changes) - _COLUMNS
+    if unknown:
+        raise ValueError(f"unknown job fields: {', '.join(sorted(unknown))}")
+    return changes

@@ -1,0 +1,65 @@
+"""The poll schedule, the duration model, the rate window and the fair queue on their own."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.engine.queue import FairQueue
+from bot.engine.schedule import DurationModel, Estimate, PollPlanner, RateWindow
+
+KIND = ("wan2.7-i2v", "1080P", 5)
+
+
+def test_rate_window_allows_limit_per_sliding_second() -> None:
+    window = RateWindow(3)
+    assert [window.take(10.0) for _ in range(4)] == [True, True, True, False]
+    assert window.next_free(10.5) == 11.0
+    assert window.take(11.0)
+    assert window.available(11.0) == 2  # the three at 10.0 have left the window
+
+
+def test_duration_model_falls_back_from_kind_to_model_to_prior() -> None:
+    model = DurationModel()
+    assert model.estimate(KIND).samples == 0
+    assert model.estimate(KIND).median == 150
+    for seconds in (100, 110, 120):
+        model.observe(("wan2.7-i2v", "1080P", 10), seconds)
+    related = model.estimate(KIND)
+    assert related.median == pytest.approx(55, rel=0.05)  # half the output seconds
+    assert related.spread >= 0.3
+    model.observe(KIND, 60)
+    assert model.estimate(KIND).median == pytest.approx(60)
+
+
+def test_planner_waits_for_the_window_then_polls_densely_then_backs_off() -> None:
+    planner = PollPlanner(dense_interval=4, longest_interval=60, window_width=2)
+    estimate = Estimate(median=180, spread=0.2, samples=20)  # window ≈ 121–269 s
+    assert planner.next_poll(0, estimate) == 60
+    assert planner.next_poll(100, estimate) == pytest.approx(20.7, abs=0.1)
+    assert planner.next_poll(150, estimate) == 4
+    assert planner.next_poll(268, estimate) == 4
+    assert 4 < planner.next_poll(400, estimate) <= 60
+
+
+def test_fair_queue_takes_turns_and_newcomers_go_first() -> None:
+    queue = FairQueue()
+    for job in range(1, 6):
+        queue.push(job, "m", (1, 100))  # alice: 5 jobs
+    assert queue.pop("m") == 1
+    queue.push(10, "m", (1, 200))  # bob arrives
+    queue.push(20, "m", (2, 300))  # carol, another guild
+    assert queue.position(10) in (0, 1) and queue.position(20) in (0, 1)
+    assert [queue.pop("m") for _ in range(3)] == [20, 10, 2]
+    assert queue.waiting((1, 100)) == 3
+    assert queue.pop("other") is None
+
+
+def test_fair_queue_skips_jobs_that_are_not_ready_and_can_put_one_back_in_front() -> None:
+    queue = FairQueue()
+    queue.push(1, "m", (1, 1))
+    queue.push(2, "m", (1, 1))
+    assert queue.pop("m", ready=lambda j: j != 1) == 2
+    queue.push(3, "m", (1, 1), front=True)
+    assert queue.jobs("m") == [3, 1]
+    assert queue.remove(1) and not queue.remove(1)
+    assert len(queue) == 1 and 3 in queue
