@@ -18,9 +18,9 @@ from typing import NoReturn
 import aiohttp
 
 from bot.catalog import MODELS, MediaType, Region
-from bot.dashscope import DashScopeClient, DashScopeError, TaskStatus
+from bot.dashscope import DashScopeClient, DashScopeError
 from bot.errors import InvalidInput
-from bot.headless import PollSchedule, Progress, Result, TaskFailed, run_to_file
+from bot.headless import HeadlessRunner, Result, TaskFailed
 from bot.inputs import InputFile, check_inputs_fit, fetch_remote, is_url, read_local, stage
 from bot.requests import GenerationRequest, MediaItem
 from bot.settings import Settings
@@ -70,13 +70,13 @@ class GenerateOptions:
 async def generate(
     session: aiohttp.ClientSession,
     client: DashScopeClient,
+    runner: HeadlessRunner,
     options: GenerateOptions,
     *,
-    schedule: PollSchedule | None = None,
-    progress: Progress | None = None,
+    label: str | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> Result:
-    """Check everything, then upload local inputs, submit, poll and download to options.output."""
+    """Check everything, then upload local inputs and run the job through the engine to options.output."""
     if options.output.suffix.lower() != ".mp4":
         raise InvalidInput(f"The output {str(options.output)!r} must end in .mp4.", field="output")
     draft = options.draft()
@@ -90,7 +90,7 @@ async def generate(
             inputs[media_type] = read_local(media_type, source, draft.spec)
     check_inputs_fit(draft, inputs)
     request = await stage(client, draft, inputs)
-    return await run_to_file(client, request, options.output, schedule=schedule, progress=progress)
+    return await runner.run(request, options.output, label=label)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,17 +175,13 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
         base_url = settings.base_url(args.base_url, Region(args.region) if args.region else None)
         async with aiohttp.ClientSession() as session:
             client = DashScopeClient(session, api_key=api_key, base_url=base_url)
-            schedule = PollSchedule(
-                first=settings.poll_first_seconds, longest=settings.poll_longest_seconds
-            )
-            result = await generate(
-                session, client, options, schedule=schedule, progress=_print_progress
-            )
+            async with HeadlessRunner(client, planner=settings.planner()) as runner:
+                result = await generate(session, client, runner, options)
     except InvalidInput as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except TaskFailed as error:
-        print(f"failed: task {error.task_id} {error.code}: {error.message}", file=sys.stderr)
+        print(f"failed: {error.code}: {error.message}", file=sys.stderr)
         return EXIT_FAILED
     except DashScopeError as error:
         print(f"failed: {error}", file=sys.stderr)
@@ -197,10 +193,6 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(result.output)
     return EXIT_OK
-
-
-def _print_progress(task_id: str, status: TaskStatus, elapsed: float) -> None:
-    print(f"[{elapsed:7.1f}s] task {task_id} {status.value}", file=sys.stderr, flush=True)
 
 
 def _size_text(size: int) -> str:

@@ -7,7 +7,6 @@ inputs are made here, and each mode goes through the same `generate` path as the
 from __future__ import annotations
 
 import asyncio
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +16,9 @@ from pydantic import SecretStr
 from bot import samples
 from bot.catalog import MediaType
 from bot.cli import GenerateOptions, generate
-from bot.dashscope import DashScopeClient, TaskStatus
-from bot.headless import PollSchedule, Result
+from bot.dashscope import DashScopeClient
+from bot.engine.schedule import PollPlanner
+from bot.headless import HeadlessRunner, Result
 from bot.media import MediaInfo, check_media, probe
 from bot.simulator import Simulator, SimulatorConfig
 
@@ -84,7 +84,7 @@ MODES: tuple[DemoMode, ...] = (
 )
 
 # Fast timings so the whole demo takes seconds; the real service takes minutes.
-DEMO_SCHEDULE = PollSchedule(first=0.2, factor=1.5, longest=0.5)
+DEMO_PLANNER = PollPlanner(dense_interval=0.2, longest_interval=0.5)
 
 
 def write_sample_inputs(folder: Path) -> None:
@@ -107,10 +107,11 @@ async def run_demo(output_dir: Path) -> int:
     try:
         async with aiohttp.ClientSession() as session:
             client = DashScopeClient(session, api_key=SecretStr("demo-key"), base_url=base_url)
-            outcomes = await asyncio.gather(
-                *(_run_mode(session, client, mode, inputs, output_dir) for mode in MODES),
-                return_exceptions=True,
-            )
+            async with HeadlessRunner(client, planner=DEMO_PLANNER) as runner:
+                outcomes = await asyncio.gather(
+                    *(_run_mode(session, client, runner, m, inputs, output_dir) for m in MODES),
+                    return_exceptions=True,
+                )
     finally:
         await simulator.close()
     rows = [_row(mode, outcome) for mode, outcome in zip(MODES, outcomes, strict=True)]
@@ -123,6 +124,7 @@ async def run_demo(output_dir: Path) -> int:
 async def _run_mode(
     session: aiohttp.ClientSession,
     client: DashScopeClient,
+    runner: HeadlessRunner,
     mode: DemoMode,
     inputs: Path,
     output_dir: Path,
@@ -136,11 +138,7 @@ async def _run_mode(
         duration=mode.duration,
         resolution=mode.resolution,
     )
-
-    def progress(task_id: str, status: TaskStatus, elapsed: float) -> None:
-        print(f"[{elapsed:5.1f}s] {mode.name:<22} {status.value}", file=sys.stderr, flush=True)
-
-    result = await generate(session, client, options, schedule=DEMO_SCHEDULE, progress=progress)
+    result = await generate(session, client, runner, options, label=f"{mode.name:<22}")
     return result, probe(_CLIP, result.output.read_bytes())
 
 

@@ -1,82 +1,53 @@
-"""Run one generation from the shell: submit, poll, download, and keep the evidence.
+"""Generations from the shell, through the same engine the bot uses.
 
-The evidence (task id, every provider response, the final URL) is what the provider's docs ask
-us to keep for troubleshooting; it is written beside the video, whatever the outcome.
+A `HeadlessRunner` owns an engine on an in-memory job database for the life of one command (a
+one-shot command has nothing to resume, and must never pick up the bot's jobs). Its notifier
+prints progress to stderr, copies each finished video to the file asked for, and writes the
+evidence (request, task id, every provider response, final URL) as JSON beside it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from bot.dashscope import DashScopeClient, TaskResponse, TaskStatus
+from bot.dashscope import DashScopeClient
+from bot.engine.delivery import Progress
+from bot.engine.runner import Engine, EngineConfig
+from bot.engine.schedule import PollPlanner
 from bot.errors import WanbotError
 from bot.requests import GenerationRequest
+from storage.database import Database
+from storage.jobs import Job, JobState, JobStore, Requester
+from storage.quotas import QuotaStore
 
-Progress = Callable[[str, TaskStatus, float], None]  # task id, status, seconds since submit
+# Headless runs are the operator's own: recorded, never limited by member quotas.
+_OPERATOR = Requester(user_id=0)
 
 
 class TaskFailed(WanbotError):
-    """The provider accepted the task but it did not succeed."""
+    """The job ended without a video; `code` and `message` are the provider's when it gave them."""
 
-    def __init__(self, task_id: str, status: TaskStatus, code: str, message: str) -> None:
-        self.task_id = task_id
-        self.status = status
+    def __init__(self, job_id: int, code: str, message: str) -> None:
+        self.job_id = job_id
         self.code = code
         self.message = message
         super().__init__(f"{code}: {message}")
 
 
 @dataclass(frozen=True)
-class PollSchedule:
-    """Poll quickly at first, then back off towards `longest` (the docs suggest about 15 s)."""
-
-    first: float = 2.0
-    factor: float = 1.5
-    longest: float = 15.0
-
-    def intervals(self) -> Iterator[float]:
-        interval = self.first
-        while True:
-            yield interval
-            interval = min(self.longest, interval * self.factor)
-
-
-@dataclass
-class Evidence:
-    request: dict[str, Any]
-    task_id: str | None = None
-    responses: list[dict[str, Any]] = field(default_factory=list)
-    video_url: str | None = None
-    output: str | None = None
-    outcome: str = "started"
-
-    def record(self, kind: str, response: TaskResponse) -> None:
-        self.responses.append(
-            {
-                "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "call": kind,
-                "body": response.model_dump(mode="json", exclude_unset=True),
-            }
-        )
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.__dict__, indent=2, ensure_ascii=False) + "\n")
-
-
-@dataclass(frozen=True)
 class Result:
+    job_id: int
     task_id: str
     output: Path
     evidence_path: Path
     size_bytes: int
-    final: TaskResponse
     seconds: float
 
 
@@ -84,57 +55,117 @@ def evidence_path_for(output: Path) -> Path:
     return output.with_suffix(".json")
 
 
-async def run_to_file(
-    client: DashScopeClient,
-    request: GenerationRequest,
-    output: Path,
-    *,
-    schedule: PollSchedule | None = None,
-    progress: Progress | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-) -> Result:
-    """Submit `request`, poll until it ends, download the video to `output`; raise TaskFailed if it fails."""
-    evidence = Evidence(request=request.body())
-    evidence_path = evidence_path_for(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    started = clock()
-    try:
-        response = await client.submit(request)
-        evidence.record("submit", response)
-        task_id = evidence.task_id = response.task_id
-        status = response.status
-        if progress:
-            progress(task_id, status, 0.0)
-        intervals = (schedule or PollSchedule()).intervals()
-        while not status.is_final:
-            await sleep(next(intervals))
-            response = await client.get_task(task_id)
-            evidence.record("query", response)
-            if response.status != status and progress:
-                progress(task_id, response.status, clock() - started)
-            status = response.status
-        if status is not TaskStatus.SUCCEEDED or not response.output.video_url:
-            code = response.output.code or status.value
-            message = response.output.message or _status_message(status)
-            evidence.outcome = f"{status.value}: {code}"
-            raise TaskFailed(task_id, status, code, message)
-        evidence.video_url = response.output.video_url
-        size = await client.download(response.output.video_url, output)
-        evidence.output = str(output)
-        evidence.outcome = "SUCCEEDED"
-        return Result(task_id, output, evidence_path, size, response, clock() - started)
-    except WanbotError as error:
-        if evidence.outcome in {"started", "SUCCEEDED"}:
-            evidence.outcome = f"error: {error}"
-        raise
-    finally:
-        evidence.save(evidence_path)
+class _ConsoleNotifier:
+    """The CLI's Notifier: progress lines, a copy of the video, and a future per job."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream  # None: whatever sys.stderr is when printing
+        self._outputs: dict[int, Path] = {}
+        self._labels: dict[int, str] = {}
+        self._done: dict[int, asyncio.Future[Job]] = {}
+
+    def expect(self, job: Job, output: Path, label: str | None) -> asyncio.Future[Job]:
+        self._outputs[job.id] = output
+        self._labels[job.id] = label or f"job {job.id}"
+        self._done[job.id] = asyncio.get_running_loop().create_future()
+        return self._done[job.id]
+
+    async def progress(self, job: Job, update: Progress) -> None:
+        note = f" — {update.note}" if update.note else ""
+        label = self._labels.get(job.id, f"job {job.id}")
+        print(
+            f"[{update.elapsed:7.1f}s] {label} {update.state.value}{note}",
+            file=self._stream or sys.stderr,
+            flush=True,
+        )
+        if update.state is JobState.DELIVERED:
+            self._resolve(job)
+
+    async def deliver(self, job: Job, video: Path) -> int | None:
+        output = self._outputs[job.id]
+        output.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(shutil.copyfile, video, output)
+        return None
+
+    async def fail(self, job: Job, reason: str) -> None:
+        self._resolve(job)
+
+    async def delivered_message(self, job: Job) -> int | None:
+        return None
+
+    def _resolve(self, job: Job) -> None:
+        future = self._done.get(job.id)
+        if future is not None and not future.done():
+            future.set_result(job)
 
 
-def _status_message(status: TaskStatus) -> str:
-    return {
-        TaskStatus.CANCELED: "The task was canceled.",
-        TaskStatus.UNKNOWN: "The provider no longer knows this task (task ids expire after 24 h).",
-        TaskStatus.SUCCEEDED: "The task succeeded but gave no video URL.",
-    }.get(status, "The task did not succeed.")
+class HeadlessRunner:
+    """Run requests to files through an engine that lives as long as this object."""
+
+    def __init__(
+        self, client: DashScopeClient, *, planner: PollPlanner, stream: TextIO | None = None
+    ) -> None:
+        self._client = client
+        self._planner = planner
+        self._notifier = _ConsoleNotifier(stream)
+
+    async def __aenter__(self) -> HeadlessRunner:
+        self._spool = tempfile.TemporaryDirectory(prefix="wanbot-spool-")
+        self._db = await Database.open(":memory:")
+        self._jobs = JobStore(self._db)
+        self._engine = Engine(
+            db=self._db,
+            jobs=self._jobs,
+            quotas=QuotaStore(self._db),
+            client=self._client,
+            notifier=self._notifier,
+            config=EngineConfig(spool_dir=Path(self._spool.name), planner=self._planner),
+        )
+        await self._engine.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._engine.stop()
+        await self._db.close()
+        self._spool.cleanup()
+
+    async def run(
+        self, request: GenerationRequest, output: Path, *, label: str | None = None
+    ) -> Result:
+        """Generate `request` into `output`; raise TaskFailed (evidence still saved) if it fails."""
+        job = await self._engine.enqueue(request, _OPERATOR, exempt=True)
+        waiting = self._notifier.expect(job, output, label)
+        try:
+            job = await waiting
+        finally:
+            job = await self._jobs.get(job.id) or job
+            evidence = await self._evidence(job, request, output)
+            await asyncio.to_thread(_write_json, evidence_path_for(output), evidence)
+        if job.state is not JobState.DELIVERED or job.task_id is None:
+            raise TaskFailed(job.id, job.error_code or job.state.value, job.error_message or "")
+        return Result(
+            job_id=job.id,
+            task_id=job.task_id,
+            output=output,
+            evidence_path=evidence_path_for(output),
+            size_bytes=output.stat().st_size,
+            seconds=(job.finished_at or job.updated_at) - job.created_at,
+        )
+
+    async def _evidence(self, job: Job, request: GenerationRequest, output: Path) -> dict[str, Any]:
+        return {
+            "request": request.body(),
+            "job_id": job.id,
+            "task_id": job.task_id,
+            "responses": await self._jobs.responses(job.id),
+            "video_url": job.result_url,
+            "output": str(output) if job.state is JobState.DELIVERED else None,
+            "outcome": job.state.value.upper()
+            if job.state is JobState.DELIVERED
+            else f"{job.state.value.upper()}: {job.error_code}",
+        }
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n")

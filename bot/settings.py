@@ -16,7 +16,10 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.catalog import REGION_BASE_URLS, Region
+from bot.engine.runner import EngineConfig
+from bot.engine.schedule import PollPlanner
 from bot.errors import InvalidInput
+from storage.quotas import Period
 
 
 class Settings(BaseSettings):
@@ -31,9 +34,21 @@ class Settings(BaseSettings):
     )
     region: Region = Region.BEIJING
     credentials_file: Path = Path("~/.alibabacloud/credentials")
-    # Headless polling: quick at first, then backing off to the ~15 s the provider suggests.
-    poll_first_seconds: float = Field(default=2.0, gt=0)
-    poll_longest_seconds: float = Field(default=15.0, gt=0)
+
+    # The job engine
+    database_path: Path = Path("data/wanbot.sqlite3")
+    spool_dir: Path = Path("data/spool")
+    concurrency: dict[str, int] = Field(default_factory=dict)  # per model, e.g. {"wan2.7-i2v": 3}
+    submit_per_second: dict[str, int] = Field(default_factory=dict)
+    query_budget_per_second: float = Field(default=18.0, gt=0, le=20)
+    poll_dense_seconds: float = Field(default=4.0, gt=0)
+    poll_longest_seconds: float = Field(default=60.0, gt=0)
+    max_waiting_per_user: int = Field(default=5, ge=1)
+    reuse_results: bool = False
+
+    # Quotas, in seconds of video
+    quota_default_seconds: int = Field(default=60, ge=0)
+    quota_period: Period = Period.WEEK
 
     def api_key(self) -> SecretStr | None:
         """Return the DashScope key from the environment, else from the credentials file."""
@@ -46,6 +61,23 @@ class Settings(BaseSettings):
         if override or self.dashscope_base_url:
             return check_base_url(override or self.dashscope_base_url or "")
         return REGION_BASE_URLS[region or self.region]
+
+    def planner(self) -> PollPlanner:
+        return PollPlanner(
+            dense_interval=self.poll_dense_seconds, longest_interval=self.poll_longest_seconds
+        )
+
+    def engine_config(self) -> EngineConfig:
+        """The engine's settings; catalogue defaults apply where nothing is set."""
+        return EngineConfig(
+            spool_dir=self.spool_dir,
+            concurrency=self.concurrency,
+            submit_per_second=self.submit_per_second,
+            query_budget_per_second=self.query_budget_per_second,
+            planner=self.planner(),
+            max_waiting_per_user=self.max_waiting_per_user,
+            reuse_results=self.reuse_results,
+        )
 
 
 def read_credentials_key(path: Path) -> SecretStr | None:

@@ -97,6 +97,9 @@ class SimulatorConfig:
     # Called on the bytes of every input the simulator can see (oss:// and data:) at submission;
     # InvalidInput becomes 400 InvalidParameter.DataInspection.
     media_checker: MediaChecker | None = None
+    # Per-task timing: (model name, request body) -> (pending seconds, running seconds), called at
+    # task creation; None: every task takes pending_seconds and running_seconds.
+    timing: Callable[[str, dict[str, Any]], tuple[float, float]] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -684,13 +687,16 @@ class Simulator:
         account: str = request[_ACCOUNT_KEY]
         now = self.clock()
         self._check_submit_limits(account, spec, now)
+        pending, running = self.config.pending_seconds, self.config.running_seconds
+        if self.config.timing is not None:
+            pending, running = self.config.timing(spec.name, body)
         task = SimTask(
             task_id=str(uuid.uuid4()),
             spec=spec,
             request_id=str(uuid.uuid4()),
             submit_time=now,
-            pending_seconds=self.config.pending_seconds,
-            running_seconds=self.config.running_seconds,
+            pending_seconds=pending,
+            running_seconds=running,
             resolution=submission.resolution,
             duration=submission.duration,
             prompt=submission.prompt,

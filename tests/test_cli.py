@@ -50,7 +50,7 @@ def settings(simulator: Simulator, tmp_path: Path) -> Settings:
         dashscope_api_key=API_KEY,
         dashscope_base_url=simulator.base_url,
         credentials_file=tmp_path / "none",
-        poll_first_seconds=0.01,
+        poll_dense_seconds=0.01,
         poll_longest_seconds=0.05,
     )
 
@@ -85,12 +85,12 @@ async def test_generate_writes_the_video_and_the_evidence(
     captured = capsys.readouterr()
     assert code == EXIT_OK, captured.err
     assert captured.out.strip() == str(output)
-    assert "PENDING" in captured.err and "SUCCEEDED" in captured.err
+    assert "queued" in captured.err and "delivered" in captured.err
 
     info = probe(MediaType.FIRST_CLIP, output.read_bytes())
     assert info.duration == pytest.approx(4, abs=0.3)
     evidence = json.loads(output.with_suffix(".json").read_text())
-    assert evidence["outcome"] == "SUCCEEDED"
+    assert evidence["outcome"] == "DELIVERED"
     assert evidence["task_id"] == evidence["responses"][0]["body"]["output"]["task_id"]
     assert evidence["responses"][0]["call"] == "submit"
     assert evidence["responses"][-1]["body"]["output"]["task_status"] == "SUCCEEDED"

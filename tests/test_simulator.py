@@ -771,3 +771,30 @@ async def test_serve_prints_its_url_and_stops_when_cancelled(
         with contextlib.suppress(asyncio.CancelledError):
             await server
     assert server.cancelled()
+
+
+async def test_timing_hook_sets_each_tasks_times(
+    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+) -> None:
+    seen: list[tuple[str, int]] = []
+
+    def timing(model: str, body: dict[str, Any]) -> tuple[float, float]:
+        duration = body["parameters"]["duration"]
+        seen.append((model, duration))
+        return 4.0, 30.0 * duration
+
+    sim.config.timing = timing
+    _, created = await submit(http, sim, flash_body(duration=2))
+    task_id = created["output"]["task_id"]
+    assert seen == [("wan2.6-i2v-flash", 2)]
+    task = sim.tasks[task_id]
+    assert (task.pending_seconds, task.running_seconds) == (4.0, 60.0)
+    for elapsed, status in (
+        (3.9, "PENDING"),
+        (4.0, "RUNNING"),
+        (63.9, "RUNNING"),
+        (64.0, "SUCCEEDED"),
+    ):
+        clock.now = task.submit_time + elapsed
+        _, body = await call(http, sim, "GET", f"/tasks/{task_id}")
+        assert body["output"]["task_status"] == status

@@ -7,11 +7,9 @@ delivering again, so a crash between posting and recording never posts twice.
 
 from __future__ import annotations
 
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Protocol
 
 from storage.jobs import Job, JobState
 
@@ -39,36 +37,3 @@ class Notifier(Protocol):
 
     async def delivered_message(self, job: Job) -> int | None:
         """After a restart: the id of a delivery already made for `job`, if any."""
-
-
-class FileNotifier:
-    """The headless notifier: progress lines on stderr, videos copied to a chosen file."""
-
-    def __init__(self, outputs: dict[int, Path] | None = None, stream: TextIO = sys.stderr) -> None:
-        self.outputs = outputs if outputs is not None else {}
-        self._stream = stream
-
-    async def progress(self, job: Job, update: Progress) -> None:
-        where = (
-            f" (#{update.queue_position + 1} in line)" if update.queue_position is not None else ""
-        )
-        note = f" — {update.note}" if update.note else ""
-        print(
-            f"[{update.elapsed:7.1f}s] job {job.id} {update.state.value}{where}{note}",
-            file=self._stream,
-            flush=True,
-        )
-
-    async def deliver(self, job: Job, video: Path) -> int | None:
-        target = self.outputs.get(job.id)
-        if target is None:
-            return None
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(video, target)
-        return None
-
-    async def fail(self, job: Job, reason: str) -> None:
-        print(f"job {job.id} failed: {reason}", file=self._stream, flush=True)
-
-    async def delivered_message(self, job: Job) -> int | None:
-        return None
