@@ -241,6 +241,7 @@ class Engine:
                 True, f"Canceled job #{job.id} before it started. Nothing was charged."
             )
         if job.state is JobState.PENDING and job.task_id:
+            await self._query_slot()
             try:
                 await self._client.cancel(job.task_id)
             except DashScopeError as error:
@@ -262,6 +263,12 @@ class Engine:
         if job.state in (JobState.DOWNLOADING, JobState.DELIVERING):
             return CancelOutcome(False, f"Job #{job.id} is finished and on its way.")
         return CancelOutcome(False, f"Job #{job.id} has already ended ({job.state.value}).")
+
+    async def _query_slot(self) -> None:
+        """Wait (briefly) for room in the shared query budget: cancels count like polls."""
+        while not self._queries.take(self._clock()):
+            now = self._clock()
+            await asyncio.sleep(max(0.01, self._queries.next_free(now) - now))
 
     def queue_position(self, job_id: int) -> int | None:
         return self._queue.position(job_id)
