@@ -21,6 +21,10 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
+# Each bench/bench_*.py in turn, then the summary (see bench/run_all.py); about 2 minutes.
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

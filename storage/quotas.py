@@ -3,7 +3,8 @@
 A member's allowance for the guild's current period is their override, or the most generous of
 the guild default and their roles' defaults, plus this period's grants; a block makes it zero.
 Seconds count against the period in which they were reserved. Every change is one transaction
-that writes one ledger row; grants and resets live only in the (append-only) ledger.
+that writes one ledger row: moderator changes here, reservations through the triggers in
+0002_quotas.sql. Grants and resets live only in the (append-only) ledger.
 
 guild_id None (DMs, the headless CLI) is stored as 0.
 """
@@ -232,11 +233,6 @@ LEFT JOIN (
 ) AS r ON 1
 """
 
-_INSERT_LEDGER = """
-INSERT INTO quota_ledger (at, guild_id, user_id, job_id, kind, seconds, actor_id, reason)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-"""
-
 
 class QuotaStore:
     """Reservations, moderator settings and the ledger, all in SQLite."""
@@ -286,10 +282,6 @@ class QuotaStore:
             " VALUES (?, ?, ?, ?, 'held', ?, ?)",
             (job_id, stored, user_id, seconds, int(exempt), now),
         )
-        await tx.execute(
-            _INSERT_LEDGER,
-            (now, stored, user_id, job_id, "reserve", seconds, None, "exempt" if exempt else None),
-        )
         if exempt:
             return before
         return dataclasses.replace(
@@ -306,48 +298,27 @@ class QuotaStore:
         """Charge the billed seconds for `job_id`; False if it was already settled (or never held)."""
         if billed_seconds < 0:
             raise ValueError(f"billed seconds cannot be negative ({billed_seconds})")
-        now = self._clock()
+        # `state = 'held'` makes the first settlement win; the trigger writes the ledger row.
         settled = await tx.execute_fetchall(
             "UPDATE quota_reservations SET state = 'committed', billed_seconds = ?, settled_at = ?"
-            " WHERE job_id = ? AND state = 'held'"
-            " RETURNING guild_id, user_id, reserved_seconds",
-            (billed_seconds, now, job_id),
+            " WHERE job_id = ? AND state = 'held' RETURNING job_id",
+            (billed_seconds, self._clock(), job_id),
         )
         if not settled:
             await self._explain_no_op(tx, job_id, "commit")
             return False
-        guild_id, user_id, reserved = next(iter(settled))
-        await tx.execute(
-            _INSERT_LEDGER,
-            (
-                now,
-                guild_id,
-                user_id,
-                job_id,
-                "commit",
-                billed_seconds,
-                None,
-                f"{reserved} s reserved",
-            ),
-        )
         return True
 
     async def refund(self, tx: aiosqlite.Connection, *, job_id: int, reason: str) -> bool:
         """Give back the seconds held for `job_id`; False if it was already settled (or never held)."""
-        now = self._clock()
         settled = await tx.execute_fetchall(
-            "UPDATE quota_reservations SET state = 'refunded', settled_at = ?"
-            " WHERE job_id = ? AND state = 'held'"
-            " RETURNING guild_id, user_id, reserved_seconds",
-            (now, job_id),
+            "UPDATE quota_reservations SET state = 'refunded', settled_at = ?, settle_reason = ?"
+            " WHERE job_id = ? AND state = 'held' RETURNING job_id",
+            (self._clock(), reason, job_id),
         )
         if not settled:
             await self._explain_no_op(tx, job_id, "refund")
             return False
-        guild_id, user_id, reserved = next(iter(settled))
-        await tx.execute(
-            _INSERT_LEDGER, (now, guild_id, user_id, job_id, "refund", -reserved, None, reason)
-        )
         return True
 
     async def allowance(
@@ -625,7 +596,9 @@ class QuotaStore:
         reason: str | None,
     ) -> None:
         await tx.execute(
-            _INSERT_LEDGER, (at, guild_id, user_id, None, kind, seconds, actor_id, reason)
+            "INSERT INTO quota_ledger (at, guild_id, user_id, kind, seconds, actor_id, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (at, guild_id, user_id, kind, seconds, actor_id, reason),
         )
 
     async def _explain_no_op(self, tx: aiosqlite.Connection, job_id: int, action: str) -> None:

@@ -63,3 +63,14 @@ def test_fair_queue_skips_jobs_that_are_not_ready_and_can_put_one_back_in_front(
     assert queue.jobs("m") == [3, 1]
     assert queue.remove(1) and not queue.remove(1)
     assert len(queue) == 1 and 3 in queue
+
+
+def test_position_matches_the_order_jobs_are_taken() -> None:
+    queue = FairQueue()
+    for job in range(40):
+        queue.push(job, "m", (job % 3, job % 7))  # several guilds and users
+    queue.pop("m")
+    queue.pop("m")
+    positions = {job: queue.position(job) for job in queue.jobs("m")}
+    taken = [queue.pop("m") for _ in range(len(queue))]
+    assert [positions[job] for job in taken] == list(range(len(taken)))

@@ -86,27 +86,46 @@ class FairQueue:
         return [j for line in self._lines.get(model, {}).values() for j in line]
 
     def position(self, job_id: int) -> int | None:
-        """About how many jobs of the same model will be taken before this one (0: next)."""
+        """How many jobs of the same model will be taken before this one (0: next), if all are ready."""
         entry = self._entries.get(job_id)
         if entry is None:
             return None
-        lines = self._lines[entry.model]
-        depth = list(lines[entry.owner]).index(job_id)  # this owner's turns before this job
-        order = self._turn_order(entry.model)
-        mine = order.index(entry.owner)
-        ahead = depth
-        for index, other in enumerate(order):
-            if other != entry.owner:
-                # Owners ahead in turn order get one more turn than those behind.
-                ahead += min(len(lines[other]), depth + (1 if index < mine else 0))
-        return ahead
+        model, (guild, _user) = entry.model, entry.owner
+        lines = self._lines[model]
+        order = self._turn_order(model)
+        rank = {owner: index for index, owner in enumerate(order)}
+        # Turns this job's guild takes before the job: round robin over the guild's users.
+        depth = list(lines[entry.owner]).index(job_id)
+        mine = rank[entry.owner]
+        guild_turns = depth + sum(
+            min(len(lines[other]), depth + (1 if rank[other] < mine else 0))
+            for other in lines
+            if other[0] == guild and other != entry.owner
+        )
+        # Every other guild gets that many turns too (one more if it comes first), or runs out.
+        sizes: dict[int | None, int] = {}
+        first_at: dict[int | None, int] = {}
+        for index, owner in enumerate(order):
+            sizes[owner[0]] = sizes.get(owner[0], 0) + len(lines[owner])
+            first_at.setdefault(owner[0], index)
+        return guild_turns + sum(
+            min(size, guild_turns + (1 if first_at[other] < first_at[guild] else 0))
+            for other, size in sizes.items()
+            if other != guild
+        )
 
     def _turn_order(self, model: str) -> list[Owner]:
-        owners = self._lines.get(model, {})
+        """Owners in the order they get turns: guild least recently served (ties: who came first),
+        then within it the user least recently served (ties: who came first)."""
+        owners = list(self._lines.get(model, {}))
+        guild_arrival: dict[int | None, int] = {}
+        for index, owner in enumerate(owners):
+            guild_arrival.setdefault(owner[0], index)
         return sorted(
             owners,
             key=lambda o: (
                 self._guild_served.get((model, o[0]), 0),
+                guild_arrival[o[0]],
                 self._user_served.get((model, o), 0),
             ),
         )

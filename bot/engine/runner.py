@@ -607,7 +607,9 @@ class Engine:
                 tx, job.id, JobState.DELIVERED, delivered_message_id=message_id
             )
             if job.reused_job_id is None:
-                await self._quotas.commit(tx, job_id=job.id, billed_seconds=job.billed_seconds or 0)
+                # No usage block from the provider: charge what was reserved, not nothing.
+                billed = job.reserved_seconds if job.billed_seconds is None else job.billed_seconds
+                await self._quotas.commit(tx, job_id=job.id, billed_seconds=billed)
         await self._progress(job)
 
     async def _resume_delivery(self, job: Job) -> None:
@@ -643,7 +645,8 @@ class Engine:
             job = await self._jobs.transition(
                 tx, job.id, state, detail=code, error_code=code, error_message=message or reason
             )
-            await self._quotas.refund(tx, job_id=job.id, reason=code or state.value)
+            if job.reused_job_id is None:  # a reused result reserved nothing
+                await self._quotas.refund(tx, job_id=job.id, reason=code or state.value)
         self._spool_path(job).unlink(missing_ok=True)
         await self._safely(self._notifier.fail(job, reason), job)
 

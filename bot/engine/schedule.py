@@ -75,6 +75,7 @@ class DurationModel:
     def __init__(self, *, keep: int = 50) -> None:
         self._keep = keep
         self._by_kind: dict[Kind, deque[float]] = {}
+        self._cache: dict[Kind, Estimate] = {}  # cleared whenever a sample arrives
 
     def load(self, history: dict[Kind, list[float]]) -> None:
         for kind, seconds in history.items():
@@ -84,9 +85,15 @@ class DurationModel:
     def observe(self, kind: Kind, seconds: float) -> None:
         if seconds > 0:
             self._by_kind.setdefault(kind, deque(maxlen=self._keep)).append(seconds)
+            self._cache.clear()
 
     def estimate(self, kind: Kind) -> Estimate:
         """The best guess for `kind`: its own history, else its model's scaled by duration, else the prior."""
+        if kind not in self._cache:
+            self._cache[kind] = self._compute(kind)
+        return self._cache[kind]
+
+    def _compute(self, kind: Kind) -> Estimate:
         own = self._by_kind.get(kind)
         if own:
             return _estimate(own)

@@ -41,7 +41,8 @@ CREATE TABLE quota_reservations (
     state TEXT NOT NULL CHECK (state IN ('held', 'committed', 'refunded')),
     exempt INTEGER NOT NULL DEFAULT 0 CHECK (exempt IN (0, 1)),
     reserved_at REAL NOT NULL,      -- decides the period the seconds count against
-    settled_at REAL
+    settled_at REAL,
+    settle_reason TEXT              -- why it was refunded; copied to the ledger
 );
 -- Covering indexes: every reserve sums a member's and a guild's seconds for the period.
 CREATE INDEX quota_reservations_by_member ON quota_reservations (
@@ -68,3 +69,31 @@ CREATE INDEX quota_ledger_by_guild ON quota_ledger (guild_id, id);
 CREATE INDEX quota_ledger_by_member ON quota_ledger (guild_id, user_id, id);
 -- Grants and resets of the current period, summed on every reserve.
 CREATE INDEX quota_ledger_by_kind ON quota_ledger (guild_id, kind, at, user_id, seconds);
+
+-- A reservation writes its own ledger rows, so no code path can reserve, commit or refund without
+-- one (and it saves the engine's transaction a round trip to aiosqlite's thread per change).
+CREATE TRIGGER quota_reservations_ledger_reserve AFTER INSERT ON quota_reservations
+BEGIN
+    INSERT INTO quota_ledger (at, guild_id, user_id, job_id, kind, seconds, reason)
+    VALUES (NEW.reserved_at, NEW.guild_id, NEW.user_id, NEW.job_id, 'reserve',
+            NEW.reserved_seconds, CASE WHEN NEW.exempt THEN 'exempt' END);
+END;
+
+CREATE TRIGGER quota_reservations_ledger_settle AFTER UPDATE OF state ON quota_reservations
+WHEN OLD.state = 'held' AND NEW.state IN ('committed', 'refunded')
+BEGIN
+    INSERT INTO quota_ledger (at, guild_id, user_id, job_id, kind, seconds, reason)
+    VALUES (NEW.settled_at, NEW.guild_id, NEW.user_id, NEW.job_id,
+            CASE NEW.state WHEN 'committed' THEN 'commit' ELSE 'refund' END,
+            CASE NEW.state WHEN 'committed' THEN NEW.billed_seconds
+                           ELSE -NEW.reserved_seconds END,
+            CASE NEW.state WHEN 'committed' THEN NEW.reserved_seconds || ' s reserved'
+                           ELSE NEW.settle_reason END);
+END;
+
+-- Settled is final: whichever of commit and refund came first stands.
+CREATE TRIGGER quota_reservations_settle_once BEFORE UPDATE ON quota_reservations
+WHEN OLD.state <> 'held'
+BEGIN
+    SELECT RAISE(ABORT, 'a settled quota reservation cannot change');
+END;

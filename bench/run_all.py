@@ -1,0 +1,70 @@
+"""Run every bench/bench_*.py in turn, show its output, and end with the comparable summary.
+
+Each script prints `name: value` lines; the summary repeats the headline figures, one
+`name: number` line each, in a fixed order, so runs can be compared line by line. A figure whose
+script is missing (or did not print it) is left out and named on stderr. The exit status is
+non-zero if any script failed.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SUMMARY = (
+    "polls_per_job_vs_sdk",
+    "mean_lag_vs_sdk",
+    "slot_utilisation",
+    "submit_delay_p95_s",
+    "peak_queries_per_s",
+    "quota_ops_per_s",
+    "quota_lost_updates",
+    "download_rss_growth_mb",
+    "queued_10k_rss_mb",
+)
+LINE = re.compile(r"^([A-Za-z0-9_]+): (.*)$")
+
+
+def run(script: Path) -> tuple[int, dict[str, str]]:
+    """Run one script, echoing its output as it comes; return its exit status and figures."""
+    print(f"== {script.name}", flush=True)
+    started = time.perf_counter()
+    figures: dict[str, str] = {}
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=HERE.parent
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            if match := LINE.match(line.rstrip("\n")):
+                figures[match.group(1)] = match.group(2).strip()
+    print(f"({script.name}: exit {process.returncode}, {time.perf_counter() - started:.1f} s)\n")
+    return process.returncode, figures
+
+
+def main() -> int:
+    figures: dict[str, str] = {}
+    failed = []
+    for script in sorted(HERE.glob("bench_*.py")):
+        code, found = run(script)
+        figures.update(found)
+        if code != 0:
+            failed.append(script.name)
+    missing = [name for name in SUMMARY if name not in figures]
+    if missing:
+        print(f"not in this run: {', '.join(missing)}", file=sys.stderr)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    print("== summary", flush=True)
+    for name in SUMMARY:
+        if name in figures:
+            print(f"{name}: {figures[name]}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
