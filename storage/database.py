@@ -69,12 +69,13 @@ class Database:
 
     async def fetch_all(self, sql: str, parameters: tuple | dict = ()) -> list[aiosqlite.Row]:
         """Run a read outside any transaction and return every row."""
-        async with self._lock, self.connection.execute(sql, parameters) as cursor:
-            return list(await cursor.fetchall())
+        # execute_fetchall is one trip to aiosqlite's thread; execute, fetch and close are three.
+        async with self._lock:
+            return list(await self.connection.execute_fetchall(sql, parameters))
 
     async def fetch_one(self, sql: str, parameters: tuple | dict = ()) -> aiosqlite.Row | None:
-        async with self._lock, self.connection.execute(sql, parameters) as cursor:
-            return await cursor.fetchone()
+        rows = await self.fetch_all(sql, parameters)
+        return rows[0] if rows else None
 
     async def version(self) -> int:
         row = await self.fetch_one("PRAGMA user_version")

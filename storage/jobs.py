@@ -301,8 +301,8 @@ class JobStore:
 
     async def get_in(self, tx: aiosqlite.Connection, job_id: int) -> Job:
         """Read a job inside the caller's transaction."""
-        async with tx.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cursor:
-            row = await cursor.fetchone()
+        rows = list(await tx.execute_fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,)))
+        row = rows[0] if rows else None
         if row is None:
             raise InvalidTransition(f"job {job_id} does not exist")
         return Job.from_row(row)
