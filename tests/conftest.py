@@ -9,23 +9,11 @@ import pytest
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient, RetryPolicy
+from bot.engine.virtual import VirtualClock
 from bot.media import check_media
 from bot.simulator import Simulator, SimulatorConfig
 
 API_KEY = "sk-test-0123456789abcdef"
-
-
-class FakeClock:
-    """A wall clock that moves only when the test says so."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class RecordedSleeps:
@@ -39,12 +27,12 @@ class RecordedSleeps:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> VirtualClock:
+    return VirtualClock()
 
 
 @pytest.fixture
-async def simulator(clock: FakeClock) -> AsyncIterator[Simulator]:
+async def simulator(clock: VirtualClock) -> AsyncIterator[Simulator]:
     config = SimulatorConfig(
         pending_seconds=5,
         running_seconds=10,

@@ -15,10 +15,11 @@ from pydantic import SecretStr
 from bot import samples
 from bot.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH, MediaType
 from bot.dashscope import DashScopeClient, DashScopeError, TaskStatus
+from bot.engine.virtual import VirtualClock
 from bot.media import probe
 from bot.requests import GenerationRequest, MediaItem
 from bot.simulator import Simulator
-from tests.conftest import API_KEY, FakeClock, RecordedSleeps
+from tests.conftest import API_KEY, RecordedSleeps
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
@@ -99,7 +100,7 @@ async def test_submit_sends_the_documented_path_headers_and_body(
 
 
 async def test_a_task_runs_to_success_and_its_video_downloads(
-    client: DashScopeClient, simulator: Simulator, clock: FakeClock, tmp_path: Path
+    client: DashScopeClient, simulator: Simulator, clock: VirtualClock, tmp_path: Path
 ) -> None:
     task_id = (await client.submit(build("wan2.7-i2v", {FIRST: IMAGE_URL}, duration=4))).task_id
     assert (await client.get_task(task_id)).status is TaskStatus.PENDING
@@ -121,7 +122,7 @@ async def test_a_task_runs_to_success_and_its_video_downloads(
 
 
 async def test_an_expired_result_url_is_a_clear_error(
-    client: DashScopeClient, simulator: Simulator, clock: FakeClock, tmp_path: Path
+    client: DashScopeClient, simulator: Simulator, clock: VirtualClock, tmp_path: Path
 ) -> None:
     task_id = (await client.submit(build("wan2.7-i2v", {FIRST: IMAGE_URL}))).task_id
     clock.advance(20)
@@ -268,7 +269,7 @@ async def test_uploaded_bytes_are_checked_by_the_provider(
 
 
 async def test_cancel_works_only_while_pending(
-    client: DashScopeClient, simulator: Simulator, clock: FakeClock
+    client: DashScopeClient, simulator: Simulator, clock: VirtualClock
 ) -> None:
     pending = (await client.submit(build("wan2.7-i2v", {FIRST: IMAGE_URL}))).task_id
     await client.cancel(pending)
@@ -286,7 +287,7 @@ async def test_unknown_tasks_answer_unknown(client: DashScopeClient) -> None:
 
 
 async def test_list_tasks_finds_recent_tasks_of_a_model(
-    client: DashScopeClient, clock: FakeClock
+    client: DashScopeClient, clock: VirtualClock
 ) -> None:
     first = await client.submit(build("wan2.7-i2v", {FIRST: IMAGE_URL}))
     await client.submit(build("wan2.6-i2v-flash", {FIRST: IMAGE_URL}))
@@ -301,7 +302,7 @@ async def test_list_tasks_finds_recent_tasks_of_a_model(
 async def test_the_key_never_leaks(
     client: DashScopeClient,
     simulator: Simulator,
-    clock: FakeClock,
+    clock: VirtualClock,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

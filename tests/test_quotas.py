@@ -12,6 +12,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
+from bot.engine.virtual import VirtualClock
 from bot.errors import InvalidInput
 from storage.database import Database
 from storage.quotas import (
@@ -22,7 +23,6 @@ from storage.quotas import (
     format_renewal,
     period_bounds,
 )
-from tests.conftest import FakeClock
 
 GUILD = 1001
 ALICE, BOB = 11, 12
@@ -39,8 +39,8 @@ NEXT_MONDAY = utc(2026, 11, 30)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(WEDNESDAY)
+def clock() -> VirtualClock:
+    return VirtualClock(WEDNESDAY)
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def store(db: Database, clock: FakeClock) -> QuotaStore:
+def store(db: Database, clock: VirtualClock) -> QuotaStore:
     return QuotaStore(db, default_seconds=60, clock=clock)
 
 
@@ -151,7 +151,7 @@ async def test_exact_balance_passes_and_one_more_second_fails(
 
 
 async def test_renewal_gives_a_fresh_allowance_and_late_commits_count_last_period(
-    db: Database, store: QuotaStore, clock: FakeClock
+    db: Database, store: QuotaStore, clock: VirtualClock
 ) -> None:
     job_id, before = await reserve(db, store, ALICE, 50)
     assert before.renews_at == NEXT_MONDAY
@@ -167,7 +167,7 @@ async def test_renewal_gives_a_fresh_allowance_and_late_commits_count_last_perio
 
 
 async def test_grant_adds_this_period_only(
-    db: Database, store: QuotaStore, clock: FakeClock
+    db: Database, store: QuotaStore, clock: VirtualClock
 ) -> None:
     await store.grant(GUILD, ALICE, 30, actor_id=MOD, reason="contest winner")
     allowance = await store.allowance(guild_id=GUILD, user_id=ALICE)
@@ -353,7 +353,7 @@ async def test_exempt_reservations_skip_every_limit_but_are_recorded(
 
 
 async def test_guild_period_setting_changes_when_allowances_renew(
-    db: Database, store: QuotaStore, clock: FakeClock
+    db: Database, store: QuotaStore, clock: VirtualClock
 ) -> None:
     await store.set_guild_default(GUILD, seconds=20, period=Period.MONTH, actor_id=MOD)
     settings = await store.guild_settings(GUILD)
@@ -485,7 +485,7 @@ async def test_a_thousand_concurrent_reservations_are_exact(
 
 
 async def test_two_connections_to_one_file_stay_exact(
-    tmp_path: Path, store: QuotaStore, clock: FakeClock
+    tmp_path: Path, store: QuotaStore, clock: VirtualClock
 ) -> None:
     path = tmp_path / "quotas.sqlite3"  # the same file the `store` fixture opened
     async with await Database.open(path) as first, await Database.open(path) as second:

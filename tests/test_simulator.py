@@ -16,9 +16,9 @@ import pytest
 
 from bot import samples
 from bot.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH, MediaType, ModelSpec
+from bot.engine.virtual import VirtualClock
 from bot.errors import InvalidInput
 from bot.simulator import Simulator, SimulatorConfig, serve
-from tests.conftest import FakeClock
 
 KEY = "sk-test-secret-key"
 VG = VIDEO_GENERATION_PATH
@@ -31,7 +31,7 @@ def config() -> SimulatorConfig:
 
 
 @pytest.fixture
-async def sim(config: SimulatorConfig, clock: FakeClock) -> AsyncIterator[Simulator]:
+async def sim(config: SimulatorConfig, clock: VirtualClock) -> AsyncIterator[Simulator]:
     async with Simulator(config, clock=clock) as simulator:
         yield simulator
 
@@ -257,7 +257,7 @@ HAPPY = [
 async def test_task_runs_to_a_playable_video(
     http: aiohttp.ClientSession,
     sim: Simulator,
-    clock: FakeClock,
+    clock: VirtualClock,
     model: str,
     path: str,
     inputs: dict[str, Any],
@@ -317,7 +317,7 @@ async def test_task_runs_to_a_playable_video(
 
 
 async def test_wan27_clip_continuation_reports_clip_length(
-    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
 ) -> None:
     model = "wan2.7-i2v"
     clip = await upload(http, sim, model, samples.make_video(2.0, 240, 320))
@@ -435,7 +435,7 @@ async def test_bad_bodies_are_refused(
 
 
 async def test_concurrency_limit(
-    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
 ) -> None:
     sim.config.submit_per_second["wan2.2-kf2v-flash"] = 100
     for _ in range(2):
@@ -452,7 +452,7 @@ async def test_concurrency_limit(
 
 
 async def test_submit_rate_limit(
-    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
 ) -> None:
     sim.config.concurrency["wan2.6-i2v-flash"] = 100
     for _ in range(5):
@@ -469,7 +469,7 @@ async def test_submit_rate_limit(
 
 
 async def test_query_limit_is_shared_by_query_list_and_cancel(
-    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
 ) -> None:
     for _ in range(10):
         assert (await call(http, sim, "GET", "/tasks/nope"))[0] == 200
@@ -491,7 +491,7 @@ async def test_query_limit_is_shared_by_query_list_and_cancel(
 
 
 async def test_cancel_pending_then_running_refused(
-    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
 ) -> None:
     _, first = await submit(http, sim, flash_body())
     _, second = await submit(http, sim, flash_body())
@@ -513,7 +513,7 @@ async def test_cancel_pending_then_running_refused(
 
 
 async def test_unknown_and_expired_tasks(
-    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
 ) -> None:
     status, body = await call(http, sim, "GET", "/tasks/no-such-task")
     assert status == 200
@@ -531,7 +531,7 @@ async def test_unknown_and_expired_tasks(
 
 
 async def test_result_url_expires(
-    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
 ) -> None:
     sim.config.result_ttl_seconds = 60
     _, created = await submit(http, sim, kf2v_body(), I2V)
@@ -594,7 +594,7 @@ async def test_upload_flow(http: aiohttp.ClientSession, sim: Simulator) -> None:
 
 
 async def test_upload_policy_is_checked(
-    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
 ) -> None:
     status, answer = await call(
         http, sim, "GET", "/uploads", params={"action": "getPolicy", "model": "wan9"}
@@ -618,7 +618,7 @@ async def test_upload_policy_is_checked(
 # -- list ----------------------------------------------------------------------------------------
 
 
-async def test_list_tasks(http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock) -> None:
+async def test_list_tasks(http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock) -> None:
     started = clock()
     ids = []
     for body, path in ((flash_body(), VG), (kf2v_body(), I2V), (flash_body(), VG)):
@@ -716,7 +716,7 @@ async def test_slow_answer(http: aiohttp.ClientSession, sim: Simulator) -> None:
 
 
 async def test_failure_rate_fails_tasks(
-    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
 ) -> None:
     sim.config.failure_rate = 1.0
     _, created = await submit(http, sim, flash_body())
@@ -774,7 +774,7 @@ async def test_serve_prints_its_url_and_stops_when_cancelled(
 
 
 async def test_timing_hook_sets_each_tasks_times(
-    http: aiohttp.ClientSession, sim: Simulator, clock: FakeClock
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
 ) -> None:
     seen: list[tuple[str, int]] = []
 
