@@ -118,6 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run every mode against the built-in simulator")
     demo.add_argument("--output-dir", type=Path, default=Path("output/demo"))
 
+    run = commands.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
+    run.add_argument(
+        "--simulator", action="store_true", help="use the built-in DashScope simulator (no cost)"
+    )
+
+    sync = commands.add_parser("sync", help="push the slash commands to Discord")
+    sync.add_argument("--guild", type=int, metavar="ID", help="one server (instant) instead of all")
+
+    payloads = commands.add_parser("commands", help="print the slash command definitions")
+    payloads.add_argument("--json", action="store_true", required=True, help="as Discord's JSON")
+
     sim = commands.add_parser("simulator", help="run the DashScope simulator on loopback")
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--pending-seconds", type=float, default=5.0)
@@ -142,6 +153,8 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         return asyncio.run(run_demo(args.output_dir))
     if args.command == "simulator":
         return _simulator_command(args)
+    if args.command in {"run", "sync", "commands"}:
+        return _discord_command(args, settings)
     raise AssertionError(f"unhandled command {args.command}")
 
 
@@ -201,6 +214,33 @@ def _size_text(size: int) -> str:
 
 def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
+
+
+def _discord_command(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    import logging
+
+    from bot import app
+
+    try:
+        if args.command == "commands":
+            print(json.dumps(asyncio.run(app.command_payloads(settings)), indent=2))
+        elif args.command == "sync":
+            count = asyncio.run(app.sync_commands(settings, args.guild))
+            where = (
+                f"server {args.guild}" if args.guild else "every server (may take up to an hour)"
+            )
+            print(f"Synced {count} commands to {where}.", file=sys.stderr)
+        else:
+            logging.basicConfig(
+                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(app.run_bot(settings, simulator=args.simulator))
+    except InvalidInput as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
 
 
 def _simulator_command(args: argparse.Namespace) -> int:

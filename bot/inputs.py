@@ -6,6 +6,8 @@ uploaded or submitted.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -102,7 +104,7 @@ async def fetch_remote(
                     f"Could not fetch {media_type.label} to check it (HTTP {response.status}); passing the URL on."
                 )
                 return InputFile(media_type, url)
-            data = await response.content.read(limit + 1)
+            data = await read_at_most(response, limit + 1)
     except (aiohttp.ClientError, TimeoutError) as exc:
         warn(
             f"Could not fetch {media_type.label} to check it ({type(exc).__name__}); passing the URL on."
@@ -115,6 +117,18 @@ async def fetch_remote(
             field=media_type.value,
         )
     return InputFile(media_type, url, data, check_media(media_type, data, spec))
+
+
+async def read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or its first `limit` bytes (`content.read(n)` returns only what is buffered)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
 
 
 def check_inputs_fit(request: GenerationRequest, inputs: Mapping[MediaType, InputFile]) -> None:
@@ -138,3 +152,42 @@ async def stage(
             assert item.data is not None, "local inputs are always read"
             urls[media_type] = await client.upload(request.model, item.filename, item.data)
     return request.with_urls(urls)
+
+
+async def download(
+    session: aiohttp.ClientSession, media_type: MediaType, url: str, limit: int
+) -> bytes:
+    """Fetch an attachment's bytes now (its signed URL expires), refusing anything over `limit`."""
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=120)) as response:
+            if response.status != 200:
+                raise InvalidInput(
+                    f"Could not download {media_type.label} (HTTP {response.status}); try attaching it again.",
+                    field=media_type.value,
+                )
+            data = await read_at_most(response, limit + 1)
+    except (aiohttp.ClientError, TimeoutError):
+        raise InvalidInput(
+            f"Could not download {media_type.label}; try attaching it again.",
+            field=media_type.value,
+        ) from None
+    if len(data) > limit:
+        raise InvalidInput(
+            f"{media_type.label.capitalize()} is larger than {limit / MB:g} MB.",
+            field=media_type.value,
+        )
+    return data
+
+
+def dedup_key(request: GenerationRequest, inputs: Mapping[MediaType, InputFile]) -> str:
+    """A fingerprint of what a request would make: its parameters and its inputs' bytes."""
+    digest = hashlib.sha256()
+    body = request.body()
+    for field in ("media", "img_url", "audio_url", "first_frame_url", "last_frame_url"):
+        body["input"].pop(field, None)  # URLs differ between uploads of the same bytes
+    digest.update(json.dumps(body, sort_keys=True).encode())
+    for media_type in sorted(inputs):
+        item = inputs[media_type]
+        digest.update(media_type.value.encode())
+        digest.update(hashlib.sha256(item.data or item.source.encode()).digest())
+    return digest.hexdigest()

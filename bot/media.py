@@ -263,3 +263,16 @@ def _shown(value: float, low: float, high: float) -> str:
         rounding = math.ceil if value > high else math.floor
         text = f"{rounding(round(value * 100, 6)) / 100:.2f}"
     return text
+
+
+def at_least(png: bytes, min_side: int) -> bytes:
+    """Scale an image up (keeping its shape) so its shorter side is at least `min_side` px."""
+    with Image.open(io.BytesIO(png)) as image:
+        short = min(image.size)
+        if short >= min_side:
+            return png
+        scale = min_side / short
+        size = (math.ceil(image.width * scale), math.ceil(image.height * scale))
+        out = io.BytesIO()
+        image.convert("RGB").resize(size, Image.Resampling.LANCZOS).save(out, format="PNG")
+        return out.getvalue()

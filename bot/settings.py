@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DASHSCOPE_HTTP_BASE_URL", "DASHSCOPE_BASE_URL"),
     )
     region: Region = Region.BEIJING
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "WANBOT_DISCORD_TOKEN")
+    )
     credentials_file: Path = Path("~/.alibabacloud/credentials")
 
     # The job engine
@@ -45,6 +48,10 @@ class Settings(BaseSettings):
     poll_longest_seconds: float = Field(default=60.0, gt=0)
     max_waiting_per_user: int = Field(default=5, ge=1)
     reuse_results: bool = False
+
+    # Discord
+    progress_edit_seconds: float = Field(default=5.0, ge=1.0)  # at most one status edit this often
+    cost_per_second_usd: float = Field(default=0.10, ge=0)  # for usage reports' cost estimate
 
     # Quotas, in seconds of video
     quota_default_seconds: int = Field(default=60, ge=0)

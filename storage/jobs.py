@@ -203,6 +203,11 @@ class JobStore:
         assignments = ", ".join(f"{name} = :{name}" for name in values)
         await tx.execute(f"UPDATE jobs SET {assignments} WHERE id = :id", {**values, "id": job_id})
 
+    async def save(self, job_id: int, **changes: Any) -> None:
+        """Change fields that are not the state, in a transaction of their own."""
+        async with self._db.transaction() as tx:
+            await self.update(tx, job_id, **changes)
+
     async def record_response(
         self, tx: aiosqlite.Connection, job_id: int, call: str, body: dict[str, Any]
     ) -> None:

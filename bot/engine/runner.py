@@ -270,6 +270,10 @@ class Engine:
             now = self._clock()
             await asyncio.sleep(max(0.01, self._queries.next_free(now) - now))
 
+    def waiting(self, guild_id: int | None, user_id: int) -> int:
+        """How many jobs this member has waiting (the engine refuses more than the cap)."""
+        return self._queue.waiting((guild_id, user_id))
+
     def queue_position(self, job_id: int) -> int | None:
         return self._queue.position(job_id)
 

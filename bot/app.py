@@ -1,0 +1,179 @@
+"""The Discord bot: built once in `run_bot`, with everything it uses passed in.
+
+`WanBot.setup_hook` loads the cogs, registers the persistent buttons and starts the engine with
+the Discord notifier. Commands are synced only on request (`python -m bot sync`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import discord
+from discord.ext import commands
+from pydantic import SecretStr
+
+from bot.dashscope import DashScopeClient
+from bot.engine.runner import Engine
+from bot.errors import InvalidInput
+from bot.settings import Settings
+from cogs.errors import WanTree
+from storage.database import Database
+from storage.guild_settings import GuildSettingsStore
+from storage.jobs import JobStore
+from storage.quotas import QuotaStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the cogs use, built once in `run_bot` and handed to the bot."""
+
+    settings: Settings
+    session: aiohttp.ClientSession
+    db: Database
+    jobs: JobStore
+    quotas: QuotaStore
+    guild_settings: GuildSettingsStore
+    client: DashScopeClient
+    engine: Engine | None = None  # started in setup_hook: its notifier needs the bot
+
+
+class WanBot(commands.Bot):
+    def __init__(self, settings: Settings, services: Services | None = None) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents(guilds=True),  # slash commands need no privileged intents
+            tree_cls=WanTree,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            help_command=None,
+        )
+        self.settings = settings
+        self._services = services
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("this bot was built without services (payloads only)")
+        return self._services
+
+    @property
+    def engine(self) -> Engine:
+        engine = self.services.engine
+        if engine is None:
+            raise RuntimeError("the engine starts in setup_hook")
+        return engine
+
+    async def load_commands(self) -> None:
+        """Add the cogs and persistent buttons (also used to print payloads without logging in)."""
+        from cogs.admin import AdminCog
+        from cogs.video import VideoCog
+        from cogs.views import DYNAMIC_ITEMS
+
+        await self.add_cog(VideoCog(self))
+        await self.add_cog(AdminCog(self))
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+
+    async def setup_hook(self) -> None:
+        from cogs.notifier import DiscordNotifier
+
+        await self.load_commands()
+        services = self.services
+        services.engine = Engine(
+            db=services.db,
+            jobs=services.jobs,
+            quotas=services.quotas,
+            client=services.client,
+            notifier=DiscordNotifier(
+                self, services.jobs, edit_every=services.settings.progress_edit_seconds
+            ),
+            config=services.settings.engine_config(),
+        )
+        await services.engine.start()
+
+    async def close(self) -> None:
+        if self._services is not None and self._services.engine is not None:
+            await self._services.engine.stop()
+        await super().close()
+
+    async def on_ready(self) -> None:
+        log.info("Logged in as %s in %d servers", self.user, len(self.guilds))
+
+
+def _token(settings: Settings) -> str:
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        raise InvalidInput("No Discord token: set DISCORD_TOKEN (see the README's set-up steps).")
+    return settings.discord_token.get_secret_value()
+
+
+async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
+    """Run the bot until it is stopped; with `simulator`, against the built-in fake DashScope."""
+    token = _token(settings)
+    fake = None
+    if simulator:
+        from bot.media import check_media
+        from bot.simulator import Simulator, SimulatorConfig
+
+        fake = Simulator(
+            SimulatorConfig(pending_seconds=5, running_seconds=20, media_checker=check_media)
+        )
+        base_url = await fake.start()
+        api_key = SecretStr("simulator")
+        log.info("Using the built-in DashScope simulator at %s", base_url)
+    else:
+        api_key = settings.api_key()
+        if api_key is None:
+            raise InvalidInput(
+                "No DashScope API key: set DASHSCOPE_API_KEY (or run with --simulator to try it out)."
+            )
+        base_url = settings.base_url()
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            await Database.open(settings.database_path) as db,
+        ):
+            services = Services(
+                settings=settings,
+                session=session,
+                db=db,
+                jobs=JobStore(db),
+                quotas=QuotaStore(
+                    db,
+                    default_seconds=settings.quota_default_seconds,
+                    default_period=settings.quota_period,
+                ),
+                guild_settings=GuildSettingsStore(db),
+                client=DashScopeClient(session, api_key=api_key, base_url=base_url),
+            )
+            async with WanBot(settings, services) as bot:
+                await bot.start(token)
+    finally:
+        if fake is not None:
+            await fake.close()
+
+
+async def sync_commands(settings: Settings, guild_id: int | None) -> int:
+    """Log in, push the command definitions to Discord (one server, or everywhere), log out."""
+    token = _token(settings)
+    bot = WanBot(settings)
+    async with bot:
+        await bot.login(token)
+        await bot.load_commands()
+        guild = discord.Object(id=guild_id) if guild_id else None
+        if guild is not None:
+            bot.tree.copy_global_to(guild=guild)
+        synced = await bot.tree.sync(guild=guild)
+    return len(synced)
+
+
+async def command_payloads(settings: Settings | None = None) -> list[dict[str, Any]]:
+    """The JSON that `sync` would send, built without logging in or a token."""
+    bot = WanBot(settings or Settings())
+    try:
+        await bot.load_commands()
+        return [command.to_dict(bot.tree) for command in bot.tree.get_commands()]
+    finally:
+        await bot.close()

@@ -1,0 +1,313 @@
+"""The engine's Notifier for Discord: one status message per job, and the video as a reply.
+
+Everything is sent with the bot's own token (channel messages), never the interaction's webhook,
+whose token dies after 15 minutes. Status edits happen only when the embed changes and at most
+once every `edit_every` seconds (Discord rate-limits edits to old messages); a change inside that
+window is held and sent when it ends. Videos over the upload limit are re-encoded to fit in a
+worker thread, or posted as the provider's link. A channel that is gone or closed to the bot
+gets a DM instead; Discord's 429s are retried by discord.py, 5xx here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.engine.delivery import Progress
+from bot.video_edit import fit_video
+from cogs import render
+from cogs.views import progress_view, result_view
+from storage.jobs import Job, JobStore
+
+if TYPE_CHECKING:
+    from discord.abc import Messageable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's limit without boosts
+_SEND_ATTEMPTS = 3
+
+
+@dataclass
+class _Status:
+    message: discord.Message | discord.PartialMessage | None = None
+    shown: dict[str, Any] | None = None  # the embed as last sent
+    edited_at: float = float("-inf")
+    held: tuple[Job, Progress, str | None] | None = None
+    flush: asyncio.Task[None] | None = None
+
+
+class DiscordNotifier:
+    def __init__(
+        self,
+        bot: discord.Client,
+        jobs: JobStore,
+        *,
+        edit_every: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        fit: Callable[[Path, Path, int], Any] = fit_video,
+    ) -> None:
+        self._bot = bot
+        self._jobs = jobs
+        self._edit_every = edit_every
+        self._clock = clock
+        self._sleep = sleep
+        self._fit = fit
+        self._status: dict[int, _Status] = {}
+
+    async def close(self) -> None:
+        """Send held edits now and stop the timers."""
+        for status in self._status.values():
+            if status.flush is not None:
+                status.flush.cancel()
+        await asyncio.gather(
+            *(s.flush for s in self._status.values() if s.flush is not None), return_exceptions=True
+        )
+
+    # -- progress --------------------------------------------------------------------------------
+
+    async def progress(self, job: Job, update: Progress) -> None:
+        await self._show(job, update, None)
+
+    async def fail(self, job: Job, reason: str) -> None:
+        await self._show(job, Progress(state=job.state, elapsed=_elapsed(job)), reason)
+        await self._send(job, content=render.failed_text(job, reason), reply=True)
+
+    async def _show(self, job: Job, update: Progress, reason: str | None) -> None:
+        status = self._status.setdefault(job.id, _Status())
+        embed = render.progress(job, update, reason=reason)
+        if status.message is None and job.progress_message_id and job.channel_id:
+            channel = await self._channel(job)
+            if channel is not None and hasattr(channel, "get_partial_message"):
+                status.message = channel.get_partial_message(
+                    job.progress_message_id
+                )  # after a restart
+        if status.message is None:
+            await self._post_status(job, update, embed)
+            return
+        if _same(embed, status.shown):
+            return
+        wait = status.edited_at + self._edit_every - self._clock()
+        if update.state.is_final or wait <= 0:
+            await self._edit(job.id, status, embed, final=update.state.is_final)
+            return
+        status.held = (job, update, reason)
+        if status.flush is None or status.flush.done():
+            status.flush = asyncio.create_task(
+                self._flush_later(job.id, wait), name=f"status edit {job.id}"
+            )
+
+    async def _flush_later(self, job_id: int, wait: float) -> None:
+        await self._sleep(wait)
+        status = self._status.get(job_id)
+        if status is None or status.held is None:
+            return
+        job, update, reason = status.held
+        status.held = None
+        await self._edit(job_id, status, render.progress(job, update, reason=reason), final=False)
+
+    async def flushed(self, job_id: int) -> None:
+        """Wait until a held edit of `job_id` has been sent (tests, and shutdown)."""
+        status = self._status.get(job_id)
+        if status is not None and status.flush is not None:
+            await status.flush
+
+    async def _post_status(self, job: Job, update: Progress, embed: discord.Embed) -> None:
+        status = self._status[job.id]
+        view = None if update.state.is_final else progress_view(job.id)
+        message = await self._send(job, embed=embed, view=view)
+        if message is None:
+            return
+        status.message, status.shown, status.edited_at = message, embed.to_dict(), self._clock()
+        await self._jobs.save(job.id, progress_message_id=message.id)
+
+    async def _edit(
+        self, job_id: int, status: _Status, embed: discord.Embed, *, final: bool
+    ) -> None:
+        assert status.message is not None
+        if status.flush is not None and status.flush is not asyncio.current_task():
+            status.flush.cancel()
+            status.held = None
+        kwargs: dict[str, Any] = {"embed": embed}
+        if final:
+            kwargs["view"] = None  # nothing left to cancel
+        try:
+            await status.message.edit(**kwargs)
+        except discord.NotFound:
+            log.info("Status message of job %s was deleted; not editing it again", job_id)
+            status.message = None
+            return
+        except discord.HTTPException:
+            log.warning("Could not edit the status of job %s", job_id, exc_info=True)
+            return
+        status.shown, status.edited_at = embed.to_dict(), self._clock()
+        if final:
+            self._status.pop(job_id, None)
+
+    # -- delivery --------------------------------------------------------------------------------
+
+    async def deliver(self, job: Job, video: Path) -> int | None:
+        """Post the video as a reply mentioning the requester: as it is, shrunk to fit, or as a link."""
+        limit = job.filesize_limit or DEFAULT_UPLOAD_LIMIT
+        with tempfile.TemporaryDirectory(prefix="wanbot-fit-") as folder:
+            upload = video
+            if video.stat().st_size > limit:
+                fitted = await asyncio.to_thread(
+                    self._fit, video, Path(folder) / "fitted.mp4", limit
+                )
+                upload = fitted.path if fitted is not None else None
+            view = result_view(job.id)
+            if upload is None:
+                content = render.link_text(job, job.result_url or "", job.result_expires_at)
+                message = await self._send(job, content=content, view=view, reply=True)
+            else:
+                message = await self._send(
+                    job,
+                    content=render.result_text(job),
+                    file_path=upload,
+                    view=view,
+                    reply=True,
+                )
+        if message is None:
+            raise RuntimeError(f"could not post video #{job.id} anywhere")
+        return message.id
+
+    async def delivered_message(self, job: Job) -> int | None:
+        """After a restart: find a result already posted for `job` (it carries the job's buttons)."""
+        channel = await self._channel(job)
+        if channel is None or not hasattr(channel, "history"):
+            return None
+        marker = f"wanbot:retry:{job.id}"
+        after = discord.Object(id=job.progress_message_id) if job.progress_message_id else None
+        try:
+            async for message in channel.history(limit=100, after=after):
+                if message.author.id == getattr(self._bot.user, "id", None) and _has_button(
+                    message, marker
+                ):
+                    return message.id
+        except discord.HTTPException:
+            log.warning("Could not read channel history for job %s", job.id, exc_info=True)
+        return None
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    async def _channel(self, job: Job) -> Messageable | None:
+        if job.channel_id is None:
+            return None
+        channel = self._bot.get_channel(job.channel_id)
+        if channel is not None:
+            return channel  # type: ignore[return-value]
+        try:
+            return await self._bot.fetch_channel(job.channel_id)  # type: ignore[return-value]
+        except (discord.NotFound, discord.Forbidden):
+            return None
+
+    async def _send(
+        self,
+        job: Job,
+        *,
+        content: str | None = None,
+        embed: discord.Embed | None = None,
+        view: discord.ui.View | None = None,
+        file_path: Path | None = None,
+        reply: bool = False,
+    ) -> discord.Message | None:
+        """Send to the job's channel, falling back to a DM; retry Discord's server errors."""
+        channel = await self._channel(job)
+        targets: list[Callable[[], Awaitable[Messageable | None]]] = []
+        if channel is not None:
+            targets.append(lambda: _ready(channel))
+        targets.append(lambda: self._dm(job.user_id))
+        reference = self._reference(job) if reply else None
+        for target in targets:
+            destination = await target()
+            if destination is None:
+                continue
+            try:
+                return await self._send_with_retries(
+                    destination, content, embed, view, file_path,
+                    reference if destination is channel else None, job,
+                )  # fmt: skip
+            except (discord.Forbidden, discord.NotFound):
+                log.info("Cannot post job %s in its channel; trying a DM", job.id)
+        return None
+
+    async def _send_with_retries(
+        self,
+        destination: Messageable,
+        content: str | None,
+        embed: discord.Embed | None,
+        view: discord.ui.View | None,
+        file_path: Path | None,
+        reference: discord.MessageReference | None,
+        job: Job,
+    ) -> discord.Message:
+        for attempt in range(_SEND_ATTEMPTS):
+            kwargs: dict[str, Any] = {
+                "allowed_mentions": discord.AllowedMentions(
+                    users=[discord.Object(id=job.user_id)], everyone=False, roles=False
+                )
+            }
+            if content is not None:
+                kwargs["content"] = content
+            if embed is not None:
+                kwargs["embed"] = embed
+            if view is not None:
+                kwargs["view"] = view
+            if file_path is not None:
+                kwargs["file"] = discord.File(file_path, filename=f"wanbot-{job.id}.mp4")
+            if reference is not None:
+                kwargs["reference"] = reference
+                kwargs["mention_author"] = False
+            try:
+                return await destination.send(**kwargs)
+            except discord.DiscordServerError:
+                if attempt + 1 == _SEND_ATTEMPTS:
+                    raise
+                log.warning("Discord 5xx sending for job %s; retrying", job.id)
+                await self._sleep(2**attempt)
+        raise AssertionError("unreachable")
+
+    def _reference(self, job: Job) -> discord.MessageReference | None:
+        if not job.progress_message_id or job.channel_id is None:
+            return None
+        return discord.MessageReference(
+            message_id=job.progress_message_id, channel_id=job.channel_id, fail_if_not_exists=False
+        )
+
+    async def _dm(self, user_id: int) -> Messageable | None:
+        user = self._bot.get_user(user_id)
+        if user is None:
+            with contextlib.suppress(discord.HTTPException):
+                user = await self._bot.fetch_user(user_id)
+        return user
+
+
+async def _ready(channel: Messageable) -> Messageable:
+    return channel
+
+
+def _same(embed: discord.Embed, shown: dict[str, Any] | None) -> bool:
+    return shown is not None and embed.to_dict() == shown
+
+
+def _has_button(message: discord.Message, custom_id: str) -> bool:
+    return any(
+        getattr(child, "custom_id", None) == custom_id
+        for row in message.components
+        for child in getattr(row, "children", ())
+    )
+
+
+def _elapsed(job: Job) -> float:
+    return max(0.0, (job.finished_at or job.updated_at) - job.created_at)

@@ -1,0 +1,109 @@
+"""Buttons that keep working after a restart: each `custom_id` carries what it acts on.
+
+`wanbot:<action>:<job id>` is decoded by discord.py's DynamicItem machinery, so no view has to
+be in memory when the button is pressed. The work itself lives in VideoCog; only the requester
+or a moderator may use a job's buttons (VideoCog checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import discord
+from discord import ui
+
+from cogs.errors import report
+
+if TYPE_CHECKING:
+    from cogs.video import VideoCog
+
+
+class _JobButton(
+    ui.DynamicItem[ui.Button[Any]], template=r"wanbot:(?P<action>[a-z]+):(?P<job>[0-9]+)"
+):
+    """Shared parts; each subclass sets its own template, label and cog method."""
+
+    action: ClassVar[str]
+    label: ClassVar[str]
+    style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.secondary
+    emoji: ClassVar[str | None] = None
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            ui.Button(
+                label=self.label,
+                style=self.style,
+                emoji=self.emoji,
+                custom_id=f"wanbot:{self.action}:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Button[Any], match: Any, /
+    ) -> _JobButton:
+        return cls(int(match["job"]))
+
+    def work(self, cog: VideoCog) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+        raise NotImplementedError
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog: VideoCog | None = interaction.client.get_cog("VideoCog")  # type: ignore[attr-defined]
+        try:
+            if cog is None:
+                raise RuntimeError("VideoCog is not loaded")
+            await self.work(cog)(interaction, self.job_id)
+        except Exception as error:
+            interaction.extras["job_id"] = self.job_id
+            await report(interaction, error)
+
+
+class CancelButton(_JobButton, template=r"wanbot:cancel:(?P<job>[0-9]+)"):
+    action, label, style = "cancel", "Cancel", discord.ButtonStyle.danger
+
+    def work(self, cog: VideoCog) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+        return cog.cancel_job
+
+
+class RetryButton(_JobButton, template=r"wanbot:retry:(?P<job>[0-9]+)"):
+    action, label, emoji = "retry", "Retry", "🔁"
+
+    def work(self, cog: VideoCog) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+        return cog.retry
+
+
+class ExtendButton(_JobButton, template=r"wanbot:extend:(?P<job>[0-9]+)"):
+    action, label, emoji = "extend", "Extend", "⏩"
+
+    def work(self, cog: VideoCog) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+        return cog.extend
+
+
+class LastFrameButton(_JobButton, template=r"wanbot:lastframe:(?P<job>[0-9]+)"):
+    action, label, emoji = "lastframe", "Animate last frame", "🖼️"
+
+    def work(self, cog: VideoCog) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+        return cog.animate_last_frame
+
+
+DYNAMIC_ITEMS: tuple[type[_JobButton], ...] = (
+    CancelButton,
+    RetryButton,
+    ExtendButton,
+    LastFrameButton,
+)
+
+
+def progress_view(job_id: int) -> ui.View:
+    view = ui.View(timeout=None)
+    view.add_item(CancelButton(job_id))
+    return view
+
+
+def result_view(job_id: int) -> ui.View:
+    view = ui.View(timeout=None)
+    for button in (RetryButton(job_id), ExtendButton(job_id), LastFrameButton(job_id)):
+        view.add_item(button)
+    return view

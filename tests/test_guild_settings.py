@@ -1,0 +1,31 @@
+"""Per-server settings persist, default sensibly, and answer the questions the cogs ask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.database import Database
+from storage.guild_settings import GuildSettings, GuildSettingsStore, normalise_words
+
+
+async def test_defaults_then_updates_persist(tmp_path: Path) -> None:
+    async with await Database.open(tmp_path / "g.sqlite3") as db:
+        store = GuildSettingsStore(db)
+        assert await store.get(1) == GuildSettings(1)
+        await store.update(1, allowed_channels=frozenset({5, 6}), force_watermark=True, actor_id=9)
+        await store.update(1, max_duration=8)
+        settings = await store.get(1)
+        assert settings.allowed_channels == {5, 6}
+        assert settings.force_watermark and settings.max_duration == 8
+        assert await store.get(2) == GuildSettings(2)
+
+
+def test_channels_and_banned_words() -> None:
+    settings = GuildSettings(1, allowed_channels=frozenset({5}), banned_words=("gore", "nsfw"))
+    assert settings.channel_allowed(5)
+    assert settings.channel_allowed(77, 5)  # a thread whose parent is allowed
+    assert not settings.channel_allowed(6)
+    assert GuildSettings(1).channel_allowed(123)
+    assert settings.banned_word_in("Some GORE here") == "gore"
+    assert settings.banned_word_in("gorgeous scenery", None) is None
+    assert normalise_words([" Gore ", "gore", "", "NSFW"]) == ("gore", "nsfw")

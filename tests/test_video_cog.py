@@ -1,0 +1,386 @@
+"""/video at the Discord edge: spec'd interactions, real attachment bytes from loopback, a real engine."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import discord
+import pytest
+from discord import app_commands
+from pydantic import SecretStr
+
+from bot import samples
+from bot.app import Services, WanBot
+from bot.catalog import MediaType
+from bot.dashscope import DashScopeClient
+from bot.engine.runner import Engine, EngineConfig
+from bot.engine.virtual import VirtualClock, drive
+from bot.media import check_media
+from bot.settings import Settings
+from bot.simulator import Simulator, SimulatorConfig
+from cogs.video import VideoCog
+from cogs.views import DYNAMIC_ITEMS, RetryButton
+from storage.database import Database
+from storage.guild_settings import GuildSettingsStore
+from storage.jobs import JobState, JobStore
+from storage.quotas import QuotaStore
+from tests.discord_fakes import (
+    MB,
+    AttachmentHost,
+    Timeline,
+    attachment_host,
+    interaction,
+    member,
+    private_replies,
+)
+from tests.test_engine import RecordingNotifier
+
+KEY = "sk-cog-test"
+
+
+@dataclass
+class Rig:
+    bot: WanBot
+    cog: VideoCog
+    services: Services
+    simulator: Simulator
+    host: AttachmentHost
+    timeline: Timeline
+    clock: VirtualClock
+    notifier: RecordingNotifier
+
+    async def call(
+        self,
+        command: app_commands.Command[Any, ..., Any],
+        fake: discord.Interaction,
+        **options: Any,
+    ) -> None:
+        """Run a command body the way discord.py would, errors through the tree's handler."""
+        try:
+            await command.callback(self.cog, fake, **options)
+        except Exception as error:
+            await self.bot.tree.on_error(fake, app_commands.CommandInvokeError(command, error))
+
+    def fake(self, user: discord.Member | None = None, **kwargs: Any) -> discord.Interaction:
+        return interaction(user, timeline=self.timeline, client=self.bot, **kwargs)
+
+    async def jobs(self) -> list:
+        return await self.services.jobs.for_user(10, 1, limit=50)
+
+    def uploads(self) -> int:
+        return len(self.simulator.uploads)
+
+
+async def make_rig(tmp_path: Path, clock: VirtualClock | None = None) -> AsyncIterator[Rig]:
+    clock = clock or VirtualClock()
+    timeline = Timeline()
+    simulator = Simulator(
+        SimulatorConfig(
+            pending_seconds=5,
+            running_seconds=30,
+            api_keys=frozenset({KEY}),
+            media_checker=check_media,
+        ),
+        clock=clock,
+    )
+    await simulator.start()
+    assert simulator.base_url
+    settings = Settings(
+        database_path=tmp_path / "db.sqlite3",
+        spool_dir=tmp_path / "spool",
+        quota_default_seconds=60,
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        await Database.open(settings.database_path) as db,
+    ):
+        services = Services(
+            settings=settings,
+            session=session,
+            db=db,
+            jobs=JobStore(db, clock=clock),
+            quotas=QuotaStore(db, default_seconds=60, clock=clock),
+            guild_settings=GuildSettingsStore(db),
+            client=DashScopeClient(session, api_key=SecretStr(KEY), base_url=simulator.base_url),
+        )
+        notifier = RecordingNotifier()
+        services.engine = Engine(
+            db=db,
+            jobs=services.jobs,
+            quotas=services.quotas,
+            client=services.client,
+            notifier=notifier,
+            config=EngineConfig(spool_dir=settings.spool_dir),
+            clock=clock,
+        )
+        bot = WanBot(settings, services)
+        cog = VideoCog(bot)
+        await bot.add_cog(cog)
+        hosting = attachment_host(timeline)
+        host = await anext(hosting)
+        try:
+            yield Rig(bot, cog, services, simulator, host, timeline, clock, notifier)
+        finally:
+            await services.engine.stop()
+            await hosting.aclose()
+            await bot.close()
+    await simulator.close()
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    async for made in make_rig(tmp_path):
+        yield made
+
+
+IMAGE = samples.make_image(1280, 720)
+
+
+async def test_animate_with_audio_queues_the_right_request(rig: Rig) -> None:
+    fake = rig.fake()
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    audio = rig.host.attachment("song.wav", samples.make_audio(4.0), content_type="audio/wav")
+    await rig.call(
+        VideoCog.animate, fake, image=image, prompt="The cat sings", audio=audio, duration=6, seed=3
+    )
+
+    [job] = await rig.jobs()
+    request = job.request
+    assert (job.model, job.duration, job.resolution) == ("wan2.7-i2v", 6, "1080P")
+    assert request.prompt == "The cat sings" and request.seed == 3
+    assert request.media_types == {MediaType.FIRST_FRAME, MediaType.DRIVING_AUDIO}
+    uploaded = {item.type: rig.simulator.uploads[item.url].data for item in request.media}
+    assert uploaded[MediaType.FIRST_FRAME] == IMAGE
+    assert (job.guild_id, job.channel_id, job.filesize_limit) == (10, 100, 10 * MB)
+    allowance = await rig.services.quotas.allowance(guild_id=10, user_id=1)
+    assert allowance.held_seconds == 6
+    fake.response.defer.assert_awaited_once_with(ephemeral=True, thinking=True)
+    assert private_replies(fake) == [
+        f"Queued as video #{job.id} (6 s of your quota). Progress is posted in this channel."
+    ]
+
+
+async def test_interpolate_continue_and_effect_use_their_models(rig: Rig) -> None:
+    first = rig.host.attachment("a.png", IMAGE, content_type="image/png")
+    last = rig.host.attachment(
+        "b.jpg", samples.make_image(1280, 720, fmt="JPEG", hue=3), content_type="image/jpeg"
+    )
+    await rig.call(
+        VideoCog.interpolate,
+        rig.fake(),
+        first=first,
+        last=last,
+        model="wan2.2-kf2v-flash",
+        resolution="480P",
+    )
+    clip = rig.host.attachment(
+        "c.mp4", samples.make_video(3.0, 320, 240, fps=5), content_type="video/mp4"
+    )
+    await rig.call(VideoCog.continue_, rig.fake(), clip=clip, prompt="More")
+    await rig.call(VideoCog.effect, rig.fake(), image=first, template="mech1")
+
+    kf2v, continuation, effect = sorted(await rig.jobs(), key=lambda j: j.id)
+    assert kf2v.request.body()["input"].keys() >= {"first_frame_url", "last_frame_url"}
+    assert kf2v.resolution == "480P"
+    assert continuation.request.media_types == {MediaType.FIRST_CLIP}
+    assert continuation.duration == 8, "a 3 s clip continues to 3 + 5 s by default"
+    assert effect.model == "wanx2.1-kf2v-plus" and effect.request.template == "mech1"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "content_type", "size", "message", "deferred"),
+    [
+        ("big.png", IMAGE, "image/png", 25 * MB, "25.0 MB; wan2.7-i2v takes at most 20 MB", False),
+        ("song.png", IMAGE, "audio/mpeg", None, "should be an image", False),
+        ("empty.png", b"", "image/png", None, "empty", False),
+        (
+            "alpha.png",
+            samples.make_image(800, 600, alpha=True),
+            "image/png",
+            None,
+            "transparency",
+            True,
+        ),
+        ("tiny.png", samples.make_image(100, 100), "image/png", None, "100 px", True),
+        ("ls.png", Path("/bin/ls").read_bytes()[:8000], "image/png", None, "not an image", True),
+        ("cut.png", IMAGE[: len(IMAGE) // 2], "image/png", None, "not an image", True),
+    ],
+)
+async def test_bad_attachments_get_a_private_message_and_cost_nothing(
+    rig: Rig,
+    name: str,
+    data: bytes,
+    content_type: str,
+    size: int | None,
+    message: str,
+    deferred: bool,
+) -> None:
+    fake = rig.fake()
+    image = rig.host.attachment(name, data, content_type=content_type, size=size)
+    await rig.call(VideoCog.animate, fake, image=image)
+
+    [reply] = private_replies(fake)
+    assert message in reply
+    assert (fake.response.defer.await_count == 1) is deferred
+    assert ("download" in rig.timeline.names()) is deferred, "metadata problems need no download"
+    assert await rig.jobs() == []
+    assert rig.uploads() == 0
+    assert (await rig.services.quotas.allowance(guild_id=10, user_id=1)).used_seconds == 0
+
+
+async def test_the_defer_comes_before_any_download(rig: Rig) -> None:
+    rig.host.delay = 0.3  # a slow CDN
+    fake = rig.fake()
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    await rig.call(VideoCog.animate, fake, image=image)
+    assert rig.timeline.names()[:2] == ["defer", "download"]
+    assert len(await rig.jobs()) == 1
+
+
+async def test_server_settings_apply_before_anything_is_downloaded(rig: Rig) -> None:
+    store = rig.services.guild_settings
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+
+    await store.update(10, allowed_channels=frozenset({555}))
+    fake = rig.fake()
+    await rig.call(VideoCog.animate, fake, image=image)
+    assert "<#555>" in private_replies(fake)[0]
+
+    await store.update(10, allowed_channels=frozenset(), banned_words=("gore",))
+    fake = rig.fake()
+    await rig.call(VideoCog.animate, fake, image=image, prompt="lots of GORE")
+    assert "“gore”" in private_replies(fake)[0]
+
+    await store.update(10, banned_words=(), max_duration=8)
+    fake = rig.fake()
+    await rig.call(VideoCog.animate, fake, image=image, duration=10)
+    assert "at most 8 s" in private_replies(fake)[0]
+    assert "download" not in rig.timeline.names()
+
+    await store.update(10, force_watermark=True, default_resolution="720P")
+    await rig.call(VideoCog.animate, rig.fake(), image=image)
+    [job] = await rig.jobs()
+    assert job.request.watermark and job.resolution == "720P"
+
+
+async def test_no_quota_left_is_refused_before_downloading(rig: Rig) -> None:
+    await rig.services.quotas.set_override(10, 1, 4)
+    fake = rig.fake()
+    await rig.call(
+        VideoCog.animate,
+        fake,
+        image=rig.host.attachment("cat.png", IMAGE, content_type="image/png"),
+    )
+    assert "needs 5 s of your quota but you have 4 s left this week" in private_replies(fake)[0]
+    assert "download" not in rig.timeline.names()
+    fake.response.defer.assert_not_awaited()
+
+
+async def test_quota_jobs_job_and_models_answer_privately(rig: Rig) -> None:
+    await rig.call(
+        VideoCog.animate,
+        rig.fake(),
+        image=rig.host.attachment("cat.png", IMAGE, content_type="image/png"),
+        prompt="A cat",
+    )
+    [job] = await rig.jobs()
+    for command, options in (
+        (VideoCog.quota, {}),
+        (VideoCog.jobs, {}),
+        (VideoCog.job, {"id": job.id}),
+        (VideoCog.models, {}),
+    ):
+        fake = rig.fake()
+        await rig.call(command, fake, **options)
+        assert private_replies(fake)
+    fake = rig.fake(member(2))
+    await rig.call(VideoCog.job, fake, id=job.id)
+    assert "belongs to someone else" in private_replies(fake)[0]
+
+
+async def test_cancel_a_queued_video(rig: Rig) -> None:
+    await rig.call(
+        VideoCog.animate,
+        rig.fake(),
+        image=rig.host.attachment("cat.png", IMAGE, content_type="image/png"),
+    )
+    [job] = await rig.jobs()
+    stranger = rig.fake(member(2))
+    await rig.call(VideoCog.cancel, stranger, job=job.id)
+    assert "only they or a moderator" in private_replies(stranger)[0]
+    fake = rig.fake()
+    await rig.call(VideoCog.cancel, fake, job=job.id)
+    assert "Nothing was charged" in private_replies(fake)[0]
+    assert (await rig.services.jobs.get(job.id)).state is JobState.CANCELED
+
+
+async def _delivered_job(rig: Rig) -> int:
+    await rig.call(
+        VideoCog.animate,
+        rig.fake(),
+        image=rig.host.attachment("cat.png", IMAGE, content_type="image/png"),
+        prompt="A cat",
+    )
+    [job] = await rig.jobs()
+
+    async def done() -> bool:
+        current = await rig.services.jobs.get(job.id)
+        return current is not None and current.state.is_final
+
+    await drive(rig.services.engine, rig.clock, until=done)  # type: ignore[arg-type]
+    return job.id
+
+
+async def test_buttons_decode_after_a_restart_and_check_who_presses(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    async for rig in make_rig(tmp_path, clock):
+        job_id = await _delivered_job(rig)
+        custom_ids = [
+            c.custom_id
+            for c in __import__("cogs.views", fromlist=["result_view"]).result_view(job_id).children
+        ]
+    # A new process: new bot, cog, engine; the same database. Only the custom_id survives.
+    async for rig in make_rig(tmp_path, clock):
+        retry_id = next(c for c in custom_ids if c.startswith("wanbot:retry:"))
+        match = RetryButton.__discord_ui_compiled_template__.fullmatch(retry_id)
+        assert match and RetryButton in DYNAMIC_ITEMS
+        stranger = rig.fake(member(2))
+        button = await RetryButton.from_custom_id(
+            stranger, discord.ui.Button(custom_id=retry_id), match
+        )
+        assert button.job_id == job_id
+        await button.callback(stranger)
+        assert "only they or a moderator" in private_replies(stranger)[0]
+
+        moderator = rig.fake(member(3, manage_guild=True))
+        await button.callback(moderator)
+        assert re.match(r"Queued as video #\d+, a new take on #1", private_replies(moderator)[0])
+        retried = (await rig.services.jobs.for_user(10, 3))[0]
+        original = await rig.services.jobs.get(job_id)
+        assert retried.request.media == original.request.media
+        assert retried.request.seed is not None
+
+
+async def test_extend_and_animate_last_frame_build_on_the_finished_video(rig: Rig) -> None:
+    job_id = await _delivered_job(rig)
+    from cogs.views import ExtendButton, LastFrameButton
+
+    fake = rig.fake()
+    await ExtendButton(job_id).callback(fake)
+    assert "continuing #" in private_replies(fake)[0]
+    fake = rig.fake()
+    await LastFrameButton(job_id).callback(fake)
+    assert "from the last frame of #" in private_replies(fake)[0]
+    extended, framed = sorted((j for j in await rig.jobs() if j.id != job_id), key=lambda j: j.id)
+    assert extended.request.media_types == {MediaType.FIRST_CLIP}
+    assert extended.duration == 10, "a 5 s result continues to 5 + 5 s"
+    assert framed.request.media_types == {MediaType.FIRST_FRAME}
+    clip = rig.simulator.uploads[extended.request.media[0].url].data
+    assert check_media(MediaType.FIRST_CLIP, clip, extended.request.spec).duration == pytest.approx(
+        5, abs=0.5
+    )
