@@ -111,6 +111,7 @@ def main() -> int:
             report(f"run_{run}_cpu_s", cpu)
             if run == RUNS:
                 report("result_mb", result.size_bytes / MB)
+                report("result_bytes", f"{result.size_bytes} of {LIMIT_BYTES}")
                 report("result_fits", result.size_bytes <= LIMIT_BYTES)
                 report("result_video", f"{result.width}x{result.height}, {fitted.duration:.2f} s")
                 report("result_has_audio", fitted.has_audio)

@@ -25,6 +25,8 @@ SUMMARY = (
     "quota_lost_updates",
     "download_rss_growth_mb",
     "queued_10k_rss_mb",
+    "ack_p99_ms",
+    "fit_15s_1080p_s",
 )
 LINE = re.compile(r"^([A-Za-z0-9_]+): (.*)$")
 

@@ -27,6 +27,8 @@ _HEADROOM = 0.92
 # Below this many bits per pixel per frame H.264 turns to mush; fewer, larger pixels look better.
 _MIN_BITS_PER_PIXEL = 0.04
 _MAX_FPS = 30
+# Timestamps computed in different time bases may disagree by a rounding step.
+_TIME_SLACK = 0.001
 _MAX_ATTEMPTS = 3
 _RETRY_MARGIN = 0.95
 
@@ -191,6 +193,9 @@ def _transcode(
         video_in.codec_context.thread_type = "AUTO"
         audio_in = container.streams.audio[0] if container.streams.audio else None
         rate = fps or _output_fps(video_in)
+        time_base = Fraction(1) / rate
+        # With an end, the output must not outlast end - start (a 10.01 s clip is refused).
+        max_frames = None if end is None else math.floor((end - start) * rate + 1e-6)
         if start > 0:
             _seek(container, video_in, start)
         with _output(target) as output:
@@ -201,30 +206,42 @@ def _transcode(
                 video_out.bit_rate = encoding.bit_rate
             video_out.options = encoding.options
             video_out.codec_context.thread_type = "AUTO"
-            audio = _AudioCopy(output, audio_in, start, end) if audio_in is not None else None
-            time_base = Fraction(1) / rate
+            audio = _AudioCopy(output, audio_in, end) if audio_in is not None else None
+            # Both streams start at the first kept video frame; audio decoded before it is known
+            # (the video decoder lags a few packets behind) waits here.
+            origin: float | None = None
+            early_audio: list[av.AudioFrame] = []
             written, last_pts = 0, -1
             streams = [video_in] if audio_in is None else [video_in, audio_in]
             for packet in container.demux(streams):
                 for frame in packet.decode():
-                    if isinstance(frame, VideoFrame):
-                        seconds = frame.time if frame.time is not None else start + written / rate
-                        if seconds < start - float(time_base) / 2:
+                    if not isinstance(frame, VideoFrame):
+                        if audio is None:
                             continue
-                        if end is not None and seconds >= end:
-                            continue
-                        # Frames land on the output grid; a faster source loses the extra ones.
-                        pts = max(0, math.floor((seconds - start) / time_base + 0.5))
-                        if pts <= last_pts:
-                            continue
-                        scaled = _scaled(frame, encoding.width, encoding.height)
-                        scaled.pts, scaled.time_base = pts, time_base
-                        output.mux(video_out.encode(scaled))
-                        written, last_pts = written + 1, pts
-                    elif audio is not None:
-                        audio.push(frame)
+                        if origin is None:
+                            early_audio.append(frame)
+                        else:
+                            audio.push(frame)
+                        continue
+                    seconds = frame.time if frame.time is not None else start + written / rate
+                    if seconds < start - _TIME_SLACK or (end is not None and seconds >= end):
+                        continue
+                    if origin is None:
+                        origin = seconds
+                        if audio is not None:
+                            audio.begin(origin, early_audio)
+                    # Each frame takes the grid slot it falls in (rounding to the nearest would
+                    # push a 60 fps source's last frame past the end); a faster source loses the
+                    # extra frames. The small bias absorbs float error on an exact slot.
+                    pts = math.floor((seconds - origin) / time_base + 0.01)
+                    if pts <= last_pts or (max_frames is not None and pts >= max_frames):
+                        continue
+                    scaled = _scaled(frame, encoding.width, encoding.height)
+                    scaled.pts, scaled.time_base = pts, time_base
+                    output.mux(video_out.encode(scaled))
+                    written, last_pts = written + 1, pts
             output.mux(video_out.encode(None))
-            if audio is not None:
+            if audio is not None and origin is not None:
                 audio.finish()
     return written
 
@@ -246,15 +263,9 @@ def _output(target: Path) -> Iterator[OutputContainer]:
 
 
 class _AudioCopy:
-    """Re-encode one audio stream to AAC, keeping only the samples between `start` and `end`."""
+    """Re-encode one audio stream to AAC, keeping only the samples between `begin`'s origin and `end`."""
 
-    def __init__(
-        self,
-        output: OutputContainer,
-        source: AudioStream,
-        start: float,
-        end: float | None,
-    ) -> None:
+    def __init__(self, output: OutputContainer, source: AudioStream, end: float | None) -> None:
         rate = source.codec_context.sample_rate or 48_000
         self.rate = rate if rate in _AAC_RATES else 48_000
         layout = "mono" if source.codec_context.channels == 1 else "stereo"
@@ -264,12 +275,22 @@ class _AudioCopy:
         self.stream.bit_rate = AUDIO_BITRATE
         self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=self.rate)
         self.fifo = av.AudioFifo()
-        self.start = start
-        self.allowed = None if end is None else round((end - start) * self.rate)
+        self.end = end
+        self.origin = 0.0
+        self.allowed: int | None = None
         self.time_base = Fraction(1, self.rate)
         self.next_time: float | None = None  # source time of the next resampled sample
         self.emitted = 0
         self.frame_size = self.stream.codec_context.frame_size or 1024
+
+    def begin(self, origin: float, early: list[av.AudioFrame]) -> None:
+        """Start the output at source time `origin`, then take the frames decoded before it was known."""
+        self.origin = origin
+        if self.end is not None:
+            self.allowed = math.floor((self.end - origin) * self.rate)
+        for frame in early:
+            self.push(frame)
+        early.clear()
 
     def push(self, frame: av.AudioFrame) -> None:
         if self.next_time is None:
@@ -289,7 +310,7 @@ class _AudioCopy:
         assert self.next_time is not None
         begins, count = self.next_time, frame.samples
         self.next_time += count / self.rate
-        skip = min(count, max(0, round((self.start - begins) * self.rate)))
+        skip = min(count, max(0, round((self.origin - begins) * self.rate)))
         if skip == count:
             return
         frame.pts = None

@@ -264,8 +264,9 @@ class DiscordNotifier:
                 kwargs["embed"] = embed
             if view is not None:
                 kwargs["view"] = view
-            if file_path is not None:
-                kwargs["file"] = discord.File(file_path, filename=f"wanbot-{job.id}.mp4")
+            upload = discord.File(file_path, filename=f"wanbot-{job.id}.mp4") if file_path else None
+            if upload is not None:
+                kwargs["file"] = upload
             if reference is not None:
                 kwargs["reference"] = reference
                 kwargs["mention_author"] = False
@@ -276,6 +277,9 @@ class DiscordNotifier:
                     raise
                 log.warning("Discord 5xx sending for job %s; retrying", job.id)
                 await self._sleep(2**attempt)
+            finally:
+                if upload is not None:
+                    upload.close()  # each attempt opens the file afresh; none may leak
         raise AssertionError("unreachable")
 
     def _reference(self, job: Job) -> discord.MessageReference | None:

@@ -213,7 +213,7 @@ def usage(report: UsageReport, cost_per_second: float | None = None) -> discord.
         title=f"Video usage this {report.period.value}",
         description=(
             f"From {timestamp(report.period_start, 'D')} to {timestamp(report.period_end, 'D')}: "
-            f"**{report.total_seconds} s** in {report.jobs} videos"
+            f"**{report.total_seconds} s** in {report.jobs} video{'' if report.jobs == 1 else 's'}"
             + (f" ({report.held_seconds} s still being made)" if report.held_seconds else "")
             + "."
         ),
@@ -230,7 +230,8 @@ def usage(report: UsageReport, cost_per_second: float | None = None) -> discord.
         embed.add_field(
             name="Top members",
             value="\n".join(
-                f"<@{user}>: {seconds} s in {jobs}" for user, seconds, jobs in report.top_users
+                f"<@{user}>: {seconds} s in {jobs} video{'' if jobs == 1 else 's'}"
+                for user, seconds, jobs in report.top_users
             ),
             inline=False,
         )

@@ -352,11 +352,11 @@ async def test_usage_now_and_in_the_previous_period(
     assert "Video usage this week" in reply
     assert "**20 s** in 3 videos (5 s still being made)" in reply
     assert "about $2.00" in reply  # 20 s at $0.10
-    assert "<@11>: 15 s in 2\n<@12>: 5 s in 1" in reply
+    assert "<@11>: 15 s in 2 videos\n<@12>: 5 s in 1 video" in reply
 
     reply = await run(cog.quota_usage, cog, period="previous")
     assert "Video usage last week" in reply
-    assert "**15 s** in 1 videos" in reply and "<@12>: 15 s in 1" in reply
+    assert "**15 s** in 1 video." in reply and "<@12>: 15 s in 1 video" in reply
 
 
 # -- settings ---------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def noisy_video(
     width: int,
     height: int,
     *,
-    fps: int = 24,
+    fps: int | Fraction = 24,
     bit_rate: int = 4_000_000,
     with_audio: bool = False,
 ) -> Path:
@@ -191,6 +191,20 @@ def test_fit_video_removes_partial_output_when_encoding_fails(
     assert not target.exists()
 
 
+def test_fit_video_caps_the_frame_rate_at_30(tmp_path: Path) -> None:
+    source = tmp_path / "fast.mp4"
+    source.write_bytes(make_video(3, 320, 180, fps=60))
+
+    result = fit_video(source, tmp_path / "fitted.mp4", 2_000_000)
+
+    assert result is not None
+    with av.open(str(result.path)) as container:
+        stream = container.streams.video[0]
+        assert stream.average_rate == 30
+        assert stream.frames == 90
+    assert probe_video_file(result.path).duration == pytest.approx(3, abs=0.1)
+
+
 # -- tail_clip ------------------------------------------------------------------------------------
 
 
@@ -217,6 +231,23 @@ def test_tail_clip_of_a_long_video_is_its_last_ten_seconds(tmp_path: Path) -> No
     assert close_to(frames[0].getpixel((bar_x, 180)), BAR)
     assert close_to(frames[0].getpixel((10, 180)), BACKGROUND)
     assert close_to(frames[-1].getpixel((638, 180)), BAR)
+
+
+def test_tail_clip_never_outlasts_ten_seconds_at_ntsc_rates(tmp_path: Path) -> None:
+    # 10 s is not a whole number of 1001/30000 s frames: 300 of them would be 10.01 s.
+    source = noisy_video(
+        tmp_path / "ntsc.mp4", 12, 320, 240, fps=Fraction(30000, 1001), with_audio=True
+    )
+    target = tmp_path / "tail.mp4"
+
+    duration = tail_clip(source, target)
+
+    assert 9.9 < duration <= 10.0
+    with av.open(str(target)) as container:
+        for stream in container.streams:
+            assert stream.duration is not None
+            assert float(stream.duration * stream.time_base) <= 10.0
+    assert probe_video_file(target).duration <= 10.0
 
 
 def test_tail_clip_of_a_short_video_is_all_of_it(tmp_path: Path) -> None:

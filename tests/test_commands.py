@@ -1,0 +1,121 @@
+"""The slash command payloads obey Discord's rules, and `commands --json` needs no token."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import command_payloads
+
+NAME = re.compile(r"^[-_'\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
+ATTACHMENT, SUB_COMMAND, SUB_COMMAND_GROUP = 11, 1, 2
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+async def payloads() -> list[dict]:
+    return await command_payloads()
+
+
+def _walk(node: dict, path: str = "") -> Iterator[tuple[str, dict]]:
+    yield path or node["name"], node
+    for option in node.get("options", []):
+        if option["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP):
+            yield from _walk(option, f"{path or node['name']} {option['name']}")
+
+
+def _characters(node: dict) -> int:
+    """Discord counts names, descriptions and choice names/values towards 8,000 per command."""
+    total = len(node["name"]) + len(node.get("description", ""))
+    for choice in node.get("choices", []):
+        total += len(choice["name"]) + len(str(choice["value"]))
+    return total + sum(_characters(option) for option in node.get("options", []))
+
+
+async def test_top_level_commands_and_permissions(payloads: list[dict]) -> None:
+    by_name = {p["name"]: p for p in payloads}
+    assert set(by_name) == {"video", "videoadmin"}
+    assert by_name["videoadmin"]["default_member_permissions"] == 1 << 5  # Manage Server
+    assert by_name["video"].get("default_member_permissions") is None
+    for payload in payloads:
+        server_only = payload.get("dm_permission") is False or payload.get("contexts") == [0]
+        assert server_only, f"{payload['name']} must be usable in servers only"
+
+
+async def test_every_name_description_and_option_follows_discords_rules(
+    payloads: list[dict],
+) -> None:
+    for payload in payloads:
+        assert _characters(payload) <= 8000
+        for path, node in _walk(payload):
+            assert NAME.match(node["name"]) and node["name"] == node["name"].lower(), path
+            assert 1 <= len(node["description"]) <= 100, path
+            options = node.get("options", [])
+            assert len(options) <= 25, path
+            assert len({o["name"] for o in options}) == len(options), path
+            leaves = [o for o in options if o["type"] not in (SUB_COMMAND, SUB_COMMAND_GROUP)]
+            required = [o.get("required", False) for o in leaves]
+            assert required == sorted(required, reverse=True), f"{path}: required options first"
+            for option in leaves:
+                assert NAME.match(option["name"]), f"{path} {option['name']}"
+                assert 1 <= len(option["description"]) <= 100, f"{path} {option['name']}"
+                assert len(option.get("choices", [])) <= 25, f"{path} {option['name']}"
+
+
+async def test_every_media_type_is_an_attachment_option(payloads: list[dict]) -> None:
+    video = next(p for p in payloads if p["name"] == "video")
+    commands = {o["name"]: {x["name"]: x for x in o.get("options", [])} for o in video["options"]}
+    assert set(commands) >= {
+        "animate",
+        "interpolate",
+        "continue",
+        "effect",
+        "quota",
+        "jobs",
+        "job",
+        "cancel",
+        "models",
+    }
+    for command, option in [
+        ("animate", "image"),
+        ("animate", "audio"),
+        ("interpolate", "first"),
+        ("interpolate", "last"),
+        ("interpolate", "audio"),
+        ("continue", "clip"),
+        ("continue", "last_frame"),
+        ("effect", "image"),
+    ]:
+        assert commands[command][option]["type"] == ATTACHMENT, f"{command} {option}"
+    assert commands["animate"]["duration"]["min_value"] == 2
+    assert commands["animate"]["duration"]["max_value"] == 15
+    assert {c["value"] for c in commands["interpolate"]["model"]["choices"]} == {
+        "wan2.7-i2v",
+        "wan2.2-kf2v-flash",
+        "wanx2.1-kf2v-plus",
+    }
+    assert commands["effect"]["template"]["autocomplete"] is True
+
+
+def test_commands_json_runs_without_a_token() -> None:
+    environment = {
+        k: v for k, v in os.environ.items() if k not in {"DISCORD_TOKEN", "WANBOT_DISCORD_TOKEN"}
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "commands", "--json"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert {c["name"] for c in json.loads(done.stdout)} == {"video", "videoadmin"}

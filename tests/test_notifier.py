@@ -1,0 +1,248 @@
+"""The Discord notifier: throttled status edits, delivery by upload, re-encode or link, fallbacks."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+import discord
+import pytest
+
+from bot import samples
+from bot.catalog import MediaType
+from bot.engine.delivery import Progress
+from bot.engine.virtual import VirtualClock
+from bot.requests import GenerationRequest, MediaItem
+from bot.video_edit import FitResult
+from cogs.notifier import DiscordNotifier
+from storage.database import Database
+from storage.jobs import Job, JobState, JobStore, Requester
+
+BOT_ID = 4242
+_ids = itertools.count(5000)
+
+
+def http_error(cls: type[discord.HTTPException], status: int) -> discord.HTTPException:
+    return cls(SimpleNamespace(status=status, reason="x"), "error")  # type: ignore[arg-type]
+
+
+def fake_message() -> discord.Message:
+    message = mock.create_autospec(discord.Message, instance=True, spec_set=True)
+    message.id = next(_ids)
+    return message
+
+
+def fake_channel() -> discord.TextChannel:
+    channel = mock.create_autospec(discord.TextChannel, instance=True, spec_set=True)
+    channel.id = 100
+    channel.send.side_effect = lambda **kwargs: fake_message()
+    return channel
+
+
+@dataclass
+class Rig:
+    notifier: DiscordNotifier
+    jobs: JobStore
+    bot: Any
+    channel: Any
+    clock: VirtualClock
+    slept: list[float]
+    fits: list[int]
+    fit_result: FitResult | None
+
+    async def job(self, **changes: Any) -> Job:
+        request = GenerationRequest.build(
+            model="wan2.7-i2v",
+            prompt="A cat",
+            media=(MediaItem(type=MediaType.FIRST_FRAME, url="oss://x/cat.png"),),
+        )
+        async with self.jobs._db.transaction() as tx:  # test set-up only
+            job_id = await self.jobs.create(
+                tx,
+                requester=Requester(user_id=7, guild_id=10, channel_id=100, filesize_limit=200_000),
+                request=request,
+                reserved_seconds=5,
+            )
+            if changes:
+                await self.jobs.update(tx, job_id, **changes)
+        job = await self.jobs.get(job_id)
+        assert job is not None
+        return job
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    clock = VirtualClock(0.0)
+    slept: list[float] = []
+    fits: list[int] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    channel = fake_channel()
+    bot = mock.create_autospec(discord.Client, instance=True, spec_set=True)
+    bot.user = SimpleNamespace(id=BOT_ID)
+    bot.get_channel.side_effect = lambda channel_id: channel if channel_id == 100 else None
+    async with await Database.open(tmp_path / "n.sqlite3") as db:
+        jobs = JobStore(db)
+        holder: dict[str, Rig] = {}
+
+        def fit(source: Path, target: Path, limit: int) -> FitResult | None:
+            fits.append(limit)
+            result = holder["rig"].fit_result
+            if result is not None:
+                target.write_bytes(b"small")
+                return FitResult(target, 5, 320, 180, 300_000, 1)
+            return None
+
+        notifier = DiscordNotifier(bot, jobs, edit_every=5.0, clock=clock, sleep=sleep, fit=fit)
+        rig = Rig(notifier, jobs, bot, channel, clock, slept, fits, None)
+        holder["rig"] = rig
+        yield rig
+
+
+def sent(channel: Any) -> list[dict[str, Any]]:
+    return [call.kwargs for call in channel.send.await_args_list]
+
+
+async def test_one_status_message_then_throttled_edits(rig: Rig) -> None:
+    job = await rig.job()
+    await rig.notifier.progress(job, Progress(JobState.QUEUED, queue_position=2))
+    [first] = sent(rig.channel)
+    assert "#3" in str(first["embed"].to_dict())
+    assert [c.custom_id for c in first["view"].children] == [f"wanbot:cancel:{job.id}"]
+    job = await rig.jobs.get(job.id)
+    assert job is not None and job.progress_message_id is not None
+
+    message = rig.notifier._status[job.id].message  # the status message it keeps editing
+    assert message is not None
+
+    rig.clock.advance(1)
+    await rig.notifier.progress(job, Progress(JobState.PENDING, elapsed=1))
+    rig.clock.advance(1)
+    await rig.notifier.progress(job, Progress(JobState.RUNNING, elapsed=2))
+    message.edit.assert_not_awaited()  # both within 5 s of the post: held
+    await rig.notifier.flushed(job.id)
+    message.edit.assert_awaited_once()
+    assert "Being made" in str(message.edit.await_args.kwargs["embed"].to_dict())
+    assert rig.slept == [4.0], "held from the first change (t=1) until 5 s after the post"
+
+    await rig.notifier.progress(job, Progress(JobState.RUNNING, elapsed=2))
+    assert message.edit.await_count == 1, "nothing changed, nothing edited"
+
+    await rig.notifier.progress(job, Progress(JobState.DELIVERED, elapsed=3))
+    assert message.edit.await_count == 2, "a final state is shown at once"
+    assert message.edit.await_args.kwargs["view"] is None
+    assert len(sent(rig.channel)) == 1
+
+
+async def test_a_video_within_the_limit_is_uploaded_as_a_reply(rig: Rig, tmp_path: Path) -> None:
+    job = await rig.job(progress_message_id=777)
+    video = tmp_path / "v.mp4"
+    video.write_bytes(samples.make_video(2.0, 160, 120, fps=5))
+    message_id = await rig.notifier.deliver(job, video)
+    [kwargs] = sent(rig.channel)
+    assert kwargs["file"].filename == f"wanbot-{job.id}.mp4"
+    assert kwargs["content"].startswith("<@7>")
+    assert kwargs["reference"].message_id == 777
+    assert [c.custom_id for c in kwargs["view"].children] == [
+        f"wanbot:retry:{job.id}",
+        f"wanbot:extend:{job.id}",
+        f"wanbot:lastframe:{job.id}",
+    ]
+    assert message_id is not None and rig.fits == []
+
+
+async def test_a_video_over_the_limit_is_shrunk_or_linked(rig: Rig, tmp_path: Path) -> None:
+    job = await rig.job(
+        result_url="https://results.example/v.mp4?Expires=1", result_expires_at=1_900_000_000.0
+    )
+    video = tmp_path / "big.mp4"
+    video.write_bytes(b"\0" * 300_000)  # over the job's 200,000-byte limit
+
+    rig.fit_result = FitResult(tmp_path / "unused", 5, 320, 180, 300_000, 1)
+    await rig.notifier.deliver(job, video)
+    assert rig.fits == [200_000]
+    assert sent(rig.channel)[-1]["file"].filename == f"wanbot-{job.id}.mp4"
+
+    rig.fit_result = None  # cannot fit at a watchable quality
+    await rig.notifier.deliver(job, video)
+    last = sent(rig.channel)[-1]
+    assert "file" not in last
+    assert (
+        "https://results.example/v.mp4" in last["content"] and "<t:1900000000:f>" in last["content"]
+    )
+
+
+async def test_a_lost_channel_delivers_by_dm(rig: Rig, tmp_path: Path) -> None:
+    job = await rig.job()
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"\0" * 10)
+    user = mock.create_autospec(discord.User, instance=True, spec_set=True)
+    user.send.side_effect = lambda **kwargs: fake_message()
+    rig.bot.get_user.return_value = user
+
+    rig.channel.send.side_effect = http_error(discord.Forbidden, 403)
+    await rig.notifier.deliver(job, video)
+    user.send.assert_awaited_once()
+
+    rig.bot.get_channel.side_effect = lambda channel_id: None
+    rig.bot.fetch_channel.side_effect = http_error(discord.NotFound, 404)
+    await rig.notifier.deliver(job, video)
+    assert user.send.await_count == 2
+
+
+async def test_discord_server_errors_are_retried(rig: Rig, tmp_path: Path) -> None:
+    job = await rig.job()
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"\0" * 10)
+    answers = [http_error(discord.DiscordServerError, 503), None]
+
+    def send(**kwargs: Any) -> discord.Message:
+        error = answers.pop(0)
+        if error is not None:
+            raise error
+        return fake_message()
+
+    rig.channel.send.side_effect = send
+    assert await rig.notifier.deliver(job, video)
+    assert rig.channel.send.await_count == 2 and rig.slept == [1]
+
+
+async def test_after_a_restart_an_earlier_delivery_is_found_not_repeated(rig: Rig) -> None:
+    job = await rig.job(progress_message_id=777)
+    posted = fake_message()
+    posted.author = SimpleNamespace(id=BOT_ID)
+    posted.components = [
+        SimpleNamespace(children=[SimpleNamespace(custom_id=f"wanbot:retry:{job.id}")])
+    ]
+    other = fake_message()
+    other.author = SimpleNamespace(id=1)
+    other.components = []
+
+    async def history(**kwargs: Any) -> AsyncIterator[discord.Message]:
+        for message in (other, posted):
+            yield message
+
+    rig.channel.history.side_effect = history
+    assert await rig.notifier.delivered_message(job) == posted.id
+    posted.components = []  # nothing of this job's in the channel
+    assert await rig.notifier.delivered_message(job) is None
+
+
+async def test_a_failure_edits_the_status_and_tells_the_requester(rig: Rig) -> None:
+    job = await rig.job()
+    await rig.notifier.progress(job, Progress(JobState.QUEUED))
+    message = rig.notifier._status[job.id].message
+    failed = await rig.jobs.get(job.id)
+    assert failed is not None
+    failed = Job(**{**failed.__dict__, "state": JobState.FAILED})
+    await rig.notifier.fail(failed, "The provider's content moderation refused it.")
+    assert "content moderation" in str(message.edit.await_args.kwargs["embed"].to_dict())  # type: ignore[union-attr]
+    assert sent(rig.channel)[-1]["content"].startswith("<@7> video #")
