@@ -1,4 +1,4 @@
-# Multi-stage: build the wheel set in one stage, run from a slim image as a non-root user.
+# wanbot: build wheels in one stage, run them from a slim image as a non-root user.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -14,7 +14,13 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER wanbot
 WORKDIR /data
+# The database, the spool of results waiting to be posted, and the heartbeat live on the volume.
 VOLUME ["/data"]
-ENV PYTHONUNBUFFERED=1
-# Until the Discord bot lands, the image runs the self-contained demo into /data/output.
-CMD ["python", "-m", "bot", "demo"]
+ENV PYTHONUNBUFFERED=1 \
+    WANBOT_DATABASE_PATH=/data/wanbot.sqlite3 \
+    WANBOT_SPOOL_DIR=/data/spool \
+    WANBOT_HEARTBEAT_PATH=/data/heartbeat
+# Healthy while connected to Discord: the bot touches /data/heartbeat every 30 s.
+HEALTHCHECK --interval=60s --timeout=10s --start-period=120s --retries=3 \
+    CMD ["python", "-m", "bot", "health"]
+CMD ["python", "-m", "bot", "run"]

@@ -6,8 +6,12 @@ the Discord notifier. Commands are synced only on request (`python -m bot sync`)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,6 +30,8 @@ from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 30.0
 
 
 @dataclass
@@ -53,6 +59,7 @@ class WanBot(commands.Bot):
         )
         self.settings = settings
         self._services = services
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @property
     def services(self) -> Services:
@@ -93,14 +100,41 @@ class WanBot(commands.Bot):
             config=services.settings.engine_config(),
         )
         await services.engine.start()
+        self._heartbeat = asyncio.create_task(self._beat(), name="wanbot heartbeat")
 
     async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
         if self._services is not None and self._services.engine is not None:
             await self._services.engine.stop()
         await super().close()
 
+    async def _beat(self) -> None:
+        """Touch the heartbeat file while connected, for the container's health check."""
+        path = self.settings.heartbeat_path
+        while True:
+            if self.is_ready() and not self.is_closed():
+                await asyncio.to_thread(_touch, path)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
     async def on_ready(self) -> None:
         log.info("Logged in as %s in %d servers", self.user, len(self.guilds))
+
+
+def _touch(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{time.time():.0f}\n")
+
+
+def healthy(path: Path, *, now: float | None = None) -> bool:
+    """Whether the bot touched its heartbeat recently (it does every 30 s while connected)."""
+    try:
+        beat = path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return (now if now is not None else time.time()) - beat < 3 * HEARTBEAT_SECONDS
 
 
 def _token(settings: Settings) -> str:

@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     payloads = commands.add_parser("commands", help="print the slash command definitions")
     payloads.add_argument("--json", action="store_true", required=True, help="as Discord's JSON")
 
+    commands.add_parser("health", help="exit 0 if the running bot is connected (for Docker)")
+
     sim = commands.add_parser("simulator", help="run the DashScope simulator on loopback")
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--pending-seconds", type=float, default=5.0)
@@ -153,6 +155,10 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         return asyncio.run(run_demo(args.output_dir))
     if args.command == "simulator":
         return _simulator_command(args)
+    if args.command == "health":
+        from bot.app import healthy
+
+        return EXIT_OK if healthy(settings.heartbeat_path) else EXIT_FAILED
     if args.command in {"run", "sync", "commands"}:
         return _discord_command(args, settings)
     raise AssertionError(f"unhandled command {args.command}")

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     reuse_results: bool = False
 
     # Discord
+    heartbeat_path: Path = Path("data/heartbeat")  # touched while connected; see `bot health`
     progress_edit_seconds: float = Field(default=5.0, ge=1.0)  # at most one status edit this often
     cost_per_second_usd: float = Field(default=0.10, ge=0)  # for usage reports' cost estimate
 

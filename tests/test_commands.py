@@ -119,3 +119,14 @@ def test_commands_json_runs_without_a_token() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert {c["name"] for c in json.loads(done.stdout)} == {"video", "videoadmin"}
+
+
+def test_health_follows_the_heartbeat(tmp_path: Path) -> None:
+    from bot.app import healthy
+
+    beat = tmp_path / "heartbeat"
+    assert not healthy(beat)
+    beat.write_text("x")
+    now = beat.stat().st_mtime
+    assert healthy(beat, now=now + 60)
+    assert not healthy(beat, now=now + 120)
