@@ -130,3 +130,74 @@ def test_health_follows_the_heartbeat(tmp_path: Path) -> None:
     now = beat.stat().st_mtime
     assert healthy(beat, now=now + 60)
     assert not healthy(beat, now=now + 120)
+
+
+async def test_setup_hook_wires_cogs_buttons_and_engine(tmp_path: Path) -> None:
+    import aiohttp
+    from pydantic import SecretStr
+
+    from bot.app import Services, WanBot
+    from bot.dashscope import DashScopeClient
+    from bot.settings import Settings
+    from cogs.views import DYNAMIC_ITEMS
+    from storage.database import Database
+    from storage.guild_settings import GuildSettingsStore
+    from storage.jobs import JobStore
+    from storage.quotas import QuotaStore
+
+    settings = Settings(
+        database_path=tmp_path / "db.sqlite3",
+        spool_dir=tmp_path / "spool",
+        heartbeat_path=tmp_path / "beat",
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        await Database.open(settings.database_path) as db,
+    ):
+        services = Services(
+            settings=settings,
+            session=session,
+            db=db,
+            jobs=JobStore(db),
+            quotas=QuotaStore(db),
+            guild_settings=GuildSettingsStore(db),
+            client=DashScopeClient(
+                session, api_key=SecretStr("k"), base_url="http://127.0.0.1:9/api/v1"
+            ),
+        )
+        bot = WanBot(settings, services)
+        registered: list[type] = []
+        real_add = bot.add_dynamic_items
+
+        def recording(*items: type) -> None:
+            registered.extend(items)
+            real_add(*items)
+
+        bot.add_dynamic_items = recording  # type: ignore[method-assign]
+        await bot.setup_hook()
+        try:
+            assert set(bot.cogs) == {"VideoCog", "AdminCog"}
+            assert set(registered) == set(DYNAMIC_ITEMS)
+            assert services.engine is not None
+        finally:
+            await bot.close()
+
+
+def test_run_without_a_token_says_so_in_one_line() -> None:
+    environment = {
+        k: v for k, v in os.environ.items() if k not in {"DISCORD_TOKEN", "WANBOT_DISCORD_TOKEN"}
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == "error: No Discord token: set DISCORD_TOKEN (see the README's set-up steps)."
+    )

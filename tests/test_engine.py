@@ -518,3 +518,22 @@ async def test_the_loop_runs_by_itself_in_real_time(tmp_path: Path) -> None:
                 await engine.stop()
     finally:
         await simulator.close()
+
+
+async def test_places_in_line_are_updated_as_the_line_moves(rig: Rig) -> None:
+    rig.engine.config = replace(rig.config, concurrency={"wan2.2-kf2v-flash": 1})
+    jobs = [await rig.engine.enqueue(video_request("wan2.2-kf2v-flash"), ALICE) for _ in range(3)]
+    last = jobs[-1].id
+
+    def places() -> list[int | None]:
+        return [
+            u.queue_position
+            for jid, u in rig.notifier.updates
+            if jid == last and u.state is JobState.QUEUED
+        ]
+
+    assert places() == [2]
+    await rig.engine.step()  # the first job takes the only slot
+    assert places() == [2, 1]
+    await rig.finish(jobs[0].id)
+    assert places() == [2, 1, 0]

@@ -72,5 +72,7 @@ def test_position_matches_the_order_jobs_are_taken() -> None:
     queue.pop("m")
     queue.pop("m")
     positions = {job: queue.position(job) for job in queue.jobs("m")}
+    upcoming = queue.upcoming("m", 10)
     taken = [queue.pop("m") for _ in range(len(queue))]
     assert [positions[job] for job in taken] == list(range(len(taken)))
+    assert upcoming == taken[:10]

@@ -114,6 +114,32 @@ class FairQueue:
             if other != guild
         )
 
+    def upcoming(self, model: str, limit: int) -> list[int]:
+        """The next `limit` jobs of `model` in the order they will be taken (all assumed ready)."""
+        lines = {owner: deque(line) for owner, line in self._lines.get(model, {}).items()}
+        guild_served = {g: t for (m, g), t in self._guild_served.items() if m == model}
+        user_served = {o: t for (m, o), t in self._user_served.items() if m == model}
+        guild_arrival: dict[int | None, int] = {}
+        for index, owner in enumerate(lines):
+            guild_arrival.setdefault(owner[0], index)
+        latest = max([0, *guild_served.values(), *user_served.values()])
+        order: list[int] = []
+        while lines and len(order) < limit:
+            owner = min(  # the same rule as pop(); min() keeps arrival order among ties
+                lines,
+                key=lambda o: (
+                    guild_served.get(o[0], 0),
+                    guild_arrival[o[0]],
+                    user_served.get(o, 0),
+                ),
+            )
+            order.append(lines[owner].popleft())
+            latest += 1
+            guild_served[owner[0]] = user_served[owner] = latest
+            if not lines[owner]:
+                del lines[owner]
+        return order
+
     def _turn_order(self, model: str) -> list[Owner]:
         """Owners in the order they get turns: guild least recently served (ties: who came first),
         then within it the user least recently served (ties: who came first)."""

@@ -40,6 +40,9 @@ from storage.quotas import QuotaStore
 log = logging.getLogger(__name__)
 
 _PROVIDER_TIME = "%Y-%m-%d %H:%M:%S.%f"
+# Places in line are kept up to date for the first jobs of each model; further back, a number
+# that shifts by one each turn tells nobody much, and each update is a read and an edit.
+POSITIONS_SHOWN = 20
 _ONCE = RetryPolicy(attempts=1)
 
 
@@ -110,6 +113,7 @@ class Engine:
         self._submits: dict[str, RateWindow] = {}
         self._queries = RateWindow(config.query_budget_per_second)
         self.durations = DurationModel()
+        self._shown_position: dict[int, int] = {}  # queued job -> place last shown
         self._background: set[asyncio.Task[Any]] = set()
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
@@ -221,12 +225,14 @@ class Engine:
                     exempt=exempt,
                 )
                 job = await self._jobs.get_in(tx, job_id)
+        position = None
         if earlier is not None:
             self._spawn(self._download(job), f"download job {job.id}")
         else:
             self._queue.push(job.id, job.model, owner)
+            position = self._shown_position[job.id] = self._queue.position(job.id) or 0
             self._wake.set()
-        await self._progress(job, queue_position=self._queue.position(job.id))
+        await self._progress(job, queue_position=position)
         return job
 
     async def cancel(self, job_id: int) -> CancelOutcome:
@@ -236,6 +242,7 @@ class Engine:
             raise InvalidInput(f"There is no job #{job_id}.", field="job")
         if job.state is JobState.QUEUED and self._queue.remove(job.id):
             self._ready_at.pop(job.id, None)
+            self._shown_position.pop(job.id, None)
             await self._end(job, JobState.CANCELED, failures.CANCELED, code="Canceled")
             return CancelOutcome(
                 True, f"Canceled job #{job.id} before it started. Nothing was charged."
@@ -331,8 +338,22 @@ class Engine:
                 self._ready_at.pop(job_id, None)
                 chosen.append(job_id)
         await asyncio.gather(*(self._submit(job_id) for job_id in chosen))
+        if chosen:
+            await self._announce_positions()
+
+    async def _announce_positions(self) -> None:
+        """Tell the first few jobs in each line their new place, when it changed."""
+        for model in self._queue.models():
+            for position, job_id in enumerate(self._queue.upcoming(model, POSITIONS_SHOWN)):
+                if self._shown_position.get(job_id) == position:
+                    continue
+                self._shown_position[job_id] = position
+                job = await self._jobs.get(job_id)
+                if job is not None:
+                    await self._progress(job, queue_position=position)
 
     async def _submit(self, job_id: int) -> None:
+        self._shown_position.pop(job_id, None)
         job = await self._jobs.get(job_id)
         assert job is not None and job.state is JobState.QUEUED
         now = self._clock()
