@@ -24,6 +24,7 @@ from bot.engine.runner import Engine
 from bot.errors import InvalidInput
 from bot.settings import Settings
 from cogs.errors import WanTree
+from cogs.notifier import DiscordNotifier
 from storage.database import Database
 from storage.guild_settings import GuildSettingsStore
 from storage.jobs import JobStore
@@ -60,6 +61,7 @@ class WanBot(commands.Bot):
         self.settings = settings
         self._services = services
         self._heartbeat: asyncio.Task[None] | None = None
+        self._notifier: DiscordNotifier | None = None
 
     @property
     def services(self) -> Services:
@@ -85,18 +87,17 @@ class WanBot(commands.Bot):
         self.add_dynamic_items(*DYNAMIC_ITEMS)
 
     async def setup_hook(self) -> None:
-        from cogs.notifier import DiscordNotifier
-
         await self.load_commands()
         services = self.services
+        self._notifier = DiscordNotifier(
+            self, services.jobs, edit_every=services.settings.progress_edit_seconds
+        )
         services.engine = Engine(
             db=services.db,
             jobs=services.jobs,
             quotas=services.quotas,
             client=services.client,
-            notifier=DiscordNotifier(
-                self, services.jobs, edit_every=services.settings.progress_edit_seconds
-            ),
+            notifier=self._notifier,
             config=services.settings.engine_config(),
         )
         await services.engine.start()
@@ -109,6 +110,8 @@ class WanBot(commands.Bot):
                 await self._heartbeat
         if self._services is not None and self._services.engine is not None:
             await self._services.engine.stop()
+        if self._notifier is not None:
+            await self._notifier.close()  # held status edits: stop their timers
         await super().close()
 
     async def _beat(self) -> None:
