@@ -35,9 +35,6 @@ from bot.settings import Settings  # noqa: E402
 from bot.simulator import Simulator  # noqa: E402
 from cogs.video import VideoCog  # noqa: E402
 from storage.database import Database  # noqa: E402
-from storage.guild_settings import GuildSettingsStore  # noqa: E402
-from storage.jobs import JobStore  # noqa: E402
-from storage.quotas import QuotaStore  # noqa: E402
 from tests.discord_fakes import Timeline, interaction, member  # noqa: E402
 
 MB = 1024 * 1024
@@ -85,15 +82,8 @@ async def measure() -> tuple[list[float], list[float]]:
         await Database.open(settings.database_path) as db,
     ):
         assert simulator.base_url
-        services = Services(
-            settings=settings,
-            session=session,
-            db=db,
-            jobs=JobStore(db),
-            quotas=QuotaStore(db, default_seconds=10**6),
-            guild_settings=GuildSettingsStore(db),
-            client=DashScopeClient(session, api_key=SecretStr("k"), base_url=simulator.base_url),
-        )
+        client = DashScopeClient(session, api_key=SecretStr("k"), base_url=simulator.base_url)
+        services = Services.create(settings, session, db, client)
         services.engine = Engine(
             db=db,
             jobs=services.jobs,

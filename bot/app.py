@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,32 @@ class Services:
     guild_settings: GuildSettingsStore
     client: DashScopeClient
     engine: Engine | None = None  # started in setup_hook: its notifier needs the bot
+
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        db: Database,
+        client: DashScopeClient,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> Services:
+        """The stores on `db`, configured from `settings`."""
+        return cls(
+            settings=settings,
+            session=session,
+            db=db,
+            jobs=JobStore(db, clock=clock),
+            quotas=QuotaStore(
+                db,
+                default_seconds=settings.quota_default_seconds,
+                default_period=settings.quota_period,
+                clock=clock,
+            ),
+            guild_settings=GuildSettingsStore(db, clock=clock),
+            client=client,
+        )
 
 
 class WanBot(commands.Bot):
@@ -172,19 +199,8 @@ async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
             aiohttp.ClientSession() as session,
             await Database.open(settings.database_path) as db,
         ):
-            services = Services(
-                settings=settings,
-                session=session,
-                db=db,
-                jobs=JobStore(db),
-                quotas=QuotaStore(
-                    db,
-                    default_seconds=settings.quota_default_seconds,
-                    default_period=settings.quota_period,
-                ),
-                guild_settings=GuildSettingsStore(db),
-                client=DashScopeClient(session, api_key=api_key, base_url=base_url),
-            )
+            client = DashScopeClient(session, api_key=api_key, base_url=base_url)
+            services = Services.create(settings, session, db, client)
             async with WanBot(settings, services) as bot:
                 await bot.start(token)
     finally:

@@ -65,6 +65,17 @@ Duration = app_commands.Range[int, SHORTEST, LONGEST]
 Seed = app_commands.Range[int, 0, SEED_MAX]
 
 
+# Options every video-making command shares, described once.
+COMMON_OPTIONS = {
+    "resolution": "720P or 1080P (480P on some models)",
+    "duration": "Length in seconds",
+    "seed": "Fix the seed to get the same result again",
+    "negative_prompt": "What to avoid",
+    "prompt_extend": "Let the model rewrite your prompt in more detail (default: yes)",
+    "watermark": "Add an 'AI generated' mark",
+}
+
+
 @dataclass
 class Ask:
     """What a member asked for, before anything is downloaded."""
@@ -96,16 +107,11 @@ class VideoCog(commands.Cog):
 
     @video.command(name="animate")
     @app_commands.describe(
+        **COMMON_OPTIONS,
         image="The first frame: JPEG, PNG (no transparency), BMP or WEBP",
         prompt="What should happen in the video",
         audio="A voice or song (wav/mp3) to drive the motion and lip sync",
         model="Which model makes it (default: the server's, or wan2.7-i2v)",
-        resolution="720P or 1080P (480P on some models)",
-        duration="Length in seconds",
-        seed="Fix the seed to get the same result again",
-        negative_prompt="What to avoid",
-        prompt_extend="Let the model rewrite your prompt in more detail (default: yes)",
-        watermark="Add an 'AI generated' mark",
     )
     @app_commands.choices(model=_model_choices(takes=frozenset({FIRST})), resolution=RESOLUTIONS)
     async def animate(
@@ -141,17 +147,12 @@ class VideoCog(commands.Cog):
 
     @video.command(name="interpolate")
     @app_commands.describe(
+        **COMMON_OPTIONS | {"duration": "Length in seconds (wan2.7-i2v only)"},
         first="The first frame",
         last="The last frame",
         prompt="How to get from the first frame to the last",
         audio="A voice or song (wav/mp3) to drive it (wan2.7-i2v only)",
         model="wan2.7-i2v (2–15 s, sound) or wan2.2-kf2v-flash (5 s, silent)",
-        resolution="720P or 1080P (480P on wan2.2-kf2v-flash)",
-        duration="Length in seconds (wan2.7-i2v only)",
-        seed="Fix the seed to get the same result again",
-        negative_prompt="What to avoid",
-        prompt_extend="Let the model rewrite your prompt in more detail (default: yes)",
-        watermark="Add an 'AI generated' mark",
     )
     @app_commands.choices(
         model=_model_choices(takes=frozenset({FIRST, LAST})), resolution=RESOLUTIONS
@@ -190,15 +191,11 @@ class VideoCog(commands.Cog):
 
     @video.command(name="continue")
     @app_commands.describe(
+        **COMMON_OPTIONS
+        | {"duration": "Total length in seconds, the clip included (default: the clip + 5 s)"},
         clip="The clip to continue (mp4/mov, 2–10 s)",
         prompt="What happens next",
         last_frame="An image the video should end on",
-        resolution="720P or 1080P",
-        duration="Total length in seconds, the clip included (default: the clip + 5 s)",
-        seed="Fix the seed to get the same result again",
-        negative_prompt="What to avoid",
-        prompt_extend="Let the model rewrite your prompt in more detail (default: yes)",
-        watermark="Add an 'AI generated' mark",
     )
     @app_commands.choices(resolution=RESOLUTIONS)
     async def continue_(

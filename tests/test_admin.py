@@ -27,9 +27,8 @@ from bot.settings import Settings
 from cogs.admin import NOT_MODERATOR, AdminCog
 from cogs.errors import report
 from storage.database import Database
-from storage.guild_settings import GuildSettings, GuildSettingsStore
-from storage.jobs import JobStore
-from storage.quotas import Period, QuotaStore
+from storage.guild_settings import GuildSettings
+from storage.quotas import Period
 from tests.discord_fakes import interaction, member, private_replies
 
 GUILD = 10  # the fakes' default guild
@@ -52,18 +51,11 @@ async def bot(tmp_path: Path, clock: VirtualClock) -> AsyncIterator[WanBot]:
         aiohttp.ClientSession() as session,
         await Database.open(settings.database_path) as db,
     ):
-        services = Services(
-            settings=settings,
-            session=session,
-            db=db,
-            jobs=JobStore(db, clock=clock),
-            quotas=QuotaStore(db, default_seconds=60, default_period=Period.WEEK, clock=clock),
-            guild_settings=GuildSettingsStore(db, clock=clock),
-            # Never called: /videoadmin makes no HTTP requests.
-            client=DashScopeClient(
-                session, api_key=SecretStr("unused"), base_url="http://127.0.0.1:9/api/v1"
-            ),
+        # The client is never called: /videoadmin makes no HTTP requests.
+        client = DashScopeClient(
+            session, api_key=SecretStr("unused"), base_url="http://127.0.0.1:9/api/v1"
         )
+        services = Services.create(settings, session, db, client, clock=clock)
         wanbot = WanBot(settings, services)
         try:
             yield wanbot

@@ -141,9 +141,6 @@ async def test_setup_hook_wires_cogs_buttons_and_engine(tmp_path: Path) -> None:
     from bot.settings import Settings
     from cogs.views import DYNAMIC_ITEMS
     from storage.database import Database
-    from storage.guild_settings import GuildSettingsStore
-    from storage.jobs import JobStore
-    from storage.quotas import QuotaStore
 
     settings = Settings(
         database_path=tmp_path / "db.sqlite3",
@@ -154,17 +151,10 @@ async def test_setup_hook_wires_cogs_buttons_and_engine(tmp_path: Path) -> None:
         aiohttp.ClientSession() as session,
         await Database.open(settings.database_path) as db,
     ):
-        services = Services(
-            settings=settings,
-            session=session,
-            db=db,
-            jobs=JobStore(db),
-            quotas=QuotaStore(db),
-            guild_settings=GuildSettingsStore(db),
-            client=DashScopeClient(
-                session, api_key=SecretStr("k"), base_url="http://127.0.0.1:9/api/v1"
-            ),
+        client = DashScopeClient(
+            session, api_key=SecretStr("k"), base_url="http://127.0.0.1:9/api/v1"
         )
+        services = Services.create(settings, session, db, client)
         bot = WanBot(settings, services)
         registered: list[type] = []
         real_add = bot.add_dynamic_items

@@ -26,9 +26,7 @@ from bot.simulator import Simulator, SimulatorConfig
 from cogs.video import VideoCog
 from cogs.views import DYNAMIC_ITEMS, RetryButton
 from storage.database import Database
-from storage.guild_settings import GuildSettingsStore
-from storage.jobs import JobState, JobStore
-from storage.quotas import QuotaStore
+from storage.jobs import JobState
 from tests.discord_fakes import (
     MB,
     AttachmentHost,
@@ -99,15 +97,8 @@ async def make_rig(tmp_path: Path, clock: VirtualClock | None = None) -> AsyncIt
         aiohttp.ClientSession() as session,
         await Database.open(settings.database_path) as db,
     ):
-        services = Services(
-            settings=settings,
-            session=session,
-            db=db,
-            jobs=JobStore(db, clock=clock),
-            quotas=QuotaStore(db, default_seconds=60, clock=clock),
-            guild_settings=GuildSettingsStore(db),
-            client=DashScopeClient(session, api_key=SecretStr(KEY), base_url=simulator.base_url),
-        )
+        client = DashScopeClient(session, api_key=SecretStr(KEY), base_url=simulator.base_url)
+        services = Services.create(settings, session, db, client, clock=clock)
         notifier = RecordingNotifier()
         services.engine = Engine(
             db=db,
