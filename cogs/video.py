@@ -9,6 +9,8 @@ signed URLs expire), checked from their bytes, uploaded, and the job is queued.
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import logging
 import random
 import tempfile
@@ -30,6 +32,7 @@ from bot.video_edit import last_frame_png, tail_clip
 from cogs import render
 from cogs.checks import is_moderator, role_ids
 from cogs.errors import send_private
+from cogs.views import result_view
 from storage.guild_settings import GuildSettings
 from storage.jobs import Job, JobState, Requester
 
@@ -282,10 +285,22 @@ class VideoCog(commands.Cog):
         """Details of one of your videos; posts it again with its buttons if it is done."""
         job = await self._own_job(interaction, id)
         responses = await self.bot.services.jobs.responses(job.id)
-        await send_private(interaction, embed=render.job_detail(job, responses))
+        evidence = {
+            "job": job.id,
+            "request": job.request.body(),
+            "task_id": job.task_id,
+            "state": job.state.value,
+            "responses": responses,
+        }
+        await interaction.response.send_message(
+            embed=render.job_detail(job, responses),
+            file=discord.File(
+                io.BytesIO(json.dumps(evidence, indent=2, ensure_ascii=False).encode()),
+                filename=f"video-{job.id}-evidence.json",
+            ),
+            ephemeral=True,
+        )
         if job.state is JobState.DELIVERED and job.delivered_message_id:
-            from cogs.views import result_view
-
             link = f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{job.delivered_message_id}"
             await interaction.followup.send(
                 f"Video #{job.id}: {link}", view=result_view(job.id), ephemeral=True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -375,3 +376,37 @@ async def test_extend_and_animate_last_frame_build_on_the_finished_video(rig: Ri
     assert check_media(MediaType.FIRST_CLIP, clip, extended.request.spec).duration == pytest.approx(
         5, abs=0.5
     )
+
+
+async def test_job_details_come_with_the_evidence(rig: Rig) -> None:
+    job_id = await _delivered_job(rig)
+    fake = rig.fake()
+    await rig.call(VideoCog.job, fake, id=job_id)
+    sent = fake.response.send_message.await_args.kwargs
+    assert sent["ephemeral"] is True
+    evidence = json.loads(sent["file"].fp.read())
+    assert evidence["task_id"] and evidence["responses"][0]["call"] == "submit"
+    again = fake.followup.send.await_args
+    assert again.kwargs["ephemeral"] is True
+    assert again.kwargs["view"].children[0].custom_id == f"wanbot:retry:{job_id}"
+
+
+async def test_an_unexpected_error_is_logged_and_apologised_for(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database on fire")
+
+    rig.services.engine.enqueue = broken  # type: ignore[method-assign, union-attr]
+    fake = rig.fake()
+    await rig.call(
+        VideoCog.animate,
+        fake,
+        image=rig.host.attachment("cat.png", IMAGE, content_type="image/png"),
+    )
+    [reply] = private_replies(fake)
+    error_id = re.search(r"error id `([0-9a-f]{8})`", reply)
+    assert error_id, reply
+    assert "database on fire" not in reply
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert error_id.group(1) in record.getMessage() and record.exc_info
