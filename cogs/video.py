@@ -135,16 +135,15 @@ class VideoCog(commands.Cog):
         await self.make(
             interaction,
             Ask(
-                model,
-                {FIRST: image, AUDIO: audio},
-                prompt,
-                negative_prompt,
-                None,
-                resolution,
-                duration,
-                seed,
-                prompt_extend,
-                watermark,
+                model=model,
+                media={FIRST: image, AUDIO: audio},
+                prompt=prompt,
+                negative_prompt=negative_prompt,
+                resolution=resolution,
+                duration=duration,
+                seed=seed,
+                prompt_extend=prompt_extend,
+                watermark=watermark,
             ),
         )
 
@@ -179,16 +178,15 @@ class VideoCog(commands.Cog):
         await self.make(
             interaction,
             Ask(
-                model,
-                {FIRST: first, LAST: last, AUDIO: audio},
-                prompt,
-                negative_prompt,
-                None,
-                resolution,
-                duration,
-                seed,
-                prompt_extend,
-                watermark,
+                model=model,
+                media={FIRST: first, LAST: last, AUDIO: audio},
+                prompt=prompt,
+                negative_prompt=negative_prompt,
+                resolution=resolution,
+                duration=duration,
+                seed=seed,
+                prompt_extend=prompt_extend,
+                watermark=watermark,
             ),
         )
 
@@ -218,16 +216,15 @@ class VideoCog(commands.Cog):
         await self.make(
             interaction,
             Ask(
-                DEFAULT_MODEL,
-                {CLIP: clip, LAST: last_frame},
-                prompt,
-                negative_prompt,
-                None,
-                resolution,
-                duration,
-                seed,
-                prompt_extend,
-                watermark,
+                model=DEFAULT_MODEL,
+                media={CLIP: clip, LAST: last_frame},
+                prompt=prompt,
+                negative_prompt=negative_prompt,
+                resolution=resolution,
+                duration=duration,
+                seed=seed,
+                prompt_extend=prompt_extend,
+                watermark=watermark,
             ),
         )
 
