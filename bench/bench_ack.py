@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from aiohttp.test_utils import TestServer  # noqa: E402
+from benchlib import NullNotifier  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
 from bot.app import Services, WanBot  # noqa: E402
@@ -40,13 +41,6 @@ from tests.discord_fakes import Timeline, interaction, member  # noqa: E402
 MB = 1024 * 1024
 SIZE = 100 * MB
 QUICK, FULL = 300, 5
-
-
-class _NullNotifier:
-    async def progress(self, job: object, update: object) -> None: ...
-    async def deliver(self, job: object, video: Path) -> None: ...
-    async def fail(self, job: object, reason: str) -> None: ...
-    async def delivered_message(self, job: object) -> None: ...
 
 
 async def _cdn(full: bytes) -> TestServer:
@@ -89,7 +83,7 @@ async def measure() -> tuple[list[float], list[float]]:
             jobs=services.jobs,
             quotas=services.quotas,
             client=services.client,
-            notifier=_NullNotifier(),
+            notifier=NullNotifier(),
             config=EngineConfig(spool_dir=settings.spool_dir),
         )
         bot = WanBot(settings, services)

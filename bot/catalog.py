@@ -277,14 +277,6 @@ MODELS: dict[str, ModelSpec] = {
 DEFAULT_MODEL = WAN27_I2V.name
 
 
-def get_model(name: str) -> ModelSpec:
-    """Return the model called `name`, or raise KeyError naming the models there are."""
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise KeyError(f"Unknown model {name!r}; choose one of: {', '.join(MODELS)}.") from None
-
-
 def combination_text(combination: frozenset[MediaType]) -> str:
     """Name a set of media types in the order a person gives them: "first frame + last frame"."""
     return " + ".join(m.label.removeprefix("the ") for m in MediaType if m in combination)

@@ -53,7 +53,7 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://", *_PASS_THROUGH))
 
 
-def _limit_bytes(media_type: MediaType, spec: ModelSpec) -> int:
+def limit_bytes(media_type: MediaType, spec: ModelSpec) -> int:
     if media_type is MediaType.DRIVING_AUDIO and spec.audio:
         return spec.audio.max_bytes
     if media_type is MediaType.FIRST_CLIP and spec.clip:
@@ -68,7 +68,7 @@ def read_local(media_type: MediaType, path: str, spec: ModelSpec) -> InputFile:
         raise InvalidInput(
             f"{media_type.label.capitalize()} {path!r} is not a file.", field=media_type.value
         )
-    limit = _limit_bytes(media_type, spec)
+    limit = limit_bytes(media_type, spec)
     if file.stat().st_size > limit:
         raise InvalidInput(
             f"{media_type.label.capitalize()} is {file.stat().st_size / MB:.1f} MB; "
@@ -96,26 +96,15 @@ async def fetch_remote(
     """Fetch an http(s) URL to check it; a URL that cannot be fetched is passed on unchecked."""
     if url.startswith(_PASS_THROUGH):
         return InputFile(media_type, url)
-    limit = _limit_bytes(media_type, spec)
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=fetch_seconds)) as response:
-            if response.status != 200:
-                warn(
-                    f"Could not fetch {media_type.label} to check it (HTTP {response.status}); passing the URL on."
-                )
-                return InputFile(media_type, url)
-            data = await read_at_most(response, limit + 1)
-    except (aiohttp.ClientError, TimeoutError) as exc:
+        data = await download(
+            session, media_type, url, limit_bytes(media_type, spec), within=fetch_seconds
+        )
+    except Unreachable as failure:
         warn(
-            f"Could not fetch {media_type.label} to check it ({type(exc).__name__}); passing the URL on."
+            f"Could not fetch {media_type.label} to check it ({failure.reason}); passing the URL on."
         )
         return InputFile(media_type, url)
-    if len(data) > limit:
-        raise InvalidInput(
-            f"{media_type.label.capitalize()} is larger than {limit // MB} MB, "
-            f"the most {spec.name} takes.",
-            field=media_type.value,
-        )
     return InputFile(media_type, url, data, check_media(media_type, data, spec))
 
 
@@ -154,23 +143,33 @@ async def stage(
     return request.with_urls(urls)
 
 
-async def download(
-    session: aiohttp.ClientSession, media_type: MediaType, url: str, limit: int
-) -> bytes:
-    """Fetch an attachment's bytes now (its signed URL expires), refusing anything over `limit`."""
-    try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=120)) as response:
-            if response.status != 200:
-                raise InvalidInput(
-                    f"Could not download {media_type.label} (HTTP {response.status}); try attaching it again.",
-                    field=media_type.value,
-                )
-            data = await read_at_most(response, limit + 1)
-    except (aiohttp.ClientError, TimeoutError):
-        raise InvalidInput(
-            f"Could not download {media_type.label}; try attaching it again.",
+class Unreachable(InvalidInput):
+    """A URL could not be fetched (`reason`: an HTTP status or the kind of network failure)."""
+
+    def __init__(self, media_type: MediaType, reason: str) -> None:
+        super().__init__(
+            f"Could not download {media_type.label} ({reason}); try attaching it again.",
             field=media_type.value,
-        ) from None
+        )
+        self.reason = reason
+
+
+async def download(
+    session: aiohttp.ClientSession,
+    media_type: MediaType,
+    url: str,
+    limit: int,
+    *,
+    within: float = 120.0,
+) -> bytes:
+    """Fetch bytes now (signed URLs expire), refusing anything over `limit`; Unreachable if it fails."""
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=within)) as response:
+            if response.status != 200:
+                raise Unreachable(media_type, f"HTTP {response.status}")
+            data = await read_at_most(response, limit + 1)
+    except (aiohttp.ClientError, TimeoutError) as failure:
+        raise Unreachable(media_type, type(failure).__name__) from None
     if len(data) > limit:
         raise InvalidInput(
             f"{media_type.label.capitalize()} is larger than {limit / MB:g} MB.",

@@ -224,23 +224,22 @@ class DiscordNotifier:
     ) -> discord.Message | None:
         """Send to the job's channel, falling back to a DM; retry Discord's server errors."""
         channel = await self._channel(job)
-        targets: list[Callable[[], Awaitable[Messageable | None]]] = []
         if channel is not None:
-            targets.append(lambda: _ready(channel))
-        targets.append(lambda: self._dm(job.user_id))
-        reference = self._reference(job) if reply else None
-        for target in targets:
-            destination = await target()
-            if destination is None:
-                continue
+            reference = self._reference(job) if reply else None
             try:
                 return await self._send_with_retries(
-                    destination, content, embed, view, file_path,
-                    reference if destination is channel else None, job,
-                )  # fmt: skip
+                    channel, content, embed, view, file_path, reference, job
+                )
             except (discord.Forbidden, discord.NotFound):
                 log.info("Cannot post job %s in its channel; trying a DM", job.id)
-        return None
+        user = await self._dm(job.user_id)
+        if user is None:
+            return None
+        try:
+            return await self._send_with_retries(user, content, embed, view, file_path, None, job)
+        except (discord.Forbidden, discord.NotFound):
+            log.warning("Cannot DM the requester of job %s either", job.id)
+            return None
 
     async def _send_with_retries(
         self,
@@ -295,10 +294,6 @@ class DiscordNotifier:
             with contextlib.suppress(discord.HTTPException):
                 user = await self._bot.fetch_user(user_id)
         return user
-
-
-async def _ready(channel: Messageable) -> Messageable:
-    return channel
 
 
 def _same(embed: discord.Embed, shown: dict[str, Any] | None) -> bool:

@@ -25,7 +25,15 @@ from discord.ext import commands
 
 from bot.catalog import MB, MODELS, MediaType, ModelSpec
 from bot.errors import InvalidInput
-from bot.inputs import InputFile, check_inputs_fit, dedup_key, download, from_bytes, stage
+from bot.inputs import (
+    InputFile,
+    check_inputs_fit,
+    dedup_key,
+    download,
+    from_bytes,
+    limit_bytes,
+    stage,
+)
 from bot.media import at_least
 from bot.requests import SEED_MAX, GenerationRequest, MediaItem, continuation_duration
 from bot.video_edit import last_frame_png, tail_clip
@@ -35,6 +43,7 @@ from cogs.errors import send_private
 from cogs.views import result_view
 from storage.guild_settings import GuildSettings
 from storage.jobs import Job, JobState, Requester
+from storage.quotas import check_fits
 
 if TYPE_CHECKING:
     from bot.app import WanBot
@@ -425,21 +434,7 @@ class VideoCog(commands.Cog):
             user_id=interaction.user.id,
             role_ids=role_ids(interaction.user),
         )
-        needed = draft.resolved_duration
-        if allowance.blocked:
-            raise InvalidInput(
-                f"You are blocked from making videos here: {allowance.block_reason or 'by a moderator'}."
-            )
-        if allowance.remaining_seconds < needed:
-            raise InvalidInput(
-                f"This video needs {needed} s of your quota but you have {allowance.remaining_seconds} s "
-                f"left this {allowance.period.value}; it renews {render.timestamp(allowance.renews_at)}."
-            )
-        if allowance.budget_remaining is not None and allowance.budget_remaining < needed:
-            raise InvalidInput(
-                f"The server's video budget for this {allowance.period.value} is used up; it renews "
-                f"{render.timestamp(allowance.renews_at)}."
-            )
+        check_fits(allowance, draft.resolved_duration)
         cap = services.settings.max_waiting_per_user
         if self.bot.engine.waiting(interaction.guild_id, interaction.user.id) >= cap:
             raise InvalidInput(
@@ -454,7 +449,7 @@ class VideoCog(commands.Cog):
         given = {t: a for t, a in ask.media.items() if a is not None}
         session = self.bot.services.session
         downloads = await asyncio.gather(
-            *(download(session, t, a.url, _limit(t, spec)) for t, a in given.items())
+            *(download(session, t, a.url, limit_bytes(t, spec)) for t, a in given.items())
         )
         blobs = dict(zip(given, downloads, strict=True)) | ask.given
         names = {t: a.filename for t, a in given.items()}
@@ -600,18 +595,10 @@ class VideoCog(commands.Cog):
         return job
 
 
-def _limit(media_type: MediaType, spec: ModelSpec) -> int:
-    if media_type is AUDIO and spec.audio:
-        return spec.audio.max_bytes
-    if media_type is CLIP and spec.clip:
-        return spec.clip.max_bytes
-    return spec.image.max_bytes
-
-
 def _check_metadata(media_type: MediaType, attachment: discord.Attachment, spec: ModelSpec) -> None:
     """What Discord tells us for free: the size, and the kind of file it thinks it is."""
     label = media_type.label.capitalize()
-    limit = _limit(media_type, spec)
+    limit = limit_bytes(media_type, spec)
     if attachment.size > limit:
         raise InvalidInput(
             f"{label} is {attachment.size / MB:.1f} MB; {spec.name} takes at most {limit / MB:g} MB.",

@@ -43,7 +43,7 @@ _S = JobState
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     _S.QUEUED: frozenset({_S.SUBMITTING, _S.CANCELED, _S.FAILED}),
     # Back to queued after a 429, or when reconciliation shows the POST never landed.
-    _S.SUBMITTING: frozenset({_S.QUEUED, _S.PENDING, _S.RUNNING, _S.DOWNLOADING, _S.FAILED}),
+    _S.SUBMITTING: frozenset({_S.QUEUED, _S.PENDING, _S.RUNNING, _S.FAILED}),
     _S.PENDING: frozenset({_S.RUNNING, _S.DOWNLOADING, _S.FAILED, _S.CANCELED, _S.EXPIRED}),
     _S.RUNNING: frozenset({_S.DOWNLOADING, _S.FAILED, _S.CANCELED, _S.EXPIRED}),
     _S.DOWNLOADING: frozenset({_S.DELIVERING, _S.FAILED, _S.EXPIRED}),

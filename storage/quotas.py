@@ -275,7 +275,7 @@ class QuotaStore:
         )
         before = _allowance(row, guild_id, user_id)
         if not exempt:
-            _check(before, seconds)
+            check_fits(before, seconds)
         await tx.execute(
             "INSERT INTO quota_reservations"
             " (job_id, guild_id, user_id, reserved_seconds, state, exempt, reserved_at)"
@@ -654,7 +654,7 @@ def _allowance(row: aiosqlite.Row, guild_id: int | None, user_id: int) -> Allowa
     )
 
 
-def _check(allowance: Allowance, seconds: int) -> None:
+def check_fits(allowance: Allowance, seconds: int) -> None:
     """Raise QuotaExceeded unless `seconds` fit both the member's quota and the guild budget."""
     if allowance.blocked:
         raise QuotaExceeded("blocked", needed=seconds, remaining=0, allowance=allowance)

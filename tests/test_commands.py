@@ -104,12 +104,13 @@ async def test_every_media_type_is_an_attachment_option(payloads: list[dict]) ->
     assert commands["effect"]["template"]["autocomplete"] is True
 
 
-def test_commands_json_runs_without_a_token() -> None:
+def without_a_token(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m bot ARGUMENTS` as a person would, with no Discord token in the environment."""
     environment = {
         k: v for k, v in os.environ.items() if k not in {"DISCORD_TOKEN", "WANBOT_DISCORD_TOKEN"}
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "commands", "--json"],
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *arguments],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -117,6 +118,10 @@ def test_commands_json_runs_without_a_token() -> None:
         timeout=60,
         check=False,
     )
+
+
+def test_commands_json_runs_without_a_token() -> None:
+    done = without_a_token("commands", "--json")
     assert done.returncode == 0, done.stderr
     assert {c["name"] for c in json.loads(done.stdout)} == {"video", "videoadmin"}
 
@@ -174,18 +179,7 @@ async def test_setup_hook_wires_cogs_buttons_and_engine(tmp_path: Path) -> None:
 
 
 def test_run_without_a_token_says_so_in_one_line() -> None:
-    environment = {
-        k: v for k, v in os.environ.items() if k not in {"DISCORD_TOKEN", "WANBOT_DISCORD_TOKEN"}
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = without_a_token("run")
     assert done.returncode == 2
     assert (
         done.stderr.strip()

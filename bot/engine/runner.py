@@ -193,19 +193,14 @@ class Engine:
                     requester=requester,
                     request=request,
                     reserved_seconds=0,
-                    state=JobState.SUBMITTING,
+                    state=JobState.DOWNLOADING,
                     dedup_key=dedup_key,
                     reused_job_id=earlier.id,
-                )
-                job = await self._jobs.transition(
-                    tx,
-                    job_id,
-                    JobState.DOWNLOADING,
-                    detail=f"same as job {earlier.id}",
                     result_url=earlier.result_url,
                     result_expires_at=earlier.result_expires_at,
                     billed_seconds=0,
                 )
+                job = await self._jobs.get_in(tx, job_id)
             else:
                 seconds = request.resolved_duration
                 job_id = await self._jobs.create(
