@@ -137,8 +137,8 @@ class GenerationRequest(BaseModel):
         parameters: dict[str, Any] = {"resolution": self.resolved_resolution}
         if spec.duration_settable:
             parameters["duration"] = self.resolved_duration
-        if not self.template:  # effect templates take no prompt, so nothing to rewrite
-            parameters["prompt_extend"] = self.prompt_extend
+        # Sent as asked, with an effect template too (as the official SDK does): never dropped.
+        parameters["prompt_extend"] = self.prompt_extend
         parameters["watermark"] = self.watermark
         if self.seed is not None:
             parameters["seed"] = self.seed

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import configparser
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.catalog import REGION_BASE_URLS, Region
+from bot.dashscope.client import check_base_url
 from bot.engine.runner import EngineConfig
 from bot.engine.schedule import PollPlanner
-from bot.errors import InvalidInput
 from storage.quotas import Period
 
 
@@ -103,15 +102,3 @@ def read_credentials_key(path: Path) -> SecretStr | None:
         if value:
             return SecretStr(value)
     return None
-
-
-def check_base_url(url: str) -> str:
-    """Accept a base URL of the form `https://dashscope.aliyuncs.com/api/v1` (http for loopback)."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise InvalidInput(
-            f"The base URL {url!r} is not a web address like "
-            "https://dashscope.aliyuncs.com/api/v1.",
-            field="base_url",
-        )
-    return url.strip().rstrip("/")

@@ -8,6 +8,7 @@ never sleep. The demo, the tests and the benchmarks run against it without crede
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import base64
 import binascii
 import hashlib
@@ -66,7 +67,7 @@ OSS_ACCESS_KEY_ID = "LTAI5tSimulatorAccessKey"
 # DashScope stamps task times in Beijing time; list windows are read in the same zone.
 BEIJING = PROVIDER_TIMEZONE
 _UNFINISHED = frozenset({"PENDING", "RUNNING"})
-_SCRIPT_OUTCOME = re.compile(r"^(429|500|503|drop|ok|slow:\d+(\.\d+)?)$")
+_SCRIPT_OUTCOME = re.compile(r"^(429|500|503|drop|lost|unreadable|ok|slow:\d+(\.\d+)?)$")
 _DATA_URL = re.compile(r"^data:([^;,]+)((?:;[^;,]*)*),(.*)$", re.DOTALL)
 
 _JSON_KEY = web.RequestKey("sim_json", object)
@@ -92,6 +93,9 @@ class SimulatorConfig:
     drop_rate: float = 0.0  # fraction of API requests whose connection is closed unanswered
     seed: int = 0  # for the random faults and failures
     api_keys: frozenset[str] | None = None  # None: any non-empty Bearer key is accepted
+    # Keys of one account see each other's tasks (in queries and the task list), each row naming
+    # the key that made it; otherwise each key is an account of its own.
+    keys_share_account: bool = False
     video_max_side: int = 320  # generated videos are small: longest side, aspect kept
     video_fps: int = 10
     # Called on the bytes of every input the simulator can see (oss:// and data:) at submission;
@@ -468,7 +472,9 @@ class Simulator:
         return self._app
 
     def script(self, *outcomes: str) -> None:
-        """Force the outcomes of the next API requests, in order: 429, 500, 503, drop, slow:S, ok."""
+        """Force the outcomes of the next API requests, in order: 429, 500, 503, drop (closed
+        before it is handled), lost (handled, then closed unanswered), unreadable (an HTML page
+        with status 200), slow:S, ok."""
         for outcome in outcomes:
             if not _SCRIPT_OUTCOME.match(outcome):
                 raise ValueError(f"Unknown scripted outcome {outcome!r}.")
@@ -576,13 +582,24 @@ class Simulator:
             return await handler(request)
         if request.path.startswith(API_PREFIX + "/tasks"):
             self._query_times.append(self.clock())
-        dropped = await self._apply_faults(request)
+        outcome = self._script.popleft() if self._script else None
+        dropped = await self._apply_faults(request, outcome)
         if dropped is not None:
             return dropped
         if not isinstance(account, str):
             raise _ApiError(401, "InvalidApiKey", account.value)
         request[_ACCOUNT_KEY] = account
-        return await handler(request)
+        if outcome == "unreadable":
+            return web.Response(
+                text="<html><body>502 Bad Gateway</body></html>", content_type="text/html"
+            )
+        if outcome != "lost":
+            return await handler(request)
+        with contextlib.suppress(_Answer):
+            await handler(request)  # the work is done, but its answer never arrives
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response(status=499)
 
     def _account(self, authorization: str | None) -> str | _AuthProblem:
         """Return a keyed digest standing for the caller's API key, or what is wrong with it."""
@@ -598,8 +615,9 @@ class Simulator:
             return _AuthProblem.INVALID
         return hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()[:24]
 
-    async def _apply_faults(self, request: web.Request) -> web.StreamResponse | None:
-        outcome = self._script.popleft() if self._script else None
+    async def _apply_faults(
+        self, request: web.Request, outcome: str | None
+    ) -> web.StreamResponse | None:
         if outcome is None:
             roll = self._fault_rng.random()
             if roll < self.config.drop_rate:
@@ -642,7 +660,7 @@ class Simulator:
 
     def _visible(self, task_id: str, account: str, now: float) -> SimTask | None:
         task = self.tasks.get(task_id)
-        if task is None or task.account != account:
+        if task is None or (task.account != account and not self.config.keys_share_account):
             return None
         if now - task.submit_time > self.config.task_ttl_seconds:
             return None
@@ -862,7 +880,7 @@ class Simulator:
             status = task.status(now)
             if query.get("status") and status != query["status"]:
                 continue
-            rows.append(self._list_row(task, status, account))
+            rows.append(self._list_row(task, status))
         page = rows[(page_no - 1) * page_size : page_no * page_size]
         return _ok(
             {
@@ -898,10 +916,10 @@ class Simulator:
         return value
 
     @staticmethod
-    def _list_row(task: SimTask, status: str, account: str) -> dict[str, Any]:
+    def _list_row(task: SimTask, status: str) -> dict[str, Any]:
         service = "image2video" if task.spec.endpoint == IMAGE2VIDEO_PATH else "video-generation"
         row: dict[str, Any] = {
-            "api_key_id": account[:12],
+            "api_key_id": str(int(task.account[:12], 16)),  # the key that made it
             "caller_parent_id": "1000000000000000",
             "caller_uid": "1000000000000000",
             "gmt_create": round(task.submit_time * 1000),

@@ -106,6 +106,19 @@ async def test_generate_writes_the_video_and_the_evidence(
     }  # fmt: skip
 
 
+async def test_an_effect_template_sends_prompt_extend_as_asked(
+    fast: Simulator, settings: Settings, files: dict[str, Path], tmp_path: Path
+) -> None:
+    code = await generate(
+        settings,
+        "--model", "wanx2.1-kf2v-plus", "--first-frame", files["first.png"],
+        "--template", "mech1", "--no-prompt-extend", "--output", tmp_path / "fx.mp4",
+    )  # fmt: skip
+    assert code == EXIT_OK
+    submit = next(r for r in fast.requests if r.path.endswith("image2video/video-synthesis"))
+    assert submit.json["parameters"]["prompt_extend"] is False
+
+
 async def test_urls_that_cannot_be_fetched_are_passed_through(
     fast: Simulator,
     settings: Settings,

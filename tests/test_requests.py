@@ -152,7 +152,7 @@ BODIES = [
         {
             "model": "wanx2.1-kf2v-plus",
             "input": {"first_frame_url": URLS[FIRST], "template": "mech1"},
-            "parameters": {"resolution": "720P", "watermark": True},
+            "parameters": {"resolution": "720P", "prompt_extend": True, "watermark": True},
         },
         id="wanx2.1-kf2v-plus effect template",
     ),

@@ -1,9 +1,12 @@
 """An aiohttp client for DashScope's asynchronous video-synthesis API.
 
 One retry loop serves every call: 429, 5xx, timeouts and dropped connections are retried with
-exponential backoff and full jitter (honouring `Retry-After`); any other 4xx is final. The API
-key goes only into the Authorization header of API calls: never to the OSS upload host or the
-result URL, never into logs, reprs or exceptions.
+exponential backoff and full jitter (honouring `Retry-After`); any other 4xx is final. An answer
+that cannot be read (not JSON, or not the shape documented) is a `DashScopeError` too, with code
+`UnreadableAnswer`: callers handle one error type. The API key goes only into the Authorization
+header of API calls, only over https (plain http only to loopback, for the simulator): never to
+the OSS upload host or the result URL, never into logs, reprs or exceptions. Result downloads
+are bounded in bytes and time, and accepted only from the provider's hosts.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from bot.catalog import MB
 from bot.dashscope.models import PROVIDER_TIMEZONE, TaskList, TaskResponse, TaskStatus, UploadPolicy
@@ -30,10 +35,16 @@ from bot.requests import GenerationRequest
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[aiohttp.ClientResponse], Awaitable[T]]
 
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _TASK_TIME_FORMAT = "%Y%m%d%H%M%S"
+UNREADABLE = "UnreadableAnswer"
+# Results come from the provider's OSS buckets (…oss-cn-beijing.aliyuncs.com and the like).
+PROVIDER_RESULT_HOSTS = ("aliyuncs.com",)
+DEFAULT_MAX_RESULT_BYTES = 1024 * MB  # real results are tens of MB; this only stops a runaway
+DEFAULT_DOWNLOAD_SECONDS = 600.0
 
 
 class DashScopeError(WanbotError):
@@ -43,19 +54,35 @@ class DashScopeError(WanbotError):
     """
 
     def __init__(
-        self, status: int | None, code: str, message: str, request_id: str | None = None
+        self,
+        status: int | None,
+        code: str,
+        message: str,
+        request_id: str | None = None,
+        *,
+        final: bool = False,
     ) -> None:
         self.status = status
         self.code = code
         self.message = message
         self.request_id = request_id
+        self._final = final
         where = f"HTTP {status}" if status is not None else "no answer"
         suffix = f", request {request_id}" if request_id else ""
         super().__init__(f"{code}: {message} ({where}{suffix})")
 
     @property
     def retryable(self) -> bool:
-        return self.status is None or self.status in _RETRYABLE_STATUS
+        """Whether trying the same call again may work (throttling, server trouble, no answer)."""
+        return not self._final and (self.status is None or self.status in _RETRYABLE_STATUS)
+
+    @property
+    def unclear(self) -> bool:
+        """Whether the call may have taken effect though it did not answer clearly (no answer,
+        a server error, or an answer that could not be read): a submit must be reconciled."""
+        if self.code == UNREADABLE:
+            return True
+        return not self._final and (self.status is None or self.status >= 500)
 
 
 @dataclass(frozen=True)
@@ -82,14 +109,24 @@ class DashScopeClient:
         timeout: aiohttp.ClientTimeout | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         rng: random.Random | None = None,
+        result_hosts: tuple[str, ...] = PROVIDER_RESULT_HOSTS,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+        download_seconds: float = DEFAULT_DOWNLOAD_SECONDS,
     ) -> None:
         self._session = session
         self._api_key = api_key
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url)
         self.retry = retry or RetryPolicy()
         self._timeout = timeout or aiohttp.ClientTimeout(total=None, connect=15, sock_read=60)
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._result_hosts = result_hosts
+        # Results from loopback only when the API itself is on loopback: the simulator.
+        self._loopback_results = is_loopback(urlsplit(self.base_url).hostname or "")
+        self.max_result_bytes = max_result_bytes
+        self._download_timeout = aiohttp.ClientTimeout(
+            total=download_seconds, connect=15, sock_read=60
+        )
 
     def __repr__(self) -> str:
         return f"DashScopeClient(base_url={self.base_url!r})"
@@ -108,11 +145,11 @@ class DashScopeClient:
         payload = await self._api(
             "POST", request.spec.endpoint, body=request.body(), headers=headers
         )
-        return TaskResponse.model_validate(payload)
+        return _parse(TaskResponse, payload)
 
     async def get_task(self, task_id: str) -> TaskResponse:
         """Return the task's current state (UNKNOWN when it does not exist or has expired)."""
-        return TaskResponse.model_validate(await self._api("GET", f"/tasks/{task_id}"))
+        return _parse(TaskResponse, await self._api("GET", f"/tasks/{task_id}"))
 
     async def cancel(self, task_id: str) -> None:
         """Cancel a task; the provider allows it only while the task is PENDING."""
@@ -139,12 +176,12 @@ class DashScopeClient:
             params["model_name"] = model
         if status:
             params["status"] = status.value
-        return TaskList.model_validate(await self._api("GET", "/tasks", params=params))
+        return _parse(TaskList, await self._api("GET", "/tasks", params=params))
 
     async def upload(self, model: str, filename: str, data: bytes) -> str:
         """Upload `data` as a temporary file usable by `model` for 48 h; return its oss:// URL."""
         payload = await self._api("GET", "/uploads", params={"action": "getPolicy", "model": model})
-        policy = UploadPolicy.model_validate(payload.get("data") or {})
+        policy = _parse(UploadPolicy, payload.get("data") or {})
         if len(data) > policy.max_file_size_mb * MB:
             raise InvalidInput(
                 f"{filename} is {len(data) / MB:.1f} MB; uploads take at most "
@@ -168,20 +205,44 @@ class DashScopeClient:
         await self._send("POST", policy.upload_host, _ignore_body, data=form)
         return f"oss://{key}"
 
+    def check_result_url(self, url: str) -> None:
+        """Refuse a result URL that is not the provider's (https, on its hosts), before fetching."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if self._loopback_results and is_loopback(host) and parts.scheme in ("http", "https"):
+            return
+        trusted = any(host == h or host.endswith("." + h) for h in self._result_hosts)
+        if parts.scheme != "https" or not trusted:
+            raise DashScopeError(
+                None,
+                "UntrustedResultUrl",
+                f"the result link is not an https link on the provider's hosts ({host or '?'})",
+                final=True,
+            )
+
     async def download(self, url: str, destination: Path, *, chunk_size: int = 256 * 1024) -> int:
-        """Stream the file at `url` (a result URL) to `destination`; return its size in bytes."""
+        """Stream the result at `url` to `destination` within the byte and time bounds; return its
+        size. Redirects are not followed: a result is served where the provider said."""
+        self.check_result_url(url)
         partial = destination.with_name(destination.name + ".part")
+        cap = self.max_result_bytes
 
         async def stream(response: aiohttp.ClientResponse) -> int:
+            if (response.content_length or 0) > cap:
+                raise _too_large(cap)
             size = 0
             with partial.open("wb") as out:
                 async for chunk in response.content.iter_chunked(chunk_size):
-                    out.write(chunk)
                     size += len(chunk)
+                    if size > cap:
+                        raise _too_large(cap)
+                    out.write(chunk)
             return size
 
         try:
-            size = await self._send("GET", url, stream)
+            size = await self._send(
+                "GET", url, stream, allow_redirects=False, timeout=self._download_timeout
+            )
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
@@ -217,6 +278,7 @@ class DashScopeClient:
         **kwargs: Any,
     ) -> T:
         shown = url.split("?", 1)[0]  # result URLs carry signatures in the query
+        kwargs.setdefault("timeout", self._timeout)
         for attempt in range(self.retry.attempts):
             retry_after: float | None = None
             try:
@@ -224,7 +286,6 @@ class DashScopeClient:
                     method,
                     url,
                     data=data() if data else None,
-                    timeout=self._timeout,
                     **kwargs,
                 ) as response:
                     if response.status == 200:
@@ -245,9 +306,66 @@ class DashScopeClient:
 
 
 async def _json_body(response: aiohttp.ClientResponse) -> dict[str, Any]:
-    payload = json.loads(await response.read() or b"{}")
+    raw = await response.read()
+    try:
+        payload = json.loads(raw or b"{}")
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        text = raw[:120].decode("utf-8", "replace").strip()
+        raise DashScopeError(response.status, UNREADABLE, f"the answer is not JSON: {text!r}")
     log.debug("%s %s -> %s", response.method, response.url.path, payload.get("request_id"))
     return payload
+
+
+def _parse(model: type[M], payload: dict[str, Any]) -> M:
+    """The answer as `model`, or an UnreadableAnswer error naming what did not fit."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the answer"
+        raise DashScopeError(
+            200,
+            UNREADABLE,
+            f"{where}: {first['msg']}",
+            payload.get("request_id") if isinstance(payload.get("request_id"), str) else None,
+        ) from None
+
+
+def _too_large(cap: int) -> DashScopeError:
+    return DashScopeError(
+        None, "ResultTooLarge", f"the result is larger than {cap / MB:g} MB", final=True
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine (localhost, 127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """Accept an API base URL like `https://dashscope.aliyuncs.com/api/v1`; plain http only on
+    loopback (the simulator), since the key travels in its headers."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InvalidInput(
+            f"The base URL {url!r} is not a web address like "
+            "https://dashscope.aliyuncs.com/api/v1.",
+            field="base_url",
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise InvalidInput(
+            f"The base URL {url!r} uses plain http, which would send the API key in clear; "
+            "use https (plain http is only for a simulator on this machine).",
+            field="base_url",
+        )
+    return url.strip().rstrip("/")
 
 
 async def _ignore_body(response: aiohttp.ClientResponse) -> None:

@@ -11,6 +11,18 @@ from pydantic import BaseModel, ConfigDict
 # DashScope stamps task times, and reads the task-list window, in Beijing time (UTC+8).
 PROVIDER_TIMEZONE = timezone(timedelta(hours=8))
 
+# Task-list rows name the account and key that made each task: never kept, never shown.
+ACCOUNT_FIELDS = frozenset({"api_key_id", "caller_uid", "caller_parent_id", "user_api_unique_key"})
+
+
+def without_account(body: Any) -> Any:
+    """`body` (an answer as JSON) with every account identifier removed, at any depth."""
+    if isinstance(body, dict):
+        return {k: without_account(v) for k, v in body.items() if k not in ACCOUNT_FIELDS}
+    if isinstance(body, list):
+        return [without_account(item) for item in body]
+    return body
+
 
 class TaskStatus(StrEnum):
     PENDING = "PENDING"
@@ -69,6 +81,7 @@ class TaskSummary(_Open):
     status: TaskStatus
     model_name: str | None = None
     request_id: str | None = None
+    api_key_id: str | None = None  # which key made it: tells our tasks from another client's
     gmt_create: int | None = None  # epoch milliseconds
     start_time: int | None = None
     end_time: int | None = None

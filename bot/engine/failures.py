@@ -31,6 +31,15 @@ RESULT_EXPIRED = (
     "The video was made but its download link expired before it could be fetched. "
     "Nothing was charged."
 )
+UNREADABLE = (
+    "Sorry: the provider's answers about this video could not be read, so the bot gave up on "
+    "it. Nothing was charged; please try again."
+)
+SUBMIT_UNCLEAR = (
+    "Sorry: the provider did not answer clearly when this video was sent, and the bot could not "
+    "tell which task was yours, so it stopped rather than risk charging you twice. Nothing was "
+    "charged; please try again."
+)
 UNPLAYABLE = "The provider sent a file that is not a playable video. Nothing was charged."
 
 

@@ -2,9 +2,11 @@
 
 Each pass (`step`) reconciles uncertain submissions, polls the tasks that are due (within one
 shared query budget), and submits waiting jobs in fair order (within each model's concurrency
-and submit rate). Downloads and deliveries run as tracked background tasks. Every state change
-is one transaction; quota is reserved with the job, and committed or refunded with its final
-state, so a job is charged or refunded exactly once. After a restart `recover` resumes every
+and submit rate). Each phase, and each job within it, fails alone: one unreadable answer never
+stops the others, and a job whose answers stay unreadable ends refunded after a bounded time.
+Downloads and deliveries run as tracked background tasks. Every state change is one
+transaction; quota is reserved with the job, and committed or refunded with its final state,
+so a job is charged or refunded exactly once. After a restart `recover` resumes every
 unfinished job from its row.
 
 The engine knows nothing of Discord: it reports through a `Notifier`.
@@ -25,7 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from bot.catalog import MODELS
 from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy, TaskResponse, TaskStatus
-from bot.dashscope.models import PROVIDER_TIMEZONE
+from bot.dashscope.client import UNREADABLE
+from bot.dashscope.models import PROVIDER_TIMEZONE, TaskSummary, without_account
 from bot.engine import failures
 from bot.engine.delivery import Notifier, Progress
 from bot.engine.queue import FairQueue
@@ -44,10 +47,15 @@ _PROVIDER_TIME = "%Y-%m-%d %H:%M:%S.%f"
 # that shifts by one each turn tells nobody much, and each update is a read and an edit.
 POSITIONS_SHOWN = 20
 _ONCE = RetryPolicy(attempts=1)
+_LIST_PAGES_MAX = 50  # 5,000 tasks of one model in a few minutes: far beyond one key's limits
 
 
 class QueueFull(WanbotError):
     """The requester already has as many jobs waiting as allowed."""
+
+
+class _OutOfBudget(Exception):
+    """The shared query budget has no room left in this pass."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,13 @@ class EngineConfig:
     retry_base_seconds: float = 2.0  # after a 429 on submit
     retry_max_seconds: float = 60.0
     reconcile_after_seconds: float = 10.0  # after a submit with no clear answer
+    # A submit that got no clear answer created its task, if at all, between its send and this
+    # long after (the client's connect + read timeouts), give or take the clocks' skew.
+    submit_deadline_seconds: float = 90.0
+    clock_skew_seconds: float = 5.0
+    # How long to wait for candidate tasks to finish (and report their prompt) before giving up.
+    reconcile_give_up_seconds: float = 3_600.0
+    unreadable_give_up_seconds: float = 120.0  # answers about a job that cannot be read
     result_ttl_seconds: float = 86_400.0
 
 
@@ -109,6 +124,9 @@ class Engine:
         self._ready_at: dict[int, float] = {}  # queued job -> earliest next submit (after a 429)
         self._tracked: dict[int, _Tracked] = {}
         self._reconcile_at: dict[int, float] = {}  # submitting job -> when to look it up
+        self._unclear_at: dict[int, float] = {}  # submitting job -> when its submit gave up
+        self._troubled_since: dict[int, float] = {}  # job -> first of its unreadable answers
+        self._key_ids: set[str] = set()  # our API key's id, learned from our own tasks' rows
         self._busy: dict[str, int] = {}  # model -> tasks at the provider (or maybe there)
         self._submits: dict[str, RateWindow] = {}
         self._queries = RateWindow(config.query_budget_per_second)
@@ -243,34 +261,60 @@ class Engine:
                 True, f"Canceled job #{job.id} before it started. Nothing was charged."
             )
         if job.state is JobState.PENDING and job.task_id:
-            await self._query_slot()
-            try:
-                await self._client.cancel(job.task_id)
-            except DashScopeError as error:
-                if error.code != "UnsupportedOperation":
-                    raise
-                return _running_cannot_stop(job)
-            self._untrack(job)
-            await self._end(job, JobState.CANCELED, failures.CANCELED, code="Canceled")
-            return CancelOutcome(
-                True, f"Canceled job #{job.id} at the provider. Nothing was charged."
-            )
+            return await self._cancel_at_provider(job, job.task_id)
         if job.state in (JobState.QUEUED, JobState.SUBMITTING):
             return CancelOutcome(
                 False,
                 f"Job #{job.id} is being sent to the provider right now; try again in a moment.",
             )
-        if job.state is JobState.RUNNING:
-            return _running_cannot_stop(job)
-        if job.state in (JobState.DOWNLOADING, JobState.DELIVERING):
-            return CancelOutcome(False, f"Job #{job.id} is finished and on its way.")
-        return CancelOutcome(False, f"Job #{job.id} has already ended ({job.state.value}).")
+        return _cannot_cancel(job)
+
+    async def _cancel_at_provider(self, job: Job, task_id: str) -> CancelOutcome:
+        """Send the cancel once; if its answer is lost, ask the task how it stands."""
+        await self._query_slot()
+        try:
+            await self._once.cancel(task_id)
+        except DashScopeError as error:
+            if error.unclear:
+                return await self._cancel_unclear(job, task_id, error)
+            current = await self._jobs.get(job.id) or job
+            if current.state is JobState.CANCELED:
+                return _canceled(current)  # a poll saw it canceled first
+            if error.code == "UnsupportedOperation":  # no longer PENDING
+                return _cannot_cancel(current)
+            return CancelOutcome(
+                False, f"The provider refused to cancel job #{job.id}: {error.message}"
+            )
+        await self._canceled_at_provider(job)
+        return _canceled(job)
+
+    async def _cancel_unclear(self, job: Job, task_id: str, error: DashScopeError) -> CancelOutcome:
+        log.warning("Cancel of job %s got no clear answer (%s); asking the task", job.id, error)
+        await self._query_slot()
+        try:
+            answer = await self._once.get_task(task_id)
+        except DashScopeError:
+            return CancelOutcome(
+                False, f"Could not reach the provider to cancel job #{job.id}; try again shortly."
+            )
+        if answer.status is TaskStatus.CANCELED:
+            await self._canceled_at_provider(job)
+            return _canceled(job)
+        current = await self._jobs.get(job.id) or job
+        return _cannot_cancel(current)
+
+    async def _canceled_at_provider(self, job: Job) -> None:
+        self._untrack(job)
+        self._troubled_since.pop(job.id, None)
+        await self._end(job, JobState.CANCELED, failures.CANCELED, code="Canceled")
 
     async def _query_slot(self) -> None:
-        """Wait (briefly) for room in the shared query budget: cancels count like polls."""
-        while not self._queries.take(self._clock()):
-            now = self._clock()
-            await asyncio.sleep(max(0.01, self._queries.next_free(now) - now))
+        """Wait briefly for room in the shared query budget (cancels count like polls); a
+        member is waiting, so after a second the call goes ahead anyway."""
+        now = self._clock()
+        if not self._queries.take(now):
+            await asyncio.sleep(min(1.0, max(0.0, self._queries.next_free(now) - now)))
+            self._queries.take(self._clock())
 
     def waiting(self, guild_id: int | None, user_id: int) -> int:
         """How many jobs this member has waiting (the engine refuses more than the cap)."""
@@ -290,10 +334,45 @@ class Engine:
 
     async def step(self) -> float | None:
         """Do the work that is due now; return when more falls due (None: nothing scheduled)."""
-        await self._reconcile_due(self._clock())
-        await self._poll_due(self._clock())
-        await self._submit_due(self._clock())
+        for phase in (self._reconcile_due, self._poll_due, self._submit_due):
+            try:
+                await phase(self._clock())
+            except Exception:
+                log.exception("Engine phase %s failed; the other phases go on", phase.__name__)
         return self._next_due()
+
+    async def _each(
+        self, work: Callable[[Any], Coroutine[Any, Any, None]], items: list[Any]
+    ) -> None:
+        """Run `work` on every item at once; one item's failure is logged and stays its own."""
+        results = await asyncio.gather(*(work(item) for item in items), return_exceptions=True)
+        for item, result in zip(items, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result  # cancellation, exit: not one job's trouble
+            if isinstance(result, Exception):
+                log.error("%s of %s failed", work.__name__, item, exc_info=result)
+
+    async def _trouble(self, job_id: int, what: str, error: BaseException) -> bool:
+        """Note an unreadable answer (or a bug) about a job; end it refunded once that has gone
+        on for too long. Return whether it ended."""
+        now = self._clock()
+        since = self._troubled_since.setdefault(job_id, now)
+        log.warning("%s of job %s: unreadable answer or error (%s)", what, job_id, error)
+        if now - since < self.config.unreadable_give_up_seconds:
+            return False
+        self._troubled_since.pop(job_id, None)
+        self._reconcile_at.pop(job_id, None)
+        self._unclear_at.pop(job_id, None)
+        job = await self._jobs.get(job_id)
+        if job is None:
+            return True
+        if self._tracked.pop(job_id, None) is not None or job.state is JobState.SUBMITTING:
+            self._release(job.model)
+        log.error("Giving up on job %s after %.0f s of unreadable answers", job_id, now - since)
+        await self._end(
+            job, JobState.FAILED, failures.UNREADABLE, code="Unreadable", message=str(error)
+        )
+        return True
 
     def _next_due(self) -> float | None:
         now = self._clock()
@@ -332,7 +411,7 @@ class Engine:
                 self._busy[model] = self._busy.get(model, 0) + 1
                 self._ready_at.pop(job_id, None)
                 chosen.append(job_id)
-        await asyncio.gather(*(self._submit(job_id) for job_id in chosen))
+        await self._each(self._submit, chosen)
         if chosen:
             await self._announce_positions()
 
@@ -361,6 +440,10 @@ class Engine:
         except DashScopeError as error:
             await self._submit_failed(job, error)
             return
+        except Exception as error:  # a bug here must not lose a task that may exist
+            log.exception("Submit of job %s failed unexpectedly; reconciling", job.id)
+            await self._submit_failed(job, DashScopeError(None, "Unexpected", repr(error)))
+            return
         async with self._db.transaction() as tx:
             await self._jobs.record_response(tx, job.id, "submit", _evidence(response))
             job = await self._jobs.transition(
@@ -384,9 +467,10 @@ class Engine:
             self._release(job.model)
             self._requeue(job, ready)
             await self._progress(job, note="The provider is busy; trying again shortly.")
-        elif error.retryable:
+        elif error.unclear:
             # No clear answer: the task may exist. Look for it before submitting again.
             log.warning("Submit of job %s unclear (%s); reconciling", job.id, error)
+            self._unclear_at[job.id] = self._clock()
             self._reconcile_at[job.id] = self._clock() + self.config.reconcile_after_seconds
         else:
             self._release(job.model)
@@ -411,64 +495,143 @@ class Engine:
     # -- reconciling unclear submissions -----------------------------------------------------------
 
     async def _reconcile_due(self, now: float) -> None:
-        due = [job_id for job_id, at in self._reconcile_at.items() if at <= now]
-        jobs = [job for job_id in due if (job := await self._jobs.get(job_id)) is not None]
-        by_model: dict[str, list[Job]] = {}
-        for job in jobs:
-            by_model.setdefault(job.model, []).append(job)
-        for model, waiting in by_model.items():
-            if not self._queries.take(now):
-                return  # out of query budget: the rest wait for the next pass
-            try:
-                await self._reconcile(
-                    model, sorted(waiting, key=lambda j: j.submit_started_at or 0)
-                )
-            except DashScopeError as error:
-                log.warning("Could not list %s tasks to reconcile (%s); later", model, error)
-                for job in waiting:
-                    self._reconcile_at[job.id] = now + self.config.reconcile_after_seconds
-
-    async def _reconcile(self, model: str, waiting: list[Job]) -> None:
-        """Match jobs whose submit may have landed with the provider's unclaimed tasks, in order."""
-        now = self._clock()
-        earliest = min(job.submit_started_at or now for job in waiting) - 60
-        start = datetime.fromtimestamp(max(earliest, now - 86_000), PROVIDER_TIMEZONE)
-        end = datetime.fromtimestamp(now, PROVIDER_TIMEZONE) + timedelta(minutes=1)
-        listed = await self._client.list_tasks(start=start, end=end, model=model, page_size=100)
-        known = await self._jobs.known_task_ids([row.task_id for row in listed.data])
-        unclaimed = sorted(
-            (row for row in listed.data if row.task_id not in known),
-            key=lambda row: row.gmt_create or 0,
-        )
-        for job in waiting:
-            self._reconcile_at.pop(job.id, None)
-            sent = job.submit_started_at or 0
-            match = next(
-                (r for r in unclaimed if (r.gmt_create or 0) / 1000 >= sent - 5),
-                None,
-            )
-            if match is None:
-                log.info("Job %s never reached the provider; queueing it again", job.id)
-                async with self._db.transaction() as tx:
-                    job = await self._jobs.transition(
-                        tx, job.id, JobState.QUEUED, detail="submit did not land"
-                    )
-                self._release(job.model)
-                self._requeue(job, None)
+        due = sorted(job_id for job_id, at in self._reconcile_at.items() if at <= now)
+        for job_id in due:
+            job = await self._jobs.get(job_id)
+            if job is None or job.state is not JobState.SUBMITTING:
+                self._reconcile_at.pop(job_id, None)
                 continue
-            unclaimed.remove(match)
-            log.info("Job %s is task %s (found after an unclear submit)", job.id, match.task_id)
-            async with self._db.transaction() as tx:
-                await self._jobs.record_response(tx, job.id, "list", match.model_dump(mode="json"))
-                job = await self._jobs.transition(
-                    tx,
-                    job.id,
-                    JobState.PENDING,
-                    detail="found by listing tasks",
-                    task_id=match.task_id,
-                    submitted_at=(match.gmt_create or now * 1000) / 1000,
-                )
-            self._track(job, next_poll_at=now)
+            try:
+                await self._reconcile(job)
+            except _OutOfBudget:
+                self._reconcile_at[job_id] = self._queries.next_free(self._clock())
+                return  # the rest wait for the budget too
+            except Exception as error:
+                if not await self._trouble(job_id, "Reconciling", error):
+                    self._reconcile_at[job_id] = now + self.config.reconcile_after_seconds
+
+    def _query(self) -> None:
+        """Take a place in the shared query budget for a call made inside a pass, or give up
+        the pass's reconciling until there is room."""
+        if not self._queries.take(self._clock()):
+            raise _OutOfBudget
+
+    async def _reconcile(self, job: Job) -> None:
+        """Find the task an unclear submit may have created, and adopt it only when it is
+        provably this job's: same model, created within the submit's window, by our key (once we
+        know its id), and reporting this job's prompt. Never guess, never submit twice."""
+        now = self._clock()
+        sent = job.submit_started_at or job.updated_at
+        skew = self.config.clock_skew_seconds
+        deadline = min(sent + self.config.submit_deadline_seconds, now)
+        if job.id in self._unclear_at:
+            deadline = min(deadline, self._unclear_at[job.id])
+        earliest, latest = sent - skew, deadline + skew
+        rows = await self._list_window(job.model, earliest, latest)
+        known = await self._jobs.known_task_ids([row.task_id for row in rows])
+        self._key_ids |= {row.api_key_id for row in rows if row.task_id in known and row.api_key_id}
+        candidates = [
+            row
+            for row in rows
+            if row.task_id not in known
+            and earliest <= (row.gmt_create or 0) / 1000 <= latest
+            and (not self._key_ids or row.api_key_id in self._key_ids)
+        ]
+        if not candidates:
+            log.info("Job %s never reached the provider; queueing it again", job.id)
+            await self._resubmit(job)
+            return
+        prompt = job.request.prompt or ""
+        matches: list[TaskResponse] = []
+        unsure: list[str] = []  # no prompt shown: could be ours
+        running = False
+        for row in candidates:
+            self._query()
+            answer = await self._once.get_task(row.task_id)
+            shown = answer.output.orig_prompt
+            if shown is not None:
+                if shown == prompt:
+                    matches.append(answer)
+                continue  # another client's task
+            unsure.append(row.task_id)
+            running = running or not answer.status.is_final  # its prompt shows when it succeeds
+        remaining = [a.task_id for a in matches] + unsure
+        if not remaining:
+            log.info(
+                "Job %s: every task in its window is another client's; submitting again", job.id
+            )
+            await self._resubmit(job)
+        elif len(matches) == 1 and not unsure:
+            await self._adopt(job, matches[0], candidates)
+        elif running and now - sent < self.config.reconcile_give_up_seconds:
+            log.info("Job %s: candidates %s have not finished; looking again later", job.id, unsure)
+            self._reconcile_at[job.id] = now + 3 * self.config.reconcile_after_seconds
+        else:
+            await self._unresolved(job, remaining)
+
+    async def _list_window(self, model: str, earliest: float, latest: float) -> list[TaskSummary]:
+        """Every task of `model` created in the window, across all pages."""
+        start = datetime.fromtimestamp(earliest, PROVIDER_TIMEZONE)
+        end = datetime.fromtimestamp(latest, PROVIDER_TIMEZONE) + timedelta(seconds=1)
+        rows: list[TaskSummary] = []
+        for page_no in range(1, _LIST_PAGES_MAX + 1):
+            self._query()
+            page = await self._once.list_tasks(
+                start=start, end=end, model=model, page_no=page_no, page_size=100
+            )
+            rows += page.data
+            if page_no >= page.total_page or not page.data:
+                break
+        return rows
+
+    async def _resubmit(self, job: Job) -> None:
+        self._reconcile_at.pop(job.id, None)
+        self._unclear_at.pop(job.id, None)
+        self._troubled_since.pop(job.id, None)
+        async with self._db.transaction() as tx:
+            job = await self._jobs.transition(
+                tx, job.id, JobState.QUEUED, detail="submit did not land"
+            )
+        self._release(job.model)
+        self._requeue(job, None)
+
+    async def _adopt(self, job: Job, answer: TaskResponse, candidates: list[TaskSummary]) -> None:
+        self._reconcile_at.pop(job.id, None)
+        self._unclear_at.pop(job.id, None)
+        self._troubled_since.pop(job.id, None)
+        row = next(r for r in candidates if r.task_id == answer.task_id)
+        log.info("Job %s is task %s (confirmed after an unclear submit)", job.id, answer.task_id)
+        async with self._db.transaction() as tx:
+            await self._jobs.record_response(tx, job.id, "list", _evidence(row))
+            job = await self._jobs.transition(
+                tx,
+                job.id,
+                JobState.PENDING,
+                detail="found by listing tasks",
+                task_id=answer.task_id,
+                submitted_at=(row.gmt_create or self._clock() * 1000) / 1000,
+            )
+        self._track(job, next_poll_at=self._clock())
+
+    async def _unresolved(self, job: Job, task_ids: list[str]) -> None:
+        """Neither ours for sure nor surely not: end refunded rather than guess or pay twice."""
+        self._reconcile_at.pop(job.id, None)
+        self._unclear_at.pop(job.id, None)
+        self._troubled_since.pop(job.id, None)
+        log.error(
+            "Job %s: its submit got no clear answer and tasks %s could be its own; "
+            "none adopted, nothing submitted again. Check them in the DashScope console.",
+            job.id,
+            ", ".join(task_ids),
+        )
+        self._release(job.model)
+        await self._end(
+            job,
+            JobState.FAILED,
+            failures.SUBMIT_UNCLEAR,
+            code="SubmitUnclear",
+            message=f"candidate tasks: {', '.join(task_ids)}",
+        )
 
     # -- polling ---------------------------------------------------------------------------------
 
@@ -501,15 +664,23 @@ class Engine:
             if not self._queries.take(now):
                 break
             chosen.append(tracked)
-        await asyncio.gather(*(self._poll(tracked) for tracked in chosen))
+        await self._each(self._poll, chosen)
 
     async def _poll(self, tracked: _Tracked) -> None:
         try:
-            response = await self._once.get_task(tracked.task_id)
-        except DashScopeError as error:
-            log.info("Poll of job %s failed (%s); again shortly", tracked.job_id, error)
+            await self._poll_once(tracked)
+        except Exception as error:
+            unreadable = not isinstance(error, DashScopeError) or error.code == UNREADABLE
+            if unreadable and await self._trouble(tracked.job_id, "Polling", error):
+                return
+            if not unreadable:
+                log.info("Poll of job %s failed (%s); again shortly", tracked.job_id, error)
             tracked.next_poll_at = self._clock() + self.config.planner.dense_interval
-            return
+        else:
+            self._troubled_since.pop(tracked.job_id, None)
+
+    async def _poll_once(self, tracked: _Tracked) -> None:
+        response = await self._once.get_task(tracked.task_id)
         now = self._clock()
         status = response.status
         if not status.is_final:
@@ -529,6 +700,8 @@ class Engine:
         job = await self._jobs.get(tracked.job_id)
         assert job is not None
         self._untrack(job)
+        if job.state.is_final:
+            return  # canceled meanwhile: the cancel has said so
         if status is TaskStatus.SUCCEEDED and response.output.video_url:
             await self._succeeded(job, response)
             return
@@ -659,9 +832,12 @@ class Engine:
         *,
         code: str | None = None,
         message: str | None = None,
-    ) -> None:
-        """Finish a job without a video: refund its reservation and tell the requester."""
+    ) -> bool:
+        """Finish a job without a video: refund its reservation and tell the requester. A job
+        that has ended meanwhile (a cancel and a poll at once) is left as it is: return False."""
         async with self._db.transaction() as tx:
+            if (await self._jobs.get_in(tx, job.id)).state.is_final:
+                return False
             job = await self._jobs.transition(
                 tx, job.id, state, detail=code, error_code=code, error_message=message or reason
             )
@@ -669,6 +845,7 @@ class Engine:
                 await self._quotas.refund(tx, job_id=job.id, reason=code or state.value)
         self._spool_path(job).unlink(missing_ok=True)
         await self._safely(self._notifier.fail(job, reason), job)
+        return True
 
     async def _progress(self, job: Job, **details: Any) -> None:
         update = Progress(state=job.state, elapsed=self._clock() - job.created_at, **details)
@@ -718,12 +895,23 @@ def billed_seconds(usage: dict[str, Any] | None, requested: int) -> int:
     return requested
 
 
-def _running_cannot_stop(job: Job) -> CancelOutcome:
-    return CancelOutcome(
-        False,
-        f"Job #{job.id} is already being made; the provider cannot stop it now. "
-        "It will be delivered (and counted) when it is ready.",
-    )
+def _canceled(job: Job) -> CancelOutcome:
+    return CancelOutcome(True, f"Canceled job #{job.id}. Nothing was charged.")
+
+
+def _cannot_cancel(job: Job) -> CancelOutcome:
+    """What a cancel answers for a job past the point where it can be stopped."""
+    if job.state is JobState.CANCELED:
+        return CancelOutcome(True, f"Job #{job.id} was already canceled. Nothing was charged.")
+    if job.state in (JobState.PENDING, JobState.RUNNING):
+        return CancelOutcome(
+            False,
+            f"Job #{job.id} is already being made; the provider cannot stop it now. "
+            "It will be delivered (and counted) when it is ready.",
+        )
+    if job.state in (JobState.DOWNLOADING, JobState.DELIVERING):
+        return CancelOutcome(False, f"Job #{job.id} is finished and on its way.")
+    return CancelOutcome(False, f"Job #{job.id} has already ended ({job.state.value}).")
 
 
 def _provider_time(text: str | None) -> float | None:
@@ -743,8 +931,10 @@ def _expires(url: str) -> float | None:
         return None
 
 
-def _evidence(response: TaskResponse) -> dict[str, Any]:
-    return response.model_dump(mode="json", exclude_unset=True)
+def _evidence(answer: TaskResponse | TaskSummary) -> dict[str, Any]:
+    """An answer as kept for the record: as received, less the account's identifiers."""
+    body: dict[str, Any] = without_account(answer.model_dump(mode="json", exclude_unset=True))
+    return body
 
 
 def _error_evidence(error: DashScopeError) -> dict[str, Any]:
