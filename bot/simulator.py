@@ -8,9 +8,9 @@ never sleep. The demo, the tests and the benchmarks run against it without crede
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import inspect
