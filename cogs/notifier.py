@@ -1,11 +1,18 @@
 """The engine's Notifier for Discord: one status message per job, and the video as a reply.
 
 Everything is sent with the bot's own token (channel messages), never the interaction's webhook,
-whose token dies after 15 minutes. Status edits happen only when the embed changes and at most
-once every `edit_every` seconds (Discord rate-limits edits to old messages); a change inside that
-window is held and sent when it ends. Videos over the upload limit are re-encoded to fit in a
-worker thread, or posted as the provider's link. A channel that is gone or closed to the bot
-gets a DM instead; Discord's 429s are retried by discord.py, 5xx here.
+whose token dies after 15 minutes. Progress for a job is shown one update at a time (a lock per
+job), so however fast updates come, one status message is posted and then edited. Status edits
+happen only when the embed changes and at most once every `edit_every` seconds (Discord
+rate-limits edits to old messages); a change inside that window is held and sent when it ends.
+Videos over the upload limit are re-encoded to fit in a worker thread, or posted as the
+provider's link. A channel that is gone or closed to the bot gets a DM instead; Discord's 429s
+are retried by discord.py, 5xx here.
+
+Exactly once: every post carries a nonce made from the job and what is posted, with
+`enforce_nonce`, so a retry after a 5xx or a restart returns the message Discord already made
+instead of making another. After a restart, a delivery is looked for in the channel and the DM,
+newest first, back to when the delivery began (the engine records that before posting).
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ import logging
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +43,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's limit without boosts
 _SEND_ATTEMPTS = 3
+# Discord's snowflake clock and ours may differ a little: look this much further back.
+_CLOCK_MARGIN_SECONDS = 120.0
 
 
 @dataclass
@@ -44,6 +54,7 @@ class _Status:
     edited_at: float = float("-inf")
     held: tuple[Job, Progress, str | None] | None = None
     flush: asyncio.Task[None] | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one update of a job at a time
 
 
 class DiscordNotifier:
@@ -81,10 +92,16 @@ class DiscordNotifier:
 
     async def fail(self, job: Job, reason: str) -> None:
         await self._show(job, Progress(state=job.state, elapsed=_elapsed(job)), reason)
-        await self._send(job, content=render.failed_text(job, reason), reply=True)
+        await self._send(job, "end", content=render.failed_text(job, reason), reply=True)
 
     async def _show(self, job: Job, update: Progress, reason: str | None) -> None:
         status = self._status.setdefault(job.id, _Status())
+        async with status.lock:  # a second update waits for the first post, then edits it
+            await self._show_now(job, status, update, reason)
+
+    async def _show_now(
+        self, job: Job, status: _Status, update: Progress, reason: str | None
+    ) -> None:
         embed = render.progress(job, update, reason=reason)
         if status.message is None and job.progress_message_id and job.channel_id:
             channel = await self._channel(job)
@@ -125,7 +142,7 @@ class DiscordNotifier:
     async def _post_status(self, job: Job, update: Progress, embed: discord.Embed) -> None:
         status = self._status[job.id]
         view = None if update.state.is_final else progress_view(job.id)
-        message = await self._send(job, embed=embed, view=view)
+        message = await self._send(job, "status", embed=embed, view=view)
         if message is None:
             return
         status.message, status.shown, status.edited_at = message, embed.to_dict(), self._clock()
@@ -169,10 +186,11 @@ class DiscordNotifier:
             view = result_view(job.id)
             if upload is None:
                 content = render.link_text(job, job.result_url or "", job.result_expires_at)
-                message = await self._send(job, content=content, view=view, reply=True)
+                message = await self._send(job, "video", content=content, view=view, reply=True)
             else:
                 message = await self._send(
                     job,
+                    "video",
                     content=render.result_text(job),
                     file_path=upload,
                     view=view,
@@ -183,20 +201,23 @@ class DiscordNotifier:
         return message.id
 
     async def delivered_message(self, job: Job) -> int | None:
-        """After a restart: find a result already posted for `job` (it carries the job's buttons)."""
-        channel = await self._channel(job)
-        if channel is None or not hasattr(channel, "history"):
-            return None
+        """After a restart: find a result already posted for `job` (it carries the job's buttons),
+        in its channel or the requester's DM, newest first, back to when its delivery began."""
+        began = (job.delivery_started_at or job.created_at) - _CLOCK_MARGIN_SECONDS
+        since = datetime.fromtimestamp(began, UTC)
         marker = f"wanbot:retry:{job.id}"
-        after = discord.Object(id=job.progress_message_id) if job.progress_message_id else None
-        try:
-            async for message in channel.history(limit=100, after=after):
-                if message.author.id == getattr(self._bot.user, "id", None) and _has_button(
-                    message, marker
-                ):
-                    return message.id
-        except discord.HTTPException:
-            log.warning("Could not read channel history for job %s", job.id, exc_info=True)
+        places = [await self._channel(job), await self._dm_channel(job.user_id)]
+        for place in places:
+            if place is None or not hasattr(place, "history"):
+                continue
+            try:
+                async for message in place.history(limit=None, after=since, oldest_first=False):
+                    if message.author.id == getattr(self._bot.user, "id", None) and _has_button(
+                        message, marker
+                    ):
+                        return message.id
+            except discord.HTTPException:
+                log.warning("Could not read message history for job %s", job.id, exc_info=True)
         return None
 
     # -- sending ---------------------------------------------------------------------------------
@@ -215,6 +236,7 @@ class DiscordNotifier:
     async def _send(
         self,
         job: Job,
+        what: str,
         *,
         content: str | None = None,
         embed: discord.Embed | None = None,
@@ -222,13 +244,15 @@ class DiscordNotifier:
         file_path: Path | None = None,
         reply: bool = False,
     ) -> discord.Message | None:
-        """Send to the job's channel, falling back to a DM; retry Discord's server errors."""
+        """Send to the job's channel, falling back to a DM; retry Discord's server errors. The
+        nonce names the job and `what` is sent: Discord answers a repeat with the first message."""
+        nonce = f"wanbot-{job.id}-{what}"
         channel = await self._channel(job)
         if channel is not None:
             reference = self._reference(job) if reply else None
             try:
                 return await self._send_with_retries(
-                    channel, content, embed, view, file_path, reference, job
+                    channel, content, embed, view, file_path, reference, job, nonce
                 )
             except (discord.Forbidden, discord.NotFound):
                 log.info("Cannot post job %s in its channel; trying a DM", job.id)
@@ -236,7 +260,9 @@ class DiscordNotifier:
         if user is None:
             return None
         try:
-            return await self._send_with_retries(user, content, embed, view, file_path, None, job)
+            return await self._send_with_retries(
+                user, content, embed, view, file_path, None, job, nonce
+            )
         except (discord.Forbidden, discord.NotFound):
             log.warning("Cannot DM the requester of job %s either", job.id)
             return None
@@ -250,12 +276,14 @@ class DiscordNotifier:
         file_path: Path | None,
         reference: discord.MessageReference | None,
         job: Job,
+        nonce: str,
     ) -> discord.Message:
         for attempt in range(_SEND_ATTEMPTS):
             kwargs: dict[str, Any] = {
                 "allowed_mentions": discord.AllowedMentions(
                     users=[discord.Object(id=job.user_id)], everyone=False, roles=False
-                )
+                ),
+                "nonce": nonce,  # sent with enforce_nonce: a repeat returns the first message
             }
             if content is not None:
                 kwargs["content"] = content
@@ -294,6 +322,18 @@ class DiscordNotifier:
             with contextlib.suppress(discord.HTTPException):
                 user = await self._bot.fetch_user(user_id)
         return user
+
+    async def _dm_channel(self, user_id: int) -> discord.DMChannel | None:
+        """The DM channel with the requester (opened if need be), to read what was sent there."""
+        user = await self._dm(user_id)
+        if not isinstance(user, discord.User | discord.Member):
+            return None
+        if user.dm_channel is not None:
+            return user.dm_channel
+        try:
+            return await user.create_dm()
+        except discord.HTTPException:
+            return None
 
 
 def _same(embed: discord.Embed, shown: dict[str, Any] | None) -> bool:

@@ -88,6 +88,26 @@ COMMON_OPTIONS = {
 }
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a request counts: the server whose rules and quota apply, and the channel that gets
+    the video. A button pressed on a video delivered by DM acts in the job's own server."""
+
+    guild_id: int | None
+    channel_id: int | None
+    parent_id: int | None = None  # the thread's channel, for the allowed-channels rule
+    role_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, interaction: discord.Interaction) -> Place:
+        return cls(
+            interaction.guild_id,
+            interaction.channel_id,
+            getattr(interaction.channel, "parent_id", None),
+            role_ids(interaction.user),
+        )
+
+
 @dataclass
 class Ask:
     """What a member asked for, before anything is downloaded."""
@@ -330,9 +350,10 @@ class VideoCog(commands.Cog):
     async def make(self, interaction: discord.Interaction, ask: Ask) -> Job:
         """Check, defer, download, check again, upload and queue; reply privately with the job number."""
         services = self.bot.services
-        guild = await self._guild_settings(interaction)
-        draft = self._check_without_downloading(interaction, ask, guild)
-        await self._check_quota(interaction, draft)
+        place = Place.of(interaction)
+        guild = await self._guild_settings(place)
+        draft = self._check_without_downloading(place, ask, guild)
+        await self._check_quota(interaction, place, draft)
 
         await interaction.response.defer(ephemeral=True, thinking=True)
         inputs = await self._fetch_and_check(ask, draft)
@@ -348,15 +369,7 @@ class VideoCog(commands.Cog):
         check_inputs_fit(draft, inputs)
         request = await stage(services.client, draft, inputs)
         job = await self.bot.engine.enqueue(
-            request,
-            Requester(
-                user_id=interaction.user.id,
-                guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id,
-                role_ids=role_ids(interaction.user),
-                filesize_limit=interaction.filesize_limit,
-            ),
-            dedup_key=dedup_key(request, inputs),
+            request, _requester(interaction, place), dedup_key=dedup_key(request, inputs)
         )
         interaction.extras["job_id"] = job.id
         await interaction.followup.send(
@@ -365,17 +378,15 @@ class VideoCog(commands.Cog):
         )
         return job
 
-    async def _guild_settings(self, interaction: discord.Interaction) -> GuildSettings:
-        if interaction.guild_id is None:
+    async def _guild_settings(self, place: Place) -> GuildSettings:
+        if place.guild_id is None:
             return GuildSettings(0)
-        return await self.bot.services.guild_settings.get(interaction.guild_id)
+        return await self.bot.services.guild_settings.get(place.guild_id)
 
     def _check_without_downloading(
-        self, interaction: discord.Interaction, ask: Ask, guild: GuildSettings
+        self, place: Place, ask: Ask, guild: GuildSettings
     ) -> GenerationRequest:
-        channel = interaction.channel
-        parent = getattr(channel, "parent_id", None)
-        if not guild.channel_allowed(interaction.channel_id, parent):
+        if not guild.channel_allowed(place.channel_id, place.parent_id):
             where = ", ".join(f"<#{c}>" for c in sorted(guild.allowed_channels))
             raise InvalidInput(f"Videos can be made in {where} on this server.")
         if word := guild.banned_word_in(ask.prompt, ask.negative_prompt):
@@ -425,18 +436,16 @@ class VideoCog(commands.Cog):
         return draft
 
     async def _check_quota(
-        self, interaction: discord.Interaction, draft: GenerationRequest
+        self, interaction: discord.Interaction, place: Place, draft: GenerationRequest
     ) -> None:
         """Refuse early, before any download, when the member's quota or waiting line is full."""
         services = self.bot.services
         allowance = await services.quotas.allowance(
-            guild_id=interaction.guild_id,
-            user_id=interaction.user.id,
-            role_ids=role_ids(interaction.user),
+            guild_id=place.guild_id, user_id=interaction.user.id, role_ids=place.role_ids
         )
         check_fits(allowance, draft.resolved_duration)
         cap = services.settings.max_waiting_per_user
-        if self.bot.engine.waiting(interaction.guild_id, interaction.user.id) >= cap:
+        if self.bot.engine.waiting(place.guild_id, interaction.user.id) >= cap:
             raise InvalidInput(
                 f"You already have {cap} videos waiting; wait for one to start before asking for more."
             )
@@ -464,19 +473,38 @@ class VideoCog(commands.Cog):
     # -- buttons ---------------------------------------------------------------------------------
 
     async def _own_job(self, interaction: discord.Interaction, job_id: int) -> Job:
-        """A job the user may act on: their own, or any in this server for a moderator."""
+        """A job the user may act on: their own, or any in this server for a moderator. In a DM
+        (a video delivered there), only the requester's own."""
         job = await self.bot.services.jobs.get(job_id)
-        if job is None or job.guild_id != interaction.guild_id:
+        in_dm = interaction.guild_id is None
+        if job is None or (job.guild_id != interaction.guild_id and not in_dm):
             raise InvalidInput(f"There is no video #{job_id} in this server.")
         if job.user_id != interaction.user.id:
-            guild = await self._guild_settings(interaction)
-            if not is_moderator(interaction.user, guild):
+            guild = await self._guild_settings(Place.of(interaction))
+            if in_dm or not is_moderator(interaction.user, guild):
                 raise InvalidInput(
                     f"Video #{job_id} belongs to someone else; only they or a moderator can do that."
                 )
         return job
 
+    async def _place_for(self, interaction: discord.Interaction, job: Job) -> Place:
+        """Where a button's new video counts: here, or for a DM, the job's server and channel
+        (with the member's roles there, for role quotas)."""
+        if interaction.guild_id is not None or job.guild_id is None:
+            return Place.of(interaction)
+        roles: tuple[int, ...] = ()
+        guild = self.bot.get_guild(job.guild_id)
+        if guild is not None:
+            try:
+                member = guild.get_member(job.user_id) or await guild.fetch_member(job.user_id)
+                roles = role_ids(member)
+            except discord.HTTPException:
+                log.info("Could not read the roles of %s in %s", job.user_id, job.guild_id)
+        return Place(job.guild_id, job.channel_id, None, roles)
+
     async def cancel_job(self, interaction: discord.Interaction, job_id: int) -> None:
+        """Cancel a job: answer Discord first (a cancel may take a moment), then say what happened."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
         await self._own_job(interaction, job_id)
         outcome = await self.bot.engine.cancel(job_id)
         await send_private(interaction, content=outcome.message)
@@ -484,11 +512,14 @@ class VideoCog(commands.Cog):
     async def retry(self, interaction: discord.Interaction, job_id: int) -> Job:
         """The same request with a new seed, for whoever pressed (their quota)."""
         job = await self._own_job(interaction, job_id)
+        place = await self._place_for(interaction, job)
         original = job.request
-        await self._check_quota(interaction, original)
+        await self._check_quota(interaction, place, original)
         await interaction.response.defer(ephemeral=True, thinking=True)
         request = original.model_copy(update={"seed": random.randint(0, SEED_MAX)})
-        return await self._queue_derived(interaction, request, note=f"a new take on #{job.id}")
+        return await self._queue_derived(
+            interaction, place, request, note=f"a new take on #{job.id}"
+        )
 
     async def extend(self, interaction: discord.Interaction, job_id: int) -> Job:
         """Continue a finished video with wan2.7's first clip, from its last 10 s at most."""
@@ -510,7 +541,8 @@ class VideoCog(commands.Cog):
             watermark=original.watermark,
             given={CLIP: data},
         )
-        return await self._queue_from_bytes(interaction, ask, note=f"continuing #{job.id}")
+        place = await self._place_for(interaction, job)
+        return await self._queue_from_bytes(interaction, place, ask, note=f"continuing #{job.id}")
 
     async def animate_last_frame(self, interaction: discord.Interaction, job_id: int) -> Job:
         """Start a new video from the last frame of a finished one."""
@@ -530,8 +562,9 @@ class VideoCog(commands.Cog):
             watermark=original.watermark,
             given={FIRST: frame},
         )
+        place = await self._place_for(interaction, job)
         return await self._queue_from_bytes(
-            interaction, ask, note=f"from the last frame of #{job.id}"
+            interaction, place, ask, note=f"from the last frame of #{job.id}"
         )
 
     async def _finished(self, interaction: discord.Interaction, job_id: int) -> Job:
@@ -549,31 +582,50 @@ class VideoCog(commands.Cog):
             if job.result_url and (job.result_expires_at or 0) > time.time()
             else None
         )
-        if url is None and job.delivered_message_id and job.channel_id:
-            channel = self.bot.get_channel(job.channel_id) or await self.bot.fetch_channel(
-                job.channel_id
-            )
-            message = await channel.fetch_message(job.delivered_message_id)  # type: ignore[union-attr]
-            url = next((a.url for a in message.attachments if a.filename.endswith(".mp4")), None)
-        if url is None:
+        if url is not None:
+            await self.bot.services.client.download(url, target)  # the provider's, bounded
+            return target
+        posted = await self._posted_video(job)
+        if posted is None:
             raise InvalidInput(f"Video #{job.id} is no longer available to build on.")
-        await self.bot.services.client.download(url, target)
+        target.write_bytes(await posted.read())  # Discord's copy: within its upload limit
         return target
 
+    async def _posted_video(self, job: Job) -> discord.Attachment | None:
+        """The video as posted (in its channel, or else the requester's DM), once the
+        provider's link has expired."""
+        if not job.delivered_message_id:
+            return None
+        places: list[int] = [job.channel_id] if job.channel_id else []
+        user = self.bot.get_user(job.user_id)
+        if user is not None and user.dm_channel is not None:
+            places.append(user.dm_channel.id)
+        for channel_id in places:
+            try:
+                channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(
+                    channel_id
+                )
+                message = await channel.fetch_message(job.delivered_message_id)  # type: ignore[union-attr]
+            except discord.HTTPException:
+                continue
+            return next((a for a in message.attachments if a.filename.endswith(".mp4")), None)
+        return None
+
     async def _queue_from_bytes(
-        self, interaction: discord.Interaction, ask: Ask, *, note: str
+        self, interaction: discord.Interaction, place: Place, ask: Ask, *, note: str
     ) -> Job:
-        guild = await self._guild_settings(interaction)
-        draft = self._check_without_downloading(interaction, ask, guild)
-        await self._check_quota(interaction, draft)
+        guild = await self._guild_settings(place)
+        draft = self._check_without_downloading(place, ask, guild)
+        await self._check_quota(interaction, place, draft)
         inputs = await self._fetch_and_check(ask, draft)
         check_inputs_fit(draft, inputs)
         request = await stage(self.bot.services.client, draft, inputs)
-        return await self._queue_derived(interaction, request, note=note, inputs=inputs)
+        return await self._queue_derived(interaction, place, request, note=note, inputs=inputs)
 
     async def _queue_derived(
         self,
         interaction: discord.Interaction,
+        place: Place,
         request: GenerationRequest,
         *,
         note: str,
@@ -581,18 +633,22 @@ class VideoCog(commands.Cog):
     ) -> Job:
         job = await self.bot.engine.enqueue(
             request,
-            Requester(
-                user_id=interaction.user.id,
-                guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id,
-                role_ids=role_ids(interaction.user),
-                filesize_limit=interaction.filesize_limit,
-            ),
+            _requester(interaction, place),
             dedup_key=dedup_key(request, inputs) if inputs else None,
         )
         interaction.extras["job_id"] = job.id
         await interaction.followup.send(f"Queued as video #{job.id}, {note}.", ephemeral=True)
         return job
+
+
+def _requester(interaction: discord.Interaction, place: Place) -> Requester:
+    return Requester(
+        user_id=interaction.user.id,
+        guild_id=place.guild_id,
+        channel_id=place.channel_id,
+        role_ids=place.role_ids,
+        filesize_limit=interaction.filesize_limit,
+    )
 
 
 def _check_metadata(media_type: MediaType, attachment: discord.Attachment, spec: ModelSpec) -> None:

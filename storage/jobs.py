@@ -97,6 +97,7 @@ class Job:
     submitted_at: float | None
     provider_finished_at: float | None
     finished_at: float | None
+    delivery_started_at: float | None
 
     @property
     def request(self) -> GenerationRequest:

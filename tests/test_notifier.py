@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -213,6 +214,67 @@ async def test_discord_server_errors_are_retried(rig: Rig, tmp_path: Path) -> No
     rig.channel.send.side_effect = send
     assert await rig.notifier.deliver(job, video)
     assert rig.channel.send.await_count == 2 and rig.slept == [1]
+    nonces = {kwargs["nonce"] for kwargs in sent(rig.channel)}
+    assert nonces == {f"wanbot-{job.id}-video"}, "a retry repeats the nonce: Discord posts once"
+
+
+async def test_updates_that_race_the_first_post_edit_it_never_post_again(rig: Rig) -> None:
+    job = await rig.job()
+    posted = asyncio.Event()
+
+    async def slow_send(**kwargs: Any) -> discord.Message:
+        await posted.wait()  # Discord takes its time with the first post
+        return fake_message()
+
+    async def answer() -> None:
+        posted.set()
+
+    rig.channel.send.side_effect = slow_send
+    rig.clock.advance(10)
+    await asyncio.gather(
+        rig.notifier.progress(job, Progress(JobState.QUEUED, queue_position=0)),
+        rig.notifier.progress(job, Progress(JobState.PENDING, elapsed=0.01)),
+        rig.notifier.progress(job, Progress(JobState.RUNNING, elapsed=0.02)),
+        answer(),
+    )
+    await rig.notifier.flushed(job.id)
+    assert rig.channel.send.await_count == 1, "one status message per job"
+    message = rig.notifier._status[job.id].message
+    assert message is not None
+    assert "Being made" in str(message.edit.await_args.kwargs["embed"].to_dict())  # type: ignore[union-attr]
+    assert sent(rig.channel)[0]["nonce"] == f"wanbot-{job.id}-status"
+
+
+async def test_after_a_restart_the_search_spans_the_delivery_window_and_the_dm(
+    rig: Rig,
+) -> None:
+    job = await rig.job(progress_message_id=777, delivery_started_at=1_800_000_000.0)
+    in_dm = fake_message()
+    in_dm.author = SimpleNamespace(id=BOT_ID)
+    in_dm.components = [
+        SimpleNamespace(children=[SimpleNamespace(custom_id=f"wanbot:retry:{job.id}")])
+    ]
+    asked: list[dict[str, Any]] = []
+
+    async def nothing_here(**kwargs: Any) -> AsyncIterator[discord.Message]:
+        asked.append(kwargs)
+        for _ in ():
+            yield fake_message()
+
+    async def dm_history(**kwargs: Any) -> AsyncIterator[discord.Message]:
+        asked.append(kwargs)
+        yield in_dm
+
+    rig.channel.history.side_effect = nothing_here
+    user = mock.create_autospec(discord.User, instance=True, spec_set=True)
+    user.dm_channel = mock.create_autospec(discord.DMChannel, instance=True, spec_set=True)
+    user.dm_channel.history.side_effect = dm_history
+    rig.bot.get_user.return_value = user
+
+    assert await rig.notifier.delivered_message(job) == in_dm.id
+    for kwargs in asked:
+        assert kwargs["limit"] is None and kwargs["oldest_first"] is False
+        assert 0 < 1_800_000_000.0 - kwargs["after"].timestamp() <= 300
 
 
 async def test_after_a_restart_an_earlier_delivery_is_found_not_repeated(rig: Rig) -> None:

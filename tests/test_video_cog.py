@@ -311,6 +311,55 @@ async def test_cancel_a_queued_video(rig: Rig) -> None:
     assert (await rig.services.jobs.get(job.id)).state is JobState.CANCELED
 
 
+async def test_cancel_answers_discord_before_asking_the_provider(rig: Rig) -> None:
+    await rig.call(
+        VideoCog.animate,
+        rig.fake(),
+        image=rig.host.attachment("cat.png", IMAGE, content_type="image/png"),
+    )
+    [job] = await rig.jobs()
+    await rig.services.engine.step()  # type: ignore[union-attr]
+    assert (await rig.services.jobs.get(job.id)).state is JobState.PENDING  # type: ignore[union-attr]
+    order: list[str] = []
+    engine = rig.services.engine
+    assert engine is not None
+    real_cancel = engine.cancel
+
+    async def cancel(job_id: int) -> object:
+        order.append("provider")
+        return await real_cancel(job_id)
+
+    engine.cancel = cancel  # type: ignore[method-assign]
+    fake = rig.fake()
+    fake.response.defer.side_effect = lambda **kwargs: order.append("defer")  # type: ignore[attr-defined]
+    fake.response.is_done.side_effect = lambda: "defer" in order  # type: ignore[attr-defined]
+    await rig.call(VideoCog.cancel, fake, job=job.id)
+    assert order == ["defer", "provider"]
+    assert fake.response.defer.await_args.kwargs["ephemeral"] is True  # type: ignore[attr-defined]
+    assert "Canceled" in private_replies(fake)[0]
+
+
+def dm_interaction(rig: Rig, user: discord.Member) -> discord.Interaction:
+    """A button pressed in the requester's DMs: no server, a DM channel."""
+    return rig.fake(user, guild_id=None, channel_id=555)
+
+
+async def test_buttons_on_a_video_delivered_by_dm_work_for_the_requester(rig: Rig) -> None:
+    from cogs.views import RetryButton
+
+    job_id = await _delivered_job(rig)
+    fake = dm_interaction(rig, member(1))
+    await RetryButton(job_id).callback(fake)
+    assert re.match(r"Queued as video #\d+, a new take on #1", private_replies(fake)[0])
+    retried = next(j for j in await rig.jobs() if j.id != job_id)
+    assert (retried.guild_id, retried.channel_id) == (10, 100), "counted in the job's server"
+    assert (await rig.services.quotas.allowance(guild_id=10, user_id=1)).held_seconds == 5
+
+    stranger = dm_interaction(rig, member(2))
+    await RetryButton(job_id).callback(stranger)
+    assert "belongs to someone else" in private_replies(stranger)[0]
+
+
 async def _delivered_job(rig: Rig) -> int:
     await rig.call(
         VideoCog.animate,

@@ -774,7 +774,9 @@ class Engine:
             await self._end(job, JobState.FAILED, failures.UNPLAYABLE, code="Unplayable")
             return
         async with self._db.transaction() as tx:
-            job = await self._jobs.transition(tx, job.id, JobState.DELIVERING)
+            job = await self._jobs.transition(
+                tx, job.id, JobState.DELIVERING, delivery_started_at=self._clock()
+            )
         await self._deliver(job, path)
 
     async def _deliver(self, job: Job, path: Path) -> None:
