@@ -187,13 +187,6 @@ async def test_bad_input_gets_a_private_answer_and_submits_nothing(wanbot: Runni
     assert fake.channel_messages() == []  # nothing public: no status message, no video
 
 
-@pytest.mark.xfail(
-    reason=(
-        "issue 7 item 1: with Discord's latency the first status post has not returned when "
-        "the next progress event arrives, so a second status message is posted"
-    ),
-    strict=True,
-)
 async def test_one_status_message_when_discord_is_slow(wanbot: RunningBot) -> None:
     fake = wanbot.fake
     fake.faults.delay("POST", r"/channels/\d+/messages", 0.3)  # a realistic round trip
