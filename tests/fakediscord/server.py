@@ -166,6 +166,17 @@ class FakeDiscord:
             if m.channel_id == wanted and not m.ephemeral and not m.deleted
         ]
 
+    def add_member(self, name: str) -> User:
+        """Another member of the guild (present from the next GUILD_CREATE on)."""
+        user = User(self.ids(), name)
+        self.users[user.id] = user
+        self.guild.members.append(user)
+        return user
+
+    def say(self, user: User, content: str, channel: Channel | None = None) -> Message:
+        """A member posts in a channel (the bot does not need to see it: no intents for it)."""
+        return self.create_message(channel or self.channel, user, {"content": content}, [])
+
     def upload(self, filename: str, data: bytes, content_type: str | None = None) -> Upload:
         """Put a file on the CDN, as a member's attachment."""
         upload_id = self.ids()

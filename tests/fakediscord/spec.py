@@ -6,7 +6,8 @@ length, embed count, components shape) and `SpecChecker.source` says so.
 
 discord.py sends some snowflakes as JSON integers where the spec says strings; Discord accepts
 them. Exactly those places are tolerated: `allowed_mentions.users`/`roles`, `attachments[].id`
-and (seen here too, for replies) `message_reference.message_id`/`channel_id`/`guild_id`.
+and (seen here too) `message_reference.message_id`/`channel_id`/`guild_id` in replies and
+`recipient_id` when opening a DM.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ def _tolerate_integer_snowflakes(body: Any) -> Any:
     for attachment in body.get("attachments") or ():
         if isinstance(attachment, dict) and isinstance(attachment.get("id"), int):
             attachment["id"] = str(attachment["id"])
+    if isinstance(body.get("recipient_id"), int):
+        body["recipient_id"] = str(body["recipient_id"])
     reference = body.get("message_reference")
     if isinstance(reference, dict):
         for key in ("message_id", "channel_id", "guild_id"):
