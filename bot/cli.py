@@ -194,7 +194,11 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
         base_url = settings.base_url(args.base_url, Region(args.region) if args.region else None)
         async with aiohttp.ClientSession() as session:
             client = DashScopeClient(session, api_key=api_key, base_url=base_url)
-            async with HeadlessRunner(client, planner=settings.planner()) as runner:
+            async with HeadlessRunner(
+                client,
+                planner=settings.planner(),
+                give_up_seconds=settings.unreadable_give_up_seconds,
+            ) as runner:
                 result = await generate(session, client, runner, options)
     except InvalidInput as error:
         print(f"error: {error}", file=sys.stderr)

@@ -103,10 +103,16 @@ class HeadlessRunner:
     """Run requests to files through an engine that lives as long as this object."""
 
     def __init__(
-        self, client: DashScopeClient, *, planner: PollPlanner, stream: TextIO | None = None
+        self,
+        client: DashScopeClient,
+        *,
+        planner: PollPlanner,
+        stream: TextIO | None = None,
+        give_up_seconds: float = EngineConfig.unreadable_give_up_seconds,
     ) -> None:
         self._client = client
         self._planner = planner
+        self._give_up_seconds = give_up_seconds
         self._notifier = _ConsoleNotifier(stream)
 
     async def __aenter__(self) -> HeadlessRunner:
@@ -119,7 +125,11 @@ class HeadlessRunner:
             quotas=QuotaStore(self._db),
             client=self._client,
             notifier=self._notifier,
-            config=EngineConfig(spool_dir=Path(self._spool.name), planner=self._planner),
+            config=EngineConfig(
+                spool_dir=Path(self._spool.name),
+                planner=self._planner,
+                unreadable_give_up_seconds=self._give_up_seconds,
+            ),
         )
         await self._engine.start()
         return self

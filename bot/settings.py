@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     poll_dense_seconds: float = Field(default=4.0, gt=0)
     poll_longest_seconds: float = Field(default=60.0, gt=0)
     max_waiting_per_user: int = Field(default=5, ge=1)
+    # A job whose provider answers cannot be read for this long ends refunded, with an apology.
+    unreadable_give_up_seconds: float = Field(default=120.0, gt=0)
     reuse_results: bool = False
 
     # Discord
@@ -84,6 +86,7 @@ class Settings(BaseSettings):
             planner=self.planner(),
             max_waiting_per_user=self.max_waiting_per_user,
             reuse_results=self.reuse_results,
+            unreadable_give_up_seconds=self.unreadable_give_up_seconds,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -117,6 +118,23 @@ async def test_an_effect_template_sends_prompt_extend_as_asked(
     assert code == EXIT_OK
     submit = next(r for r in fast.requests if r.path.endswith("image2video/video-synthesis"))
     assert submit.json["parameters"]["prompt_extend"] is False
+
+
+async def test_generate_gives_up_on_answers_it_cannot_read_instead_of_hanging(
+    fast: Simulator,
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = settings.model_copy(update={"unreadable_give_up_seconds": 0.3})
+    fast.script("ok", *["unreadable"] * 1000)  # the submit lands; no poll can be read
+    argv = ["--model", "wan2.7-i2v", "--first-frame", "https://example.com/cat.png"]
+    output = tmp_path / "never.mp4"
+    # The timeout bounds the test only; the engine gives up after 0.3 s.
+    code = await asyncio.wait_for(generate(settings, *argv, "--output", output), timeout=30)
+    assert code == EXIT_FAILED
+    assert "UnreadableAnswer" in capsys.readouterr().err
+    assert not output.exists()
 
 
 async def test_urls_that_cannot_be_fetched_are_passed_through(
