@@ -202,14 +202,6 @@ async def test_sigkill_restarts_deliver_each_job_once(
     assert bot.starts >= 3, f"only {bot.starts} starts: the kills did not happen"
 
 
-@pytest.mark.xfail(
-    reason=(
-        "issue 7 item 4: after a crash between posting the video and recording it, the bot "
-        "looks for it only among the 100 messages after the status message (no nonce), so in "
-        "a busy channel it posts the video again"
-    ),
-    strict=True,
-)
 async def test_kill_after_posting_in_a_busy_channel_posts_once(
     fake: FakeDiscord, simulator: Simulator, tmp_path: Path
 ) -> None:
