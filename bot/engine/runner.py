@@ -360,9 +360,7 @@ class Engine:
         log.warning("%s of job %s: unreadable answer or error (%s)", what, job_id, error)
         if now - since < self.config.unreadable_give_up_seconds:
             return False
-        self._troubled_since.pop(job_id, None)
-        self._reconcile_at.pop(job_id, None)
-        self._unclear_at.pop(job_id, None)
+        self._reconciled(job_id)
         job = await self._jobs.get(job_id)
         if job is None:
             return True
@@ -506,8 +504,12 @@ class Engine:
             except _OutOfBudget:
                 self._reconcile_at[job_id] = self._queries.next_free(self._clock())
                 return  # the rest wait for the budget too
+            except DashScopeError as error:
+                if error.code != UNREADABLE or not await self._trouble(job_id, "Reconcile", error):
+                    log.info("Could not reconcile job %s yet (%s)", job_id, error)
+                    self._reconcile_at[job_id] = now + self.config.reconcile_after_seconds
             except Exception as error:
-                if not await self._trouble(job_id, "Reconciling", error):
+                if not await self._trouble(job_id, "Reconcile", error):
                     self._reconcile_at[job_id] = now + self.config.reconcile_after_seconds
 
     def _query(self) -> None:
@@ -584,10 +586,14 @@ class Engine:
                 break
         return rows
 
+    def _reconciled(self, job_id: int) -> None:
+        """Forget what was kept while a job's submit was unclear."""
+        self._reconcile_at.pop(job_id, None)
+        self._unclear_at.pop(job_id, None)
+        self._troubled_since.pop(job_id, None)
+
     async def _resubmit(self, job: Job) -> None:
-        self._reconcile_at.pop(job.id, None)
-        self._unclear_at.pop(job.id, None)
-        self._troubled_since.pop(job.id, None)
+        self._reconciled(job.id)
         async with self._db.transaction() as tx:
             job = await self._jobs.transition(
                 tx, job.id, JobState.QUEUED, detail="submit did not land"
@@ -596,9 +602,7 @@ class Engine:
         self._requeue(job, None)
 
     async def _adopt(self, job: Job, answer: TaskResponse, candidates: list[TaskSummary]) -> None:
-        self._reconcile_at.pop(job.id, None)
-        self._unclear_at.pop(job.id, None)
-        self._troubled_since.pop(job.id, None)
+        self._reconciled(job.id)
         row = next(r for r in candidates if r.task_id == answer.task_id)
         log.info("Job %s is task %s (confirmed after an unclear submit)", job.id, answer.task_id)
         async with self._db.transaction() as tx:
@@ -615,9 +619,7 @@ class Engine:
 
     async def _unresolved(self, job: Job, task_ids: list[str]) -> None:
         """Neither ours for sure nor surely not: end refunded rather than guess or pay twice."""
-        self._reconcile_at.pop(job.id, None)
-        self._unclear_at.pop(job.id, None)
-        self._troubled_since.pop(job.id, None)
+        self._reconciled(job.id)
         log.error(
             "Job %s: its submit got no clear answer and tasks %s could be its own; "
             "none adopted, nothing submitted again. Check them in the DashScope console.",
