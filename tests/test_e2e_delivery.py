@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from bot.media import check_media
-from bot.simulator import Simulator, SimulatorConfig
+from bot.simulator import Simulator
+from tests import test_e2e_video
 from tests.fakediscord import FakeDiscord, Message
 from tests.fakediscord.wanbot import (
     RunningBot,
@@ -31,18 +28,8 @@ class Crash(BaseException):
     """Stands for the process dying: nothing after it runs in that task, nothing catches it."""
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-        server.assert_no_violations()
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(pending_seconds=0.3, running_seconds=0.5, media_checker=check_media)
-    async with Simulator(config) as sim:
-        yield sim
+fake = test_e2e_video.fake  # the fake Discord, checked for spec violations at the end
+simulator = test_e2e_video.simulator  # sub-second tasks, real time
 
 
 def crash_after_posting(running: RunningBot) -> None:
