@@ -190,10 +190,9 @@ async def measure(rest_url: str, cdn_url: str) -> dict[str, Any]:
         "concurrent_min": min(concurrent),
         "concurrent_max": max(concurrent),
         "background_started": len(background),
-        "background_mb_s": BACKGROUND_SIZE
-        * len(background)
-        / MB
-        / max(1e-9, max((e or s) for s, e in background) - min(s for s, _ in background)),
+        "background_finished_during_sampling": sum(
+            1 for _, end in background if end is not None and end < max(dispatched.values())
+        ),
     }
 
 
