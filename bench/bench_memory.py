@@ -176,7 +176,8 @@ async def measure_queue() -> None:
         point_discord_at(rest_url)
         db = await Database.open(Path(tmp) / "wanbot.sqlite3")
         jobs = JobStore(db)
-        client = discord.Client(intents=discord.Intents(guilds=True))
+        # As WanBot is built: guild events only, no message cache.
+        client = discord.Client(intents=discord.Intents(guilds=True), max_messages=None)
         await client.login("bench-token")  # GET /users/@me and the application, from the fake
         notifier = DiscordNotifier(client, jobs)
         async with aiohttp.ClientSession() as session:

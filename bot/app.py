@@ -84,6 +84,7 @@ class WanBot(commands.Bot):
             tree_cls=WanTree,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
             help_command=None,
+            max_messages=None,  # it reads no message events: a cache of 1,000 would be dead weight
         )
         self.settings = settings
         self._services = services

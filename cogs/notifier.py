@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import tempfile
 import time
@@ -50,7 +52,7 @@ _CLOCK_MARGIN_SECONDS = 120.0
 @dataclass
 class _Status:
     message: discord.Message | discord.PartialMessage | None = None
-    shown: dict[str, Any] | None = None  # the embed as last sent
+    shown: str | None = None  # a fingerprint of the embed as last sent
     edited_at: float = float("-inf")
     held: tuple[Job, Progress, str | None] | None = None
     flush: asyncio.Task[None] | None = None
@@ -112,7 +114,7 @@ class DiscordNotifier:
         if status.message is None:
             await self._post_status(job, update, embed)
             return
-        if _same(embed, status.shown):
+        if _fingerprint(embed) == status.shown:
             return
         wait = status.edited_at + self._edit_every - self._clock()
         if update.state.is_final or wait <= 0:
@@ -145,7 +147,9 @@ class DiscordNotifier:
         message = await self._send(job, "status", embed=embed, view=view)
         if message is None:
             return
-        status.message, status.shown, status.edited_at = message, embed.to_dict(), self._clock()
+        # Only the id and channel are needed to edit it: a partial message keeps no copy of it.
+        kept = message.channel.get_partial_message(message.id)  # type: ignore[union-attr]
+        status.message, status.shown, status.edited_at = kept, _fingerprint(embed), self._clock()
         await self._jobs.save(job.id, progress_message_id=message.id)
 
     async def _edit(
@@ -167,7 +171,7 @@ class DiscordNotifier:
         except discord.HTTPException:
             log.warning("Could not edit the status of job %s", job_id, exc_info=True)
             return
-        status.shown, status.edited_at = embed.to_dict(), self._clock()
+        status.shown, status.edited_at = _fingerprint(embed), self._clock()
         if final:
             self._status.pop(job_id, None)
 
@@ -336,8 +340,10 @@ class DiscordNotifier:
             return None
 
 
-def _same(embed: discord.Embed, shown: dict[str, Any] | None) -> bool:
-    return shown is not None and embed.to_dict() == shown
+def _fingerprint(embed: discord.Embed) -> str:
+    """A short stand-in for an embed, to tell whether it changed (thousands are kept)."""
+    text = json.dumps(embed.to_dict(), sort_keys=True, ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _has_button(message: discord.Message, custom_id: str) -> bool:

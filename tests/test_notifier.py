@@ -33,8 +33,12 @@ def http_error(cls: type[discord.HTTPException], status: int) -> discord.HTTPExc
 
 
 def fake_message() -> discord.Message:
+    """A posted message; the notifier keeps (and edits) only its partial form."""
     message = mock.create_autospec(discord.Message, instance=True, spec_set=True)
     message.id = next(_ids)
+    partial = mock.create_autospec(discord.PartialMessage, instance=True, spec_set=True)
+    partial.id = message.id
+    message.channel = SimpleNamespace(get_partial_message=lambda message_id: partial)
     return message
 
 
