@@ -239,8 +239,9 @@ async def measure_queue() -> None:
     print(
         "# queued_10k_rss_mb = RSS after 10,000 enqueues minus RSS after imports: it includes the"
         " SQLite connection and its cache, the logged-in discord.py client, the engine, and per"
-        " job the queue entry and the notifier's status (the posted discord.Message and its"
-        " embed). The fake REST runs in another process and is not counted.",
+        " job the queue entry and the notifier's status (a partial message, a fingerprint of its"
+        " embed, a lock, discord.py's stored Cancel view). The fake REST runs in another process"
+        " and is not counted.",
         flush=True,
     )
     print(
