@@ -109,6 +109,10 @@ class ModelSpec:
     template_combinations: tuple[frozenset[MediaType], ...] = ()
     concurrency: int = 2
     submit_per_second: int = 2
+    # Provider seconds for the default resolution and duration: our estimate within the docs'
+    # "typically 1–5 minutes" (flash models faster); only a starting point, which the engine
+    # checks early and replaces with what it learns.
+    typical_seconds: float = 150.0
 
     @property
     def media_types(self) -> frozenset[MediaType]:
@@ -179,6 +183,7 @@ WAN27_I2V = ModelSpec(
     has_sound=True,  # driven by the given audio, or dubbed by the model
     concurrency=5,  # not in the provider's rate-limit table; its siblings have 5
     submit_per_second=5,
+    typical_seconds=120.0,
 )
 
 WAN26_I2V_FLASH = ModelSpec(
@@ -201,6 +206,7 @@ WAN26_I2V_FLASH = ModelSpec(
     has_sound=True,
     concurrency=5,
     submit_per_second=5,
+    typical_seconds=60.0,
 )
 
 WAN26_I2V = ModelSpec(
@@ -223,6 +229,7 @@ WAN26_I2V = ModelSpec(
     has_sound=True,
     concurrency=5,
     submit_per_second=5,
+    typical_seconds=150.0,
 )
 
 WAN22_KF2V_FLASH = ModelSpec(
@@ -243,6 +250,7 @@ WAN22_KF2V_FLASH = ModelSpec(
     audio=None,
     clip=None,
     has_sound=False,
+    typical_seconds=60.0,
 )
 
 WANX21_KF2V_PLUS = ModelSpec(
@@ -267,6 +275,7 @@ WANX21_KF2V_PLUS = ModelSpec(
     # ("Tang-style elegance"); the other three appear in the same effect list.
     templates=("mech1", "mech2", "hanfu-1", "solaron", "magazine"),
     template_combinations=(frozenset({_FIRST}),),
+    typical_seconds=150.0,
 )
 
 MODELS: dict[str, ModelSpec] = {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.catalog import MODELS
 from bot.engine.queue import FairQueue
-from bot.engine.schedule import DurationModel, Estimate, PollPlanner, RateWindow
+from bot.engine.schedule import DurationModel, Estimate, PollPlanner, RateWindow, prior_seconds
 
 KIND = ("wan2.7-i2v", "1080P", 5)
 
@@ -21,7 +22,7 @@ def test_rate_window_allows_limit_per_sliding_second() -> None:
 def test_duration_model_falls_back_from_kind_to_model_to_prior() -> None:
     model = DurationModel()
     assert model.estimate(KIND).samples == 0
-    assert model.estimate(KIND).median == 150
+    assert model.estimate(KIND).median == MODELS["wan2.7-i2v"].typical_seconds
     for seconds in (100, 110, 120):
         model.observe(("wan2.7-i2v", "1080P", 10), seconds)
     related = model.estimate(KIND)
@@ -39,6 +40,42 @@ def test_planner_waits_for_the_window_then_polls_densely_then_backs_off() -> Non
     assert planner.next_poll(150, estimate) == 4
     assert planner.next_poll(268, estimate) == 4
     assert 4 < planner.next_poll(400, estimate) <= 60
+
+
+def test_the_prior_comes_from_the_catalogue_scaled_by_length_and_resolution() -> None:
+    typical = MODELS["wan2.7-i2v"].typical_seconds  # 1080P, 5 s
+    assert prior_seconds(("wan2.7-i2v", "1080P", 10)) == pytest.approx(2 * typical)
+    assert prior_seconds(("wan2.7-i2v", "720P", 5)) == pytest.approx(typical * 720 / 1080)
+    flash = prior_seconds(("wan2.2-kf2v-flash", "720P", 5))
+    assert flash < prior_seconds(("wanx2.1-kf2v-plus", "720P", 5))
+
+
+def probe_times(planner: PollPlanner, estimate: Estimate, until: float) -> list[float]:
+    """When a task is polled, from its submission until `until` seconds."""
+    times, elapsed = [], 0.0
+    while elapsed < until:
+        elapsed += planner.next_poll(elapsed, estimate, probe=True)
+        times.append(elapsed)
+    return times
+
+
+@pytest.mark.parametrize("ends_at", [1.0, 2.5, 4.0, 7.3, 15.0, 33.0])
+def test_an_unsure_estimate_is_probed_so_a_fast_task_is_seen_within_half_its_time(
+    ends_at: float,
+) -> None:
+    planner = PollPlanner()
+    unsure = Estimate(median=150, spread=0.5, samples=0)
+    seen = next(t for t in probe_times(planner, unsure, 200) if t >= ends_at)
+    assert seen - ends_at <= max(planner.first_probe, 0.5 * ends_at)
+
+
+def test_probes_stop_where_the_likely_window_begins() -> None:
+    planner = PollPlanner()
+    unsure = Estimate(median=150, spread=0.5, samples=0)
+    start, _ = unsure.window(planner.window_width)
+    early = [t for t in probe_times(planner, unsure, start) if t < start]
+    assert 5 <= len(early) <= 12, early  # a handful of looks, not a poll every few seconds
+    assert planner.next_poll(0, unsure) == pytest.approx(start)  # without probing: the window
 
 
 def test_fair_queue_takes_turns_and_newcomers_go_first() -> None:

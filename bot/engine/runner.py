@@ -32,7 +32,7 @@ from bot.dashscope.models import PROVIDER_TIMEZONE, TaskSummary, without_account
 from bot.engine import failures
 from bot.engine.delivery import Notifier, Progress
 from bot.engine.queue import FairQueue
-from bot.engine.schedule import DurationModel, PollPlanner, RateWindow
+from bot.engine.schedule import SURE_SAMPLES, DurationModel, PollPlanner, RateWindow
 from bot.errors import InvalidInput, WanbotError
 from bot.media import probe_video_file
 from bot.requests import GenerationRequest
@@ -654,7 +654,14 @@ class Engine:
 
     def _poll_delay(self, job: Job | _Tracked, elapsed: float) -> float:
         kind = job.kind
-        return self.config.planner.next_poll(elapsed, self.durations.estimate(kind))
+        estimate = self.durations.estimate(kind)
+        # Probing early costs polls: only while unsure, and while few tasks share the budget.
+        roomy = (
+            len(self._tracked)
+            <= self.config.query_budget_per_second * self.config.planner.first_probe / 2
+        )
+        probe = estimate.samples < SURE_SAMPLES and roomy
+        return self.config.planner.next_poll(elapsed, estimate, probe=probe)
 
     async def _poll_due(self, now: float) -> None:
         due = sorted(

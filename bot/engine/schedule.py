@@ -2,8 +2,11 @@
 
 Provider times vary with the model, resolution and duration, and by queue load around that.
 `DurationModel` learns the typical time (median) and its spread (log-space deviation) per kind of
-job from finished tasks. `PollPlanner` polls sparsely until the task could plausibly be done,
-densely while it probably finishes, and backs off again if it runs late.
+job from finished tasks; before it has any, it starts from the catalogue's typical time for the
+model, scaled by resolution and duration. `PollPlanner` polls sparsely until the task could
+plausibly be done, densely while it probably finishes, and backs off again if it runs late. While
+an estimate is unsure (few samples) and the query budget has room, it also probes early, at
+growing intervals, so a task far faster than the guess is seen within half its own time.
 """
 
 from __future__ import annotations
@@ -14,11 +17,15 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.catalog import MODELS
+
 Kind = tuple[str, str, int]  # model, resolution, duration (s)
 
 # The docs say "typically 1–5 minutes": a median of 150 s with a wide spread covers that.
 PRIOR_MEDIAN_SECONDS = 150.0
 PRIOR_LOG_SPREAD = 0.5
+# With this many samples behind it, an estimate is followed without early probes.
+SURE_SAMPLES = 3
 # With few samples the spread is uncertain: never trust it below this.
 MIN_LOG_SPREAD = 0.12
 
@@ -109,7 +116,30 @@ class DurationModel:
             found = _estimate(related)
             # Other resolutions and lengths scale imperfectly: widen the spread.
             return Estimate(found.median, max(found.spread, 0.3), found.samples)
-        return Estimate(PRIOR_MEDIAN_SECONDS, PRIOR_LOG_SPREAD, 0)
+        return Estimate(prior_seconds(kind), PRIOR_LOG_SPREAD, 0)
+
+    def snapshot(self) -> dict[Kind, list[float]]:
+        """What was learned, per kind (oldest first), to keep between runs."""
+        return {kind: list(values) for kind, values in self._by_kind.items()}
+
+
+def prior_seconds(kind: Kind) -> float:
+    """The catalogue's typical time for the model, scaled by output seconds and by the picture's
+    height (both roughly proportional to the work), for a kind never seen before."""
+    model, resolution, duration = kind
+    spec = MODELS.get(model)
+    if spec is None:
+        return PRIOR_MEDIAN_SECONDS
+    scale = duration / spec.default_duration if spec.duration_settable else 1.0
+    height, default_height = _height(resolution), _height(spec.default_resolution)
+    if height and default_height:
+        scale *= height / default_height
+    return spec.typical_seconds * scale
+
+
+def _height(resolution: str) -> int | None:
+    digits = resolution.upper().removesuffix("P")
+    return int(digits) if digits.isdigit() else None
 
 
 def _estimate(values: Iterable[float]) -> Estimate:
@@ -130,13 +160,21 @@ class PollPlanner:
     dense_interval: float = 4.0  # inside the likely window
     longest_interval: float = 60.0  # never wait longer than this between polls
     window_width: float = 2.0  # ± this many spreads around the median
+    first_probe: float = 2.0  # early probes: the first after this many seconds,
+    probe_growth: float = 1.5  # then each at this multiple of the time run so far
 
-    def next_poll(self, elapsed: float, estimate: Estimate) -> float:
-        """Seconds from now until the next poll of a task that has run `elapsed` seconds."""
+    def next_poll(self, elapsed: float, estimate: Estimate, *, probe: bool = False) -> float:
+        """Seconds from now until the next poll of a task that has run `elapsed` seconds;
+        `probe`: the estimate is unsure and polls are cheap now, so look early too."""
         start, end = estimate.window(self.window_width)
         if elapsed < start - self.dense_interval:
             # Early: wait for the window to open, checking in at most every longest_interval.
-            return min(start - elapsed, self.longest_interval)
+            wait = min(start - elapsed, self.longest_interval)
+            if probe:
+                # Growing by half the time run so far: a task that ends at any moment is seen
+                # within half its own time, at a cost of a few polls before the window.
+                wait = min(wait, max(self.first_probe, elapsed * (self.probe_growth - 1)))
+            return wait
         if elapsed <= end:
             return self.dense_interval
         # Late: the longer past the window, the less likely each poll is the one; back off.

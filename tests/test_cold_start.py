@@ -1,0 +1,64 @@
+"""Cold start: the engine probes tasks early while its estimate is unsure and the budget has room."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.engine.schedule import SURE_SAMPLES
+from storage.jobs import JobState
+from tests import test_engine
+from tests.test_engine import ALICE, Rig, video_request
+
+rig = test_engine.rig  # the engine on the simulator in virtual time, shared with test_engine
+
+
+def queries(rig: Rig) -> list[object]:
+    return [r for r in rig.simulator.requests if r.method == "GET" and "/tasks/" in r.path]
+
+
+async def first_poll_after(rig: Rig) -> float:
+    job = await rig.engine.enqueue(video_request(), ALICE)
+    await rig.engine.step()
+    submitted = rig.clock.now
+    due = await rig.engine.step()
+    assert (await rig.job(job.id)).state is JobState.PENDING
+    assert due is not None
+    return due - submitted
+
+
+async def test_a_task_far_faster_than_the_guess_is_seen_within_half_its_time(rig: Rig) -> None:
+    rig.simulator.config.pending_seconds, rig.simulator.config.running_seconds = 1, 3
+    job = await rig.engine.enqueue(video_request(), ALICE)
+    await rig.finish(job.id)
+    done = await rig.job(job.id)
+    provider_time = (done.provider_finished_at or 0) - (done.submitted_at or 0)
+    seen = await rig.jobs.events(job.id)
+    downloading = next(e.at for e in seen if e.to_state is JobState.DOWNLOADING)
+    assert provider_time == 4
+    assert downloading - (done.submitted_at or 0) <= 6, "a 4 s task is seen by 6 s"
+
+
+async def test_an_unsure_estimate_is_probed_early(rig: Rig) -> None:
+    assert await first_poll_after(rig) == rig.config.planner.first_probe
+
+
+async def test_a_sure_estimate_is_followed_without_probes(rig: Rig) -> None:
+    kind = video_request().model, "1080P", 5
+    rig.engine.durations.load({kind: [150.0] * SURE_SAMPLES})
+    assert await first_poll_after(rig) > 30, "sure: wait for the likely window"
+
+
+async def test_with_many_tasks_in_flight_the_learned_schedule_rules(rig: Rig) -> None:
+    many = {"wan2.7-i2v": 40}
+    rig.engine.config = replace(rig.config, concurrency=many, submit_per_second=many)
+    rig.simulator.config.concurrency = rig.simulator.config.submit_per_second = many
+    jobs = [await rig.engine.enqueue(video_request(), ALICE) for _ in range(30)]
+    await rig.engine.step()  # 30 tasks in flight: more than the budget can spare probes for
+    states = {(await rig.job(j.id)).state for j in jobs}
+    assert states == {JobState.PENDING}
+    rig.clock.advance(rig.config.planner.first_probe)
+    before = len(queries(rig))
+    await rig.engine.step()
+    probed = len(queries(rig)) - before
+    room = rig.config.query_budget_per_second * rig.config.planner.first_probe / 2
+    assert 0 < probed <= room + 1, "only as many early probes as leave half the budget free"
