@@ -19,6 +19,11 @@ timing hook gives every task its pre-drawn times, so the workload does not depen
   same per-job provider times: polls at 10, 20, 30, … s after submission until the first at or
   after the end. They show the other end of the trade-off: few polls, long lags.
 
+- Cold start (`cold_start_lag_ratio`): one task of each kind at once, on a fresh engine with no
+  history, each taking a tenth of the engine's prior for its kind (the catalogue's typical time,
+  scaled); the figure is the mean of detection lag ÷ provider time. Without early probes it would
+  be several times 1 (the first poll waits for the likely window); the target is ≤ 0.5.
+
 Ratios are engine / SDK; the target is polls ≤ 0.5 at mean lag ≤ 1.0. The absolute polls per job
 and mean lag of every strategy are printed too, so the whole trade-off is on one screen. Nothing
 here is fixed by construction: a planner that learned badly would poll more or lag more than the
@@ -52,7 +57,7 @@ from benchlib import (
 )
 
 from bot.engine.runner import EngineConfig
-from bot.engine.schedule import PollPlanner
+from bot.engine.schedule import PollPlanner, prior_seconds
 from bot.simulator import SimulatorConfig
 from storage.jobs import JobState, Requester
 
@@ -220,6 +225,39 @@ async def outcome(rig: Rig, job_id: int, planned: PlannedJob) -> Outcome:
     return Outcome(polls, learned - task.ended_at)
 
 
+async def run_cold_start(planner: PollPlanner) -> list[float]:
+    """Detection lag ÷ provider time for tasks ten times faster than the prior, no history."""
+    fast = [
+        PlannedJob(
+            i,
+            0.0,
+            kind,
+            1.0,
+            prior_seconds((kind.model, kind.resolution, kind.duration)) / 10 - 1.0,
+        )
+        for i, kind in enumerate(KINDS)
+    ]
+    simulator_config = SimulatorConfig(
+        timing=timing_hook(fast), video_max_side=64, video_fps=1, seed=SEED
+    )
+
+    def engine_config(spool: Path) -> EngineConfig:
+        return EngineConfig(spool_dir=spool, planner=planner, max_waiting_per_user=JOBS)
+
+    with tempfile.TemporaryDirectory(prefix="wanbot-bench-") as workdir:
+        async with engine_rig(Path(workdir), simulator_config, engine_config=engine_config) as rig:
+            job_ids = {}
+            for job in fast:
+                request = video_request(
+                    job.kind.model, job.kind.resolution, job.kind.duration, job.prompt
+                )
+                requester = Requester(user_id=1 + job.index, guild_id=1, channel_id=1)
+                job_ids[job.index] = (await rig.engine.enqueue(request, requester)).id
+            await drive_until_idle(rig, [])
+            outcomes = [await outcome(rig, job_ids[job.index], job) for job in fast]
+    return [o.lag / job.provider_seconds for o, job in zip(outcomes, fast, strict=True)]
+
+
 # -- report ----------------------------------------------------------------------------------------
 
 
@@ -292,6 +330,10 @@ async def main() -> None:
         report("variant_polls_per_job_vs_sdk", variant_polls / sdk_polls)
         report("variant_mean_lag_vs_sdk", variant_lag / sdk_lag)
 
+    cold = await run_cold_start(default)
+    report("cold_start_tasks", len(cold))
+    report("cold_start_lag_ratio_max", max(cold))
+
     # The summary figures are always the default planner's.
     report("polls_per_job_vs_sdk", engine_polls / sdk_polls)
     report("mean_lag_vs_sdk", engine_lag / sdk_lag)
@@ -303,8 +345,12 @@ async def main() -> None:
     for interval, (polls, lag) in fixed.items():
         report(f"polls_per_job_fixed_{interval}s", polls)
         report(f"mean_lag_fixed_{interval}s_s", lag)
-    met = engine_polls / sdk_polls <= 0.5 and engine_lag / sdk_lag <= 1.0
-    report("target", "met" if met else "missed (polls ratio <= 0.5 at mean-lag ratio <= 1.0)")
+    report("cold_start_lag_ratio", mean(cold))
+    met = engine_polls / sdk_polls <= 0.5 and engine_lag / sdk_lag <= 1.0 and mean(cold) <= 0.5
+    report(
+        "target",
+        "met" if met else "missed (polls ratio <= 0.5 at mean-lag ratio <= 1.0, cold start <= 0.5)",
+    )
 
 
 if __name__ == "__main__":

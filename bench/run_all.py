@@ -26,6 +26,7 @@ SUMMARY = (
     "mean_lag_fixed_10s_s",
     "polls_per_job_fixed_15s",
     "mean_lag_fixed_15s_s",
+    "cold_start_lag_ratio",
     "slot_utilisation",
     "submit_delay_p95_s",
     "tasks_in_flight_peak",

@@ -198,6 +198,7 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
                 client,
                 planner=settings.planner(),
                 give_up_seconds=settings.unreadable_give_up_seconds,
+                durations_file=settings.durations_file.expanduser(),
             ) as runner:
                 result = await generate(session, client, runner, options)
     except InvalidInput as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 import sys
 import tempfile
@@ -20,12 +21,14 @@ from typing import Any, TextIO
 from bot.dashscope import DashScopeClient
 from bot.engine.delivery import Progress
 from bot.engine.runner import Engine, EngineConfig
-from bot.engine.schedule import PollPlanner
+from bot.engine.schedule import Kind, PollPlanner
 from bot.errors import WanbotError
 from bot.requests import GenerationRequest
 from storage.database import Database
 from storage.jobs import Job, JobState, JobStore, Requester
 from storage.quotas import QuotaStore
+
+log = logging.getLogger(__name__)
 
 # Headless runs are the operator's own: recorded, never limited by member quotas.
 _OPERATOR = Requester(user_id=0)
@@ -109,10 +112,12 @@ class HeadlessRunner:
         planner: PollPlanner,
         stream: TextIO | None = None,
         give_up_seconds: float = EngineConfig.unreadable_give_up_seconds,
+        durations_file: Path | None = None,
     ) -> None:
         self._client = client
         self._planner = planner
         self._give_up_seconds = give_up_seconds
+        self._durations_file = durations_file  # what was learned, kept between runs
         self._notifier = _ConsoleNotifier(stream)
 
     async def __aenter__(self) -> HeadlessRunner:
@@ -132,10 +137,17 @@ class HeadlessRunner:
             ),
         )
         await self._engine.start()
+        if self._durations_file is not None:
+            self._engine.durations.load(
+                await asyncio.to_thread(read_durations, self._durations_file)
+            )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._engine.stop()
+        if self._durations_file is not None:
+            learned = self._engine.durations.snapshot()
+            await asyncio.to_thread(write_durations, self._durations_file, learned)
         await self._db.close()
         self._spool.cleanup()
 
@@ -179,3 +191,27 @@ class HeadlessRunner:
 def _write_json(path: Path, value: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_durations(path: Path) -> dict[Kind, list[float]]:
+    """Provider times learned by earlier runs (nothing if the file is missing or unreadable)."""
+    try:
+        rows = json.loads(path.read_text())
+        return {(r["model"], r["resolution"], int(r["duration"])): r["seconds"] for r in rows}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def write_durations(path: Path, learned: dict[Kind, list[float]]) -> None:
+    """Keep what this run learned for the next (written whole, then moved into place)."""
+    rows = [
+        {"model": m, "resolution": r, "duration": d, "seconds": [round(s, 3) for s in seconds]}
+        for (m, r, d), seconds in sorted(learned.items())
+    ]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".part")
+        partial.write_text(json.dumps(rows, indent=1))
+        partial.replace(path)
+    except OSError as error:
+        log.warning("Could not keep learned task durations in %s (%s)", path, error)

@@ -9,6 +9,7 @@ settings use the `WANBOT_` prefix.
 from __future__ import annotations
 
 import configparser
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     poll_dense_seconds: float = Field(default=4.0, gt=0)
     poll_longest_seconds: float = Field(default=60.0, gt=0)
     max_waiting_per_user: int = Field(default=5, ge=1)
+    # Provider times `generate` learned, kept for its next run (the bot keeps them in its database).
+    durations_file: Path = Field(default_factory=lambda: _cache_dir() / "durations.json")
     # A job whose provider answers cannot be read for this long ends refunded, with an apology.
     unreadable_give_up_seconds: float = Field(default=120.0, gt=0)
     reuse_results: bool = False
@@ -88,6 +91,12 @@ class Settings(BaseSettings):
             reuse_results=self.reuse_results,
             unreadable_give_up_seconds=self.unreadable_give_up_seconds,
         )
+
+
+def _cache_dir() -> Path:
+    """The user's cache folder for wanbot (XDG_CACHE_HOME, else ~/.cache)."""
+    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(base).expanduser() / "wanbot"
 
 
 def read_credentials_key(path: Path) -> SecretStr | None:

@@ -26,6 +26,14 @@ class RecordedSleeps:
         self.delays.append(seconds)
 
 
+@pytest.fixture(autouse=True)
+def private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test writes to the user's own cache folder (generate keeps learned durations there)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock()

@@ -53,6 +53,7 @@ def settings(simulator: Simulator, tmp_path: Path) -> Settings:
         credentials_file=tmp_path / "none",
         poll_dense_seconds=0.01,
         poll_longest_seconds=0.05,
+        durations_file=tmp_path / "cache" / "durations.json",
     )
 
 
@@ -135,6 +136,21 @@ async def test_generate_gives_up_on_answers_it_cannot_read_instead_of_hanging(
     assert code == EXIT_FAILED
     assert "UnreadableAnswer" in capsys.readouterr().err
     assert not output.exists()
+
+
+async def test_generate_remembers_how_long_tasks_took_for_its_next_run(
+    fast: Simulator, settings: Settings, tmp_path: Path
+) -> None:
+    argv = ["--model", "wan2.2-kf2v-flash", "--first-frame", "https://example.com/a.png"]
+    argv += ["--last-frame", "https://example.com/b.png"]
+    for run in range(2):
+        assert await generate(settings, *argv, "--output", tmp_path / f"{run}.mp4") == EXIT_OK
+    [learned] = json.loads(settings.durations_file.read_text())
+    assert (learned["model"], learned["resolution"], learned["duration"]) == (
+        "wan2.2-kf2v-flash", "720P", 5,
+    )  # fmt: skip
+    assert len(learned["seconds"]) == 2, "the second run started from the first's"
+    assert all(0 < seconds < 5 for seconds in learned["seconds"])
 
 
 async def test_urls_that_cannot_be_fetched_are_passed_through(
