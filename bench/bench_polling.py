@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import random
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -183,7 +184,9 @@ def fixed_schedule(provider_seconds: float, times: Iterator[float]) -> Outcome:
 # -- the engine ------------------------------------------------------------------------------------
 
 
-async def run_engine(jobs: Sequence[PlannedJob], planner: PollPlanner) -> tuple[list[Outcome], Any]:
+@contextlib.asynccontextmanager
+async def polling_rig(jobs: Sequence[PlannedJob], planner: PollPlanner) -> AsyncIterator[Rig]:
+    """The engine and the simulator in virtual time, each task taking its planned times."""
     simulator_config = SimulatorConfig(
         timing=timing_hook(jobs), video_max_side=64, video_fps=1, seed=SEED
     )
@@ -193,22 +196,27 @@ async def run_engine(jobs: Sequence[PlannedJob], planner: PollPlanner) -> tuple[
 
     with tempfile.TemporaryDirectory(prefix="wanbot-bench-") as workdir:
         async with engine_rig(Path(workdir), simulator_config, engine_config=engine_config) as rig:
-            job_ids: dict[int, int] = {}  # planned index -> engine job id
+            yield rig
 
-            def arrival(job: PlannedJob) -> Callable[[], Any]:
-                async def enqueue() -> None:
-                    request = video_request(
-                        job.kind.model, job.kind.resolution, job.kind.duration, job.prompt
-                    )
-                    requester = Requester(user_id=1 + job.index % 20, guild_id=1, channel_id=1)
-                    job_ids[job.index] = (await rig.engine.enqueue(request, requester)).id
 
-                return enqueue
+async def run_engine(jobs: Sequence[PlannedJob], planner: PollPlanner) -> tuple[list[Outcome], Any]:
+    async with polling_rig(jobs, planner) as rig:
+        job_ids: dict[int, int] = {}  # planned index -> engine job id
 
-            start = rig.clock.now
-            stats = await drive_until_idle(rig, [(start + j.arrival, arrival(j)) for j in jobs])
-            outcomes = [await outcome(rig, job_ids[job.index], job) for job in jobs]
-            return outcomes, stats
+        def arrival(job: PlannedJob) -> Callable[[], Any]:
+            async def enqueue() -> None:
+                request = video_request(
+                    job.kind.model, job.kind.resolution, job.kind.duration, job.prompt
+                )
+                requester = Requester(user_id=1 + job.index % 20, guild_id=1, channel_id=1)
+                job_ids[job.index] = (await rig.engine.enqueue(request, requester)).id
+
+            return enqueue
+
+        start = rig.clock.now
+        stats = await drive_until_idle(rig, [(start + j.arrival, arrival(j)) for j in jobs])
+        outcomes = [await outcome(rig, job_ids[job.index], job) for job in jobs]
+        return outcomes, stats
 
 
 async def outcome(rig: Rig, job_id: int, planned: PlannedJob) -> Outcome:
@@ -237,24 +245,16 @@ async def run_cold_start(planner: PollPlanner) -> list[float]:
         )
         for i, kind in enumerate(KINDS)
     ]
-    simulator_config = SimulatorConfig(
-        timing=timing_hook(fast), video_max_side=64, video_fps=1, seed=SEED
-    )
-
-    def engine_config(spool: Path) -> EngineConfig:
-        return EngineConfig(spool_dir=spool, planner=planner, max_waiting_per_user=JOBS)
-
-    with tempfile.TemporaryDirectory(prefix="wanbot-bench-") as workdir:
-        async with engine_rig(Path(workdir), simulator_config, engine_config=engine_config) as rig:
-            job_ids = {}
-            for job in fast:
-                request = video_request(
-                    job.kind.model, job.kind.resolution, job.kind.duration, job.prompt
-                )
-                requester = Requester(user_id=1 + job.index, guild_id=1, channel_id=1)
-                job_ids[job.index] = (await rig.engine.enqueue(request, requester)).id
-            await drive_until_idle(rig, [])
-            outcomes = [await outcome(rig, job_ids[job.index], job) for job in fast]
+    async with polling_rig(fast, planner) as rig:
+        job_ids = {}
+        for job in fast:
+            request = video_request(
+                job.kind.model, job.kind.resolution, job.kind.duration, job.prompt
+            )
+            requester = Requester(user_id=1 + job.index, guild_id=1, channel_id=1)
+            job_ids[job.index] = (await rig.engine.enqueue(request, requester)).id
+        await drive_until_idle(rig, [])
+        outcomes = [await outcome(rig, job_ids[job.index], job) for job in fast]
     return [o.lag / job.provider_seconds for o, job in zip(outcomes, fast, strict=True)]
 
 
