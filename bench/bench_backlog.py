@@ -85,7 +85,7 @@ def arrivals(rig: Rig, count: int, job_ids: list[int]) -> list[Arrival]:
             request = video_request(MODEL, "720P", 5, f"bench job {index}")
             job_ids.append((await rig.engine.enqueue(request, requester)).id)
 
-    return [(rig.clock.now, enqueue_all)]
+    return [(rig.clock(), enqueue_all)]
 
 
 async def learned_end_times(rig: Rig, job_ids: Sequence[int]) -> list[float]:

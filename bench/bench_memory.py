@@ -69,14 +69,11 @@ async def serve_big_body() -> None:
         await response.write_eof()
         return response
 
+    from fake_rest import serve
+
     app = web.Application()
     app.router.add_get("/result.mp4", result)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(runner.addresses[0][1], flush=True)
-    await asyncio.Event().wait()
+    await serve(app)
 
 
 @contextlib.contextmanager

@@ -213,7 +213,7 @@ async def run_engine(jobs: Sequence[PlannedJob], planner: PollPlanner) -> tuple[
 
             return enqueue
 
-        start = rig.clock.now
+        start = rig.clock()
         stats = await drive_until_idle(rig, [(start + j.arrival, arrival(j)) for j in jobs])
         outcomes = [await outcome(rig, job_ids[job.index], job) for job in jobs]
         return outcomes, stats

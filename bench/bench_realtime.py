@@ -52,16 +52,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from benchlib import API_KEY, NullNotifier, percentile, report, report_header, video_request
-from pydantic import SecretStr
+from benchlib import engine_rig, percentile, report, report_header, video_request
 
-from bot.dashscope import DashScopeClient, RetryPolicy
-from bot.engine.runner import Engine, EngineConfig
-from bot.simulator import Simulator, SimulatorConfig
-from storage.database import Database
+from bot.engine.runner import EngineConfig
+from bot.simulator import SimulatorConfig
 from storage.jobs import Job, JobState, JobStore, Requester
-from storage.quotas import QuotaStore
 
 SEED = 20_261_122
 MODELS = (
@@ -116,72 +111,53 @@ async def one_run(run: int) -> dict[str, Any]:
     count = JOBS_PER_MODEL * len(MODELS)
     times = plan(count, SEED + run)
     names = [name for name, _ in MODELS]
-    simulator = Simulator(
-        SimulatorConfig(
-            timing=timing_hook(times),
+    simulator_config = SimulatorConfig(
+        timing=timing_hook(times),
+        concurrency=dict.fromkeys(names, SLOTS),
+        submit_per_second=dict.fromkeys(names, SUBMITS_PER_SECOND),
+        video_max_side=64,
+        video_fps=1,
+        seed=SEED,
+    )
+    history = random.Random(SEED - run)
+
+    def engine_config(spool: Path) -> EngineConfig:
+        return EngineConfig(
+            spool_dir=spool,
             concurrency=dict.fromkeys(names, SLOTS),
             submit_per_second=dict.fromkeys(names, SUBMITS_PER_SECOND),
-            video_max_side=64,
-            video_fps=1,
-            seed=SEED,
+            max_waiting_per_user=count,
         )
-    )
-    await simulator.start()
-    history = random.Random(SEED - run)
+
     with tempfile.TemporaryDirectory(prefix="wanbot-bench-") as workdir:
-        db = await Database.open(Path(workdir) / "wanbot.sqlite3")
-        jobs = JobStore(db)
-        try:
-            async with aiohttp.ClientSession() as session:
-                assert simulator.base_url
-                client = DashScopeClient(
-                    session,
-                    api_key=SecretStr(API_KEY),
-                    base_url=simulator.base_url,
-                    retry=RetryPolicy(attempts=3, base_delay=0.0),
-                )
-                engine = Engine(
-                    db=db,
-                    jobs=jobs,
-                    quotas=QuotaStore(db, default_seconds=10**7),
-                    client=client,
-                    notifier=NullNotifier(),
-                    config=EngineConfig(
-                        spool_dir=Path(workdir) / "spool",
-                        concurrency=dict.fromkeys(names, SLOTS),
-                        submit_per_second=dict.fromkeys(names, SUBMITS_PER_SECOND),
-                        max_waiting_per_user=count,
-                    ),
-                )
-                for name, resolution in MODELS:
-                    for _ in range(HISTORY_PER_KIND):
-                        seconds = PROVIDER_SECONDS * history.lognormvariate(0.0, NOISE_SIGMA)
-                        engine.durations.observe((name, resolution, DURATION), seconds)
-                await engine.start()
-                started = time.time()
-                queued: list[Job] = []
-                try:
-                    for index in range(count):
-                        name, resolution = MODELS[index % len(MODELS)]
-                        request = video_request(name, resolution, DURATION, f"bench job {index}")
-                        requester = Requester(user_id=1 + index % USERS, guild_id=1, channel_id=1)
-                        queued.append(await engine.enqueue(request, requester))
-                    enqueued = time.time()
-                    while await jobs.unfinished():
-                        if time.time() - started > TIMEOUT_S:
-                            raise TimeoutError(f"jobs unfinished after {TIMEOUT_S:.0f} s")
-                        await asyncio.sleep(0.5)
-                    finished = time.time()
-                finally:
-                    await engine.stop()
-                ended = {job.id: await jobs.get(job.id) for job in queued}
-                bad = [j for j in ended.values() if j is None or j.state is not JobState.DELIVERED]
-                if bad:
-                    raise RuntimeError(f"{len(bad)} jobs did not end delivered")
-                learned = {job.id: await learned_at(jobs, job.id) for job in queued}
-        finally:
-            await db.close()
-            await simulator.close()
+        async with engine_rig(
+            Path(workdir), simulator_config, engine_config=engine_config, clock=time.time
+        ) as rig:
+            simulator, jobs, engine = rig.simulator, rig.jobs, rig.engine
+            for name, resolution in MODELS:
+                for _ in range(HISTORY_PER_KIND):
+                    seconds = PROVIDER_SECONDS * history.lognormvariate(0.0, NOISE_SIGMA)
+                    engine.durations.observe((name, resolution, DURATION), seconds)
+            await engine.start()
+            started = time.time()
+            queued: list[Job] = []
+            for index in range(count):
+                name, resolution = MODELS[index % len(MODELS)]
+                request = video_request(name, resolution, DURATION, f"bench job {index}")
+                requester = Requester(user_id=1 + index % USERS, guild_id=1, channel_id=1)
+                queued.append(await engine.enqueue(request, requester))
+            enqueued = time.time()
+            while await jobs.unfinished():
+                if time.time() - started > TIMEOUT_S:
+                    raise TimeoutError(f"jobs unfinished after {TIMEOUT_S:.0f} s")
+                await asyncio.sleep(0.5)
+            finished = time.time()
+            await engine.stop()
+            ended = {job.id: await jobs.get(job.id) for job in queued}
+            bad = [j for j in ended.values() if j is None or j.state is not JobState.DELIVERED]
+            if bad:
+                raise RuntimeError(f"{len(bad)} jobs did not end delivered")
+            learned = {job.id: await learned_at(jobs, job.id) for job in queued}
 
     by_prompt = {job.request.prompt: job for job in queued}
     delays: list[float] = []

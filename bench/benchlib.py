@@ -112,9 +112,9 @@ class NullNotifier:
 
 @dataclass
 class Rig:
-    """An engine on a real SQLite file, talking to the simulator over loopback, in virtual time."""
+    """An engine on a real SQLite file, talking to the simulator over loopback, on one clock."""
 
-    clock: VirtualClock
+    clock: VirtualClock | Callable[[], float]  # virtual unless a bench asks for the wall clock
     simulator: Simulator
     db: Database
     jobs: JobStore
@@ -129,9 +129,11 @@ async def engine_rig(
     *,
     engine_config: Callable[[Path], EngineConfig],
     quota_seconds: int = 10**7,
+    clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[Rig]:
-    """Start the simulator and an engine sharing one VirtualClock (the pattern of test_engine.py)."""
-    clock = VirtualClock()
+    """Start the simulator and an engine sharing one clock: a new VirtualClock (the pattern of
+    test_engine.py) unless `clock` is given (e.g. `time.time` for wall-clock benches)."""
+    clock = clock or VirtualClock()
     simulator = Simulator(simulator_config, clock=clock)
     await simulator.start()
     db = await Database.open(workdir / "wanbot.sqlite3")
@@ -199,6 +201,7 @@ async def drive_until_idle(
     stats = DriveStats()
     waiting = deque(sorted(arrivals, key=lambda arrival: arrival[0]))
     clock, engine = rig.clock, rig.engine
+    assert isinstance(clock, VirtualClock), "drive_until_idle moves a virtual clock"
     while True:
         started = time.perf_counter()
         while waiting and waiting[0][0] <= clock.now:

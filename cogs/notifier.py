@@ -209,19 +209,26 @@ class DiscordNotifier:
         in its channel or the requester's DM, newest first, back to when its delivery began."""
         began = (job.delivery_started_at or job.created_at) - _CLOCK_MARGIN_SECONDS
         since = datetime.fromtimestamp(began, UTC)
+        found = await self._find_delivery(await self._channel(job), job, since)
+        if found is None:  # the DM is opened only when the channel does not have it
+            found = await self._find_delivery(await self._dm_channel(job.user_id), job, since)
+        return found
+
+    async def _find_delivery(
+        self, place: Messageable | None, job: Job, since: datetime
+    ) -> int | None:
+        """The id of the bot's post with `job`'s buttons in `place` since `since`, newest first."""
+        if place is None or not hasattr(place, "history"):
+            return None
         marker = f"wanbot:retry:{job.id}"
-        places = [await self._channel(job), await self._dm_channel(job.user_id)]
-        for place in places:
-            if place is None or not hasattr(place, "history"):
-                continue
-            try:
-                async for message in place.history(limit=None, after=since, oldest_first=False):
-                    if message.author.id == getattr(self._bot.user, "id", None) and _has_button(
-                        message, marker
-                    ):
-                        return message.id
-            except discord.HTTPException:
-                log.warning("Could not read message history for job %s", job.id, exc_info=True)
+        try:
+            async for message in place.history(limit=None, after=since, oldest_first=False):
+                if message.author.id == getattr(self._bot.user, "id", None) and _has_button(
+                    message, marker
+                ):
+                    return message.id
+        except discord.HTTPException:
+            log.warning("Could not read message history for job %s", job.id, exc_info=True)
         return None
 
     # -- sending ---------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from bot import samples
 from bot.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH
 from bot.media import check_media
 from bot.simulator import Simulator, SimulatorConfig
+from tests import test_e2e_video
 from tests.fakediscord import FakeDiscord, Message, subprocess_env, write_sitecustomize
 from tests.fakediscord.wanbot import result_messages, status_messages, status_text
 
@@ -95,11 +96,7 @@ class BotProcess:
             await self.process.wait()
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-        server.assert_no_violations()
+fake = test_e2e_video.fake  # the fake Discord, checked for spec violations at the end
 
 
 @pytest.fixture

@@ -437,8 +437,15 @@ async def test_a_crash_in_any_state_then_a_restart_delivers_once_and_charges_onc
     assert len(submits) == 1, "submitted exactly once"
 
 
-async def test_an_unclear_submit_that_never_landed_is_submitted_again(rig: Rig) -> None:
-    rig.simulator.script("drop")  # the connection dies before the simulator makes the task
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param("drop", id="the connection dies before the task is made"),
+        pytest.param("unreadable", id="a proxy's HTML error page, and no task made"),
+    ],
+)
+async def test_an_unclear_submit_that_never_landed_is_submitted_again(rig: Rig, fault: str) -> None:
+    rig.simulator.script(fault)
     job = await rig.engine.enqueue(video_request(), ALICE)
     await rig.finish(job.id)
     states = await rig.states(job.id)

@@ -53,21 +53,6 @@ async def test_an_unreadable_answer_about_one_job_never_stalls_the_others(rig: R
     assert limit <= given_up_after <= limit + 2 * rig.config.planner.longest_interval
 
 
-async def test_a_submit_answered_with_an_html_page_is_reconciled_not_lost(rig: Rig) -> None:
-    rig.simulator.script("unreadable")  # a proxy's error page, and no task made
-    job = await rig.engine.enqueue(video_request(), ALICE)
-    await rig.finish(job.id)
-    states = await rig.states(job.id)
-    assert states[:4] == [
-        JobState.QUEUED,
-        JobState.SUBMITTING,
-        JobState.QUEUED,
-        JobState.SUBMITTING,
-    ]
-    assert states[-1] is JobState.DELIVERED
-    assert len(rig.simulator.tasks) == 1
-
-
 def stranger(rig: Rig, key: str = "sk-engine-test") -> DashScopeClient:
     """Another client on the bot's account: `python -m bot generate` run by the operator, say."""
     assert rig.simulator.base_url

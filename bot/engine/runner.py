@@ -504,13 +504,11 @@ class Engine:
             except _OutOfBudget:
                 self._reconcile_at[job_id] = self._queries.next_free(self._clock())
                 return  # the rest wait for the budget too
-            except DashScopeError as error:
-                if error.code != UNREADABLE or not await self._trouble(job_id, "Reconcile", error):
-                    log.info("Could not reconcile job %s yet (%s)", job_id, error)
-                    self._reconcile_at[job_id] = now + self.config.reconcile_after_seconds
             except Exception as error:
-                if not await self._trouble(job_id, "Reconcile", error):
-                    self._reconcile_at[job_id] = now + self.config.reconcile_after_seconds
+                if _unreadable(error) and await self._trouble(job_id, "Reconcile", error):
+                    continue
+                log.info("Could not reconcile job %s yet (%s)", job_id, error)
+                self._reconcile_at[job_id] = now + self.config.reconcile_after_seconds
 
     def _query(self) -> None:
         """Take a place in the shared query budget for a call made inside a pass, or give up
@@ -679,11 +677,9 @@ class Engine:
         try:
             await self._poll_once(tracked)
         except Exception as error:
-            unreadable = not isinstance(error, DashScopeError) or error.code == UNREADABLE
-            if unreadable and await self._trouble(tracked.job_id, "Polling", error):
+            if _unreadable(error) and await self._trouble(tracked.job_id, "Polling", error):
                 return
-            if not unreadable:
-                log.info("Poll of job %s failed (%s); again shortly", tracked.job_id, error)
+            log.info("Poll of job %s failed (%s); again shortly", tracked.job_id, error)
             tracked.next_poll_at = self._clock() + self.config.planner.dense_interval
         else:
             self._troubled_since.pop(tracked.job_id, None)
@@ -843,12 +839,12 @@ class Engine:
         *,
         code: str | None = None,
         message: str | None = None,
-    ) -> bool:
+    ) -> None:
         """Finish a job without a video: refund its reservation and tell the requester. A job
-        that has ended meanwhile (a cancel and a poll at once) is left as it is: return False."""
+        that has ended meanwhile (a cancel and a poll at once) is left as it is."""
         async with self._db.transaction() as tx:
             if (await self._jobs.get_in(tx, job.id)).state.is_final:
-                return False
+                return
             job = await self._jobs.transition(
                 tx, job.id, state, detail=code, error_code=code, error_message=message or reason
             )
@@ -856,7 +852,6 @@ class Engine:
                 await self._quotas.refund(tx, job_id=job.id, reason=code or state.value)
         self._spool_path(job).unlink(missing_ok=True)
         await self._safely(self._notifier.fail(job, reason), job)
-        return True
 
     async def _progress(self, job: Job, **details: Any) -> None:
         update = Progress(state=job.state, elapsed=self._clock() - job.created_at, **details)
@@ -904,6 +899,12 @@ def billed_seconds(usage: dict[str, Any] | None, requested: int) -> int:
         if usage and isinstance(usage.get(name), int | float):
             return round(usage[name])
     return requested
+
+
+def _unreadable(error: Exception) -> bool:
+    """An answer that could not be read, or a bug: unlike a network failure, waiting will not
+    mend it, so it counts toward giving up on the job."""
+    return not isinstance(error, DashScopeError) or error.code == UNREADABLE
 
 
 def _canceled(job: Job) -> CancelOutcome:
