@@ -10,8 +10,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,60 +21,19 @@ from pydantic import SecretStr
 from bot.dashscope import DashScopeClient
 from bot.engine.runner import Engine
 from bot.errors import InvalidInput
+from bot.services import Services
 from bot.settings import Settings
 from cogs.errors import WanTree
 from cogs.notifier import DiscordNotifier
+from cogs.served import ServedBot
 from storage.database import Database
-from storage.guild_settings import GuildSettingsStore
-from storage.jobs import JobStore
-from storage.quotas import QuotaStore
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 30.0
 
 
-@dataclass
-class Services:
-    """What the cogs use, built once in `run_bot` and handed to the bot."""
-
-    settings: Settings
-    session: aiohttp.ClientSession
-    db: Database
-    jobs: JobStore
-    quotas: QuotaStore
-    guild_settings: GuildSettingsStore
-    client: DashScopeClient
-    engine: Engine | None = None  # started in setup_hook: its notifier needs the bot
-
-    @classmethod
-    def create(
-        cls,
-        settings: Settings,
-        session: aiohttp.ClientSession,
-        db: Database,
-        client: DashScopeClient,
-        *,
-        clock: Callable[[], float] = time.time,
-    ) -> Services:
-        """The stores on `db`, configured from `settings`."""
-        return cls(
-            settings=settings,
-            session=session,
-            db=db,
-            jobs=JobStore(db, clock=clock),
-            quotas=QuotaStore(
-                db,
-                default_seconds=settings.quota_default_seconds,
-                default_period=settings.quota_period,
-                clock=clock,
-            ),
-            guild_settings=GuildSettingsStore(db, clock=clock),
-            client=client,
-        )
-
-
-class WanBot(commands.Bot):
+class WanBot(ServedBot):
     def __init__(self, settings: Settings, services: Services | None = None) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -96,13 +53,6 @@ class WanBot(commands.Bot):
         if self._services is None:
             raise RuntimeError("this bot was built without services (payloads only)")
         return self._services
-
-    @property
-    def engine(self) -> Engine:
-        engine = self.services.engine
-        if engine is None:
-            raise RuntimeError("the engine starts in setup_hook")
-        return engine
 
     async def load_commands(self) -> None:
         """Add the cogs and persistent buttons (also used to print payloads without logging in)."""

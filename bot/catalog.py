@@ -284,6 +284,12 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 DEFAULT_MODEL = WAN27_I2V.name
+# What some model can do: the bounds of command options and server settings.
+RESOLUTIONS: tuple[str, ...] = tuple(
+    sorted({r for spec in MODELS.values() for r in spec.resolutions}, key=lambda r: int(r[:-1]))
+)
+SHORTEST_SECONDS = min(d for spec in MODELS.values() for d in spec.durations)
+LONGEST_SECONDS = max(d for spec in MODELS.values() for d in spec.durations)
 
 
 def combination_text(combination: frozenset[MediaType]) -> str:

@@ -6,10 +6,11 @@ import math
 
 import discord
 
-from bot.catalog import MODELS, MediaType
+from bot.catalog import DEFAULT_MODEL, MODELS, MediaType
 from bot.engine.delivery import Progress
+from storage.guild_settings import GuildSettings
 from storage.jobs import Job, JobState
-from storage.quotas import Allowance, UsageReport
+from storage.quotas import Allowance, GuildQuotaSettings, LedgerEntry, Period, UsageReport
 
 BRAND = discord.Colour.from_rgb(88, 101, 242)
 GOOD = discord.Colour.green()
@@ -235,4 +236,127 @@ def usage(report: UsageReport, cost_per_second: float | None = None) -> discord.
             ),
             inline=False,
         )
+    return embed
+
+
+# -- /videoadmin: what moderators read -----------------------------------------------------------
+
+NOT_MODERATOR = "Only moderators (Manage Server, or the moderator role) can use /videoadmin."
+RENEWALS = {
+    Period.DAY: "every day at 00:00 UTC",
+    Period.WEEK: "every Monday at 00:00 UTC",
+    Period.MONTH: "on the 1st of each month at 00:00 UTC",
+}
+
+
+def base_text(allowance: Allowance) -> str:
+    """Where a member's allowance comes from, for "was …" in replies."""
+    seconds, source = allowance.base_seconds, allowance.source
+    if source == "override":
+        return f"their own {seconds} s"
+    if source.startswith("role:"):
+        return f"{seconds} s from <@&{source.removeprefix('role:')}>"
+    if source == "blocked":
+        return "blocked"
+    return f"the server default, {seconds} s"
+
+
+_LEDGER_VERBS = {
+    "reserve": "held {s} s",
+    "commit": "charged {s} s",
+    "refund": "gave back {r} s",
+    "grant": "granted +{s} s",
+    "reset": "forgave {r} s",
+    "set_override": "own allowance set to {s} s",
+    "block": "blocked",
+    "unblock": "unblocked",
+}
+
+
+def ledger_line(entry: LedgerEntry) -> str:
+    if entry.kind == "set_override" and entry.reason == "override removed":
+        what = "own allowance removed"
+    else:
+        what = _LEDGER_VERBS.get(entry.kind, entry.kind).format(s=entry.seconds, r=-entry.seconds)
+    line = f"{timestamp(entry.at)} {what}"
+    if entry.job_id is not None:
+        line += f" (video #{entry.job_id})"
+    if entry.actor_id is not None:
+        line += f" by <@{entry.actor_id}>"
+    if entry.reason and entry.kind in {"grant", "reset", "block", "refund"}:
+        line += f": {excerpt(entry.reason, 80)}"
+    return line
+
+
+def ledger_text(entries: list[LedgerEntry]) -> str:
+    return fit("\n".join(ledger_line(e) for e in entries)) if entries else "None yet."
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def fit(text: str, limit: int = 1024) -> str:
+    """Cut text to an embed field's limit at a line break."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 2].rsplit("\n", 1)[0] + "\n…"
+
+
+def channels_text(channels: frozenset[int]) -> str:
+    if not channels:
+        return "Every channel"
+    return fit(", ".join(f"<#{c}>" for c in sorted(channels)))
+
+
+def spoiler(words: list[str] | tuple[str, ...]) -> str:
+    """Banned words hidden behind a spoiler: moderators may not want to read them by accident."""
+    return "||" + ", ".join(words).replace("|", "") + "||"
+
+
+def words_text(words: tuple[str, ...]) -> str:
+    if not words:
+        return "None"
+    shown = spoiler(words)
+    return f"{len(words)}: {shown}" if len(shown) < 1000 else f"{len(words)} (too many to show)"
+
+
+def model_text(model: str | None) -> str:
+    return model or f"the bot's default ({DEFAULT_MODEL})"
+
+
+def resolution_text(resolution: str | None) -> str:
+    return resolution or "each model's default resolution"
+
+
+def duration_limit_text(seconds: int | None) -> str:
+    return "Each model's limit" if seconds is None else f"{seconds} s"
+
+
+def watermark_text(forced: bool) -> str:
+    return "Always added" if forced else "Members choose"
+
+
+def guild_settings(settings: GuildSettings, quota: GuildQuotaSettings) -> discord.Embed:
+    """Every video setting of a server, for /videoadmin settings show."""
+    embed = discord.Embed(title="Video settings", colour=BRAND)
+    moderators = "Manage Server"
+    if settings.moderator_role_id is not None:
+        moderators += f", or <@&{settings.moderator_role_id}>"
+    embed.add_field(name="Moderators", value=moderators)
+    embed.add_field(name="Channels", value=channels_text(settings.allowed_channels))
+    embed.add_field(name="Banned words", value=words_text(settings.banned_words))
+    embed.add_field(name="Default model", value=model_text(settings.default_model))
+    embed.add_field(name="Default resolution", value=resolution_text(settings.default_resolution))
+    embed.add_field(name="Longest video", value=duration_limit_text(settings.max_duration))
+    embed.add_field(name="Watermark", value=watermark_text(settings.force_watermark))
+    period = quota.period.value
+    embed.add_field(name="Quota", value=f"{quota.default_seconds} s per {period}")
+    embed.add_field(
+        name="Server budget",
+        value="None" if quota.budget_seconds is None else f"{quota.budget_seconds} s per {period}",
+    )
+    if quota.role_defaults:
+        roles = "\n".join(f"<@&{role}>: {s} s" for role, s in quota.role_defaults.items())
+        embed.add_field(name="Role allowances", value=fit(roles), inline=False)
     return embed

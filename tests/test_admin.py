@@ -19,13 +19,15 @@ import pytest
 from discord import app_commands
 from pydantic import SecretStr
 
-from bot.app import Services, WanBot
+from bot.app import WanBot
 from bot.dashscope import DashScopeClient
 from bot.engine.virtual import VirtualClock
 from bot.errors import WanbotError
+from bot.services import Services
 from bot.settings import Settings
-from cogs.admin import NOT_MODERATOR, AdminCog
+from cogs.admin import AdminCog
 from cogs.errors import report
+from cogs.render import NOT_MODERATOR
 from storage.database import Database
 from storage.guild_settings import GuildSettings
 from storage.quotas import Period

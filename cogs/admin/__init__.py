@@ -1,0 +1,16 @@
+"""/videoadmin: moderators manage quotas and the server's settings.
+
+The commands live in `quota.py` and `settings.py`; `base.py` holds the command groups and the
+moderator check that every command runs first.
+"""
+
+from __future__ import annotations
+
+from discord.ext import commands
+
+from cogs.admin.quota import QuotaCommands
+from cogs.admin.settings import SettingsCommands
+
+
+class AdminCog(QuotaCommands, SettingsCommands, commands.Cog):
+    """/videoadmin quota … and /videoadmin settings …, for moderators."""

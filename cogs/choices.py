@@ -1,0 +1,11 @@
+"""Slash-command option types and choices that several cogs share, all read from the catalogue."""
+
+from __future__ import annotations
+
+from discord import app_commands
+
+from bot.catalog import LONGEST_SECONDS, MODELS, RESOLUTIONS, SHORTEST_SECONDS
+
+Duration = app_commands.Range[int, SHORTEST_SECONDS, LONGEST_SECONDS]
+MODEL_CHOICES = [app_commands.Choice(name=name, value=name) for name in MODELS]
+RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in RESOLUTIONS]
