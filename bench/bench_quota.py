@@ -36,8 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from storage.allowances import Period, QuotaExceeded
 from storage.database import Database
-from storage.quotas import Period, QuotaExceeded, QuotaStore
+from storage.quotas import QuotaStore
 
 JOBS = 1000
 USERS = 100

@@ -19,7 +19,7 @@ from bot.catalog import REGION_BASE_URLS, Region
 from bot.dashscope.client import check_base_url
 from bot.engine.runner import EngineConfig
 from bot.engine.schedule import PollPlanner
-from storage.quotas import Period
+from storage.allowances import Period
 
 
 class Settings(BaseSettings):

@@ -36,7 +36,7 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
     """Domain errors become ephemeral explanations; anything else is logged and apologised for."""
     original = getattr(error, "original", error)  # CommandInvokeError wraps what the command raised
     if isinstance(original, WanbotError):
-        message = str(original)
+        message = render.error_text(original)
     elif isinstance(error, app_commands.MissingPermissions | app_commands.CheckFailure):
         message = str(error) or "You are not allowed to use this command here."
     else:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import discord
 
 from bot.catalog import DEFAULT_MODEL, MODELS, MediaType
 from bot.engine.delivery import Progress
+from bot.errors import WanbotError
+from storage.allowances import (
+    Allowance,
+    GuildQuotaSettings,
+    LedgerEntry,
+    Period,
+    QuotaExceeded,
+    UsageReport,
+)
 from storage.guild_settings import GuildSettings
 from storage.jobs import Job, JobState
-from storage.quotas import Allowance, GuildQuotaSettings, LedgerEntry, Period, UsageReport
 
 BRAND = discord.Colour.from_rgb(88, 101, 242)
 GOOD = discord.Colour.green()
@@ -145,6 +154,42 @@ def quota(allowance: Allowance, *, who: str = "You") -> discord.Embed:
     if allowance.budget_remaining is not None:
         embed.add_field(name="Server budget left", value=f"{max(0, allowance.budget_remaining)} s")
     return embed
+
+
+_PERIOD_PHRASE = {Period.DAY: "today", Period.WEEK: "this week", Period.MONTH: "this month"}
+
+
+def renewal_text(at: float) -> str:
+    """A renewal time the way the messages say it: 'Mon 30 Nov at 00:00 UTC'."""
+    moment = datetime.fromtimestamp(at, UTC)
+    return f"{moment:%a} {moment.day} {moment:%b} at {moment:%H:%M} UTC"
+
+
+def quota_refusal(refused: QuotaExceeded) -> str:
+    """Why a video was refused for lack of quota, for the member who asked."""
+    period = _PERIOD_PHRASE[refused.allowance.period]
+    renews = renewal_text(refused.renews_at)
+    if refused.reason == "blocked":
+        why = refused.allowance.block_reason
+        if why:
+            return f"You are blocked from making videos here: {why}."
+        return "You are blocked from making videos here by a moderator."
+    if refused.reason == "budget":
+        return (
+            f"The server's video budget for {period} is used up ({refused.remaining} s left, "
+            f"this video needs {refused.needed} s); it renews on {renews}."
+        )
+    return (
+        f"This video needs {refused.needed} s of your quota but you have {refused.remaining} s "
+        f"left {period}; it renews on {renews}."
+    )
+
+
+def error_text(error: WanbotError) -> str:
+    """What a member reads for one of our errors."""
+    if isinstance(error, QuotaExceeded):
+        return quota_refusal(error)
+    return str(error)
 
 
 def _source(source: str) -> str:

@@ -12,226 +12,31 @@ guild_id None (DMs, the headless CLI) is stored as 0.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 import aiosqlite
 
-from bot.errors import InvalidInput, WanbotError
+from bot.errors import InvalidInput
+from storage.allowances import (
+    ALLOWANCE_SQL,
+    Allowance,
+    GuildQuotaSettings,
+    LedgerEntry,
+    Period,
+    UsageReport,
+    allowance_from_row,
+    allowance_parameters,
+    check_fits,
+    period_bounds,
+)
 from storage.database import Database
 
 log = logging.getLogger(__name__)
 
 NO_GUILD = 0
-
-
-class Period(StrEnum):
-    """How often allowances renew (all in UTC)."""
-
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-
-
-_PERIOD_PHRASE = {Period.DAY: "today", Period.WEEK: "this week", Period.MONTH: "this month"}
-
-
-def period_bounds(period: Period, at: float) -> tuple[float, float]:
-    """Return the [start, end) epoch seconds of the period containing `at`: days and weeks
-    (from Monday) start at 00:00 UTC, months on the 1st."""
-    day = datetime.fromtimestamp(at, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    match Period(period):
-        case Period.DAY:
-            start, end = day, day + timedelta(days=1)
-        case Period.WEEK:
-            start = day - timedelta(days=day.weekday())
-            end = start + timedelta(days=7)
-        case Period.MONTH:
-            start = day.replace(day=1)
-            if start.month == 12:
-                end = start.replace(year=start.year + 1, month=1)
-            else:
-                end = start.replace(month=start.month + 1)
-    return start.timestamp(), end.timestamp()
-
-
-def format_renewal(at: float) -> str:
-    """Render a renewal time the way the messages say it: 'Mon 30 Nov at 00:00 UTC'."""
-    moment = datetime.fromtimestamp(at, UTC)
-    return f"{moment:%a} {moment.day} {moment:%b} at {moment:%H:%M} UTC"
-
-
-@dataclass(frozen=True)
-class Allowance:
-    """A member's quota in one guild for the current period, as of one moment."""
-
-    guild_id: int | None
-    user_id: int
-    period: Period
-    period_start: float
-    renews_at: float
-    base_seconds: int  # the override, or the best of the guild default and role defaults
-    source: str  # "override" | "role:<id>" | "default" | "blocked"
-    granted_seconds: int
-    used_seconds: int  # committed + held − forgiven, this period
-    held_seconds: int
-    remaining_seconds: int
-    blocked: bool
-    block_reason: str | None
-    budget_seconds: int | None
-    budget_remaining: int | None
-
-
-class QuotaExceeded(WanbotError):
-    """A reservation was refused; the message is written for the member who asked."""
-
-    def __init__(
-        self,
-        reason: Literal["user", "budget", "blocked"],
-        *,
-        needed: int,
-        remaining: int,
-        allowance: Allowance,
-    ) -> None:
-        self.reason = reason
-        self.needed = needed
-        self.remaining = remaining
-        self.renews_at = allowance.renews_at
-        self.allowance = allowance
-        super().__init__(self._message())
-
-    def _message(self) -> str:
-        period = _PERIOD_PHRASE[self.allowance.period]
-        renews = format_renewal(self.renews_at)
-        if self.reason == "blocked":
-            why = self.allowance.block_reason
-            return (
-                f"You are blocked from making videos here: {why}."
-                if why
-                else "You are blocked from making videos here by a moderator."
-            )
-        if self.reason == "budget":
-            return (
-                f"The server's video budget for {period} is used up ({self.remaining} s left, "
-                f"this video needs {self.needed} s); it renews on {renews}."
-            )
-        return (
-            f"This video needs {self.needed} s of your quota but you have {self.remaining} s "
-            f"left {period}; it renews on {renews}."
-        )
-
-
-@dataclass(frozen=True)
-class UsageReport:
-    """What a guild used in one period: committed plus still-held seconds, resets not deducted."""
-
-    guild_id: int | None
-    period: Period
-    period_start: float
-    period_end: float
-    total_seconds: int  # committed (billed) + held, exempt jobs included
-    held_seconds: int
-    jobs: int
-    top_users: list[tuple[int, int, int]]  # (user_id, seconds, jobs), most first
-    budget_seconds: int | None
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """One change to quotas, as recorded."""
-
-    id: int
-    at: float
-    guild_id: int | None
-    user_id: int | None
-    job_id: int | None
-    kind: str
-    seconds: int
-    actor_id: int | None
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class GuildQuotaSettings:
-    """A guild's quota settings (the bot's defaults where the guild set nothing)."""
-
-    guild_id: int
-    default_seconds: int
-    period: Period
-    budget_seconds: int | None
-    role_defaults: dict[int, int]
-
-
-# One statement, so that a member's numbers are read from one snapshot. The period depends on
-# the guild's row, so the bounds of all three periods are passed in and the right one picked.
-_STATE_SQL = """
-WITH settings AS (
-    SELECT
-        COALESCE(g.default_seconds, :default_seconds) AS default_seconds,
-        COALESCE(g.period, :default_period) AS period,
-        g.budget_seconds AS budget_seconds
-    FROM (SELECT 1) AS one
-    LEFT JOIN quota_guilds AS g ON g.guild_id = :guild_id
-),
-bounds AS (
-    SELECT
-        settings.*,
-        CASE settings.period
-            WHEN 'day' THEN :day_start WHEN 'week' THEN :week_start ELSE :month_start
-        END AS period_start,
-        CASE settings.period
-            WHEN 'day' THEN :day_end WHEN 'week' THEN :week_end ELSE :month_end
-        END AS period_end
-    FROM settings
-)
-SELECT
-    b.default_seconds, b.period, b.budget_seconds, b.period_start, b.period_end,
-    m.override_seconds, COALESCE(m.blocked, 0) AS blocked, m.block_reason,
-    r.role_id, r.seconds AS role_seconds,
-    (SELECT COALESCE(SUM(l.seconds), 0) FROM quota_ledger AS l
-        WHERE l.guild_id = :guild_id AND l.kind = 'grant'
-          AND l.at >= b.period_start AND l.at < b.period_end AND l.user_id = :user_id
-    ) AS granted,
-    (SELECT -COALESCE(SUM(l.seconds), 0) FROM quota_ledger AS l
-        WHERE l.guild_id = :guild_id AND l.kind = 'reset'
-          AND l.at >= b.period_start AND l.at < b.period_end AND l.user_id = :user_id
-    ) AS forgiven,
-    (SELECT COALESCE(SUM(q.billed_seconds), 0) FROM quota_reservations AS q
-        WHERE q.guild_id = :guild_id AND q.user_id = :user_id
-          AND q.reserved_at >= b.period_start AND q.reserved_at < b.period_end
-          AND q.state = 'committed' AND q.exempt = 0
-    ) AS committed,
-    (SELECT COALESCE(SUM(q.reserved_seconds), 0) FROM quota_reservations AS q
-        WHERE q.guild_id = :guild_id AND q.user_id = :user_id
-          AND q.reserved_at >= b.period_start AND q.reserved_at < b.period_end
-          AND q.state = 'held' AND q.exempt = 0
-    ) AS held,
-    CASE WHEN b.budget_seconds IS NULL THEN NULL ELSE
-        (SELECT COALESCE(SUM(CASE q.state WHEN 'committed' THEN q.billed_seconds
-                                          ELSE q.reserved_seconds END), 0)
-            FROM quota_reservations AS q
-            WHERE q.guild_id = :guild_id
-              AND q.reserved_at >= b.period_start AND q.reserved_at < b.period_end
-              AND q.state IN ('held', 'committed') AND q.exempt = 0)
-        + (SELECT COALESCE(SUM(l.seconds), 0) FROM quota_ledger AS l
-            WHERE l.guild_id = :guild_id AND l.kind = 'reset'
-              AND l.at >= b.period_start AND l.at < b.period_end)
-    END AS guild_used
-FROM bounds AS b
-LEFT JOIN quota_members AS m ON m.guild_id = :guild_id AND m.user_id = :user_id
-LEFT JOIN (
-    SELECT role_id, seconds FROM quota_role_defaults
-    WHERE guild_id = :guild_id AND role_id IN (SELECT value FROM json_each(:role_ids))
-    ORDER BY seconds DESC, role_id
-    LIMIT 1
-) AS r ON 1
-"""
 
 
 class QuotaStore:
@@ -271,9 +76,9 @@ class QuotaStore:
         stored = _stored(guild_id)
         # execute_fetchall is one trip to aiosqlite's thread; execute + fetchone + close are three.
         [row] = await tx.execute_fetchall(
-            _STATE_SQL, self._state_parameters(stored, user_id, role_ids, now)
+            ALLOWANCE_SQL, self._parameters(stored, user_id, role_ids, now)
         )
-        before = _allowance(row, guild_id, user_id)
+        before = allowance_from_row(row, guild_id, user_id)
         if not exempt:
             check_fits(before, seconds)
         await tx.execute(
@@ -326,10 +131,10 @@ class QuotaStore:
     ) -> Allowance:
         """Return a member's allowance now (read-only)."""
         row = await self._db.fetch_one(
-            _STATE_SQL, self._state_parameters(_stored(guild_id), user_id, role_ids, self._clock())
+            ALLOWANCE_SQL, self._parameters(_stored(guild_id), user_id, role_ids, self._clock())
         )
         assert row is not None
-        return _allowance(row, guild_id, user_id)
+        return allowance_from_row(row, guild_id, user_id)
 
     # -- moderator side: one transaction each -------------------------------------------------
 
@@ -430,7 +235,7 @@ class QuotaStore:
         now = self._clock()
         async with self._db.transaction() as tx:
             [row] = await tx.execute_fetchall(
-                _STATE_SQL, self._state_parameters(guild_id, user_id, (), now)
+                ALLOWANCE_SQL, self._parameters(guild_id, user_id, (), now)
             )
             # Only settled seconds: a held job still counts and settles on its own, so a refund
             # after the reset cannot leave the member with more than a fresh allowance.
@@ -558,19 +363,17 @@ class QuotaStore:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _state_parameters(
+    def _parameters(
         self, guild_id: int, user_id: int, role_ids: Sequence[int], at: float
     ) -> dict[str, Any]:
-        parameters: dict[str, Any] = {
-            "guild_id": guild_id,
-            "user_id": user_id,
-            "role_ids": json.dumps([int(role_id) for role_id in role_ids]),
-            "default_seconds": self._default_seconds,
-            "default_period": self._default_period,
-        }
-        for period in Period:
-            parameters[f"{period}_start"], parameters[f"{period}_end"] = period_bounds(period, at)
-        return parameters
+        return allowance_parameters(
+            guild_id,
+            user_id,
+            role_ids,
+            at,
+            default_seconds=self._default_seconds,
+            default_period=self._default_period,
+        )
 
     async def _upsert_member(
         self, tx: aiosqlite.Connection, guild_id: int, user_id: int, now: float, **changes: Any
@@ -619,50 +422,3 @@ def _stored(guild_id: int | None) -> int:
 def _check_not_negative(seconds: int) -> None:
     if seconds < 0:
         raise InvalidInput(f"Seconds cannot be negative (got {seconds}).", field="seconds")
-
-
-def _allowance(row: aiosqlite.Row, guild_id: int | None, user_id: int) -> Allowance:
-    """Work out a member's allowance from one row of _STATE_SQL."""
-    blocked = bool(row["blocked"])
-    if blocked:
-        base, source = 0, "blocked"
-    elif row["override_seconds"] is not None:
-        base, source = row["override_seconds"], "override"
-    elif row["role_seconds"] is not None and row["role_seconds"] > row["default_seconds"]:
-        base, source = row["role_seconds"], f"role:{row['role_id']}"
-    else:
-        base, source = row["default_seconds"], "default"
-    granted, held = row["granted"], row["held"]
-    used = row["committed"] + held - row["forgiven"]
-    budget, guild_used = row["budget_seconds"], row["guild_used"]
-    return Allowance(
-        guild_id=guild_id,
-        user_id=user_id,
-        period=Period(row["period"]),
-        period_start=row["period_start"],
-        renews_at=row["period_end"],
-        base_seconds=base,
-        source=source,
-        granted_seconds=granted,
-        used_seconds=used,
-        held_seconds=held,
-        remaining_seconds=0 if blocked else max(0, base + granted - used),
-        blocked=blocked,
-        block_reason=row["block_reason"],
-        budget_seconds=budget,
-        budget_remaining=None if budget is None else max(0, budget - guild_used),
-    )
-
-
-def check_fits(allowance: Allowance, seconds: int) -> None:
-    """Raise QuotaExceeded unless `seconds` fit both the member's quota and the guild budget."""
-    if allowance.blocked:
-        raise QuotaExceeded("blocked", needed=seconds, remaining=0, allowance=allowance)
-    if allowance.remaining_seconds < seconds:
-        raise QuotaExceeded(
-            "user", needed=seconds, remaining=allowance.remaining_seconds, allowance=allowance
-        )
-    if allowance.budget_remaining is not None and allowance.budget_remaining < seconds:
-        raise QuotaExceeded(
-            "budget", needed=seconds, remaining=allowance.budget_remaining, allowance=allowance
-        )

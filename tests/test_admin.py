@@ -28,9 +28,9 @@ from bot.settings import Settings
 from cogs.admin import AdminCog
 from cogs.errors import report
 from cogs.render import NOT_MODERATOR
+from storage.allowances import Period
 from storage.database import Database
 from storage.guild_settings import GuildSettings
-from storage.quotas import Period
 from tests.discord_fakes import interaction, member, private_replies
 
 GUILD = 10  # the fakes' default guild

@@ -21,9 +21,10 @@ from bot.engine.virtual import VirtualClock, drive
 from bot.media import probe_video_file
 from bot.requests import GenerationRequest, MediaItem
 from bot.simulator import Simulator, SimulatorConfig
+from storage.allowances import QuotaExceeded
 from storage.database import Database
 from storage.jobs import Job, JobState, JobStore, Requester
-from storage.quotas import QuotaExceeded, QuotaStore
+from storage.quotas import QuotaStore
 
 KEY = "sk-engine-test"
 ALICE = Requester(user_id=1, guild_id=10, channel_id=100)

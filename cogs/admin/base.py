@@ -18,8 +18,8 @@ from bot.services import Services
 from cogs import render
 from cogs.checks import is_moderator, role_ids
 from cogs.served import ServedBot
+from storage.allowances import Allowance, Period
 from storage.guild_settings import GuildSettings
-from storage.quotas import Allowance, Period
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,262 @@
+"""What a member may use: periods, the allowance and how it is read, and the check before a video.
+
+A member's allowance for the guild's current period is their override, or the most generous of
+the guild default and their roles' defaults, plus this period's grants; a block makes it zero.
+One statement (ALLOWANCE_SQL) reads every number of it from one snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+import aiosqlite
+
+from bot.errors import WanbotError
+
+
+class Period(StrEnum):
+    """How often allowances renew (all in UTC)."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+def period_bounds(period: Period, at: float) -> tuple[float, float]:
+    """Return the [start, end) epoch seconds of the period containing `at`: days and weeks
+    (from Monday) start at 00:00 UTC, months on the 1st."""
+    day = datetime.fromtimestamp(at, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    match Period(period):
+        case Period.DAY:
+            start, end = day, day + timedelta(days=1)
+        case Period.WEEK:
+            start = day - timedelta(days=day.weekday())
+            end = start + timedelta(days=7)
+        case Period.MONTH:
+            start = day.replace(day=1)
+            if start.month == 12:
+                end = start.replace(year=start.year + 1, month=1)
+            else:
+                end = start.replace(month=start.month + 1)
+    return start.timestamp(), end.timestamp()
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """A member's quota in one guild for the current period, as of one moment."""
+
+    guild_id: int | None
+    user_id: int
+    period: Period
+    period_start: float
+    renews_at: float
+    base_seconds: int  # the override, or the best of the guild default and role defaults
+    source: str  # "override" | "role:<id>" | "default" | "blocked"
+    granted_seconds: int
+    used_seconds: int  # committed + held − forgiven, this period
+    held_seconds: int
+    remaining_seconds: int
+    blocked: bool
+    block_reason: str | None
+    budget_seconds: int | None
+    budget_remaining: int | None
+
+
+class QuotaExceeded(WanbotError):
+    """A reservation was refused: why, and the numbers (cogs/render.py words it for the member)."""
+
+    def __init__(
+        self,
+        reason: Literal["user", "budget", "blocked"],
+        *,
+        needed: int,
+        remaining: int,
+        allowance: Allowance,
+    ) -> None:
+        self.reason = reason
+        self.needed = needed
+        self.remaining = remaining
+        self.renews_at = allowance.renews_at
+        self.allowance = allowance
+        super().__init__(f"{reason} quota: {needed} s needed, {remaining} s left")
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """What a guild used in one period: committed plus still-held seconds, resets not deducted."""
+
+    guild_id: int | None
+    period: Period
+    period_start: float
+    period_end: float
+    total_seconds: int  # committed (billed) + held, exempt jobs included
+    held_seconds: int
+    jobs: int
+    top_users: list[tuple[int, int, int]]  # (user_id, seconds, jobs), most first
+    budget_seconds: int | None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One change to quotas, as recorded."""
+
+    id: int
+    at: float
+    guild_id: int | None
+    user_id: int | None
+    job_id: int | None
+    kind: str
+    seconds: int
+    actor_id: int | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class GuildQuotaSettings:
+    """A guild's quota settings (the bot's defaults where the guild set nothing)."""
+
+    guild_id: int
+    default_seconds: int
+    period: Period
+    budget_seconds: int | None
+    role_defaults: dict[int, int]
+
+
+def check_fits(allowance: Allowance, seconds: int) -> None:
+    """Raise QuotaExceeded unless `seconds` fit both the member's quota and the guild budget."""
+    if allowance.blocked:
+        raise QuotaExceeded("blocked", needed=seconds, remaining=0, allowance=allowance)
+    if allowance.remaining_seconds < seconds:
+        raise QuotaExceeded(
+            "user", needed=seconds, remaining=allowance.remaining_seconds, allowance=allowance
+        )
+    if allowance.budget_remaining is not None and allowance.budget_remaining < seconds:
+        raise QuotaExceeded(
+            "budget", needed=seconds, remaining=allowance.budget_remaining, allowance=allowance
+        )
+
+
+# One statement, so that a member's numbers are read from one snapshot. The period depends on
+# the guild's row, so the bounds of all three periods are passed in and the right one picked.
+ALLOWANCE_SQL = """
+WITH settings AS (
+    SELECT
+        COALESCE(g.default_seconds, :default_seconds) AS default_seconds,
+        COALESCE(g.period, :default_period) AS period,
+        g.budget_seconds AS budget_seconds
+    FROM (SELECT 1) AS one
+    LEFT JOIN quota_guilds AS g ON g.guild_id = :guild_id
+),
+bounds AS (
+    SELECT
+        settings.*,
+        CASE settings.period
+            WHEN 'day' THEN :day_start WHEN 'week' THEN :week_start ELSE :month_start
+        END AS period_start,
+        CASE settings.period
+            WHEN 'day' THEN :day_end WHEN 'week' THEN :week_end ELSE :month_end
+        END AS period_end
+    FROM settings
+)
+SELECT
+    b.default_seconds, b.period, b.budget_seconds, b.period_start, b.period_end,
+    m.override_seconds, COALESCE(m.blocked, 0) AS blocked, m.block_reason,
+    r.role_id, r.seconds AS role_seconds,
+    (SELECT COALESCE(SUM(l.seconds), 0) FROM quota_ledger AS l
+        WHERE l.guild_id = :guild_id AND l.kind = 'grant'
+          AND l.at >= b.period_start AND l.at < b.period_end AND l.user_id = :user_id
+    ) AS granted,
+    (SELECT -COALESCE(SUM(l.seconds), 0) FROM quota_ledger AS l
+        WHERE l.guild_id = :guild_id AND l.kind = 'reset'
+          AND l.at >= b.period_start AND l.at < b.period_end AND l.user_id = :user_id
+    ) AS forgiven,
+    (SELECT COALESCE(SUM(q.billed_seconds), 0) FROM quota_reservations AS q
+        WHERE q.guild_id = :guild_id AND q.user_id = :user_id
+          AND q.reserved_at >= b.period_start AND q.reserved_at < b.period_end
+          AND q.state = 'committed' AND q.exempt = 0
+    ) AS committed,
+    (SELECT COALESCE(SUM(q.reserved_seconds), 0) FROM quota_reservations AS q
+        WHERE q.guild_id = :guild_id AND q.user_id = :user_id
+          AND q.reserved_at >= b.period_start AND q.reserved_at < b.period_end
+          AND q.state = 'held' AND q.exempt = 0
+    ) AS held,
+    CASE WHEN b.budget_seconds IS NULL THEN NULL ELSE
+        (SELECT COALESCE(SUM(CASE q.state WHEN 'committed' THEN q.billed_seconds
+                                          ELSE q.reserved_seconds END), 0)
+            FROM quota_reservations AS q
+            WHERE q.guild_id = :guild_id
+              AND q.reserved_at >= b.period_start AND q.reserved_at < b.period_end
+              AND q.state IN ('held', 'committed') AND q.exempt = 0)
+        + (SELECT COALESCE(SUM(l.seconds), 0) FROM quota_ledger AS l
+            WHERE l.guild_id = :guild_id AND l.kind = 'reset'
+              AND l.at >= b.period_start AND l.at < b.period_end)
+    END AS guild_used
+FROM bounds AS b
+LEFT JOIN quota_members AS m ON m.guild_id = :guild_id AND m.user_id = :user_id
+LEFT JOIN (
+    SELECT role_id, seconds FROM quota_role_defaults
+    WHERE guild_id = :guild_id AND role_id IN (SELECT value FROM json_each(:role_ids))
+    ORDER BY seconds DESC, role_id
+    LIMIT 1
+) AS r ON 1
+"""
+
+
+def allowance_parameters(
+    guild_id: int,
+    user_id: int,
+    role_ids: Sequence[int],
+    at: float,
+    *,
+    default_seconds: int,
+    default_period: Period,
+) -> dict[str, Any]:
+    """The parameters of ALLOWANCE_SQL for one member at one moment."""
+    parameters: dict[str, Any] = {
+        "guild_id": guild_id,
+        "user_id": user_id,
+        "role_ids": json.dumps([int(role_id) for role_id in role_ids]),
+        "default_seconds": default_seconds,
+        "default_period": default_period,
+    }
+    for period in Period:
+        parameters[f"{period}_start"], parameters[f"{period}_end"] = period_bounds(period, at)
+    return parameters
+
+
+def allowance_from_row(row: aiosqlite.Row, guild_id: int | None, user_id: int) -> Allowance:
+    """Work out a member's allowance from one row of ALLOWANCE_SQL."""
+    blocked = bool(row["blocked"])
+    if blocked:
+        base, source = 0, "blocked"
+    elif row["override_seconds"] is not None:
+        base, source = row["override_seconds"], "override"
+    elif row["role_seconds"] is not None and row["role_seconds"] > row["default_seconds"]:
+        base, source = row["role_seconds"], f"role:{row['role_id']}"
+    else:
+        base, source = row["default_seconds"], "default"
+    granted, held = row["granted"], row["held"]
+    used = row["committed"] + held - row["forgiven"]
+    budget, guild_used = row["budget_seconds"], row["guild_used"]
+    return Allowance(
+        guild_id=guild_id,
+        user_id=user_id,
+        period=Period(row["period"]),
+        period_start=row["period_start"],
+        renews_at=row["period_end"],
+        base_seconds=base,
+        source=source,
+        granted_seconds=granted,
+        used_seconds=used,
+        held_seconds=held,
+        remaining_seconds=0 if blocked else max(0, base + granted - used),
+        blocked=blocked,
+        block_reason=row["block_reason"],
+        budget_seconds=budget,
+        budget_remaining=None if budget is None else max(0, budget - guild_used),
+    )
