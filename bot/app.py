@@ -139,11 +139,12 @@ async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
         api_key = SecretStr("simulator")
         log.info("Using the built-in DashScope simulator at %s", base_url)
     else:
-        api_key = settings.api_key()
-        if api_key is None:
+        own_key = settings.api_key()
+        if own_key is None:
             raise InvalidInput(
                 "No DashScope API key: set DASHSCOPE_API_KEY (or run with --simulator to try it out)."
             )
+        api_key = own_key
         base_url = settings.base_url()
     try:
         async with (

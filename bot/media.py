@@ -108,7 +108,7 @@ def _probe_image(media_type: MediaType, data: bytes, spec: ModelSpec | None) -> 
     except Image.DecompressionBombError as exc:
         raise InvalidInput(
             f"{_subject(media_type)} is far too large "
-            f"(more than {2 * Image.MAX_IMAGE_PIXELS // 1_000_000} million pixels).",
+            f"(more than {2 * (Image.MAX_IMAGE_PIXELS or 0) // 1_000_000} million pixels).",
             field=media_type.value,
         ) from exc
     # Pillow's decoders raise many kinds of exception on corrupt input; all mean "not readable".
@@ -126,7 +126,7 @@ def _probe_image(media_type: MediaType, data: bytes, spec: ModelSpec | None) -> 
 
 def _probe_audio(media_type: MediaType, data: bytes) -> MediaInfo:
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(io.BytesIO(data), mode="r") as container:
             demuxer = container.format.name
             has_stream = bool(container.streams.audio)
             duration = _duration(container)
@@ -152,7 +152,7 @@ def _probe_video_source(
     media_type: MediaType, source: str | io.BytesIO, head: bytes, size: int
 ) -> MediaInfo:
     try:
-        with av.open(source) as container:
+        with av.open(source, mode="r") as container:
             demuxer = container.format.name
             video = container.streams.video[0] if container.streams.video else None
             width, height = (

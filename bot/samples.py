@@ -11,6 +11,7 @@ import math
 import struct
 
 import av
+from av.audio.stream import AudioStream
 from PIL import Image, ImageDraw
 
 _AUDIO_RATE = 44_100
@@ -47,6 +48,7 @@ def make_audio(seconds: float, *, fmt: str = "wav") -> bytes:
     with av.open(out, mode="w", format=fmt) as container:
         codec = "pcm_s16le" if fmt == "wav" else "libmp3lame"
         stream = container.add_stream(codec, rate=_AUDIO_RATE)
+        assert isinstance(stream, AudioStream)
         stream.layout = "mono"
         _encode_tone(container, stream, seconds)
     return out.getvalue()
@@ -72,7 +74,8 @@ def make_video(
             audio.layout = "mono"
         frames = max(1, round(seconds * fps))
         for index in range(frames):
-            frame = av.VideoFrame.from_image(_video_picture(width, height, index / frames))
+            picture = _video_picture(width, height, index / frames)
+            frame = av.VideoFrame.from_image(picture)  # type: ignore[no-untyped-call]  # PyAV stub
             frame.pts = index
             container.mux(video.encode(frame))
         container.mux(video.encode())

@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.audio.frame import AudioFrame
 from av.audio.stream import AudioStream
 from av.container import InputContainer, OutputContainer
 from av.video.frame import VideoFrame
@@ -61,7 +62,7 @@ class _Encoding:
 
     width: int
     height: int
-    options: dict[str, str]
+    options: dict[str, object]
     bit_rate: int = 0
 
 
@@ -156,7 +157,8 @@ def last_frame_png(source: Path) -> bytes:
     if frame is None:
         raise InvalidInput("The video has no frames.", field="first_frame")
     out = io.BytesIO()
-    frame.to_image().convert("RGB").save(out, format="PNG")
+    picture = frame.to_image()  # type: ignore[no-untyped-call]  # untyped in PyAV's stub
+    picture.convert("RGB").save(out, format="PNG")
     return out.getvalue()
 
 
@@ -216,7 +218,7 @@ def _transcode(
             for packet in container.demux(streams):
                 for frame in packet.decode():
                     if not isinstance(frame, VideoFrame):
-                        if audio is None:
+                        if audio is None or not isinstance(frame, AudioFrame):
                             continue
                         if origin is None:
                             early_audio.append(frame)

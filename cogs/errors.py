@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -21,7 +23,7 @@ async def send_private(
     embed: discord.Embed | None = None,
 ) -> None:
     """Reply only the user can see, whether or not the interaction was answered (deferred) yet."""
-    kwargs: dict = {"ephemeral": True}
+    kwargs: dict[str, Any] = {"ephemeral": True}
     if content is not None:
         kwargs["content"] = content
     if embed is not None:
@@ -49,10 +51,10 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
     await _quietly(send_private(interaction, embed=render.problem(message)))
 
 
-async def _quietly(sending: object) -> None:
+async def _quietly(sending: Awaitable[object]) -> None:
     """The reply itself may fail (interaction expired); that must not raise from the handler."""
     try:
-        await sending  # type: ignore[misc]
+        await sending
     except discord.HTTPException:
         log.warning("Could not send an error reply", exc_info=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 import discord
 
@@ -214,7 +215,7 @@ def jobs_list(jobs: list[Job]) -> discord.Embed:
     return embed
 
 
-def job_detail(job: Job, responses: list[dict]) -> discord.Embed:
+def job_detail(job: Job, responses: list[dict[str, Any]]) -> discord.Embed:
     embed = discord.Embed(title=f"Video #{job.id} · {mode_of(job)}", colour=BRAND)
     if prompt := excerpt(job.request.prompt, 1000):
         embed.description = f"“{prompt}”"

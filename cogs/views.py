@@ -42,7 +42,7 @@ class _JobButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: ui.Button[Any], match: Any, /
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
     ) -> _JobButton:
         return cls(int(match["job"]))
 

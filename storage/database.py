@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Positional (?) or named (:name) query parameters.
+Parameters = Sequence[Any] | Mapping[str, Any]
 
 
 class Database:
@@ -67,13 +70,13 @@ class Database:
                 raise
             await self.connection.execute("COMMIT")
 
-    async def fetch_all(self, sql: str, parameters: tuple | dict = ()) -> list[aiosqlite.Row]:
+    async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[aiosqlite.Row]:
         """Run a read outside any transaction and return every row."""
         # execute_fetchall is one trip to aiosqlite's thread; execute, fetch and close are three.
         async with self._lock:
             return list(await self.connection.execute_fetchall(sql, parameters))
 
-    async def fetch_one(self, sql: str, parameters: tuple | dict = ()) -> aiosqlite.Row | None:
+    async def fetch_one(self, sql: str, parameters: Parameters = ()) -> aiosqlite.Row | None:
         rows = await self.fetch_all(sql, parameters)
         return rows[0] if rows else None
 

@@ -239,7 +239,7 @@ class QuotaStore:
             )
             # Only settled seconds: a held job still counts and settles on its own, so a refund
             # after the reset cannot leave the member with more than a fresh allowance.
-            forgiven = max(0, row["committed"] - row["forgiven"])
+            forgiven: int = max(0, row["committed"] - row["forgiven"])
             await self._log(tx, now, guild_id, user_id, "reset", -forgiven, actor_id, reason)
         return forgiven
 

@@ -6,11 +6,9 @@ moderator check that every command runs first.
 
 from __future__ import annotations
 
-from discord.ext import commands
-
 from cogs.admin.quota import QuotaCommands
 from cogs.admin.settings import SettingsCommands
 
 
-class AdminCog(QuotaCommands, SettingsCommands, commands.Cog):
+class AdminCog(QuotaCommands, SettingsCommands):
     """/videoadmin quota … and /videoadmin settings …, for moderators."""

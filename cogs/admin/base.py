@@ -11,6 +11,7 @@ import logging
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
 from bot.catalog import MODELS, RESOLUTIONS
 from bot.errors import InvalidInput
@@ -42,8 +43,8 @@ SETTINGS = app_commands.Group(
 )
 
 
-class AdminBase:
-    """The state and steps the quota and settings commands share."""
+class AdminBase(commands.Cog):
+    """The state and steps the quota and settings commands share (AdminCog is the cog loaded)."""
 
     videoadmin = VIDEOADMIN  # discord.py finds a cog's command groups on its class
 
