@@ -1,0 +1,50 @@
+"""How the fake service behaves (timings, limits, faults, checks) and what its pieces share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.catalog import MediaType, ModelSpec
+
+MediaChecker = Callable[[MediaType, bytes, ModelSpec], object]
+
+
+@dataclass
+class SimulatorConfig:
+    """How the fake service behaves; tests may change fields while it runs."""
+
+    pending_seconds: float = 1.0  # time a task stays PENDING
+    running_seconds: float = 2.0  # then RUNNING for this long, then SUCCEEDED or FAILED
+    result_ttl_seconds: float = 86_400  # the result URL's Expires
+    task_ttl_seconds: float = 86_400  # after this a task id answers UNKNOWN
+    query_limit_per_second: int = 20  # task query, list and cancel share it, per API key
+    concurrency: dict[str, int] = field(default_factory=dict)  # per model; else the catalogue's
+    submit_per_second: dict[str, int] = field(default_factory=dict)  # likewise
+    failure_rate: float = 0.0  # fraction of tasks that end FAILED (DataInspectionFailed)
+    server_error_rate: float = 0.0  # fraction of API requests answered 500 InternalError
+    slow_seconds: float = 0.0  # delay before answering every API request
+    drop_rate: float = 0.0  # fraction of API requests whose connection is closed unanswered
+    seed: int = 0  # for the random faults and failures
+    api_keys: frozenset[str] | None = None  # None: any non-empty Bearer key is accepted
+    # Keys of one account see each other's tasks (in queries and the task list), each row naming
+    # the key that made it; otherwise each key is an account of its own.
+    keys_share_account: bool = False
+    video_max_side: int = 320  # generated videos are small: longest side, aspect kept
+    video_fps: int = 10
+    # Called on the bytes of every input the simulator can see (oss:// and data:) at submission;
+    # InvalidInput becomes 400 InvalidParameter.DataInspection.
+    media_checker: MediaChecker | None = None
+    # Per-task timing: (model name, request body) -> (pending seconds, running seconds), called at
+    # task creation; None: every task takes pending_seconds and running_seconds.
+    timing: Callable[[str, dict[str, Any]], tuple[float, float]] | None = None
+
+
+@dataclass
+class Context:
+    """What every piece of the simulator reads at call time, so tests may swap them while it runs."""
+
+    config: SimulatorConfig
+    clock: Callable[[], float]
+    secret: bytes = field(repr=False)  # keys account digests and the upload and result signatures

@@ -1,0 +1,249 @@
+"""Whether a create-task body is one the model accepts, and what its inputs are made of.
+
+Written against the catalogue and independent of bot/requests.py, so a client bug that
+requests.py shares is still caught. Inputs the simulator can see (data: URLs and oss:// uploads)
+are decoded, run through the configured media checker and probed for the result's aspect;
+http(s) URLs are accepted without fetching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.catalog import WAN26_I2V_FLASH, InputStyle, MediaType, ModelSpec, combination_text
+from bot.errors import InvalidInput
+from bot.media import probe
+from bot.requests import SEED_MAX
+from bot.simulator.config import MediaChecker
+from bot.simulator.uploads import Uploads
+from bot.simulator.wire import bad, inspection
+
+_DATA_URL = re.compile(r"^data:([^;,]+)((?:;[^;,]*)*),(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a valid create-task body asks for."""
+
+    prompt: str
+    resolution: str
+    duration: int
+    prompt_extend: bool
+    sound: bool
+    inputs: tuple[tuple[MediaType, str, str], ...]  # (type, field path, url)
+
+
+def _text(container: dict[str, Any], name: str, limit: int, model: str) -> str:
+    value = container.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise bad(f"input.{name} must be a string.")
+    # The real service silently truncates over-long prompts for some models; we refuse them so a
+    # client that lets one through is caught in tests.
+    if len(value) > limit:
+        raise bad(
+            f"input.{name} is {len(value)} characters; {model} allows at most {limit} characters."
+        )
+    return value
+
+
+def _url_field(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise bad(f"{where} must be a non-empty URL string.")
+    return value
+
+
+def _collect_inputs(
+    inp: dict[str, Any], spec: ModelSpec, template: str | None
+) -> tuple[tuple[MediaType, str, str], ...]:
+    inputs: dict[MediaType, tuple[str, str]] = {}
+    if spec.input_style is InputStyle.MEDIA:
+        media = inp.get("media")
+        allowed = [m.value for m in MediaType if m in spec.media_types]
+        if not isinstance(media, list) or not media:
+            raise bad(
+                "input.media is required: a list of {type, url} items with types among "
+                + ", ".join(allowed)
+                + "."
+            )
+        for index, item in enumerate(media):
+            where = f"input.media[{index}]"
+            if not isinstance(item, dict):
+                raise bad(f"{where} must be an object with type and url.")
+            kind = item.get("type")
+            if kind not in allowed:
+                raise bad(f"{where}.type must be one of {', '.join(allowed)}; got {kind!r}.")
+            media_type = MediaType(kind)
+            if media_type in inputs:
+                raise bad(
+                    f"input.media: type {kind} appears more than once; each type may appear "
+                    "at most once."
+                )
+            inputs[media_type] = (f"{where}.url", _url_field(item.get("url"), f"{where}.url"))
+    else:
+        fields = (
+            {"img_url": MediaType.FIRST_FRAME, "audio_url": MediaType.DRIVING_AUDIO}
+            if spec.input_style is InputStyle.IMG_URL
+            else {"first_frame_url": MediaType.FIRST_FRAME, "last_frame_url": MediaType.LAST_FRAME}
+        )
+        required = next(iter(fields))
+        if inp.get(required) is None:
+            raise bad(f"input.{required} is required for {spec.name}.")
+        for name, media_type in fields.items():
+            if inp.get(name) is not None:
+                inputs[media_type] = (f"input.{name}", _url_field(inp[name], f"input.{name}"))
+
+    present = frozenset(inputs)
+    combinations = spec.template_combinations if template else spec.combinations
+    if present not in combinations:
+        if spec.input_style is InputStyle.KEYFRAMES and template:
+            raise bad(
+                "input.last_frame_url cannot be used with input.template; send only "
+                "first_frame_url and template."
+            )
+        if spec.input_style is InputStyle.KEYFRAMES:
+            unless = " unless input.template names an effect" if spec.templates else ""
+            raise bad(f"input.last_frame_url is required for {spec.name}{unless}.")
+        raise bad(
+            f"input: {combination_text(present) or 'no media'} is not a combination {spec.name} "
+            "accepts; allowed: " + "; ".join(combination_text(c) for c in combinations) + "."
+        )
+    return tuple((m, where, url) for m, (where, url) in inputs.items())
+
+
+def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
+    """Check a create-task body against `spec` and return what it asks for."""
+    inp = body.get("input")
+    if not isinstance(inp, dict):
+        raise bad("input is required and must be an object.")
+    params = body.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise bad("parameters must be an object.")
+    # Unknown input fields are tolerated: the SDK sends extend_prompt, function and prompt: null.
+    prompt = _text(inp, "prompt", spec.prompt_max, spec.name)
+    _text(inp, "negative_prompt", spec.negative_prompt_max, spec.name)
+    template = inp.get("template")
+    if template is not None and template not in spec.templates:
+        names = ", ".join(spec.templates) if spec.templates else "none (this model has no effects)"
+        raise bad(f"input.template {template!r} is not an effect of {spec.name}; allowed: {names}.")
+    inputs = _collect_inputs(inp, spec, template)
+
+    resolution = params.get("resolution", spec.default_resolution)
+    if resolution not in spec.resolutions:
+        raise bad(
+            f"parameters.resolution {resolution!r} is not supported by {spec.name}; allowed: "
+            + ", ".join(spec.resolutions)
+            + "."
+        )
+    duration = params.get("duration", spec.default_duration)
+    if (
+        isinstance(duration, bool)
+        or not isinstance(duration, int)
+        or duration not in spec.durations
+    ):
+        raise bad(
+            f"parameters.duration {duration!r} is not supported by {spec.name}; allowed: "
+            f"{spec.duration_text}."
+        )
+    seed = params.get("seed")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX
+    ):
+        raise bad(f"parameters.seed must be an integer from 0 to {SEED_MAX}; got {seed!r}.")
+    for name in ("prompt_extend", "watermark", "audio"):
+        if name in params and not isinstance(params[name], bool):
+            raise bad(f"parameters.{name} must be true or false; got {params[name]!r}.")
+    shot_type = params.get("shot_type")
+    if shot_type is not None and shot_type not in ("single", "multi"):
+        raise bad(f"parameters.shot_type must be single or multi; got {shot_type!r}.")
+
+    # Only wan2.6-i2v-flash can be made silent; `audio` overrides audio_url.
+    silenced = spec.name == WAN26_I2V_FLASH.name and params.get("audio") is False
+    return Submission(
+        prompt=prompt,
+        resolution=resolution,
+        duration=duration,
+        prompt_extend=params.get("prompt_extend", True),
+        sound=spec.has_sound and not silenced,
+        inputs=inputs,
+    )
+
+
+def decode_data_url(where: str, url: str) -> bytes:
+    match = _DATA_URL.match(url)
+    if match is None or not match.group(1).startswith("image/"):
+        raise bad(f"{where}: a data: URL must be data:image/<format>;base64,<data>.")
+    if ";base64" not in match.group(2):
+        raise bad(f"{where}: a data: URL must be base64-encoded.")
+    try:
+        return base64.b64decode(match.group(3), validate=True)
+    except (binascii.Error, ValueError):
+        raise inspection(f"{where}: the base64 data could not be decoded.") from None
+
+
+def probe_size(media_type: MediaType, data: bytes) -> tuple[int, int, float | None] | None:
+    """Return (width, height, seconds) of a first frame or clip, or None when unreadable."""
+    try:
+        info = probe(media_type, data)
+    except InvalidInput:
+        # Unreadable bytes are the media checker's business; here they only lose the aspect.
+        return None
+    if info.width is None or info.height is None:
+        return None
+    return info.width, info.height, info.duration
+
+
+def input_bytes(
+    where: str, url: str, media_type: MediaType, spec: ModelSpec, resolve: bool, uploads: Uploads
+) -> bytes | None:
+    """Return the bytes behind an input URL, or None for an http(s) URL, which is not fetched."""
+    if url.startswith(("http://", "https://")):
+        return None  # accepted without fetching
+    if url.startswith("data:"):
+        # Base64 is documented for images of img_url and keyframe models only.
+        image = media_type in (MediaType.FIRST_FRAME, MediaType.LAST_FRAME)
+        if spec.input_style is InputStyle.MEDIA or not image:
+            raise bad(
+                f"{where}: data: URLs are accepted only for images of img_url and keyframe "
+                "models; use an http(s) or oss:// URL."
+            )
+        return decode_data_url(where, url)
+    if url.startswith("oss://"):
+        if not resolve:
+            raise inspection(
+                f"{where} is an oss:// URL, which needs the header "
+                "X-DashScope-OssResourceResolve: enable."
+            )
+        upload = uploads.find(url, spec.name)
+        if upload is None:
+            raise inspection(
+                "Download the media resource timed out during the data inspection process: "
+                f"{where} names no file uploaded for {spec.name}."
+            )
+        return upload.data
+    raise bad(f"{where} must be an http(s) or oss:// URL (or a data: URL for an image).")
+
+
+async def inspect_inputs(
+    checker: MediaChecker | None, spec: ModelSpec, blobs: list[tuple[MediaType, str, bytes]]
+) -> tuple[int, int, float | None] | None:
+    """Run the media checker on every visible input; return the first frame's or clip's size."""
+    if checker is not None:
+        for media_type, where, data in blobs:
+            try:
+                result = await asyncio.to_thread(checker, media_type, data, spec)
+                if inspect.isawaitable(result):
+                    await result
+            except InvalidInput as exc:
+                raise inspection(str(exc) or f"{where} failed the data inspection.") from None
+    for media_type, _, data in blobs:
+        if media_type in (MediaType.FIRST_FRAME, MediaType.FIRST_CLIP):
+            return await asyncio.to_thread(probe_size, media_type, data)
+    return None
