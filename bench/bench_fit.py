@@ -34,8 +34,8 @@ GRAIN_FRAMES = 8  # fresh grain for every frame would make the source, not the f
 AUDIO_RATE = 48_000
 
 
-def make_source(path: Path) -> None:
-    """Encode SECONDS of moving noisy 1080p30 with a stereo tone, at SOURCE_BITRATE."""
+def make_source(path: Path, seconds: int = SECONDS) -> None:
+    """Encode `seconds` of moving noisy 1080p30 with a stereo tone, at SOURCE_BITRATE."""
     coarse = (WIDTH // 8 + 80, HEIGHT // 8 + 80)
     texture = Image.frombytes("RGB", coarse, os.urandom(coarse[0] * coarse[1] * 3)).resize(
         (WIDTH + 640, HEIGHT + 640), Image.Resampling.BILINEAR
@@ -44,7 +44,7 @@ def make_source(path: Path) -> None:
         Image.frombytes("L", (WIDTH, HEIGHT), os.urandom(WIDTH * HEIGHT)).convert("RGB")
         for _ in range(GRAIN_FRAMES)
     ]
-    frames = SECONDS * FPS
+    frames = seconds * FPS
     with av.open(str(path), mode="w", format="mp4") as container:
         video = container.add_stream("libx264", rate=FPS)
         video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
@@ -61,12 +61,14 @@ def make_source(path: Path) -> None:
             frame.pts = index
             container.mux(video.encode(frame))
         container.mux(video.encode())
-        write_tone(container, audio)
+        write_tone(container, audio, seconds)
 
 
-def write_tone(container: av.container.OutputContainer, stream: av.AudioStream) -> None:
+def write_tone(
+    container: av.container.OutputContainer, stream: av.AudioStream, seconds: int
+) -> None:
     chunk = 1024
-    total = SECONDS * AUDIO_RATE
+    total = seconds * AUDIO_RATE
     for pts in range(0, total, chunk):
         count = min(chunk, total - pts)
         values = [

@@ -39,6 +39,10 @@ SUMMARY = (
     "ack_concurrent_downloads",
     "ack_p99_ms",
     "fit_15s_1080p_s",
+    "input_check_p95_ms_bounded",
+    "input_check_p95_ms_unbounded",
+    "burst_wall_s_bounded",
+    "burst_wall_s_unbounded",
 )
 LINE = re.compile(r"^([A-Za-z0-9_]+): (.*)$")
 
