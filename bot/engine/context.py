@@ -22,6 +22,7 @@ from bot.dashscope.models import TaskSummary, without_account
 from bot.engine.delivery import Notifier
 from bot.engine.queue import FairQueue
 from bot.engine.schedule import DurationModel, Kind, PollPlanner, RateWindow
+from bot.retry import RetryPolicy
 from storage.database import Database
 from storage.jobs import Job, JobState, JobStore
 from storage.quotas import QuotaStore
@@ -53,6 +54,14 @@ class EngineConfig:
     reconcile_give_up_seconds: float = 3_600.0
     unreadable_give_up_seconds: float = 120.0  # answers about a job that cannot be read
     result_ttl_seconds: float = 86_400.0
+
+    @property
+    def resubmit_backoff(self) -> RetryPolicy:
+        """The wait before a throttled job's next submit: doubling, capped, no jitter (the
+        job keeps its place at the front of its line, so there is no herd to spread)."""
+        return RetryPolicy(
+            base_delay=self.retry_base_seconds, max_delay=self.retry_max_seconds, jitter=False
+        )
 
 
 @dataclass

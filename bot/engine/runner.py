@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from bot.dashscope import DashScopeClient, RetryPolicy
+from bot.dashscope import DashScopeClient
 from bot.engine.cancel import Canceler, CancelOutcome
 from bot.engine.context import Context, EngineConfig
 from bot.engine.delivery import Notifier
@@ -30,6 +30,7 @@ from bot.engine.settle import Settlement
 from bot.engine.submit import Submitter
 from bot.errors import WanbotError
 from bot.requests import GenerationRequest
+from bot.retry import RetryPolicy
 from storage.database import Database
 from storage.jobs import AT_PROVIDER, Job, JobState, JobStore, Requester
 from storage.quotas import QuotaStore

@@ -74,11 +74,7 @@ class Submitter:
         ctx = self._ctx
         if error.status == 429:
             # Throttled: the task was not created. Back in line, after a backoff.
-            delay = min(
-                ctx.config.retry_base_seconds * 2 ** (job.attempts - 1),
-                ctx.config.retry_max_seconds,
-            )
-            ready = ctx.clock() + delay
+            ready = ctx.clock() + ctx.config.resubmit_backoff.delay(job.attempts - 1)
             async with ctx.db.transaction() as tx:
                 job = await ctx.jobs.transition(
                     tx, job.id, JobState.QUEUED, detail=error.code, next_attempt_at=ready
