@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.engine.delivery import Progress
+from bot.retry import RetryPolicy, retry
 from bot.video_edit import fit_video
 from cogs import render
 from cogs.views import progress_view, result_view
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's limit without boosts
-_SEND_ATTEMPTS = 3
+# Discord 5xx: three attempts, 1 s then 2 s apart (discord.py handles 429s itself).
+_SEND_RETRY = RetryPolicy(attempts=3, base_delay=1.0, max_delay=2.0, jitter=False)
 # Discord's snowflake clock and ours may differ a little: look this much further back.
 _CLOCK_MARGIN_SECONDS = 120.0
 
@@ -289,7 +291,7 @@ class DiscordNotifier:
         job: Job,
         nonce: str,
     ) -> discord.Message:
-        for attempt in range(_SEND_ATTEMPTS):
+        async def attempt() -> discord.Message:
             kwargs: dict[str, Any] = {
                 "allowed_mentions": discord.AllowedMentions(
                     users=[discord.Object(id=job.user_id)], everyone=False, roles=False
@@ -310,15 +312,20 @@ class DiscordNotifier:
                 kwargs["mention_author"] = False
             try:
                 return await destination.send(**kwargs)
-            except discord.DiscordServerError:
-                if attempt + 1 == _SEND_ATTEMPTS:
-                    raise
-                log.warning("Discord 5xx sending for job %s; retrying", job.id)
-                await self._sleep(2**attempt)
             finally:
                 if upload is not None:
                     upload.close()  # each attempt opens the file afresh; none may leak
-        raise AssertionError("unreachable")
+
+        def retrying(error: Exception, attempt: int, delay: float) -> None:
+            log.warning("Discord 5xx sending for job %s; retrying", job.id)
+
+        return await retry(
+            attempt,
+            _SEND_RETRY,
+            retryable=lambda error: isinstance(error, discord.DiscordServerError),
+            sleep=self._sleep,
+            on_retry=retrying,
+        )
 
     def _reference(self, job: Job) -> discord.MessageReference | None:
         if not job.progress_message_id or job.channel_id is None:

@@ -99,7 +99,7 @@ async def test_two_tasks_that_could_be_ours_end_the_job_refunded_not_guessed(
     rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:
     job_id, _ = await lost_submit_beside(rig, [(stranger(rig), "A cat")])
-    with caplog.at_level(logging.ERROR, logger="bot.engine.runner"):
+    with caplog.at_level(logging.ERROR, logger="bot.engine.submit"):
         await rig.finish(job_id)
 
     done = await rig.job(job_id)

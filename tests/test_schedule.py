@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from bot.catalog import MODELS
-from bot.engine.queue import FairQueue
+from bot.engine.queue import FairQueue, _round_robin, _round_robin_index
 from bot.engine.schedule import DurationModel, Estimate, PollPlanner, RateWindow, prior_seconds
 
 KIND = ("wan2.7-i2v", "1080P", 5)
@@ -113,3 +115,12 @@ def test_position_matches_the_order_jobs_are_taken() -> None:
     taken = [queue.pop("m") for _ in range(len(queue))]
     assert [positions[job] for job in taken] == list(range(len(taken)))
     assert upcoming == taken[:10]
+
+
+def test_position_counts_where_the_round_robin_yields_each_item() -> None:
+    rng = random.Random(5)
+    for _ in range(200):
+        lengths = [rng.randint(0, 6) for _ in range(rng.randint(1, 6))]
+        order = list(_round_robin([(i, d) for d in range(n)] for i, n in enumerate(lengths)))
+        for index, (which, depth) in enumerate(order):
+            assert _round_robin_index(lengths, which, depth) == index

@@ -1,7 +1,8 @@
 """The DashScope adapter: an aiohttp client and the pydantic models of its answers."""
 
-from bot.dashscope.client import DashScopeClient, DashScopeError, RetryPolicy
+from bot.dashscope.client import DashScopeClient, DashScopeError
 from bot.dashscope.models import TaskList, TaskResponse, TaskStatus, UploadPolicy
+from bot.retry import RetryPolicy
 
 __all__ = [
     "DashScopeClient",

@@ -1,7 +1,7 @@
 """An aiohttp client for DashScope's asynchronous video-synthesis API.
 
-One retry loop serves every call: 429, 5xx, timeouts and dropped connections are retried with
-exponential backoff and full jitter (honouring `Retry-After`); any other 4xx is final. An answer
+One retry loop (`bot.retry`) serves every call: 429, 5xx, timeouts and dropped connections are
+retried with exponential backoff and full jitter (honouring `Retry-After`); any other 4xx is final. An answer
 that cannot be read (not JSON, or not the shape documented) is a `DashScopeError` too, with code
 `UnreadableAnswer`: callers handle one error type. The API key goes only into the Authorization
 header of API calls, only over https (plain http only to loopback, for the simulator): never to
@@ -17,7 +17,6 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import ip_address
 from pathlib import Path
@@ -31,6 +30,7 @@ from bot.catalog import MB
 from bot.dashscope.models import PROVIDER_TIMEZONE, TaskList, TaskResponse, TaskStatus, UploadPolicy
 from bot.errors import InvalidInput, WanbotError
 from bot.requests import GenerationRequest
+from bot.retry import RetryPolicy, retry
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class DashScopeError(WanbotError):
         self.message = message
         self.request_id = request_id
         self._final = final
+        self.retry_after: float | None = None  # seconds the provider asked us to wait, if it did
         where = f"HTTP {status}" if status is not None else "no answer"
         suffix = f", request {request_id}" if request_id else ""
         super().__init__(f"{code}: {message} ({where}{suffix})")
@@ -83,17 +84,6 @@ class DashScopeError(WanbotError):
         if self.code == UNREADABLE:
             return True
         return not self._final and (self.status is None or self.status >= 500)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Full-jitter exponential backoff for the given 0-based attempt."""
-        return rng.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
 
 class DashScopeClient:
@@ -279,8 +269,10 @@ class DashScopeClient:
     ) -> T:
         shown = url.split("?", 1)[0]  # result URLs carry signatures in the query
         kwargs.setdefault("timeout", self._timeout)
-        for attempt in range(self.retry.attempts):
-            retry_after: float | None = None
+        failed: DashScopeError | None = None  # the last refusal or lost connection, not a handler's
+
+        async def attempt() -> T:
+            nonlocal failed
             try:
                 async with self._session.request(
                     method,
@@ -291,18 +283,33 @@ class DashScopeClient:
                     if response.status == 200:
                         return await handler(response)
                     error = await _error_from(response)
-                    retry_after = _retry_after(response)
+                    error.retry_after = _retry_after(response)
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
                 error = DashScopeError(None, type(exc).__name__, _describe(exc))
-            if not error.retryable or attempt + 1 == self.retry.attempts:
-                log.warning("%s %s failed: %s", method, shown, error)
-                raise error
-            delay = (
-                retry_after if retry_after is not None else self.retry.backoff(attempt, self._rng)
+            failed = error
+            raise error
+
+        def retryable(error: Exception) -> bool:
+            # An error raised while reading a 200 answer (unreadable, too large) is final.
+            return error is failed and isinstance(error, DashScopeError) and error.retryable
+
+        def retrying(error: Exception, attempt: int, delay: float) -> None:
+            log.info("%s %s: %s; retry %d in %.2fs", method, shown, error, attempt, delay)
+
+        try:
+            return await retry(
+                attempt,
+                self.retry,
+                retryable=retryable,
+                retry_after=lambda error: error.retry_after if error is failed else None,
+                sleep=self._sleep,
+                rng=self._rng,
+                on_retry=retrying,
             )
-            log.info("%s %s: %s; retry %d in %.2fs", method, shown, error, attempt + 1, delay)
-            await self._sleep(delay)
-        raise AssertionError("unreachable: the loop returns or raises")
+        except DashScopeError as error:
+            if error is failed:
+                log.warning("%s %s failed: %s", method, shown, error)
+            raise
 
 
 async def _json_body(response: aiohttp.ClientResponse) -> dict[str, Any]:

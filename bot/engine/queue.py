@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 Owner = tuple[int | None, int]  # guild id, user id
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,16 +65,15 @@ class FairQueue:
 
     def pop(self, model: str, ready: Callable[[int], bool] = lambda _: True) -> int | None:
         """Take the next ready job for `model`: least recently served guild, then user; or None."""
-        for owner in self._turn_order(model):
-            job_id = next((j for j in self._lines[model][owner] if ready(j)), None)
-            if job_id is None:
-                continue
-            turn = next(self._turns)
-            self._guild_served[(model, owner[0])] = turn
-            self._user_served[(model, owner)] = turn
-            self.remove(job_id)
-            return job_id
-        return None
+        job_id = next(self._order(model, ready), None)
+        if job_id is None:
+            return None
+        owner = self._entries[job_id].owner
+        turn = next(self._turns)
+        self._guild_served[(model, owner[0])] = turn
+        self._user_served[(model, owner)] = turn
+        self.remove(job_id)
+        return job_id
 
     def waiting(self, owner: Owner) -> int:
         """How many jobs `owner` has waiting (for the per-user cap)."""
@@ -90,68 +91,64 @@ class FairQueue:
         entry = self._entries.get(job_id)
         if entry is None:
             return None
-        model, (guild, _user) = entry.model, entry.owner
-        lines = self._lines[model]
-        order = self._turn_order(model)
-        rank = {owner: index for index, owner in enumerate(order)}
-        # Turns this job's guild takes before the job: round robin over the guild's users.
-        depth = list(lines[entry.owner]).index(job_id)
-        mine = rank[entry.owner]
-        guild_turns = depth + sum(
-            min(len(lines[other]), depth + (1 if rank[other] < mine else 0))
-            for other in lines
-            if other[0] == guild and other != entry.owner
+        lines = self._lines[entry.model]
+        ranked = self._ranked(entry.model)
+        guild = next(i for i, (g, _) in enumerate(ranked) if g == entry.owner[0])
+        users = ranked[guild][1]
+        # Where `_order` yields this job: its place among its guild's turns, then among all.
+        in_guild = _round_robin_index(
+            [len(lines[owner]) for owner in users],
+            users.index(entry.owner),
+            list(lines[entry.owner]).index(job_id),
         )
-        # Every other guild gets that many turns too (one more if it comes first), or runs out.
-        sizes: dict[int | None, int] = {}
-        first_at: dict[int | None, int] = {}
-        for index, owner in enumerate(order):
-            sizes[owner[0]] = sizes.get(owner[0], 0) + len(lines[owner])
-            first_at.setdefault(owner[0], index)
-        return guild_turns + sum(
-            min(size, guild_turns + (1 if first_at[other] < first_at[guild] else 0))
-            for other, size in sizes.items()
-            if other != guild
+        return _round_robin_index(
+            [sum(len(lines[owner]) for owner in owners) for _, owners in ranked], guild, in_guild
         )
 
     def upcoming(self, model: str, limit: int) -> list[int]:
         """The next `limit` jobs of `model` in the order they will be taken (all assumed ready)."""
-        lines = {owner: deque(line) for owner, line in self._lines.get(model, {}).items()}
-        guild_served = {g: t for (m, g), t in self._guild_served.items() if m == model}
-        user_served = {o: t for (m, o), t in self._user_served.items() if m == model}
-        guild_arrival: dict[int | None, int] = {}
-        for index, owner in enumerate(lines):
-            guild_arrival.setdefault(owner[0], index)
-        latest = max([0, *guild_served.values(), *user_served.values()])
-        order: list[int] = []
-        while lines and len(order) < limit:
-            owner = min(  # the same rule as pop(); min() keeps arrival order among ties
-                lines,
-                key=lambda o: (
-                    guild_served.get(o[0], 0),
-                    guild_arrival[o[0]],
-                    user_served.get(o, 0),
-                ),
-            )
-            order.append(lines[owner].popleft())
-            latest += 1
-            guild_served[owner[0]] = user_served[owner] = latest
-            if not lines[owner]:
-                del lines[owner]
-        return order
+        return list(itertools.islice(self._order(model), limit))
 
-    def _turn_order(self, model: str) -> list[Owner]:
-        """Owners in the order they get turns: guild least recently served (ties: who came first),
-        then within it the user least recently served (ties: who came first)."""
-        owners = list(self._lines.get(model, {}))
-        guild_arrival: dict[int | None, int] = {}
-        for index, owner in enumerate(owners):
-            guild_arrival.setdefault(owner[0], index)
-        return sorted(
-            owners,
-            key=lambda o: (
-                self._guild_served.get((model, o[0]), 0),
-                guild_arrival[o[0]],
-                self._user_served.get((model, o), 0),
-            ),
+    def _order(self, model: str, ready: Callable[[int], bool] = lambda _: True) -> Iterator[int]:
+        """The ready jobs of `model` in the order they will be taken, if nobody else arrives: the
+        one definition of the order (`pop` takes its first, `upcoming` its head, and `position`
+        counts in it). Guilds take turns, and within each guild its users take turns."""
+        lines = self._lines.get(model, {})
+        return _round_robin(
+            _round_robin((j for j in lines[owner] if ready(j)) for owner in owners)
+            for _guild, owners in self._ranked(model)
         )
+
+    def _ranked(self, model: str) -> list[tuple[int | None, list[Owner]]]:
+        """Who has the next turn: guilds least recently served first (ties: who came first), and
+        within each guild its users least recently served first (ties: who came first)."""
+        by_guild: dict[int | None, list[Owner]] = {}
+        for owner in self._lines.get(model, {}):  # in order of arrival
+            by_guild.setdefault(owner[0], []).append(owner)
+        guilds = sorted(by_guild.items(), key=lambda g: self._guild_served.get((model, g[0]), 0))
+        return [
+            (guild, sorted(owners, key=lambda o: self._user_served.get((model, o), 0)))
+            for guild, owners in guilds
+        ]
+
+
+def _round_robin(sequences: Iterable[Iterable[T]]) -> Iterator[T]:
+    """One item from each sequence in turn, dropping those that run out: a1 b1 c1 a2 c2 c3."""
+    turns = deque(iter(sequence) for sequence in sequences)
+    while turns:
+        sequence = turns.popleft()
+        for item in sequence:
+            yield item
+            turns.append(sequence)
+            break
+
+
+def _round_robin_index(lengths: list[int], which: int, depth: int) -> int:
+    """Where `_round_robin` yields item `depth` of sequence `which`, given every sequence's
+    length: `depth` full rounds before it (each sequence gives what it has, up to one a round),
+    and in its own round the sequences before it."""
+    return depth + sum(
+        min(length, depth + (1 if index < which else 0))
+        for index, length in enumerate(lengths)
+        if index != which
+    )

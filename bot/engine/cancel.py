@@ -1,0 +1,128 @@
+"""Whether a job can still be stopped, stopping it if so, and what to tell the member either way.
+
+A waiting job is taken out of line. A task still PENDING at the provider is canceled there
+(once; if that answer is lost, the task is asked how it stands). A job being sent, made or
+delivered cannot be stopped, and the answer says why. Cancels use the shared query budget, but
+a member is waiting, so one waits at most a second for room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot.dashscope import DashScopeError, TaskStatus
+from bot.engine import failures
+from bot.engine.context import Context
+from bot.engine.polling import Polling
+from bot.engine.scheduler import Scheduler
+from bot.engine.settle import Settlement
+from bot.errors import InvalidInput
+from storage.jobs import Job, JobState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    canceled: bool
+    message: str
+
+
+class Canceler:
+    """Cancels jobs on request, in line or at the provider."""
+
+    def __init__(
+        self, ctx: Context, settlement: Settlement, scheduler: Scheduler, polling: Polling
+    ) -> None:
+        self._ctx = ctx
+        self._settlement = settlement
+        self._scheduler = scheduler
+        self._polling = polling
+
+    async def cancel(self, job_id: int) -> CancelOutcome:
+        """Cancel a job if it can still be stopped; say what happened either way."""
+        job = await self._ctx.jobs.get(job_id)
+        if job is None:
+            raise InvalidInput(f"There is no job #{job_id}.", field="job")
+        if job.state is JobState.QUEUED and self._scheduler.withdraw(job.id):
+            await self._settlement.end(job, JobState.CANCELED, failures.CANCELED, code="Canceled")
+            return CancelOutcome(
+                True, f"Canceled job #{job.id} before it started. Nothing was charged."
+            )
+        if job.state is JobState.PENDING and job.task_id:
+            return await self._cancel_at_provider(job, job.task_id)
+        if job.state in (JobState.QUEUED, JobState.SUBMITTING):
+            return CancelOutcome(
+                False,
+                f"Job #{job.id} is being sent to the provider right now; try again in a moment.",
+            )
+        return _cannot_cancel(job)
+
+    async def _cancel_at_provider(self, job: Job, task_id: str) -> CancelOutcome:
+        """Send the cancel once; if its answer is lost, ask the task how it stands."""
+        await self._query_slot()
+        try:
+            await self._ctx.once.cancel(task_id)
+        except DashScopeError as error:
+            if error.unclear:
+                return await self._cancel_unclear(job, task_id, error)
+            current = await self._ctx.jobs.get(job.id) or job
+            if current.state is JobState.CANCELED:
+                return _canceled(current)  # a poll saw it canceled first
+            if error.code == "UnsupportedOperation":  # no longer PENDING
+                return _cannot_cancel(current)
+            return CancelOutcome(
+                False, f"The provider refused to cancel job #{job.id}: {error.message}"
+            )
+        await self._canceled_at_provider(job)
+        return _canceled(job)
+
+    async def _cancel_unclear(self, job: Job, task_id: str, error: DashScopeError) -> CancelOutcome:
+        log.warning("Cancel of job %s got no clear answer (%s); asking the task", job.id, error)
+        await self._query_slot()
+        try:
+            answer = await self._ctx.once.get_task(task_id)
+        except DashScopeError:
+            return CancelOutcome(
+                False, f"Could not reach the provider to cancel job #{job.id}; try again shortly."
+            )
+        if answer.status is TaskStatus.CANCELED:
+            await self._canceled_at_provider(job)
+            return _canceled(job)
+        current = await self._ctx.jobs.get(job.id) or job
+        return _cannot_cancel(current)
+
+    async def _canceled_at_provider(self, job: Job) -> None:
+        self._polling.untrack(job)
+        self._ctx.troubled_since.pop(job.id, None)
+        await self._settlement.end(job, JobState.CANCELED, failures.CANCELED, code="Canceled")
+
+    async def _query_slot(self) -> None:
+        """Wait briefly for room in the shared query budget (cancels count like polls); a
+        member is waiting, so after a second the call goes ahead anyway."""
+        ctx = self._ctx
+        now = ctx.clock()
+        if not ctx.queries.take(now):
+            await asyncio.sleep(min(1.0, max(0.0, ctx.queries.next_free(now) - now)))
+            ctx.queries.take(ctx.clock())
+
+
+def _canceled(job: Job) -> CancelOutcome:
+    return CancelOutcome(True, f"Canceled job #{job.id}. Nothing was charged.")
+
+
+def _cannot_cancel(job: Job) -> CancelOutcome:
+    """What a cancel answers for a job past the point where it can be stopped."""
+    if job.state is JobState.CANCELED:
+        return CancelOutcome(True, f"Job #{job.id} was already canceled. Nothing was charged.")
+    if job.state in (JobState.PENDING, JobState.RUNNING):
+        return CancelOutcome(
+            False,
+            f"Job #{job.id} is already being made; the provider cannot stop it now. "
+            "It will be delivered (and counted) when it is ready.",
+        )
+    if job.state in (JobState.DOWNLOADING, JobState.DELIVERING):
+        return CancelOutcome(False, f"Job #{job.id} is finished and on its way.")
+    return CancelOutcome(False, f"Job #{job.id} has already ended ({job.state.value}).")

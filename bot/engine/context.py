@@ -1,0 +1,163 @@
+"""What the engine's pieces share: its settings, its stores and clock, and what it holds in memory.
+
+No piece keeps a reference to another's insides or to `Engine`: each is handed this context.
+It holds the waiting line (with when a throttled job may go again), the slots taken per model,
+the tasks being polled, the submits being reconciled, the one query budget all calls share, and
+the durations learned. Each is changed by the piece whose job it is; the others only read it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.catalog import MODELS
+from bot.dashscope import DashScopeClient, DashScopeError, TaskResponse
+from bot.dashscope.client import UNREADABLE
+from bot.dashscope.models import TaskSummary, without_account
+from bot.engine.delivery import Notifier
+from bot.engine.queue import FairQueue
+from bot.engine.schedule import DurationModel, Kind, PollPlanner, RateWindow
+from bot.retry import RetryPolicy
+from storage.database import Database
+from storage.jobs import Job, JobState, JobStore
+from storage.quotas import QuotaStore
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    spool_dir: Path
+    concurrency: dict[str, int] = field(default_factory=dict)  # per model; else the catalogue's
+    submit_per_second: dict[str, int] = field(
+        default_factory=dict
+    )  # per model; else the catalogue's
+    query_budget_per_second: float = 18.0  # polls + cancels + lists; the account allows 20
+    planner: PollPlanner = field(default_factory=PollPlanner)
+    max_waiting_per_user: int = 5
+    reuse_results: bool = False  # serve an identical fixed-seed request from its earlier result
+    retry_base_seconds: float = 2.0  # after a 429 on submit
+    retry_max_seconds: float = 60.0
+    reconcile_after_seconds: float = 10.0  # after a submit with no clear answer
+    # A submit that got no clear answer created its task, if at all, between its send and this
+    # long after (the client's connect + read timeouts), give or take the clocks' skew.
+    submit_deadline_seconds: float = 90.0
+    clock_skew_seconds: float = 5.0
+    # How long to wait for candidate tasks to finish (and report their prompt) before giving up.
+    reconcile_give_up_seconds: float = 3_600.0
+    unreadable_give_up_seconds: float = 120.0  # answers about a job that cannot be read
+    result_ttl_seconds: float = 86_400.0
+
+    @property
+    def resubmit_backoff(self) -> RetryPolicy:
+        """The wait before a throttled job's next submit: doubling, capped, no jitter (the
+        job keeps its place at the front of its line, so there is no herd to spread)."""
+        return RetryPolicy(
+            base_delay=self.retry_base_seconds, max_delay=self.retry_max_seconds, jitter=False
+        )
+
+
+@dataclass
+class Tracked:
+    """A task at the provider that we poll."""
+
+    job_id: int
+    task_id: str
+    kind: Kind
+    submitted_at: float
+    status: JobState
+    next_poll_at: float
+
+
+@dataclass
+class Context:
+    """The stores, clients, clock and settings every piece uses, and the engine's memory."""
+
+    db: Database
+    jobs: JobStore
+    quotas: QuotaStore
+    client: DashScopeClient  # retries transient failures itself: downloads, cancels, lists
+    once: DashScopeClient  # one attempt: submits and polls, where the engine decides what next
+    notifier: Notifier
+    config: EngineConfig  # replaceable while running (tests change limits on a live engine)
+    clock: Callable[[], float]
+    durations: DurationModel = field(default_factory=DurationModel)
+    queue: FairQueue = field(default_factory=FairQueue)
+    ready_at: dict[int, float] = field(default_factory=dict)  # queued job -> earliest next submit
+    busy: dict[str, int] = field(default_factory=dict)  # model -> tasks at the provider (or maybe)
+    tracked: dict[int, Tracked] = field(default_factory=dict)  # job -> its task, being polled
+    reconcile_at: dict[int, float] = field(default_factory=dict)  # submitting job -> look it up
+    unclear_at: dict[int, float] = field(default_factory=dict)  # submitting job -> submit gave up
+    troubled_since: dict[int, float] = field(default_factory=dict)  # job -> first unreadable answer
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # the loop has new work
+    queries: RateWindow = field(init=False)  # polls + cancels + lists, shared by all
+
+    def __post_init__(self) -> None:
+        self.queries = RateWindow(self.config.query_budget_per_second)
+
+    def concurrency(self, model: str) -> int:
+        """How many tasks of `model` may be at the provider at once."""
+        return self.config.concurrency.get(model, MODELS[model].concurrency)
+
+    def hold(self, model: str) -> None:
+        """Take a slot of `model` for a task that is, or may be, at the provider."""
+        self.busy[model] = self.busy.get(model, 0) + 1
+
+    def release(self, model: str) -> None:
+        """Give back a slot of `model`."""
+        self.busy[model] = max(0, self.busy.get(model, 0) - 1)
+
+    def requeue(self, job: Job, ready_at: float | None) -> None:
+        """Put a job that lost its turn back at the front of its owner's line."""
+        self.queue.push(job.id, job.model, (job.guild_id, job.user_id), front=True)
+        if ready_at is not None:
+            self.ready_at[job.id] = ready_at
+
+    def reconciled(self, job_id: int) -> None:
+        """Forget what was kept while a job's submit was unclear."""
+        self.reconcile_at.pop(job_id, None)
+        self.unclear_at.pop(job_id, None)
+        self.troubled_since.pop(job_id, None)
+
+    def spool_path(self, job: Job) -> Path:
+        """Where a job's result is kept between download and delivery."""
+        return self.config.spool_dir / f"job-{job.id}.mp4"
+
+
+async def each(work: Callable[[T], Coroutine[Any, Any, None]], items: list[T]) -> None:
+    """Run `work` on every item at once; one item's failure is logged and stays its own."""
+    results = await asyncio.gather(*(work(item) for item in items), return_exceptions=True)
+    for item, result in zip(items, results, strict=True):
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result  # cancellation, exit: not one job's trouble
+        if isinstance(result, Exception):
+            log.error("%s of %s failed", work.__name__, item, exc_info=result)
+
+
+def unreadable(error: Exception) -> bool:
+    """An answer that could not be read, or a bug: unlike a network failure, waiting will not
+    mend it, so it counts toward giving up on the job."""
+    return not isinstance(error, DashScopeError) or error.code == UNREADABLE
+
+
+def evidence(answer: TaskResponse | TaskSummary) -> dict[str, Any]:
+    """An answer as kept for the record: as received, less the account's identifiers."""
+    body: dict[str, Any] = without_account(answer.model_dump(mode="json", exclude_unset=True))
+    return body
+
+
+def error_evidence(error: DashScopeError) -> dict[str, Any]:
+    """A refusal as kept for the record."""
+    return {
+        "status": error.status,
+        "code": error.code,
+        "message": error.message,
+        "request_id": error.request_id,
+    }

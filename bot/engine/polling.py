@@ -1,0 +1,198 @@
+"""Tasks at the provider: which to poll now, when to poll each next, and what its answer means.
+
+A submitted task is tracked until its answer is final. Each pass polls the tasks that are due,
+oldest first, as far as the shared query budget allows; the next poll of each comes from the
+`PollPlanner` and the durations learned (with early probes while an estimate is unsure and the
+budget has room). A success records what the provider reports (the result link and its expiry,
+the billed seconds, the time taken, which the durations learn from) and hands the job to the
+result pipeline; any other final answer ends the job refunded.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from bot.dashscope import TaskResponse, TaskStatus
+from bot.dashscope.models import PROVIDER_TIMEZONE
+from bot.engine import failures
+from bot.engine.context import Context, Tracked, each, evidence, unreadable
+from bot.engine.pipeline import Pipeline
+from bot.engine.schedule import SURE_SAMPLES, Kind
+from bot.engine.settle import Settlement
+from storage.jobs import Job, JobState
+
+log = logging.getLogger(__name__)
+
+_PROVIDER_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class Polling:
+    """Keeps track of tasks at the provider and polls each when it is due."""
+
+    def __init__(self, ctx: Context, settlement: Settlement, pipeline: Pipeline) -> None:
+        self._ctx = ctx
+        self._settlement = settlement
+        self._pipeline = pipeline
+
+    def track(self, job: Job, *, next_poll_at: float | None = None) -> None:
+        """Poll the task of `job` from now on: at `next_poll_at`, else when the planner says."""
+        ctx = self._ctx
+        assert job.task_id is not None
+        submitted_at = job.submitted_at or ctx.clock()
+        if next_poll_at is None:
+            next_poll_at = ctx.clock() + self._delay(job.kind, 0.0)
+        ctx.tracked[job.id] = Tracked(
+            job_id=job.id,
+            task_id=job.task_id,
+            kind=job.kind,
+            submitted_at=submitted_at,
+            status=job.state,
+            next_poll_at=next_poll_at,
+        )
+
+    def untrack(self, job: Job) -> None:
+        """Stop polling the task of `job` and give back its model's slot."""
+        if self._ctx.tracked.pop(job.id, None) is not None:
+            self._ctx.release(job.model)
+
+    def expected_end(self, job: Job) -> float | None:
+        """When the provider will probably finish `job` (epoch seconds), once it was submitted."""
+        tracked = self._ctx.tracked.get(job.id)
+        if tracked is None:
+            return None
+        return tracked.submitted_at + self._ctx.durations.estimate(tracked.kind).median
+
+    async def poll_due(self, now: float) -> None:
+        """Poll every task that is due, oldest first, while the query budget has room."""
+        ctx = self._ctx
+        due = sorted(
+            (t for t in ctx.tracked.values() if t.next_poll_at <= now),
+            key=lambda t: t.next_poll_at,
+        )
+        chosen = []
+        for tracked in due:
+            if not ctx.queries.take(now):
+                break
+            chosen.append(tracked)
+        await each(self._poll, chosen)
+
+    def _delay(self, kind: Kind, elapsed: float) -> float:
+        ctx = self._ctx
+        estimate = ctx.durations.estimate(kind)
+        # Probing early costs polls: only while unsure, and while few tasks share the budget.
+        roomy = (
+            len(ctx.tracked)
+            <= ctx.config.query_budget_per_second * ctx.config.planner.first_probe / 2
+        )
+        probe = estimate.samples < SURE_SAMPLES and roomy
+        return ctx.config.planner.next_poll(elapsed, estimate, probe=probe)
+
+    async def _poll(self, tracked: Tracked) -> None:
+        try:
+            await self._poll_once(tracked)
+        except Exception as error:
+            if unreadable(error) and await self._settlement.trouble(
+                tracked.job_id, "Polling", error
+            ):
+                return
+            log.info("Poll of job %s failed (%s); again shortly", tracked.job_id, error)
+            tracked.next_poll_at = self._ctx.clock() + self._ctx.config.planner.dense_interval
+        else:
+            self._ctx.troubled_since.pop(tracked.job_id, None)
+
+    async def _poll_once(self, tracked: Tracked) -> None:
+        ctx = self._ctx
+        response = await ctx.once.get_task(tracked.task_id)
+        now = ctx.clock()
+        status = response.status
+        if not status.is_final:
+            state = JobState.RUNNING if status is TaskStatus.RUNNING else tracked.status
+            async with ctx.db.transaction() as tx:
+                await ctx.jobs.record_response(tx, tracked.job_id, "query", evidence(response))
+                if state is not tracked.status:
+                    job = await ctx.jobs.transition(tx, tracked.job_id, state)
+                else:
+                    job = None
+            tracked.status = state
+            tracked.next_poll_at = now + self._delay(tracked.kind, now - tracked.submitted_at)
+            if job is not None:
+                await self._settlement.progress(job, expected_end=self.expected_end(job))
+            return
+
+        job = await ctx.jobs.get(tracked.job_id)
+        assert job is not None
+        self.untrack(job)
+        if job.state.is_final:
+            return  # canceled meanwhile: the cancel has said so
+        if status is TaskStatus.SUCCEEDED and response.output.video_url:
+            await self._succeeded(job, response)
+            return
+        async with ctx.db.transaction() as tx:
+            await ctx.jobs.record_response(tx, job.id, "query", evidence(response))
+        end = self._settlement.end
+        if status is TaskStatus.UNKNOWN:
+            await end(job, JobState.EXPIRED, failures.EXPIRED, code="UNKNOWN")
+        elif status is TaskStatus.CANCELED:
+            await end(job, JobState.CANCELED, failures.CANCELED, code="Canceled")
+        else:
+            code = response.output.code or status.value
+            await end(
+                job,
+                JobState.FAILED,
+                failures.describe(code, response.output.message),
+                code=code,
+                message=response.output.message,
+            )
+
+    async def _succeeded(self, job: Job, response: TaskResponse) -> None:
+        """Record what the finished task reports, learn its duration, and fetch the result."""
+        ctx = self._ctx
+        url = response.output.video_url
+        assert url is not None
+        now = ctx.clock()
+        started = _provider_time(response.output.submit_time) or job.submitted_at or now
+        ended = _provider_time(response.output.end_time) or now
+        ctx.durations.observe(job.kind, ended - started)
+        async with ctx.db.transaction() as tx:
+            await ctx.jobs.record_response(tx, job.id, "query", evidence(response))
+            await ctx.jobs.record_duration(tx, job.kind, ended - started)
+            job = await ctx.jobs.transition(
+                tx,
+                job.id,
+                JobState.DOWNLOADING,
+                result_url=url,
+                result_expires_at=_expires(url) or now + ctx.config.result_ttl_seconds,
+                billed_seconds=billed_seconds(response.usage, job.duration),
+                provider_finished_at=ended,
+            )
+        await self._settlement.progress(job)
+        self._pipeline.start(job)
+
+
+def billed_seconds(usage: dict[str, Any] | None, requested: int) -> int:
+    """The seconds the provider bills, from its usage block (the field differs by model family)."""
+    for name in ("duration", "video_duration", "output_video_duration"):
+        value = usage.get(name) if usage else None
+        if isinstance(value, int | float):
+            return round(value)
+    return requested
+
+
+def _provider_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, _PROVIDER_TIME).replace(tzinfo=PROVIDER_TIMEZONE).timestamp()
+    except ValueError:
+        return None
+
+
+def _expires(url: str) -> float | None:
+    values = parse_qs(urlsplit(url).query).get("Expires")
+    try:
+        return float(values[0]) if values else None
+    except ValueError:
+        return None

@@ -1,0 +1,156 @@
+"""The loop: what each pass does, in what order, and when the next pass falls due.
+
+A pass reconciles unclear submits, polls the tasks that are due, then submits waiting jobs in
+fair order, as far as each model's free slots and submit rate allow. Polls, cancels and task
+lists share one query budget. Each phase, and each job within it, fails alone. Between passes
+the loop sleeps until the earliest thing due (a poll, a reconcile, a slot or submit window
+opening for a waiting job) or until woken by new work. Places in line are announced to the
+first few jobs of each model when they change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from bot.catalog import MODELS
+from bot.engine.context import Context, each
+from bot.engine.polling import Polling
+from bot.engine.schedule import RateWindow
+from bot.engine.settle import Settlement
+from bot.engine.submit import Submitter
+from storage.jobs import Job
+
+log = logging.getLogger(__name__)
+
+# Places in line are kept up to date for the first jobs of each model; further back, a number
+# that shifts by one each turn tells nobody much, and each update is a read and an edit.
+POSITIONS_SHOWN = 20
+
+
+class Scheduler:
+    """Runs the passes, and holds the waiting line's turns: slots, submit rates, places shown."""
+
+    def __init__(
+        self, ctx: Context, settlement: Settlement, submitter: Submitter, polling: Polling
+    ) -> None:
+        self._ctx = ctx
+        self._settlement = settlement
+        self._submitter = submitter
+        self._polling = polling
+        self._submits: dict[str, RateWindow] = {}
+        self._shown_position: dict[int, int] = {}  # queued job -> place last shown
+        self._loop: asyncio.Task[None] | None = None
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run passes until `stop`."""
+        self._loop = asyncio.create_task(self._run(), name="wanbot-engine")
+
+    async def stop(self) -> None:
+        """Stop the loop (after the pass under way, if any, is cancelled)."""
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+            self._loop = None
+
+    async def _run(self) -> None:
+        ctx = self._ctx
+        while True:
+            ctx.wake.clear()
+            try:
+                due = await self.step()
+            except Exception:
+                log.exception("Engine pass failed; trying again shortly")
+                due = ctx.clock() + 5.0
+            timeout = None if due is None else max(0.0, due - ctx.clock())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ctx.wake.wait(), timeout)
+
+    async def step(self) -> float | None:
+        """Do the work that is due now; return when more falls due (None: nothing scheduled)."""
+        phases = (self._submitter.reconcile_due, self._polling.poll_due, self._submit_due)
+        for phase in phases:
+            try:
+                await phase(self._ctx.clock())
+            except Exception:
+                log.exception("Engine phase %s failed; the other phases go on", phase.__name__)
+        return self._next_due()
+
+    def _next_due(self) -> float | None:
+        ctx = self._ctx
+        now = ctx.clock()
+        times = [t.next_poll_at for t in ctx.tracked.values()]
+        times += list(ctx.reconcile_at.values())
+        if times and min(times) <= now:
+            times.append(ctx.queries.next_free(now))  # overdue only for want of budget
+            times = [t for t in times if t > now] or [now]
+        for model in ctx.queue.models():
+            if ctx.busy.get(model, 0) < ctx.concurrency(model):
+                window_free = self._submit_window(model).next_free(now)
+                ready = min(ctx.ready_at.get(j, now) for j in ctx.queue.jobs(model))
+                times.append(max(window_free, ready))
+        return min(times) if times else None
+
+    # -- the waiting line ------------------------------------------------------------------------
+
+    def add(self, job: Job) -> int:
+        """Put a new job at the back of its owner's line; return its place (0: next)."""
+        ctx = self._ctx
+        ctx.queue.push(job.id, job.model, (job.guild_id, job.user_id))
+        position = self._shown_position[job.id] = ctx.queue.position(job.id) or 0
+        ctx.wake.set()
+        return position
+
+    def restore(self, job: Job) -> None:
+        """Put a job that was waiting before a restart back in line, with its backoff."""
+        self._ctx.queue.push(job.id, job.model, (job.guild_id, job.user_id))
+        if job.next_attempt_at:
+            self._ctx.ready_at[job.id] = job.next_attempt_at
+
+    def withdraw(self, job_id: int) -> bool:
+        """Take a waiting job out of line; return whether it was waiting."""
+        if not self._ctx.queue.remove(job_id):
+            return False
+        self._ctx.ready_at.pop(job_id, None)
+        self._shown_position.pop(job_id, None)
+        return True
+
+    def _submit_window(self, model: str) -> RateWindow:
+        if model not in self._submits:
+            limit = self._ctx.config.submit_per_second.get(model, MODELS[model].submit_per_second)
+            self._submits[model] = RateWindow(limit)
+        return self._submits[model]
+
+    async def _submit_due(self, now: float) -> None:
+        ctx = self._ctx
+        chosen: list[int] = []
+        for model in ctx.queue.models():
+            window = self._submit_window(model)
+            while ctx.busy.get(model, 0) < ctx.concurrency(model) and window.available(now):
+                job_id = ctx.queue.pop(model, lambda j: ctx.ready_at.get(j, 0.0) <= now)
+                if job_id is None:
+                    break
+                window.take(now)
+                ctx.hold(model)
+                ctx.ready_at.pop(job_id, None)
+                self._shown_position.pop(job_id, None)
+                chosen.append(job_id)
+        await each(self._submitter.submit, chosen)
+        if chosen:
+            await self._announce_positions()
+
+    async def _announce_positions(self) -> None:
+        """Tell the first few jobs in each line their new place, when it changed."""
+        ctx = self._ctx
+        for model in ctx.queue.models():
+            for position, job_id in enumerate(ctx.queue.upcoming(model, POSITIONS_SHOWN)):
+                if self._shown_position.get(job_id) == position:
+                    continue
+                self._shown_position[job_id] = position
+                job = await ctx.jobs.get(job_id)
+                if job is not None:
+                    await self._settlement.progress(job, queue_position=position)

@@ -1,0 +1,249 @@
+"""Sending a job to the provider, and finding out what became of a submit that got no clear answer.
+
+A submit is tried once per turn. Accepted: the task is tracked. Throttled (429): the task was
+not made, so the job goes back to the front of its line after a backoff. Refused: the job ends
+refunded. No clear answer (no answer, 5xx, unreadable): the task may exist, so the job is
+reconciled: the provider's task list for the submit's window is read, and a task is adopted only
+when it is provably this job's (same model, made in the window, by our key once we know its id,
+reporting this job's prompt). If no task can be ours the job is submitted again; if several
+could be, or one that cannot say stays unfinished too long, the job ends refunded rather than
+guess or pay twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot.dashscope import DashScopeError, TaskResponse
+from bot.dashscope.models import PROVIDER_TIMEZONE, TaskSummary
+from bot.engine import failures
+from bot.engine.context import Context, error_evidence, evidence, unreadable
+from bot.engine.polling import Polling
+from bot.engine.settle import Settlement
+from storage.jobs import Job, JobState
+
+log = logging.getLogger(__name__)
+
+_LIST_PAGES_MAX = 50  # 5,000 tasks of one model in a few minutes: far beyond one key's limits
+
+
+class _OutOfBudget(Exception):
+    """The shared query budget has no room left in this pass."""
+
+
+class Submitter:
+    """Submits jobs, and reconciles the submits that got no clear answer."""
+
+    def __init__(self, ctx: Context, settlement: Settlement, polling: Polling) -> None:
+        self._ctx = ctx
+        self._settlement = settlement
+        self._polling = polling
+        self._key_ids: set[str] = set()  # our API key's id, learned from our own tasks' rows
+
+    # -- submitting ------------------------------------------------------------------------------
+
+    async def submit(self, job_id: int) -> None:
+        """Send a queued job (its model's slot already taken) and act on the answer."""
+        ctx = self._ctx
+        job = await ctx.jobs.get(job_id)
+        assert job is not None and job.state is JobState.QUEUED
+        now = ctx.clock()
+        async with ctx.db.transaction() as tx:
+            job = await ctx.jobs.transition(
+                tx, job.id, JobState.SUBMITTING, submit_started_at=now, attempts=job.attempts + 1
+            )
+        try:
+            response = await ctx.once.submit(job.request)
+        except DashScopeError as error:
+            await self._submit_failed(job, error)
+            return
+        except Exception as error:  # a bug here must not lose a task that may exist
+            log.exception("Submit of job %s failed unexpectedly; reconciling", job.id)
+            await self._submit_failed(job, DashScopeError(None, "Unexpected", repr(error)))
+            return
+        async with ctx.db.transaction() as tx:
+            await ctx.jobs.record_response(tx, job.id, "submit", evidence(response))
+            job = await ctx.jobs.transition(
+                tx, job.id, JobState.PENDING, task_id=response.task_id, submitted_at=ctx.clock()
+            )
+        self._polling.track(job)
+        await self._settlement.progress(job, expected_end=self._polling.expected_end(job))
+
+    async def _submit_failed(self, job: Job, error: DashScopeError) -> None:
+        ctx = self._ctx
+        if error.status == 429:
+            # Throttled: the task was not created. Back in line, after a backoff.
+            ready = ctx.clock() + ctx.config.resubmit_backoff.delay(job.attempts - 1)
+            async with ctx.db.transaction() as tx:
+                job = await ctx.jobs.transition(
+                    tx, job.id, JobState.QUEUED, detail=error.code, next_attempt_at=ready
+                )
+            ctx.release(job.model)
+            ctx.requeue(job, ready)
+            await self._settlement.progress(job, note="The provider is busy; trying again shortly.")
+        elif error.unclear:
+            # No clear answer: the task may exist. Look for it before submitting again.
+            log.warning("Submit of job %s unclear (%s); reconciling", job.id, error)
+            ctx.unclear_at[job.id] = ctx.clock()
+            ctx.reconcile_at[job.id] = ctx.clock() + ctx.config.reconcile_after_seconds
+        else:
+            ctx.release(job.model)
+            async with ctx.db.transaction() as tx:
+                await ctx.jobs.record_response(tx, job.id, "submit", error_evidence(error))
+            await self._settlement.end(
+                job,
+                JobState.FAILED,
+                failures.describe(error.code, error.message),
+                code=error.code,
+                message=error.message,
+            )
+
+    # -- reconciling unclear submissions -----------------------------------------------------------
+
+    def reconcile_at(self, job_id: int, when: float) -> None:
+        """Look up what became of the submit of `job_id` at `when` (after a restart: at once)."""
+        self._ctx.reconcile_at[job_id] = when
+
+    async def reconcile_due(self, now: float) -> None:
+        """Reconcile every unclear submit that is due, while the query budget has room."""
+        ctx = self._ctx
+        due = sorted(job_id for job_id, at in ctx.reconcile_at.items() if at <= now)
+        for job_id in due:
+            job = await ctx.jobs.get(job_id)
+            if job is None or job.state is not JobState.SUBMITTING:
+                ctx.reconcile_at.pop(job_id, None)
+                continue
+            try:
+                await self._reconcile(job)
+            except _OutOfBudget:
+                ctx.reconcile_at[job_id] = ctx.queries.next_free(ctx.clock())
+                return  # the rest wait for the budget too
+            except Exception as error:
+                if unreadable(error) and await self._settlement.trouble(job_id, "Reconcile", error):
+                    continue
+                log.info("Could not reconcile job %s yet (%s)", job_id, error)
+                ctx.reconcile_at[job_id] = now + ctx.config.reconcile_after_seconds
+
+    def _query(self) -> None:
+        """Take a place in the shared query budget for a call made inside a pass, or give up
+        the pass's reconciling until there is room."""
+        if not self._ctx.queries.take(self._ctx.clock()):
+            raise _OutOfBudget
+
+    async def _reconcile(self, job: Job) -> None:
+        """Find the task an unclear submit may have created, and adopt it only when it is
+        provably this job's: same model, created within the submit's window, by our key (once we
+        know its id), and reporting this job's prompt. Never guess, never submit twice."""
+        ctx = self._ctx
+        now = ctx.clock()
+        sent = job.submit_started_at or job.updated_at
+        skew = ctx.config.clock_skew_seconds
+        deadline = min(sent + ctx.config.submit_deadline_seconds, now)
+        if job.id in ctx.unclear_at:
+            deadline = min(deadline, ctx.unclear_at[job.id])
+        earliest, latest = sent - skew, deadline + skew
+        rows = await self._list_window(job.model, earliest, latest)
+        known = await ctx.jobs.known_task_ids([row.task_id for row in rows])
+        self._key_ids |= {row.api_key_id for row in rows if row.task_id in known and row.api_key_id}
+        candidates = [
+            row
+            for row in rows
+            if row.task_id not in known
+            and earliest <= (row.gmt_create or 0) / 1000 <= latest
+            and (not self._key_ids or row.api_key_id in self._key_ids)
+        ]
+        if not candidates:
+            log.info("Job %s never reached the provider; queueing it again", job.id)
+            await self._resubmit(job)
+            return
+        prompt = job.request.prompt or ""
+        matches: list[TaskResponse] = []
+        unsure: list[str] = []  # no prompt shown: could be ours
+        running = False
+        for row in candidates:
+            self._query()
+            answer = await ctx.once.get_task(row.task_id)
+            shown = answer.output.orig_prompt
+            if shown is not None:
+                if shown == prompt:
+                    matches.append(answer)
+                continue  # another client's task
+            unsure.append(row.task_id)
+            running = running or not answer.status.is_final  # its prompt shows when it succeeds
+        remaining = [a.task_id for a in matches] + unsure
+        if not remaining:
+            log.info(
+                "Job %s: every task in its window is another client's; submitting again", job.id
+            )
+            await self._resubmit(job)
+        elif len(matches) == 1 and not unsure:
+            await self._adopt(job, matches[0], candidates)
+        elif running and now - sent < ctx.config.reconcile_give_up_seconds:
+            log.info("Job %s: candidates %s have not finished; looking again later", job.id, unsure)
+            ctx.reconcile_at[job.id] = now + 3 * ctx.config.reconcile_after_seconds
+        else:
+            await self._unresolved(job, remaining)
+
+    async def _list_window(self, model: str, earliest: float, latest: float) -> list[TaskSummary]:
+        """Every task of `model` created in the window, across all pages."""
+        start = datetime.fromtimestamp(earliest, PROVIDER_TIMEZONE)
+        end = datetime.fromtimestamp(latest, PROVIDER_TIMEZONE) + timedelta(seconds=1)
+        rows: list[TaskSummary] = []
+        for page_no in range(1, _LIST_PAGES_MAX + 1):
+            self._query()
+            page = await self._ctx.once.list_tasks(
+                start=start, end=end, model=model, page_no=page_no, page_size=100
+            )
+            rows += page.data
+            if page_no >= page.total_page or not page.data:
+                break
+        return rows
+
+    async def _resubmit(self, job: Job) -> None:
+        """The submit made no task: back to the front of the line, to be sent again."""
+        ctx = self._ctx
+        ctx.reconciled(job.id)
+        async with ctx.db.transaction() as tx:
+            job = await ctx.jobs.transition(
+                tx, job.id, JobState.QUEUED, detail="submit did not land"
+            )
+        ctx.release(job.model)
+        ctx.requeue(job, None)
+
+    async def _adopt(self, job: Job, answer: TaskResponse, candidates: list[TaskSummary]) -> None:
+        """The task is provably this job's: record it and poll it from now."""
+        ctx = self._ctx
+        ctx.reconciled(job.id)
+        row = next(r for r in candidates if r.task_id == answer.task_id)
+        log.info("Job %s is task %s (confirmed after an unclear submit)", job.id, answer.task_id)
+        async with ctx.db.transaction() as tx:
+            await ctx.jobs.record_response(tx, job.id, "list", evidence(row))
+            job = await ctx.jobs.transition(
+                tx,
+                job.id,
+                JobState.PENDING,
+                detail="found by listing tasks",
+                task_id=answer.task_id,
+                submitted_at=(row.gmt_create or ctx.clock() * 1000) / 1000,
+            )
+        self._polling.track(job, next_poll_at=ctx.clock())
+
+    async def _unresolved(self, job: Job, task_ids: list[str]) -> None:
+        """Neither ours for sure nor surely not: end refunded rather than guess or pay twice."""
+        ctx = self._ctx
+        ctx.reconciled(job.id)
+        log.error(
+            "Job %s: its submit got no clear answer and tasks %s could be its own; "
+            "none adopted, nothing submitted again. Check them in the DashScope console.",
+            job.id,
+            ", ".join(task_ids),
+        )
+        ctx.release(job.model)
+        await self._settlement.end(
+            job,
+            JobState.FAILED,
+            failures.SUBMIT_UNCLEAR,
+            code="SubmitUnclear",
+            message=f"candidate tasks: {', '.join(task_ids)}",
+        )
