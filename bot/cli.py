@@ -21,7 +21,7 @@ from bot.catalog import MODELS, MediaType, Region
 from bot.dashscope import DashScopeClient, DashScopeError
 from bot.errors import InvalidInput
 from bot.headless import HeadlessRunner, Result, TaskFailed
-from bot.inputs import InputFile, check_inputs_fit, fetch_remote, is_url, read_local, stage
+from bot.intake import Intake
 from bot.requests import GenerationRequest, MediaItem
 from bot.settings import Settings
 
@@ -79,18 +79,8 @@ async def generate(
     """Check everything, then upload local inputs and run the job through the engine to options.output."""
     if options.output.suffix.lower() != ".mp4":
         raise InvalidInput(f"The output {str(options.output)!r} must end in .mp4.", field="output")
-    draft = options.draft()
-    inputs: dict[MediaType, InputFile] = {}
-    for media_type, source in options.media.items():
-        if is_url(source):
-            inputs[media_type] = await fetch_remote(
-                session, media_type, source, draft.spec, warn=warn or _warn
-            )
-        else:
-            inputs[media_type] = read_local(media_type, source, draft.spec)
-    check_inputs_fit(draft, inputs)
-    request = await stage(client, draft, inputs)
-    return await runner.run(request, options.output, label=label)
+    staged = await Intake(session, client, warn=warn or _warn).take(options.draft(), options.media)
+    return await runner.run(staged.request, options.output, label=label)
 
 
 def build_parser() -> argparse.ArgumentParser:
