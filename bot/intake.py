@@ -25,6 +25,7 @@ import aiohttp
 from bot.catalog import MB, MODELS, MediaType, ModelSpec
 from bot.dashscope import DashScopeClient
 from bot.errors import InvalidInput
+from bot.fetch import Bounds, fetch
 from bot.inputs import (
     InputFile,
     check_inputs_fit,
@@ -34,7 +35,6 @@ from bot.inputs import (
     from_bytes,
     is_url,
     limit_bytes,
-    read_at_most,
     read_local,
     stage,
 )
@@ -315,13 +315,14 @@ class Intake:
         copy = await posted()
         if copy is None:
             raise InvalidInput(f"Video #{job.id} is no longer available to build on.")
-        # Discord's copy: within its upload limit, and no larger than a provider's result.
-        cap = self._client.max_result_bytes
-        async with self._session.get(copy.url, raise_for_status=True) as response:
-            data = await read_at_most(response, cap + 1)
-        if len(data) > cap:
-            raise RuntimeError(f"the posted copy of video #{job.id} is larger than {cap} bytes")
-        target.write_bytes(data)
+        # Discord's copy: within its upload limit, and bounded like a provider's result.
+        result = self._client.result_bounds
+        await fetch(
+            self._session,
+            copy.url,
+            Bounds(max_bytes=result.max_bytes, seconds=result.seconds),
+            to=target,
+        )
         return target
 
 
