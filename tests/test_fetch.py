@@ -36,7 +36,8 @@ async def host() -> AsyncIterator[TestServer]:
     app.router.add_get("/trickle", trickle)
     app.router.add_get("/stated", stated)
     app.router.add_get("/moved", moved)
-    async with TestServer(app) as server:
+    server = TestServer(app)
+    async with server:
         yield server
 
 
