@@ -10,8 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -20,9 +19,7 @@ import aiohttp
 from bot.catalog import MODELS, MediaType, Region
 from bot.dashscope import DashScopeClient, DashScopeError
 from bot.errors import InvalidInput
-from bot.headless import HeadlessRunner, Result, TaskFailed
-from bot.inputs import InputFile, check_inputs_fit, fetch_remote, is_url, read_local, stage
-from bot.requests import GenerationRequest, MediaItem
+from bot.headless import GenerateOptions, HeadlessRunner, TaskFailed, generate
 from bot.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -33,64 +30,6 @@ _MEDIA_OPTIONS = {
     MediaType.DRIVING_AUDIO: "audio",
     MediaType.FIRST_CLIP: "clip",
 }
-
-
-@dataclass
-class GenerateOptions:
-    """What `generate` was asked for, before any file is read."""
-
-    model: str
-    output: Path
-    media: dict[MediaType, str] = field(default_factory=dict)  # path or URL per role
-    template: str | None = None
-    prompt: str | None = None
-    negative_prompt: str | None = None
-    resolution: str | None = None
-    duration: int | None = None
-    seed: int | None = None
-    prompt_extend: bool = True
-    watermark: bool = False
-
-    def draft(self) -> GenerationRequest:
-        """The request with inputs still pointing at what was given; checked against the catalogue."""
-        return GenerationRequest.build(
-            model=self.model,
-            prompt=self.prompt,
-            negative_prompt=self.negative_prompt,
-            media=tuple(MediaItem(type=t, url=source) for t, source in self.media.items()),
-            template=self.template,
-            resolution=self.resolution,
-            duration=self.duration,
-            seed=self.seed,
-            prompt_extend=self.prompt_extend,
-            watermark=self.watermark,
-        )
-
-
-async def generate(
-    session: aiohttp.ClientSession,
-    client: DashScopeClient,
-    runner: HeadlessRunner,
-    options: GenerateOptions,
-    *,
-    label: str | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> Result:
-    """Check everything, then upload local inputs and run the job through the engine to options.output."""
-    if options.output.suffix.lower() != ".mp4":
-        raise InvalidInput(f"The output {str(options.output)!r} must end in .mp4.", field="output")
-    draft = options.draft()
-    inputs: dict[MediaType, InputFile] = {}
-    for media_type, source in options.media.items():
-        if is_url(source):
-            inputs[media_type] = await fetch_remote(
-                session, media_type, source, draft.spec, warn=warn or _warn
-            )
-        else:
-            inputs[media_type] = read_local(media_type, source, draft.spec)
-    check_inputs_fit(draft, inputs)
-    request = await stage(client, draft, inputs)
-    return await runner.run(request, options.output, label=label)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,7 +139,7 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
                 give_up_seconds=settings.unreadable_give_up_seconds,
                 durations_file=settings.durations_file.expanduser(),
             ) as runner:
-                result = await generate(session, client, runner, options)
+                result = await generate(session, client, runner, options, warn=_warn)
     except InvalidInput as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -15,10 +15,9 @@ from pydantic import SecretStr
 
 from bot import samples
 from bot.catalog import MediaType
-from bot.cli import GenerateOptions, generate
 from bot.dashscope import DashScopeClient
 from bot.engine.schedule import PollPlanner
-from bot.headless import HeadlessRunner, Result
+from bot.headless import GenerateOptions, HeadlessRunner, Result, generate
 from bot.media import MediaInfo, check_media, probe
 from bot.simulator import Simulator, SimulatorConfig
 

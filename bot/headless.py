@@ -1,4 +1,6 @@
-"""Generations from the shell, through the same engine the bot uses.
+"""Generations from the shell, through the same intake and engine the bot uses.
+
+`generate` checks and stages the inputs with the intake, then runs the request.
 
 A `HeadlessRunner` owns an engine on an in-memory job database for the life of one command (a
 one-shot command has nothing to resume, and must never pick up the bot's jobs). Its notifier
@@ -14,16 +16,21 @@ import logging
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import aiohttp
+
+from bot.catalog import MediaType
 from bot.dashscope import DashScopeClient
 from bot.engine.delivery import Progress
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.schedule import Kind, PollPlanner
-from bot.errors import WanbotError
-from bot.requests import GenerationRequest
+from bot.errors import InvalidInput, WanbotError
+from bot.intake import Intake
+from bot.requests import GenerationRequest, MediaItem
 from storage.database import Database
 from storage.jobs import Job, JobState, JobStore, Requester
 from storage.quotas import QuotaStore
@@ -56,6 +63,55 @@ class Result:
 
 def evidence_path_for(output: Path) -> Path:
     return output.with_suffix(".json")
+
+
+@dataclass
+class GenerateOptions:
+    """What `generate` was asked for, before any file is read."""
+
+    model: str
+    output: Path
+    media: dict[MediaType, str] = field(default_factory=dict)  # path or URL per role
+    template: str | None = None
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    resolution: str | None = None
+    duration: int | None = None
+    seed: int | None = None
+    prompt_extend: bool = True
+    watermark: bool = False
+
+    def draft(self) -> GenerationRequest:
+        """The request with inputs still pointing at what was given; checked against the catalogue."""
+        return GenerationRequest.build(
+            model=self.model,
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            media=tuple(MediaItem(type=t, url=source) for t, source in self.media.items()),
+            template=self.template,
+            resolution=self.resolution,
+            duration=self.duration,
+            seed=self.seed,
+            prompt_extend=self.prompt_extend,
+            watermark=self.watermark,
+        )
+
+
+async def generate(
+    session: aiohttp.ClientSession,
+    client: DashScopeClient,
+    runner: HeadlessRunner,
+    options: GenerateOptions,
+    *,
+    label: str | None = None,
+    warn: Callable[[str], None] = log.warning,
+) -> Result:
+    """Check everything, then upload local inputs and run the job through the engine to options.output;
+    `warn` hears of a URL passed on unchecked."""
+    if options.output.suffix.lower() != ".mp4":
+        raise InvalidInput(f"The output {str(options.output)!r} must end in .mp4.", field="output")
+    staged = await Intake(session, client, warn=warn).take(options.draft(), options.media)
+    return await runner.run(staged.request, options.output, label=label)
 
 
 class _ConsoleNotifier:

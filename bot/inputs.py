@@ -18,6 +18,7 @@ import aiohttp
 from bot.catalog import MB, MediaType, ModelSpec
 from bot.dashscope import DashScopeClient
 from bot.errors import InvalidInput
+from bot.fetch import Bounds, FetchFailed, TooLarge, fetch
 from bot.media import MediaInfo, check_media
 from bot.requests import GenerationRequest, check_clip_fits
 
@@ -108,18 +109,6 @@ async def fetch_remote(
     return InputFile(media_type, url, data, check_media(media_type, data, spec))
 
 
-async def read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The body, or its first `limit` bytes (`content.read(n)` returns only what is buffered)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(chunks)[:limit]
-
-
 def check_inputs_fit(request: GenerationRequest, inputs: Mapping[MediaType, InputFile]) -> None:
     """Check what needs the request and the media together: a clip must leave room to continue."""
     clip = inputs.get(MediaType.FIRST_CLIP)
@@ -164,18 +153,14 @@ async def download(
 ) -> bytes:
     """Fetch bytes now (signed URLs expire), refusing anything over `limit`; Unreachable if it fails."""
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=within)) as response:
-            if response.status != 200:
-                raise Unreachable(media_type, f"HTTP {response.status}")
-            data = await read_at_most(response, limit + 1)
-    except (aiohttp.ClientError, TimeoutError) as failure:
-        raise Unreachable(media_type, type(failure).__name__) from None
-    if len(data) > limit:
+        return await fetch(session, url, Bounds(max_bytes=limit, seconds=within))
+    except FetchFailed as failure:
+        raise Unreachable(media_type, failure.reason) from None
+    except TooLarge:
         raise InvalidInput(
             f"{media_type.label.capitalize()} is larger than {limit / MB:g} MB.",
             field=media_type.value,
-        )
-    return data
+        ) from None
 
 
 def dedup_key(request: GenerationRequest, inputs: Mapping[MediaType, InputFile]) -> str:

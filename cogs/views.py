@@ -8,15 +8,21 @@ or a moderator may use a job's buttons (VideoCog checks).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import discord
 from discord import ui
 
 from cogs.errors import report
 
-if TYPE_CHECKING:
-    from cogs.video import VideoCog
+
+class JobActions(Protocol):
+    """What the buttons ask of VideoCog (a protocol, so this module need not import the cog)."""
+
+    async def cancel_job(self, interaction: discord.Interaction, job_id: int) -> object: ...
+    async def retry(self, interaction: discord.Interaction, job_id: int) -> object: ...
+    async def extend(self, interaction: discord.Interaction, job_id: int) -> object: ...
+    async def animate_last_frame(self, interaction: discord.Interaction, job_id: int) -> object: ...
 
 
 class _JobButton(
@@ -46,11 +52,11 @@ class _JobButton(
     ) -> _JobButton:
         return cls(int(match["job"]))
 
-    def work(self, cog: VideoCog) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+    def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         raise NotImplementedError
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog: VideoCog | None = interaction.client.get_cog("VideoCog")  # type: ignore[attr-defined]
+        cog: JobActions | None = interaction.client.get_cog("VideoCog")  # type: ignore[attr-defined]
         try:
             if cog is None:
                 raise RuntimeError("VideoCog is not loaded")
@@ -63,28 +69,28 @@ class _JobButton(
 class CancelButton(_JobButton, template=r"wanbot:cancel:(?P<job>[0-9]+)"):
     action, label, style = "cancel", "Cancel", discord.ButtonStyle.danger
 
-    def work(self, cog: VideoCog) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+    def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         return cog.cancel_job
 
 
 class RetryButton(_JobButton, template=r"wanbot:retry:(?P<job>[0-9]+)"):
     action, label, emoji = "retry", "Retry", "🔁"
 
-    def work(self, cog: VideoCog) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+    def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         return cog.retry
 
 
 class ExtendButton(_JobButton, template=r"wanbot:extend:(?P<job>[0-9]+)"):
     action, label, emoji = "extend", "Extend", "⏩"
 
-    def work(self, cog: VideoCog) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+    def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         return cog.extend
 
 
 class LastFrameButton(_JobButton, template=r"wanbot:lastframe:(?P<job>[0-9]+)"):
     action, label, emoji = "lastframe", "Animate last frame", "🖼️"
 
-    def work(self, cog: VideoCog) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+    def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         return cog.animate_last_frame
 
 

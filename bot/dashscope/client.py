@@ -29,6 +29,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from bot.catalog import MB
 from bot.dashscope.models import PROVIDER_TIMEZONE, TaskList, TaskResponse, TaskStatus, UploadPolicy
 from bot.errors import InvalidInput, WanbotError
+from bot.fetch import Bounds, TooLarge, read_body
 from bot.requests import GenerationRequest
 from bot.retry import RetryPolicy, retry
 
@@ -113,13 +114,20 @@ class DashScopeClient:
         self._result_hosts = result_hosts
         # Results from loopback only when the API itself is on loopback: the simulator.
         self._loopback_results = is_loopback(urlsplit(self.base_url).hostname or "")
-        self.max_result_bytes = max_result_bytes
-        self._download_timeout = aiohttp.ClientTimeout(
-            total=download_seconds, connect=15, sock_read=60
+        self.result_bounds = Bounds(
+            max_bytes=max_result_bytes,
+            seconds=download_seconds,
+            follow_redirects=False,
+            connect=15,
+            sock_read=60,
         )
 
     def __repr__(self) -> str:
         return f"DashScopeClient(base_url={self.base_url!r})"
+
+    @property
+    def max_result_bytes(self) -> int:
+        return self.result_bounds.max_bytes
 
     def with_retry(self, retry: RetryPolicy) -> DashScopeClient:
         """The same client with another retry policy (the engine retries submits itself)."""
@@ -214,30 +222,17 @@ class DashScopeClient:
         """Stream the result at `url` to `destination` within the byte and time bounds; return its
         size. Redirects are not followed: a result is served where the provider said."""
         self.check_result_url(url)
-        partial = destination.with_name(destination.name + ".part")
-        cap = self.max_result_bytes
+        bounds = self.result_bounds
 
         async def stream(response: aiohttp.ClientResponse) -> int:
-            if (response.content_length or 0) > cap:
-                raise _too_large(cap)
-            size = 0
-            with partial.open("wb") as out:
-                async for chunk in response.content.iter_chunked(chunk_size):
-                    size += len(chunk)
-                    if size > cap:
-                        raise _too_large(cap)
-                    out.write(chunk)
-            return size
+            return await read_body(
+                response, bounds.max_bytes, to=destination, chunk_bytes=chunk_size
+            )
 
         try:
-            size = await self._send(
-                "GET", url, stream, allow_redirects=False, timeout=self._download_timeout
-            )
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        partial.replace(destination)
-        return size
+            return await self._send("GET", url, stream, **bounds.request_options())
+        except TooLarge:
+            raise _too_large(bounds.max_bytes) from None
 
     async def _api(
         self,

@@ -1,0 +1,341 @@
+"""Intake: read or fetch the inputs → check them → derive → stage; one pipeline for /video and generate.
+
+Order matters for "bad input costs nothing": what needs no download is checked first (the
+server's rules, the catalogue, an attachment's size and type as Discord states them), then
+every input is read or fetched at once (signed URLs expire) and checked from its bytes, then
+anything derived is made (the default length of a continuation; the tail or last frame of a
+finished video), and only then are local bytes uploaded to the provider's OSS (URLs pass
+through). Nothing here knows Discord: an attachment arrives as an `Attachment` (URL, name,
+size, content type).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import aiohttp
+
+from bot.catalog import MB, MODELS, MediaType, ModelSpec
+from bot.dashscope import DashScopeClient
+from bot.errors import InvalidInput
+from bot.fetch import Bounds, fetch
+from bot.inputs import (
+    InputFile,
+    check_inputs_fit,
+    dedup_key,
+    download,
+    fetch_remote,
+    from_bytes,
+    is_url,
+    limit_bytes,
+    read_local,
+    stage,
+)
+from bot.media import at_least
+from bot.requests import GenerationRequest, MediaItem, continuation_duration
+from bot.video_edit import last_frame_png, tail_clip
+from storage.guild_settings import GuildSettings
+from storage.jobs import Job
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
+AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
+DEFAULT_MODEL = "wan2.7-i2v"
+LONGEST = max(d for spec in MODELS.values() for d in spec.durations)
+# How much of a finished video Extend continues from (wan2.7's first clip takes 2–10 s).
+TAIL_SECONDS = 10.0
+_CONTENT_FAMILY = {FIRST: "image/", LAST: "image/", AUDIO: "audio/", CLIP: "video/"}
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a member attached, as the chat platform describes it (nothing read yet)."""
+
+    url: str
+    filename: str
+    size: int
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Held:
+    """Bytes the bot already holds (a cut tail, a grabbed frame), named for the upload."""
+
+    name: str
+    data: bytes
+
+
+# An input as given: a member's attachment, a local path or URL (generate), or bytes held.
+Source = Attachment | Held | str
+
+
+@dataclass
+class Ask:
+    """What a member asked for, before anything is downloaded."""
+
+    model: str | None
+    media: dict[MediaType, Attachment]
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    template: str | None = None
+    resolution: str | None = None
+    duration: int | None = None
+    seed: int | None = None
+    prompt_extend: bool = True
+    watermark: bool = False
+    given: dict[MediaType, bytes] = field(default_factory=dict)  # inputs the bot already holds
+
+    def sources(self) -> dict[MediaType, Source]:
+        held = {t: Held(t.value, data) for t, data in self.given.items()}
+        return {**self.media, **held}
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What the request needs: the request pointing at fetchable inputs, and the inputs read."""
+
+    request: GenerationRequest
+    inputs: dict[MediaType, InputFile]
+
+    @property
+    def dedup_key(self) -> str:
+        return dedup_key(self.request, self.inputs)
+
+
+def draft(
+    ask: Ask, guild: GuildSettings, *, channel_id: int | None, parent_id: int | None = None
+) -> GenerationRequest:
+    """Check everything that needs no download (the server's rules, the catalogue, what is known
+    of each attachment) and return the request with its inputs still to be read."""
+    if not guild.channel_allowed(channel_id, parent_id):
+        where = ", ".join(f"<#{c}>" for c in sorted(guild.allowed_channels))
+        raise InvalidInput(f"Videos can be made in {where} on this server.")
+    if word := guild.banned_word_in(ask.prompt, ask.negative_prompt):
+        raise InvalidInput(
+            f"The prompt uses “{word}”, which this server does not allow. Please rephrase it."
+        )
+    model = ask.model or guild.default_model or DEFAULT_MODEL
+    spec = MODELS.get(model)
+    resolution = ask.resolution
+    if (
+        resolution is None
+        and guild.default_resolution
+        and spec
+        and guild.default_resolution in spec.resolutions
+    ):
+        resolution = guild.default_resolution
+    duration = ask.duration
+    if guild.max_duration:
+        if duration is not None and duration > guild.max_duration:
+            raise InvalidInput(
+                f"This server allows videos of at most {guild.max_duration} s.",
+                field="duration",
+            )
+        if (
+            duration is None
+            and spec
+            and spec.duration_settable
+            and spec.default_duration > guild.max_duration
+        ):
+            duration = max(d for d in spec.durations if d <= guild.max_duration)
+    request = GenerationRequest.build(
+        model=model,
+        prompt=ask.prompt,
+        negative_prompt=ask.negative_prompt,
+        media=tuple(MediaItem(type=t, url=a.url) for t, a in ask.media.items())
+        + tuple(MediaItem(type=t, url=f"attachment:{t.value}") for t in ask.given),
+        template=ask.template,
+        resolution=resolution,
+        duration=duration,
+        seed=ask.seed,
+        prompt_extend=ask.prompt_extend,
+        watermark=ask.watermark or guild.force_watermark,
+    )
+    for media_type, attachment in ask.media.items():
+        check_metadata(media_type, attachment, request.spec)
+    return request
+
+
+def check_metadata(media_type: MediaType, attachment: Attachment, spec: ModelSpec) -> None:
+    """What the platform tells us for free: the size, and the kind of file it thinks it is."""
+    label = media_type.label.capitalize()
+    limit = limit_bytes(media_type, spec)
+    if attachment.size > limit:
+        raise InvalidInput(
+            f"{label} is {attachment.size / MB:.1f} MB; {spec.name} takes at most {limit / MB:g} MB.",
+            field=media_type.value,
+        )
+    if attachment.size == 0:
+        raise InvalidInput(f"{label} is empty (0 bytes).", field=media_type.value)
+    family = _CONTENT_FAMILY[media_type]
+    if attachment.content_type and not attachment.content_type.startswith(family):
+        kind = {"image/": "an image", "audio/": "an audio file", "video/": "a video"}[family]
+        raise InvalidInput(
+            f"{label} should be {kind}, but “{attachment.filename}” is {attachment.content_type}.",
+            field=media_type.value,
+        )
+
+
+class Intake:
+    """Turn what a person gave into a staged request, with the session and client it needs."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        client: DashScopeClient,
+        *,
+        warn: Callable[[str], None] = log.warning,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._session = session
+        self._client = client
+        self._warn = warn  # a URL passed on unchecked (generate)
+        self._clock = clock
+
+    async def take(
+        self,
+        request: GenerationRequest,
+        sources: Mapping[MediaType, Source],
+        *,
+        longest: int | None = None,
+    ) -> Staged:
+        """Read and check every input, derive, stage. With `longest`, a continuation whose length
+        was not given gets the clip's length plus the model's default, at most `longest`."""
+        inputs = await self.read(request.spec, sources)
+        clip = inputs.get(CLIP)
+        if longest is not None and clip and clip.info and clip.info.duration:
+            length = min(continuation_duration(clip.info.duration, request.spec), longest)
+            request = request.model_copy(update={"duration": length})
+        check_inputs_fit(request, inputs)
+        return Staged(await stage(self._client, request, inputs), inputs)
+
+    async def take_ask(self, request: GenerationRequest, ask: Ask, guild: GuildSettings) -> Staged:
+        """`take` for a member's ask: a continuation without a length gets one within the server's."""
+        longest = min(guild.max_duration or LONGEST, LONGEST) if ask.duration is None else None
+        return await self.take(request, ask.sources(), longest=longest)
+
+    async def read(
+        self, spec: ModelSpec, sources: Mapping[MediaType, Source]
+    ) -> dict[MediaType, InputFile]:
+        """Read or fetch every input at once and check the bytes, not the names; the first
+        problem in the order given is the one raised."""
+        raw = await _every(*(self._bytes(t, source, spec) for t, source in sources.items()))
+        checked = await _every(
+            *(
+                self._check(t, source, data, spec)
+                for (t, source), data in zip(sources.items(), raw, strict=True)
+            )
+        )
+        return dict(zip(sources, checked, strict=True))
+
+    async def _bytes(self, media_type: MediaType, source: Source, spec: ModelSpec) -> bytes | None:
+        """The input's bytes; None for a URL passed on unread (checked when it can be fetched)."""
+        if isinstance(source, Held):
+            return source.data
+        if isinstance(source, Attachment):
+            return await download(
+                self._session, media_type, source.url, limit_bytes(media_type, spec)
+            )
+        return None  # a path or URL: read and checked together, as generate always has
+
+    async def _check(
+        self, media_type: MediaType, source: Source, data: bytes | None, spec: ModelSpec
+    ) -> InputFile:
+        if isinstance(source, str):
+            if is_url(source):
+                return await fetch_remote(self._session, media_type, source, spec, warn=self._warn)
+            return await asyncio.to_thread(read_local, media_type, source, spec)
+        assert data is not None, "attachments and held bytes are read first"
+        name = source.filename if isinstance(source, Attachment) else source.name
+        return await asyncio.to_thread(from_bytes, media_type, name, data, spec)
+
+    # -- building on a finished video ------------------------------------------------------------
+
+    async def continuation(
+        self, job: Job, posted: Callable[[], Awaitable[Attachment | None]]
+    ) -> Ask:
+        """An ask to continue `job`'s video with wan2.7's first clip, from its last 10 s at most.
+        `posted` finds the video as posted, for when the provider's link has expired."""
+        with tempfile.TemporaryDirectory(prefix="wanbot-extend-") as folder:
+            video = await self._result(job, posted, Path(folder))
+            clip = Path(folder) / "tail.mp4"
+            seconds = await asyncio.to_thread(tail_clip, video, clip, seconds=TAIL_SECONDS)
+            data = clip.read_bytes()
+        spec = MODELS[DEFAULT_MODEL]
+        original = job.request
+        return Ask(
+            DEFAULT_MODEL,
+            {},
+            original.prompt,
+            original.negative_prompt,
+            resolution=fit_resolution(job.resolution, spec),
+            duration=continuation_duration(seconds, spec),
+            watermark=original.watermark,
+            given={CLIP: data},
+        )
+
+    async def from_last_frame(
+        self, job: Job, posted: Callable[[], Awaitable[Attachment | None]]
+    ) -> Ask:
+        """An ask to start a new video from the last frame of `job`'s."""
+        with tempfile.TemporaryDirectory(prefix="wanbot-frame-") as folder:
+            video = await self._result(job, posted, Path(folder))
+            frame = await asyncio.to_thread(last_frame_png, video)
+        spec = MODELS[DEFAULT_MODEL]
+        frame = await asyncio.to_thread(at_least, frame, spec.image.min_side)
+        original = job.request
+        return Ask(
+            DEFAULT_MODEL,
+            {},
+            original.prompt,
+            original.negative_prompt,
+            resolution=fit_resolution(job.resolution, spec),
+            watermark=original.watermark,
+            given={FIRST: frame},
+        )
+
+    async def _result(
+        self, job: Job, posted: Callable[[], Awaitable[Attachment | None]], folder: Path
+    ) -> Path:
+        """The finished video: from the provider while its link lives, else from the posted message."""
+        target = folder / "result.mp4"
+        if job.result_url and (job.result_expires_at or 0) > self._clock():
+            await self._client.download(job.result_url, target)  # the provider's, bounded
+            return target
+        copy = await posted()
+        if copy is None:
+            raise InvalidInput(f"Video #{job.id} is no longer available to build on.")
+        # Discord's copy: within its upload limit, and bounded like a provider's result.
+        result = self._client.result_bounds
+        await fetch(
+            self._session,
+            copy.url,
+            Bounds(max_bytes=result.max_bytes, seconds=result.seconds),
+            to=target,
+        )
+        return target
+
+
+def fit_resolution(resolution: str, spec: ModelSpec) -> str:
+    return resolution if resolution in spec.resolutions else spec.default_resolution
+
+
+async def _every(*steps: Awaitable[T]) -> list[T]:
+    """Run `steps` together to the end; raise the first failure in their order, if any."""
+    outcomes = await asyncio.gather(*steps, return_exceptions=True)
+    done: list[T] = []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        done.append(outcome)
+    return done

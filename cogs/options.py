@@ -1,0 +1,134 @@
+"""What Discord hands /video, as the intake and the engine take it: options, places, files.
+
+Option choices come from the catalogue; the channel and the member's roles become a `Place` (a
+button on a video delivered by DM counts in the job's own server); attachments, given or found on
+a posted video, become intake `Attachment`s. Nothing here downloads or checks a file.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import discord
+from discord import app_commands
+
+from bot.catalog import MODELS, MediaType
+from bot.intake import LONGEST, Ask, Attachment, draft
+from bot.requests import SEED_MAX, GenerationRequest
+from cogs.checks import role_ids
+from storage.guild_settings import GuildSettings
+from storage.jobs import Job, Requester
+
+log = logging.getLogger(__name__)
+
+
+def model_choices(*, takes: frozenset[MediaType]) -> list[app_commands.Choice[str]]:
+    """Models with a combination that includes `takes`, from the catalogue."""
+    return [
+        app_commands.Choice(name=f"{spec.name} — {spec.summary}"[:100], value=spec.name)
+        for spec in MODELS.values()
+        if any(takes <= combination for combination in spec.combinations)
+    ]
+
+
+RESOLUTIONS = [
+    app_commands.Choice(name=r, value=r)
+    for r in sorted(
+        {r for spec in MODELS.values() for r in spec.resolutions}, key=lambda r: int(r[:-1])
+    )
+]
+SHORTEST = min(d for spec in MODELS.values() for d in spec.durations)
+Duration = app_commands.Range[int, SHORTEST, LONGEST]
+Seed = app_commands.Range[int, 0, SEED_MAX]
+
+
+# Options every video-making command shares, described once.
+COMMON_OPTIONS = {
+    "resolution": "720P or 1080P (480P on some models)",
+    "duration": "Length in seconds",
+    "seed": "Fix the seed to get the same result again",
+    "negative_prompt": "What to avoid",
+    "prompt_extend": "Let the model rewrite your prompt in more detail (default: yes)",
+    "watermark": "Add an 'AI generated' mark",
+}
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a request counts: the server whose rules and quota apply, and the channel that gets
+    the video. A button pressed on a video delivered by DM acts in the job's own server."""
+
+    guild_id: int | None
+    channel_id: int | None
+    parent_id: int | None = None  # the thread's channel, for the allowed-channels rule
+    role_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, interaction: discord.Interaction) -> Place:
+        return cls(
+            interaction.guild_id,
+            interaction.channel_id,
+            getattr(interaction.channel, "parent_id", None),
+            role_ids(interaction.user),
+        )
+
+    @classmethod
+    async def for_job(
+        cls, client: discord.Client, interaction: discord.Interaction, job: Job
+    ) -> Place:
+        """Where a button's new video counts: here, or for a DM, the job's server and channel
+        (with the member's roles there, for role quotas)."""
+        if interaction.guild_id is not None or job.guild_id is None:
+            return cls.of(interaction)
+        roles: tuple[int, ...] = ()
+        guild = client.get_guild(job.guild_id)
+        if guild is not None:
+            try:
+                member = guild.get_member(job.user_id) or await guild.fetch_member(job.user_id)
+                roles = role_ids(member)
+            except discord.HTTPException:
+                log.info("Could not read the roles of %s in %s", job.user_id, job.guild_id)
+        return cls(job.guild_id, job.channel_id, None, roles)
+
+    def draft(self, ask: Ask, guild: GuildSettings) -> GenerationRequest:
+        """The request checked against the server's rules here, before any download."""
+        return draft(ask, guild, channel_id=self.channel_id, parent_id=self.parent_id)
+
+    def requester(self, interaction: discord.Interaction) -> Requester:
+        return Requester(
+            user_id=interaction.user.id,
+            guild_id=self.guild_id,
+            channel_id=self.channel_id,
+            role_ids=self.role_ids,
+            filesize_limit=interaction.filesize_limit,
+        )
+
+
+def attachment(file: discord.Attachment) -> Attachment:
+    return Attachment(file.url, file.filename, file.size, file.content_type)
+
+
+def attached(media: dict[MediaType, discord.Attachment | None]) -> dict[MediaType, Attachment]:
+    """The options a member filled in, as the intake takes them."""
+    return {t: attachment(a) for t, a in media.items() if a is not None}
+
+
+async def posted_video(client: discord.Client, job: Job) -> Attachment | None:
+    """The video as posted (in its channel, or else the requester's DM), once the
+    provider's link has expired."""
+    if not job.delivered_message_id:
+        return None
+    places: list[int] = [job.channel_id] if job.channel_id else []
+    user = client.get_user(job.user_id)
+    if user is not None and user.dm_channel is not None:
+        places.append(user.dm_channel.id)
+    for channel_id in places:
+        try:
+            channel = client.get_channel(channel_id) or await client.fetch_channel(channel_id)
+            message = await channel.fetch_message(job.delivered_message_id)  # type: ignore[union-attr]
+        except discord.HTTPException:
+            continue
+        video = next((a for a in message.attachments if a.filename.endswith(".mp4")), None)
+        return attachment(video) if video is not None else None
+    return None
