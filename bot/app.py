@@ -68,7 +68,10 @@ class WanBot(ServedBot):
         await self.load_commands()
         services = self.services
         self._notifier = DiscordNotifier(
-            self, services.jobs, edit_every=services.settings.progress_edit_seconds
+            self,
+            services.jobs,
+            edit_every=services.settings.progress_edit_seconds,
+            workers=services.workers,
         )
         services.engine = Engine(
             db=services.db,
@@ -77,6 +80,7 @@ class WanBot(ServedBot):
             client=services.client,
             notifier=self._notifier,
             config=services.settings.engine_config(),
+            workers=services.workers,
         )
         await services.engine.start()
         self._heartbeat = asyncio.create_task(self._beat(), name="wanbot heartbeat")
@@ -153,8 +157,11 @@ async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
         ):
             client = DashScopeClient(session, api_key=api_key, base_url=base_url)
             services = Services.create(settings, session, db, client)
-            async with WanBot(settings, services) as bot:
-                await bot.start(token)
+            try:
+                async with WanBot(settings, services) as bot:
+                    await bot.start(token)
+            finally:
+                services.workers.close()
     finally:
         if fake is not None:
             await fake.close()

@@ -31,6 +31,7 @@ from bot.engine.schedule import Kind, PollPlanner
 from bot.errors import InvalidInput, WanbotError
 from bot.intake import Intake
 from bot.requests import GenerationRequest, MediaItem
+from bot.workers import MediaWorkers
 from storage.database import Database
 from storage.jobs import Job, JobState, JobStore, Requester
 from storage.quotas import QuotaStore
@@ -110,7 +111,9 @@ async def generate(
     `warn` hears of a URL passed on unchecked."""
     if options.output.suffix.lower() != ".mp4":
         raise InvalidInput(f"The output {str(options.output)!r} must end in .mp4.", field="output")
-    staged = await Intake(session, client, warn=warn).take(options.draft(), options.media)
+    staged = await Intake(session, client, workers=runner.workers, warn=warn).take(
+        options.draft(), options.media
+    )
     return await runner.run(staged.request, options.output, label=label)
 
 
@@ -175,6 +178,7 @@ class HeadlessRunner:
         self._give_up_seconds = give_up_seconds
         self._durations_file = durations_file  # what was learned, kept between runs
         self._notifier = _ConsoleNotifier(stream)
+        self.workers = MediaWorkers()  # checks inputs and probes results for every run
 
     async def __aenter__(self) -> HeadlessRunner:
         self._spool = tempfile.TemporaryDirectory(prefix="wanbot-spool-")
@@ -191,6 +195,7 @@ class HeadlessRunner:
                 planner=self._planner,
                 unreadable_give_up_seconds=self._give_up_seconds,
             ),
+            workers=self.workers,
         )
         await self._engine.start()
         if self._durations_file is not None:
@@ -206,6 +211,7 @@ class HeadlessRunner:
             await asyncio.to_thread(write_durations, self._durations_file, learned)
         await self._db.close()
         self._spool.cleanup()
+        self.workers.close()
 
     async def run(
         self, request: GenerationRequest, output: Path, *, label: str | None = None

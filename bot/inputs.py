@@ -21,6 +21,7 @@ from bot.errors import InvalidInput
 from bot.fetch import Bounds, FetchFailed, TooLarge, fetch
 from bot.media import MediaInfo, check_media
 from bot.requests import GenerationRequest, check_clip_fits
+from bot.workers import MediaWorkers
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ async def fetch_remote(
     url: str,
     spec: ModelSpec,
     *,
+    workers: MediaWorkers,
     warn: Callable[[str], None] = log.warning,
     fetch_seconds: float = 20.0,
 ) -> InputFile:
@@ -106,7 +108,9 @@ async def fetch_remote(
             f"Could not fetch {media_type.label} to check it ({failure.reason}); passing the URL on."
         )
         return InputFile(media_type, url)
-    return InputFile(media_type, url, data, check_media(media_type, data, spec))
+    return InputFile(
+        media_type, url, data, await workers.input_work(check_media, media_type, data, spec)
+    )
 
 
 def check_inputs_fit(request: GenerationRequest, inputs: Mapping[MediaType, InputFile]) -> None:

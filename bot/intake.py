@@ -41,6 +41,7 @@ from bot.inputs import (
 from bot.media import at_least
 from bot.requests import GenerationRequest, MediaItem, continuation_duration
 from bot.video_edit import last_frame_png, tail_clip
+from bot.workers import MediaWorkers
 from storage.guild_settings import GuildSettings
 from storage.jobs import Job
 
@@ -194,11 +195,13 @@ class Intake:
         session: aiohttp.ClientSession,
         client: DashScopeClient,
         *,
+        workers: MediaWorkers,
         warn: Callable[[str], None] = log.warning,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._session = session
         self._client = client
+        self._workers = workers
         self._warn = warn  # a URL passed on unchecked (generate)
         self._clock = clock
 
@@ -253,11 +256,13 @@ class Intake:
     ) -> InputFile:
         if isinstance(source, str):
             if is_url(source):
-                return await fetch_remote(self._session, media_type, source, spec, warn=self._warn)
-            return await asyncio.to_thread(read_local, media_type, source, spec)
+                return await fetch_remote(
+                    self._session, media_type, source, spec, workers=self._workers, warn=self._warn
+                )
+            return await self._workers.input_work(read_local, media_type, source, spec)
         assert data is not None, "attachments and held bytes are read first"
         name = source.filename if isinstance(source, Attachment) else source.name
-        return await asyncio.to_thread(from_bytes, media_type, name, data, spec)
+        return await self._workers.input_work(from_bytes, media_type, name, data, spec)
 
     # -- building on a finished video ------------------------------------------------------------
 
@@ -269,7 +274,7 @@ class Intake:
         with tempfile.TemporaryDirectory(prefix="wanbot-extend-") as folder:
             video = await self._result(job, posted, Path(folder))
             clip = Path(folder) / "tail.mp4"
-            seconds = await asyncio.to_thread(tail_clip, video, clip, seconds=TAIL_SECONDS)
+            seconds = await self._workers.input_work(tail_clip, video, clip, seconds=TAIL_SECONDS)
             data = clip.read_bytes()
         spec = MODELS[DEFAULT_MODEL]
         original = job.request
@@ -290,9 +295,9 @@ class Intake:
         """An ask to start a new video from the last frame of `job`'s."""
         with tempfile.TemporaryDirectory(prefix="wanbot-frame-") as folder:
             video = await self._result(job, posted, Path(folder))
-            frame = await asyncio.to_thread(last_frame_png, video)
+            frame = await self._workers.input_work(last_frame_png, video)
         spec = MODELS[DEFAULT_MODEL]
-        frame = await asyncio.to_thread(at_least, frame, spec.image.min_side)
+        frame = await self._workers.input_work(at_least, frame, spec.image.min_side)
         original = job.request
         return Ask(
             DEFAULT_MODEL,

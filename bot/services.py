@@ -14,6 +14,7 @@ import aiohttp
 from bot.dashscope import DashScopeClient
 from bot.engine.runner import Engine
 from bot.settings import Settings
+from bot.workers import MediaWorkers
 from storage.database import Database
 from storage.guild_settings import GuildSettingsStore
 from storage.jobs import JobStore
@@ -31,6 +32,7 @@ class Services:
     quotas: QuotaStore
     guild_settings: GuildSettingsStore
     client: DashScopeClient
+    workers: MediaWorkers  # PyAV and Pillow work, off the event loop and bounded
     engine: Engine | None = None  # started in setup_hook: its notifier needs the bot
 
     @property
@@ -64,4 +66,5 @@ class Services:
             ),
             guild_settings=GuildSettingsStore(db, clock=clock),
             client=client,
+            workers=MediaWorkers(),
         )

@@ -34,7 +34,8 @@ import discord
 
 from bot.engine.delivery import Progress
 from bot.retry import RetryPolicy, retry
-from bot.video_edit import fit_video
+from bot.video_edit import FitResult, fit_video
+from bot.workers import MediaWorkers
 from cogs import render
 from cogs.views import progress_view, result_view
 from storage.jobs import Job, JobStore
@@ -70,7 +71,8 @@ class DiscordNotifier:
         edit_every: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        fit: Callable[[Path, Path, int], Any] = fit_video,
+        fit: Callable[[Path, Path, int], FitResult | None] = fit_video,
+        workers: MediaWorkers | None = None,
     ) -> None:
         self._bot = bot
         self._jobs = jobs
@@ -78,6 +80,8 @@ class DiscordNotifier:
         self._clock = clock
         self._sleep = sleep
         self._fit = fit
+        self._own_workers = workers is None  # made here, closed in close()
+        self._workers = workers or MediaWorkers()
         self._status: dict[int, _Status] = {}
 
     async def close(self) -> None:
@@ -88,6 +92,8 @@ class DiscordNotifier:
         await asyncio.gather(
             *(s.flush for s in self._status.values() if s.flush is not None), return_exceptions=True
         )
+        if self._own_workers:
+            self._workers.close()
 
     # -- progress --------------------------------------------------------------------------------
 
@@ -183,9 +189,9 @@ class DiscordNotifier:
         """Post the video as a reply mentioning the requester: as it is, shrunk to fit, or as a link."""
         limit = job.filesize_limit or DEFAULT_UPLOAD_LIMIT
         with tempfile.TemporaryDirectory(prefix="wanbot-fit-") as folder:
-            upload = video
+            upload: Path | None = video
             if video.stat().st_size > limit:
-                fitted = await asyncio.to_thread(
+                fitted = await self._workers.result_work(
                     self._fit, video, Path(folder) / "fitted.mp4", limit
                 )
                 upload = fitted.path if fitted is not None else None

@@ -36,9 +36,9 @@ from cogs.options import (
     posted_video,
 )
 from cogs.views import result_view
+from storage.allowances import check_fits
 from storage.guild_settings import GuildSettings
 from storage.jobs import Job, JobState
-from storage.quotas import check_fits
 
 if TYPE_CHECKING:
     from bot.app import WanBot
@@ -272,7 +272,8 @@ class VideoCog(commands.Cog):
 
     @property
     def intake(self) -> Intake:
-        return Intake(self.bot.services.session, self.bot.services.client)
+        services = self.bot.services
+        return Intake(services.session, services.client, workers=services.workers)
 
     async def make(self, interaction: discord.Interaction, ask: Ask) -> Job:
         """Check, defer, download, check again, upload and queue; reply privately with the job number."""

@@ -23,6 +23,7 @@ from bot.engine.delivery import Notifier
 from bot.engine.queue import FairQueue
 from bot.engine.schedule import DurationModel, Kind, PollPlanner, RateWindow
 from bot.retry import RetryPolicy
+from bot.workers import MediaWorkers
 from storage.database import Database
 from storage.jobs import Job, JobState, JobStore
 from storage.quotas import QuotaStore
@@ -88,6 +89,7 @@ class Context:
     notifier: Notifier
     config: EngineConfig  # replaceable while running (tests change limits on a live engine)
     clock: Callable[[], float]
+    workers: MediaWorkers  # probing results off the event loop
     durations: DurationModel = field(default_factory=DurationModel)
     queue: FairQueue = field(default_factory=FairQueue)
     ready_at: dict[int, float] = field(default_factory=dict)  # queued job -> earliest next submit

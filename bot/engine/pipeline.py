@@ -89,7 +89,7 @@ class Pipeline:
             )
             return
         try:
-            await asyncio.to_thread(probe_video_file, path)
+            await ctx.workers.result_work(probe_video_file, path)
         except InvalidInput:
             path.unlink(missing_ok=True)
             await self._settlement.end(job, JobState.FAILED, failures.UNPLAYABLE, code="Unplayable")

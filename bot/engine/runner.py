@@ -31,6 +31,7 @@ from bot.engine.submit import Submitter
 from bot.errors import WanbotError
 from bot.requests import GenerationRequest
 from bot.retry import RetryPolicy
+from bot.workers import MediaWorkers
 from storage.database import Database
 from storage.jobs import AT_PROVIDER, Job, JobState, JobStore, Requester
 from storage.quotas import QuotaStore
@@ -63,7 +64,9 @@ class Engine:
         notifier: Notifier,
         config: EngineConfig,
         clock: Callable[[], float] = time.time,
+        workers: MediaWorkers | None = None,
     ) -> None:
+        self._own_workers = workers is None  # made here, closed in stop()
         self._ctx = ctx = Context(
             db=db,
             jobs=jobs,
@@ -73,6 +76,7 @@ class Engine:
             notifier=notifier,
             config=config,
             clock=clock,
+            workers=workers or MediaWorkers(),
         )
         self._settlement = Settlement(ctx)
         self._pipeline = Pipeline(ctx, self._settlement)
@@ -105,6 +109,8 @@ class Engine:
         """Stop the loop and background work; unfinished jobs resume on the next start."""
         await self._scheduler.stop()
         await self._pipeline.stop()
+        if self._own_workers:
+            self._ctx.workers.close()
 
     async def settle(self) -> None:
         """Wait until no download or delivery is in progress (tests and the CLI use it)."""
