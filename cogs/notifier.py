@@ -156,7 +156,13 @@ class DiscordNotifier:
         if message is None:
             return
         # Only the id and channel are needed to edit it: a partial message keeps no copy of it.
-        kept = message.channel.get_partial_message(message.id)  # type: ignore[union-attr]
+        channel = message.channel
+        # A bot is never in a group DM; there the whole message would be kept.
+        kept = (
+            message
+            if isinstance(channel, discord.GroupChannel)
+            else channel.get_partial_message(message.id)
+        )
         status.message, status.shown, status.edited_at = kept, _fingerprint(embed), self._clock()
         await self._jobs.save(job.id, progress_message_id=message.id)
 
@@ -244,13 +250,14 @@ class DiscordNotifier:
     async def _channel(self, job: Job) -> Messageable | None:
         if job.channel_id is None:
             return None
-        channel = self._bot.get_channel(job.channel_id)
-        if channel is not None:
-            return channel  # type: ignore[return-value]
         try:
-            return await self._bot.fetch_channel(job.channel_id)  # type: ignore[return-value]
+            channel = self._bot.get_channel(job.channel_id) or await self._bot.fetch_channel(
+                job.channel_id
+            )
         except (discord.NotFound, discord.Forbidden):
             return None
+        # Where a command was used, a message can be sent: a category or forum never asks.
+        return channel if isinstance(channel, discord.abc.Messageable) else None
 
     async def _send(
         self,

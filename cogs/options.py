@@ -126,7 +126,9 @@ async def posted_video(client: discord.Client, job: Job) -> Attachment | None:
     for channel_id in places:
         try:
             channel = client.get_channel(channel_id) or await client.fetch_channel(channel_id)
-            message = await channel.fetch_message(job.delivered_message_id)  # type: ignore[union-attr]
+            if not isinstance(channel, discord.abc.Messageable):
+                continue
+            message = await channel.fetch_message(job.delivered_message_id)
         except discord.HTTPException:
             continue
         video = next((a for a in message.attachments if a.filename.endswith(".mp4")), None)

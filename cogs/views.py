@@ -8,14 +8,16 @@ or a moderator may use a job's buttons (VideoCog checks).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import discord
 from discord import ui
+from discord.ext import commands
 
 from cogs.errors import report
 
 
+@runtime_checkable
 class JobActions(Protocol):
     """What the buttons ask of VideoCog (a protocol, so this module need not import the cog)."""
 
@@ -56,9 +58,10 @@ class _JobButton(
         raise NotImplementedError
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog: JobActions | None = interaction.client.get_cog("VideoCog")  # type: ignore[attr-defined]
+        client = interaction.client
+        cog: object = client.get_cog("VideoCog") if isinstance(client, commands.Bot) else None
         try:
-            if cog is None:
+            if not isinstance(cog, JobActions):
                 raise RuntimeError("VideoCog is not loaded")
             await self.work(cog)(interaction, self.job_id)
         except Exception as error:

@@ -224,7 +224,8 @@ class SettingsCommands(AdminBase):
         """Choose the role whose members may use /videoadmin (empty: Manage Server only)."""
         guild_id, settings = await self._authorise(interaction)
         # The role hands out moderator rights, so only those Discord trusts with the server pick it.
-        if not interaction.user.guild_permissions.manage_guild:  # type: ignore[union-attr]
+        user = interaction.user
+        if not isinstance(user, discord.Member) or not user.guild_permissions.manage_guild:
             raise InvalidInput("Only members with Manage Server can change the moderator role.")
         if role is not None and role.is_default():
             raise InvalidInput("Choose a role other than @everyone: every member would moderate.")
