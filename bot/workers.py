@@ -13,7 +13,10 @@ import functools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import ParamSpec, TypeVar
+
+from bot.video_edit import fit_video
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -36,6 +39,12 @@ class MediaWorkers:
     async def input_work(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `work` on an input thread (checking and cutting what members send)."""
         return await self._run(self._inputs, work, *args, **kwargs)
+
+    async def fit(self, source: Path, target: Path, limit_bytes: int) -> Path | None:
+        """`source` re-encoded at `target` within `limit_bytes`, on a result thread; None when it
+        cannot be watched that small."""
+        fitted = await self.result_work(fit_video, source, target, limit_bytes)
+        return None if fitted is None else fitted.path
 
     def close(self) -> None:
         """Stop taking work; work already running finishes on its thread."""

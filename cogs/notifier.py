@@ -34,7 +34,6 @@ import discord
 
 from bot.engine.delivery import Progress
 from bot.retry import RetryPolicy, retry
-from bot.video_edit import FitResult, fit_video
 from bot.workers import MediaWorkers
 from cogs import render
 from cogs.views import progress_view, result_view
@@ -71,17 +70,17 @@ class DiscordNotifier:
         edit_every: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        fit: Callable[[Path, Path, int], FitResult | None] = fit_video,
         workers: MediaWorkers | None = None,
+        fit: Callable[[Path, Path, int], Awaitable[Path | None]] | None = None,
     ) -> None:
         self._bot = bot
         self._jobs = jobs
         self._edit_every = edit_every
         self._clock = clock
         self._sleep = sleep
-        self._fit = fit
         self._own_workers = workers is None  # made here, closed in close()
         self._workers = workers or MediaWorkers()
+        self._fit = fit or self._workers.fit  # under the upload limit, off the event loop
         self._status: dict[int, _Status] = {}
 
     async def close(self) -> None:
@@ -197,10 +196,7 @@ class DiscordNotifier:
         with tempfile.TemporaryDirectory(prefix="wanbot-fit-") as folder:
             upload: Path | None = video
             if video.stat().st_size > limit:
-                fitted = await self._workers.result_work(
-                    self._fit, video, Path(folder) / "fitted.mp4", limit
-                )
-                upload = fitted.path if fitted is not None else None
+                upload = await self._fit(video, Path(folder) / "fitted.mp4", limit)
             view = result_view(job.id)
             if upload is None:
                 content = render.link_text(job, job.result_url or "", job.result_expires_at)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import random
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -35,13 +34,11 @@ from cogs.options import (
     model_choices,
     posted_video,
 )
+from cogs.served import ServedBot
 from cogs.views import result_view
 from storage.allowances import check_fits
 from storage.guild_settings import GuildSettings
 from storage.jobs import Job, JobState
-
-if TYPE_CHECKING:
-    from bot.app import WanBot
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
@@ -54,7 +51,7 @@ class VideoCog(commands.Cog):
         guild_only=True,
     )
 
-    def __init__(self, bot: WanBot) -> None:
+    def __init__(self, bot: ServedBot) -> None:
         self.bot = bot
 
     # -- making videos ---------------------------------------------------------------------------

@@ -98,12 +98,12 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         jobs = JobStore(db)
         holder: dict[str, Rig] = {}
 
-        def fit(source: Path, target: Path, limit: int) -> FitResult | None:
+        async def fit(source: Path, target: Path, limit: int) -> Path | None:
             fits.append(limit)
             result = holder["rig"].fit_result
             if result is not None:
                 target.write_bytes(b"small")
-                return FitResult(target, 5, 320, 180, 300_000, 1)
+                return FitResult(target, 5, 320, 180, 300_000, 1).path
             return None
 
         notifier = DiscordNotifier(bot, jobs, edit_every=5.0, clock=clock, sleep=sleep, fit=fit)
