@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import aiohttp
 
-from bot.catalog import MB, MODELS, MediaType, ModelSpec
+from bot.catalog import DEFAULT_MODEL, LONGEST_SECONDS, MB, MODELS, MediaType, ModelSpec
 from bot.dashscope import DashScopeClient
 from bot.errors import InvalidInput
 from bot.fetch import Bounds, fetch
@@ -51,8 +51,6 @@ T = TypeVar("T")
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
-DEFAULT_MODEL = "wan2.7-i2v"
-LONGEST = max(d for spec in MODELS.values() for d in spec.durations)
 # How much of a finished video Extend continues from (wan2.7's first clip takes 2–10 s).
 TAIL_SECONDS = 10.0
 _CONTENT_FAMILY = {FIRST: "image/", LAST: "image/", AUDIO: "audio/", CLIP: "video/"}
@@ -224,7 +222,11 @@ class Intake:
 
     async def take_ask(self, request: GenerationRequest, ask: Ask, guild: GuildSettings) -> Staged:
         """`take` for a member's ask: a continuation without a length gets one within the server's."""
-        longest = min(guild.max_duration or LONGEST, LONGEST) if ask.duration is None else None
+        longest = (
+            min(guild.max_duration or LONGEST_SECONDS, LONGEST_SECONDS)
+            if ask.duration is None
+            else None
+        )
         return await self.take(request, ask.sources(), longest=longest)
 
     async def read(

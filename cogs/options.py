@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import discord
 from discord import app_commands
 
-from bot.catalog import MODELS, MediaType
-from bot.intake import LONGEST, Ask, Attachment, draft
+from bot.catalog import MediaType
+from bot.intake import Ask, Attachment, draft
 from bot.requests import SEED_MAX, GenerationRequest
 from cogs.checks import role_ids
 from storage.guild_settings import GuildSettings
@@ -23,23 +23,6 @@ from storage.jobs import Job, Requester
 log = logging.getLogger(__name__)
 
 
-def model_choices(*, takes: frozenset[MediaType]) -> list[app_commands.Choice[str]]:
-    """Models with a combination that includes `takes`, from the catalogue."""
-    return [
-        app_commands.Choice(name=f"{spec.name} — {spec.summary}"[:100], value=spec.name)
-        for spec in MODELS.values()
-        if any(takes <= combination for combination in spec.combinations)
-    ]
-
-
-RESOLUTIONS = [
-    app_commands.Choice(name=r, value=r)
-    for r in sorted(
-        {r for spec in MODELS.values() for r in spec.resolutions}, key=lambda r: int(r[:-1])
-    )
-]
-SHORTEST = min(d for spec in MODELS.values() for d in spec.durations)
-Duration = app_commands.Range[int, SHORTEST, LONGEST]
 Seed = app_commands.Range[int, 0, SEED_MAX]
 
 

@@ -17,23 +17,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import MODELS, MediaType
+from bot.catalog import DEFAULT_MODEL, MODELS, MediaType
 from bot.errors import InvalidInput
-from bot.intake import DEFAULT_MODEL, Ask, Intake
+from bot.intake import Ask, Intake
 from bot.requests import SEED_MAX, GenerationRequest
 from cogs import render
 from cogs.checks import is_moderator, role_ids
+from cogs.choices import RESOLUTION_CHOICES, Duration, model_choices
 from cogs.errors import send_private
-from cogs.options import (
-    COMMON_OPTIONS,
-    RESOLUTIONS,
-    Duration,
-    Place,
-    Seed,
-    attached,
-    model_choices,
-    posted_video,
-)
+from cogs.options import COMMON_OPTIONS, Place, Seed, attached, posted_video
 from cogs.served import ServedBot
 from cogs.views import result_view
 from storage.allowances import check_fits
@@ -64,7 +56,9 @@ class VideoCog(commands.Cog):
         audio="A voice or song (wav/mp3) to drive the motion and lip sync",
         model="Which model makes it (default: the server's, or wan2.7-i2v)",
     )
-    @app_commands.choices(model=model_choices(takes=frozenset({FIRST})), resolution=RESOLUTIONS)
+    @app_commands.choices(
+        model=model_choices(takes=frozenset({FIRST})), resolution=RESOLUTION_CHOICES
+    )
     async def animate(
         self,
         interaction: discord.Interaction,
@@ -105,7 +99,7 @@ class VideoCog(commands.Cog):
         model="wan2.7-i2v (2–15 s, sound) or wan2.2-kf2v-flash (5 s, silent)",
     )
     @app_commands.choices(
-        model=model_choices(takes=frozenset({FIRST, LAST})), resolution=RESOLUTIONS
+        model=model_choices(takes=frozenset({FIRST, LAST})), resolution=RESOLUTION_CHOICES
     )
     async def interpolate(
         self,
@@ -146,7 +140,7 @@ class VideoCog(commands.Cog):
         prompt="What happens next",
         last_frame="An image the video should end on",
     )
-    @app_commands.choices(resolution=RESOLUTIONS)
+    @app_commands.choices(resolution=RESOLUTION_CHOICES)
     async def continue_(
         self,
         interaction: discord.Interaction,
