@@ -279,17 +279,7 @@ class Intake:
             seconds = await self._workers.input_work(tail_clip, video, clip, seconds=TAIL_SECONDS)
             data = clip.read_bytes()
         spec = MODELS[DEFAULT_MODEL]
-        original = job.request
-        return Ask(
-            DEFAULT_MODEL,
-            {},
-            original.prompt,
-            original.negative_prompt,
-            resolution=fit_resolution(job.resolution, spec),
-            duration=continuation_duration(seconds, spec),
-            watermark=original.watermark,
-            given={CLIP: data},
-        )
+        return _follow_up(job, {CLIP: data}, duration=continuation_duration(seconds, spec))
 
     async def from_last_frame(
         self, job: Job, posted: Callable[[], Awaitable[Attachment | None]]
@@ -300,16 +290,7 @@ class Intake:
             frame = await self._workers.input_work(last_frame_png, video)
         spec = MODELS[DEFAULT_MODEL]
         frame = await self._workers.input_work(at_least, frame, spec.image.min_side)
-        original = job.request
-        return Ask(
-            DEFAULT_MODEL,
-            {},
-            original.prompt,
-            original.negative_prompt,
-            resolution=fit_resolution(job.resolution, spec),
-            watermark=original.watermark,
-            given={FIRST: frame},
-        )
+        return _follow_up(job, {FIRST: frame})
 
     async def _result(
         self, job: Job, posted: Callable[[], Awaitable[Attachment | None]], folder: Path
@@ -346,3 +327,18 @@ async def _every(*steps: Awaitable[T]) -> list[T]:
             raise outcome
         done.append(outcome)
     return done
+
+
+def _follow_up(job: Job, given: dict[MediaType, bytes], *, duration: int | None = None) -> Ask:
+    """An ask for the default model built on `job`'s video: its prompts, size and watermark."""
+    original = job.request
+    return Ask(
+        DEFAULT_MODEL,
+        {},
+        original.prompt,
+        original.negative_prompt,
+        resolution=fit_resolution(job.resolution, MODELS[DEFAULT_MODEL]),
+        duration=duration,
+        watermark=original.watermark,
+        given=given,
+    )
