@@ -46,7 +46,7 @@ from bot.app import Services, WanBot  # noqa: E402
 from bot.dashscope import DashScopeClient  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.simulator import Simulator  # noqa: E402
-from storage.database import Database  # noqa: E402
+from storage.connect import open_database  # noqa: E402
 
 MB = 1024 * 1024
 BACKGROUND = 20
@@ -150,7 +150,7 @@ async def measure(rest_url: str, cdn_url: str) -> dict[str, Any]:
     try:
         async with (
             aiohttp.ClientSession() as session,
-            await Database.open(settings.database_path) as db,
+            await open_database(settings.database_target()) as db,
         ):
             assert simulator.base_url
             client = DashScopeClient(session, api_key=SecretStr("k"), base_url=simulator.base_url)

@@ -42,7 +42,7 @@ from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient, RetryPolicy
 from bot.engine.runner import Engine, EngineConfig
-from storage.database import Database
+from storage.connect import open_database
 from storage.jobs import JobState, JobStore, Requester
 from storage.quotas import QuotaStore
 
@@ -171,7 +171,7 @@ async def measure_queue() -> None:
         tempfile.TemporaryDirectory(prefix="wanbot-bench-") as tmp,
     ):
         point_discord_at(rest_url)
-        db = await Database.open(Path(tmp) / "wanbot.sqlite3")
+        db = await open_database(Path(tmp) / "wanbot.sqlite3")
         jobs = JobStore(db)
         # As WanBot is built: guild events only, no message cache.
         client = discord.Client(intents=discord.Intents(guilds=True), max_messages=None)

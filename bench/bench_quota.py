@@ -37,6 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from storage.allowances import Period, QuotaExceeded
+from storage.connect import open_database
 from storage.database import Database
 from storage.quotas import QuotaStore
 
@@ -59,14 +60,14 @@ SETTLE_AFTER_S = 0.2
 async def _job(db: Database, store: QuotaStore, n: int) -> int:
     """Run one job; return the seconds it should leave charged."""
     async with db.transaction() as tx:
-        cursor = await tx.execute(
+        row = await tx.fetch_one(
             "INSERT INTO jobs (state, guild_id, user_id, model, resolution, duration,"
             " request_json, created_at, updated_at)"
-            " VALUES ('queued', ?, ?, 'wan2.2-i2v-flash', '480P', ?, '{}', 0, 0)",
+            " VALUES ('queued', ?, ?, 'wan2.2-i2v-flash', '480P', ?, '{}', 0, 0) RETURNING id",
             (GUILD, n % USERS, SECONDS),
         )
-        job_id = cursor.lastrowid
-        assert job_id is not None
+        assert row is not None
+        job_id = int(row[0])
         await store.reserve(tx, guild_id=GUILD, user_id=n % USERS, seconds=SECONDS, job_id=job_id)
     async with db.transaction() as tx:
         if n % 3 == 2:
@@ -79,7 +80,7 @@ async def _job(db: Database, store: QuotaStore, n: int) -> int:
 
 async def _run(folder: Path, index: int) -> tuple[float, int]:
     """Return (operations per second, lost updates) of one run."""
-    async with await Database.open(folder / f"run{index}.sqlite3") as db:
+    async with await open_database(folder / f"run{index}.sqlite3") as db:
         # 10 jobs of 5 s per user fit in 60 s: every reservation must succeed.
         store = QuotaStore(db, default_seconds=60)
         started = time.perf_counter()
@@ -98,11 +99,11 @@ async def _run(folder: Path, index: int) -> tuple[float, int]:
 
 async def _round_trip_us(folder: Path) -> float:
     """Time one trip to aiosqlite's worker thread (a trivial statement), in microseconds."""
-    async with await Database.open(folder / "trip.sqlite3") as db:
+    async with await open_database(folder / "trip.sqlite3") as db:
         count = 2000
         started = time.perf_counter()
         for _ in range(count):
-            await db.connection.execute_fetchall("SELECT 1")
+            await db.fetch_all("SELECT 1")
         return (time.perf_counter() - started) / count * 1e6
 
 
@@ -130,14 +131,14 @@ async def _contended_job(
     await asyncio.sleep(rng.uniform(0, ARRIVAL_SPREAD_S))
     try:
         async with db.transaction() as tx:
-            cursor = await tx.execute(
+            row = await tx.fetch_one(
                 "INSERT INTO jobs (state, guild_id, user_id, model, resolution, duration,"
                 " request_json, created_at, updated_at)"
-                " VALUES ('queued', ?, ?, 'wan2.2-i2v-flash', '480P', ?, '{}', 0, 0)",
+                " VALUES ('queued', ?, ?, 'wan2.2-i2v-flash', '480P', ?, '{}', 0, 0) RETURNING id",
                 (GUILD, user, SECONDS),
             )
-            job_id = cursor.lastrowid
-            assert job_id is not None
+            assert row is not None
+            job_id = int(row[0])
             await store.reserve(tx, guild_id=GUILD, user_id=user, seconds=SECONDS, job_id=job_id)
     except QuotaExceeded:
         out.refused += 1  # the job row went with the rolled-back transaction
@@ -162,7 +163,7 @@ async def _contended_job(
 
 async def _worker(path: Path, worker: int) -> None:
     """One process: its own connection; waits for "go" on stdin, then prints its log as JSON."""
-    async with await Database.open(path) as db:
+    async with await open_database(path) as db:
         store = QuotaStore(db, default_seconds=ALLOWANCE, default_period=Period.MONTH)
         out = WorkerLog()
         print("ready", flush=True)
@@ -205,7 +206,7 @@ async def _check(path: Path, logs: list[dict]) -> tuple[list[str], int, int]:
             reserved[int(key)] = (user, seconds)
         committed |= {int(k): v for k, v in entry["committed"].items()}
         refunded |= set(entry["refunded"])
-    async with await Database.open(path) as db:
+    async with await open_database(path) as db:
         store = QuotaStore(db, default_seconds=ALLOWANCE, default_period=Period.MONTH)
         rows = await db.fetch_all(
             "SELECT job_id, user_id, reserved_seconds, billed_seconds, state"
@@ -282,7 +283,7 @@ async def _check(path: Path, logs: list[dict]) -> tuple[list[str], int, int]:
 
 
 async def _migrate(path: Path) -> None:
-    async with await Database.open(path):
+    async with await open_database(path):
         pass
 
 

@@ -26,6 +26,7 @@ from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock
 from bot.requests import GenerationRequest, MediaItem
 from bot.simulator import Simulator, SimulatorConfig
+from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import Job, JobStore
 from storage.quotas import QuotaStore
@@ -136,7 +137,7 @@ async def engine_rig(
     clock = clock or VirtualClock()
     simulator = Simulator(simulator_config, clock=clock)
     await simulator.start()
-    db = await Database.open(workdir / "wanbot.sqlite3")
+    db = await open_database(workdir / "wanbot.sqlite3")
     jobs = JobStore(db, clock=clock)
     quotas = QuotaStore(db, default_seconds=quota_seconds, clock=clock)
     try:

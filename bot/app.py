@@ -26,7 +26,7 @@ from bot.settings import Settings
 from cogs.errors import WanTree
 from cogs.notifier import DiscordNotifier
 from cogs.served import ServedBot
-from storage.database import Database
+from storage.connect import open_database
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
     try:
         async with (
             aiohttp.ClientSession() as session,
-            await Database.open(settings.database_path) as db,
+            await open_database(settings.database_target()) as db,
         ):
             client = DashScopeClient(session, api_key=api_key, base_url=base_url)
             services = Services.create(settings, session, db, client)

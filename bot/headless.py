@@ -32,7 +32,7 @@ from bot.errors import InvalidInput, WanbotError
 from bot.intake import Intake
 from bot.requests import GenerationRequest, MediaItem
 from bot.workers import MediaWorkers
-from storage.database import Database
+from storage.connect import open_database
 from storage.jobs import Job, JobState, JobStore, Requester
 from storage.quotas import QuotaStore
 
@@ -182,7 +182,7 @@ class HeadlessRunner:
 
     async def __aenter__(self) -> HeadlessRunner:
         self._spool = tempfile.TemporaryDirectory(prefix="wanbot-spool-")
-        self._db = await Database.open(":memory:")
+        self._db = await open_database(":memory:")
         self._jobs = JobStore(self._db)
         self._engine = Engine(
             db=self._db,

@@ -12,7 +12,7 @@ import configparser
 import os
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.catalog import REGION_BASE_URLS, Region
@@ -20,6 +20,7 @@ from bot.dashscope.client import check_base_url
 from bot.engine.runner import EngineConfig
 from bot.engine.schedule import PollPlanner
 from storage.allowances import Period
+from storage.database import is_postgres_url
 
 
 class Settings(BaseSettings):
@@ -38,8 +39,10 @@ class Settings(BaseSettings):
     )
     credentials_file: Path = Path("~/.alibabacloud/credentials")
 
-    # The job engine
+    # The job engine. SQLite at database_path, unless database_url names a PostgreSQL server
+    # (postgresql://user:password@host:5432/wanbot), which several processes can share.
     database_path: Path = Path("data/wanbot.sqlite3")
+    database_url: SecretStr | None = None
     spool_dir: Path = Path("data/spool")
     concurrency: dict[str, int] = Field(default_factory=dict)  # per model, e.g. {"wan2.7-i2v": 3}
     submit_per_second: dict[str, int] = Field(default_factory=dict)
@@ -67,6 +70,20 @@ class Settings(BaseSettings):
         if self.dashscope_api_key and self.dashscope_api_key.get_secret_value().strip():
             return self.dashscope_api_key
         return read_credentials_key(self.credentials_file.expanduser())
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, url: SecretStr | None) -> SecretStr | None:
+        value = url.get_secret_value().strip() if url else ""
+        if value and not is_postgres_url(value):
+            # Never echo the value: it may carry a password.
+            raise ValueError("WANBOT_DATABASE_URL must start with postgresql://")
+        return url
+
+    def database_target(self) -> str | Path:
+        """Where the data lives: the PostgreSQL URL if set, else the SQLite file."""
+        url = self.database_url.get_secret_value().strip() if self.database_url else ""
+        return url or self.database_path
 
     def base_url(self, override: str | None = None, region: Region | None = None) -> str:
         """Return the API base URL: `override`, the environment, else the region's URL."""

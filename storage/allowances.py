@@ -14,9 +14,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-import aiosqlite
-
 from bot.errors import WanbotError
+from storage.database import Dialect, Row
 
 
 class Period(StrEnum):
@@ -143,10 +142,10 @@ def check_fits(allowance: Allowance, seconds: int) -> None:
 
 # One statement, so that a member's numbers are read from one snapshot. The period depends on
 # the guild's row, so the bounds of all three periods are passed in and the right one picked.
-ALLOWANCE_SQL = """
+_ALLOWANCE_TEMPLATE = """
 WITH settings AS (
     SELECT
-        COALESCE(g.default_seconds, :default_seconds) AS default_seconds,
+        COALESCE(g.default_seconds, CAST(:default_seconds AS INTEGER)) AS default_seconds,
         COALESCE(g.period, :default_period) AS period,
         g.budget_seconds AS budget_seconds
     FROM (SELECT 1) AS one
@@ -156,10 +155,10 @@ bounds AS (
     SELECT
         settings.*,
         CASE settings.period
-            WHEN 'day' THEN :day_start WHEN 'week' THEN :week_start ELSE :month_start
+            WHEN 'day' THEN CAST(:day_start AS DOUBLE PRECISION) WHEN 'week' THEN CAST(:week_start AS DOUBLE PRECISION) ELSE CAST(:month_start AS DOUBLE PRECISION)
         END AS period_start,
         CASE settings.period
-            WHEN 'day' THEN :day_end WHEN 'week' THEN :week_end ELSE :month_end
+            WHEN 'day' THEN CAST(:day_end AS DOUBLE PRECISION) WHEN 'week' THEN CAST(:week_end AS DOUBLE PRECISION) ELSE CAST(:month_end AS DOUBLE PRECISION)
         END AS period_end
     FROM settings
 )
@@ -200,11 +199,19 @@ FROM bounds AS b
 LEFT JOIN quota_members AS m ON m.guild_id = :guild_id AND m.user_id = :user_id
 LEFT JOIN (
     SELECT role_id, seconds FROM quota_role_defaults
-    WHERE guild_id = :guild_id AND role_id IN (SELECT value FROM json_each(:role_ids))
+    WHERE guild_id = :guild_id AND role_id IN ({role_ids})
     ORDER BY seconds DESC, role_id
     LIMIT 1
-) AS r ON 1
+) AS r ON TRUE
 """
+# The member's roles arrive as one JSON list: each backend has its own way to unpack it.
+ALLOWANCE_SQL: dict[Dialect, str] = {
+    "sqlite": _ALLOWANCE_TEMPLATE.format(role_ids="SELECT value FROM json_each(:role_ids)"),
+    "postgres": _ALLOWANCE_TEMPLATE.format(
+        role_ids="SELECT CAST(value AS BIGINT)"
+        " FROM json_array_elements_text(CAST(:role_ids AS json))"
+    ),
+}
 
 
 def allowance_parameters(
@@ -229,7 +236,7 @@ def allowance_parameters(
     return parameters
 
 
-def allowance_from_row(row: aiosqlite.Row, guild_id: int | None, user_id: int) -> Allowance:
+def allowance_from_row(row: Row, guild_id: int | None, user_id: int) -> Allowance:
     """Work out a member's allowance from one row of ALLOWANCE_SQL."""
     blocked = bool(row["blocked"])
     if blocked:

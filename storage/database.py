@@ -1,56 +1,67 @@
-"""Open the SQLite database (WAL, foreign keys, busy timeout) and apply ordered migrations.
+"""One storage interface over two backends: SQLite (embedded, the default) and PostgreSQL.
 
-All SQL lives in `storage/`. Writes go through `Database.transaction()`, which serialises them
-on one connection: a transaction is a unit of work that no other coroutine can interleave with.
+All SQL lives in `storage/` and is written once, with `?` or `:name` parameters and SQL both
+backends speak; the PostgreSQL backend rewrites the parameters to `$n`. Writes go through
+`Database.transaction()`, which makes a transaction a unit of work no other writer interleaves
+with: in SQLite, BEGIN IMMEDIATE on one connection; in PostgreSQL, a transaction-scoped advisory
+lock that every writer of every process takes first. So the rules that make a charge happen
+once (conditional updates, triggers) hold the same way on both, across processes.
+
+`storage.connect.open_database(target)` picks the backend: a `postgresql://` URL, else a SQLite
+file path.
+Migrations are numbered files per backend (`migrations/sqlite/`, `migrations/postgres/`),
+applied in order in one transaction, with the schema version recorded.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, Literal, Protocol
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Positional (?) or named (:name) query parameters.
 Parameters = Sequence[Any] | Mapping[str, Any]
+Dialect = Literal["sqlite", "postgres"]
 
 
-class Database:
-    """One aiosqlite connection and the lock that keeps its transactions whole."""
+class Row(Protocol):
+    """A result row, by column name or position (sqlite3.Row and asyncpg.Record both are)."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self.connection = connection
-        self._lock = asyncio.Lock()
+    def __getitem__(self, key: int | str, /) -> Any: ...
+    def keys(self) -> Iterable[str]: ...
 
-    @classmethod
-    async def open(cls, path: Path | str, *, busy_timeout_ms: int = 5000) -> Database:
-        """Open (creating folders as needed), configure and migrate the database at `path`."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(str(path), isolation_level=None)
-        connection.row_factory = aiosqlite.Row
-        try:
-            await connection.execute("PRAGMA journal_mode = WAL")
-            await connection.execute("PRAGMA foreign_keys = ON")
-            await connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            await connection.execute("PRAGMA synchronous = NORMAL")
-            database = cls(connection)
-            await database.migrate()
-        except BaseException:
-            await connection.close()
-            raise
-        return database
 
-    async def close(self) -> None:
-        await self.connection.close()
+class IntegrityError(Exception):
+    """The database refused a change that breaks one of its rules (a constraint or trigger)."""
+
+
+class Transaction(ABC):
+    """The statements of one unit of work."""
+
+    @abstractmethod
+    async def execute(self, sql: str, parameters: Parameters = ()) -> None: ...
+
+    @abstractmethod
+    async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[Row]: ...
+
+    async def fetch_one(self, sql: str, parameters: Parameters = ()) -> Row | None:
+        rows = await self.fetch_all(sql, parameters)
+        return rows[0] if rows else None
+
+
+class Database(ABC):
+    """Reads, transactions and migrations, whichever backend holds the data."""
+
+    dialect: Dialect
+
+    @abstractmethod
+    async def close(self) -> None: ...
 
     async def __aenter__(self) -> Database:
         return self
@@ -58,65 +69,52 @@ class Database:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error), with no other transaction in between."""
-        async with self._lock:
-            await self.connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.connection
-            except BaseException:
-                await self.connection.execute("ROLLBACK")
-                raise
-            await self.connection.execute("COMMIT")
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """BEGIN … COMMIT (ROLLBACK on error), with no other writer in between."""
 
-    async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[aiosqlite.Row]:
+    @abstractmethod
+    async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[Row]:
         """Run a read outside any transaction and return every row."""
-        # execute_fetchall is one trip to aiosqlite's thread; execute, fetch and close are three.
-        async with self._lock:
-            return list(await self.connection.execute_fetchall(sql, parameters))
 
-    async def fetch_one(self, sql: str, parameters: Parameters = ()) -> aiosqlite.Row | None:
+    async def fetch_one(self, sql: str, parameters: Parameters = ()) -> Row | None:
         rows = await self.fetch_all(sql, parameters)
         return rows[0] if rows else None
 
+    @abstractmethod
     async def version(self) -> int:
-        row = await self.fetch_one("PRAGMA user_version")
-        return int(row[0]) if row else 0
+        """The number of the last migration applied."""
 
-    async def migrate(self, folder: Path = MIGRATIONS) -> int:
-        """Apply every `NNNN_name.sql` above the recorded version, all in one transaction."""
-        current = await self.version()
-        pending = _pending_migrations(folder, current)
-        if not pending:
-            return current
-        async with self.transaction() as connection:
+    async def migrate(self, folder: Path | None = None) -> int:
+        """Apply every migration above the recorded version, all in one transaction."""
+        folder = folder or MIGRATIONS / self.dialect
+        if not pending_migrations(folder, await self.version()):
+            return await self.version()
+        async with self.transaction() as tx:
+            # Read again inside: another process may have migrated while this one waited.
+            current = await self._version_in(tx)
+            pending = pending_migrations(folder, current)
             for number, name, script in pending:
-                log.info("Applying migration %s", name)
-                for statement in _statements(script):
-                    await connection.execute(statement)
-                # PRAGMA takes no parameters; `number` is an int parsed from a file name.
-                await connection.execute(f"PRAGMA user_version = {number}")
-        return pending[-1][0]
+                log.info("Applying migration %s/%s", self.dialect, name)
+                await self._run_script(tx, script)
+                await self._record_version(tx, number)
+        return await self.version()
+
+    @abstractmethod
+    async def _version_in(self, tx: Transaction) -> int: ...
+
+    @abstractmethod
+    async def _run_script(self, tx: Transaction, script: str) -> None: ...
+
+    @abstractmethod
+    async def _record_version(self, tx: Transaction, number: int) -> None: ...
 
 
-def _pending_migrations(folder: Path, current: int) -> list[tuple[int, str, str]]:
+def is_postgres_url(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
+
+
+def pending_migrations(folder: Path, current: int) -> list[tuple[int, str, str]]:
     """Return (number, file name, SQL) of each migration above `current`, in order."""
     found = sorted((int(path.name.split("_", 1)[0]), path) for path in folder.glob("*.sql"))
     return [(number, path.name, path.read_text()) for number, path in found if number > current]
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements (executescript would commit our transaction)."""
-    statements, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        if line.strip().startswith("--") and not buffer.strip():
-            continue
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
-    return statements

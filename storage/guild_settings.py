@@ -84,9 +84,12 @@ class GuildSettingsStore:
         }
         names = ", ".join(row)
         marks = ", ".join(f":{name}" for name in row)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in row if name != "guild_id")
         async with self._db.transaction() as tx:
             await tx.execute(
-                f"INSERT OR REPLACE INTO guild_settings ({names}) VALUES ({marks})", row
+                f"INSERT INTO guild_settings ({names}) VALUES ({marks})"
+                f" ON CONFLICT (guild_id) DO UPDATE SET {updates}",
+                row,
             )
         return current
 

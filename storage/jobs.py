@@ -13,10 +13,8 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
-import aiosqlite
-
 from bot.requests import GenerationRequest
-from storage.database import Database
+from storage.database import Database, Row, Transaction
 
 
 class JobState(StrEnum):
@@ -109,8 +107,9 @@ class Job:
         return (self.model, self.resolution, self.duration)
 
     @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> Job:
-        values = dict(row)
+    def from_row(cls, row: Row) -> Job:
+        # A row iterates its values (sqlite3.Row and asyncpg.Record alike): ask for the names.
+        values = {name: row[name] for name in row.keys()}  # noqa: SIM118
         values["state"] = JobState(values["state"])
         return cls(**values)
 
@@ -135,7 +134,7 @@ class JobStore:
 
     async def create(
         self,
-        tx: aiosqlite.Connection,
+        tx: Transaction,
         *,
         requester: Requester,
         request: GenerationRequest,
@@ -162,8 +161,11 @@ class JobStore:
         }
         names = ", ".join(values)
         marks = ", ".join(f":{name}" for name in values)
-        cursor = await tx.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", values)
-        job_id = int(cursor.lastrowid or 0)
+        inserted = await tx.fetch_one(
+            f"INSERT INTO jobs ({names}) VALUES ({marks}) RETURNING id", values
+        )
+        assert inserted is not None
+        job_id = int(inserted[0])
         await tx.execute(
             "INSERT INTO job_events (job_id, at, from_state, to_state, detail) VALUES (?, ?, NULL, ?, ?)",
             (job_id, now, state.value, "created"),
@@ -172,7 +174,7 @@ class JobStore:
 
     async def transition(
         self,
-        tx: aiosqlite.Connection,
+        tx: Transaction,
         job_id: int,
         to: JobState,
         *,
@@ -198,7 +200,7 @@ class JobStore:
         )
         return await self.get_in(tx, job_id)
 
-    async def update(self, tx: aiosqlite.Connection, job_id: int, **changes: Any) -> None:
+    async def update(self, tx: Transaction, job_id: int, **changes: Any) -> None:
         """Change fields that are not the state (a progress message id, attempts)."""
         values = {**_checked(changes), "updated_at": self._clock()}
         assignments = ", ".join(f"{name} = :{name}" for name in values)
@@ -210,7 +212,7 @@ class JobStore:
             await self.update(tx, job_id, **changes)
 
     async def record_response(
-        self, tx: aiosqlite.Connection, job_id: int, call: str, body: dict[str, Any]
+        self, tx: Transaction, job_id: int, call: str, body: dict[str, Any]
     ) -> None:
         """Keep a provider response as evidence."""
         await tx.execute(
@@ -219,7 +221,7 @@ class JobStore:
         )
 
     async def record_duration(
-        self, tx: aiosqlite.Connection, kind: tuple[str, str, int], seconds: float
+        self, tx: Transaction, kind: tuple[str, str, int], seconds: float
     ) -> None:
         model, resolution, duration = kind
         await tx.execute(
@@ -246,7 +248,7 @@ class JobStore:
     async def for_user(self, guild_id: int | None, user_id: int, *, limit: int = 10) -> list[Job]:
         """A member's most recent jobs, newest first."""
         rows = await self._db.fetch_all(
-            "SELECT * FROM jobs WHERE guild_id IS ? AND user_id = ? ORDER BY id DESC LIMIT ?",
+            "SELECT * FROM jobs WHERE guild_id IS NOT DISTINCT FROM ? AND user_id = ? ORDER BY id DESC LIMIT ?",
             (guild_id, user_id, limit),
         )
         return [Job.from_row(row) for row in rows]
@@ -297,7 +299,7 @@ class JobStore:
         rows = await self._db.fetch_all(
             "SELECT model, resolution, duration, seconds FROM ("
             "  SELECT *, ROW_NUMBER() OVER (PARTITION BY model, resolution, duration ORDER BY id DESC) AS n"
-            "  FROM task_durations) WHERE n <= ? ORDER BY id",
+            "  FROM task_durations) AS recent WHERE n <= ? ORDER BY id",
             (per_kind,),
         )
         found: dict[tuple[str, str, int], list[float]] = {}
@@ -305,10 +307,9 @@ class JobStore:
             found.setdefault((row[0], row[1], row[2]), []).append(row[3])
         return found
 
-    async def get_in(self, tx: aiosqlite.Connection, job_id: int) -> Job:
+    async def get_in(self, tx: Transaction, job_id: int) -> Job:
         """Read a job inside the caller's transaction."""
-        rows = list(await tx.execute_fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,)))
-        row = rows[0] if rows else None
+        row = await tx.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         if row is None:
             raise InvalidTransition(f"job {job_id} does not exist")
         return Job.from_row(row)

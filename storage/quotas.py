@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import aiosqlite
-
 from bot.errors import InvalidInput
 from storage.allowances import (
     ALLOWANCE_SQL,
@@ -32,7 +30,7 @@ from storage.allowances import (
     check_fits,
     period_bounds,
 )
-from storage.database import Database
+from storage.database import Database, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +58,7 @@ class QuotaStore:
 
     async def reserve(
         self,
-        tx: aiosqlite.Connection,
+        tx: Transaction,
         *,
         guild_id: int | None,
         user_id: int,
@@ -74,9 +72,8 @@ class QuotaStore:
             raise ValueError(f"a reservation needs at least 1 second, not {seconds}")
         now = self._clock()
         stored = _stored(guild_id)
-        # execute_fetchall is one trip to aiosqlite's thread; execute + fetchone + close are three.
-        [row] = await tx.execute_fetchall(
-            ALLOWANCE_SQL, self._parameters(stored, user_id, role_ids, now)
+        [row] = await tx.fetch_all(
+            ALLOWANCE_SQL[self._db.dialect], self._parameters(stored, user_id, role_ids, now)
         )
         before = allowance_from_row(row, guild_id, user_id)
         if not exempt:
@@ -99,12 +96,12 @@ class QuotaStore:
             ),
         )
 
-    async def commit(self, tx: aiosqlite.Connection, *, job_id: int, billed_seconds: int) -> bool:
+    async def commit(self, tx: Transaction, *, job_id: int, billed_seconds: int) -> bool:
         """Charge the billed seconds for `job_id`; False if it was already settled (or never held)."""
         if billed_seconds < 0:
             raise ValueError(f"billed seconds cannot be negative ({billed_seconds})")
         # `state = 'held'` makes the first settlement win; the trigger writes the ledger row.
-        settled = await tx.execute_fetchall(
+        settled = await tx.fetch_all(
             "UPDATE quota_reservations SET state = 'committed', billed_seconds = ?, settled_at = ?"
             " WHERE job_id = ? AND state = 'held' RETURNING job_id",
             (billed_seconds, self._clock(), job_id),
@@ -114,9 +111,9 @@ class QuotaStore:
             return False
         return True
 
-    async def refund(self, tx: aiosqlite.Connection, *, job_id: int, reason: str) -> bool:
+    async def refund(self, tx: Transaction, *, job_id: int, reason: str) -> bool:
         """Give back the seconds held for `job_id`; False if it was already settled (or never held)."""
-        settled = await tx.execute_fetchall(
+        settled = await tx.fetch_all(
             "UPDATE quota_reservations SET state = 'refunded', settled_at = ?, settle_reason = ?"
             " WHERE job_id = ? AND state = 'held' RETURNING job_id",
             (self._clock(), reason, job_id),
@@ -131,7 +128,8 @@ class QuotaStore:
     ) -> Allowance:
         """Return a member's allowance now (read-only)."""
         row = await self._db.fetch_one(
-            ALLOWANCE_SQL, self._parameters(_stored(guild_id), user_id, role_ids, self._clock())
+            ALLOWANCE_SQL[self._db.dialect],
+            self._parameters(_stored(guild_id), user_id, role_ids, self._clock()),
         )
         assert row is not None
         return allowance_from_row(row, guild_id, user_id)
@@ -234,8 +232,8 @@ class QuotaStore:
         """Forgive the seconds a member has used this period; return how many were forgiven."""
         now = self._clock()
         async with self._db.transaction() as tx:
-            [row] = await tx.execute_fetchall(
-                ALLOWANCE_SQL, self._parameters(guild_id, user_id, (), now)
+            [row] = await tx.fetch_all(
+                ALLOWANCE_SQL[self._db.dialect], self._parameters(guild_id, user_id, (), now)
             )
             # Only settled seconds: a held job still counts and settles on its own, so a refund
             # after the reset cannot leave the member with more than a fresh allowance.
@@ -376,7 +374,7 @@ class QuotaStore:
         )
 
     async def _upsert_member(
-        self, tx: aiosqlite.Connection, guild_id: int, user_id: int, now: float, **changes: Any
+        self, tx: Transaction, guild_id: int, user_id: int, now: float, **changes: Any
     ) -> None:
         columns = list(changes)
         await tx.execute(
@@ -389,7 +387,7 @@ class QuotaStore:
 
     async def _log(
         self,
-        tx: aiosqlite.Connection,
+        tx: Transaction,
         at: float,
         guild_id: int,
         user_id: int | None,
@@ -404,11 +402,8 @@ class QuotaStore:
             (at, guild_id, user_id, kind, seconds, actor_id, reason),
         )
 
-    async def _explain_no_op(self, tx: aiosqlite.Connection, job_id: int, action: str) -> None:
-        async with tx.execute(
-            "SELECT state FROM quota_reservations WHERE job_id = ?", (job_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
+    async def _explain_no_op(self, tx: Transaction, job_id: int, action: str) -> None:
+        row = await tx.fetch_one("SELECT state FROM quota_reservations WHERE job_id = ?", (job_id,))
         if row is None:
             log.warning("No reservation to %s for job %s", action, job_id)
         else:

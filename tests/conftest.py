@@ -1,10 +1,17 @@
-"""Shared fixtures: the simulator on loopback with a clock the test drives, and a client for it."""
+"""Shared fixtures: the simulator on loopback with a clock the test drives, a client for it, and
+a database on each backend (a SQLite file; a schema of its own on a PostgreSQL server the tests
+start themselves with `pgserver`, once per session).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import itertools
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 from pydantic import SecretStr
 
@@ -32,6 +39,45 @@ def private_cache(
 ) -> None:
     """No test writes to the user's own cache folder (generate keeps learned durations there)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server for this test session (binaries from the pgserver package)."""
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime folder at import; without XDG_RUNTIME_DIR
+        # (CI, containers) that warns and falls back to /tmp, which is fine for a test server.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+_schemas = itertools.count(1)
+
+
+async def new_postgres_schema(server_url: str) -> str:
+    """A URL whose connections see only a new, empty schema of the test server."""
+    schema = f"test_{next(_schemas)}"
+    connection = await asyncpg.connect(server_url)
+    try:
+        await connection.execute(f"CREATE SCHEMA {schema}")
+    finally:
+        await connection.close()
+    return f"{server_url}&search_path={schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's database lives: a SQLite file, then a PostgreSQL schema (each test twice)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "wanbot.sqlite3")
+    server_url: str = request.getfixturevalue("postgres_server")
+    return await new_postgres_schema(server_url)
 
 
 @pytest.fixture

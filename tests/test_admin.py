@@ -29,7 +29,7 @@ from cogs.admin import AdminCog
 from cogs.errors import report
 from cogs.render import NOT_MODERATOR
 from storage.allowances import Period
-from storage.database import Database
+from storage.connect import open_database
 from storage.guild_settings import GuildSettings
 from tests.discord_fakes import interaction, member, private_replies
 
@@ -51,7 +51,7 @@ async def bot(tmp_path: Path, clock: VirtualClock) -> AsyncIterator[WanBot]:
     )
     async with (
         aiohttp.ClientSession() as session,
-        await Database.open(settings.database_path) as db,
+        await open_database(settings.database_target()) as db,
     ):
         # The client is never called: /videoadmin makes no HTTP requests.
         client = DashScopeClient(
@@ -107,12 +107,14 @@ async def use(bot: WanBot, user_id: int, seconds: int, *, billed: int | None = N
     """A video as the engine makes it: a job row, a reservation, then the billed seconds."""
     quotas = bot.services.quotas
     async with bot.services.db.transaction() as tx:
-        cursor = await tx.execute(
+        row = await tx.fetch_one(
             "INSERT INTO jobs (state, guild_id, user_id, model, resolution, duration, request_json,"
-            " created_at, updated_at) VALUES ('queued', ?, ?, 'wan2.7-i2v', '720P', ?, '{}', 0, 0)",
+            " created_at, updated_at) VALUES ('queued', ?, ?, 'wan2.7-i2v', '720P', ?, '{}', 0, 0)"
+            " RETURNING id",
             (GUILD, user_id, seconds),
         )
-        job_id = int(cursor.lastrowid or 0)
+        assert row is not None
+        job_id = int(row[0])
         await quotas.reserve(tx, guild_id=GUILD, user_id=user_id, seconds=seconds, job_id=job_id)
     if billed is not None:
         async with bot.services.db.transaction() as tx:

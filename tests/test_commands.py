@@ -145,7 +145,7 @@ async def test_setup_hook_wires_cogs_buttons_and_engine(tmp_path: Path) -> None:
     from bot.dashscope import DashScopeClient
     from bot.settings import Settings
     from cogs.views import DYNAMIC_ITEMS
-    from storage.database import Database
+    from storage.connect import open_database
 
     settings = Settings(
         database_path=tmp_path / "db.sqlite3",
@@ -154,7 +154,7 @@ async def test_setup_hook_wires_cogs_buttons_and_engine(tmp_path: Path) -> None:
     )
     async with (
         aiohttp.ClientSession() as session,
-        await Database.open(settings.database_path) as db,
+        await open_database(settings.database_target()) as db,
     ):
         client = DashScopeClient(
             session, api_key=SecretStr("k"), base_url="http://127.0.0.1:9/api/v1"

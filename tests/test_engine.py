@@ -22,6 +22,7 @@ from bot.media import probe_video_file
 from bot.requests import GenerationRequest, MediaItem
 from bot.simulator import Simulator, SimulatorConfig
 from storage.allowances import QuotaExceeded
+from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import Job, JobState, JobStore, Requester
 from storage.quotas import QuotaStore
@@ -136,14 +137,14 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, database_target: str) -> AsyncIterator[Rig]:
     clock = VirtualClock()
     simulator = Simulator(
         SimulatorConfig(pending_seconds=5, running_seconds=60, api_keys=frozenset({KEY})),
         clock=clock,
     )
     await simulator.start()
-    db = await Database.open(tmp_path / "wanbot.sqlite3")
+    db = await open_database(database_target)
     jobs = JobStore(db, clock=clock)
     quotas = QuotaStore(db, default_seconds=600, clock=clock)
     config = EngineConfig(spool_dir=tmp_path / "spool", max_waiting_per_user=100)
@@ -488,7 +489,7 @@ async def test_the_loop_runs_by_itself_in_real_time(tmp_path: Path) -> None:
     await simulator.start()
     try:
         async with (
-            await Database.open(tmp_path / "db.sqlite3") as db,
+            await open_database(tmp_path / "db.sqlite3") as db,
             aiohttp.ClientSession() as session,
         ):
             assert simulator.base_url

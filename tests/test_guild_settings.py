@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from storage.database import Database
+from storage.connect import open_database
 from storage.guild_settings import GuildSettings, GuildSettingsStore, normalise_words
 
 
-async def test_defaults_then_updates_persist(tmp_path: Path) -> None:
-    async with await Database.open(tmp_path / "g.sqlite3") as db:
+async def test_defaults_then_updates_persist(database_target: str) -> None:
+    async with await open_database(database_target) as db:
         store = GuildSettingsStore(db)
         assert await store.get(1) == GuildSettings(1)
         await store.update(1, allowed_channels=frozenset({5, 6}), force_watermark=True, actor_id=9)

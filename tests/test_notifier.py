@@ -21,7 +21,7 @@ from bot.engine.virtual import VirtualClock
 from bot.requests import GenerationRequest, MediaItem
 from bot.video_edit import FitResult
 from cogs.notifier import DiscordNotifier
-from storage.database import Database
+from storage.connect import open_database
 from storage.jobs import Job, JobState, JobStore, Requester
 
 BOT_ID = 4242
@@ -94,7 +94,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     bot = mock.create_autospec(discord.Client, instance=True, spec_set=True)
     bot.user = SimpleNamespace(id=BOT_ID)
     bot.get_channel.side_effect = lambda channel_id: channel if channel_id == 100 else None
-    async with await Database.open(tmp_path / "n.sqlite3") as db:
+    async with await open_database(tmp_path / "n.sqlite3") as db:
         jobs = JobStore(db)
         holder: dict[str, Rig] = {}
 

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.engine.virtual import VirtualClock
 from bot.errors import InvalidInput
 from cogs.render import quota_refusal, renewal_text
 from storage.allowances import Allowance, Period, QuotaExceeded, period_bounds
-from storage.database import Database
+from storage.connect import open_database
+from storage.database import Database, IntegrityError, Transaction
 from storage.quotas import QuotaStore
 
 GUILD = 1001
@@ -40,8 +38,8 @@ def clock() -> VirtualClock:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with await Database.open(tmp_path / "quotas.sqlite3") as database:
+async def db(database_target: str) -> AsyncIterator[Database]:
+    async with await open_database(database_target) as database:
         yield database
 
 
@@ -50,15 +48,16 @@ def store(db: Database, clock: VirtualClock) -> QuotaStore:
     return QuotaStore(db, default_seconds=60, clock=clock)
 
 
-async def insert_job(tx: aiosqlite.Connection, user_id: int, guild_id: int | None = GUILD) -> int:
+async def insert_job(tx: Transaction, user_id: int, guild_id: int | None = GUILD) -> int:
     """Insert the smallest job row the reservation's foreign key needs."""
-    cursor = await tx.execute(
+    row = await tx.fetch_one(
         "INSERT INTO jobs (state, guild_id, user_id, model, resolution, duration, request_json,"
-        " created_at, updated_at) VALUES ('queued', ?, ?, 'wan2.2-i2v-flash', '480P', 5, '{}', 0, 0)",
+        " created_at, updated_at) VALUES ('queued', ?, ?, 'wan2.2-i2v-flash', '480P', 5, '{}', 0, 0)"
+        " RETURNING id",
         (guild_id, user_id),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    assert row is not None
+    return int(row[0])
 
 
 async def reserve(
@@ -293,7 +292,7 @@ async def test_the_schema_refuses_to_change_a_settled_reservation(
 ) -> None:
     job_id, _ = await reserve(db, store, ALICE, 15)
     await commit(db, store, job_id, 15)
-    with pytest.raises(sqlite3.IntegrityError, match="settled quota reservation cannot change"):
+    with pytest.raises(IntegrityError, match="settled quota reservation cannot change"):
         async with db.transaction() as tx:
             await tx.execute(
                 "UPDATE quota_reservations SET state = 'refunded' WHERE job_id = ?", (job_id,)
@@ -484,11 +483,12 @@ async def test_a_thousand_concurrent_reservations_are_exact(
     assert (await db.fetch_one("SELECT COUNT(*) FROM jobs"))[0] == 600
 
 
-async def test_two_connections_to_one_file_stay_exact(
-    tmp_path: Path, store: QuotaStore, clock: VirtualClock
+async def test_two_connections_to_one_database_stay_exact(
+    database_target: str, store: QuotaStore, clock: VirtualClock
 ) -> None:
-    path = tmp_path / "quotas.sqlite3"  # the same file the `store` fixture opened
-    async with await Database.open(path) as first, await Database.open(path) as second:
+    # The same database the `store` fixture opened, through two more connections (pools).
+    target = database_target
+    async with await open_database(target) as first, await open_database(target) as second:
         stores = [QuotaStore(first, clock=clock), QuotaStore(second, clock=clock)]
         dbs = [first, second]
         await stores[0].set_override(GUILD, ALICE, 600)

@@ -26,7 +26,7 @@ from bot.settings import Settings
 from bot.simulator import Simulator, SimulatorConfig
 from cogs.video import VideoCog
 from cogs.views import DYNAMIC_ITEMS, RetryButton
-from storage.database import Database
+from storage.connect import open_database
 from storage.jobs import JobState
 from tests.discord_fakes import (
     MB,
@@ -96,7 +96,7 @@ async def make_rig(tmp_path: Path, clock: VirtualClock | None = None) -> AsyncIt
     )
     async with (
         aiohttp.ClientSession() as session,
-        await Database.open(settings.database_path) as db,
+        await open_database(settings.database_target()) as db,
     ):
         client = DashScopeClient(session, api_key=SecretStr(KEY), base_url=simulator.base_url)
         services = Services.create(settings, session, db, client, clock=clock)

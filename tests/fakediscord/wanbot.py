@@ -21,7 +21,7 @@ from bot.app import Services, WanBot
 from bot.dashscope import DashScopeClient
 from bot.settings import Settings
 from bot.simulator import Simulator
-from storage.database import Database
+from storage.connect import open_database
 from tests.fakediscord.model import Message
 from tests.fakediscord.server import FakeDiscord
 
@@ -61,7 +61,7 @@ async def running_bot(
     with fake.patch_discord():
         async with (
             aiohttp.ClientSession() as session,
-            await Database.open(settings.database_path) as db,
+            await open_database(settings.database_target()) as db,
         ):
             client = DashScopeClient(
                 session, api_key=SecretStr("sk-e2e"), base_url=simulator.base_url

@@ -1,0 +1,139 @@
+"""The shared backend: PostgreSQL through an asyncpg pool, for several processes on several machines.
+
+Every write transaction first takes one transaction-scoped advisory lock, so writers from all
+processes follow each other as they do on SQLite's single connection; reads run beside them.
+The lock is named after the schema, so deployments (and tests) in separate schemas of one
+database do not wait on each other. `?` and `:name` parameters become `$n` here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+
+from storage.database import Database, IntegrityError, Parameters, Row, Transaction
+
+WRITE_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':write'))"
+VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_version ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
+)
+# A quoted string or identifier, a comment, a `::` cast, or a parameter.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|--[^\n]*|::|\?|:([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@lru_cache(maxsize=512)
+def translate(sql: str) -> tuple[str, tuple[str, ...] | int]:
+    """`?`/`:name` → `$n`; return the SQL and the names in order (or how many `?` there were)."""
+    names: list[str] = []
+    count = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        token = match.group(0)
+        if token == "?":
+            count += 1
+            return f"${count}"
+        name = match.group(1)
+        if name is None:
+            return token  # a string, identifier, comment or cast: left as it is
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    translated = _TOKENS.sub(replace, sql)
+    if names and count:
+        raise ValueError("a statement mixes ? and :name parameters")
+    return translated, tuple(names) if names else count
+
+
+def _arguments(sql: str, parameters: Parameters) -> tuple[str, list[Any]]:
+    translated, shape = translate(sql)
+    if isinstance(parameters, Mapping):
+        assert isinstance(shape, tuple), "named parameters for a statement without :names"
+        return translated, [parameters[name] for name in shape]
+    return translated, list(parameters)
+
+
+class PostgresTransaction(Transaction):
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def execute(self, sql: str, parameters: Parameters = ()) -> None:
+        query, arguments = _arguments(sql, parameters)
+        try:
+            await self._connection.execute(query, *arguments)
+        except asyncpg.IntegrityConstraintViolationError as error:
+            raise IntegrityError(str(error)) from error
+
+    async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[Row]:
+        query, arguments = _arguments(sql, parameters)
+        try:
+            return list(await self._connection.fetch(query, *arguments))
+        except asyncpg.IntegrityConstraintViolationError as error:
+            raise IntegrityError(str(error)) from error
+
+    async def script(self, sql: str) -> None:
+        """Several statements at once, no parameters (a migration)."""
+        await self._connection.execute(sql)
+
+
+class PostgresDatabase(Database):
+    """A pool of connections to one PostgreSQL database (and schema, from the URL)."""
+
+    dialect = "postgres"
+
+    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+        self.pool = pool
+        self.url = url
+
+    @classmethod
+    async def connect(cls, url: str, *, max_size: int = 10) -> PostgresDatabase:
+        """Connect to `url` (a `postgresql://` URL) and migrate."""
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size)
+        database = cls(pool, url)
+        try:
+            await database.migrate()
+        except BaseException:
+            await pool.close()
+            raise
+        return database
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self.pool.acquire() as connection, connection.transaction():
+            await connection.execute(WRITE_LOCK)
+            yield PostgresTransaction(connection)
+
+    async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[Row]:
+        query, arguments = _arguments(sql, parameters)
+        return list(await self.pool.fetch(query, *arguments))
+
+    async def version(self) -> int:
+        if await self.pool.fetchval("SELECT to_regclass('schema_version')") is None:
+            return 0
+        return int(await self.pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
+
+    async def _version_in(self, tx: Transaction) -> int:
+        await tx.execute(VERSION_TABLE)
+        row = await tx.fetch_one("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+        return int(row[0]) if row else 0
+
+    async def _run_script(self, tx: Transaction, script: str) -> None:
+        assert isinstance(tx, PostgresTransaction)
+        await tx.script(script)
+
+    async def _record_version(self, tx: Transaction, number: int) -> None:
+        await tx.execute(
+            "INSERT INTO schema_version (id, version) VALUES (1, ?)"
+            " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+            (number,),
+        )

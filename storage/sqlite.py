@@ -1,0 +1,115 @@
+"""The embedded backend: one aiosqlite connection (WAL, foreign keys, busy timeout).
+
+A transaction is BEGIN IMMEDIATE … COMMIT on the one connection, under a lock that keeps other
+coroutines out until it ends; reads take the same lock (one connection, one statement at a time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from storage.database import Database, IntegrityError, Parameters, Row, Transaction
+
+
+class SqliteTransaction(Transaction):
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._connection = connection
+
+    async def execute(self, sql: str, parameters: Parameters = ()) -> None:
+        try:
+            await self._connection.execute(sql, parameters)
+        except sqlite3.IntegrityError as error:
+            raise IntegrityError(str(error)) from error
+
+    async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[Row]:
+        # execute_fetchall is one trip to aiosqlite's thread; execute, fetch and close are three.
+        try:
+            return list(await self._connection.execute_fetchall(sql, parameters))
+        except sqlite3.IntegrityError as error:
+            raise IntegrityError(str(error)) from error
+
+
+class SqliteDatabase(Database):
+    """One aiosqlite connection and the lock that keeps its transactions whole."""
+
+    dialect = "sqlite"
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self.connection = connection
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def connect(cls, path: Path | str, *, busy_timeout_ms: int = 5000) -> SqliteDatabase:
+        """Open (creating folders as needed), configure and migrate the database at `path`."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(str(path), isolation_level=None)
+        connection.row_factory = aiosqlite.Row
+        try:
+            await connection.execute("PRAGMA journal_mode = WAL")
+            await connection.execute("PRAGMA foreign_keys = ON")
+            await connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            await connection.execute("PRAGMA synchronous = NORMAL")
+            database = cls(connection)
+            await database.migrate()
+        except BaseException:
+            await connection.close()
+            raise
+        return database
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._lock:
+            await self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteTransaction(self.connection)
+            except BaseException:
+                await self.connection.execute("ROLLBACK")
+                raise
+            await self.connection.execute("COMMIT")
+
+    async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[Row]:
+        async with self._lock:
+            return list(await self.connection.execute_fetchall(sql, parameters))
+
+    async def version(self) -> int:
+        row = await self.fetch_one("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    async def _version_in(self, tx: Transaction) -> int:
+        row = await tx.fetch_one("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    async def _run_script(self, tx: Transaction, script: str) -> None:
+        # executescript would commit our transaction: run the statements one by one.
+        for statement in _statements(script):
+            await tx.execute(statement)
+
+    async def _record_version(self, tx: Transaction, number: int) -> None:
+        # PRAGMA takes no parameters; `number` is an int parsed from a file name.
+        await tx.execute(f"PRAGMA user_version = {int(number)}")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--") and not buffer.strip():
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
