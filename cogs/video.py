@@ -292,7 +292,7 @@ class VideoCog(commands.Cog):
         )
         check_fits(allowance, draft.resolved_duration)
         cap = services.settings.max_waiting_per_user
-        if self.bot.engine.waiting(place.guild_id, interaction.user.id) >= cap:
+        if await self.bot.engine.waiting(place.guild_id, interaction.user.id) >= cap:
             raise InvalidInput(
                 f"You already have {cap} videos waiting; wait for one to start before asking for more."
             )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -54,6 +54,32 @@ class Transaction(ABC):
         rows = await self.fetch_all(sql, parameters)
         return rows[0] if rows else None
 
+    @abstractmethod
+    async def notify(self, topic: str, payload: str) -> None:
+        """Tell every listening process (this one too), once this transaction commits."""
+
+
+Listener = Callable[[str, str], None]  # (topic, payload)
+
+
+class ProcessLock(ABC):
+    """A lock held by one process at a time, released when it lets go or dies."""
+
+    @abstractmethod
+    async def acquire(self) -> bool:
+        """Take the lock if it is free; return whether this process holds it."""
+
+    @abstractmethod
+    async def held(self) -> bool:
+        """Whether this process still holds the lock (a lost connection loses it)."""
+
+    @abstractmethod
+    async def release(self) -> None: ...
+
+
+class StorageInUse(Exception):
+    """Another process already uses storage that serves only one."""
+
 
 class Database(ABC):
     """Reads, transactions and migrations, whichever backend holds the data."""
@@ -80,6 +106,27 @@ class Database(ABC):
     async def fetch_one(self, sql: str, parameters: Parameters = ()) -> Row | None:
         rows = await self.fetch_all(sql, parameters)
         return rows[0] if rows else None
+
+    @abstractmethod
+    def listen(self, listener: Listener) -> None:
+        """Call `listener` for every notification sent by any process, after its commit."""
+
+    @abstractmethod
+    async def start_listening(self) -> None:
+        """Start receiving notifications (a connection of its own, where there are several)."""
+
+    @abstractmethod
+    def lock(self, name: str) -> ProcessLock:
+        """A lock named `name` that at most one process holds at a time."""
+
+    @abstractmethod
+    async def claim_process(self) -> None:
+        """Refuse to go on (StorageInUse) if this storage serves one process and another has it."""
+
+    @property
+    @abstractmethod
+    def shared(self) -> bool:
+        """Whether several processes may use this storage at once."""
 
     @abstractmethod
     async def version(self) -> int:

@@ -96,6 +96,9 @@ class Job:
     provider_finished_at: float | None
     finished_at: float | None
     delivery_started_at: float | None
+    lease_owner: str | None = None  # the process carrying the delivery (several processes)
+    lease_expires_at: float | None = None
+    cancel_requested_at: float | None = None  # asked on a process that is not the scheduler
 
     @property
     def request(self) -> GenerationRequest:

@@ -16,7 +16,15 @@ from typing import Any
 
 import asyncpg
 
-from storage.database import Database, IntegrityError, Parameters, Row, Transaction
+from storage.database import (
+    Database,
+    IntegrityError,
+    Listener,
+    Parameters,
+    ProcessLock,
+    Row,
+    Transaction,
+)
 
 WRITE_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':write'))"
 VERSION_TABLE = (
@@ -78,6 +86,12 @@ class PostgresTransaction(Transaction):
         except asyncpg.IntegrityConstraintViolationError as error:
             raise IntegrityError(str(error)) from error
 
+    async def notify(self, topic: str, payload: str) -> None:
+        # Delivered by PostgreSQL when (and only if) the transaction commits.
+        await self._connection.execute(
+            "SELECT pg_notify('wanbot:' || current_schema(), $1)", f"{topic}:{payload}"
+        )
+
     async def script(self, sql: str) -> None:
         """Several statements at once, no parameters (a migration)."""
         await self._connection.execute(sql)
@@ -90,7 +104,10 @@ class PostgresDatabase(Database):
 
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         self.pool = pool
-        self.url = url
+        self._url = url  # may carry a password: never logged
+        self._listeners: list[Listener] = []
+        self._listening: asyncpg.Connection | None = None
+        self._locks: list[_AdvisoryLock] = []
 
     @classmethod
     async def connect(cls, url: str, *, max_size: int = 10) -> PostgresDatabase:
@@ -105,7 +122,40 @@ class PostgresDatabase(Database):
         return database
 
     async def close(self) -> None:
+        for lock in self._locks:
+            await lock.release()
+        if self._listening is not None:
+            await self._listening.close()
+            self._listening = None
         await self.pool.close()
+
+    @property
+    def shared(self) -> bool:
+        return True
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def start_listening(self) -> None:
+        if self._listening is not None and not self._listening.is_closed():
+            return
+        connection = await asyncpg.connect(self._url)
+        schema = await connection.fetchval("SELECT current_schema()")
+        await connection.add_listener(f"wanbot:{schema}", self._heard)
+        self._listening = connection
+
+    def _heard(self, connection: object, pid: int, channel: str, message: str) -> None:
+        topic, _, payload = message.partition(":")
+        for listener in self._listeners:
+            listener(topic, payload)
+
+    def lock(self, name: str) -> ProcessLock:
+        lock = _AdvisoryLock(self._url, name)
+        self._locks.append(lock)
+        return lock
+
+    async def claim_process(self) -> None:
+        """Any number of processes may share PostgreSQL."""
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -137,3 +187,44 @@ class PostgresDatabase(Database):
             " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
             (number,),
         )
+
+
+class _AdvisoryLock(ProcessLock):
+    """A session advisory lock on a connection of its own: PostgreSQL lets go of it the moment
+    that connection ends, so a process that dies (or loses the server) loses the lock."""
+
+    def __init__(self, url: str, name: str, *, check_timeout: float = 5.0) -> None:
+        self._url = url
+        self._name = name
+        self._check_timeout = check_timeout
+        self._connection: asyncpg.Connection | None = None
+        self._holding = False
+
+    async def acquire(self) -> bool:
+        if self._holding and await self.held():
+            return True
+        if self._connection is None or self._connection.is_closed():
+            self._connection = await asyncpg.connect(self._url)
+        self._holding = bool(
+            await self._connection.fetchval(
+                "SELECT pg_try_advisory_lock(hashtext(current_schema() || ':' || $1))", self._name
+            )
+        )
+        return self._holding
+
+    async def held(self) -> bool:
+        if not self._holding or self._connection is None or self._connection.is_closed():
+            return False
+        try:
+            await self._connection.fetchval("SELECT 1", timeout=self._check_timeout)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            self._holding = False
+            self._connection.terminate()
+            return False
+        return True
+
+    async def release(self) -> None:
+        self._holding = False
+        if self._connection is not None:
+            await self._connection.close()  # the session ends, and its advisory locks with it
+            self._connection = None

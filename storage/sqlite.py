@@ -7,6 +7,9 @@ coroutines out until it ends; reads take the same lock (one connection, one stat
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,12 +17,25 @@ from pathlib import Path
 
 import aiosqlite
 
-from storage.database import Database, IntegrityError, Parameters, Row, Transaction
+from storage.database import (
+    Database,
+    IntegrityError,
+    Listener,
+    Parameters,
+    ProcessLock,
+    Row,
+    StorageInUse,
+    Transaction,
+)
 
 
 class SqliteTransaction(Transaction):
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._connection = connection
+        self.notifications: list[tuple[str, str]] = []
+
+    async def notify(self, topic: str, payload: str) -> None:
+        self.notifications.append((topic, payload))
 
     async def execute(self, sql: str, parameters: Parameters = ()) -> None:
         try:
@@ -40,9 +56,12 @@ class SqliteDatabase(Database):
 
     dialect = "sqlite"
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: aiosqlite.Connection, path: Path | None = None) -> None:
         self.connection = connection
+        self.path = path  # None: in memory
         self._lock = asyncio.Lock()
+        self._listeners: list[Listener] = []
+        self._process_lock: int | None = None  # the file descriptor holding the flock
 
     @classmethod
     async def connect(cls, path: Path | str, *, busy_timeout_ms: int = 5000) -> SqliteDatabase:
@@ -56,7 +75,7 @@ class SqliteDatabase(Database):
             await connection.execute("PRAGMA foreign_keys = ON")
             await connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             await connection.execute("PRAGMA synchronous = NORMAL")
-            database = cls(connection)
+            database = cls(connection, None if str(path) == ":memory:" else Path(path))
             await database.migrate()
         except BaseException:
             await connection.close()
@@ -65,17 +84,60 @@ class SqliteDatabase(Database):
 
     async def close(self) -> None:
         await self.connection.close()
+        if self._process_lock is not None:
+            os.close(self._process_lock)  # and with it the flock
+            self._process_lock = None
+
+    @property
+    def shared(self) -> bool:
+        return False
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def start_listening(self) -> None:
+        """Nothing to start: notifications never leave this process."""
+
+    def lock(self, name: str) -> ProcessLock:
+        return _OnlyProcess()
+
+    async def claim_process(self) -> None:
+        """Hold an exclusive lock on `<database>.lock` while open; refuse if another has it."""
+        if self.path is None or self._process_lock is not None:
+            return
+        descriptor = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise StorageInUse(
+                f"Another wanbot process is already using {self.path}. SQLite serves one process:"
+                " stop the other one, or set WANBOT_DATABASE_URL to a PostgreSQL database to run"
+                " several."
+            ) from None
+        self._process_lock = descriptor
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self._lock:
-            await self.connection.execute("BEGIN IMMEDIATE")
             try:
-                yield SqliteTransaction(self.connection)
+                await self.connection.execute("BEGIN IMMEDIATE")
+            except asyncio.CancelledError:
+                # The BEGIN still runs on aiosqlite's thread: undo it there, right after it, or
+                # the next transaction would find this one open.
+                with contextlib.suppress(sqlite3.Error):
+                    await asyncio.shield(self.connection.execute("ROLLBACK"))
+                raise
+            tx = SqliteTransaction(self.connection)
+            try:
+                yield tx
             except BaseException:
                 await self.connection.execute("ROLLBACK")
                 raise
             await self.connection.execute("COMMIT")
+        for topic, payload in tx.notifications:
+            for listener in self._listeners:
+                listener(topic, payload)
 
     async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[Row]:
         async with self._lock:
@@ -113,3 +175,16 @@ def _statements(script: str) -> list[str]:
     if buffer.strip():
         statements.append(buffer.strip())
     return statements
+
+
+class _OnlyProcess(ProcessLock):
+    """SQLite serves one process (see `claim_process`), which therefore holds every lock."""
+
+    async def acquire(self) -> bool:
+        return True
+
+    async def held(self) -> bool:
+        return True
+
+    async def release(self) -> None:
+        pass

@@ -6,6 +6,7 @@ start themselves with `pgserver`, once per session).
 from __future__ import annotations
 
 import itertools
+import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -42,7 +43,7 @@ def private_cache(
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """A real PostgreSQL server for this test session (binaries from the pgserver package)."""
     with warnings.catch_warnings():
         # pgserver asks platformdirs for a runtime folder at import; without XDG_RUNTIME_DIR
@@ -50,7 +51,11 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         warnings.simplefilter("ignore")
         import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    # Run as root, pgserver starts the server as its own user, who must reach the data folder:
+    # not under pytest's private temporary folder, then.
+    folder = Path(tempfile.mkdtemp(prefix="wanbot-pg-"))
+    folder.chmod(0o755)
+    server = pgserver.get_server(folder, cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:

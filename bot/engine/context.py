@@ -24,6 +24,7 @@ from bot.engine.queue import FairQueue
 from bot.engine.schedule import DurationModel, Kind, PollPlanner, RateWindow
 from bot.retry import RetryPolicy
 from bot.workers import MediaWorkers
+from storage.coordination import Coordination
 from storage.database import Database
 from storage.jobs import Job, JobState, JobStore
 from storage.quotas import QuotaStore
@@ -55,6 +56,11 @@ class EngineConfig:
     reconcile_give_up_seconds: float = 3_600.0
     unreadable_give_up_seconds: float = 120.0  # answers about a job that cannot be read
     result_ttl_seconds: float = 86_400.0
+    # Several processes: deliveries this process carries at once, how long its claim on one
+    # lasts unless renewed, and how often it looks for work and for the scheduler's lock.
+    delivery_slots: int = 8
+    lease_seconds: float = 30.0
+    tick_seconds: float = 2.0
 
     @property
     def resubmit_backoff(self) -> RetryPolicy:
@@ -90,6 +96,8 @@ class Context:
     config: EngineConfig  # replaceable while running (tests change limits on a live engine)
     clock: Callable[[], float]
     workers: MediaWorkers  # probing results off the event loop
+    coordination: Coordination  # leases, cancel requests, jobs queued by other processes
+    owner: str  # this engine's name on the leases it holds
     durations: DurationModel = field(default_factory=DurationModel)
     queue: FairQueue = field(default_factory=FairQueue)
     ready_at: dict[int, float] = field(default_factory=dict)  # queued job -> earliest next submit
@@ -121,6 +129,13 @@ class Context:
         self.queue.push(job.id, job.model, (job.guild_id, job.user_id), front=True)
         if ready_at is not None:
             self.ready_at[job.id] = ready_at
+
+    def forget(self) -> None:
+        """Drop what the scheduler held in memory (it stepped down; the rows keep everything)."""
+        self.queue = FairQueue()
+        for held in (self.ready_at, self.busy, self.tracked, self.reconcile_at, self.unclear_at):
+            held.clear()
+        self.troubled_since.clear()
 
     def reconciled(self, job_id: int) -> None:
         """Forget what was kept while a job's submit was unclear."""

@@ -4,6 +4,10 @@ Results are fetched at once (their links die), to a spool file, and checked befo
 them. Each result runs as a tracked background task (never fire-and-forget); the loop is woken
 when one ends. After a restart, a delivery that may have been posted already is looked for
 before posting again, and a result whose spool file is gone is fetched again.
+
+Each delivery is carried under a lease on its row, so with several processes any of them may
+carry it (up to `delivery_slots` at once each) and one whose carrier died is taken over once the
+lease lapses. Before posting, the carrier renews its lease: a process that lost it never posts.
 """
 
 from __future__ import annotations
@@ -32,18 +36,51 @@ class Pipeline:
         self._ctx = ctx
         self._settlement = settlement
         self._background: set[asyncio.Task[Any]] = set()
+        self._carrying: dict[int, asyncio.Task[Any]] = {}  # job -> its delivery, under lease
 
     def __len__(self) -> int:
         """How many results are on their way."""
         return len(self._background)
 
-    def start(self, job: Job) -> None:
-        """Download, check and deliver the result of `job` (in `downloading`)."""
-        self._spawn(self._download(job), f"download job {job.id}")
+    async def offer(self, job: Job) -> None:
+        """Carry `job`'s result here if there is room, else leave it to any process with room."""
+        ctx = self._ctx
+        if len(self._carrying) < ctx.config.delivery_slots:
+            claimed = await ctx.coordination.claim_delivery(
+                ctx.owner, ctx.config.lease_seconds, job_id=job.id
+            )
+            if claimed is not None:
+                self._carry(claimed)
+                return
+        await ctx.coordination.announce("delivery", str(job.id))
 
-    def resume(self, job: Job) -> None:
-        """After a restart, finish the delivery of `job` (in `delivering`) without posting twice."""
-        self._spawn(self._resume_delivery(job), f"resume delivery of job {job.id}")
+    async def claim_waiting(self) -> None:
+        """Take on deliveries nobody carries (or whose carrier's lease lapsed), while there is room."""
+        ctx = self._ctx
+        while len(self._carrying) < ctx.config.delivery_slots:
+            job = await ctx.coordination.claim_delivery(ctx.owner, ctx.config.lease_seconds)
+            if job is None:
+                return
+            self._carry(job)
+
+    async def renew(self) -> None:
+        """Keep the leases of the deliveries under way; drop any this process no longer holds."""
+        ctx = self._ctx
+        held = await ctx.coordination.renew(
+            ctx.owner, list(self._carrying), ctx.config.lease_seconds
+        )
+        for job_id, task in list(self._carrying.items()):
+            if job_id not in held:
+                log.warning("Lost the lease on job %s; another process carries it now", job_id)
+                task.cancel()
+
+    def _carry(self, job: Job) -> None:
+        if job.state is JobState.DOWNLOADING:
+            task = self._spawn(self._download(job), f"download job {job.id}")
+        else:
+            task = self._spawn(self._resume_delivery(job), f"resume delivery of job {job.id}")
+        self._carrying[job.id] = task
+        task.add_done_callback(lambda _: self._carrying.pop(job.id, None))
 
     async def settle(self) -> None:
         """Wait until no download or delivery is in progress."""
@@ -51,12 +88,15 @@ class Pipeline:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def stop(self) -> None:
-        """Cancel every result on its way; each resumes from its row on the next start."""
+        """Cancel every result on its way and let go of their leases; each resumes from its row,
+        here on the next start or at once in another process."""
+        carried = list(self._carrying)
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await self._ctx.coordination.release(self._ctx.owner, carried)
 
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(work, name=name)
         self._background.add(task)
 
@@ -67,6 +107,7 @@ class Pipeline:
                 log.error("%s failed", name, exc_info=done.exception())
 
         task.add_done_callback(finished)
+        return task
 
     async def _download(self, job: Job) -> None:
         """Fetch the result to the spool, check it plays, then deliver it."""
@@ -101,6 +142,12 @@ class Pipeline:
         await self._deliver(job, path)
 
     async def _deliver(self, job: Job, path: Path) -> None:
+        ctx = self._ctx
+        held = await ctx.coordination.renew(ctx.owner, [job.id], ctx.config.lease_seconds)
+        if job.id not in held:
+            log.warning("Not posting job %s: its lease passed to another process", job.id)
+            path.unlink(missing_ok=True)
+            return
         try:
             message_id = await self._ctx.notifier.deliver(job, path)
         except Exception as error:

@@ -169,7 +169,7 @@ class Polling:
                 provider_finished_at=ended,
             )
         await self._settlement.progress(job)
-        self._pipeline.start(job)
+        await self._pipeline.offer(job)
 
 
 def billed_seconds(usage: dict[str, Any] | None, requested: int) -> int:

@@ -15,11 +15,15 @@ The engine knows nothing of Discord: it reports through a `Notifier`.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable
 
 from bot.dashscope import DashScopeClient
 from bot.engine.cancel import Canceler, CancelOutcome
+from bot.engine.cluster import Cluster
 from bot.engine.context import Context, EngineConfig
 from bot.engine.delivery import Notifier
 from bot.engine.pipeline import Pipeline
@@ -32,6 +36,7 @@ from bot.errors import WanbotError
 from bot.requests import GenerationRequest
 from bot.retry import RetryPolicy
 from bot.workers import MediaWorkers
+from storage.coordination import Coordination
 from storage.database import Database
 from storage.jobs import AT_PROVIDER, Job, JobState, JobStore, Requester
 from storage.quotas import QuotaStore
@@ -77,6 +82,8 @@ class Engine:
             config=config,
             clock=clock,
             workers=workers or MediaWorkers(),
+            coordination=Coordination(db, clock=clock),
+            owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         )
         self._settlement = Settlement(ctx)
         self._pipeline = Pipeline(ctx, self._settlement)
@@ -84,6 +91,14 @@ class Engine:
         self._submitter = Submitter(ctx, self._settlement, self._polling)
         self._scheduler = Scheduler(ctx, self._settlement, self._submitter, self._polling)
         self._canceler = Canceler(ctx, self._settlement, self._scheduler, self._polling)
+        self._cluster = Cluster(
+            ctx,
+            scheduler=self._scheduler,
+            pipeline=self._pipeline,
+            canceler=self._canceler,
+            settlement=self._settlement,
+            recover=self.recover,
+        )
 
     @property
     def config(self) -> EngineConfig:
@@ -100,14 +115,25 @@ class Engine:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
+    @property
+    def scheduling(self) -> bool:
+        """Whether this process is the scheduler (always, with SQLite's one process)."""
+        return self._cluster.leading
+
+    @property
+    def _in_charge(self) -> bool:
+        """Whether the waiting line is here: the scheduler, or an engine its caller steps."""
+        return self._cluster.leading or not self._cluster.started
+
     async def start(self) -> None:
-        """Resume unfinished jobs, then run the loop until `stop`."""
-        await self.recover()
-        self._scheduler.start()
+        """Take this process's part: the scheduler (resuming unfinished jobs) if no other process
+        is, and deliveries; run until `stop`. Raises StorageInUse if SQLite has another process."""
+        await self._cluster.start()
 
     async def stop(self) -> None:
-        """Stop the loop and background work; unfinished jobs resume on the next start."""
-        await self._scheduler.stop()
+        """Stop the loop and background work; unfinished jobs resume on the next start (or at
+        once in another process)."""
+        await self._cluster.stop()
         await self._pipeline.stop()
         if self._own_workers:
             self._ctx.workers.close()
@@ -117,8 +143,13 @@ class Engine:
         await self._pipeline.settle()
 
     async def step(self) -> float | None:
-        """Do the work that is due now; return when more falls due (None: nothing scheduled)."""
-        return await self._scheduler.step()
+        """Do the work that is due now; return when more falls due (None: nothing scheduled).
+        An engine stepped by its caller (never started) also takes on deliveries nobody carries,
+        as a started one does on each tick."""
+        due = await self._scheduler.step()
+        if not self._cluster.started:
+            await self._pipeline.claim_waiting()
+        return due
 
     # -- what people ask for ---------------------------------------------------------------------
 
@@ -132,10 +163,10 @@ class Engine:
     ) -> Job:
         """Reserve quota and queue `request` (inputs already staged); raise QuotaExceeded or QueueFull."""
         ctx = self._ctx
-        owner = (requester.guild_id, requester.user_id)
-        if ctx.queue.waiting(owner) >= ctx.config.max_waiting_per_user:
+        waiting = await self.waiting(requester.guild_id, requester.user_id)
+        if waiting >= ctx.config.max_waiting_per_user:
             raise QueueFull(
-                f"You already have {ctx.queue.waiting(owner)} videos waiting; "
+                f"You already have {waiting} videos waiting; "
                 "wait for one to start before asking for more."
             )
         now = ctx.clock()
@@ -176,21 +207,36 @@ class Engine:
                     exempt=exempt,
                 )
                 job = await ctx.jobs.get_in(tx, job_id)
-        position = None
         if earlier is not None:
-            self._pipeline.start(job)
-        else:
+            await self._settlement.progress(job)
+            await self._pipeline.offer(job)
+        elif self._in_charge:
             position = self._scheduler.add(job)
-        await self._settlement.progress(job, queue_position=position)
+            await self._settlement.progress(job, queue_position=position)
+        else:
+            # The status message first, so the scheduler only ever edits it; then tell it.
+            await self._settlement.progress(job)
+            await ctx.coordination.announce("queued", str(job.id))
         return job
 
     async def cancel(self, job_id: int) -> CancelOutcome:
-        """Cancel a job if it can still be stopped; say what happened either way."""
-        return await self._canceler.cancel(job_id)
+        """Cancel a job if it can still be stopped; say what happened either way. On a process
+        that is not the scheduler, the cancel is passed on and its status message will say."""
+        if self._in_charge:
+            return await self._canceler.cancel(job_id)
+        job = await self._ctx.jobs.get(job_id)
+        if job is None or job.state.is_final:
+            return await self._canceler.cancel(job_id)  # the same answers for these
+        await self._ctx.coordination.request_cancel(job_id)
+        return CancelOutcome(
+            False, f"Asked to cancel job #{job_id}; its status message will say when it stops."
+        )
 
-    def waiting(self, guild_id: int | None, user_id: int) -> int:
+    async def waiting(self, guild_id: int | None, user_id: int) -> int:
         """How many jobs this member has waiting (the engine refuses more than the cap)."""
-        return self._ctx.queue.waiting((guild_id, user_id))
+        if self._in_charge:
+            return self._ctx.queue.waiting((guild_id, user_id))
+        return await self._ctx.coordination.waiting(guild_id, user_id)
 
     def queue_position(self, job_id: int) -> int | None:
         return self._ctx.queue.position(job_id)
@@ -215,10 +261,7 @@ class Engine:
                 self._submitter.reconcile_at(job.id, now)
             elif job.state in (JobState.PENDING, JobState.RUNNING):
                 self._polling.track(job, next_poll_at=now)
-            elif job.state is JobState.DOWNLOADING:
-                self._pipeline.start(job)
-            elif job.state is JobState.DELIVERING:
-                self._pipeline.resume(job)
+        await self._pipeline.claim_waiting()  # deliveries nobody carries (or whose carrier died)
         log.info(
             "Recovered %d queued, %d at the provider, %d to finish",
             len(ctx.queue),

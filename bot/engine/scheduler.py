@@ -41,6 +41,8 @@ class Scheduler:
         self._polling = polling
         self._submits: dict[str, RateWindow] = {}
         self._shown_position: dict[int, int] = {}  # queued job -> place last shown
+        self._seen: set[int] = set()  # every job put in line while leading (never twice)
+        self.newest_seen = 0  # the highest job id put in line: newer ones come from elsewhere
         self._loop: asyncio.Task[None] | None = None
 
     # -- the loop --------------------------------------------------------------------------------
@@ -100,16 +102,35 @@ class Scheduler:
     def add(self, job: Job) -> int:
         """Put a new job at the back of its owner's line; return its place (0: next)."""
         ctx = self._ctx
-        ctx.queue.push(job.id, job.model, (job.guild_id, job.user_id))
+        if self._see(job):
+            ctx.queue.push(job.id, job.model, (job.guild_id, job.user_id))
         position = self._shown_position[job.id] = ctx.queue.position(job.id) or 0
         ctx.wake.set()
         return position
 
     def restore(self, job: Job) -> None:
-        """Put a job that was waiting before a restart back in line, with its backoff."""
+        """Put a job that was waiting (before a restart, or queued by another process) in line,
+        with its backoff."""
+        if not self._see(job):
+            return
         self._ctx.queue.push(job.id, job.model, (job.guild_id, job.user_id))
         if job.next_attempt_at:
             self._ctx.ready_at[job.id] = job.next_attempt_at
+
+    def forget(self) -> None:
+        """Forget every job seen (stepping down: the next scheduler resumes from the rows)."""
+        self._seen.clear()
+        self._shown_position.clear()
+        self._submits.clear()
+        self.newest_seen = 0
+
+    def _see(self, job: Job) -> bool:
+        """Note `job` as put in line; False if it already was (a job is never queued twice)."""
+        if job.id in self._seen:
+            return False
+        self._seen.add(job.id)
+        self.newest_seen = max(self.newest_seen, job.id)
+        return True
 
     def withdraw(self, job_id: int) -> bool:
         """Take a waiting job out of line; return whether it was waiting."""
