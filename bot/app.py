@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -122,54 +123,61 @@ def healthy(path: Path, *, now: float | None = None) -> bool:
     return (now if now is not None else time.time()) - beat < 3 * HEARTBEAT_SECONDS
 
 
-def _token(settings: Settings) -> str:
+def discord_token(settings: Settings) -> str:
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         raise InvalidInput("No Discord token: set DISCORD_TOKEN (see the README's set-up steps).")
     return settings.discord_token.get_secret_value()
 
 
-async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
-    """Run the bot until it is stopped; with `simulator`, against the built-in fake DashScope."""
-    token = _token(settings)
-    fake = None
-    if simulator:
-        from bot.media import check_media
-        from bot.simulator import Simulator, SimulatorConfig
-
-        fake = Simulator(
-            SimulatorConfig(pending_seconds=5, running_seconds=20, media_checker=check_media)
-        )
-        base_url = await fake.start()
-        api_key = SecretStr("simulator")
-        log.info("Using the built-in DashScope simulator at %s", base_url)
-    else:
-        own_key = settings.api_key()
-        if own_key is None:
+@contextlib.asynccontextmanager
+async def dashscope_endpoint(
+    settings: Settings, *, simulator: bool = False
+) -> AsyncIterator[tuple[SecretStr, str]]:
+    """The key and base URL to use: the configured ones, or the built-in simulator's while the
+    block runs (`simulator`)."""
+    if not simulator:
+        api_key = settings.api_key()
+        if api_key is None:
             raise InvalidInput(
                 "No DashScope API key: set DASHSCOPE_API_KEY (or run with --simulator to try it out)."
             )
-        api_key = own_key
-        base_url = settings.base_url()
+        yield api_key, settings.base_url()
+        return
+    from bot.media import check_media
+    from bot.simulator import Simulator, SimulatorConfig
+
+    fake = Simulator(
+        SimulatorConfig(pending_seconds=5, running_seconds=20, media_checker=check_media)
+    )
+    base_url = await fake.start()
+    log.info("Using the built-in DashScope simulator at %s", base_url)
     try:
-        async with (
-            aiohttp.ClientSession() as session,
-            await open_database(settings.database_target()) as db,
-        ):
-            client = DashScopeClient(session, api_key=api_key, base_url=base_url)
-            services = Services.create(settings, session, db, client)
-            try:
-                async with WanBot(settings, services) as bot:
-                    await bot.start(token)
-            finally:
-                services.workers.close()
+        yield SecretStr("simulator"), base_url
     finally:
-        if fake is not None:
-            await fake.close()
+        await fake.close()
+
+
+async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
+    """Run the bot until it is stopped; with `simulator`, against the built-in fake DashScope."""
+    token = discord_token(settings)
+    async with (
+        dashscope_endpoint(settings, simulator=simulator) as (api_key, base_url),
+        aiohttp.ClientSession() as session,
+        await open_database(settings.database_target()) as db,
+    ):
+        await db.claim_process()  # SQLite: refuse before anything talks to Discord
+        client = DashScopeClient(session, api_key=api_key, base_url=base_url)
+        services = Services.create(settings, session, db, client)
+        try:
+            async with WanBot(settings, services) as bot:
+                await bot.start(token)
+        finally:
+            services.workers.close()
 
 
 async def sync_commands(settings: Settings, guild_id: int | None) -> int:
     """Log in, push the command definitions to Discord (one server, or everywhere), log out."""
-    token = _token(settings)
+    token = discord_token(settings)
     bot = WanBot(settings)
     async with bot:
         await bot.login(token)

@@ -21,6 +21,7 @@ from bot.dashscope import DashScopeClient, DashScopeError
 from bot.errors import InvalidInput
 from bot.headless import GenerateOptions, HeadlessRunner, TaskFailed, generate
 from bot.settings import Settings
+from storage.database import StorageInUse
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -62,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--simulator", action="store_true", help="use the built-in DashScope simulator (no cost)"
     )
 
+    worker = commands.add_parser(
+        "worker", help="run the engine without the gateway (several processes: see the README)"
+    )
+    worker.add_argument(
+        "--simulator", action="store_true", help="use the built-in DashScope simulator (no cost)"
+    )
+
     sync = commands.add_parser("sync", help="push the slash commands to Discord")
     sync.add_argument("--guild", type=int, metavar="ID", help="one server (instant) instead of all")
 
@@ -98,7 +106,7 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         from bot.app import healthy
 
         return EXIT_OK if healthy(settings.heartbeat_path) else EXIT_FAILED
-    if args.command in {"run", "sync", "commands"}:
+    if args.command in {"run", "worker", "sync", "commands"}:
         return _discord_command(args, settings)
     raise AssertionError(f"unhandled command {args.command}")
 
@@ -186,10 +194,18 @@ def _discord_command(args: argparse.Namespace, settings: Settings) -> int:
                 level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
             )
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(app.run_bot(settings, simulator=args.simulator))
+                if args.command == "worker":
+                    from bot.worker import run_worker
+
+                    asyncio.run(run_worker(settings, simulator=args.simulator))
+                else:
+                    asyncio.run(app.run_bot(settings, simulator=args.simulator))
     except InvalidInput as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except StorageInUse as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     # A job whose provider answers cannot be read for this long ends refunded, with an apology.
     unreadable_give_up_seconds: float = Field(default=120.0, gt=0)
     reuse_results: bool = False
+    # Several processes (PostgreSQL): deliveries one process carries at once, how long its claim
+    # on one lasts unless renewed, and how often it looks for work and for the scheduler's lock.
+    delivery_slots: int = Field(default=8, ge=1)
+    lease_seconds: float = Field(default=30.0, ge=5.0)
+    tick_seconds: float = Field(default=2.0, gt=0, le=10.0)
 
     # Discord
     heartbeat_path: Path = Path("data/heartbeat")  # touched while connected; see `bot health`
@@ -107,6 +112,9 @@ class Settings(BaseSettings):
             max_waiting_per_user=self.max_waiting_per_user,
             reuse_results=self.reuse_results,
             unreadable_give_up_seconds=self.unreadable_give_up_seconds,
+            delivery_slots=self.delivery_slots,
+            lease_seconds=self.lease_seconds,
+            tick_seconds=self.tick_seconds,
         )
 
 

@@ -66,10 +66,9 @@ class Pipeline:
     async def renew(self) -> None:
         """Keep the leases of the deliveries under way; drop any this process no longer holds."""
         ctx = self._ctx
-        held = await ctx.coordination.renew(
-            ctx.owner, list(self._carrying), ctx.config.lease_seconds
-        )
-        for job_id, task in list(self._carrying.items()):
+        carried = dict(self._carrying)  # those taken on while renewing are not in question
+        held = await ctx.coordination.renew(ctx.owner, list(carried), ctx.config.lease_seconds)
+        for job_id, task in carried.items():
             if job_id not in held:
                 log.warning("Lost the lease on job %s; another process carries it now", job_id)
                 task.cancel()

@@ -1,0 +1,81 @@
+"""`python -m bot worker`: the engine without the Discord gateway.
+
+A worker stands by to be the scheduler and carries deliveries (download, check, fit, post,
+settle), posting with the bot token over Discord's REST API: no gateway session, so it takes no
+commands and needs no shard. With PostgreSQL, any number run beside any number of `run`
+processes, on any machines (see the README's "Running on several machines"). With SQLite the
+database refuses a second process, so a worker there runs alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import aiohttp
+import discord
+
+from bot.app import dashscope_endpoint, discord_token
+from bot.dashscope import DashScopeClient
+from bot.engine.runner import Engine
+from bot.services import Services
+from bot.settings import Settings
+from cogs.notifier import DiscordNotifier
+from storage.connect import open_database
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(
+    settings: Settings, *, simulator: bool = False, stop: asyncio.Event | None = None
+) -> None:
+    """Run until SIGINT/SIGTERM (or `stop` is set)."""
+    token = discord_token(settings)
+    stop = stop or _stop_on_signals()
+    async with (
+        dashscope_endpoint(settings, simulator=simulator) as (api_key, base_url),
+        aiohttp.ClientSession() as session,
+        await open_database(settings.database_target()) as db,
+    ):
+        await db.claim_process()  # SQLite: refuse before anything talks to Discord
+        client = DashScopeClient(session, api_key=api_key, base_url=base_url)
+        services = Services.create(settings, session, db, client)
+        rest = discord.Client(intents=discord.Intents.none())
+        notifier: DiscordNotifier | None = None
+        engine: Engine | None = None
+        try:
+            await rest.login(token)  # REST only: posts and edits, no gateway
+            notifier = DiscordNotifier(
+                rest,
+                services.jobs,
+                edit_every=settings.progress_edit_seconds,
+                workers=services.workers,
+            )
+            engine = services.engine = Engine(
+                db=db,
+                jobs=services.jobs,
+                quotas=services.quotas,
+                client=client,
+                notifier=notifier,
+                config=settings.engine_config(),
+                workers=services.workers,
+            )
+            await engine.start()
+            log.info("Worker running (%s)", "scheduler" if engine.scheduling else "standing by")
+            await stop.wait()
+        finally:
+            if engine is not None:
+                await engine.stop()
+            if notifier is not None:
+                await notifier.close()
+            await rest.close()
+            services.workers.close()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
