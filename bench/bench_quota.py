@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,14 +122,24 @@ class WorkerLog:
     errors: list[str] = field(default_factory=list)  # anything else (e.g. "database is locked")
 
 
-async def _contended_job(
-    db: Database, store: QuotaStore, worker: int, n: int, out: WorkerLog
+async def contended_job(
+    db: Database,
+    store: QuotaStore,
+    worker: int,
+    n: int,
+    out: WorkerLog,
+    *,
+    users: int = CONTENDED_USERS,
+    arrival_spread_s: float = ARRIVAL_SPREAD_S,
+    settle_after_s: float = SETTLE_AFTER_S,
 ) -> None:
-    user = n % CONTENDED_USERS
+    """Job `n` of process `worker`: reserve (job row and reservation in one transaction), then
+    commit or refund in a second; what happened goes into `out`."""
+    user = n % users
     rng = random.Random(f"{worker}:{n}")
-    # Jobs arrive over a second in each process, so the two processes' transactions interleave
-    # (all at once, each process would run its own back to back while the other waits).
-    await asyncio.sleep(rng.uniform(0, ARRIVAL_SPREAD_S))
+    # In (b) jobs arrive over a second in each process, so the two processes' transactions
+    # interleave (all at once, each process would run its own back to back while the other waits).
+    await asyncio.sleep(rng.uniform(0, arrival_spread_s))
     try:
         async with db.transaction() as tx:
             row = await tx.fetch_one(
@@ -147,7 +158,7 @@ async def _contended_job(
         out.errors.append(f"reserve: {error!r}")
         return
     out.reserved[job_id] = (user, SECONDS)
-    await asyncio.sleep(rng.uniform(0, SETTLE_AFTER_S))  # the job runs; others get in between
+    await asyncio.sleep(rng.uniform(0, settle_after_s))  # the job runs; others get in between
     try:
         async with db.transaction() as tx:
             if (n + worker) % 3 == 2:
@@ -161,18 +172,22 @@ async def _contended_job(
         out.errors.append(f"settle: {error!r}")
 
 
-async def _worker(path: Path, worker: int) -> None:
-    """One process: its own connection; waits for "go" on stdin, then prints its log as JSON."""
-    async with await open_database(path) as db:
-        store = QuotaStore(db, default_seconds=ALLOWANCE, default_period=Period.MONTH)
+async def run_worker(
+    target: Path | str,
+    jobs: Callable[[Database, QuotaStore, WorkerLog], Awaitable[object]],
+    *,
+    allowance: int = ALLOWANCE,
+) -> None:
+    """One worker process: its own Database on `target`; says "ready", waits for "go" on stdin,
+    runs `jobs`, then prints its log as JSON (with its start and end on the wall clock)."""
+    async with await open_database(target) as db:
+        store = QuotaStore(db, default_seconds=allowance, default_period=Period.MONTH)
         out = WorkerLog()
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(_contended_job(db, store, worker, n, out) for n in range(CONTENDED_JOBS))
-        )
-        elapsed = time.perf_counter() - started
+        started, started_at = time.perf_counter(), time.time()
+        await jobs(db, store, out)
+        elapsed, finished_at = time.perf_counter() - started, time.time()
     print(
         json.dumps(
             {
@@ -182,17 +197,61 @@ async def _worker(path: Path, worker: int) -> None:
                 "refused": out.refused,
                 "errors": out.errors,
                 "seconds": elapsed,
+                "started_at": started_at,
+                "finished_at": finished_at,
             }
         ),
         flush=True,
     )
 
 
-async def _check(path: Path, logs: list[dict]) -> tuple[list[str], int, int]:
-    """Compare the file with the workers' logs.
+async def _worker(path: Path, worker: int) -> None:
+    async def jobs(db: Database, store: QuotaStore, out: WorkerLog) -> None:
+        await asyncio.gather(
+            *(contended_job(db, store, worker, n, out) for n in range(CONTENDED_JOBS))
+        )
+
+    await run_worker(path, jobs)
+
+
+def race(commands: Sequence[Sequence[str]], *, timeout: float = 300) -> list[dict]:
+    """Start one worker process per command, wait until each is ready, tell them all to go at
+    once, and return each one's log (the last line it printed, as JSON)."""
+    workers = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None
+            assert worker.stdout.readline().strip() == "ready"
+        for worker in workers:  # as close together as writes to pipes can be
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        logs = []
+        for worker in workers:
+            out, _ = worker.communicate(timeout=timeout)
+            logs.append(json.loads(out.strip().splitlines()[-1]))
+        return logs
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+
+
+async def check_contended(
+    target: Path | str,
+    logs: list[dict],
+    *,
+    users: int = CONTENDED_USERS,
+    allowance: int = ALLOWANCE,
+) -> tuple[list[str], int, int]:
+    """Compare the database at `target` with the workers' logs.
 
     Return the discrepancies, the worst overdraft, and how often the ledger switches from one
-    process's jobs to the other's (0 would mean the processes never actually contended).
+    process's jobs to another's (0 would mean the processes never actually contended).
     """
     problems: list[str] = []
     owner = {int(job): worker for worker, entry in enumerate(logs) for job in entry["reserved"]}
@@ -206,8 +265,8 @@ async def _check(path: Path, logs: list[dict]) -> tuple[list[str], int, int]:
             reserved[int(key)] = (user, seconds)
         committed |= {int(k): v for k, v in entry["committed"].items()}
         refunded |= set(entry["refunded"])
-    async with await open_database(path) as db:
-        store = QuotaStore(db, default_seconds=ALLOWANCE, default_period=Period.MONTH)
+    async with await open_database(target) as db:
+        store = QuotaStore(db, default_seconds=allowance, default_period=Period.MONTH)
         rows = await db.fetch_all(
             "SELECT job_id, user_id, reserved_seconds, billed_seconds, state"
             " FROM quota_reservations WHERE guild_id = ?",
@@ -240,7 +299,7 @@ async def _check(path: Path, logs: list[dict]) -> tuple[list[str], int, int]:
         held: dict[int, int] = {}
         charged: dict[int, int] = {}
         sums: dict[tuple[int, str], int] = {}
-        worst = -ALLOWANCE
+        worst = -allowance
         switches = sum(
             1
             for before, after in itertools.pairwise(ledger)
@@ -258,10 +317,10 @@ async def _check(path: Path, logs: list[dict]) -> tuple[list[str], int, int]:
             elif kind == "refund":
                 held[user] = held.get(user, 0) - size
             used = held.get(user, 0) + charged.get(user, 0)
-            worst = max(worst, used - ALLOWANCE)
-            if used > ALLOWANCE:
-                problems.append(f"ledger row {row['id']}: member {user} at {used} s > {ALLOWANCE}")
-        for user in range(CONTENDED_USERS):
+            worst = max(worst, used - allowance)
+            if used > allowance:
+                problems.append(f"ledger row {row['id']}: member {user} at {used} s > {allowance}")
+        for user in range(users):
             mine = [job for job, (owner, _) in reserved.items() if owner == user]
             expected_sums = {
                 "reserve": sum(reserved[j][1] for j in mine),
@@ -290,27 +349,13 @@ async def _migrate(path: Path) -> None:
 def _contended_run(folder: Path, index: int) -> dict:
     path = folder / f"contended{index}.sqlite3"
     asyncio.run(_migrate(path))  # once, before the workers race
-    workers = [
-        subprocess.Popen(
-            [sys.executable, __file__, "--worker", str(worker), "--db", str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for worker in range(PROCESSES)
-    ]
-    for worker in workers:
-        assert worker.stdout is not None
-        assert worker.stdout.readline().strip() == "ready"
-    for worker in workers:  # as close together as two writes can be
-        assert worker.stdin is not None
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
-    logs = []
-    for worker in workers:
-        out, _ = worker.communicate(timeout=300)
-        logs.append(json.loads(out.strip().splitlines()[-1]))
-    problems, worst, switches = asyncio.run(_check(path, logs))
+    logs = race(
+        [
+            [sys.executable, __file__, "--worker", str(worker), "--db", str(path)]
+            for worker in range(PROCESSES)
+        ]
+    )
+    problems, worst, switches = asyncio.run(check_contended(path, logs))
     return {
         "problems": problems,
         "switches": switches,

@@ -34,6 +34,8 @@ SUMMARY = (
     "quota_ops_per_s",
     "quota_lost_updates",
     "quota_refused",
+    "pg_quota_ops_per_s",
+    "pg_quota_lost_updates",
     "download_rss_growth_mb",
     "queued_10k_rss_mb",
     "ack_concurrent_downloads",
