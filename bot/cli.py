@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--simulator", action="store_true", help="use the built-in DashScope simulator (no cost)"
     )
+    worker.add_argument(
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help="deliver videos as files in DIR instead of to Discord (no token needed)",
+    )
 
     sync = commands.add_parser("sync", help="push the slash commands to Discord")
     sync.add_argument("--guild", type=int, metavar="ID", help="one server (instant) instead of all")
@@ -197,7 +203,9 @@ def _discord_command(args: argparse.Namespace, settings: Settings) -> int:
                 if args.command == "worker":
                     from bot.worker import run_worker
 
-                    asyncio.run(run_worker(settings, simulator=args.simulator))
+                    asyncio.run(
+                        run_worker(settings, simulator=args.simulator, output_dir=args.output_dir)
+                    )
                 else:
                     asyncio.run(app.run_bot(settings, simulator=args.simulator))
     except InvalidInput as error:

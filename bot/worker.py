@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 import aiohttp
 import discord
 
 from bot.app import dashscope_endpoint, discord_token
 from bot.dashscope import DashScopeClient
+from bot.engine.delivery import Notifier
 from bot.engine.runner import Engine
+from bot.folder_delivery import FolderNotifier
 from bot.services import Services
 from bot.settings import Settings
 from cogs.notifier import DiscordNotifier
@@ -28,10 +31,15 @@ log = logging.getLogger(__name__)
 
 
 async def run_worker(
-    settings: Settings, *, simulator: bool = False, stop: asyncio.Event | None = None
+    settings: Settings,
+    *,
+    simulator: bool = False,
+    output_dir: Path | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM (or `stop` is set)."""
-    token = discord_token(settings)
+    """Run until SIGINT/SIGTERM (or `stop` is set). With `output_dir`, videos are delivered as
+    files there instead of to Discord (no token needed)."""
+    token = None if output_dir is not None else discord_token(settings)
     stop = stop or _stop_on_signals()
     async with (
         dashscope_endpoint(settings, simulator=simulator) as (api_key, base_url),
@@ -42,16 +50,21 @@ async def run_worker(
         client = DashScopeClient(session, api_key=api_key, base_url=base_url)
         services = Services.create(settings, session, db, client)
         rest = discord.Client(intents=discord.Intents.none())
-        notifier: DiscordNotifier | None = None
+        discord_notifier: DiscordNotifier | None = None
         engine: Engine | None = None
         try:
-            await rest.login(token)  # REST only: posts and edits, no gateway
-            notifier = DiscordNotifier(
-                rest,
-                services.jobs,
-                edit_every=settings.progress_edit_seconds,
-                workers=services.workers,
-            )
+            notifier: Notifier
+            if token is None:
+                assert output_dir is not None
+                notifier = FolderNotifier(output_dir, services.workers)
+            else:
+                await rest.login(token)  # REST only: posts and edits, no gateway
+                notifier = discord_notifier = DiscordNotifier(
+                    rest,
+                    services.jobs,
+                    edit_every=settings.progress_edit_seconds,
+                    workers=services.workers,
+                )
             engine = services.engine = Engine(
                 db=db,
                 jobs=services.jobs,
@@ -67,8 +80,8 @@ async def run_worker(
         finally:
             if engine is not None:
                 await engine.stop()
-            if notifier is not None:
-                await notifier.close()
+            if discord_notifier is not None:
+                await discord_notifier.close()
             await rest.close()
             services.workers.close()
 
