@@ -37,25 +37,40 @@ SEED = 20261122
 
 
 class BotProcess:
-    """`python -m bot run` against the fake and the simulator; started, killed and restarted."""
+    """`python -m bot run` (or `worker`) against the fake and the simulator; started, killed and
+    restarted. `env` adds to (or overrides) the environment, e.g. a PostgreSQL database."""
 
-    def __init__(self, fake: FakeDiscord, simulator_url: str, folder: Path) -> None:
+    def __init__(
+        self,
+        fake: FakeDiscord,
+        simulator_url: str,
+        folder: Path,
+        *,
+        command: str = "run",
+        name: str = "bot",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.fake = fake
-        self.log = folder / "bot.log"
+        self.command = command
+        self.log = folder / f"{name}.log"
         site = write_sitecustomize(folder / "site")
-        self.env = subprocess_env(fake.api_base, fake.gateway_url, site) | {
-            "DISCORD_TOKEN": fake.token,
-            "DASHSCOPE_API_KEY": "sk-restarts",
-            "DASHSCOPE_BASE_URL": simulator_url,
-            "WANBOT_DATABASE_PATH": str(folder / "wanbot.sqlite3"),
-            "WANBOT_SPOOL_DIR": str(folder / "spool"),
-            "WANBOT_HEARTBEAT_PATH": str(folder / "heartbeat"),
-            "WANBOT_POLL_DENSE_SECONDS": "0.2",
-            "WANBOT_POLL_LONGEST_SECONDS": "0.3",
-            "WANBOT_PROGRESS_EDIT_SECONDS": "1",
-            "WANBOT_MAX_WAITING_PER_USER": "10",
-            "WANBOT_QUOTA_DEFAULT_SECONDS": "1000",
-        }
+        self.env = (
+            subprocess_env(fake.api_base, fake.gateway_url, site)
+            | {
+                "DISCORD_TOKEN": fake.token,
+                "DASHSCOPE_API_KEY": "sk-restarts",
+                "DASHSCOPE_BASE_URL": simulator_url,
+                "WANBOT_DATABASE_PATH": str(folder / "wanbot.sqlite3"),
+                "WANBOT_SPOOL_DIR": str(folder / "spool"),
+                "WANBOT_HEARTBEAT_PATH": str(folder / "heartbeat"),
+                "WANBOT_POLL_DENSE_SECONDS": "0.2",
+                "WANBOT_POLL_LONGEST_SECONDS": "0.3",
+                "WANBOT_PROGRESS_EDIT_SECONDS": "1",
+                "WANBOT_MAX_WAITING_PER_USER": "10",
+                "WANBOT_QUOTA_DEFAULT_SECONDS": "1000",
+            }
+            | (env or {})
+        )
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
 
@@ -65,7 +80,7 @@ class BotProcess:
                 sys.executable,
                 "-m",
                 "bot",
-                "run",
+                self.command,
                 cwd=ROOT,
                 env=self.env,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -73,7 +88,8 @@ class BotProcess:
                 stderr=log,
             )
         self.starts += 1
-        await self.fake.wait_ready(self.starts, within=20)
+        if self.command == "run":  # a worker has no gateway session to wait for
+            await self.fake.wait_ready(self.fake.gateway.ready_count + 1, within=20)
 
     def kill(self) -> None:
         """SIGKILL, synchronously (it may run inside the fake's request handler)."""
