@@ -102,14 +102,14 @@ class WanBot(ServedBot):
         path = self.settings.heartbeat_path
         while True:
             if self.is_ready() and not self.is_closed():
-                await asyncio.to_thread(_touch, path)
+                await asyncio.to_thread(touch, path)
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def on_ready(self) -> None:
         log.info("Logged in as %s in %d servers", self.user, len(self.guilds))
 
 
-def _touch(path: Path) -> None:
+def touch(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{time.time():.0f}\n")
 

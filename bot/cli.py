@@ -21,7 +21,7 @@ from bot.dashscope import DashScopeClient, DashScopeError
 from bot.errors import InvalidInput
 from bot.headless import GenerateOptions, HeadlessRunner, TaskFailed, generate
 from bot.settings import Settings
-from storage.database import StorageInUse
+from storage.database import StorageInUse, is_postgres_url
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="deliver videos as files in DIR instead of to Discord (no token needed)",
     )
 
+    copy = commands.add_parser(
+        "copy-database",
+        help="copy the SQLite database (WANBOT_DATABASE_PATH) into an empty PostgreSQL one",
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="postgresql://user:pass@host/db")
+
     sync = commands.add_parser("sync", help="push the slash commands to Discord")
     sync.add_argument("--guild", type=int, metavar="ID", help="one server (instant) instead of all")
 
@@ -108,6 +114,8 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         return asyncio.run(run_demo(args.output_dir))
     if args.command == "simulator":
         return _simulator_command(args)
+    if args.command == "copy-database":
+        return asyncio.run(_copy_database(settings.database_path, args.to))
     if args.command == "health":
         from bot.app import healthy
 
@@ -214,6 +222,34 @@ def _discord_command(args: argparse.Namespace, settings: Settings) -> int:
     except StorageInUse as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+async def _copy_database(source_path: Path, url: str) -> int:
+    """Copy the SQLite database at `source_path` into the PostgreSQL database at `url`."""
+    from storage.connect import open_database
+    from storage.postgres import PostgresDatabase
+    from storage.transfer import NotEmpty, copy_database
+
+    if not is_postgres_url(url):
+        print("error: --to must be a postgresql:// URL", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not source_path.is_file():
+        print(f"error: no SQLite database at {source_path}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    source = await open_database(source_path)
+    target = await PostgresDatabase.connect(url)
+    try:
+        copied = await copy_database(source, target)
+    except NotEmpty as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await source.close()
+        await target.close()
+    for table, count in copied.items():
+        print(f"{table}: {count} rows", file=sys.stderr)
+    print("Copied. Set WANBOT_DATABASE_URL to that URL and start the processes.", file=sys.stderr)
     return EXIT_OK
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import discord
 
-from bot.app import dashscope_endpoint, discord_token
+from bot.app import HEARTBEAT_SECONDS, dashscope_endpoint, discord_token, touch
 from bot.dashscope import DashScopeClient
 from bot.engine.delivery import Notifier
 from bot.engine.runner import Engine
@@ -76,7 +76,11 @@ async def run_worker(
             )
             await engine.start()
             log.info("Worker running (%s)", "scheduler" if engine.scheduling else "standing by")
-            await stop.wait()
+            beat = asyncio.create_task(_beat(settings.heartbeat_path), name="wanbot heartbeat")
+            try:
+                await stop.wait()
+            finally:
+                beat.cancel()
         finally:
             if engine is not None:
                 await engine.stop()
@@ -84,6 +88,13 @@ async def run_worker(
                 await discord_notifier.close()
             await rest.close()
             services.workers.close()
+
+
+async def _beat(path: Path) -> None:
+    """Touch the heartbeat while the engine runs, so `python -m bot health` works here too."""
+    while True:
+        await asyncio.to_thread(touch, path)
+        await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
 def _stop_on_signals() -> asyncio.Event:
