@@ -98,6 +98,7 @@ class Job:
     provider_finished_at: float | None
     finished_at: float | None
     delivery_started_at: float | None
+    dashscope_key: str | None  # the name of the key it was sent with; None: the first key
 
     @property
     def request(self) -> GenerationRequest:
@@ -261,13 +262,34 @@ class JobStore:
         return Job.from_row(row) if row else None
 
     async def known_task_ids(self, task_ids: Sequence[str]) -> set[str]:
+        return set(await self.known_tasks(task_ids))
+
+    async def known_tasks(self, task_ids: Sequence[str]) -> dict[str, str | None]:
+        """Which of `task_ids` are our jobs' tasks, each with the name of its job's key."""
         if not task_ids:
-            return set()
+            return {}
         marks = ", ".join("?" * len(task_ids))
         rows = await self._db.fetch_all(
-            f"SELECT task_id FROM jobs WHERE task_id IN ({marks})", tuple(task_ids)
+            f"SELECT task_id, dashscope_key FROM jobs WHERE task_id IN ({marks})", tuple(task_ids)
         )
-        return {row[0] for row in rows}
+        return {row[0]: row[1] for row in rows}
+
+    async def waiting_per_key(
+        self, model: str, *, tx: aiosqlite.Connection | None = None
+    ) -> dict[str | None, int]:
+        """How many jobs of `model` wait or are at the provider, per key name (None: the first
+        key). Read inside `tx` when given, so that a choice and the job it places agree."""
+        states = [s.value for s in (JobState.QUEUED, *sorted(AT_PROVIDER))]
+        sql = (
+            f"SELECT dashscope_key, COUNT(*) FROM jobs WHERE model = ? "
+            f"AND state IN ({', '.join('?' * len(states))}) GROUP BY dashscope_key"
+        )
+        parameters = (model, *states)
+        if tx is None:
+            rows = await self._db.fetch_all(sql, parameters)
+        else:
+            rows = list(await tx.execute_fetchall(sql, parameters))
+        return {row[0]: int(row[1]) for row in rows}
 
     async def responses(self, job_id: int) -> list[dict[str, Any]]:
         rows = await self._db.fetch_all(
