@@ -21,7 +21,8 @@ from pydantic import SecretStr
 from bot.dashscope import DashScopeClient
 from bot.engine.runner import Engine
 from bot.errors import InvalidInput
-from bot.services import Services
+from bot.keys import DashScopeKey
+from bot.services import Services, configured_keys
 from bot.settings import Settings
 from cogs.errors import WanTree
 from cogs.notifier import DiscordNotifier
@@ -77,7 +78,7 @@ class WanBot(ServedBot):
             db=services.db,
             jobs=services.jobs,
             quotas=services.quotas,
-            client=services.client,
+            keys=services.keys,
             notifier=self._notifier,
             config=services.settings.engine_config(),
             workers=services.workers,
@@ -140,23 +141,25 @@ async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
             SimulatorConfig(pending_seconds=5, running_seconds=20, media_checker=check_media)
         )
         base_url = await fake.start()
-        api_key = SecretStr("simulator")
         log.info("Using the built-in DashScope simulator at %s", base_url)
-    else:
-        own_key = settings.api_key()
-        if own_key is None:
-            raise InvalidInput(
-                "No DashScope API key: set DASHSCOPE_API_KEY (or run with --simulator to try it out)."
-            )
-        api_key = own_key
-        base_url = settings.base_url()
+    elif not settings.api_keys():  # read (and checked) before anything is opened
+        raise InvalidInput(
+            "No DashScope API key: set DASHSCOPE_API_KEY or WANBOT_DASHSCOPE_KEYS "
+            "(or run with --simulator to try it out)."
+        )
     try:
         async with (
             aiohttp.ClientSession() as session,
             await Database.open(settings.database_path) as db,
         ):
-            client = DashScopeClient(session, api_key=api_key, base_url=base_url)
-            services = Services.create(settings, session, db, client)
+            if fake is not None:
+                keys: DashScopeClient | list[DashScopeKey] = DashScopeClient(
+                    session, api_key=SecretStr("simulator"), base_url=base_url
+                )
+            else:
+                keys = configured_keys(settings, session)
+                log.info("DashScope keys: %s", ", ".join(key.name for key in keys))
+            services = Services.create(settings, session, db, keys)
             try:
                 async with WanBot(settings, services) as bot:
                     await bot.start(token)

@@ -261,9 +261,6 @@ class JobStore:
         )
         return Job.from_row(row) if row else None
 
-    async def known_task_ids(self, task_ids: Sequence[str]) -> set[str]:
-        return set(await self.known_tasks(task_ids))
-
     async def known_tasks(self, task_ids: Sequence[str]) -> dict[str, str | None]:
         """Which of `task_ids` are our jobs' tasks, each with the name of its job's key."""
         if not task_ids:
