@@ -288,6 +288,30 @@ class JobStore:
             rows = list(await tx.execute_fetchall(sql, parameters))
         return {row[0]: int(row[1]) for row in rows}
 
+    async def usage_per_key(
+        self, guild_id: int, start: float, end: float, *, first_key: str
+    ) -> list[tuple[str, int, int]]:
+        """Seconds of video and videos per key name in a guild's period [start, end), most first,
+        counted as the usage report counts them (billed once delivered, reserved while on their
+        way); jobs from before keys had names count for `first_key`."""
+        rows = await self._db.fetch_all(
+            "SELECT j.dashscope_key,"
+            " SUM(CASE r.state WHEN 'committed' THEN r.billed_seconds ELSE r.reserved_seconds END),"
+            " COUNT(*)"
+            " FROM quota_reservations r JOIN jobs j ON j.id = r.job_id"
+            " WHERE r.guild_id = ? AND r.reserved_at >= ? AND r.reserved_at < ?"
+            " AND r.state IN ('held', 'committed')"
+            " GROUP BY j.dashscope_key",
+            (guild_id, start, end),
+        )
+        totals: dict[str, tuple[int, int]] = {}
+        for row in rows:
+            name = row[0] if row[0] is not None else first_key
+            seconds, jobs = totals.get(name, (0, 0))
+            totals[name] = (seconds + int(row[1]), jobs + int(row[2]))
+        ranked = sorted(totals.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+        return [(name, seconds, jobs) for name, (seconds, jobs) in ranked]
+
     async def responses(self, job_id: int) -> list[dict[str, Any]]:
         rows = await self._db.fetch_all(
             "SELECT at, call, body_json FROM job_responses WHERE job_id = ? ORDER BY id", (job_id,)

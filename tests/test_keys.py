@@ -1,5 +1,5 @@
 """Several DashScope keys: settings, the choice of a key per job, each key's own slots, budget,
-uploads and tasks, and a key taken away.
+uploads and tasks, a key taken away, and usage per key for moderators.
 
 The simulator makes each key an account of its own (as two Model Studio accounts are): its own
 concurrent tasks, its own uploads, and task ids no other account can ask about. So a job polled,
@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
+from bot.app import WanBot
 from bot.catalog import MediaType, Region
 from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy
 from bot.engine import failures
@@ -27,16 +28,18 @@ from bot.intake import Held, Intake
 from bot.keys import DashScopeKey, KeyRing
 from bot.requests import GenerationRequest, MediaItem
 from bot.samples import make_image
-from bot.services import configured_keys
+from bot.services import Services, configured_keys
 from bot.settings import Settings
 from bot.simulator import Simulator, SimulatorConfig
 from bot.workers import MediaWorkers
+from cogs.admin import AdminCog
 from cogs.video import VideoCog
 from cogs.views import RetryButton
 from storage.database import Database
 from storage.jobs import Job, JobState, JobStore
 from storage.quotas import QuotaStore
 from tests.discord_fakes import member
+from tests.test_admin import run
 from tests.test_engine import ALICE, BOB, RecordingNotifier, video_request
 from tests.test_video_cog import IMAGE, make_rig
 from tests.test_video_cog import Rig as VideoRig
@@ -479,3 +482,57 @@ async def test_members_videos_are_spread_and_a_retry_stays_on_its_key(
         url = made.request.media[0].url
         account = rig.simulator.tasks[made.task_id].account
         assert rig.simulator.uploads[url].account == account
+
+
+# -- usage per key ---------------------------------------------------------------------------------
+
+
+async def _made(services: Services, key: str | None, seconds: int, billed: int | None) -> None:
+    """A video as the engine leaves it: made with `key`, reserved, delivered if `billed`."""
+    async with services.db.transaction() as tx:
+        job_id = await services.jobs.create(
+            tx,
+            requester=ALICE,
+            request=video_request(duration=seconds),
+            reserved_seconds=seconds,
+            dashscope_key=key,
+        )
+        await services.quotas.reserve(
+            tx, guild_id=10, user_id=ALICE.user_id, seconds=seconds, job_id=job_id
+        )
+    if billed is not None:
+        async with services.db.transaction() as tx:
+            await services.quotas.commit(tx, job_id=job_id, billed_seconds=billed)
+
+
+@pytest.mark.parametrize("names", [["main", "spare"], ["default"]])
+async def test_moderators_see_usage_per_key_when_there_are_several(
+    tmp_path: Path, names: list[str]
+) -> None:
+    settings = Settings(database_path=tmp_path / "bot.sqlite3", quota_default_seconds=600)
+    async with (
+        aiohttp.ClientSession() as session,
+        await Database.open(settings.database_path) as db,
+    ):
+        unused = "http://127.0.0.1:9/api/v1"  # /videoadmin makes no HTTP requests
+        keys = [
+            DashScopeKey(n, DashScopeClient(session, api_key=SecretStr(KEY_A), base_url=unused))
+            for n in names
+        ]
+        services = Services.create(settings, session, db, keys)
+        first, last = names[0], names[-1]
+        await _made(services, first, 5, billed=5)
+        await _made(services, None, 4, billed=4)  # before keys had names: the first key's
+        await _made(services, last, 10, billed=10)
+        await _made(services, last, 3, billed=None)  # still being made
+        bot = WanBot(settings, services)
+        try:
+            cog = AdminCog(bot)
+            reply = await run(cog.quota_usage, cog)
+        finally:
+            await bot.close()
+    assert "**22 s** in 4 videos" in reply
+    if len(names) > 1:
+        assert "`spare`: 13 s in 2 videos\n`main`: 9 s in 2 videos" in reply
+    else:
+        assert "`default`" not in reply, "one key: the totals say it all"
