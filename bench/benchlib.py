@@ -24,6 +24,7 @@ from bot.dashscope import DashScopeClient, RetryPolicy
 from bot.engine.delivery import Progress
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock
+from bot.keys import DashScopeKey, KeyRing
 from bot.requests import GenerationRequest, MediaItem
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
@@ -131,9 +132,12 @@ async def engine_rig(
     engine_config: Callable[[Path], EngineConfig],
     quota_seconds: int = 10**7,
     clock: Callable[[], float] | None = None,
+    keys: int = 1,
 ) -> AsyncIterator[Rig]:
     """Start the simulator and an engine sharing one clock: a new VirtualClock (the pattern of
-    test_engine.py) unless `clock` is given (e.g. `time.time` for wall-clock benches)."""
+    test_engine.py) unless `clock` is given (e.g. `time.time` for wall-clock benches). With
+    `keys` above 1, the engine has that many DashScope keys, each an account of its own at the
+    simulator (which then accepts any key)."""
     clock = clock or VirtualClock()
     simulator = Simulator(simulator_config, clock=clock)
     await simulator.start()
@@ -143,17 +147,27 @@ async def engine_rig(
     try:
         async with aiohttp.ClientSession() as session:
             assert simulator.base_url
-            client = DashScopeClient(
-                session,
-                api_key=SecretStr(API_KEY),
-                base_url=simulator.base_url,
-                retry=RetryPolicy(attempts=3, base_delay=0.0),
+            clients = [
+                DashScopeClient(
+                    session,
+                    api_key=SecretStr(API_KEY if keys == 1 else f"{API_KEY}-{number}"),
+                    base_url=simulator.base_url,
+                    retry=RetryPolicy(attempts=3, base_delay=0.0),
+                )
+                for number in range(1, keys + 1)
+            ]
+            ring = (
+                KeyRing.single(clients[0])
+                if keys == 1
+                else KeyRing(
+                    [DashScopeKey(f"key{n}", c) for n, c in enumerate(clients, start=1)], jobs=jobs
+                )
             )
             engine = Engine(
                 db=db,
                 jobs=jobs,
                 quotas=quotas,
-                client=client,
+                keys=ring,
                 notifier=NullNotifier(),
                 config=engine_config(workdir / "spool"),
                 clock=clock,

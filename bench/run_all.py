@@ -28,6 +28,7 @@ SUMMARY = (
     "mean_lag_fixed_15s_s",
     "cold_start_lag_ratio",
     "slot_utilisation",
+    "keys_throughput_ratio",
     "submit_delay_p95_s",
     "tasks_in_flight_peak",
     "peak_queries_per_s",

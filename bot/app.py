@@ -22,7 +22,8 @@ from pydantic import SecretStr
 from bot.dashscope import DashScopeClient
 from bot.engine.runner import Engine
 from bot.errors import InvalidInput
-from bot.services import Services
+from bot.keys import DashScopeKey
+from bot.services import Services, configured_keys
 from bot.settings import Settings
 from cogs.errors import WanTree
 from cogs.notifier import DiscordNotifier
@@ -78,7 +79,7 @@ class WanBot(ServedBot):
             db=services.db,
             jobs=services.jobs,
             quotas=services.quotas,
-            client=services.client,
+            keys=services.keys,
             notifier=self._notifier,
             config=services.settings.engine_config(),
             workers=services.workers,
@@ -130,18 +131,20 @@ def discord_token(settings: Settings) -> str:
 
 
 @contextlib.asynccontextmanager
-async def dashscope_endpoint(
-    settings: Settings, *, simulator: bool = False
-) -> AsyncIterator[tuple[SecretStr, str]]:
-    """The key and base URL to use: the configured ones, or the built-in simulator's while the
-    block runs (`simulator`)."""
+async def dashscope_keys(
+    settings: Settings, session: aiohttp.ClientSession, *, simulator: bool = False
+) -> AsyncIterator[DashScopeClient | list[DashScopeKey]]:
+    """The configured keys, each with its client; or, with `simulator`, a client of the built-in
+    simulator while the block runs."""
     if not simulator:
-        api_key = settings.api_key()
-        if api_key is None:
+        keys = configured_keys(settings, session)  # read (and checked) before anything is opened
+        if not keys:
             raise InvalidInput(
-                "No DashScope API key: set DASHSCOPE_API_KEY (or run with --simulator to try it out)."
+                "No DashScope API key: set DASHSCOPE_API_KEY or WANBOT_DASHSCOPE_KEYS "
+                "(or run with --simulator to try it out)."
             )
-        yield api_key, settings.base_url()
+        log.info("DashScope keys: %s", ", ".join(key.name for key in keys))
+        yield keys
         return
     from bot.media import check_media
     from bot.simulator import Simulator, SimulatorConfig
@@ -152,7 +155,7 @@ async def dashscope_endpoint(
     base_url = await fake.start()
     log.info("Using the built-in DashScope simulator at %s", base_url)
     try:
-        yield SecretStr("simulator"), base_url
+        yield DashScopeClient(session, api_key=SecretStr("simulator"), base_url=base_url)
     finally:
         await fake.close()
 
@@ -161,13 +164,12 @@ async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
     """Run the bot until it is stopped; with `simulator`, against the built-in fake DashScope."""
     token = discord_token(settings)
     async with (
-        dashscope_endpoint(settings, simulator=simulator) as (api_key, base_url),
         aiohttp.ClientSession() as session,
+        dashscope_keys(settings, session, simulator=simulator) as keys,
         await open_database(settings.database_target()) as db,
     ):
         await db.claim_process()  # SQLite: refuse before anything talks to Discord
-        client = DashScopeClient(session, api_key=api_key, base_url=base_url)
-        services = Services.create(settings, session, db, client)
+        services = Services.create(settings, session, db, keys)
         try:
             async with WanBot(settings, services) as bot:
                 await bot.start(token)

@@ -146,15 +146,20 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         options.draft()  # catalogue checks first: they need no key and no network
-        api_key = settings.api_key()
-        if api_key is None:
+        keys = settings.api_keys()
+        if not keys:
             raise InvalidInput(
                 "No DashScope API key: set DASHSCOPE_API_KEY or put dashscope_api_key in "
                 "~/.alibabacloud/credentials."
             )
-        base_url = settings.base_url(args.base_url, Region(args.region) if args.region else None)
+        key = keys[0]  # with several keys, the first
+        if args.base_url or args.region:
+            region = Region(args.region) if args.region else None
+            base_url = settings.base_url(args.base_url, region)
+        else:
+            base_url = settings.key_base_url(key)
         async with aiohttp.ClientSession() as session:
-            client = DashScopeClient(session, api_key=api_key, base_url=base_url)
+            client = DashScopeClient(session, api_key=key.api_key, base_url=base_url)
             async with HeadlessRunner(
                 client,
                 planner=settings.planner(),

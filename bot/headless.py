@@ -30,6 +30,7 @@ from bot.engine.runner import Engine, EngineConfig
 from bot.engine.schedule import Kind, PollPlanner
 from bot.errors import InvalidInput, WanbotError
 from bot.intake import Intake
+from bot.keys import KeyRing
 from bot.requests import GenerationRequest, MediaItem
 from bot.workers import MediaWorkers
 from storage.connect import open_database
@@ -111,7 +112,7 @@ async def generate(
     `warn` hears of a URL passed on unchecked."""
     if options.output.suffix.lower() != ".mp4":
         raise InvalidInput(f"The output {str(options.output)!r} must end in .mp4.", field="output")
-    staged = await Intake(session, client, workers=runner.workers, warn=warn).take(
+    staged = await Intake(session, KeyRing.single(client), workers=runner.workers, warn=warn).take(
         options.draft(), options.media
     )
     return await runner.run(staged.request, options.output, label=label)

@@ -5,8 +5,9 @@ server's rules, the catalogue, an attachment's size and type as Discord states t
 every input is read or fetched at once (signed URLs expire) and checked from its bytes, then
 anything derived is made (the default length of a continuation; the tail or last frame of a
 finished video), and only then are local bytes uploaded to the provider's OSS (URLs pass
-through). Nothing here knows Discord: an attachment arrives as an `Attachment` (URL, name,
-size, content type).
+through), with the DashScope key chosen for the job: an upload belongs to that key's account,
+so the job is queued on the same key. Nothing here knows Discord: an attachment arrives as an
+`Attachment` (URL, name, size, content type).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import TypeVar
 import aiohttp
 
 from bot.catalog import DEFAULT_MODEL, LONGEST_SECONDS, MB, MODELS, MediaType, ModelSpec
-from bot.dashscope import DashScopeClient
 from bot.errors import InvalidInput
 from bot.fetch import Bounds, fetch
 from bot.inputs import (
@@ -38,6 +38,7 @@ from bot.inputs import (
     read_local,
     stage,
 )
+from bot.keys import KeyRing
 from bot.media import at_least
 from bot.requests import GenerationRequest, MediaItem, continuation_duration
 from bot.video_edit import last_frame_png, tail_clip
@@ -101,10 +102,12 @@ class Ask:
 
 @dataclass(frozen=True)
 class Staged:
-    """What the request needs: the request pointing at fetchable inputs, and the inputs read."""
+    """What the request needs: the request pointing at fetchable inputs, the inputs read, and
+    the name of the key they were uploaded with (the job must be queued on it)."""
 
     request: GenerationRequest
     inputs: dict[MediaType, InputFile]
+    key: str
 
     @property
     def dedup_key(self) -> str:
@@ -186,19 +189,19 @@ def check_metadata(media_type: MediaType, attachment: Attachment, spec: ModelSpe
 
 
 class Intake:
-    """Turn what a person gave into a staged request, with the session and client it needs."""
+    """Turn what a person gave into a staged request, with the session and keys it needs."""
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
-        client: DashScopeClient,
+        keys: KeyRing,
         *,
         workers: MediaWorkers,
         warn: Callable[[str], None] = log.warning,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._session = session
-        self._client = client
+        self._keys = keys
         self._workers = workers
         self._warn = warn  # a URL passed on unchecked (generate)
         self._clock = clock
@@ -218,7 +221,8 @@ class Intake:
             length = min(continuation_duration(clip.info.duration, request.spec), longest)
             request = request.model_copy(update={"duration": length})
         check_inputs_fit(request, inputs)
-        return Staged(await stage(self._client, request, inputs), inputs)
+        async with self._keys.staging(request.model) as key:
+            return Staged(await stage(key.client, request, inputs), inputs, key.name)
 
     async def take_ask(self, request: GenerationRequest, ask: Ask, guild: GuildSettings) -> Staged:
         """`take` for a member's ask: a continuation without a length gets one within the server's."""
@@ -297,14 +301,15 @@ class Intake:
     ) -> Path:
         """The finished video: from the provider while its link lives, else from the posted message."""
         target = folder / "result.mp4"
+        client = (self._keys.named(job.dashscope_key) or self._keys.first).client
         if job.result_url and (job.result_expires_at or 0) > self._clock():
-            await self._client.download(job.result_url, target)  # the provider's, bounded
+            await client.download(job.result_url, target)  # the provider's, bounded
             return target
         copy = await posted()
         if copy is None:
             raise InvalidInput(f"Video #{job.id} is no longer available to build on.")
         # Discord's copy: within its upload limit, and bounded like a provider's result.
-        result = self._client.result_bounds
+        result = client.result_bounds
         await fetch(
             self._session,
             copy.url,

@@ -1,4 +1,4 @@
-"""Everything the bot builds once (stores, client, engine) and hands to the cogs.
+"""Everything the bot builds once (stores, clients, engine) and hands to the cogs.
 
 The cogs depend on this, not on the application that loads them (`bot/app.py`).
 """
@@ -6,13 +6,14 @@ The cogs depend on this, not on the application that loads them (`bot/app.py`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
 
 from bot.dashscope import DashScopeClient
 from bot.engine.runner import Engine
+from bot.keys import DashScopeKey, KeyRing
 from bot.settings import Settings
 from bot.workers import MediaWorkers
 from storage.database import Database
@@ -31,7 +32,7 @@ class Services:
     jobs: JobStore
     quotas: QuotaStore
     guild_settings: GuildSettingsStore
-    client: DashScopeClient
+    keys: KeyRing  # every configured DashScope key, its client, and the choice of one per job
     workers: MediaWorkers  # PyAV and Pillow work, off the event loop and bounded
     engine: Engine | None = None  # started in setup_hook: its notifier needs the bot
 
@@ -42,22 +43,32 @@ class Services:
             raise RuntimeError("the engine starts in setup_hook")
         return self.engine
 
+    @property
+    def client(self) -> DashScopeClient:
+        """The first key's client (downloads and anything not tied to one job's key)."""
+        return self.keys.first.client
+
     @classmethod
     def create(
         cls,
         settings: Settings,
         session: aiohttp.ClientSession,
         db: Database,
-        client: DashScopeClient,
+        client: DashScopeClient | Sequence[DashScopeKey],
         *,
         clock: Callable[[], float] = time.time,
     ) -> Services:
-        """The stores on `db`, configured from `settings`."""
+        """The stores on `db`, configured from `settings`, with one key's client or several keys."""
+        jobs = JobStore(db, clock=clock)
+        if isinstance(client, DashScopeClient):
+            keys = KeyRing.single(client)
+        else:
+            keys = KeyRing(client, jobs=jobs)
         return cls(
             settings=settings,
             session=session,
             db=db,
-            jobs=JobStore(db, clock=clock),
+            jobs=jobs,
             quotas=QuotaStore(
                 db,
                 default_seconds=settings.quota_default_seconds,
@@ -65,6 +76,22 @@ class Services:
                 clock=clock,
             ),
             guild_settings=GuildSettingsStore(db, clock=clock),
-            client=client,
+            keys=keys,
             workers=MediaWorkers(),
         )
+
+
+def configured_keys(settings: Settings, session: aiohttp.ClientSession) -> list[DashScopeKey]:
+    """A client for each key the settings name, with its limits (the bot's where it sets none)."""
+    return [
+        DashScopeKey(
+            name=key.name,
+            client=DashScopeClient(
+                session, api_key=key.api_key, base_url=settings.key_base_url(key)
+            ),
+            concurrency={**settings.concurrency, **key.concurrency},
+            submit_per_second={**settings.submit_per_second, **key.submit_per_second},
+            query_budget_per_second=key.query_budget_per_second,
+        )
+        for key in settings.api_keys()
+    ]

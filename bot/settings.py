@@ -3,22 +3,27 @@
 DashScope's own conventions come first: the key from `DASHSCOPE_API_KEY`, else
 `dashscope_api_key` in `~/.alibabacloud/credentials`; the base URL from `--base-url`, else
 `DASHSCOPE_HTTP_BASE_URL`, else `DASHSCOPE_BASE_URL`, else the region's URL. wanbot's own
-settings use the `WANBOT_` prefix.
+settings use the `WANBOT_` prefix. Several keys come from `WANBOT_DASHSCOPE_KEYS` (a JSON list,
+or the path of a JSON file holding one), which then replaces the single key.
 """
 
 from __future__ import annotations
 
 import configparser
+import json
 import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.catalog import REGION_BASE_URLS, Region
+from bot.catalog import MODELS, REGION_BASE_URLS, Region
 from bot.dashscope.client import check_base_url
 from bot.engine.runner import EngineConfig
 from bot.engine.schedule import PollPlanner
+from bot.errors import InvalidInput
+from bot.keys import DEFAULT_KEY_NAME, KeyConfig
 from storage.allowances import Period
 from storage.database import is_postgres_url
 
@@ -38,6 +43,8 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "WANBOT_DISCORD_TOKEN")
     )
     credentials_file: Path = Path("~/.alibabacloud/credentials")
+    # Several keys: a JSON list of {"name", "api_key", ...}, or the path of a JSON file with one.
+    dashscope_keys: SecretStr | None = None
 
     # The job engine. SQLite at database_path, unless database_url names a PostgreSQL server
     # (postgresql://user:password@host:5432/wanbot), which several processes can share.
@@ -90,6 +97,23 @@ class Settings(BaseSettings):
         url = self.database_url.get_secret_value().strip() if self.database_url else ""
         return url or self.database_path
 
+    def api_keys(self) -> list[KeyConfig]:
+        """The DashScope keys to use, in order: WANBOT_DASHSCOPE_KEYS when set, else the one key
+        (named `default`), else none. Raise InvalidInput, never showing a key, when the list is
+        not right."""
+        if self.dashscope_keys is not None and self.dashscope_keys.get_secret_value().strip():
+            return parse_keys(self.dashscope_keys.get_secret_value())
+        key = self.api_key()
+        return [] if key is None else [KeyConfig(name=DEFAULT_KEY_NAME, api_key=key)]
+
+    def key_base_url(self, key: KeyConfig) -> str:
+        """A key's base URL: its own, else its own region's, else the bot's (see `base_url`)."""
+        if key.base_url:
+            return check_base_url(key.base_url)
+        if key.region is not None:
+            return REGION_BASE_URLS[key.region]
+        return self.base_url()
+
     def base_url(self, override: str | None = None, region: Region | None = None) -> str:
         """Return the API base URL: `override`, the environment, else the region's URL."""
         if override or self.dashscope_base_url:
@@ -122,6 +146,72 @@ def _cache_dir() -> Path:
     """The user's cache folder for wanbot (XDG_CACHE_HOME, else ~/.cache)."""
     base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
     return Path(base).expanduser() / "wanbot"
+
+
+_KEYS = "WANBOT_DASHSCOPE_KEYS"
+_KEYS_SHAPE = 'a JSON list like [{"name": "main", "api_key": "sk-…"}]'
+
+
+def parse_keys(text: str) -> list[KeyConfig]:
+    """Read WANBOT_DASHSCOPE_KEYS: a JSON list, or the path of a JSON file holding one. Every
+    error names the entry and field at fault, and never repeats what was given (keys are in it)."""
+    text = text.strip()
+    if not text.startswith(("[", "{")):
+        path = Path(text).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            raise InvalidInput(
+                f"{_KEYS} is neither {_KEYS_SHAPE} nor the path of a readable file holding one."
+            ) from None
+    try:
+        entries = json.loads(text)
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise InvalidInput(f"{_KEYS} is not valid JSON ({error.msg} at {where}).") from None
+    if not isinstance(entries, list) or not entries:
+        raise InvalidInput(f"{_KEYS} must be {_KEYS_SHAPE}, with at least one key.")
+    keys = [_key_entry(number, entry) for number, entry in enumerate(entries, start=1)]
+    seen: set[str] = set()
+    for key in keys:
+        if key.name in seen:
+            raise InvalidInput(f"{_KEYS}: two keys are named “{key.name}”; give each its own name.")
+        seen.add(key.name)
+    return keys
+
+
+def _key_entry(number: int, entry: Any) -> KeyConfig:
+    """One entry of the list, checked; errors say where without showing what was given."""
+    label = f"{_KEYS}: key {number}"
+    if not isinstance(entry, dict):
+        raise InvalidInput(f'{label} must be an object like {{"name": …, "api_key": …}}.')
+    if isinstance(entry.get("name"), str):
+        label += f" (“{entry['name']}”)"
+    try:
+        key = KeyConfig.model_validate(entry)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'entry'}: {problem['msg']}"
+            for problem in error.errors(include_input=False, include_url=False)
+        )
+        raise InvalidInput(f"{label}: {problems}.") from None
+    if not key.api_key.get_secret_value().strip():
+        raise InvalidInput(f"{label}: api_key is empty.")
+    if not key.name.strip():
+        raise InvalidInput(f"{label}: name is empty.")
+    for setting in ("concurrency", "submit_per_second"):
+        limits: dict[str, int] = getattr(key, setting)
+        for model, value in limits.items():
+            if model not in MODELS:
+                raise InvalidInput(f"{label}: {setting} names an unknown model “{model}”.")
+            if value < 1:
+                raise InvalidInput(f"{label}: {setting} for {model} must be at least 1.")
+    if key.base_url:
+        try:
+            check_base_url(key.base_url)
+        except InvalidInput as error:
+            raise InvalidInput(f"{label}: {error}") from None
+    return key
 
 
 def read_credentials_key(path: Path) -> SecretStr | None:

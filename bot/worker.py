@@ -17,8 +17,7 @@ from pathlib import Path
 import aiohttp
 import discord
 
-from bot.app import HEARTBEAT_SECONDS, dashscope_endpoint, discord_token, touch
-from bot.dashscope import DashScopeClient
+from bot.app import HEARTBEAT_SECONDS, dashscope_keys, discord_token, touch
 from bot.engine.delivery import Notifier
 from bot.engine.runner import Engine
 from bot.folder_delivery import FolderNotifier
@@ -42,13 +41,12 @@ async def run_worker(
     token = None if output_dir is not None else discord_token(settings)
     stop = stop or _stop_on_signals()
     async with (
-        dashscope_endpoint(settings, simulator=simulator) as (api_key, base_url),
         aiohttp.ClientSession() as session,
+        dashscope_keys(settings, session, simulator=simulator) as keys,
         await open_database(settings.database_target()) as db,
     ):
         await db.claim_process()  # SQLite: refuse before anything talks to Discord
-        client = DashScopeClient(session, api_key=api_key, base_url=base_url)
-        services = Services.create(settings, session, db, client)
+        services = Services.create(settings, session, db, keys)
         rest = discord.Client(intents=discord.Intents.none())
         discord_notifier: DiscordNotifier | None = None
         engine: Engine | None = None
@@ -69,7 +67,7 @@ async def run_worker(
                 db=db,
                 jobs=services.jobs,
                 quotas=services.quotas,
-                client=client,
+                keys=services.keys,
                 notifier=notifier,
                 config=settings.engine_config(),
                 workers=services.workers,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -255,7 +256,12 @@ def models() -> discord.Embed:
     return embed
 
 
-def usage(report: UsageReport, cost_per_second: float | None = None) -> discord.Embed:
+def usage(
+    report: UsageReport,
+    cost_per_second: float | None = None,
+    by_key: Sequence[tuple[str, int, int]] = (),
+) -> discord.Embed:
+    """The period's usage; `by_key`: seconds and videos per DashScope key, when there are several."""
     embed = discord.Embed(
         title=f"Video usage this {report.period.value}",
         description=(
@@ -279,6 +285,15 @@ def usage(report: UsageReport, cost_per_second: float | None = None) -> discord.
             value="\n".join(
                 f"<@{user}>: {seconds} s in {jobs} video{'' if jobs == 1 else 's'}"
                 for user, seconds, jobs in report.top_users
+            ),
+            inline=False,
+        )
+    if by_key:
+        embed.add_field(
+            name="By DashScope key",
+            value="\n".join(
+                f"`{name}`: {seconds} s in {jobs} video{'' if jobs == 1 else 's'}"
+                for name, seconds, jobs in by_key
             ),
             inline=False,
         )

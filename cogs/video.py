@@ -264,7 +264,7 @@ class VideoCog(commands.Cog):
     @property
     def intake(self) -> Intake:
         services = self.bot.services
-        return Intake(services.session, services.client, workers=services.workers)
+        return Intake(services.session, services.keys, workers=services.workers)
 
     async def make(self, interaction: discord.Interaction, ask: Ask) -> Job:
         """Check, defer, download, check again, upload and queue; reply privately with the job number."""
@@ -275,7 +275,9 @@ class VideoCog(commands.Cog):
 
         await interaction.response.defer(ephemeral=True, thinking=True)
         staged = await self.intake.take_ask(request, ask, guild)
-        return await self._queue(interaction, place, staged.request, dedup_key=staged.dedup_key)
+        return await self._queue(
+            interaction, place, staged.request, key=staged.key, dedup_key=staged.dedup_key
+        )
 
     async def _guild_settings(self, place: Place) -> GuildSettings:
         if place.guild_id is None:
@@ -329,7 +331,15 @@ class VideoCog(commands.Cog):
         await self._check_quota(interaction, place, original)
         await interaction.response.defer(ephemeral=True, thinking=True)
         request = original.model_copy(update={"seed": random.randint(0, SEED_MAX)})
-        return await self._queue(interaction, place, request, note=f"a new take on #{job.id}")
+        # Its inputs were uploaded with the first take's key, so the new take goes there too.
+        key = self.bot.services.keys.named(job.dashscope_key)
+        return await self._queue(
+            interaction,
+            place,
+            request,
+            key=job.dashscope_key if key is None else key.name,
+            note=f"a new take on #{job.id}",
+        )
 
     async def extend(self, interaction: discord.Interaction, job_id: int) -> Job:
         """Continue a finished video with wan2.7's first clip, from its last 10 s at most."""
@@ -360,7 +370,12 @@ class VideoCog(commands.Cog):
         await self._check_quota(interaction, place, request)
         staged = await self.intake.take(request, ask.sources())
         return await self._queue(
-            interaction, place, staged.request, dedup_key=staged.dedup_key, note=note
+            interaction,
+            place,
+            staged.request,
+            key=staged.key,
+            dedup_key=staged.dedup_key,
+            note=note,
         )
 
     async def _queue(
@@ -369,12 +384,14 @@ class VideoCog(commands.Cog):
         place: Place,
         request: GenerationRequest,
         *,
+        key: str | None,
         dedup_key: str | None = None,
         note: str | None = None,
     ) -> Job:
-        """Queue the request; reply privately with its number (and `note`, for a button's)."""
+        """Queue the request on the key its inputs were uploaded with; reply privately with its
+        number (and `note`, for a button's)."""
         job = await self.bot.engine.enqueue(
-            request, place.requester(interaction), dedup_key=dedup_key
+            request, place.requester(interaction), key=key, dedup_key=dedup_key
         )
         interaction.extras["job_id"] = job.id
         await interaction.followup.send(

@@ -96,6 +96,7 @@ class Job:
     provider_finished_at: float | None
     finished_at: float | None
     delivery_started_at: float | None
+    dashscope_key: str | None  # the name of the key it was sent with; None: the first key
     lease_owner: str | None = None  # the process carrying the delivery (several processes)
     lease_expires_at: float | None = None
     cancel_requested_at: float | None = None  # asked on a process that is not the scheduler
@@ -265,14 +266,56 @@ class JobStore:
         )
         return Job.from_row(row) if row else None
 
-    async def known_task_ids(self, task_ids: Sequence[str]) -> set[str]:
+    async def known_tasks(self, task_ids: Sequence[str]) -> dict[str, str | None]:
+        """Which of `task_ids` are our jobs' tasks, each with the name of its job's key."""
         if not task_ids:
-            return set()
+            return {}
         marks = ", ".join("?" * len(task_ids))
         rows = await self._db.fetch_all(
-            f"SELECT task_id FROM jobs WHERE task_id IN ({marks})", tuple(task_ids)
+            f"SELECT task_id, dashscope_key FROM jobs WHERE task_id IN ({marks})", tuple(task_ids)
         )
-        return {row[0] for row in rows}
+        return {row[0]: row[1] for row in rows}
+
+    async def waiting_per_key(
+        self, model: str, *, tx: Transaction | None = None
+    ) -> dict[str | None, int]:
+        """How many jobs of `model` wait or are at the provider, per key name (None: the first
+        key). Read inside `tx` when given, so that a choice and the job it places agree."""
+        states = [s.value for s in (JobState.QUEUED, *sorted(AT_PROVIDER))]
+        sql = (
+            f"SELECT dashscope_key, COUNT(*) FROM jobs WHERE model = ? "
+            f"AND state IN ({', '.join('?' * len(states))}) GROUP BY dashscope_key"
+        )
+        parameters = (model, *states)
+        if tx is None:
+            rows = await self._db.fetch_all(sql, parameters)
+        else:
+            rows = await tx.fetch_all(sql, parameters)
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def usage_per_key(
+        self, guild_id: int, start: float, end: float, *, first_key: str
+    ) -> list[tuple[str, int, int]]:
+        """Seconds of video and videos per key name in a guild's period [start, end), most first,
+        counted as the usage report counts them (billed once delivered, reserved while on their
+        way); jobs from before keys had names count for `first_key`."""
+        rows = await self._db.fetch_all(
+            "SELECT j.dashscope_key,"
+            " SUM(CASE r.state WHEN 'committed' THEN r.billed_seconds ELSE r.reserved_seconds END),"
+            " COUNT(*)"
+            " FROM quota_reservations r JOIN jobs j ON j.id = r.job_id"
+            " WHERE r.guild_id = ? AND r.reserved_at >= ? AND r.reserved_at < ?"
+            " AND r.state IN ('held', 'committed')"
+            " GROUP BY j.dashscope_key",
+            (guild_id, start, end),
+        )
+        totals: dict[str, tuple[int, int]] = {}
+        for row in rows:
+            name = row[0] if row[0] is not None else first_key
+            seconds, jobs = totals.get(name, (0, 0))
+            totals[name] = (seconds + int(row[1]), jobs + int(row[2]))
+        ranked = sorted(totals.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+        return [(name, seconds, jobs) for name, (seconds, jobs) in ranked]
 
     async def responses(self, job_id: int) -> list[dict[str, Any]]:
         rows = await self._db.fetch_all(

@@ -487,6 +487,28 @@ async def test_query_limit_is_shared_by_query_list_and_cancel(
     assert sim.peak_queries_per_second() == 22
 
 
+async def test_keys_of_one_account_share_its_limits(
+    http: aiohttp.ClientSession, sim: Simulator
+) -> None:
+    sim.config.submit_per_second["wan2.2-kf2v-flash"] = 100
+    for _ in range(2):
+        assert (await submit(http, sim, kf2v_body(), I2V))[0] == 200
+    other = {"X-DashScope-Async": "enable"}
+    # Another account has slots of its own …
+    status, _ = await call(http, sim, "POST", I2V, body=kf2v_body(), key="sk-other", headers=other)
+    assert status == 200
+    # … another key of the same account does not.
+    sim.config.keys_share_account = True
+    status, body = await call(
+        http, sim, "POST", I2V, body=kf2v_body(), key="sk-third", headers=other
+    )
+    assert (status, body["code"]) == (429, "Throttling.RateQuota")
+    for _ in range(20):
+        assert (await call(http, sim, "GET", "/tasks/nope", key="sk-other"))[0] == 200
+    status, _ = await call(http, sim, "GET", "/tasks/nope")
+    assert status == 429, "20 queries a second per account, whichever key asks"
+
+
 # -- cancel, unknown, expiry ---------------------------------------------------------------------
 
 
@@ -591,6 +613,14 @@ async def test_upload_flow(http: aiohttp.ClientSession, sim: Simulator) -> None:
     other = {"model": "wan2.6-i2v", "input": {"img_url": url}}
     status, answer = await submit(http, sim, other, **{"X-DashScope-OssResourceResolve": "enable"})
     assert (status, answer["code"]) == (400, "InvalidParameter.DataInspection")
+
+    # And to the account whose key asked for the policy (any key of it, when keys share one).
+    resolve = {"X-DashScope-OssResourceResolve": "enable", "X-DashScope-Async": "enable"}
+    status, answer = await call(http, sim, "POST", VG, body=body, key="sk-other", headers=resolve)
+    assert (status, answer["code"]) == (400, "InvalidParameter.DataInspection")
+    sim.config.keys_share_account = True
+    status, _ = await call(http, sim, "POST", VG, body=body, key="sk-other", headers=resolve)
+    assert status == 200
 
 
 async def test_upload_policy_is_checked(

@@ -21,6 +21,7 @@ from bot.catalog import MediaType
 from bot.dashscope import DashScopeClient
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock, drive
+from bot.keys import DashScopeKey
 from bot.media import check_media
 from bot.settings import Settings
 from bot.simulator import Simulator, SimulatorConfig
@@ -75,14 +76,17 @@ class Rig:
         return len(self.simulator.uploads)
 
 
-async def make_rig(tmp_path: Path, clock: VirtualClock | None = None) -> AsyncIterator[Rig]:
+async def make_rig(
+    tmp_path: Path, clock: VirtualClock | None = None, *, keys: tuple[str, ...] = (KEY,)
+) -> AsyncIterator[Rig]:
+    """The cog on a bot with one DashScope key (or `keys`, each an account of its own)."""
     clock = clock or VirtualClock()
     timeline = Timeline()
     simulator = Simulator(
         SimulatorConfig(
             pending_seconds=5,
             running_seconds=30,
-            api_keys=frozenset({KEY}),
+            api_keys=frozenset(keys),
             media_checker=check_media,
         ),
         clock=clock,
@@ -98,14 +102,25 @@ async def make_rig(tmp_path: Path, clock: VirtualClock | None = None) -> AsyncIt
         aiohttp.ClientSession() as session,
         await open_database(settings.database_target()) as db,
     ):
-        client = DashScopeClient(session, api_key=SecretStr(KEY), base_url=simulator.base_url)
-        services = Services.create(settings, session, db, client, clock=clock)
+        clients = [
+            DashScopeClient(session, api_key=SecretStr(key), base_url=simulator.base_url)
+            for key in keys
+        ]
+        services = Services.create(
+            settings,
+            session,
+            db,
+            clients[0]
+            if len(keys) == 1
+            else [DashScopeKey(f"key{n}", c) for n, c in enumerate(clients, start=1)],
+            clock=clock,
+        )
         notifier = RecordingNotifier()
         services.engine = Engine(
             db=db,
             jobs=services.jobs,
             quotas=services.quotas,
-            client=services.client,
+            keys=services.keys,
             notifier=notifier,
             config=EngineConfig(spool_dir=settings.spool_dir),
             clock=clock,

@@ -1,9 +1,9 @@
 """Whether a job can still be stopped, stopping it if so, and what to tell the member either way.
 
-A waiting job is taken out of line. A task still PENDING at the provider is canceled there
-(once; if that answer is lost, the task is asked how it stands). A job being sent, made or
-delivered cannot be stopped, and the answer says why. Cancels use the shared query budget, but
-a member is waiting, so one waits at most a second for room.
+A waiting job is taken out of line. A task still PENDING at the provider is canceled there, with
+the job's own key (once; if that answer is lost, the task is asked how it stands). A job being
+sent, made or delivered cannot be stopped, and the answer says why. Cancels use their key's
+query budget, but a member is waiting, so one waits at most a second for room.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from bot.dashscope import DashScopeError, TaskStatus
 from bot.engine import failures
 from bot.engine.context import Context
+from bot.engine.keys import KeyState
 from bot.engine.polling import Polling
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
@@ -62,12 +63,15 @@ class Canceler:
 
     async def _cancel_at_provider(self, job: Job, task_id: str) -> CancelOutcome:
         """Send the cancel once; if its answer is lost, ask the task how it stands."""
-        await self._query_slot()
+        key = self._ctx.key_of(job)
+        if key is None:
+            return _cannot_cancel(job)  # ended at the restart that found its key gone
+        await self._query_slot(key)
         try:
-            await self._ctx.once.cancel(task_id)
+            await key.once.cancel(task_id)
         except DashScopeError as error:
             if error.unclear:
-                return await self._cancel_unclear(job, task_id, error)
+                return await self._cancel_unclear(job, key, task_id, error)
             current = await self._ctx.jobs.get(job.id) or job
             if current.state is JobState.CANCELED:
                 return _canceled(current)  # a poll saw it canceled first
@@ -79,11 +83,13 @@ class Canceler:
         await self._canceled_at_provider(job)
         return _canceled(job)
 
-    async def _cancel_unclear(self, job: Job, task_id: str, error: DashScopeError) -> CancelOutcome:
+    async def _cancel_unclear(
+        self, job: Job, key: KeyState, task_id: str, error: DashScopeError
+    ) -> CancelOutcome:
         log.warning("Cancel of job %s got no clear answer (%s); asking the task", job.id, error)
-        await self._query_slot()
+        await self._query_slot(key)
         try:
-            answer = await self._ctx.once.get_task(task_id)
+            answer = await key.once.get_task(task_id)
         except DashScopeError:
             return CancelOutcome(
                 False, f"Could not reach the provider to cancel job #{job.id}; try again shortly."
@@ -99,14 +105,14 @@ class Canceler:
         self._ctx.troubled_since.pop(job.id, None)
         await self._settlement.end(job, JobState.CANCELED, failures.CANCELED, code="Canceled")
 
-    async def _query_slot(self) -> None:
-        """Wait briefly for room in the shared query budget (cancels count like polls); a
+    async def _query_slot(self, key: KeyState) -> None:
+        """Wait briefly for room in the key's query budget (cancels count like polls); a
         member is waiting, so after a second the call goes ahead anyway."""
         ctx = self._ctx
         now = ctx.clock()
-        if not ctx.queries.take(now):
-            await asyncio.sleep(min(1.0, max(0.0, ctx.queries.next_free(now) - now)))
-            ctx.queries.take(ctx.clock())
+        if not key.queries.take(now):
+            await asyncio.sleep(min(1.0, max(0.0, key.queries.next_free(now) - now)))
+            key.queries.take(ctx.clock())
 
 
 def _canceled(job: Job) -> CancelOutcome:

@@ -25,6 +25,7 @@ from bot.engine.pipeline import Pipeline
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
 from storage.database import ProcessLock
+from storage.jobs import Job
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Cluster:
         canceler: Canceler,
         settlement: Settlement,
         recover: Callable[[], Awaitable[None]],
+        key_gone: Callable[[Job], Awaitable[None]],
     ) -> None:
         self._ctx = ctx
         self._scheduler = scheduler
@@ -48,6 +50,7 @@ class Cluster:
         self._canceler = canceler
         self._settlement = settlement
         self._recover = recover
+        self._key_gone = key_gone
         self._lock: ProcessLock = ctx.db.lock("scheduler")
         self._news = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
@@ -112,12 +115,15 @@ class Cluster:
         self.leading = False
         await self._scheduler.stop()
         self._scheduler.forget()
-        self._ctx.forget()
+        self._ctx.forget_all()
 
     async def _adopt_new_jobs(self) -> None:
         """Queue the jobs other processes queued since this one last looked."""
         for job in await self._ctx.coordination.queued_after(self._scheduler.newest_seen):
-            self._scheduler.restore(job)
+            try:
+                self._scheduler.restore(job)
+            except LookupError:  # queued with a key this process does not have
+                await self._key_gone(job)
         self._ctx.wake.set()
 
     async def _take_cancels(self) -> None:

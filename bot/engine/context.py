@@ -1,9 +1,10 @@
 """What the engine's pieces share: its settings, its stores and clock, and what it holds in memory.
 
 No piece keeps a reference to another's insides or to `Engine`: each is handed this context.
-It holds the waiting line (with when a throttled job may go again), the slots taken per model,
-the tasks being polled, the submits being reconciled, the one query budget all calls share, and
-the durations learned. Each is changed by the piece whose job it is; the others only read it.
+It holds the waiting line (with when a throttled job may go again), each DashScope key's state
+(its clients, slots per model, submit rates and query budget: `KeyState`) and which key each
+job goes through, the tasks being polled, the submits being reconciled, and the durations
+learned. Each is changed by the piece whose job it is; the others only read it.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.catalog import MODELS
-from bot.dashscope import DashScopeClient, DashScopeError, TaskResponse
+from bot.dashscope import DashScopeError, TaskResponse
 from bot.dashscope.client import UNREADABLE
 from bot.dashscope.models import TaskSummary, without_account
 from bot.engine.delivery import Notifier
+from bot.engine.keys import KeyState
 from bot.engine.queue import FairQueue
 from bot.engine.schedule import DurationModel, Kind, PollPlanner, RateWindow
+from bot.keys import KeyRing
 from bot.retry import RetryPolicy
 from bot.workers import MediaWorkers
 from storage.coordination import Coordination
@@ -41,7 +43,7 @@ class EngineConfig:
     submit_per_second: dict[str, int] = field(
         default_factory=dict
     )  # per model; else the catalogue's
-    query_budget_per_second: float = 18.0  # polls + cancels + lists; the account allows 20
+    query_budget_per_second: float = 18.0  # polls + cancels + lists per key; an account allows 20
     planner: PollPlanner = field(default_factory=PollPlanner)
     max_waiting_per_user: int = 5
     reuse_results: bool = False  # serve an identical fixed-seed request from its earlier result
@@ -77,6 +79,7 @@ class Tracked:
 
     job_id: int
     task_id: str
+    key: KeyState  # the task belongs to this key's account
     kind: Kind
     submitted_at: float
     status: JobState
@@ -90,8 +93,7 @@ class Context:
     db: Database
     jobs: JobStore
     quotas: QuotaStore
-    client: DashScopeClient  # retries transient failures itself: downloads, cancels, lists
-    once: DashScopeClient  # one attempt: submits and polls, where the engine decides what next
+    ring: KeyRing  # the configured keys, and the choice of one for a new job
     notifier: Notifier
     config: EngineConfig  # replaceable while running (tests change limits on a live engine)
     clock: Callable[[], float]
@@ -101,28 +103,43 @@ class Context:
     durations: DurationModel = field(default_factory=DurationModel)
     queue: FairQueue = field(default_factory=FairQueue)
     ready_at: dict[int, float] = field(default_factory=dict)  # queued job -> earliest next submit
-    busy: dict[str, int] = field(default_factory=dict)  # model -> tasks at the provider (or maybe)
+    keys: dict[str, KeyState] = field(init=False)  # by name, in the order configured
+    job_keys: dict[int, KeyState] = field(default_factory=dict)  # job held here -> its key
     tracked: dict[int, Tracked] = field(default_factory=dict)  # job -> its task, being polled
     reconcile_at: dict[int, float] = field(default_factory=dict)  # submitting job -> look it up
     unclear_at: dict[int, float] = field(default_factory=dict)  # submitting job -> submit gave up
     troubled_since: dict[int, float] = field(default_factory=dict)  # job -> first unreadable answer
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the loop has new work
-    queries: RateWindow = field(init=False)  # polls + cancels + lists, shared by all
 
     def __post_init__(self) -> None:
-        self.queries = RateWindow(self.config.query_budget_per_second)
+        budget = self.config.query_budget_per_second
+        self.keys = {key.name: KeyState.of(key, budget) for key in self.ring}
 
-    def concurrency(self, model: str) -> int:
-        """How many tasks of `model` may be at the provider at once."""
-        return self.config.concurrency.get(model, MODELS[model].concurrency)
+    @property
+    def first(self) -> KeyState:
+        """The key listed first: jobs made before keys had names belong to it."""
+        return self.keys[self.ring.first.name]
 
-    def hold(self, model: str) -> None:
-        """Take a slot of `model` for a task that is, or may be, at the provider."""
-        self.busy[model] = self.busy.get(model, 0) + 1
+    def key_of(self, job: Job) -> KeyState | None:
+        """The key `job` was staged and submitted with; None if it is no longer configured."""
+        key = self.ring.named(job.dashscope_key)
+        return None if key is None else self.keys[key.name]
 
-    def release(self, model: str) -> None:
-        """Give back a slot of `model`."""
-        self.busy[model] = max(0, self.busy.get(model, 0) - 1)
+    def place(self, job: Job) -> KeyState:
+        """Remember which key a job the engine now holds goes through, until it ends."""
+        key = self.key_of(job)
+        if key is None:
+            raise LookupError(f"job {job.id}: its key {job.dashscope_key!r} is not configured")
+        self.job_keys[job.id] = key
+        return key
+
+    def has_room(self, key: KeyState, model: str) -> bool:
+        """Whether `key` has a free slot of `model`."""
+        return key.has_room(model, self.config.concurrency)
+
+    def submit_window(self, key: KeyState, model: str) -> RateWindow:
+        """The submit rate of `model` on `key`."""
+        return key.submit_window(model, self.config.submit_per_second)
 
     def requeue(self, job: Job, ready_at: float | None) -> None:
         """Put a job that lost its turn back at the front of its owner's line."""
@@ -130,12 +147,21 @@ class Context:
         if ready_at is not None:
             self.ready_at[job.id] = ready_at
 
-    def forget(self) -> None:
+    def forget(self, job_id: int) -> None:
+        """A job has ended: nothing about it is kept in memory any more."""
+        self.job_keys.pop(job_id, None)
+        self.ready_at.pop(job_id, None)
+
+    def forget_all(self) -> None:
         """Drop what the scheduler held in memory (it stepped down; the rows keep everything)."""
         self.queue = FairQueue()
-        for held in (self.ready_at, self.busy, self.tracked, self.reconcile_at, self.unclear_at):
+        for held in (self.ready_at, self.job_keys, self.tracked, self.reconcile_at):
             held.clear()
+        self.unclear_at.clear()
         self.troubled_since.clear()
+        for key in self.keys.values():
+            key.busy.clear()
+            key.submits.clear()
 
     def reconciled(self, job_id: int) -> None:
         """Forget what was kept while a job's submit was unclear."""

@@ -41,6 +41,10 @@ SUBMIT_UNCLEAR = (
     "charged; please try again."
 )
 UNPLAYABLE = "The provider sent a file that is not a playable video. Nothing was charged."
+KEY_GONE = (
+    "Sorry: the DashScope key this video was sent with is no longer set up on the bot, so it "
+    "could not be followed. Nothing was charged; please try again."
+)
 
 
 def describe(code: str | None, message: str | None) -> str:

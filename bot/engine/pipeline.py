@@ -115,7 +115,7 @@ class Pipeline:
         path = ctx.spool_path(job)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            await ctx.client.download(job.result_url, path)
+            await (ctx.key_of(job) or ctx.first).client.download(job.result_url, path)
         except DashScopeError as error:
             expired = error.status in (403, 404)
             await self._settlement.end(
@@ -175,7 +175,7 @@ class Pipeline:
         if not path.exists():
             assert job.result_url is not None
             try:
-                await ctx.client.download(job.result_url, path)
+                await (ctx.key_of(job) or ctx.first).client.download(job.result_url, path)
             except DashScopeError as error:
                 await self._settlement.end(
                     job, JobState.FAILED, failures.RESULT_EXPIRED, code=error.code

@@ -1,7 +1,8 @@
 """Tasks at the provider: which to poll now, when to poll each next, and what its answer means.
 
-A submitted task is tracked until its answer is final. Each pass polls the tasks that are due,
-oldest first, as far as the shared query budget allows; the next poll of each comes from the
+A submitted task is tracked until its answer is final, and is asked about with its own key (a
+task id belongs to the account that made it). Each pass polls the tasks that are due, oldest
+first, as far as each key's query budget allows; the next poll of each comes from the
 `PollPlanner` and the durations learned (with early probes while an estimate is unsure and the
 budget has room). A success records what the provider reports (the result link and its expiry,
 the billed seconds, the time taken, which the durations learn from) and hands the job to the
@@ -19,6 +20,7 @@ from bot.dashscope import TaskResponse, TaskStatus
 from bot.dashscope.models import PROVIDER_TIMEZONE
 from bot.engine import failures
 from bot.engine.context import Context, Tracked, each, evidence, unreadable
+from bot.engine.keys import KeyState
 from bot.engine.pipeline import Pipeline
 from bot.engine.schedule import SURE_SAMPLES, Kind
 from bot.engine.settle import Settlement
@@ -43,10 +45,11 @@ class Polling:
         assert job.task_id is not None
         submitted_at = job.submitted_at or ctx.clock()
         if next_poll_at is None:
-            next_poll_at = ctx.clock() + self._delay(job.kind, 0.0)
+            next_poll_at = ctx.clock() + self._delay(job.kind, 0.0, ctx.place(job))
         ctx.tracked[job.id] = Tracked(
             job_id=job.id,
             task_id=job.task_id,
+            key=ctx.place(job),
             kind=job.kind,
             submitted_at=submitted_at,
             status=job.state,
@@ -54,9 +57,10 @@ class Polling:
         )
 
     def untrack(self, job: Job) -> None:
-        """Stop polling the task of `job` and give back its model's slot."""
-        if self._ctx.tracked.pop(job.id, None) is not None:
-            self._ctx.release(job.model)
+        """Stop polling the task of `job` and give back its key's slot of its model."""
+        tracked = self._ctx.tracked.pop(job.id, None)
+        if tracked is not None:
+            tracked.key.release(job.model)
 
     def expected_end(self, job: Job) -> float | None:
         """When the provider will probably finish `job` (epoch seconds), once it was submitted."""
@@ -66,27 +70,21 @@ class Polling:
         return tracked.submitted_at + self._ctx.durations.estimate(tracked.kind).median
 
     async def poll_due(self, now: float) -> None:
-        """Poll every task that is due, oldest first, while the query budget has room."""
+        """Poll every task that is due, oldest first, while its key's query budget has room."""
         ctx = self._ctx
         due = sorted(
             (t for t in ctx.tracked.values() if t.next_poll_at <= now),
             key=lambda t: t.next_poll_at,
         )
-        chosen = []
-        for tracked in due:
-            if not ctx.queries.take(now):
-                break
-            chosen.append(tracked)
+        chosen = [tracked for tracked in due if tracked.key.queries.take(now)]
         await each(self._poll, chosen)
 
-    def _delay(self, kind: Kind, elapsed: float) -> float:
+    def _delay(self, kind: Kind, elapsed: float, key: KeyState) -> float:
         ctx = self._ctx
         estimate = ctx.durations.estimate(kind)
         # Probing early costs polls: only while unsure, and while few tasks share the budget.
-        roomy = (
-            len(ctx.tracked)
-            <= ctx.config.query_budget_per_second * ctx.config.planner.first_probe / 2
-        )
+        sharing = sum(1 for t in ctx.tracked.values() if t.key is key)
+        roomy = sharing <= key.queries.limit * ctx.config.planner.first_probe / 2
         probe = estimate.samples < SURE_SAMPLES and roomy
         return ctx.config.planner.next_poll(elapsed, estimate, probe=probe)
 
@@ -105,7 +103,7 @@ class Polling:
 
     async def _poll_once(self, tracked: Tracked) -> None:
         ctx = self._ctx
-        response = await ctx.once.get_task(tracked.task_id)
+        response = await tracked.key.once.get_task(tracked.task_id)
         now = ctx.clock()
         status = response.status
         if not status.is_final:
@@ -117,7 +115,8 @@ class Polling:
                 else:
                     job = None
             tracked.status = state
-            tracked.next_poll_at = now + self._delay(tracked.kind, now - tracked.submitted_at)
+            elapsed = now - tracked.submitted_at
+            tracked.next_poll_at = now + self._delay(tracked.kind, elapsed, tracked.key)
             if job is not None:
                 await self._settlement.progress(job, expected_end=self.expected_end(job))
             return

@@ -1,13 +1,14 @@
 """The job engine: one asyncio loop that moves every job from queued to delivered.
 
-Each pass (`step`) reconciles uncertain submissions, polls the tasks that are due (within one
-shared query budget), and submits waiting jobs in fair order (within each model's concurrency
-and submit rate). Each phase, and each job within it, fails alone: one unreadable answer never
-stops the others, and a job whose answers stay unreadable ends refunded after a bounded time.
+Each pass (`step`) reconciles uncertain submissions, polls the tasks that are due (within each
+key's query budget), and submits waiting jobs in fair order (each on its own key, within that
+key's concurrency and submit rate per model). Each phase, and each job within it, fails alone:
+one unreadable answer never stops the others, and a job whose answers stay unreadable ends
+refunded after a bounded time.
 Downloads and deliveries run as tracked background tasks. Every state change is one
 transaction; quota is reserved with the job, and committed or refunded with its final state,
 so a job is charged or refunded exactly once. After a restart `recover` resumes every
-unfinished job from its row.
+unfinished job from its row (a job whose key is no longer configured ends refunded).
 
 The engine knows nothing of Discord: it reports through a `Notifier`.
 """
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable
 
 from bot.dashscope import DashScopeClient
+from bot.engine import failures
 from bot.engine.cancel import Canceler, CancelOutcome
 from bot.engine.cluster import Cluster
 from bot.engine.context import Context, EngineConfig
@@ -32,9 +34,9 @@ from bot.engine.schedule import DurationModel
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
 from bot.engine.submit import Submitter
-from bot.errors import WanbotError
+from bot.errors import InvalidInput, WanbotError
+from bot.keys import KeyRing
 from bot.requests import GenerationRequest
-from bot.retry import RetryPolicy
 from bot.workers import MediaWorkers
 from storage.coordination import Coordination
 from storage.database import Database
@@ -44,8 +46,6 @@ from storage.quotas import QuotaStore
 __all__ = ["CancelOutcome", "Engine", "EngineConfig", "QueueFull", "billed_seconds"]
 
 log = logging.getLogger(__name__)
-
-_ONCE = RetryPolicy(attempts=1)
 
 
 class QueueFull(WanbotError):
@@ -65,19 +65,26 @@ class Engine:
         db: Database,
         jobs: JobStore,
         quotas: QuotaStore,
-        client: DashScopeClient,
         notifier: Notifier,
         config: EngineConfig,
+        client: DashScopeClient | None = None,
+        keys: KeyRing | None = None,
         clock: Callable[[], float] = time.time,
         workers: MediaWorkers | None = None,
     ) -> None:
+        """`client`: one key, named `default`, with the config's limits; or `keys`: several."""
+        if keys is None:
+            if client is None:
+                raise ValueError("the engine needs a client or a key ring")
+            keys = KeyRing.single(client)
+        elif client is not None:
+            raise ValueError("give the engine a client or a key ring, not both")
         self._own_workers = workers is None  # made here, closed in stop()
         self._ctx = ctx = Context(
             db=db,
             jobs=jobs,
             quotas=quotas,
-            client=client,
-            once=client.with_retry(_ONCE),
+            ring=keys,
             notifier=notifier,
             config=config,
             clock=clock,
@@ -98,6 +105,7 @@ class Engine:
             canceler=self._canceler,
             settlement=self._settlement,
             recover=self.recover,
+            key_gone=self._key_gone,
         )
 
     @property
@@ -158,16 +166,23 @@ class Engine:
         request: GenerationRequest,
         requester: Requester,
         *,
+        key: str | None = None,
         dedup_key: str | None = None,
         exempt: bool = False,
     ) -> Job:
-        """Reserve quota and queue `request` (inputs already staged); raise QuotaExceeded or QueueFull."""
+        """Reserve quota and queue `request` (inputs already staged, with the key named `key`;
+        None: inputs any key may use, and the engine chooses); raise QuotaExceeded or QueueFull."""
         ctx = self._ctx
         waiting = await self.waiting(requester.guild_id, requester.user_id)
         if waiting >= ctx.config.max_waiting_per_user:
             raise QueueFull(
                 f"You already have {waiting} videos waiting; "
                 "wait for one to start before asking for more."
+            )
+        if key is not None and ctx.ring.named(key) is None:
+            raise InvalidInput(
+                "This video's inputs were uploaded with a DashScope key the bot no longer has; "
+                "please make it again from the start."
             )
         now = ctx.clock()
         earlier = None
@@ -190,12 +205,15 @@ class Engine:
                 job = await ctx.jobs.get_in(tx, job_id)
             else:
                 seconds = request.resolved_duration
+                if key is None:  # chosen inside the transaction: the count includes every job
+                    key = (await ctx.ring.choose(request.model, tx=tx)).name
                 job_id = await ctx.jobs.create(
                     tx,
                     requester=requester,
                     request=request,
                     reserved_seconds=seconds,
                     dedup_key=dedup_key,
+                    dashscope_key=key,
                 )
                 await ctx.quotas.reserve(
                     tx,
@@ -253,8 +271,14 @@ class Engine:
         ctx.durations.load(await ctx.jobs.durations())
         now = ctx.clock()
         for job in await ctx.jobs.unfinished():
-            if job.state in AT_PROVIDER:
-                ctx.hold(job.model)
+            if job.state in {JobState.QUEUED, *AT_PROVIDER}:
+                key = ctx.key_of(job)
+                if key is None:
+                    await self._key_gone(job)
+                    continue
+                ctx.place(job)
+                if job.state in AT_PROVIDER:
+                    key.hold(job.model)
             if job.state is JobState.QUEUED:
                 self._scheduler.restore(job)
             elif job.state is JobState.SUBMITTING:
@@ -267,4 +291,21 @@ class Engine:
             len(ctx.queue),
             len(ctx.tracked) + len(ctx.reconcile_at),
             len(self._pipeline),
+        )
+
+    async def _key_gone(self, job: Job) -> None:
+        """A job whose key was taken out of the settings: its task and uploads belong to that
+        key's account, so nothing can be done for it but a refund and a plain word."""
+        log.warning(
+            "Job %s was sent with DashScope key %r, which is no longer configured; ending it "
+            "refunded",
+            job.id,
+            job.dashscope_key,
+        )
+        await self._settlement.end(
+            job,
+            JobState.FAILED,
+            failures.KEY_GONE,
+            code="KeyGone",
+            message=f"key {job.dashscope_key!r} is not configured",
         )

@@ -1,11 +1,13 @@
 """The loop: what each pass does, in what order, and when the next pass falls due.
 
 A pass reconciles unclear submits, polls the tasks that are due, then submits waiting jobs in
-fair order, as far as each model's free slots and submit rate allow. Polls, cancels and task
-lists share one query budget. Each phase, and each job within it, fails alone. Between passes
-the loop sleeps until the earliest thing due (a poll, a reconcile, a slot or submit window
-opening for a waiting job) or until woken by new work. Places in line are announced to the
-first few jobs of each model when they change.
+fair order. Each job goes only through its own key (its inputs were uploaded with it), as far as
+that key's free slots and submit rate for the model allow: a job whose key is full waits while
+jobs on other keys go, and the fair order holds among those that can go. Polls, cancels and task
+lists share their key's query budget. Each phase, and each job within it, fails alone. Between
+passes the loop sleeps until the earliest thing due (a poll, a reconcile, a slot or submit
+window opening for a waiting job) or until woken by new work. Places in line are announced to
+the first few jobs of each model when they change.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import asyncio
 import contextlib
 import logging
 
-from bot.catalog import MODELS
 from bot.engine.context import Context, each
+from bot.engine.keys import KeyState
 from bot.engine.polling import Polling
-from bot.engine.schedule import RateWindow
 from bot.engine.settle import Settlement
 from bot.engine.submit import Submitter
 from storage.jobs import Job
@@ -30,7 +31,7 @@ POSITIONS_SHOWN = 20
 
 
 class Scheduler:
-    """Runs the passes, and holds the waiting line's turns: slots, submit rates, places shown."""
+    """Runs the passes, and holds the waiting line's turns: places shown, what may go now."""
 
     def __init__(
         self, ctx: Context, settlement: Settlement, submitter: Submitter, polling: Polling
@@ -39,7 +40,6 @@ class Scheduler:
         self._settlement = settlement
         self._submitter = submitter
         self._polling = polling
-        self._submits: dict[str, RateWindow] = {}
         self._shown_position: dict[int, int] = {}  # queued job -> place last shown
         self._seen: set[int] = set()  # every job put in line while leading (never twice)
         self.newest_seen = 0  # the highest job id put in line: newer ones come from elsewhere
@@ -85,16 +85,24 @@ class Scheduler:
     def _next_due(self) -> float | None:
         ctx = self._ctx
         now = ctx.clock()
-        times = [t.next_poll_at for t in ctx.tracked.values()]
-        times += list(ctx.reconcile_at.values())
-        if times and min(times) <= now:
-            times.append(ctx.queries.next_free(now))  # overdue only for want of budget
-            times = [t for t in times if t > now] or [now]
+        # Overdue only for want of its key's query budget: due when that has room again.
+        times = [
+            t.next_poll_at if t.next_poll_at > now else t.key.queries.next_free(now)
+            for t in ctx.tracked.values()
+        ]
+        times += [
+            at if at > now else ctx.job_keys.get(job_id, ctx.first).queries.next_free(now)
+            for job_id, at in ctx.reconcile_at.items()
+        ]
         for model in ctx.queue.models():
-            if ctx.busy.get(model, 0) < ctx.concurrency(model):
-                window_free = self._submit_window(model).next_free(now)
-                ready = min(ctx.ready_at.get(j, now) for j in ctx.queue.jobs(model))
-                times.append(max(window_free, ready))
+            ready: dict[KeyState, float] = {}  # key with room -> its first job's earliest turn
+            for job_id in ctx.queue.jobs(model):
+                key = ctx.job_keys[job_id]
+                if ctx.has_room(key, model):
+                    at = ctx.ready_at.get(job_id, now)
+                    ready[key] = min(ready.get(key, at), at)
+            for key, at in ready.items():
+                times.append(max(ctx.submit_window(key, model).next_free(now), at))
         return min(times) if times else None
 
     # -- the waiting line ------------------------------------------------------------------------
@@ -103,6 +111,7 @@ class Scheduler:
         """Put a new job at the back of its owner's line; return its place (0: next)."""
         ctx = self._ctx
         if self._see(job):
+            ctx.place(job)
             ctx.queue.push(job.id, job.model, (job.guild_id, job.user_id))
         position = self._shown_position[job.id] = ctx.queue.position(job.id) or 0
         ctx.wake.set()
@@ -110,9 +119,11 @@ class Scheduler:
 
     def restore(self, job: Job) -> None:
         """Put a job that was waiting (before a restart, or queued by another process) in line,
-        with its backoff."""
-        if not self._see(job):
+        with its backoff. Raises LookupError if its key is no longer configured."""
+        if job.id in self._seen:
             return
+        self._ctx.place(job)
+        self._see(job)
         self._ctx.queue.push(job.id, job.model, (job.guild_id, job.user_id))
         if job.next_attempt_at:
             self._ctx.ready_at[job.id] = job.next_attempt_at
@@ -121,7 +132,6 @@ class Scheduler:
         """Forget every job seen (stepping down: the next scheduler resumes from the rows)."""
         self._seen.clear()
         self._shown_position.clear()
-        self._submits.clear()
         self.newest_seen = 0
 
     def _see(self, job: Job) -> bool:
@@ -140,23 +150,29 @@ class Scheduler:
         self._shown_position.pop(job_id, None)
         return True
 
-    def _submit_window(self, model: str) -> RateWindow:
-        if model not in self._submits:
-            limit = self._ctx.config.submit_per_second.get(model, MODELS[model].submit_per_second)
-            self._submits[model] = RateWindow(limit)
-        return self._submits[model]
+    def _open(self, model: str, now: float) -> set[KeyState]:
+        """The keys that may submit a task of `model` now: a free slot and room in the window."""
+        ctx = self._ctx
+        return {
+            key
+            for key in ctx.keys.values()
+            if ctx.has_room(key, model) and ctx.submit_window(key, model).available(now)
+        }
 
     async def _submit_due(self, now: float) -> None:
         ctx = self._ctx
         chosen: list[int] = []
         for model in ctx.queue.models():
-            window = self._submit_window(model)
-            while ctx.busy.get(model, 0) < ctx.concurrency(model) and window.available(now):
-                job_id = ctx.queue.pop(model, lambda j: ctx.ready_at.get(j, 0.0) <= now)
+            while open_keys := self._open(model, now):
+                job_id = ctx.queue.pop(
+                    model,
+                    lambda j: ctx.job_keys[j] in open_keys and ctx.ready_at.get(j, 0.0) <= now,
+                )
                 if job_id is None:
                     break
-                window.take(now)
-                ctx.hold(model)
+                key = ctx.job_keys[job_id]
+                ctx.submit_window(key, model).take(now)
+                key.hold(model)
                 ctx.ready_at.pop(job_id, None)
                 self._shown_position.pop(job_id, None)
                 chosen.append(job_id)

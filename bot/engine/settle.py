@@ -42,6 +42,7 @@ class Settlement:
                 # No usage block from the provider: charge what was reserved, not nothing.
                 billed = job.reserved_seconds if job.billed_seconds is None else job.billed_seconds
                 await ctx.quotas.commit(tx, job_id=job.id, billed_seconds=billed)
+        ctx.forget(job.id)
         await self.progress(job)
 
     async def end(
@@ -64,6 +65,7 @@ class Settlement:
             )
             if job.reused_job_id is None:  # a reused result reserved nothing
                 await ctx.quotas.refund(tx, job_id=job.id, reason=code or state.value)
+        ctx.forget(job.id)
         ctx.spool_path(job).unlink(missing_ok=True)
         await self._safely(ctx.notifier.fail(job, reason), job)
 
@@ -80,8 +82,11 @@ class Settlement:
         job = await ctx.jobs.get(job_id)
         if job is None:
             return True
-        if ctx.tracked.pop(job_id, None) is not None or job.state is JobState.SUBMITTING:
-            ctx.release(job.model)
+        tracked = ctx.tracked.pop(job_id, None)
+        if tracked is not None:
+            tracked.key.release(job.model)
+        elif job.state is JobState.SUBMITTING and job_id in ctx.job_keys:
+            ctx.job_keys[job_id].release(job.model)
         log.error("Giving up on job %s after %.0f s of unreadable answers", job_id, now - since)
         await self.end(
             job, JobState.FAILED, failures.UNREADABLE, code="Unreadable", message=str(error)

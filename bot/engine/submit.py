@@ -3,11 +3,11 @@
 A submit is tried once per turn. Accepted: the task is tracked. Throttled (429): the task was
 not made, so the job goes back to the front of its line after a backoff. Refused: the job ends
 refunded. No clear answer (no answer, 5xx, unreadable): the task may exist, so the job is
-reconciled: the provider's task list for the submit's window is read, and a task is adopted only
-when it is provably this job's (same model, made in the window, by our key once we know its id,
-reporting this job's prompt). If no task can be ours the job is submitted again; if several
-could be, or one that cannot say stays unfinished too long, the job ends refunded rather than
-guess or pay twice.
+reconciled: the provider's task list for the submit's window is read (with the job's own key:
+its account's tasks), and a task is adopted only when it is provably this job's (same model,
+made in the window, by the job's key once we know that key's id, reporting this job's prompt).
+If no task can be ours the job is submitted again; if several could be, or one that cannot say
+stays unfinished too long, the job ends refunded rather than guess or pay twice.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from bot.dashscope import DashScopeError, TaskResponse
 from bot.dashscope.models import PROVIDER_TIMEZONE, TaskSummary
 from bot.engine import failures
 from bot.engine.context import Context, error_evidence, evidence, unreadable
+from bot.engine.keys import KeyState
 from bot.engine.polling import Polling
 from bot.engine.settle import Settlement
 from storage.jobs import Job, JobState
@@ -29,7 +30,7 @@ _LIST_PAGES_MAX = 50  # 5,000 tasks of one model in a few minutes: far beyond on
 
 
 class _OutOfBudget(Exception):
-    """The shared query budget has no room left in this pass."""
+    """The key's query budget has no room left in this pass."""
 
 
 class Submitter:
@@ -39,22 +40,22 @@ class Submitter:
         self._ctx = ctx
         self._settlement = settlement
         self._polling = polling
-        self._key_ids: set[str] = set()  # our API key's id, learned from our own tasks' rows
 
     # -- submitting ------------------------------------------------------------------------------
 
     async def submit(self, job_id: int) -> None:
-        """Send a queued job (its model's slot already taken) and act on the answer."""
+        """Send a queued job (its key's slot of its model already taken) and act on the answer."""
         ctx = self._ctx
         job = await ctx.jobs.get(job_id)
         assert job is not None and job.state is JobState.QUEUED
+        key = ctx.job_keys[job.id]
         now = ctx.clock()
         async with ctx.db.transaction() as tx:
             job = await ctx.jobs.transition(
                 tx, job.id, JobState.SUBMITTING, submit_started_at=now, attempts=job.attempts + 1
             )
         try:
-            response = await ctx.once.submit(job.request)
+            response = await key.once.submit(job.request)
         except DashScopeError as error:
             await self._submit_failed(job, error)
             return
@@ -79,7 +80,7 @@ class Submitter:
                 job = await ctx.jobs.transition(
                     tx, job.id, JobState.QUEUED, detail=error.code, next_attempt_at=ready
                 )
-            ctx.release(job.model)
+            ctx.job_keys[job.id].release(job.model)
             ctx.requeue(job, ready)
             await self._settlement.progress(job, note="The provider is busy; trying again shortly.")
         elif error.unclear:
@@ -88,7 +89,7 @@ class Submitter:
             ctx.unclear_at[job.id] = ctx.clock()
             ctx.reconcile_at[job.id] = ctx.clock() + ctx.config.reconcile_after_seconds
         else:
-            ctx.release(job.model)
+            ctx.job_keys[job.id].release(job.model)
             async with ctx.db.transaction() as tx:
                 await ctx.jobs.record_response(tx, job.id, "submit", error_evidence(error))
             await self._settlement.end(
@@ -106,36 +107,42 @@ class Submitter:
         self._ctx.reconcile_at[job_id] = when
 
     async def reconcile_due(self, now: float) -> None:
-        """Reconcile every unclear submit that is due, while the query budget has room."""
+        """Reconcile every unclear submit that is due, while its key's query budget has room."""
         ctx = self._ctx
         due = sorted(job_id for job_id, at in ctx.reconcile_at.items() if at <= now)
+        spent: set[str] = set()  # keys out of budget: their other jobs wait for it too
         for job_id in due:
             job = await ctx.jobs.get(job_id)
             if job is None or job.state is not JobState.SUBMITTING:
                 ctx.reconcile_at.pop(job_id, None)
                 continue
+            key = ctx.job_keys[job.id]
+            if key.name in spent:
+                ctx.reconcile_at[job_id] = key.queries.next_free(ctx.clock())
+                continue
             try:
                 await self._reconcile(job)
             except _OutOfBudget:
-                ctx.reconcile_at[job_id] = ctx.queries.next_free(ctx.clock())
-                return  # the rest wait for the budget too
+                ctx.reconcile_at[job_id] = key.queries.next_free(ctx.clock())
+                spent.add(key.name)
             except Exception as error:
                 if unreadable(error) and await self._settlement.trouble(job_id, "Reconcile", error):
                     continue
                 log.info("Could not reconcile job %s yet (%s)", job_id, error)
                 ctx.reconcile_at[job_id] = now + ctx.config.reconcile_after_seconds
 
-    def _query(self) -> None:
-        """Take a place in the shared query budget for a call made inside a pass, or give up
-        the pass's reconciling until there is room."""
-        if not self._ctx.queries.take(self._ctx.clock()):
+    def _query(self, key: KeyState) -> None:
+        """Take a place in the key's query budget for a call made inside a pass, or give up
+        reconciling that key's jobs in this pass."""
+        if not key.queries.take(self._ctx.clock()):
             raise _OutOfBudget
 
     async def _reconcile(self, job: Job) -> None:
         """Find the task an unclear submit may have created, and adopt it only when it is
-        provably this job's: same model, created within the submit's window, by our key (once we
-        know its id), and reporting this job's prompt. Never guess, never submit twice."""
+        provably this job's: same model, created within the submit's window, by its key (once we
+        know that key's id), and reporting this job's prompt. Never guess, never submit twice."""
         ctx = self._ctx
+        key = ctx.job_keys[job.id]
         now = ctx.clock()
         sent = job.submit_started_at or job.updated_at
         skew = ctx.config.clock_skew_seconds
@@ -143,15 +150,22 @@ class Submitter:
         if job.id in ctx.unclear_at:
             deadline = min(deadline, ctx.unclear_at[job.id])
         earliest, latest = sent - skew, deadline + skew
-        rows = await self._list_window(job.model, earliest, latest)
-        known = await ctx.jobs.known_task_ids([row.task_id for row in rows])
-        self._key_ids |= {row.api_key_id for row in rows if row.task_id in known and row.api_key_id}
+        rows = await self._list_window(key, job.model, earliest, latest)
+        known = await ctx.jobs.known_tasks([row.task_id for row in rows])
+        # Keys of one account list each other's tasks: learn this key's id from its own only.
+        key.ids |= {
+            row.api_key_id
+            for row in rows
+            if row.task_id in known
+            and row.api_key_id
+            and ctx.ring.named(known[row.task_id]) is key.key
+        }
         candidates = [
             row
             for row in rows
             if row.task_id not in known
             and earliest <= (row.gmt_create or 0) / 1000 <= latest
-            and (not self._key_ids or row.api_key_id in self._key_ids)
+            and (not key.ids or row.api_key_id in key.ids)
         ]
         if not candidates:
             log.info("Job %s never reached the provider; queueing it again", job.id)
@@ -162,8 +176,8 @@ class Submitter:
         unsure: list[str] = []  # no prompt shown: could be ours
         running = False
         for row in candidates:
-            self._query()
-            answer = await ctx.once.get_task(row.task_id)
+            self._query(key)
+            answer = await key.once.get_task(row.task_id)
             shown = answer.output.orig_prompt
             if shown is not None:
                 if shown == prompt:
@@ -185,14 +199,16 @@ class Submitter:
         else:
             await self._unresolved(job, remaining)
 
-    async def _list_window(self, model: str, earliest: float, latest: float) -> list[TaskSummary]:
-        """Every task of `model` created in the window, across all pages."""
+    async def _list_window(
+        self, key: KeyState, model: str, earliest: float, latest: float
+    ) -> list[TaskSummary]:
+        """Every task of `model` the key's account created in the window, across all pages."""
         start = datetime.fromtimestamp(earliest, PROVIDER_TIMEZONE)
         end = datetime.fromtimestamp(latest, PROVIDER_TIMEZONE) + timedelta(seconds=1)
         rows: list[TaskSummary] = []
         for page_no in range(1, _LIST_PAGES_MAX + 1):
-            self._query()
-            page = await self._ctx.once.list_tasks(
+            self._query(key)
+            page = await key.once.list_tasks(
                 start=start, end=end, model=model, page_no=page_no, page_size=100
             )
             rows += page.data
@@ -208,7 +224,7 @@ class Submitter:
             job = await ctx.jobs.transition(
                 tx, job.id, JobState.QUEUED, detail="submit did not land"
             )
-        ctx.release(job.model)
+        ctx.job_keys[job.id].release(job.model)
         ctx.requeue(job, None)
 
     async def _adopt(self, job: Job, answer: TaskResponse, candidates: list[TaskSummary]) -> None:
@@ -239,7 +255,7 @@ class Submitter:
             job.id,
             ", ".join(task_ids),
         )
-        ctx.release(job.model)
+        ctx.job_keys[job.id].release(job.model)
         await self._settlement.end(
             job,
             JobState.FAILED,

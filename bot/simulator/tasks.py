@@ -2,8 +2,9 @@
 
 A submission is validated, its visible inputs inspected, then counted against the model's
 submits per second and concurrent tasks; queries, lists and cancels share one budget per second
-per account. A task is visible to the account that made it (or to every key, when keys share an
-account) until its time to live runs out, after which its id answers UNKNOWN.
+per account. Each key is an account of its own unless keys share one, when these limits are
+the account's, shared by its keys. A task is visible to the account that made it until its time
+to live runs out, after which its id answers UNKNOWN.
 """
 
 from __future__ import annotations
@@ -86,16 +87,16 @@ class Tasks:
             raise bad("url error, please check url!")
         submission = validate_body(body, spec)
         resolve = request.headers.get("X-DashScope-OssResourceResolve", "").lower() == "enable"
+        account: str = request[ACCOUNT_KEY]
         blobs = [
             (media_type, where, data)
             for media_type, where, url in submission.inputs
-            if (data := input_bytes(where, url, media_type, spec, resolve, self._uploads))
+            if (data := input_bytes(where, url, media_type, spec, resolve, self._uploads, account))
             is not None
         ]
         probe = await inspect_inputs(config.media_checker, spec, blobs)
 
         # Rate limits are checked after the last await so that the count and the new task agree.
-        account: str = request[ACCOUNT_KEY]
         now = self._context.clock()
         self._check_submit_limits(account, spec, now)
         pending, running = config.pending_seconds, config.running_seconds
@@ -126,10 +127,15 @@ class Tasks:
             }
         )
 
+    def _limits_of(self, account: str) -> str:
+        """Whose limits a call counts against: its key's own account, or the shared one."""
+        return "shared" if self._context.config.keys_share_account else account
+
     def _check_submit_limits(self, account: str, spec: ModelSpec, now: float) -> None:
         config = self._context.config
         per_second = config.submit_per_second.get(spec.name, spec.submit_per_second)
-        window = self._submits.setdefault((account, spec.name), deque())
+        holder = self._limits_of(account)
+        window = self._submits.setdefault((holder, spec.name), deque())
         while window and now - window[0] >= 1.0:
             window.popleft()
         if len(window) >= per_second:
@@ -138,7 +144,7 @@ class Tasks:
         unfinished = sum(
             1
             for task in self.tasks.values()
-            if task.account == account and task.model == spec.name
+            if self._limits_of(task.account) == holder and task.model == spec.name
             if task.status(now) in UNFINISHED
         )
         # Which code the real service uses for the concurrency cap is unconfirmed.
@@ -153,7 +159,7 @@ class Tasks:
 
     def _check_query_limit(self, account: str) -> None:
         now = self._context.clock()
-        window = self._queries.setdefault(account, deque())
+        window = self._queries.setdefault(self._limits_of(account), deque())
         while window and now - window[0] >= 1.0:
             window.popleft()
         if len(window) >= self._context.config.query_limit_per_second:

@@ -2,8 +2,8 @@
 
 A policy is granted per model through the API (`GET /uploads?action=getPolicy`); the form posted to
 the OSS host must carry that policy, its signature and a key inside its upload directory, as
-Alibaba's PostObject does. A stored file is then usable as `oss://<key>` by that model only, for
-48 hours.
+Alibaba's PostObject does. A stored file is then usable as `oss://<key>` by that model only, and
+by the account whose key asked for the policy only, for 48 hours.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import hmac
 import json
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiohttp import BodyPartReader, web
@@ -22,7 +22,7 @@ from aiohttp import BodyPartReader, web
 from bot.catalog import MB, MODELS
 from bot.dashscope.models import PROVIDER_TIMEZONE
 from bot.simulator.config import Context
-from bot.simulator.wire import OSS_PATH, OssError, bad, ok
+from bot.simulator.wire import ACCOUNT_KEY, OSS_PATH, OssError, bad, ok
 
 POLICY_TTL_SECONDS = 300
 UPLOAD_TTL_SECONDS = 48 * 3600
@@ -39,6 +39,7 @@ class StoredUpload:
     model: str
     time: float
     content_type: str | None
+    account: str = field(default="", repr=False)  # whose key asked for the policy
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class _Policy:
     model: str
     expires_at: float
     max_bytes: int
+    account: str
 
 
 class Uploads:
@@ -59,12 +61,14 @@ class Uploads:
         self._context = context
         self._policies: dict[str, _Policy] = {}
 
-    def find(self, url: str, model: str) -> StoredUpload | None:
-        """Return the file at an oss:// URL if it was uploaded for `model` and has not expired."""
+    def find(self, url: str, model: str, account: str) -> StoredUpload | None:
+        """Return the file at an oss:// URL if it was uploaded for `model` by `account` (any key
+        of it, when keys share one) and has not expired."""
         upload = self.files.get(url)
         if (
             upload is None
             or upload.model != model
+            or (upload.account != account and not self._context.config.keys_share_account)
             or self._context.clock() - upload.time > UPLOAD_TTL_SECONDS
         ):
             return None
@@ -95,7 +99,7 @@ class Uploads:
             hmac.new(self._context.secret, policy.encode(), hashlib.sha1).digest()
         ).decode()
         self._policies[policy] = _Policy(
-            policy, signature, upload_dir, model, expires_at, max_bytes
+            policy, signature, upload_dir, model, expires_at, max_bytes, request[ACCOUNT_KEY]
         )
         return ok(
             {
@@ -146,6 +150,7 @@ class Uploads:
                 model=grant.model,
                 time=self._context.clock(),
                 content_type=fields.get("x-oss-content-type"),
+                account=grant.account,
             )
             status = fields.get("success_action_status", "204")
             return web.Response(status=int(status) if status in ("200", "201", "204") else 204)

@@ -201,7 +201,13 @@ def probe_size(media_type: MediaType, data: bytes) -> tuple[int, int, float | No
 
 
 def input_bytes(
-    where: str, url: str, media_type: MediaType, spec: ModelSpec, resolve: bool, uploads: Uploads
+    where: str,
+    url: str,
+    media_type: MediaType,
+    spec: ModelSpec,
+    resolve: bool,
+    uploads: Uploads,
+    account: str,
 ) -> bytes | None:
     """Return the bytes behind an input URL, or None for an http(s) URL, which is not fetched."""
     if url.startswith(("http://", "https://")):
@@ -221,11 +227,11 @@ def input_bytes(
                 f"{where} is an oss:// URL, which needs the header "
                 "X-DashScope-OssResourceResolve: enable."
             )
-        upload = uploads.find(url, spec.name)
+        upload = uploads.find(url, spec.name, account)
         if upload is None:
             raise inspection(
                 "Download the media resource timed out during the data inspection process: "
-                f"{where} names no file uploaded for {spec.name}."
+                f"{where} names no file uploaded for {spec.name} by this account."
             )
         return upload.data
     raise bad(f"{where} must be an http(s) or oss:// URL (or a data: URL for an image).")

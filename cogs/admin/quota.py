@@ -266,11 +266,16 @@ class QuotaCommands(AdminBase):
         guild_id, _ = await self._authorise(interaction)
         if period not in ("current", "previous"):
             raise InvalidInput("Choose the current or the previous period.", field="period")
-        quotas = self._services.quotas
-        report = await quotas.usage(guild_id)
+        services = self._services
+        report = await services.quotas.usage(guild_id)
         if period == "previous":
-            report = await quotas.usage(guild_id, at=report.period_start - 1)
-        embed = render.usage(report, self._services.settings.cost_per_second_usd)
+            report = await services.quotas.usage(guild_id, at=report.period_start - 1)
+        by_key: list[tuple[str, int, int]] = []
+        if len(services.keys) > 1:  # one key: the totals say it all
+            by_key = await services.jobs.usage_per_key(
+                guild_id, report.period_start, report.period_end, first_key=services.keys.first.name
+            )
+        embed = render.usage(report, services.settings.cost_per_second_usd, by_key)
         if period == "previous":
             embed.title = f"Video usage last {report.period.value}"
         await send_private(interaction, embed=embed)
