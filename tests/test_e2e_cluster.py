@@ -19,12 +19,10 @@ import asyncpg
 import pytest
 
 from bot import samples
-from bot.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH
 from bot.simulator import Simulator
 from tests.conftest import new_postgres_schema
 from tests.fakediscord import FakeDiscord, Message
-from tests.fakediscord.wanbot import result_messages, status_messages
-from tests.test_e2e_restarts import BotProcess, all_done
+from tests.test_e2e_restarts import BotProcess, all_done, assert_each_job_once
 from tests.test_e2e_restarts import fake as fake
 from tests.test_e2e_restarts import simulator as simulator
 
@@ -141,23 +139,5 @@ async def test_three_processes_killed_at_random_deliver_each_job_once(
         ]
     finally:
         await connection.close()
-    assert sorted(rows) == sorted(job_ids), logs
-    assert all(state == "delivered" for state in rows.values()), (rows, logs)
-    posts = [
-        r
-        for r in simulator.requests
-        if r.method == "POST" and r.path.endswith((VIDEO_GENERATION_PATH, IMAGE2VIDEO_PATH))
-    ]
-    assert len(simulator.tasks) == JOBS, "a job was submitted to the provider more than once"
-    assert sorted(task_ids) == sorted(simulator.tasks)
-    assert len(posts) == JOBS
-    for job_id in job_ids:
-        statuses = status_messages(fake, job_id)
-        assert len(statuses) == 1, f"video #{job_id}: {len(statuses)} status messages"
-        videos = result_messages(fake, job_id)
-        assert len(videos) == 1, f"video #{job_id} was posted {len(videos)} times"
-        assert videos[0].reply_to == statuses[0].id
-    assert sorted(charges) == sorted(
-        [(j, "commit", 1) for j in job_ids] + [(j, "reserve", 1) for j in job_ids]
-    )
+    assert_each_job_once(fake, simulator, job_ids, rows, task_ids, charges, logs)
     assert len(killed_names) >= 2, f"only {killed_names} were killed"

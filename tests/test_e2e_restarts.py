@@ -193,6 +193,22 @@ async def test_sigkill_restarts_deliver_each_job_once(
             "SELECT job_id, kind, COUNT(*) FROM quota_ledger WHERE job_id IS NOT NULL "
             "GROUP BY job_id, kind"
         ).fetchall()
+    assert_each_job_once(fake, simulator, job_ids, rows, task_ids, charges, log)
+    assert bot.starts >= 3, f"only {bot.starts} starts: the kills did not happen"
+
+
+def assert_each_job_once(
+    fake: FakeDiscord,
+    simulator: Simulator,
+    job_ids: list[int],
+    rows: dict[int, str],
+    task_ids: list[str],
+    charges: list[tuple[int, str, int]],
+    log: str,
+) -> None:
+    """Every job delivered; submitted once; one status message, one video replying to it; one
+    reservation and one commit. `rows` (id -> state), `task_ids` and `charges` (job, kind,
+    count) come from the database."""
     assert sorted(rows) == sorted(job_ids), log
     assert all(state == "delivered" for state in rows.values()), (rows, log)
     posts = [
@@ -200,9 +216,9 @@ async def test_sigkill_restarts_deliver_each_job_once(
         for r in simulator.requests
         if r.method == "POST" and r.path.endswith((VIDEO_GENERATION_PATH, IMAGE2VIDEO_PATH))
     ]
-    assert len(simulator.tasks) == JOBS, "a job was submitted to the provider more than once"
+    assert len(simulator.tasks) == len(job_ids), "a job was submitted to the provider twice"
     assert sorted(task_ids) == sorted(simulator.tasks)
-    assert len(posts) == JOBS
+    assert len(posts) == len(job_ids)
     for job_id in job_ids:
         statuses = status_messages(fake, job_id)
         assert len(statuses) == 1, f"video #{job_id}: {len(statuses)} status messages"
@@ -212,7 +228,6 @@ async def test_sigkill_restarts_deliver_each_job_once(
     assert sorted(charges) == sorted(
         [(j, "commit", 1) for j in job_ids] + [(j, "reserve", 1) for j in job_ids]
     )
-    assert bot.starts >= 3, f"only {bot.starts} starts: the kills did not happen"
 
 
 async def test_kill_after_posting_in_a_busy_channel_posts_once(
