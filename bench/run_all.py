@@ -36,6 +36,7 @@ SUMMARY = (
     "quota_refused",
     "pg_quota_ops_per_s",
     "pg_quota_lost_updates",
+    "failover_s",
     "download_rss_growth_mb",
     "queued_10k_rss_mb",
     "ack_concurrent_downloads",
