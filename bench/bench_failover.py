@@ -53,7 +53,7 @@ from bot.local_cluster import (
     enqueuer,
     throwaway_postgres,
 )
-from bot.simulator import Simulator, SimulatorConfig
+from bot.simulator import RecordedRequest, Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.jobs import FINAL_STATES, JobState, Requester
 
@@ -70,9 +70,9 @@ HOSTS = {"A": "127.0.0.1", "B": "localhost"}
 API_PREFIX = "/api/v1/"
 
 
-def scheduler_request(request: object) -> bool:
+def scheduler_request(request: RecordedRequest) -> bool:
     """A request only the scheduler sends: any API call but the upload policy."""
-    path: str = request.path  # type: ignore[attr-defined]
+    path = request.path
     return path.startswith(API_PREFIX) and not path.startswith(API_PREFIX + "uploads")
 
 

@@ -122,13 +122,14 @@ class Worker:
             str(self.output_dir),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env=self._child_environment(),
+            env=self.environment(),
             cwd=self._folder,
         )
         self.pid = self._process.pid
         self._reader = asyncio.create_task(self._read(self._process), name=f"{self.name}'s log")
 
-    def _child_environment(self) -> dict[str, str]:
+    def environment(self) -> dict[str, str]:
+        """The child's environment: this one's, less any setting of wanbot's own, plus its own."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
         # The children import this very copy of the code, wherever they run.
         code = str(Path(bot.__file__).resolve().parents[1])

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bot.local_cluster import Worker
+
 ROOT = Path(__file__).resolve().parents[1]
 DEADLINE_S = 180  # the demo takes ~15–30 s; this is a deadline, not a pace
 
@@ -78,3 +82,34 @@ def test_demo_scale_survives_the_scheduler_being_killed(tmp_path: Path) -> None:
     assert server, text
     assert not Path(server.group(1)).exists()
     assert running_with(server.group(1)) == []
+
+
+def test_a_worker_child_gets_only_the_settings_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Set where the demo runs, these would send its workers to a real account or database.
+    monkeypatch.setenv("DASHSCOPE_HTTP_BASE_URL", "https://dashscope.aliyuncs.com/api/v1")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-real")
+    monkeypatch.setenv("WANBOT_DATABASE_URL", "postgresql://real/wanbot")
+    monkeypatch.setenv("DISCORD_TOKEN", "real")
+    worker = Worker(
+        "A",
+        database_url="postgresql://postgres:@/postgres?host=/tmp/x",
+        api_base_url="http://127.0.0.1:8765/api/v1",
+        api_key="demo-key",
+        output_dir=tmp_path / "out",
+        folder=tmp_path / "workers",
+        settings={"WANBOT_TICK_SECONDS": "1"},
+    )
+
+    env = worker.environment()
+
+    ours = {k: v for k, v in env.items() if k.startswith(("WANBOT_", "DASHSCOPE_", "DISCORD_"))}
+    assert ours == {
+        "WANBOT_DATABASE_URL": "postgresql://postgres:@/postgres?host=/tmp/x",
+        "DASHSCOPE_API_KEY": "demo-key",
+        "DASHSCOPE_BASE_URL": "http://127.0.0.1:8765/api/v1",
+        "WANBOT_SPOOL_DIR": str(tmp_path / "workers" / "A-spool"),
+        "WANBOT_TICK_SECONDS": "1",
+    }
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
