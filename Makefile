@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo demo-scale test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m bot demo
+
+# Two worker processes on a throwaway PostgreSQL; the scheduler is killed half way (about 30 s).
+demo-scale: $(STAMP)
+	$(BIN)/python -m bot demo-scale
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""Headless commands: `generate` (one video from the shell), `demo` and `simulator`.
+"""Headless commands: `generate` (one video from the shell), `demo`, `demo-scale` and `simulator`.
 
 Exit codes for `generate`: 0 success; 2 bad input or configuration (one line, nothing sent);
 1 the provider refused or failed the task (its code and message).
@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run every mode against the built-in simulator")
     demo.add_argument("--output-dir", type=Path, default=Path("output/demo"))
 
+    demo_scale = commands.add_parser(
+        "demo-scale",
+        help="two worker processes on a throwaway PostgreSQL; the scheduler is killed half way",
+    )
+    demo_scale.add_argument("--output-dir", type=Path, default=Path("output/demo-scale"))
+
     run = commands.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
     run.add_argument(
         "--simulator", action="store_true", help="use the built-in DashScope simulator (no cost)"
@@ -112,6 +118,10 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         from bot.demo import run_demo
 
         return asyncio.run(run_demo(args.output_dir))
+    if args.command == "demo-scale":
+        from bot.demo_scale import run_demo_scale
+
+        return run_demo_scale(args.output_dir)
     if args.command == "simulator":
         return _simulator_command(args)
     if args.command == "copy-database":
