@@ -252,7 +252,7 @@ def main() -> int:
         "delivery_scaling_set_up",
         f"{BACKLOG} jobs at once per side, {DURATION} s 1080p30 results with sound fitted under"
         f" {FILESIZE_LIMIT / MB:.2f} MiB, {RUNS} runs, one or two worker processes,"
-        f" {args.delivery_slots or 8} delivery slots each",
+        f" {args.delivery_slots or 4} delivery slots each",
     )
     report("delivery_scaling_cores", os.cpu_count())
     sides = [run[n] for run in runs for n in (1, 2)]

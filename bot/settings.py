@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     reuse_results: bool = False
     # Several processes (PostgreSQL): deliveries one process carries at once, how long its claim
     # on one lasts unless renewed, and how often it looks for work and for the scheduler's lock.
-    delivery_slots: int = Field(default=8, ge=1)
+    delivery_slots: int = Field(default=4, ge=1)
     lease_seconds: float = Field(default=30.0, ge=5.0)
     tick_seconds: float = Field(default=2.0, gt=0, le=10.0)
 

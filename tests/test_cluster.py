@@ -249,6 +249,23 @@ async def test_deliveries_spread_over_processes_with_room(
     assert all(posts(both, j.id) == 1 for j in jobs)
 
 
+async def test_a_delivery_left_half_done_by_a_stopped_process_is_finished_by_another_once(
+    members: Callable[..., Member],
+) -> None:
+    first = await members(1)
+    first.notifier.gate = asyncio.Event()  # it will be stopped while posting
+    job = await first.engine.enqueue(video_request(duration=2), ALICE)
+    await until(lambda: first.notifier.delivering == 1, first.notifier)
+
+    second = await members(2)  # a process that has never spooled a result
+    await first.engine.stop()  # mid-post: the job is left delivering, its lease let go
+
+    both = [first, second]
+    await until(lambda: delivered(both, job.id), second.notifier)
+    assert posts(both, job.id) == 1
+    assert await ledger(second, job.id) == ["reserve", "commit"]
+
+
 async def test_sqlite_refuses_a_second_process(tmp_path: Path) -> None:
     path = tmp_path / "wanbot.sqlite3"
     async with (

@@ -52,7 +52,6 @@ class Cluster:
         self._recover = recover
         self._key_gone = key_gone
         self._lock: ProcessLock = ctx.db.lock("scheduler")
-        self._news = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
         self.leading = False
         self.started = False
@@ -81,13 +80,13 @@ class Cluster:
 
     def _heard(self, topic: str, payload: str) -> None:
         if topic in ("queued", "cancel", "delivery"):
-            self._news.set()
+            self._ctx.news.set()
 
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._news.wait(), self._ctx.config.tick_seconds)
-            self._news.clear()
+                await asyncio.wait_for(self._ctx.news.wait(), self._ctx.config.tick_seconds)
+            self._ctx.news.clear()
             try:
                 await self.tick()
             except Exception:

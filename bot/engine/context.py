@@ -60,7 +60,7 @@ class EngineConfig:
     result_ttl_seconds: float = 86_400.0
     # Several processes: deliveries this process carries at once, how long its claim on one
     # lasts unless renewed, and how often it looks for work and for the scheduler's lock.
-    delivery_slots: int = 8
+    delivery_slots: int = 4
     lease_seconds: float = 30.0
     tick_seconds: float = 2.0
 
@@ -110,6 +110,8 @@ class Context:
     unclear_at: dict[int, float] = field(default_factory=dict)  # submitting job -> submit gave up
     troubled_since: dict[int, float] = field(default_factory=dict)  # job -> first unreadable answer
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the loop has new work
+    news: asyncio.Event = field(default_factory=asyncio.Event)  # a tick is due: work elsewhere,
+    # or a delivery slot here came free
 
     def __post_init__(self) -> None:
         budget = self.config.query_budget_per_second

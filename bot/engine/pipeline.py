@@ -45,7 +45,7 @@ class Pipeline:
     async def offer(self, job: Job) -> None:
         """Carry `job`'s result here if there is room, else leave it to any process with room."""
         ctx = self._ctx
-        if len(self._carrying) < ctx.config.delivery_slots:
+        if self._has_room():
             claimed = await ctx.coordination.claim_delivery(
                 ctx.owner, ctx.config.lease_seconds, job_id=job.id
             )
@@ -57,7 +57,7 @@ class Pipeline:
     async def claim_waiting(self) -> None:
         """Take on deliveries nobody carries (or whose carrier's lease lapsed), while there is room."""
         ctx = self._ctx
-        while len(self._carrying) < ctx.config.delivery_slots:
+        while self._has_room():
             job = await ctx.coordination.claim_delivery(ctx.owner, ctx.config.lease_seconds)
             if job is None:
                 return
@@ -73,13 +73,24 @@ class Pipeline:
                 log.warning("Lost the lease on job %s; another process carries it now", job_id)
                 task.cancel()
 
+    def _has_room(self) -> bool:
+        """Whether this process takes on another delivery. SQLite's one process carries them
+        all, as it always has; processes sharing PostgreSQL keep to their slots."""
+        ctx = self._ctx
+        return not ctx.db.shared or len(self._carrying) < ctx.config.delivery_slots
+
     def _carry(self, job: Job) -> None:
         if job.state is JobState.DOWNLOADING:
             task = self._spawn(self._download(job), f"download job {job.id}")
         else:
             task = self._spawn(self._resume_delivery(job), f"resume delivery of job {job.id}")
         self._carrying[job.id] = task
-        task.add_done_callback(lambda _: self._carrying.pop(job.id, None))
+        task.add_done_callback(lambda _: self._freed(job.id))
+
+    def _freed(self, job_id: int) -> None:
+        """A delivery ended: its slot is free, so look for the next one now, not next tick."""
+        self._carrying.pop(job_id, None)
+        self._ctx.news.set()
 
     async def settle(self) -> None:
         """Wait until no download or delivery is in progress."""
@@ -174,6 +185,7 @@ class Pipeline:
         path = ctx.spool_path(job)
         if not path.exists():
             assert job.result_url is not None
+            path.parent.mkdir(parents=True, exist_ok=True)  # a process that has not spooled yet
             try:
                 await (ctx.key_of(job) or ctx.first).client.download(job.result_url, path)
             except DashScopeError as error:
