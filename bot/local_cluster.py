@@ -119,7 +119,7 @@ class Worker:
             "bot",
             "worker",
             "--output-dir",
-            str(self.output_dir),
+            str(self.output_dir.resolve()),  # the child runs in a folder of its own
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=self.environment(),

@@ -46,9 +46,10 @@ def test_demo_scale_survives_the_scheduler_being_killed(tmp_path: Path) -> None:
     output.mkdir()
     (output / "job-1.mp4").write_bytes(b"from an earlier run")  # must not pass for job 1's video
 
+    # Run from the test's folder with the folder given relative to it, as a person would type it.
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "demo-scale", "--output-dir", str(output)],
-        cwd=ROOT,
+        [sys.executable, "-m", "bot", "demo-scale", "--output-dir", "demo-scale"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=DEADLINE_S,
