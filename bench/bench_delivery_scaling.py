@@ -235,7 +235,7 @@ async def run_all(folder: Path, server_url: str, slots: int | None) -> list[dict
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--delivery-slots", type=int, help="the workers' WANBOT_DELIVERY_SLOTS (default: 8)"
+        "--delivery-slots", type=int, help="the workers' WANBOT_DELIVERY_SLOTS (default: 4)"
     )
     args = parser.parse_args()
     report_header(

@@ -18,11 +18,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot import samples
 from bot.simulator import Simulator
 from tests.conftest import new_postgres_schema
 from tests.fakediscord import FakeDiscord, Message
-from tests.test_e2e_restarts import BotProcess, all_done, assert_each_job_once
+from tests.test_e2e_restarts import BotProcess, all_done, assert_each_job_once, queue_videos
 from tests.test_e2e_restarts import fake as fake
 from tests.test_e2e_restarts import simulator as simulator
 
@@ -82,18 +81,7 @@ async def test_three_processes_killed_at_random_deliver_each_job_once(
     try:
         for process in everyone:
             await process.start()
-        interactions = []
-        for index in range(JOBS):
-            image = fake.upload(
-                f"frame{index}.png", samples.make_image(640, 360, hue=index), "image/png"
-            )
-            interactions.append(await fake.slash("video", "animate", image=image, duration=2))
-        await fake.wait_for(
-            lambda: all(i.texts() for i in interactions), within=30, what="every job queued"
-        )
-        texts = [i.texts()[0] for i in interactions]
-        assert all(t.startswith("Queued as video #") for t in texts), texts
-        job_ids = [int(t.split("#")[1].split()[0]) for t in texts]
+        job_ids = await queue_videos(fake, JOBS)
 
         for kind in kills:
             if all_done(fake, job_ids):

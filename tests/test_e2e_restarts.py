@@ -148,18 +148,7 @@ async def test_sigkill_restarts_deliver_each_job_once(
     fake.on_create.append(on_create)
     try:
         await bot.start()
-        interactions = []
-        for index in range(JOBS):
-            image = fake.upload(
-                f"frame{index}.png", samples.make_image(640, 360, hue=index), "image/png"
-            )
-            interactions.append(await fake.slash("video", "animate", image=image, duration=2))
-        await fake.wait_for(
-            lambda: all(i.texts() for i in interactions), within=20, what="every job queued"
-        )
-        texts = [i.texts()[0] for i in interactions]
-        assert all(t.startswith("Queued as video #") for t in texts), texts
-        job_ids = [int(t.split("#")[1].split()[0]) for t in texts]
+        job_ids = await queue_videos(fake, JOBS)
 
         for kind in kills:
             if all_done(fake, job_ids):
@@ -195,6 +184,22 @@ async def test_sigkill_restarts_deliver_each_job_once(
         ).fetchall()
     assert_each_job_once(fake, simulator, job_ids, rows, task_ids, charges, log)
     assert bot.starts >= 3, f"only {bot.starts} starts: the kills did not happen"
+
+
+async def queue_videos(fake: FakeDiscord, count: int, *, within: float = 30) -> list[int]:
+    """Ask for `count` 2 s videos with `/video animate`; return their job ids once all are queued."""
+    interactions = []
+    for index in range(count):
+        image = fake.upload(
+            f"frame{index}.png", samples.make_image(640, 360, hue=index), "image/png"
+        )
+        interactions.append(await fake.slash("video", "animate", image=image, duration=2))
+    await fake.wait_for(
+        lambda: all(i.texts() for i in interactions), within=within, what="every job queued"
+    )
+    texts = [i.texts()[0] for i in interactions]
+    assert all(t.startswith("Queued as video #") for t in texts), texts
+    return [int(t.split("#")[1].split()[0]) for t in texts]
 
 
 def assert_each_job_once(

@@ -37,6 +37,7 @@ class Pipeline:
         self._settlement = settlement
         self._background: set[asyncio.Task[Any]] = set()
         self._carrying: dict[int, asyncio.Task[Any]] = {}  # job -> its delivery, under lease
+        self._claiming = 0  # claims on their way to the database
 
     def __len__(self) -> int:
         """How many results are on their way."""
@@ -44,24 +45,32 @@ class Pipeline:
 
     async def offer(self, job: Job) -> None:
         """Carry `job`'s result here if there is room, else leave it to any process with room."""
-        ctx = self._ctx
-        if self._has_room():
-            claimed = await ctx.coordination.claim_delivery(
-                ctx.owner, ctx.config.lease_seconds, job_id=job.id
-            )
-            if claimed is not None:
-                self._carry(claimed)
-                return
-        await ctx.coordination.announce("delivery", str(job.id))
+        if await self._claim(job.id):
+            return
+        await self._ctx.coordination.announce("delivery", str(job.id))
 
     async def claim_waiting(self) -> None:
         """Take on deliveries nobody carries (or whose carrier's lease lapsed), while there is room."""
+        while await self._claim(None):
+            pass
+
+    async def _claim(self, job_id: int | None) -> bool:
+        """Claim `job_id`'s delivery (None: the oldest unclaimed) if a slot is free, and start
+        it; return whether one was taken. The slot is held while the claim is on its way, so
+        claims made at once (several polls finishing together) never overfill the slots."""
         ctx = self._ctx
-        while self._has_room():
-            job = await ctx.coordination.claim_delivery(ctx.owner, ctx.config.lease_seconds)
-            if job is None:
-                return
+        if not self._has_room():
+            return False
+        self._claiming += 1
+        try:
+            job = await ctx.coordination.claim_delivery(
+                ctx.owner, ctx.config.lease_seconds, job_id=job_id
+            )
+        finally:
+            self._claiming -= 1
+        if job is not None:
             self._carry(job)
+        return job is not None
 
     async def renew(self) -> None:
         """Keep the leases of the deliveries under way; drop any this process no longer holds."""
@@ -77,7 +86,8 @@ class Pipeline:
         """Whether this process takes on another delivery. SQLite's one process carries them
         all, as it always has; processes sharing PostgreSQL keep to their slots."""
         ctx = self._ctx
-        return not ctx.db.shared or len(self._carrying) < ctx.config.delivery_slots
+        taken = len(self._carrying) + self._claiming
+        return not ctx.db.shared or taken < ctx.config.delivery_slots
 
     def _carry(self, job: Job) -> None:
         if job.state is JobState.DOWNLOADING:
