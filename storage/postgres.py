@@ -8,6 +8,8 @@ database do not wait on each other. `?` and `:name` parameters become `$n` here.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -26,11 +28,13 @@ from storage.database import (
     Transaction,
 )
 
+CLOSE_SECONDS = 10.0
 WRITE_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':write'))"
 VERSION_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_version ("
     " id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
 )
+log = logging.getLogger(__name__)
 # A quoted string or identifier, a comment, a `::` cast, or a parameter.
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|--[^\n]*|::|\?|:([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -122,12 +126,18 @@ class PostgresDatabase(Database):
         return database
 
     async def close(self) -> None:
+        """Close gracefully, but never wait long: a connection stuck on a dead server (or a
+        query nobody awaits any more) is cut, so stopping a process cannot hang."""
         for lock in self._locks:
             await lock.release()
         if self._listening is not None:
-            await self._listening.close()
+            await _close(self._listening)
             self._listening = None
-        await self.pool.close()
+        try:
+            await asyncio.wait_for(self.pool.close(), CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("PostgreSQL connections did not close in %.0f s; cut them", CLOSE_SECONDS)
+            self.pool.terminate()
 
     @property
     def shared(self) -> bool:
@@ -226,5 +236,13 @@ class _AdvisoryLock(ProcessLock):
     async def release(self) -> None:
         self._holding = False
         if self._connection is not None:
-            await self._connection.close()  # the session ends, and its advisory locks with it
+            await _close(self._connection)  # the session ends, and its advisory locks with it
             self._connection = None
+
+
+async def _close(connection: asyncpg.Connection) -> None:
+    """Close one connection, cutting it if the server does not answer in time."""
+    try:
+        await connection.close(timeout=CLOSE_SECONDS)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        connection.terminate()

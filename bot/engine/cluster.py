@@ -84,8 +84,11 @@ class Cluster:
 
     async def _run(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on 3.11, wait_for can lose a cancel that arrives as
+            # the event is set, and stopping then waits forever (seen in tests/test_cluster.py).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ctx.news.wait(), self._ctx.config.tick_seconds)
+                async with asyncio.timeout(self._ctx.config.tick_seconds):
+                    await self._ctx.news.wait()
             self._ctx.news.clear()
             try:
                 await self.tick()

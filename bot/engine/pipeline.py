@@ -114,7 +114,10 @@ class Pipeline:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self._ctx.coordination.release(self._ctx.owner, carried)
+        try:  # a courtesy: unreleased leases lapse on their own, so stopping never waits long
+            await asyncio.wait_for(self._ctx.coordination.release(self._ctx.owner, carried), 5.0)
+        except (TimeoutError, OSError):
+            log.warning("Could not let go of the leases on %s; they lapse on their own", carried)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(work, name=name)

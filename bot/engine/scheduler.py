@@ -69,8 +69,9 @@ class Scheduler:
                 log.exception("Engine pass failed; trying again shortly")
                 due = ctx.clock() + 5.0
             timeout = None if due is None else max(0.0, due - ctx.clock())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ctx.wake.wait(), timeout)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: see cluster.py's loop
+                async with asyncio.timeout(timeout):
+                    await ctx.wake.wait()
 
     async def step(self) -> float | None:
         """Do the work that is due now; return when more falls due (None: nothing scheduled)."""
