@@ -5,7 +5,10 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
 COPY storage ./storage
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The languages' catalogs are compiled here, so the wheel carries the .mo files.
+RUN pip install --no-cache-dir "Babel>=2.12" \
+    && pybabel compile --directory bot/locales --domain wanbot \
+    && pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 wanbot \

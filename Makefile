@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-scale test lint format bench clean
+.PHONY: demo demo-scale test lint format bench clean messages
+
+# The languages' catalogs, compiled from their .po sources (see bot/i18n/catalogs.py).
+CATALOGS := $(wildcard bot/locales/*/LC_MESSAGES/wanbot.po)
+COMPILED := $(CATALOGS:.po=.mo)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,22 +17,29 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel --quiet compile --input-file $< --output-file $@
+
+demo: $(STAMP) $(COMPILED)
 	$(BIN)/python -m bot demo
 
 # Two worker processes on a throwaway PostgreSQL; the scheduler is killed half way (about 30 s).
-demo-scale: $(STAMP)
+demo-scale: $(STAMP) $(COMPILED)
 	$(BIN)/python -m bot demo-scale
 
-test: $(STAMP)
+test: $(STAMP) $(COMPILED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # Each bench/bench_*.py in turn, then the summary (see bench/run_all.py); about 2 minutes.
-bench: $(STAMP)
+bench: $(STAMP) $(COMPILED)
 	$(BIN)/python bench/run_all.py
+
+# After adding or changing a message: extract them all and merge into each language's .po.
+messages: $(STAMP)
+	$(BIN)/python -m bot messages
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

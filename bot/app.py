@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import discord
+from discord import app_commands
 from discord.ext import commands
 from pydantic import SecretStr
 
@@ -59,9 +60,11 @@ class WanBot(ServedBot):
     async def load_commands(self) -> None:
         """Add the cogs and persistent buttons (also used to print payloads without logging in)."""
         from cogs.admin import AdminCog
+        from cogs.translator import CatalogTranslator
         from cogs.video import VideoCog
         from cogs.views import DYNAMIC_ITEMS
 
+        await self.tree.set_translator(CatalogTranslator())
         await self.add_cog(VideoCog(self))
         await self.add_cog(AdminCog(self))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
@@ -191,11 +194,27 @@ async def sync_commands(settings: Settings, guild_id: int | None) -> int:
     return len(synced)
 
 
-async def command_payloads(settings: Settings | None = None) -> list[dict[str, Any]]:
-    """The JSON that `sync` would send, built without logging in or a token."""
+async def command_payloads(
+    settings: Settings | None = None, translator: app_commands.Translator | None = None
+) -> list[dict[str, Any]]:
+    """The JSON that `sync` would send, in every language, built without logging in or a token."""
     bot = WanBot(settings or Settings())
     try:
         await bot.load_commands()
-        return [command.to_dict(bot.tree) for command in bot.tree.get_commands()]
+        translator = translator or bot.tree.translator
+        assert translator is not None  # load_commands sets it
+        return [
+            await command.get_translated_payload(bot.tree, translator)
+            for command in bot.tree.get_commands()
+        ]
     finally:
         await bot.close()
+
+
+async def command_strings() -> list[tuple[str, str | None]]:
+    """Every name, description and choice of the slash commands, for the catalogs."""
+    from cogs.translator import RecordingTranslator
+
+    recorder = RecordingTranslator()
+    await command_payloads(translator=recorder)
+    return list(recorder.strings)

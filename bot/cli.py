@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("health", help="exit 0 if the running bot is connected (for Docker)")
 
+    messages = commands.add_parser(
+        "messages", help="for translators: extract every message into the languages' .po files"
+    )
+    messages.add_argument(
+        "--check", action="store_true", help="only list missing or broken translations"
+    )
+
     sim = commands.add_parser("simulator", help="run the DashScope simulator on loopback")
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--pending-seconds", type=float, default=5.0)
@@ -130,6 +137,8 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         from bot.app import healthy
 
         return EXIT_OK if healthy(settings.heartbeat_path) else EXIT_FAILED
+    if args.command == "messages":
+        return asyncio.run(_messages_command(check_only=args.check))
     if args.command in {"run", "worker", "sync", "commands"}:
         return _discord_command(args, settings)
     raise AssertionError(f"unhandled command {args.command}")
@@ -238,6 +247,21 @@ def _discord_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+async def _messages_command(*, check_only: bool) -> int:
+    """Extract the messages (code and slash commands) and update or check the catalogs."""
+    from bot.app import command_strings
+    from bot.i18n import catalogs
+
+    template = catalogs.extract(await command_strings())
+    if not check_only:
+        catalogs.update(template)
+    problems = catalogs.check(template)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(template)} messages; {len(problems)} problems.", file=sys.stderr)
+    return EXIT_FAILED if check_only and problems else EXIT_OK
 
 
 async def _copy_database(source_path: Path, url: str) -> int:
