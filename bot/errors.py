@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from bot.i18n import Text
+
 
 class WanbotError(Exception):
-    """Base for errors whose message can be shown to a user as it is."""
+    """Base for errors whose message can be shown to a user as it is.
+
+    `text` is the message not yet in any language (the Discord layer puts it into the reader's);
+    `str(error)` is English, for logs and the shell.
+    """
+
+    def __init__(self, message: Text | str) -> None:
+        super().__init__(str(message))
+        self.text = message
 
 
 class InvalidInput(WanbotError):
@@ -13,6 +23,6 @@ class InvalidInput(WanbotError):
     `field` names the option or file at fault ("duration", "last_frame"), when there is one.
     """
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: Text | str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field

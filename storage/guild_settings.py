@@ -22,6 +22,7 @@ class GuildSettings:
     force_watermark: bool = False
     max_duration: int | None = None
     moderator_role_id: int | None = None
+    language: str | None = None  # Discord locale code for server-wide messages; None: Discord's
 
     def channel_allowed(self, *channel_ids: int | None) -> bool:
         """Whether any of `channel_ids` (a channel, its parent for threads) is allowed."""
@@ -60,6 +61,7 @@ class GuildSettingsStore:
             force_watermark=bool(row["force_watermark"]),
             max_duration=row["max_duration"],
             moderator_role_id=row["moderator_role_id"],
+            language=row["language"],
         )
 
     async def update(
@@ -79,6 +81,7 @@ class GuildSettingsStore:
             "force_watermark": int(current.force_watermark),
             "max_duration": current.max_duration,
             "moderator_role_id": current.moderator_role_id,
+            "language": current.language,
             "updated_at": self._clock(),
             "updated_by": actor_id,
         }

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
+from bot.i18n import Text
 from bot.requests import GenerationRequest
 from storage.database import Database, Row, Transaction
 
@@ -62,6 +63,8 @@ class Requester:
     channel_id: int | None = None
     role_ids: tuple[int, ...] = ()
     filesize_limit: int | None = None  # bytes; the delivery target's upload limit
+    locale: str | None = None  # Discord locale code of the server-wide messages
+    member_locale: str | None = None  # the member's own, for a DM
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,16 @@ class Job:
     lease_owner: str | None = None  # the process carrying the delivery (several processes)
     lease_expires_at: float | None = None
     cancel_requested_at: float | None = None  # asked on a process that is not the scheduler
+    locale: str | None = None  # Discord locale code of its server-wide messages
+    member_locale: str | None = None  # the requester's, for a DM
+    reason_json: str | None = None  # why it ended without a video: a bot.i18n.Text as JSON
+
+    @property
+    def reason(self) -> Text | None:
+        """Why it ended without a video, ready to be put into any language."""
+        if self.reason_json is None:
+            return None
+        return Text.from_json(json.loads(self.reason_json))
 
     @property
     def request(self) -> GenerationRequest:
@@ -159,6 +172,8 @@ class JobStore:
             "request_json": request.model_dump_json(),
             "reserved_seconds": reserved_seconds,
             "filesize_limit": requester.filesize_limit,
+            "locale": requester.locale,
+            "member_locale": requester.member_locale,
             "created_at": now,
             "updated_at": now,
             **_checked(extra),
