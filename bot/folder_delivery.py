@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from bot.engine.delivery import Progress
+from bot.i18n import Text
 from bot.workers import MediaWorkers
 from storage.jobs import Job
 
@@ -46,8 +47,8 @@ class FolderNotifier:
         log.info("Job %s delivered to %s", job.id, target)
         return job.id
 
-    async def fail(self, job: Job, reason: str) -> None:
-        self._folder.joinpath(f"job-{job.id}.failed.txt").write_text(reason + "\n")
+    async def fail(self, job: Job, reason: Text) -> None:
+        self._folder.joinpath(f"job-{job.id}.failed.txt").write_text(f"{reason}\n")
         log.info("Job %s ended without a video: %s", job.id, reason)
 
     async def delivered_message(self, job: Job) -> int | None:

@@ -29,6 +29,7 @@ from bot.engine.delivery import Progress
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.schedule import Kind, PollPlanner
 from bot.errors import InvalidInput, WanbotError
+from bot.i18n import Text
 from bot.intake import Intake
 from bot.keys import KeyRing
 from bot.requests import GenerationRequest, MediaItem
@@ -150,7 +151,7 @@ class _ConsoleNotifier:
         await asyncio.to_thread(shutil.copyfile, video, output)
         return None
 
-    async def fail(self, job: Job, reason: str) -> None:
+    async def fail(self, job: Job, reason: Text) -> None:
         self._resolve(job)
 
     async def delivered_message(self, job: Job) -> int | None:

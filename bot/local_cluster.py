@@ -27,6 +27,7 @@ import bot
 from bot.dashscope import DashScopeClient
 from bot.engine.delivery import Progress
 from bot.engine.runner import Engine, EngineConfig
+from bot.i18n import Text
 from bot.requests import GenerationRequest
 from storage.connect import open_database
 from storage.coordination import Coordination
@@ -240,7 +241,7 @@ class _Silent:
     async def deliver(self, job: Job, video: Path) -> int | None:
         raise AssertionError("an engine that only enqueues never delivers")
 
-    async def fail(self, job: Job, reason: str) -> None:
+    async def fail(self, job: Job, reason: Text) -> None:
         return None
 
     async def delivered_message(self, job: Job) -> int | None:

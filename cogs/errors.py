@@ -12,6 +12,7 @@ from discord import app_commands
 
 from bot.errors import WanbotError
 from cogs import render
+from cogs.languages import member_language
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +38,17 @@ async def send_private(
 async def report(interaction: discord.Interaction, error: BaseException) -> None:
     """Domain errors become ephemeral explanations; anything else is logged and apologised for."""
     original = getattr(error, "original", error)  # CommandInvokeError wraps what the command raised
+    lang = member_language(interaction)
     if isinstance(original, WanbotError):
-        message = render.error_text(original)
+        message = render.error_text(lang, original)
     elif isinstance(error, app_commands.MissingPermissions | app_commands.CheckFailure):
-        message = str(error) or "You are not allowed to use this command here."
+        message = lang.gettext("You are not allowed to use this command here.")
     else:
         error_id = secrets.token_hex(4)
         job_id = interaction.extras.get("job_id")
         name = interaction.command.qualified_name if interaction.command else "a button"
         log.error("%s failed (error id %s, job %s)", name, error_id, job_id, exc_info=original)
-        await _quietly(send_private(interaction, embed=render.apology(error_id)))
+        await _quietly(send_private(interaction, embed=render.apology(lang, error_id)))
         return
     await _quietly(send_private(interaction, embed=render.problem(message)))
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.engine.delivery import Progress
+from bot.i18n import Language, Text, choose
 from bot.retry import RetryPolicy, retry
 from bot.workers import MediaWorkers
 from cogs import render
@@ -51,14 +52,19 @@ _SEND_RETRY = RetryPolicy(attempts=3, base_delay=1.0, max_delay=2.0, jitter=Fals
 _CLOCK_MARGIN_SECONDS = 120.0
 
 
+# What a message says, made in the language of where it goes: content, embed and view.
+Compose = Callable[[Language], dict[str, Any]]
+
+
 @dataclass
 class _Status:
     message: discord.Message | discord.PartialMessage | None = None
     shown: str | None = None  # a fingerprint of the embed as last sent
     edited_at: float = float("-inf")
-    held: tuple[Job, Progress, str | None] | None = None
+    held: tuple[Job, Progress, Text | None] | None = None
     flush: asyncio.Task[None] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one update of a job at a time
+    lang: Language | None = None  # the language it was posted in (the server's, or a DM's)
 
 
 class DiscordNotifier:
@@ -99,19 +105,21 @@ class DiscordNotifier:
     async def progress(self, job: Job, update: Progress) -> None:
         await self._show(job, update, None)
 
-    async def fail(self, job: Job, reason: str) -> None:
+    async def fail(self, job: Job, reason: Text) -> None:
         await self._show(job, Progress(state=job.state, elapsed=_elapsed(job)), reason)
-        await self._send(job, "end", content=render.failed_text(job, reason), reply=True)
+        await self._send(
+            job, "end", lambda lang: {"content": render.failed_text(lang, job, reason)}, reply=True
+        )
 
-    async def _show(self, job: Job, update: Progress, reason: str | None) -> None:
+    async def _show(self, job: Job, update: Progress, reason: Text | None) -> None:
         status = self._status.setdefault(job.id, _Status())
         async with status.lock:  # a second update waits for the first post, then edits it
             await self._show_now(job, status, update, reason)
 
     async def _show_now(
-        self, job: Job, status: _Status, update: Progress, reason: str | None
+        self, job: Job, status: _Status, update: Progress, reason: Text | None
     ) -> None:
-        embed = render.progress(job, update, reason=reason)
+        embed = render.progress(status.lang or server_language(job), job, update, reason=reason)
         if status.message is None and job.progress_message_id and job.channel_id:
             channel = await self._channel(job)
             if channel is not None and hasattr(channel, "get_partial_message"):
@@ -119,7 +127,7 @@ class DiscordNotifier:
                     job.progress_message_id
                 )  # after a restart
         if status.message is None:
-            await self._post_status(job, update, embed)
+            await self._post_status(job, update, reason)
             return
         if _fingerprint(embed) == status.shown:
             return
@@ -140,7 +148,10 @@ class DiscordNotifier:
             return
         job, update, reason = status.held
         status.held = None
-        await self._edit(job_id, status, render.progress(job, update, reason=reason), final=False)
+        lang = status.lang or server_language(job)
+        await self._edit(
+            job_id, status, render.progress(lang, job, update, reason=reason), final=False
+        )
 
     async def flushed(self, job_id: int) -> None:
         """Wait until a held edit of `job_id` has been sent (tests, and shutdown)."""
@@ -148,12 +159,20 @@ class DiscordNotifier:
         if status is not None and status.flush is not None:
             await status.flush
 
-    async def _post_status(self, job: Job, update: Progress, embed: discord.Embed) -> None:
+    async def _post_status(self, job: Job, update: Progress, reason: Text | None) -> None:
         status = self._status[job.id]
-        view = None if update.state.is_final else progress_view(job.id)
-        message = await self._send(job, "status", embed=embed, view=view)
+        shown: dict[str, discord.Embed] = {}
+
+        def compose(lang: Language) -> dict[str, Any]:
+            shown["embed"] = render.progress(lang, job, update, reason=reason)
+            view = None if update.state.is_final else progress_view(job.id, lang)
+            return {"embed": shown["embed"], "view": view}
+
+        message = await self._send(job, "status", compose)
         if message is None:
             return
+        embed = shown["embed"]
+        status.lang = dm_language(job) if _in_dm(message) else server_language(job)
         # Only the id and channel are needed to edit it: a partial message keeps no copy of it.
         channel = message.channel
         # A bot is never in a group DM; there the whole message would be kept.
@@ -197,19 +216,26 @@ class DiscordNotifier:
             upload: Path | None = video
             if video.stat().st_size > limit:
                 upload = await self._fit(video, Path(folder) / "fitted.mp4", limit)
-            view = result_view(job.id)
             if upload is None:
-                content = render.link_text(job, job.result_url or "", job.result_expires_at)
-                message = await self._send(job, "video", content=content, view=view, reply=True)
+
+                def link(lang: Language) -> dict[str, Any]:
+                    return {
+                        "content": render.link_text(
+                            lang, job, job.result_url or "", job.result_expires_at
+                        ),
+                        "view": result_view(job.id, lang),
+                    }
+
+                message = await self._send(job, "video", link, reply=True)
             else:
-                message = await self._send(
-                    job,
-                    "video",
-                    content=render.result_text(job),
-                    file_path=upload,
-                    view=view,
-                    reply=True,
-                )
+
+                def post(lang: Language) -> dict[str, Any]:
+                    return {
+                        "content": render.result_text(lang, job),
+                        "view": result_view(job.id, lang),
+                    }
+
+                message = await self._send(job, "video", post, file_path=upload, reply=True)
         if message is None:
             raise RuntimeError(f"could not post video #{job.id} anywhere")
         return message.id
@@ -259,22 +285,21 @@ class DiscordNotifier:
         self,
         job: Job,
         what: str,
+        compose: Compose,
         *,
-        content: str | None = None,
-        embed: discord.Embed | None = None,
-        view: discord.ui.View | None = None,
         file_path: Path | None = None,
         reply: bool = False,
     ) -> discord.Message | None:
-        """Send to the job's channel, falling back to a DM; retry Discord's server errors. The
-        nonce names the job and `what` is sent: Discord answers a repeat with the first message."""
+        """Send what `compose` makes in the server's language to the job's channel, falling back
+        to a DM in the member's; retry Discord's server errors. The nonce names the job and `what`
+        is sent: Discord answers a repeat with the first message."""
         nonce = f"wanbot-{job.id}-{what}"
         channel = await self._channel(job)
         if channel is not None:
             reference = self._reference(job) if reply else None
             try:
                 return await self._send_with_retries(
-                    channel, content, embed, view, file_path, reference, job, nonce
+                    channel, compose(server_language(job)), file_path, reference, job, nonce
                 )
             except (discord.Forbidden, discord.NotFound):
                 log.info("Cannot post job %s in its channel; trying a DM", job.id)
@@ -283,7 +308,7 @@ class DiscordNotifier:
             return None
         try:
             return await self._send_with_retries(
-                user, content, embed, view, file_path, None, job, nonce
+                user, compose(dm_language(job)), file_path, None, job, nonce
             )
         except (discord.Forbidden, discord.NotFound):
             log.warning("Cannot DM the requester of job %s either", job.id)
@@ -292,9 +317,7 @@ class DiscordNotifier:
     async def _send_with_retries(
         self,
         destination: Messageable,
-        content: str | None,
-        embed: discord.Embed | None,
-        view: discord.ui.View | None,
+        parts: dict[str, Any],
         file_path: Path | None,
         reference: discord.MessageReference | None,
         job: Job,
@@ -306,13 +329,8 @@ class DiscordNotifier:
                     users=[discord.Object(id=job.user_id)], everyone=False, roles=False
                 ),
                 "nonce": nonce,  # sent with enforce_nonce: a repeat returns the first message
+                **{name: part for name, part in parts.items() if part is not None},
             }
-            if content is not None:
-                kwargs["content"] = content
-            if embed is not None:
-                kwargs["embed"] = embed
-            if view is not None:
-                kwargs["view"] = view
             upload = discord.File(file_path, filename=f"wanbot-{job.id}.mp4") if file_path else None
             if upload is not None:
                 kwargs["file"] = upload
@@ -361,6 +379,20 @@ class DiscordNotifier:
             return await user.create_dm()
         except discord.HTTPException:
             return None
+
+
+def server_language(job: Job) -> Language:
+    """The language of a job's channel messages, chosen when it was asked."""
+    return choose(job.locale)
+
+
+def dm_language(job: Job) -> Language:
+    """The language of a job's messages when they go to the requester's DM."""
+    return choose(job.member_locale, job.locale)
+
+
+def _in_dm(message: discord.Message) -> bool:
+    return isinstance(message.channel, discord.DMChannel)
 
 
 def _fingerprint(embed: discord.Embed) -> str:

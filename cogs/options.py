@@ -78,13 +78,16 @@ class Place:
         """The request checked against the server's rules here, before any download."""
         return draft(ask, guild, channel_id=self.channel_id, parent_id=self.parent_id)
 
-    def requester(self, interaction: discord.Interaction) -> Requester:
+    def requester(self, interaction: discord.Interaction, *, locale: str | None) -> Requester:
+        """Who asks; `locale`: the language of the job's messages in the channel."""
         return Requester(
             user_id=interaction.user.id,
             guild_id=self.guild_id,
             channel_id=self.channel_id,
             role_ids=self.role_ids,
             filesize_limit=interaction.filesize_limit,
+            locale=locale,
+            member_locale=interaction.locale.value if interaction.locale else None,
         )
 
 

@@ -9,8 +9,6 @@ is queued.
 
 from __future__ import annotations
 
-import io
-import json
 import random
 
 import discord
@@ -19,12 +17,14 @@ from discord.ext import commands
 
 from bot.catalog import DEFAULT_MODEL, MODELS, MediaType
 from bot.errors import InvalidInput
+from bot.i18n import Text, _, _n
 from bot.intake import Ask, Intake
 from bot.requests import SEED_MAX, GenerationRequest
 from cogs import render
 from cogs.checks import is_moderator, role_ids
 from cogs.choices import RESOLUTION_CHOICES, Duration, model_choices
 from cogs.errors import send_private
+from cogs.languages import member_language, server_locale
 from cogs.options import COMMON_OPTIONS, Place, Seed, attached, posted_video
 from cogs.served import ServedBot
 from cogs.views import result_view
@@ -209,7 +209,7 @@ class VideoCog(commands.Cog):
             user_id=interaction.user.id,
             role_ids=role_ids(interaction.user),
         )
-        await send_private(interaction, embed=render.quota(allowance))
+        await send_private(interaction, embed=render.quota(member_language(interaction), allowance))
 
     @video.command(name="jobs")
     async def jobs(self, interaction: discord.Interaction) -> None:
@@ -217,33 +217,28 @@ class VideoCog(commands.Cog):
         recent = await self.bot.services.jobs.for_user(
             interaction.guild_id, interaction.user.id, limit=10
         )
-        await send_private(interaction, embed=render.jobs_list(recent))
+        await send_private(
+            interaction, embed=render.jobs_list(member_language(interaction), recent)
+        )
 
     @video.command(name="job")
     @app_commands.describe(id="The video's number, e.g. 12 for #12")
     async def job(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         """Details of one of your videos; posts it again with its buttons if it is done."""
         job = await self._own_job(interaction, id)
+        lang = member_language(interaction)
         responses = await self.bot.services.jobs.responses(job.id)
-        evidence = {
-            "job": job.id,
-            "request": job.request.body(),
-            "task_id": job.task_id,
-            "state": job.state.value,
-            "responses": responses,
-        }
         await interaction.response.send_message(
-            embed=render.job_detail(job, responses),
-            file=discord.File(
-                io.BytesIO(json.dumps(evidence, indent=2, ensure_ascii=False).encode()),
-                filename=f"video-{job.id}-evidence.json",
-            ),
+            embed=render.job_detail(lang, job, responses),
+            file=render.evidence_file(job, responses),
             ephemeral=True,
         )
         if job.state is JobState.DELIVERED and job.delivered_message_id:
             link = f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{job.delivered_message_id}"
             await interaction.followup.send(
-                f"Video #{job.id}: {link}", view=result_view(job.id), ephemeral=True
+                lang.gettext("Video #{id}: {link}", id=job.id, link=link),
+                view=result_view(job.id, lang),
+                ephemeral=True,
             )
 
     @video.command(name="cancel")
@@ -257,7 +252,7 @@ class VideoCog(commands.Cog):
     @video.command(name="models")
     async def models(self, interaction: discord.Interaction) -> None:
         """The models, what each takes, and what each costs in quota."""
-        await send_private(interaction, embed=render.models())
+        await send_private(interaction, embed=render.models(member_language(interaction)))
 
     # -- the flow --------------------------------------------------------------------------------
 
@@ -296,7 +291,11 @@ class VideoCog(commands.Cog):
         cap = services.settings.max_waiting_per_user
         if await self.bot.engine.waiting(place.guild_id, interaction.user.id) >= cap:
             raise InvalidInput(
-                f"You already have {cap} videos waiting; wait for one to start before asking for more."
+                _n(
+                    "You already have {n} video waiting; wait for it to start before asking for more.",
+                    "You already have {n} videos waiting; wait for one to start before asking for more.",
+                    cap,
+                )
             )
 
     # -- buttons ---------------------------------------------------------------------------------
@@ -307,12 +306,15 @@ class VideoCog(commands.Cog):
         job = await self.bot.services.jobs.get(job_id)
         in_dm = interaction.guild_id is None
         if job is None or (job.guild_id != interaction.guild_id and not in_dm):
-            raise InvalidInput(f"There is no video #{job_id} in this server.")
+            raise InvalidInput(_("There is no video #{id} in this server.", id=job_id))
         if job.user_id != interaction.user.id:
             guild = await self._guild_settings(Place.of(interaction))
             if in_dm or not is_moderator(interaction.user, guild):
                 raise InvalidInput(
-                    f"Video #{job_id} belongs to someone else; only they or a moderator can do that."
+                    _(
+                        "Video #{id} belongs to someone else; only they or a moderator can do that.",
+                        id=job_id,
+                    )
                 )
         return job
 
@@ -321,7 +323,9 @@ class VideoCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self._own_job(interaction, job_id)
         outcome = await self.bot.engine.cancel(job_id)
-        await send_private(interaction, content=outcome.message)
+        await send_private(
+            interaction, content=member_language(interaction).render(outcome.message)
+        )
 
     async def retry(self, interaction: discord.Interaction, job_id: int) -> Job:
         """The same request with a new seed, for whoever pressed (their quota)."""
@@ -338,30 +342,33 @@ class VideoCog(commands.Cog):
             place,
             request,
             key=job.dashscope_key if key is None else key.name,
-            note=f"a new take on #{job.id}",
+            note=_("a new take on #{id}", id=job.id),
+            earlier=job,
         )
 
     async def extend(self, interaction: discord.Interaction, job_id: int) -> Job:
         """Continue a finished video with wan2.7's first clip, from its last 10 s at most."""
         job = await self._finished(interaction, job_id)
         ask = await self.intake.continuation(job, lambda: posted_video(self.bot, job))
-        return await self._build_on(interaction, job, ask, note=f"continuing #{job.id}")
+        return await self._build_on(interaction, job, ask, note=_("continuing #{id}", id=job.id))
 
     async def animate_last_frame(self, interaction: discord.Interaction, job_id: int) -> Job:
         """Start a new video from the last frame of a finished one."""
         job = await self._finished(interaction, job_id)
         ask = await self.intake.from_last_frame(job, lambda: posted_video(self.bot, job))
-        return await self._build_on(interaction, job, ask, note=f"from the last frame of #{job.id}")
+        return await self._build_on(
+            interaction, job, ask, note=_("from the last frame of #{id}", id=job.id)
+        )
 
     async def _finished(self, interaction: discord.Interaction, job_id: int) -> Job:
         job = await self._own_job(interaction, job_id)
         if job.state is not JobState.DELIVERED:
-            raise InvalidInput(f"Video #{job.id} is not finished.")
+            raise InvalidInput(_("Video #{id} is not finished.", id=job.id))
         await interaction.response.defer(ephemeral=True, thinking=True)
         return job
 
     async def _build_on(
-        self, interaction: discord.Interaction, job: Job, ask: Ask, *, note: str
+        self, interaction: discord.Interaction, job: Job, ask: Ask, *, note: Text
     ) -> Job:
         """Queue what intake made of a finished video, where and for whom the button says."""
         place = await Place.for_job(self.bot, interaction, job)
@@ -376,6 +383,7 @@ class VideoCog(commands.Cog):
             key=staged.key,
             dedup_key=staged.dedup_key,
             note=note,
+            earlier=job,
         )
 
     async def _queue(
@@ -386,18 +394,25 @@ class VideoCog(commands.Cog):
         *,
         key: str | None,
         dedup_key: str | None = None,
-        note: str | None = None,
+        note: Text | None = None,
+        earlier: Job | None = None,
     ) -> Job:
         """Queue the request on the key its inputs were uploaded with; reply privately with its
-        number (and `note`, for a button's)."""
-        job = await self.bot.engine.enqueue(
-            request, place.requester(interaction), key=key, dedup_key=dedup_key
-        )
+        number (and `note`, for a button's, pressed on the `earlier` video)."""
+        guild = await self._guild_settings(place)
+        locale = server_locale(interaction, guild, earlier=earlier)
+        requester = place.requester(interaction, locale=locale)
+        job = await self.bot.engine.enqueue(request, requester, key=key, dedup_key=dedup_key)
         interaction.extras["job_id"] = job.id
+        lang = member_language(interaction)
         await interaction.followup.send(
-            f"Queued as video #{job.id}, {note}."
+            lang.gettext("Queued as video #{id}, {note}.", id=job.id, note=lang.render(note))
             if note
-            else f"Queued as video #{job.id} ({job.duration} s of your quota). Progress is posted in this channel.",
+            else lang.gettext(
+                "Queued as video #{id} ({s} s of your quota). Progress is posted in this channel.",
+                id=job.id,
+                s=job.duration,
+            ),
             ephemeral=True,
         )
         return job

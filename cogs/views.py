@@ -14,6 +14,7 @@ import discord
 from discord import ui
 from discord.ext import commands
 
+from bot.i18n import ENGLISH, N_, Language
 from cogs.errors import report
 
 
@@ -33,14 +34,14 @@ class _JobButton(
     """Shared parts; each subclass sets its own template, label and cog method."""
 
     action: ClassVar[str]
-    label: ClassVar[str]
+    label: ClassVar[str]  # English, marked for the catalogs; shown in the reader's language
     style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.secondary
     emoji: ClassVar[str | None] = None
 
-    def __init__(self, job_id: int) -> None:
+    def __init__(self, job_id: int, lang: Language = ENGLISH) -> None:
         super().__init__(
             ui.Button(
-                label=self.label,
+                label=lang.gettext(self.label),
                 style=self.style,
                 emoji=self.emoji,
                 custom_id=f"wanbot:{self.action}:{job_id}",
@@ -70,28 +71,28 @@ class _JobButton(
 
 
 class CancelButton(_JobButton, template=r"wanbot:cancel:(?P<job>[0-9]+)"):
-    action, label, style = "cancel", "Cancel", discord.ButtonStyle.danger
+    action, label, style = "cancel", N_("Cancel"), discord.ButtonStyle.danger
 
     def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         return cog.cancel_job
 
 
 class RetryButton(_JobButton, template=r"wanbot:retry:(?P<job>[0-9]+)"):
-    action, label, emoji = "retry", "Retry", "🔁"
+    action, label, emoji = "retry", N_("Retry"), "🔁"
 
     def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         return cog.retry
 
 
 class ExtendButton(_JobButton, template=r"wanbot:extend:(?P<job>[0-9]+)"):
-    action, label, emoji = "extend", "Extend", "⏩"
+    action, label, emoji = "extend", N_("Extend"), "⏩"
 
     def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         return cog.extend
 
 
 class LastFrameButton(_JobButton, template=r"wanbot:lastframe:(?P<job>[0-9]+)"):
-    action, label, emoji = "lastframe", "Animate last frame", "🖼️"
+    action, label, emoji = "lastframe", N_("Animate last frame"), "🖼️"
 
     def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         return cog.animate_last_frame
@@ -105,14 +106,14 @@ DYNAMIC_ITEMS: tuple[type[_JobButton], ...] = (
 )
 
 
-def progress_view(job_id: int) -> ui.View:
+def progress_view(job_id: int, lang: Language) -> ui.View:
     view = ui.View(timeout=None)
-    view.add_item(CancelButton(job_id))
+    view.add_item(CancelButton(job_id, lang))
     return view
 
 
-def result_view(job_id: int) -> ui.View:
+def result_view(job_id: int, lang: Language) -> ui.View:
     view = ui.View(timeout=None)
-    for button in (RetryButton(job_id), ExtendButton(job_id), LastFrameButton(job_id)):
-        view.add_item(button)
+    for button in (RetryButton, ExtendButton, LastFrameButton):
+        view.add_item(button(job_id, lang))
     return view

@@ -27,12 +27,13 @@ from bot.services import Services
 from bot.settings import Settings
 from cogs.admin import AdminCog
 from cogs.errors import report
-from cogs.render import NOT_MODERATOR
+from cogs.admin.texts import NOT_MODERATOR as NOT_MODERATOR_TEXT
 from storage.allowances import Period
 from storage.connect import open_database
 from storage.guild_settings import GuildSettings
 from tests.discord_fakes import interaction, member, private_replies
 
+NOT_MODERATOR = str(NOT_MODERATOR_TEXT)
 GUILD = 10  # the fakes' default guild
 MOD, ALICE, BOB, HELPER = 7, 11, 12, 13
 MOD_ROLE, VIP_ROLE = 500, 600
@@ -163,6 +164,7 @@ def every_command(cog: AdminCog) -> dict[str, tuple[app_commands.Command, dict[s
         "videoadmin settings watermark": (cog.settings_watermark, {"forced": True}),
         "videoadmin settings longest_duration": (cog.settings_longest_duration, {"seconds": 5}),
         "videoadmin settings moderator_role": (cog.settings_moderator_role, {"role": role(1)}),
+        "videoadmin settings language": (cog.settings_language, {"language": "ja"}),
     }
 
 
@@ -191,7 +193,7 @@ async def test_the_moderator_role_works_without_manage_server(bot: WanBot, cog: 
     await bot.services.guild_settings.update(GUILD, moderator_role_id=MOD_ROLE)
     helper = member(HELPER, role_ids=(MOD_ROLE,))
     reply = await run(cog.quota_grant, cog, helper, member=member(ALICE), seconds=30)
-    assert reply.startswith("Granted <@11> 30 s this week: they have 90 s left")
+    assert reply.startswith("Granted <@11> 30 s for this period: they have 90 s left")
     assert await moderator_rows(bot) == [("grant", ALICE, HELPER)]
     # Who moderates is for those Discord trusts with the server.
     reply = await run(cog.settings_moderator_role, cog, helper, role=role(VIP_ROLE))
@@ -230,7 +232,7 @@ async def test_set_then_clear_an_override(bot: WanBot, cog: AdminCog) -> None:
 
 async def test_grant_adds_seconds_for_this_period(bot: WanBot, cog: AdminCog) -> None:
     reply = await run(cog.quota_grant, cog, member=member(ALICE), seconds=45, reason="  contest ")
-    assert reply.startswith("Granted <@11> 45 s this week: they have 105 s left until <t:")
+    assert reply.startswith("Granted <@11> 45 s for this period: they have 105 s left until <t:")
     after = await allowance(bot, ALICE)
     assert (after.granted_seconds, after.remaining_seconds) == (45, 105)
     [row] = await bot.services.quotas.ledger(GUILD)
@@ -242,12 +244,12 @@ async def test_reset_forgives_and_says_how_much(bot: WanBot, cog: AdminCog) -> N
     await use(bot, ALICE, 15, billed=12)
     assert (await allowance(bot, ALICE)).remaining_seconds == 38
     reply = await run(cog.quota_reset, cog, member=member(ALICE), reason="bad results")
-    assert reply == "Forgave the 22 s <@11> used this week: they have 60 s left."
+    assert reply == "Forgave the 22 s <@11> used this period: they have 60 s left."
     assert (await allowance(bot, ALICE)).remaining_seconds == 60
     assert await moderator_rows(bot) == [("reset", ALICE, MOD)]
 
     reply = await run(cog.quota_reset, cog, member=member(ALICE))
-    assert reply == "<@11> had used nothing this week to forgive: they have 60 s left."
+    assert reply == "<@11> had used nothing this period to forgive: they have 60 s left."
 
 
 async def test_block_and_unblock(bot: WanBot, cog: AdminCog) -> None:
@@ -272,7 +274,7 @@ async def test_block_and_unblock(bot: WanBot, cog: AdminCog) -> None:
     await run(cog.quota_set, cog, member=alice, seconds=30)
 
     reply = await run(cog.quota_unblock, cog, member=alice)
-    assert reply == "<@11> can make videos again: 30 s left this week."
+    assert reply == "<@11> can make videos again: 30 s left this period."
     assert not (await allowance(bot, ALICE)).blocked
     assert await moderator_rows(bot) == [
         ("block", ALICE, MOD),
@@ -446,8 +448,8 @@ async def test_show_lists_every_setting(bot: WanBot, cog: AdminCog) -> None:
         "1: ||gore||",
         "the bot's default (wan2.7-i2v)",
         "each model's default resolution",
-        "Each model's limit",
-        "Members choose",
+        "each model's limit",
+        "members choose",
         "60 s per week",
         "1000 s per week",
         "<@&600>: 90 s",
@@ -458,13 +460,13 @@ async def test_show_lists_every_setting(bot: WanBot, cog: AdminCog) -> None:
 @pytest.mark.parametrize(
     ("command", "options", "message"),
     [
-        ("settings_defaults", {"resolution": "4K"}, "any model cannot make 4K"),
+        ("settings_defaults", {"resolution": "4K"}, "No model makes 4K"),
         (
             "settings_defaults",
             {"model": "wanx2.1-kf2v-plus", "resolution": "1080P"},
             "wanx2.1-kf2v-plus cannot make 1080P; choose one of 720P.",
         ),
-        ("settings_defaults", {"model": "sora"}, "There is no model 'sora'"),
+        ("settings_defaults", {"model": "sora"}, "There is no model sora;"),
         ("settings_longest_duration", {"seconds": 20}, "must be 2–15 s, not 20"),
         ("settings_banned_words", {"action": "add", "words": " , ,"}, "one or more words"),
         ("settings_banned_words", {"action": "add", "words": "x" * 60}, "at most 50 characters"),

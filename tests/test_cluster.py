@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from bot.dashscope import DashScopeClient
 from bot.engine.delivery import Progress
 from bot.engine.runner import Engine, EngineConfig
+from bot.i18n import Text
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.database import Database, StorageInUse
@@ -57,7 +58,7 @@ class WatchedNotifier(RecordingNotifier):
         self.changed.set()
         return result
 
-    async def fail(self, job: Job, reason: str) -> None:
+    async def fail(self, job: Job, reason: Text) -> None:
         await super().fail(job, reason)
         self.changed.set()
 
@@ -195,7 +196,7 @@ async def test_a_cancel_pressed_on_a_standby_reaches_the_scheduler(
     )
 
     outcome = await second.engine.cancel(job.id)
-    assert not outcome.canceled and "status message" in outcome.message
+    assert not outcome.canceled and "status message" in str(outcome.message)
 
     await until(lambda: job.id in first.notifier.failed, first.notifier)
     canceled = await first.jobs.get(job.id)

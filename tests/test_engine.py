@@ -18,6 +18,7 @@ from bot.engine.delivery import Progress
 from bot.engine.runner import Engine, EngineConfig, QueueFull
 from bot.engine.schedule import SURE_SAMPLES
 from bot.engine.virtual import VirtualClock, drive
+from bot.i18n import Text
 from bot.media import probe_video_file
 from bot.requests import GenerationRequest, MediaItem
 from bot.simulator import Simulator, SimulatorConfig
@@ -74,8 +75,8 @@ class RecordingNotifier:
             raise Crash
         return self._next_id
 
-    async def fail(self, job: Job, reason: str) -> None:
-        self.failed[job.id] = reason
+    async def fail(self, job: Job, reason: Text) -> None:
+        self.failed[job.id] = str(reason)  # English, as a member set to English reads it
 
     async def delivered_message(self, job: Job) -> int | None:
         ids = self.posted.get(job.id)
@@ -222,7 +223,7 @@ async def test_the_waiting_line_per_user_is_capped(rig: Rig) -> None:
 async def test_cancel_while_queued_pending_and_running(rig: Rig) -> None:
     queued = await rig.engine.enqueue(video_request(), ALICE)
     outcome = await rig.engine.cancel(queued.id)
-    assert outcome.canceled and "Nothing was charged" in outcome.message
+    assert outcome.canceled and "Nothing was charged" in str(outcome.message)
     assert (await rig.job(queued.id)).state is JobState.CANCELED
     assert await rig.ledger_kinds(queued.id) == ["reserve", "refund"]
 
@@ -244,7 +245,7 @@ async def test_cancel_while_queued_pending_and_running(rig: Rig) -> None:
     await drive(rig.engine, rig.clock, until=is_running)
     assert (await rig.job(running.id)).state is JobState.RUNNING
     outcome = await rig.engine.cancel(running.id)
-    assert not outcome.canceled and "cannot stop it" in outcome.message
+    assert not outcome.canceled and "cannot stop it" in str(outcome.message)
     await rig.finish(running.id)
     assert (await rig.job(running.id)).state is JobState.DELIVERED
     assert await rig.ledger_kinds(running.id) == ["reserve", "commit"]
@@ -260,7 +261,7 @@ async def test_a_burst_of_429s_requeues_without_failing(rig: Rig) -> None:
     assert states[-1] is JobState.DELIVERED
     assert (await rig.job(job.id)).attempts == 4
     assert await rig.ledger_kinds(job.id) == ["reserve", "commit"]
-    assert any(u.note and "busy" in u.note for _, u in rig.notifier.updates)
+    assert any(u.note and "busy" in str(u.note) for _, u in rig.notifier.updates)
 
 
 async def test_concurrency_is_respected_and_the_query_budget_is_never_exceeded(rig: Rig) -> None:

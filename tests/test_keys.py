@@ -421,7 +421,7 @@ async def test_a_job_whose_key_is_gone_after_a_restart_ends_refunded(two: Two) -
     for gone in (on_b, waiting_on_b):
         job = await two.job(gone.id)
         assert job.state is JobState.FAILED and job.error_code == "KeyGone"
-        assert two.notifier.failed[gone.id] == failures.KEY_GONE
+        assert two.notifier.failed[gone.id] == str(failures.KEY_GONE)
         kinds = [e.kind for e in await two.quotas.ledger(10, limit=100) if e.job_id == gone.id]
         assert sorted(kinds) == ["refund", "reserve"]
     assert (await two.job(on_a.id)).state is JobState.DELIVERED

@@ -21,6 +21,7 @@ from bot.catalog import MediaType
 from bot.dashscope import DashScopeClient
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock, drive
+from bot.i18n import ENGLISH
 from bot.keys import DashScopeKey
 from bot.media import check_media
 from bot.settings import Settings
@@ -398,7 +399,7 @@ async def test_buttons_decode_after_a_restart_and_check_who_presses(tmp_path: Pa
         job_id = await _delivered_job(rig)
         custom_ids = [
             c.custom_id
-            for c in __import__("cogs.views", fromlist=["result_view"]).result_view(job_id).children
+            for c in __import__("cogs.views", fromlist=["result_view"]).result_view(job_id, ENGLISH).children
         ]
     # A new process: new bot, cog, engine; the same database. Only the custom_id survives.
     async for rig in make_rig(tmp_path, clock):

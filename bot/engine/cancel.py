@@ -20,6 +20,7 @@ from bot.engine.polling import Polling
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
 from bot.errors import InvalidInput
+from bot.i18n import Text, _
 from storage.jobs import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class CancelOutcome:
     canceled: bool
-    message: str
+    message: Text
 
 
 class Canceler:
@@ -46,18 +47,21 @@ class Canceler:
         """Cancel a job if it can still be stopped; say what happened either way."""
         job = await self._ctx.jobs.get(job_id)
         if job is None:
-            raise InvalidInput(f"There is no job #{job_id}.", field="job")
+            raise InvalidInput(_("There is no video #{id}.", id=job_id), field="job")
         if job.state is JobState.QUEUED and self._scheduler.withdraw(job.id):
             await self._settlement.end(job, JobState.CANCELED, failures.CANCELED, code="Canceled")
             return CancelOutcome(
-                True, f"Canceled job #{job.id} before it started. Nothing was charged."
+                True, _("Canceled video #{id} before it started. Nothing was charged.", id=job.id)
             )
         if job.state is JobState.PENDING and job.task_id:
             return await self._cancel_at_provider(job, job.task_id)
         if job.state in (JobState.QUEUED, JobState.SUBMITTING):
             return CancelOutcome(
                 False,
-                f"Job #{job.id} is being sent to the provider right now; try again in a moment.",
+                _(
+                    "Video #{id} is being sent to the provider right now; try again in a moment.",
+                    id=job.id,
+                ),
             )
         return _cannot_cancel(job)
 
@@ -78,7 +82,13 @@ class Canceler:
             if error.code == "UnsupportedOperation":  # no longer PENDING
                 return _cannot_cancel(current)
             return CancelOutcome(
-                False, f"The provider refused to cancel job #{job.id}: {error.message}"
+                False,
+                # Translators: {detail} is the provider's own explanation, often in English.
+                _(
+                    "The provider refused to cancel video #{id}: {detail}",
+                    id=job.id,
+                    detail=error.message,
+                ),
             )
         await self._canceled_at_provider(job)
         return _canceled(job)
@@ -92,7 +102,11 @@ class Canceler:
             answer = await key.once.get_task(task_id)
         except DashScopeError:
             return CancelOutcome(
-                False, f"Could not reach the provider to cancel job #{job.id}; try again shortly."
+                False,
+                _(
+                    "Could not reach the provider to cancel video #{id}; try again shortly.",
+                    id=job.id,
+                ),
             )
         if answer.status is TaskStatus.CANCELED:
             await self._canceled_at_provider(job)
@@ -116,19 +130,26 @@ class Canceler:
 
 
 def _canceled(job: Job) -> CancelOutcome:
-    return CancelOutcome(True, f"Canceled job #{job.id}. Nothing was charged.")
+    return CancelOutcome(True, _("Canceled video #{id}. Nothing was charged.", id=job.id))
 
 
 def _cannot_cancel(job: Job) -> CancelOutcome:
     """What a cancel answers for a job past the point where it can be stopped."""
     if job.state is JobState.CANCELED:
-        return CancelOutcome(True, f"Job #{job.id} was already canceled. Nothing was charged.")
+        return CancelOutcome(
+            True, _("Video #{id} was already canceled. Nothing was charged.", id=job.id)
+        )
     if job.state in (JobState.PENDING, JobState.RUNNING):
         return CancelOutcome(
             False,
-            f"Job #{job.id} is already being made; the provider cannot stop it now. "
-            "It will be delivered (and counted) when it is ready.",
+            _(
+                "Video #{id} is already being made; the provider cannot stop it now. "
+                "It will be delivered (and counted) when it is ready.",
+                id=job.id,
+            ),
         )
     if job.state in (JobState.DOWNLOADING, JobState.DELIVERING):
-        return CancelOutcome(False, f"Job #{job.id} is finished and on its way.")
-    return CancelOutcome(False, f"Job #{job.id} has already ended ({job.state.value}).")
+        return CancelOutcome(False, _("Video #{id} is finished and on its way.", id=job.id))
+    if job.state is JobState.DELIVERED:
+        return CancelOutcome(False, _("Video #{id} has already been delivered.", id=job.id))
+    return CancelOutcome(False, _("Video #{id} has already ended without a video.", id=job.id))

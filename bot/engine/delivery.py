@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bot.i18n import Text
 from storage.jobs import Job, JobState
 
 
@@ -22,7 +23,7 @@ class Progress:
     queue_position: int | None = None  # jobs ahead of this one, while queued
     elapsed: float = 0.0  # seconds since the job was queued
     expected_end: float | None = None  # epoch seconds, while the provider works
-    note: str | None = None  # e.g. "The provider is busy; trying again shortly."
+    note: Text | None = None  # e.g. "The provider is busy; trying again shortly."
 
 
 class Notifier(Protocol):
@@ -32,7 +33,7 @@ class Notifier(Protocol):
     async def deliver(self, job: Job, video: Path) -> int | None:
         """Hand the finished video over; return a message id (or None) for the record."""
 
-    async def fail(self, job: Job, reason: str) -> None:
+    async def fail(self, job: Job, reason: Text) -> None:
         """Tell the requester the job ended without a video, and why, in plain words."""
 
     async def delivered_message(self, job: Job) -> int | None:

@@ -179,7 +179,7 @@ class Pipeline:
             await self._settlement.end(
                 job,
                 JobState.FAILED,
-                "The video was made but could not be posted. Nothing was charged.",
+                failures.NOT_POSTED,
                 code="DeliveryFailed",
                 message=str(error),
             )

@@ -35,6 +35,7 @@ from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
 from bot.engine.submit import Submitter
 from bot.errors import InvalidInput, WanbotError
+from bot.i18n import _
 from bot.keys import KeyRing
 from bot.requests import GenerationRequest
 from bot.workers import MediaWorkers
@@ -247,7 +248,8 @@ class Engine:
             return await self._canceler.cancel(job_id)  # the same answers for these
         await self._ctx.coordination.request_cancel(job_id)
         return CancelOutcome(
-            False, f"Asked to cancel job #{job_id}; its status message will say when it stops."
+            False,
+            _("Asked to cancel video #{id}; its status message will say when it stops.", id=job_id),
         )
 
     async def waiting(self, guild_id: int | None, user_id: int) -> int:

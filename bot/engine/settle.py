@@ -8,6 +8,7 @@ notifier's failures are logged with the job and never stop the engine.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from bot.engine import failures
 from bot.engine.context import Context
 from bot.engine.delivery import Progress
+from bot.i18n import Text
 from storage.jobs import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ class Settlement:
         self,
         job: Job,
         state: JobState,
-        reason: str,
+        reason: Text,
         *,
         code: str | None = None,
         message: str | None = None,
@@ -61,7 +63,13 @@ class Settlement:
             if (await ctx.jobs.get_in(tx, job.id)).state.is_final:
                 return
             job = await ctx.jobs.transition(
-                tx, job.id, state, detail=code, error_code=code, error_message=message or reason
+                tx,
+                job.id,
+                state,
+                detail=code,
+                error_code=code,
+                error_message=message or str(reason),
+                reason_json=json.dumps(reason.to_json(), ensure_ascii=False),
             )
             if job.reused_job_id is None:  # a reused result reserved nothing
                 await ctx.quotas.refund(tx, job_id=job.id, reason=code or state.value)

@@ -82,7 +82,7 @@ class Submitter:
                 )
             ctx.job_keys[job.id].release(job.model)
             ctx.requeue(job, ready)
-            await self._settlement.progress(job, note="The provider is busy; trying again shortly.")
+            await self._settlement.progress(job, note=failures.PROVIDER_BUSY)
         elif error.unclear:
             # No clear answer: the task may exist. Look for it before submitting again.
             log.warning("Submit of job %s unclear (%s); reconciling", job.id, error)

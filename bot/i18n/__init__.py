@@ -98,6 +98,12 @@ def _(msgid: str, /, **params: Any) -> Text:
     return Text(msgid, params)
 
 
+def N_(msgid: str, /) -> str:
+    """Marks a message for the catalogs where it is defined, to be translated where it is used
+    (`lang.gettext(LABEL)`)."""
+    return msgid
+
+
 def _n(singular: str, plural: str, count: int, /, **params: Any) -> Text:
     """A message with a count, whose wording depends on it: `{n}` is the count."""
     return Text(singular, {"n": count, **params}, plural, count)

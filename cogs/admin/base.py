@@ -15,8 +15,9 @@ from discord.ext import commands
 
 from bot.catalog import MODELS, RESOLUTIONS
 from bot.errors import InvalidInput
+from bot.i18n import _
 from bot.services import Services
-from cogs import render
+from cogs.admin import texts
 from cogs.checks import is_moderator, role_ids
 from cogs.served import ServedBot
 from storage.allowances import Allowance, Period
@@ -59,11 +60,11 @@ class AdminBase(commands.Cog):
         """Return the server id and its settings, or refuse anyone who is not a moderator."""
         guild_id = interaction.guild_id
         if guild_id is None:
-            raise InvalidInput("/videoadmin works only in a server.")
+            raise InvalidInput(_("/videoadmin works only in a server."))
         settings = await self._services.guild_settings.get(guild_id)
         if not is_moderator(interaction.user, settings):
             log.info("Refused /videoadmin to %s in guild %s", interaction.user.id, guild_id)
-            raise InvalidInput(render.NOT_MODERATOR)
+            raise InvalidInput(texts.NOT_MODERATOR)
         return guild_id, settings
 
     async def _allowance(self, guild_id: int, user: discord.Member) -> Allowance:
@@ -86,7 +87,8 @@ def check_seconds(seconds: int, *, lowest: int = 0) -> None:
     """Discord enforces the option's range; a call from elsewhere is checked here again."""
     if not lowest <= seconds <= MOST_SECONDS:
         raise InvalidInput(
-            f"Seconds must be {lowest}–{MOST_SECONDS}, not {seconds}.", field="seconds"
+            _("Seconds must be {low}–{high}, not {s}.", low=lowest, high=MOST_SECONDS, s=seconds),
+            field="seconds",
         )
 
 
@@ -94,22 +96,38 @@ def check_period(period: str) -> Period:
     try:
         return Period(period)
     except ValueError:
-        raise InvalidInput("The period is a day, a week or a month.", field="period") from None
+        raise InvalidInput(_("The period is a day, a week or a month."), field="period") from None
 
 
 def check_defaults(model: str | None, resolution: str | None) -> None:
     """Refuse an unknown model, or a resolution the model (with none: every model) cannot make."""
     if model is not None and model not in MODELS:
         raise InvalidInput(
-            f"There is no model {model!r}; choose one of {', '.join(MODELS)}.", field="model"
+            _(
+                "There is no model {model}; choose one of {models}.",
+                model=model,
+                models=", ".join(MODELS),
+            ),
+            field="model",
         )
     if resolution is None:
         return
     makers = MODELS[model].resolutions if model is not None else RESOLUTIONS
     if resolution not in makers:
-        whose = model or "any model"
+        choices = ", ".join(makers)
         raise InvalidInput(
-            f"{whose} cannot make {resolution}; choose one of {', '.join(makers)}.",
+            _(
+                "{model} cannot make {resolution}; choose one of {choices}.",
+                model=model,
+                resolution=resolution,
+                choices=choices,
+            )
+            if model
+            else _(
+                "No model makes {resolution}; choose one of {choices}.",
+                resolution=resolution,
+                choices=choices,
+            ),
             field="resolution",
         )
 

@@ -12,7 +12,9 @@ import discord
 from discord import app_commands
 
 from bot.errors import InvalidInput
+from bot.i18n import _
 from cogs import render
+from cogs.admin import texts
 from cogs.admin.base import (
     QUOTA,
     AdminBase,
@@ -24,6 +26,7 @@ from cogs.admin.base import (
     clean,
 )
 from cogs.errors import send_private
+from cogs.languages import member_language
 
 LEDGER_LINES = 8
 
@@ -33,13 +36,18 @@ class QuotaCommands(AdminBase):
     @app_commands.describe(member="The member whose quota to show")
     async def quota_show(self, interaction: discord.Interaction, member: discord.Member) -> None:
         """Show a member's quota this period and their latest quota changes."""
-        guild_id, _ = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         allowance = await self._allowance(guild_id, member)
         entries = await self._services.quotas.ledger(
             guild_id, user_id=member.id, limit=LEDGER_LINES
         )
-        embed = render.quota(allowance, who=member.mention)
-        embed.add_field(name="Latest changes", value=render.ledger_text(entries), inline=False)
+        lang = member_language(interaction)
+        embed = render.quota(lang, allowance, who=member.mention)
+        embed.add_field(
+            name=lang.gettext("Latest changes"),
+            value=texts.ledger_text(lang, entries),
+            inline=False,
+        )
         await send_private(interaction, embed=embed)
 
     @QUOTA.command(name="set")
@@ -54,7 +62,7 @@ class QuotaCommands(AdminBase):
         seconds: Seconds | None = None,
     ) -> None:
         """Give a member their own allowance, beating every default (empty: remove it)."""
-        guild_id, _ = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         if seconds is not None:
             check_seconds(seconds)
         before = await self._allowance(guild_id, member)
@@ -62,16 +70,31 @@ class QuotaCommands(AdminBase):
             guild_id, member.id, seconds, actor_id=interaction.user.id
         )
         after = await self._allowance(guild_id, member)
-        who, period = member.mention, after.period.value
-        if seconds is None:
-            line = f"{who} has no allowance of their own now"
-            if not after.blocked:
-                line += f": they get {render.base_text(after)} per {period}"
+        lang = member_language(interaction)
+        who, period = member.mention, texts.period_noun(lang, after.period)
+        if seconds is None and after.blocked:
+            line = lang.gettext("{member} has no allowance of their own now", member=who)
+        elif seconds is None:
+            line = lang.gettext(
+                "{member} has no allowance of their own now: they get {allowance} per {period}",
+                member=who,
+                allowance=texts.base_text(lang, after),
+                period=period,
+            )
         else:
-            line = f"{who} now has {seconds} s per {period}"
-        line += "." if before.blocked else f" (was {render.base_text(before)})."
+            line = lang.gettext(
+                "{member} now has {s} s per {period}", member=who, s=seconds, period=period
+            )
+        if before.blocked:
+            line = lang.gettext("{line}.", line=line)
+        else:
+            line = lang.gettext(
+                "{line} (was {allowance}).", line=line, allowance=texts.base_text(lang, before)
+            )
         if after.blocked:
-            line += " They are still blocked: `/videoadmin quota unblock` lets them make videos."
+            line += " " + lang.gettext(
+                "They are still blocked: `/videoadmin quota unblock` lets them make videos."
+            )
         await send_private(interaction, content=line)
 
     @QUOTA.command(name="grant")
@@ -88,17 +111,21 @@ class QuotaCommands(AdminBase):
         reason: Reason | None = None,
     ) -> None:
         """Give a member extra seconds for this period only."""
-        guild_id, _ = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         check_seconds(seconds, lowest=1)
         await self._services.quotas.grant(
             guild_id, member.id, seconds, actor_id=interaction.user.id, reason=clean(reason)
         )
         after = await self._allowance(guild_id, member)
+        lang = member_language(interaction)
         await send_private(
             interaction,
-            content=(
-                f"Granted {member.mention} {seconds} s this {after.period.value}: they have "
-                f"{after.remaining_seconds} s left until {render.timestamp(after.renews_at, 'f')}."
+            content=lang.gettext(
+                "Granted {member} {s} s for this period: they have {left} s left until {time}.",
+                member=member.mention,
+                s=seconds,
+                left=after.remaining_seconds,
+                time=render.timestamp(after.renews_at, "f"),
             ),
         )
 
@@ -114,19 +141,27 @@ class QuotaCommands(AdminBase):
         reason: Reason | None = None,
     ) -> None:
         """Forgive what a member used this period (videos still being made count normally)."""
-        guild_id, _ = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         forgiven = await self._services.quotas.reset(
             guild_id, member.id, actor_id=interaction.user.id, reason=clean(reason)
         )
         after = await self._allowance(guild_id, member)
-        period = after.period.value
-        done = (
-            f"Forgave the {forgiven} s {member.mention} used this {period}"
-            if forgiven
-            else f"{member.mention} had used nothing this {period} to forgive"
-        )
+        lang = member_language(interaction)
+        left = after.remaining_seconds
         await send_private(
-            interaction, content=f"{done}: they have {after.remaining_seconds} s left."
+            interaction,
+            content=lang.gettext(
+                "Forgave the {s} s {member} used this period: they have {left} s left.",
+                s=forgiven,
+                member=member.mention,
+                left=left,
+            )
+            if forgiven
+            else lang.gettext(
+                "{member} had used nothing this period to forgive: they have {left} s left.",
+                member=member.mention,
+                left=left,
+            ),
         )
 
     @QUOTA.command(name="block")
@@ -141,33 +176,45 @@ class QuotaCommands(AdminBase):
         reason: Reason | None = None,
     ) -> None:
         """Stop a member from making videos in this server."""
-        guild_id, _ = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         reason = clean(reason)
         await self._services.quotas.block(
             guild_id, member.id, actor_id=interaction.user.id, reason=reason
         )
-        because = f": {reason}" if reason else ""
+        lang = member_language(interaction)
         await send_private(
-            interaction, content=f"{member.mention} can no longer make videos here{because}."
+            interaction,
+            content=lang.gettext(
+                "{member} can no longer make videos here: {reason}.",
+                member=member.mention,
+                reason=reason,
+            )
+            if reason
+            else lang.gettext("{member} can no longer make videos here.", member=member.mention),
         )
 
     @QUOTA.command(name="unblock")
     @app_commands.describe(member="The member who may make videos again")
     async def quota_unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
         """Let a blocked member make videos again."""
-        guild_id, _ = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
+        lang = member_language(interaction)
         if not (await self._allowance(guild_id, member)).blocked:
             await send_private(
-                interaction, content=f"{member.mention} is not blocked; nothing changed."
+                interaction,
+                content=lang.gettext(
+                    "{member} is not blocked; nothing changed.", member=member.mention
+                ),
             )
             return
         await self._services.quotas.unblock(guild_id, member.id, actor_id=interaction.user.id)
         after = await self._allowance(guild_id, member)
         await send_private(
             interaction,
-            content=(
-                f"{member.mention} can make videos again: {after.remaining_seconds} s left "
-                f"this {after.period.value}."
+            content=lang.gettext(
+                "{member} can make videos again: {left} s left this period.",
+                member=member.mention,
+                left=after.remaining_seconds,
             ),
         )
 
@@ -183,27 +230,43 @@ class QuotaCommands(AdminBase):
         seconds: Seconds | None = None,
     ) -> None:
         """Give a role's members an allowance (the most generous one applies; empty: remove)."""
-        guild_id, _ = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         if seconds is not None:
             check_seconds(seconds)
         current = await self._services.quotas.guild_settings(guild_id)
         old = current.role_defaults.get(role.id)
+        lang = member_language(interaction)
         if seconds is None and old is None:
             await send_private(
                 interaction,
-                content=f"{role.mention} gives no allowance of its own; nothing changed.",
+                content=lang.gettext(
+                    "{role} gives no allowance of its own; nothing changed.", role=role.mention
+                ),
             )
             return
         await self._services.quotas.set_role_default(
             guild_id, role.id, seconds, actor_id=interaction.user.id
         )
-        was = "nothing of its own" if old is None else f"{old} s"
+        was = lang.gettext("nothing of its own") if old is None else lang.gettext("{s} s", s=old)
         if seconds is None:
-            line = f"{role.mention} no longer gives an allowance of its own (was {was})."
+            line = lang.gettext(
+                "{role} no longer gives an allowance of its own (was {was}).",
+                role=role.mention,
+                was=was,
+            )
         else:
-            line = f"{role.mention} now gives {seconds} s per {current.period.value} (was {was})."
+            line = lang.gettext(
+                "{role} now gives {s} s per {period} (was {was}).",
+                role=role.mention,
+                s=seconds,
+                period=texts.period_noun(lang, current.period),
+                was=was,
+            )
             if seconds <= current.default_seconds:
-                line += f" It only matters above the server default ({current.default_seconds} s)."
+                line += " " + lang.gettext(
+                    "It only matters above the server default ({s} s).",
+                    s=current.default_seconds,
+                )
         await send_private(interaction, content=line)
 
     @QUOTA.command(name="default")
@@ -218,7 +281,7 @@ class QuotaCommands(AdminBase):
         period: Literal["day", "week", "month"] | None = None,
     ) -> None:
         """Set the allowance every member gets, and optionally how often it renews."""
-        guild_id, _ = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         check_seconds(seconds)
         new_period = None if period is None else check_period(period)
         old = await self._services.quotas.guild_settings(guild_id)
@@ -226,12 +289,14 @@ class QuotaCommands(AdminBase):
             guild_id, seconds=seconds, period=new_period, actor_id=interaction.user.id
         )
         now = new_period or old.period
-        line = (
-            f"Every member now gets {seconds} s per {now.value} by default "
-            f"(was {old.default_seconds} s per {old.period.value})."
+        lang = member_language(interaction)
+        line = lang.gettext(
+            "Every member now gets {new} by default (was {old}).",
+            new=texts.per_period(lang, seconds, now),
+            old=texts.per_period(lang, old.default_seconds, old.period),
         )
         if now is not old.period:
-            line += f" Allowances now renew {render.RENEWALS[now]}."
+            line += " " + lang.gettext(texts.RENEWALS[now])
         await send_private(interaction, content=line)
 
     @QUOTA.command(name="budget")
@@ -242,17 +307,27 @@ class QuotaCommands(AdminBase):
         self, interaction: discord.Interaction, seconds: Seconds | None = None
     ) -> None:
         """Cap the seconds the whole server may use per period (empty: no cap)."""
-        guild_id, _ = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         if seconds is not None:
             check_seconds(seconds)
         old = await self._services.quotas.guild_settings(guild_id)
         await self._services.quotas.set_budget(guild_id, seconds, actor_id=interaction.user.id)
-        period = old.period.value
-        was = "no budget" if old.budget_seconds is None else f"{old.budget_seconds} s"
+        lang = member_language(interaction)
+        period = texts.period_noun(lang, old.period)
+        was = (
+            lang.gettext("no budget")
+            if old.budget_seconds is None
+            else lang.gettext("{s} s", s=old.budget_seconds)
+        )
         if seconds is None:
-            line = f"The server has no video budget now (was {was})."
+            line = lang.gettext("The server has no video budget now (was {was}).", was=was)
         else:
-            line = f"The whole server may now make {seconds} s of video per {period} (was {was})."
+            line = lang.gettext(
+                "The whole server may now make {s} s of video per {period} (was {was}).",
+                s=seconds,
+                period=period,
+                was=was,
+            )
         await send_private(interaction, content=line)
 
     @QUOTA.command(name="usage")
@@ -263,9 +338,9 @@ class QuotaCommands(AdminBase):
         period: Literal["current", "previous"] = "current",
     ) -> None:
         """Show who used how many seconds, the totals and the estimated cost."""
-        guild_id, _ = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         if period not in ("current", "previous"):
-            raise InvalidInput("Choose the current or the previous period.", field="period")
+            raise InvalidInput(_("Choose the current or the previous period."), field="period")
         services = self._services
         report = await services.quotas.usage(guild_id)
         if period == "previous":
@@ -275,7 +350,11 @@ class QuotaCommands(AdminBase):
             by_key = await services.jobs.usage_per_key(
                 guild_id, report.period_start, report.period_end, first_key=services.keys.first.name
             )
-        embed = render.usage(report, services.settings.cost_per_second_usd, by_key)
-        if period == "previous":
-            embed.title = f"Video usage last {report.period.value}"
+        embed = texts.usage(
+            member_language(interaction),
+            report,
+            services.settings.cost_per_second_usd,
+            by_key,
+            previous=period == "previous",
+        )
         await send_private(interaction, embed=embed)

@@ -1,26 +1,40 @@
-"""/videoadmin settings: where videos may be made, banned words, defaults, the moderator role.
+"""/videoadmin settings: where videos may be made, banned words, defaults, the moderator role,
+the server's language.
 
-Every reply is ephemeral and says what changed and what it was before.
+Every reply is ephemeral, in the moderator's language, and says what changed and what it was.
 """
 
 from __future__ import annotations
-
-from typing import Literal
 
 import discord
 from discord import app_commands
 
 from bot.catalog import DEFAULT_MODEL, LONGEST_SECONDS, MODELS, SHORTEST_SECONDS
 from bot.errors import InvalidInput
-from cogs import render
+from bot.i18n import LANGUAGE_NAMES, _, _n
+from cogs.admin import texts
 from cogs.admin.base import SETTINGS, AdminBase, check_defaults
 from cogs.choices import MODEL_CHOICES, RESOLUTION_CHOICES, Duration
 from cogs.errors import send_private
+from cogs.languages import member_language
 from storage.guild_settings import normalise_words
 
 MOST_CHANNELS = 50
 MOST_BANNED_WORDS = 200
 LONGEST_BANNED_WORD = 50
+DISCORD_LANGUAGE = "discord"  # the language choice that follows Discord's server language
+
+ACTION_CHOICES = [
+    app_commands.Choice(name=app_commands.locale_str("Add"), value="add"),
+    app_commands.Choice(name=app_commands.locale_str("Remove"), value="remove"),
+]
+# Each language by its own name, as language pickers show them; first, Discord's own setting.
+LANGUAGE_CHOICES = [
+    app_commands.Choice(
+        name=app_commands.locale_str("Discord's server language"), value=DISCORD_LANGUAGE
+    ),
+    *(app_commands.Choice(name=name, value=code) for code, name in LANGUAGE_NAMES.items()),
+]
 
 
 class SettingsCommands(AdminBase):
@@ -29,7 +43,7 @@ class SettingsCommands(AdminBase):
         """Show every video setting of this server."""
         guild_id, settings = await self._authorise(interaction)
         quota = await self._services.quotas.guild_settings(guild_id)
-        embed = render.guild_settings(settings, quota)
+        embed = texts.guild_settings(member_language(interaction), settings, quota)
         await send_private(interaction, embed=embed)
 
     @SETTINGS.command(name="channel_add")
@@ -41,19 +55,32 @@ class SettingsCommands(AdminBase):
     ) -> None:
         """Allow videos in a channel (once any is added, only listed channels allow them)."""
         guild_id, settings = await self._authorise(interaction)
+        lang = member_language(interaction)
         old = settings.allowed_channels
         if channel.id in old:
             await send_private(
-                interaction, content=f"{channel.mention} is already allowed; nothing changed."
+                interaction,
+                content=lang.gettext(
+                    "{channel} is already allowed; nothing changed.", channel=channel.mention
+                ),
             )
             return
         if len(old) >= MOST_CHANNELS:
-            raise InvalidInput(f"At most {MOST_CHANNELS} channels can be listed; remove one first.")
+            raise InvalidInput(
+                _("At most {n} channels can be listed; remove one first.", n=MOST_CHANNELS)
+            )
         await self._update(interaction, guild_id, allowed_channels=old | {channel.id})
         if old:
-            line = f"Videos can now also be made in {channel.mention} ({len(old) + 1} channels)."
+            line = lang.gettext(
+                "Videos can now also be made in {channel} ({n} channels).",
+                channel=channel.mention,
+                n=len(old) + 1,
+            )
         else:
-            line = f"Videos can now be made only in {channel.mention} (was every channel)."
+            line = lang.gettext(
+                "Videos can now be made only in {channel} (was every channel).",
+                channel=channel.mention,
+            )
         await send_private(interaction, content=line)
 
     @SETTINGS.command(name="channel_remove")
@@ -65,21 +92,30 @@ class SettingsCommands(AdminBase):
     ) -> None:
         """Stop allowing videos in a listed channel (an empty list allows every channel)."""
         guild_id, settings = await self._authorise(interaction)
+        lang = member_language(interaction)
         old = settings.allowed_channels
         if channel.id not in old:
             await send_private(
-                interaction, content=f"{channel.mention} is not on the list; nothing changed."
+                interaction,
+                content=lang.gettext(
+                    "{channel} is not on the list; nothing changed.", channel=channel.mention
+                ),
             )
             return
         left = old - {channel.id}
         await self._update(interaction, guild_id, allowed_channels=left)
         if left:
-            left_text = render.plural(len(left), "channel")
-            line = f"Videos can no longer be made in {channel.mention} ({left_text} left)."
+            line = lang.ngettext(
+                "Videos can no longer be made in {channel} ({n} channel left).",
+                "Videos can no longer be made in {channel} ({n} channels left).",
+                len(left),
+                channel=channel.mention,
+            )
         else:
-            line = (
-                f"Removed {channel.mention}, the last listed channel: videos can be made in "
-                "every channel again."
+            line = lang.gettext(
+                "Removed {channel}, the last listed channel: videos can be made in every "
+                "channel again.",
+                channel=channel.mention,
             )
         await send_private(interaction, content=line)
 
@@ -87,17 +123,21 @@ class SettingsCommands(AdminBase):
     async def settings_channels_clear(self, interaction: discord.Interaction) -> None:
         """Allow videos in every channel again (empties the channel list)."""
         guild_id, settings = await self._authorise(interaction)
+        lang = member_language(interaction)
         if not settings.allowed_channels:
             await send_private(
-                interaction, content="Videos can already be made in every channel; nothing changed."
+                interaction,
+                content=lang.gettext(
+                    "Videos can already be made in every channel; nothing changed."
+                ),
             )
             return
         await self._update(interaction, guild_id, allowed_channels=frozenset())
         await send_private(
             interaction,
-            content=(
-                "Videos can be made in every channel again "
-                f"(was only {render.channels_text(settings.allowed_channels)})."
+            content=lang.gettext(
+                "Videos can be made in every channel again (was only {channels}).",
+                channels=texts.channels_text(lang, settings.allowed_channels),
             ),
         )
 
@@ -106,47 +146,66 @@ class SettingsCommands(AdminBase):
         action="Add the words to the list, or remove them from it",
         words="Words or phrases, separated by commas (case does not matter)",
     )
+    @app_commands.choices(action=ACTION_CHOICES)
     async def settings_banned_words(
         self,
         interaction: discord.Interaction,
-        action: Literal["add", "remove"],
+        action: str,
         words: app_commands.Range[str, 1, 1000],
     ) -> None:
         """Add or remove words that prompts may not contain."""
         guild_id, settings = await self._authorise(interaction)
+        lang = member_language(interaction)
         given = normalise_words(words.split(","))
         if not given:
-            raise InvalidInput("Give one or more words, separated by commas.", field="words")
+            raise InvalidInput(_("Give one or more words, separated by commas."), field="words")
         old = settings.banned_words
         if action == "add":
             if too_long := [w for w in given if len(w) > LONGEST_BANNED_WORD]:
                 raise InvalidInput(
-                    f"A banned word or phrase can be at most {LONGEST_BANNED_WORD} characters "
-                    f"(“{too_long[0][:20]}…” is longer).",
+                    _(
+                        "A banned word or phrase can be at most {n} characters (“{word}…” is "
+                        "longer).",
+                        n=LONGEST_BANNED_WORD,
+                        word=too_long[0][:20],
+                    ),
                     field="words",
                 )
             new = normalise_words([*old, *given])
             if len(new) > MOST_BANNED_WORDS:
-                raise InvalidInput(f"At most {MOST_BANNED_WORDS} banned words; remove some first.")
+                raise InvalidInput(
+                    _("At most {n} banned words; remove some first.", n=MOST_BANNED_WORDS)
+                )
             changed = [w for w in given if w not in old]
-            verb = "Banned"
         elif action == "remove":
             new = tuple(w for w in old if w not in given)
             changed = [w for w in given if w in old]
-            verb = "Unbanned"
         else:
-            raise InvalidInput("Choose to add or to remove words.", field="action")
+            raise InvalidInput(_("Choose to add or to remove words."), field="action")
         if not changed:
-            await send_private(interaction, content="The list already says that; nothing changed.")
+            await send_private(
+                interaction, content=lang.gettext("The list already says that; nothing changed.")
+            )
             return
         await self._update(interaction, guild_id, banned_words=new)
-        await send_private(
-            interaction,
-            content=(
-                f"{verb} {render.spoiler(changed)} ({render.plural(len(new), 'banned word')} in all, "
-                f"was {len(old)})."
-            ),
+        message = (
+            _n(
+                "Banned {words} ({n} banned word in all, was {old}).",
+                "Banned {words} ({n} banned words in all, was {old}).",
+                len(new),
+                words=texts.spoiler(changed),
+                old=len(old),
+            )
+            if action == "add"
+            else _n(
+                "Unbanned {words} ({n} banned word in all, was {old}).",
+                "Unbanned {words} ({n} banned words in all, was {old}).",
+                len(new),
+                words=texts.spoiler(changed),
+                old=len(old),
+            )
         )
+        await send_private(interaction, content=lang.render(message))
 
     @SETTINGS.command(name="defaults")
     @app_commands.describe(
@@ -166,14 +225,22 @@ class SettingsCommands(AdminBase):
         await self._update(
             interaction, guild_id, default_model=model, default_resolution=resolution
         )
-        line = (
-            f"New videos now default to {render.model_text(model)} at {render.resolution_text(resolution)} "
-            f"(was {render.model_text(settings.default_model)} at "
-            f"{render.resolution_text(settings.default_resolution)})."
+        lang = member_language(interaction)
+        line = lang.gettext(
+            "New videos now default to {model} at {resolution} (was {old_model} at "
+            "{old_resolution}).",
+            model=texts.model_text(lang, model),
+            resolution=texts.resolution_text(lang, resolution),
+            old_model=texts.model_text(lang, settings.default_model),
+            old_resolution=texts.resolution_text(lang, settings.default_resolution),
         )
         spec = MODELS[model or DEFAULT_MODEL]
         if resolution is not None and resolution not in spec.resolutions:
-            line += f" {spec.name} cannot make {resolution}, so it keeps its own default."
+            line += " " + lang.gettext(
+                "{model} cannot make {resolution}, so it keeps its own default.",
+                model=spec.name,
+                resolution=resolution,
+            )
         await send_private(interaction, content=line)
 
     @SETTINGS.command(name="watermark")
@@ -182,11 +249,13 @@ class SettingsCommands(AdminBase):
         """Choose whether every video must carry the provider's watermark."""
         guild_id, settings = await self._authorise(interaction)
         await self._update(interaction, guild_id, force_watermark=bool(forced))
+        lang = member_language(interaction)
         await send_private(
             interaction,
-            content=(
-                f"Watermark: {render.watermark_text(forced).lower()} "
-                f"(was {render.watermark_text(settings.force_watermark).lower()})."
+            content=lang.gettext(
+                "Watermark: {now} (was {was}).",
+                now=texts.watermark_text(lang, forced),
+                was=texts.watermark_text(lang, settings.force_watermark),
             ),
         )
 
@@ -202,15 +271,22 @@ class SettingsCommands(AdminBase):
         guild_id, settings = await self._authorise(interaction)
         if seconds is not None and not SHORTEST_SECONDS <= seconds <= LONGEST_SECONDS:
             raise InvalidInput(
-                f"The longest video must be {SHORTEST_SECONDS}–{LONGEST_SECONDS} s, not {seconds}.",
+                _(
+                    "The longest video must be {low}–{high} s, not {s}.",
+                    low=SHORTEST_SECONDS,
+                    high=LONGEST_SECONDS,
+                    s=seconds,
+                ),
                 field="seconds",
             )
         await self._update(interaction, guild_id, max_duration=seconds)
+        lang = member_language(interaction)
         await send_private(
             interaction,
-            content=(
-                f"Longest video: {render.duration_limit_text(seconds).lower()} "
-                f"(was {render.duration_limit_text(settings.max_duration).lower()})."
+            content=lang.gettext(
+                "Longest video: {now} (was {was}).",
+                now=texts.duration_limit_text(lang, seconds),
+                was=texts.duration_limit_text(lang, settings.max_duration),
             ),
         )
 
@@ -226,16 +302,56 @@ class SettingsCommands(AdminBase):
         # The role hands out moderator rights, so only those Discord trusts with the server pick it.
         user = interaction.user
         if not isinstance(user, discord.Member) or not user.guild_permissions.manage_guild:
-            raise InvalidInput("Only members with Manage Server can change the moderator role.")
+            raise InvalidInput(_("Only members with Manage Server can change the moderator role."))
         if role is not None and role.is_default():
-            raise InvalidInput("Choose a role other than @everyone: every member would moderate.")
+            raise InvalidInput(
+                _("Choose a role other than @everyone: every member would moderate.")
+            )
         await self._update(
             interaction, guild_id, moderator_role_id=None if role is None else role.id
         )
+        lang = member_language(interaction)
         old = settings.moderator_role_id
-        was = "Manage Server only" if old is None else f"<@&{old}>"
+        was = lang.gettext("Manage Server only") if old is None else f"<@&{old}>"
         if role is None:
-            line = f"Only members with Manage Server can use /videoadmin now (was {was})."
+            line = lang.gettext(
+                "Only members with Manage Server can use /videoadmin now (was {was}).", was=was
+            )
         else:
-            line = f"Members with {role.mention} can now use /videoadmin (was {was})."
+            line = lang.gettext(
+                "Members with {role} can now use /videoadmin (was {was}).",
+                role=role.mention,
+                was=was,
+            )
         await send_private(interaction, content=line)
+
+    @SETTINGS.command(name="language")
+    @app_commands.describe(
+        language="The language of status messages and posted videos in this server"
+    )
+    @app_commands.choices(language=LANGUAGE_CHOICES)
+    async def settings_language(self, interaction: discord.Interaction, language: str) -> None:
+        """Choose the language of the bot's messages to the whole server (replies follow each
+        member's own Discord language)."""
+        guild_id, settings = await self._authorise(interaction)
+        chosen = None if language == DISCORD_LANGUAGE else language
+        if chosen is not None and chosen not in LANGUAGE_NAMES:
+            raise InvalidInput(
+                _(
+                    "There is no language {code}; choose one of: {names}.",
+                    code=language,
+                    names=", ".join(LANGUAGE_NAMES.values()),
+                ),
+                field="language",
+            )
+        await self._update(interaction, guild_id, language=chosen)
+        lang = member_language(interaction)
+        await send_private(
+            interaction,
+            content=lang.gettext(
+                "Status messages and posted videos are now in {now} (was {was}). Replies to "
+                "each member stay in their own Discord language.",
+                now=texts.language_text(lang, chosen),
+                was=texts.language_text(lang, settings.language),
+            ),
+        )
