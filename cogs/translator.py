@@ -4,7 +4,8 @@
 Discord's locales, and send what it answers as `name_localizations`/`description_localizations`.
 Names are looked up under their own gettext context, because Discord holds them to stricter
 rules (lowercase, no spaces, 1–32 characters). A choice made from the catalogue carries its
-message as a `Text` in the `locale_str`'s extras (`text=`), so it is translated as one message.
+message as a `Text` in the `locale_str`'s extras (`text=`), so it is translated as one message;
+one marked `verbatim=True` (a language's own name) is the same in every language.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class CatalogTranslator(app_commands.Translator):
         locale: Locale,
         context: app_commands.TranslationContextTypes,
     ) -> str | None:
-        if locale.value not in CATALOGS:
+        if locale.value not in CATALOGS or string.extras.get("verbatim"):
             return None
         lang = language(locale.value)
         text = string.extras.get("text")
@@ -50,8 +51,8 @@ class RecordingTranslator(app_commands.Translator):
         locale: Locale,
         context: app_commands.TranslationContextTypes,
     ) -> str | None:
-        if isinstance(string.extras.get("text"), Text):
-            return None  # found in the code already
+        if isinstance(string.extras.get("text"), Text) or string.extras.get("verbatim"):
+            return None  # found in the code already, or the same in every language
         if context.location is Where.choice_name and string.message == str(context.data.value):
             return None  # a model or a resolution: a name in every language
         where = NAME_CONTEXT if context.location in NAMES else None

@@ -31,11 +31,17 @@ def _walk(node: dict, path: str = "") -> Iterator[tuple[str, dict]]:
             yield from _walk(option, f"{path or node['name']} {option['name']}")
 
 
+def _longest(node: dict, field: str) -> int:
+    """A field's length as Discord counts it: its longest localisation, the default included."""
+    texts = [node.get(field, ""), *(node.get(f"{field}_localizations") or {}).values()]
+    return max(len(text) for text in texts)
+
+
 def _characters(node: dict) -> int:
     """Discord counts names, descriptions and choice names/values towards 8,000 per command."""
-    total = len(node["name"]) + len(node.get("description", ""))
+    total = _longest(node, "name") + _longest(node, "description")
     for choice in node.get("choices", []):
-        total += len(choice["name"]) + len(str(choice["value"]))
+        total += _longest(choice, "name") + len(str(choice["value"]))
     return total + sum(_characters(option) for option in node.get("options", []))
 
 

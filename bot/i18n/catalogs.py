@@ -53,16 +53,16 @@ def extract(command_strings: Iterable[CommandString] = ()) -> Catalog:
     return template
 
 
-def catalog_path(catalog: str, suffix: str = ".po") -> Path:
-    return LOCALE_DIR / catalog / "LC_MESSAGES" / f"{DOMAIN}{suffix}"
+def catalog_path(catalog: str, suffix: str = ".po", locale_dir: Path = LOCALE_DIR) -> Path:
+    return locale_dir / catalog / "LC_MESSAGES" / f"{DOMAIN}{suffix}"
 
 
 def languages() -> list[str]:
     return sorted(set(CATALOGS.values()))
 
 
-def read(catalog: str) -> Catalog:
-    with catalog_path(catalog).open("rb") as file:
+def read(catalog: str, locale_dir: Path = LOCALE_DIR) -> Catalog:
+    with catalog_path(catalog, locale_dir=locale_dir).open("rb") as file:
         return read_po(file, locale=catalog)
 
 
@@ -92,15 +92,16 @@ def compile_all() -> list[Path]:
     return written
 
 
-def check(template: Catalog) -> list[str]:
+def check(template: Catalog, locale_dir: Path = LOCALE_DIR) -> list[str]:
     """What is wrong with the catalogs against `template`: messages without a translation (or
     marked fuzzy), and translations whose placeholders differ from the message's."""
     problems = []
     for catalog in languages():
-        if not catalog_path(catalog).exists():
-            problems.append(f"{catalog}: no catalog at {catalog_path(catalog)}")
+        path = catalog_path(catalog, locale_dir=locale_dir)
+        if not path.exists():
+            problems.append(f"{catalog}: no catalog at {path}")
             continue
-        translated = read(catalog)
+        translated = read(catalog, locale_dir)
         for wanted in _messages(template):
             found = translated.get(wanted.id, context=wanted.context)
             name = _name(wanted)

@@ -33,7 +33,10 @@ LANGUAGE_CHOICES = [
     app_commands.Choice(
         name=app_commands.locale_str("Discord's server language"), value=DISCORD_LANGUAGE
     ),
-    *(app_commands.Choice(name=name, value=code) for code, name in LANGUAGE_NAMES.items()),
+    *(
+        app_commands.Choice(name=app_commands.locale_str(name, verbatim=True), value=code)
+        for code, name in LANGUAGE_NAMES.items()
+    ),
 ]
 
 
