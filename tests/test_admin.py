@@ -26,8 +26,8 @@ from bot.errors import WanbotError
 from bot.services import Services
 from bot.settings import Settings
 from cogs.admin import AdminCog
-from cogs.errors import report
 from cogs.admin.texts import NOT_MODERATOR as NOT_MODERATOR_TEXT
+from cogs.errors import report
 from storage.allowances import Period
 from storage.connect import open_database
 from storage.guild_settings import GuildSettings
@@ -523,3 +523,19 @@ async def test_the_command_tree_as_discord_receives_it(bot: WanBot) -> None:
         assert len({o["name"] for o in options}) == len(options)
         required = [o.get("required", False) for o in options if o["type"] > 2]
         assert required == sorted(required, reverse=True), node["name"]  # required ones first
+
+
+async def test_the_servers_language_is_chosen_and_shown(bot: WanBot, cog: AdminCog) -> None:
+    reply = await run(cog.settings_language, cog, language="ja")
+    assert reply == (
+        "Status messages and posted videos are now in 日本語 (was Discord's server language). "
+        "Replies to each member stay in their own Discord language."
+    )
+    assert (await stored(bot)).language == "ja"
+    assert "日本語" in await run(cog.settings_show, cog)
+    reply = await run(cog.settings_language, cog, language="discord")
+    assert reply.startswith("Status messages and posted videos are now in Discord's server")
+    assert (await stored(bot)).language is None
+    reply = await run(cog.settings_language, cog, language="xx")
+    assert reply.startswith("There is no language xx; choose one of: English, 简体中文")
+    assert (await stored(bot)).language is None
