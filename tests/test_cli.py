@@ -193,8 +193,11 @@ async def test_a_failed_task_exits_1_with_the_providers_code(
 
 
 BAD_INPUTS = [
-    (["--model", "wan9"], "Unknown model 'wan9'"),
-    (["--model", "wan2.7-i2v"], "wan2.7-i2v takes first frame"),
+    (["--model", "wan9"], "Unknown model “wan9”; choose one of: wan2.7-i2v,"),
+    (
+        ["--model", "wan2.7-i2v"],
+        "wan2.7-i2v takes one of these sets of inputs: First frame; ",
+    ),
     (["--model", "wan2.7-i2v", "--first-frame", "missing.png"], "is not a file"),
     (["--model", "wan2.7-i2v", "--first-frame", "alpha.png"], "transparency"),
     (["--model", "wan2.7-i2v", "--first-frame", "tiny.png"], "100 px"),
@@ -213,7 +216,10 @@ BAD_INPUTS = [
         ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--duration", "16"],
         "2–15 s, not 16 s",
     ),
-    (["--model", "wan2.7-i2v", "--first-frame", "first.png", "--resolution", "480P"], "not 480P"),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--resolution", "480P"],
+        "wan2.7-i2v does not make 480P videos",
+    ),
     (
         ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--seed", "-1"],
         "from 0 to 2147483647",
@@ -224,7 +230,7 @@ BAD_INPUTS = [
     ),
     (
         ["--model", "wan2.2-kf2v-flash", "--first-frame", "first.png"],
-        "takes first frame + last frame",
+        "wan2.2-kf2v-flash takes these inputs: First frame + Last frame. You gave: First frame.",
     ),
     (
         [
@@ -237,7 +243,7 @@ BAD_INPUTS = [
             "--audio",
             "voice.wav",
         ],
-        "does not take the driving audio",
+        "Driving audio: wan2.2-kf2v-flash does not take this input.",
     ),
     (
         ["--model", "wanx2.1-kf2v-plus", "--first-frame", "first.png", "--template", "nope"],
