@@ -198,16 +198,46 @@ BAD_INPUTS = [
         ["--model", "wan2.7-i2v"],
         "wan2.7-i2v takes one of these sets of inputs: First frame; ",
     ),
-    (["--model", "wan2.7-i2v", "--first-frame", "missing.png"], "is not a file"),
-    (["--model", "wan2.7-i2v", "--first-frame", "alpha.png"], "transparency"),
-    (["--model", "wan2.7-i2v", "--first-frame", "tiny.png"], "100 px"),
-    (["--model", "wan2.7-i2v", "--first-frame", "wide.png"], "9:1"),
-    (["--model", "wan2.7-i2v", "--first-frame", "empty.png"], "empty"),
-    (["--model", "wan2.7-i2v", "--first-frame", "program.png"], "not an image"),
-    (["--model", "wan2.7-i2v", "--first-frame", "truncated.png"], "not an image"),
-    (["--model", "wan2.7-i2v", "--first-frame", "first.png", "--audio", "short.wav"], "1.0 s"),
-    (["--model", "wan2.7-i2v", "--first-frame", "first.png", "--audio", "long.wav"], "31.0 s"),
-    (["--model", "wan2.7-i2v", "--clip", "long.mp4", "--duration", "15"], "11.0 s"),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "missing.png"],
+        "First frame: “missing.png” is not a file.",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "alpha.png"],
+        "First frame: the PNG has transparency;",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "tiny.png"],
+        "First frame: the width is 100 px; wan2.7-i2v needs at least 240 px.",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "wide.png"],
+        "First frame: the shape is 9:1 (2700×300);",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "empty.png"],
+        "First frame: the file is empty (0 bytes).",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "program.png"],
+        "First frame: the file is not an image wan2.7-i2v can read;",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "truncated.png"],
+        "First frame: the file is not an image wan2.7-i2v can read;",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--audio", "short.wav"],
+        "Driving audio: the file is 1.0 s long; wan2.7-i2v takes 2–30 s.",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--audio", "long.wav"],
+        "Driving audio: the file is 31.0 s long; wan2.7-i2v takes 2–30 s.",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--clip", "long.mp4", "--duration", "15"],
+        "First clip: the file is 11.0 s long; wan2.7-i2v takes 2–10 s.",
+    ),
     (
         ["--model", "wan2.7-i2v", "--clip", "clip.mp4", "--duration", "3"],
         "choose a duration of 4–15 s",
@@ -249,8 +279,14 @@ BAD_INPUTS = [
         ["--model", "wanx2.1-kf2v-plus", "--first-frame", "first.png", "--template", "nope"],
         "Unknown effect template",
     ),
-    (["--model", "wan2.7-i2v", "--first-frame", "voice.wav"], "not an image"),
-    (["--model", "wan2.7-i2v", "--clip", "first.png"], "not an MP4 or MOV"),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "voice.wav"],
+        "First frame: the file is not an image wan2.7-i2v can read;",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--clip", "first.png"],
+        "First clip: the file is not a video in one of these formats: MP4, MOV.",
+    ),
 ]
 
 
