@@ -7,8 +7,10 @@ the provider's documentation (see ../shared/dashscope-api.md for sources).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+from bot.i18n import Text, _
 
 MB = 1024 * 1024
 
@@ -26,13 +28,33 @@ class MediaType(StrEnum):
 
     @property
     def label(self) -> str:
-        """How a person would name it: "the first frame", "the driving audio"."""
+        """Its English name in a sentence, for logs and the simulator: "the first frame"."""
         return {
             MediaType.FIRST_FRAME: "the first frame",
             MediaType.LAST_FRAME: "the last frame",
             MediaType.DRIVING_AUDIO: "the driving audio",
             MediaType.FIRST_CLIP: "the first clip",
         }[self]
+
+    @property
+    def name_text(self) -> Text:
+        """Its name for people, standing alone (a label, the start of a message): "First frame"."""
+        return _MEDIA_NAMES[self]
+
+
+_MEDIA_NAMES: dict[MediaType, Text] = {
+    # Translators: an input file's role, standing alone as a label ("First frame: the file is
+    # empty (0 bytes)."): the picture a video starts from.
+    MediaType.FIRST_FRAME: _("First frame"),
+    # Translators: an input file's role, standing alone as a label: the picture a video ends on.
+    MediaType.LAST_FRAME: _("Last frame"),
+    # Translators: an input file's role, standing alone as a label: a voice or song that drives
+    # the video's motion and lip sync.
+    MediaType.DRIVING_AUDIO: _("Driving audio"),
+    # Translators: an input file's role, standing alone as a label: a video clip that the new
+    # video continues.
+    MediaType.FIRST_CLIP: _("First clip"),
+}
 
 
 class InputStyle(StrEnum):
@@ -87,7 +109,8 @@ class ClipLimits:
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    summary: str
+    # What the model does, for people: the model list and the command choices (str(): English).
+    summary: Text = field(compare=False)
     family: str  # "wan2.7", "wan2.6", "wan2.2", "wan2.1": decides the shape of `usage`
     endpoint: str
     input_style: InputStyle
@@ -120,14 +143,23 @@ class ModelSpec:
         return frozenset().union(*self.combinations, *self.template_combinations)
 
     @property
-    def duration_text(self) -> str:
-        """The allowed durations as a person reads them: "2–15 s", "5, 10 or 15 s", "5 s"."""
+    def duration_text(self) -> Text:
+        """The allowed durations as a person reads them: "2–15 s", "5, 10 or 15 s", "5 s"
+        (`str()` is English)."""
         values = self.durations
         if len(values) == 1:
-            return f"{values[0]} s"
+            # Translators: a video's length in seconds, "5 s".
+            return _("{seconds} s", seconds=values[0])
         if values == tuple(range(values[0], values[-1] + 1)) and len(values) > 3:
-            return f"{values[0]}–{values[-1]} s"
-        return ", ".join(str(v) for v in values[:-1]) + f" or {values[-1]} s"
+            # Translators: the lengths a model can make, in seconds: "2–15 s".
+            return _("{shortest}–{longest} s", shortest=values[0], longest=values[-1])
+        # Translators: the lengths a model can make, in seconds: "5, 10 or 15 s"; {choices} is
+        # a list of numbers ("5, 10").
+        return _(
+            "{choices} or {last} s",
+            choices=", ".join(str(v) for v in values[:-1]),
+            last=values[-1],
+        )
 
 
 _IMAGE_FORMATS = frozenset({"JPEG", "PNG", "BMP", "WEBP"})
@@ -146,7 +178,11 @@ _LEGACY_IMAGE = ImageLimits(
 
 WAN27_I2V = ModelSpec(
     name="wan2.7-i2v",
-    summary="First frame, first + last frame, driving audio, or continue a clip; 2–15 s with sound",
+    # Translators: a model's summary in the model list and the /video model choices; keep it
+    # short (Discord shows at most 100 characters with the model's name).
+    summary=_(
+        "First frame, first + last frame, driving audio, or continue a clip; 2–15 s with sound"
+    ),
     family="wan2.7",
     endpoint=VIDEO_GENERATION_PATH,
     input_style=InputStyle.MEDIA,
@@ -188,7 +224,9 @@ WAN27_I2V = ModelSpec(
 
 WAN26_I2V_FLASH = ModelSpec(
     name="wan2.6-i2v-flash",
-    summary="Fast first-frame video, optional audio track from your audio; 2–15 s",
+    # Translators: a model's summary in the model list and the /video model choices; keep it
+    # short (Discord shows at most 100 characters with the model's name).
+    summary=_("Fast first-frame video, optional audio track from your audio; 2–15 s"),
     family="wan2.6",
     endpoint=VIDEO_GENERATION_PATH,
     input_style=InputStyle.IMG_URL,
@@ -211,7 +249,9 @@ WAN26_I2V_FLASH = ModelSpec(
 
 WAN26_I2V = ModelSpec(
     name="wan2.6-i2v",
-    summary="First-frame video with sound, optional audio from your audio; 5, 10 or 15 s",
+    # Translators: a model's summary in the model list and the /video model choices; keep it
+    # short (Discord shows at most 100 characters with the model's name).
+    summary=_("First-frame video with sound, optional audio from your audio; 5, 10 or 15 s"),
     family="wan2.6",
     endpoint=VIDEO_GENERATION_PATH,
     input_style=InputStyle.IMG_URL,
@@ -234,7 +274,9 @@ WAN26_I2V = ModelSpec(
 
 WAN22_KF2V_FLASH = ModelSpec(
     name="wan2.2-kf2v-flash",
-    summary="Fast silent video between a first and a last frame; 5 s",
+    # Translators: a model's summary in the model list and the /video model choices; keep it
+    # short (Discord shows at most 100 characters with the model's name).
+    summary=_("Fast silent video between a first and a last frame; 5 s"),
     family="wan2.2",
     endpoint=IMAGE2VIDEO_PATH,
     input_style=InputStyle.KEYFRAMES,
@@ -255,7 +297,9 @@ WAN22_KF2V_FLASH = ModelSpec(
 
 WANX21_KF2V_PLUS = ModelSpec(
     name="wanx2.1-kf2v-plus",
-    summary="Silent video between two frames, or an effect template on one image; 5 s, 720P",
+    # Translators: a model's summary in the model list and the /video model choices; keep it
+    # short (Discord shows at most 100 characters with the model's name).
+    summary=_("Silent video between two frames, or an effect template on one image; 5 s, 720P"),
     family="wan2.1",
     endpoint=IMAGE2VIDEO_PATH,
     input_style=InputStyle.KEYFRAMES,
@@ -293,5 +337,31 @@ LONGEST_SECONDS = max(d for spec in MODELS.values() for d in spec.durations)
 
 
 def combination_text(combination: frozenset[MediaType]) -> str:
-    """Name a set of media types in the order a person gives them: "first frame + last frame"."""
+    """Name a set of media types in English, in the order a person gives them, for logs and the
+    simulator: "first frame + last frame"."""
     return " + ".join(m.label.removeprefix("the ") for m in MediaType if m in combination)
+
+
+def combination_name(combination: frozenset[MediaType]) -> Text:
+    """Name a non-empty set of media types for people, in the order they are given:
+    "First frame + Last frame"."""
+    names = [m.name_text for m in MediaType if m in combination]
+    if not names:
+        raise ValueError("an empty combination has no name")
+    named = names[0]
+    for name in names[1:]:
+        # Translators: inputs given together: "First frame + Last frame" ({inputs} may itself be
+        # several joined this way).
+        named = _("{inputs} + {input}", inputs=named, input=name)
+    return named
+
+
+def combinations_name(combinations: tuple[frozenset[MediaType], ...]) -> Text:
+    """Name sets of media types a model takes, one after another: "First frame; First frame +
+    Last frame"."""
+    named = combination_name(combinations[0])
+    for combination in combinations[1:]:
+        # Translators: sets of inputs a model takes, one after another: "First frame; First frame
+        # + Last frame" ({options} may itself be several joined this way).
+        named = _("{options}; {option}", options=named, option=combination_name(combination))
+    return named

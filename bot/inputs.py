@@ -19,7 +19,8 @@ from bot.catalog import MB, MediaType, ModelSpec
 from bot.dashscope import DashScopeClient
 from bot.errors import InvalidInput
 from bot.fetch import Bounds, FetchFailed, TooLarge, fetch
-from bot.media import MediaInfo, check_media
+from bot.i18n import _
+from bot.media import MediaInfo, check_media, too_many_bytes
 from bot.requests import GenerationRequest, check_clip_fits
 from bot.workers import MediaWorkers
 
@@ -68,14 +69,16 @@ def read_local(media_type: MediaType, path: str, spec: ModelSpec) -> InputFile:
     file = Path(path).expanduser()
     if not file.is_file():
         raise InvalidInput(
-            f"{media_type.label.capitalize()} {path!r} is not a file.", field=media_type.value
+            # Translators: {input} is an input's name ("First frame"); {path} is where the file
+            # was looked for.
+            _("{input}: “{path}” is not a file.", input=media_type.name_text, path=path),
+            field=media_type.value,
         )
     limit = limit_bytes(media_type, spec)
     if file.stat().st_size > limit:
+        size = f"{file.stat().st_size / MB:.1f}"
         raise InvalidInput(
-            f"{media_type.label.capitalize()} is {file.stat().st_size / MB:.1f} MB; "
-            f"{spec.name} takes at most {limit // MB} MB.",
-            field=media_type.value,
+            too_many_bytes(media_type, size, spec.name, limit), field=media_type.value
         )
     data = file.read_bytes()
     return InputFile(media_type, path, data, check_media(media_type, data, spec))
@@ -141,7 +144,13 @@ class Unreachable(InvalidInput):
 
     def __init__(self, media_type: MediaType, reason: str) -> None:
         super().__init__(
-            f"Could not download {media_type.label} ({reason}); try attaching it again.",
+            # Translators: {input} is an input's name ("First frame"); {reason} is an HTTP status
+            # ("HTTP 404") or the name of a network error.
+            _(
+                "{input}: could not download the file ({reason}); try attaching it again.",
+                input=media_type.name_text,
+                reason=reason,
+            ),
             field=media_type.value,
         )
         self.reason = reason
@@ -162,7 +171,12 @@ async def download(
         raise Unreachable(media_type, failure.reason) from None
     except TooLarge:
         raise InvalidInput(
-            f"{media_type.label.capitalize()} is larger than {limit / MB:g} MB.",
+            # Translators: {input} is an input's name ("First frame"); {limit} is in megabytes.
+            _(
+                "{input}: the file is larger than {limit} MB.",
+                input=media_type.name_text,
+                limit=f"{limit / MB:g}",
+            ),
             field=media_type.value,
         ) from None
 

@@ -26,6 +26,7 @@ import aiohttp
 from bot.catalog import DEFAULT_MODEL, LONGEST_SECONDS, MB, MODELS, MediaType, ModelSpec
 from bot.errors import InvalidInput
 from bot.fetch import Bounds, fetch
+from bot.i18n import _
 from bot.inputs import (
     InputFile,
     check_inputs_fit,
@@ -39,7 +40,7 @@ from bot.inputs import (
     stage,
 )
 from bot.keys import KeyRing
-from bot.media import at_least
+from bot.media import at_least, empty, too_many_bytes
 from bot.requests import GenerationRequest, MediaItem, continuation_duration
 from bot.video_edit import last_frame_png, tail_clip
 from bot.workers import MediaWorkers
@@ -121,10 +122,15 @@ def draft(
     of each attachment) and return the request with its inputs still to be read."""
     if not guild.channel_allowed(channel_id, parent_id):
         where = ", ".join(f"<#{c}>" for c in sorted(guild.allowed_channels))
-        raise InvalidInput(f"Videos can be made in {where} on this server.")
+        # Translators: {channels} is a list of Discord channel links ("#videos, #art").
+        raise InvalidInput(_("Videos can be made in {channels} on this server.", channels=where))
     if word := guild.banned_word_in(ask.prompt, ask.negative_prompt):
         raise InvalidInput(
-            f"The prompt uses “{word}”, which this server does not allow. Please rephrase it."
+            # Translators: {word} is a word the server's moderators do not allow in prompts.
+            _(
+                "The prompt uses “{word}”, which this server does not allow. Please rephrase it.",
+                word=word,
+            )
         )
     model = ask.model or guild.default_model or DEFAULT_MODEL
     spec = MODELS.get(model)
@@ -140,7 +146,7 @@ def draft(
     if guild.max_duration:
         if duration is not None and duration > guild.max_duration:
             raise InvalidInput(
-                f"This server allows videos of at most {guild.max_duration} s.",
+                _("This server allows videos of at most {seconds} s.", seconds=guild.max_duration),
                 field="duration",
             )
         if (
@@ -170,22 +176,44 @@ def draft(
 
 def check_metadata(media_type: MediaType, attachment: Attachment, spec: ModelSpec) -> None:
     """What the platform tells us for free: the size, and the kind of file it thinks it is."""
-    label = media_type.label.capitalize()
+    field = media_type.value
     limit = limit_bytes(media_type, spec)
     if attachment.size > limit:
-        raise InvalidInput(
-            f"{label} is {attachment.size / MB:.1f} MB; {spec.name} takes at most {limit / MB:g} MB.",
-            field=media_type.value,
-        )
+        size = f"{attachment.size / MB:.1f}"
+        raise InvalidInput(too_many_bytes(media_type, size, spec.name, limit), field=field)
     if attachment.size == 0:
-        raise InvalidInput(f"{label} is empty (0 bytes).", field=media_type.value)
+        raise InvalidInput(empty(media_type), field=field)
     family = _CONTENT_FAMILY[media_type]
     if attachment.content_type and not attachment.content_type.startswith(family):
-        kind = {"image/": "an image", "audio/": "an audio file", "video/": "a video"}[family]
-        raise InvalidInput(
-            f"{label} should be {kind}, but “{attachment.filename}” is {attachment.content_type}.",
-            field=media_type.value,
-        )
+        name, filename, kind = media_type.name_text, attachment.filename, attachment.content_type
+        if family == "image/":
+            # Translators: {input} is an input's name ("First frame"); {filename} is the file's
+            # name; {kind} is the kind of file it says it is ("audio/mpeg").
+            message = _(
+                "{input}: the file should be an image, but “{filename}” is {kind}.",
+                input=name,
+                filename=filename,
+                kind=kind,
+            )
+        elif family == "audio/":
+            # Translators: {input} is an input's name ("Driving audio"); {filename} is the file's
+            # name; {kind} is the kind of file it says it is ("image/png").
+            message = _(
+                "{input}: the file should be audio, but “{filename}” is {kind}.",
+                input=name,
+                filename=filename,
+                kind=kind,
+            )
+        else:
+            # Translators: {input} is an input's name ("First clip"); {filename} is the file's
+            # name; {kind} is the kind of file it says it is ("image/png").
+            message = _(
+                "{input}: the file should be a video, but “{filename}” is {kind}.",
+                input=name,
+                filename=filename,
+                kind=kind,
+            )
+        raise InvalidInput(message, field=field)
 
 
 class Intake:
@@ -307,7 +335,9 @@ class Intake:
             return target
         copy = await posted()
         if copy is None:
-            raise InvalidInput(f"Video #{job.id} is no longer available to build on.")
+            # Translators: {job} is a video's number; building on it means extending it or
+            # starting a new video from its last frame.
+            raise InvalidInput(_("Video #{job} is no longer available to build on.", job=job.id))
         # Discord's copy: within its upload limit, and bounded like a provider's result.
         result = client.result_bounds
         await fetch(

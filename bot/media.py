@@ -16,11 +16,11 @@ from PIL import Image
 
 from bot.catalog import MB, AudioLimits, ClipLimits, ImageLimits, MediaType, ModelSpec
 from bot.errors import InvalidInput
+from bot.i18n import Text, _
 
 _IMAGE_ORDER = ("JPEG", "PNG", "BMP", "WEBP")
 _AUDIO_ORDER = ("wav", "mp3")
 _VIDEO_ORDER = ("mp4", "mov")
-_ARTICLE = {"WAV": "a", "MP3": "an", "MP4": "an", "MOV": "a"}
 # FFmpeg's one demuxer for the ISO family; the ftyp brand tells MOV from MP4.
 _ISO_DEMUXER = "mov,mp4,m4a,3gp,3g2,mj2"
 # verify() checks the whole file only for PNG, and WEBP fails to open when cut short; these two
@@ -47,17 +47,23 @@ def probe(media_type: MediaType, data: bytes) -> MediaInfo:
 
 def check_media(media_type: MediaType, data: bytes, spec: ModelSpec) -> MediaInfo:
     """Probe the bytes and check them against `spec`'s limits; raise InvalidInput on the first problem."""
-    field = media_type.value
+    field, name = media_type.value, media_type.name_text
     limits = _limits(media_type, spec)
     if media_type not in spec.media_types or limits is None:
-        article_label = media_type.label.replace("the ", "a ", 1)
-        raise InvalidInput(f"{spec.name} does not take {article_label}.", field=field)
-    subject = _subject(media_type)
+        raise InvalidInput(
+            # Translators: {input} is an input's name ("Driving audio").
+            _("{input}: {model} does not take this input.", input=name, model=spec.name),
+            field=field,
+        )
     # Refuse a huge upload before any decoder sees it.
     if len(data) > limits.max_bytes:
         raise InvalidInput(
-            f"{subject} is {_shown(len(data) / MB, 0, limits.max_bytes / MB)} MB; "
-            f"{spec.name} takes at most {limits.max_bytes / MB:g} MB.",
+            too_many_bytes(
+                media_type,
+                _shown(len(data) / MB, 0, limits.max_bytes / MB),
+                spec.name,
+                limits.max_bytes,
+            ),
             field=field,
         )
     info = _probe(media_type, data, spec)
@@ -65,7 +71,12 @@ def check_media(media_type: MediaType, data: bytes, spec: ModelSpec) -> MediaInf
         raise _unreadable(media_type, spec)
     if info.kind == "image" and info.format == "PNG" and info.has_alpha:
         raise InvalidInput(
-            f"{subject} is a PNG with transparency; save it without an alpha channel (or as JPEG).",
+            # Translators: {input} is an input's name ("First frame"); an alpha channel is
+            # an image's transparency.
+            _(
+                "{input}: the PNG has transparency; save it without an alpha channel (or as JPEG).",
+                input=name,
+            ),
             field=field,
         )
     if info.duration is not None and not isinstance(limits, ImageLimits):
@@ -73,6 +84,25 @@ def check_media(media_type: MediaType, data: bytes, spec: ModelSpec) -> MediaInf
     if info.width is not None and info.height is not None and not isinstance(limits, AudioLimits):
         _check_sides(media_type, info.width, info.height, limits, spec)
     return info
+
+
+def too_many_bytes(media_type: MediaType, size: str, model: str, limit_bytes: int) -> Text:
+    """The refusal of a file of `size` MB (formatted) over `model`'s `limit_bytes`."""
+    # Translators: {input} is an input's name ("First frame"); {size} and {limit} are sizes in
+    # megabytes ("20.9", "20").
+    return _(
+        "{input}: the file is {size} MB; {model} takes at most {limit} MB.",
+        input=media_type.name_text,
+        size=size,
+        model=model,
+        limit=f"{limit_bytes / MB:g}",
+    )
+
+
+def empty(media_type: MediaType) -> Text:
+    """The refusal of an empty file."""
+    # Translators: {input} is an input's name ("First frame").
+    return _("{input}: the file is empty (0 bytes).", input=media_type.name_text)
 
 
 def _limits(
@@ -87,7 +117,7 @@ def _limits(
 
 def _probe(media_type: MediaType, data: bytes, spec: ModelSpec | None) -> MediaInfo:
     if not data:
-        raise InvalidInput(f"{_subject(media_type)} is empty (0 bytes).", field=media_type.value)
+        raise InvalidInput(empty(media_type), field=media_type.value)
     if media_type in (MediaType.FIRST_FRAME, MediaType.LAST_FRAME):
         return _probe_image(media_type, data, spec)
     if media_type is MediaType.DRIVING_AUDIO:
@@ -107,8 +137,12 @@ def _probe_image(media_type: MediaType, data: bytes, spec: ModelSpec | None) -> 
                 image.load()
     except Image.DecompressionBombError as exc:
         raise InvalidInput(
-            f"{_subject(media_type)} is far too large "
-            f"(more than {2 * (Image.MAX_IMAGE_PIXELS or 0) // 1_000_000} million pixels).",
+            # Translators: {input} is an input's name ("First frame").
+            _(
+                "{input}: the image is far too large (more than {millions} million pixels).",
+                input=media_type.name_text,
+                millions=2 * (Image.MAX_IMAGE_PIXELS or 0) // 1_000_000,
+            ),
             field=media_type.value,
         ) from exc
     # Pillow's decoders raise many kinds of exception on corrupt input; all mean "not readable".
@@ -192,8 +226,16 @@ def _check_duration(
     low, high = limits.min_seconds, limits.max_seconds
     if not low <= seconds <= high:
         raise InvalidInput(
-            f"{_subject(media_type)} is {_shown(seconds, low, high)} s long; "
-            f"{spec.name} takes {low:g}–{high:g} s.",
+            # Translators: {input} is an input's name ("Driving audio"); {length} is in seconds
+            # ("31.0").
+            _(
+                "{input}: the file is {length} s long; {model} takes {shortest}–{longest} s.",
+                input=media_type.name_text,
+                length=_shown(seconds, low, high),
+                model=spec.name,
+                shortest=f"{low:g}",
+                longest=f"{high:g}",
+            ),
             field=media_type.value,
         )
 
@@ -205,54 +247,112 @@ def _check_sides(
     limits: ImageLimits | ClipLimits,
     spec: ModelSpec,
 ) -> None:
-    subject, field = _subject(media_type), media_type.value
-    for side, name in ((width, "wide"), (height, "tall")):
+    name, field = media_type.name_text, media_type.value
+    for side, is_width in ((width, True), (height, False)):
         if side > limits.max_side:
-            raise InvalidInput(
-                f"{subject} is {side} px {name}; {spec.name} takes at most {limits.max_side} px.",
-                field=field,
-            )
+            if is_width:
+                # Translators: {input} is an input's name ("First frame"); px are pixels.
+                message = _(
+                    "{input}: the width is {size} px; {model} takes at most {limit} px.",
+                    input=name,
+                    size=side,
+                    model=spec.name,
+                    limit=limits.max_side,
+                )
+            else:
+                # Translators: {input} is an input's name ("First frame"); px are pixels.
+                message = _(
+                    "{input}: the height is {size} px; {model} takes at most {limit} px.",
+                    input=name,
+                    size=side,
+                    model=spec.name,
+                    limit=limits.max_side,
+                )
+            raise InvalidInput(message, field=field)
         if side < limits.min_side:
-            raise InvalidInput(
-                f"{subject} is {side} px {name}; {spec.name} needs at least {limits.min_side} px.",
-                field=field,
-            )
+            if is_width:
+                # Translators: {input} is an input's name ("First frame"); px are pixels.
+                message = _(
+                    "{input}: the width is {size} px; {model} needs at least {limit} px.",
+                    input=name,
+                    size=side,
+                    model=spec.name,
+                    limit=limits.min_side,
+                )
+            else:
+                # Translators: {input} is an input's name ("First frame"); px are pixels.
+                message = _(
+                    "{input}: the height is {size} px; {model} needs at least {limit} px.",
+                    input=name,
+                    size=side,
+                    model=spec.name,
+                    limit=limits.min_side,
+                )
+            raise InvalidInput(message, field=field)
     ratio = max(width, height) / min(width, height)
     if limits.max_aspect is not None and ratio > limits.max_aspect:
         shown = _shown(ratio, 1, limits.max_aspect).rstrip("0").rstrip(".")
-        shape = f"{shown}:1" if width >= height else f"1:{shown}"
         bound = f"{limits.max_aspect:g}"
         raise InvalidInput(
-            f"{subject} is {shape} ({width}×{height}); "
-            f"{spec.name} takes shapes between 1:{bound} and {bound}:1.",
+            # Translators: {input} is an input's name ("First frame"); {ratio} is its width to
+            # its height ("9:1"), {width}×{height} its size in pixels; {bound} is a number ("8").
+            _(
+                "{input}: the shape is {ratio} ({width}×{height}); {model} takes shapes between "
+                "1:{bound} and {bound}:1.",
+                input=name,
+                ratio=f"{shown}:1" if width >= height else f"1:{shown}",
+                width=width,
+                height=height,
+                model=spec.name,
+                bound=bound,
+            ),
             field=field,
         )
 
 
-def _subject(media_type: MediaType) -> str:
-    label = media_type.label
-    return label[0].upper() + label[1:]
-
-
 def _unreadable(media_type: MediaType, spec: ModelSpec | None) -> InvalidInput:
-    subject, field = _subject(media_type), media_type.value
+    name, field = media_type.name_text, media_type.value
     order = {MediaType.DRIVING_AUDIO: _AUDIO_ORDER, MediaType.FIRST_CLIP: _VIDEO_ORDER}.get(
         media_type, _IMAGE_ORDER
     )
     limits = _limits(media_type, spec) if spec else None
     formats = limits.formats if limits else frozenset(order)
-    names = [f.upper() for f in order if f in formats] + sorted(formats - set(order))
-    listed, article = _join_or(names), _ARTICLE.get(names[0], "a")
+    listed = ", ".join([f.upper() for f in order if f in formats] + sorted(formats - set(order)))
     if media_type is MediaType.DRIVING_AUDIO:
-        return InvalidInput(f"{subject} is not {article} {listed} file.", field=field)
-    if media_type is MediaType.FIRST_CLIP:
-        return InvalidInput(f"{subject} is not {article} {listed} video.", field=field)
-    reader = f"an image {spec.name} can read" if spec else "a readable image"
-    return InvalidInput(f"{subject} is not {reader}; send {listed}.", field=field)
-
-
-def _join_or(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" or {names[-1]}"
+        # Translators: {input} is an input's name ("Driving audio"); {formats} is a list of file
+        # formats ("WAV, MP3").
+        message = _(
+            "{input}: the file is not audio in one of these formats: {formats}.",
+            input=name,
+            formats=listed,
+        )
+    elif media_type is MediaType.FIRST_CLIP:
+        # Translators: {input} is an input's name ("First clip"); {formats} is a list of file
+        # formats ("MP4, MOV").
+        message = _(
+            "{input}: the file is not a video in one of these formats: {formats}.",
+            input=name,
+            formats=listed,
+        )
+    elif spec:
+        # Translators: {input} is an input's name ("First frame"); {formats} is a list of file
+        # formats ("JPEG, PNG, BMP, WEBP").
+        message = _(
+            "{input}: the file is not an image {model} can read; send one of these formats: "
+            "{formats}.",
+            input=name,
+            model=spec.name,
+            formats=listed,
+        )
+    else:
+        # Translators: {input} is an input's name ("First frame"); {formats} is a list of file
+        # formats ("JPEG, PNG, BMP, WEBP").
+        message = _(
+            "{input}: the file is not a readable image; send one of these formats: {formats}.",
+            input=name,
+            formats=listed,
+        )
+    return InvalidInput(message, field=field)
 
 
 def _shown(value: float, low: float, high: float) -> str:

@@ -16,9 +16,11 @@ from bot.catalog import (
     InputStyle,
     MediaType,
     ModelSpec,
-    combination_text,
+    combination_name,
+    combinations_name,
 )
 from bot.errors import InvalidInput
+from bot.i18n import Text, _
 
 SEED_MAX = 2_147_483_647
 
@@ -56,7 +58,14 @@ class GenerationRequest(BaseModel):
         except ValidationError as error:
             first = error.errors()[0]
             field = ".".join(str(part) for part in first["loc"]) or None
-            raise InvalidInput(f"{field}: {first['msg']}.", field=field) from None
+            if field is None:
+                # Translators: {problem} is the validator's explanation, in English.
+                problem = _("The request is not valid: {problem}.", problem=first["msg"])
+                raise InvalidInput(problem) from None
+            # Translators: {field} is an option's name ("seed"); {problem} is the validator's
+            # explanation, in English ("Input should be a valid integer").
+            message = _("{field}: {problem}.", field=field, problem=first["msg"])
+            raise InvalidInput(message, field=field) from None
 
     @field_validator("prompt", "negative_prompt", "template")
     @classmethod
@@ -73,7 +82,13 @@ class GenerationRequest(BaseModel):
         spec = MODELS.get(self.model)
         if spec is None:
             raise InvalidInput(
-                f"Unknown model {self.model!r}; choose one of: {', '.join(MODELS)}.", field="model"
+                # Translators: {models} is a list of model names ("wan2.7-i2v, wan2.6-i2v").
+                _(
+                    "Unknown model “{model}”; choose one of: {models}.",
+                    model=self.model,
+                    models=", ".join(MODELS),
+                ),
+                field="model",
             )
         _check_texts(self, spec)
         _check_media(self, spec)
@@ -159,92 +174,206 @@ def check_clip_fits(request: GenerationRequest, clip_seconds: float) -> None:
     longest = max(request.spec.durations)
     if request.resolved_duration <= clip_seconds:
         shortest = math.floor(clip_seconds) + 1
+        length = f"{clip_seconds:.1f}"
         if shortest > longest:
             raise InvalidInput(
-                f"The first clip is {clip_seconds:.1f} s long, which leaves no room to continue it "
-                f"within {request.model}'s {longest} s; send a shorter clip.",
+                _(
+                    "The clip is {length} s long, which leaves no room to continue it: {model} "
+                    "makes videos of at most {longest} s. Send a shorter clip.",
+                    length=length,
+                    model=request.model,
+                    longest=longest,
+                ),
                 field="first_clip",
             )
         raise InvalidInput(
-            f"The first clip is {clip_seconds:.1f} s long and the duration counts the clip, so "
-            f"{request.resolved_duration} s adds nothing; choose a duration of "
-            f"{shortest}–{longest} s.",
+            # Translators: a continued video's duration is its whole length, the given clip
+            # included: a 6 s clip continued to 5 s would add nothing.
+            _(
+                "The clip is {length} s long and the duration counts the clip, so {duration} s "
+                "adds nothing; choose a duration of {shortest}–{longest} s.",
+                length=length,
+                duration=request.resolved_duration,
+                shortest=shortest,
+                longest=longest,
+            ),
             field="duration",
         )
 
 
 def _check_texts(request: GenerationRequest, spec: ModelSpec) -> None:
-    for field, text, limit in (
-        ("prompt", request.prompt, spec.prompt_max),
-        ("negative_prompt", request.negative_prompt, spec.negative_prompt_max),
-    ):
-        if text and len(text) > limit:
-            name = field.replace("_", " ")
-            raise InvalidInput(
-                f"The {name} is {len(text)} characters; {spec.name} takes at most {limit}.",
-                field=field,
-            )
+    if request.prompt and len(request.prompt) > spec.prompt_max:
+        raise InvalidInput(
+            _(
+                "The prompt is {length} characters long; {model} takes at most {limit} characters.",
+                length=len(request.prompt),
+                model=spec.name,
+                limit=spec.prompt_max,
+            ),
+            field="prompt",
+        )
+    if request.negative_prompt and len(request.negative_prompt) > spec.negative_prompt_max:
+        raise InvalidInput(
+            # Translators: the negative prompt says what the video should not show.
+            _(
+                "The negative prompt is {length} characters long; {model} takes at most {limit} "
+                "characters.",
+                length=len(request.negative_prompt),
+                model=spec.name,
+                limit=spec.negative_prompt_max,
+            ),
+            field="negative_prompt",
+        )
 
 
 def _check_media(request: GenerationRequest, spec: ModelSpec) -> None:
     seen: set[MediaType] = set()
     for item in request.media:
+        name, field = item.type.name_text, item.type.value
         if item.type in seen:
             raise InvalidInput(
-                f"{item.type.label.capitalize()} is given twice; give each input at most once.",
-                field=item.type.value,
+                # Translators: {input} is an input's name ("First frame").
+                _("{input}: given twice; give each input only once.", input=name),
+                field=field,
             )
         if item.type not in spec.media_types:
             raise InvalidInput(
-                f"{spec.name} does not take {item.type.label}.", field=item.type.value
+                # Translators: {input} is an input's name ("Driving audio").
+                _("{input}: {model} does not take this input.", input=name, model=spec.name),
+                field=field,
             )
         if not item.url.strip():
-            raise InvalidInput(f"{item.type.label.capitalize()} has no URL.", field=item.type.value)
+            # Translators: {input} is an input's name ("First frame").
+            raise InvalidInput(_("{input}: no URL given.", input=name), field=field)
         seen.add(item.type)
 
     given = frozenset(seen)
     if request.template:
         if not spec.templates:
             with_templates = [m.name for m in MODELS.values() if m.templates]
-            raise InvalidInput(
-                f"{spec.name} has no effect templates; use {' or '.join(with_templates)}.",
-                field="template",
-            )
+            if len(with_templates) == 1:
+                # Translators: {other} is the name of the model that has effect templates.
+                refusal = _(
+                    "{model} has no effect templates; use {other}.",
+                    model=spec.name,
+                    other=with_templates[0],
+                )
+            else:
+                # Translators: {models} is a list of model names ("wanx2.1-kf2v-plus, …").
+                refusal = _(
+                    "{model} has no effect templates; use one of: {models}.",
+                    model=spec.name,
+                    models=", ".join(with_templates),
+                )
+            raise InvalidInput(refusal, field="template")
         if request.template not in spec.templates:
             raise InvalidInput(
-                f"Unknown effect template {request.template!r}; {spec.name} has: "
-                f"{', '.join(spec.templates)}.",
+                # Translators: {templates} is a list of template names ("mech1, hanfu-1").
+                _(
+                    "Unknown effect template “{template}”; {model} has: {templates}.",
+                    template=request.template,
+                    model=spec.name,
+                    templates=", ".join(spec.templates),
+                ),
                 field="template",
             )
         if request.prompt or request.negative_prompt:
             raise InvalidInput(
-                "Effect templates ignore the prompt; leave the prompt and negative prompt out.",
+                _("Effect templates ignore the prompt; leave the prompt and negative prompt out."),
                 field="prompt",
             )
         allowed = spec.template_combinations
     else:
         allowed = spec.combinations
     if given not in allowed:
-        what = f"with the {request.template} effect " if request.template else ""
-        options = "; ".join(combination_text(c) for c in allowed)
-        gave = combination_text(given) if given else "nothing"
         raise InvalidInput(
-            f"{spec.name} {what}takes {options}; you gave {gave}.",
+            # Translators: two sentences, one after the other: what the model takes, and what
+            # was given.
+            _(
+                "{takes} {gave}",
+                takes=_takes(spec, allowed, request.template),
+                gave=_("You gave: {inputs}.", inputs=combination_name(given))
+                if given
+                else _("You gave no inputs."),
+            ),
             field="media",
         )
 
 
+def _takes(
+    spec: ModelSpec, allowed: tuple[frozenset[MediaType], ...], template: str | None
+) -> Text:
+    """What `spec` takes (with `template`, if given): "wan2.7-i2v takes one of these sets of
+    inputs: First frame; First frame + Last frame; …"."""
+    options = combinations_name(allowed)
+    one = len(allowed) == 1
+    if template and one:
+        # Translators: {template} is an effect template's name ("mech1"); {inputs} names the
+        # inputs ("First frame", "First frame + Last frame").
+        return _(
+            "With the {template} effect, {model} takes these inputs: {inputs}.",
+            template=template,
+            model=spec.name,
+            inputs=options,
+        )
+    if template:
+        # Translators: {template} is an effect template's name ("mech1"); {options} names sets
+        # of inputs, separated by semicolons ("First frame; First frame + Last frame").
+        return _(
+            "With the {template} effect, {model} takes one of these sets of inputs: {options}.",
+            template=template,
+            model=spec.name,
+            options=options,
+        )
+    if one:
+        # Translators: {inputs} names the inputs ("First frame + Last frame").
+        return _("{model} takes these inputs: {inputs}.", model=spec.name, inputs=options)
+    # Translators: {options} names sets of inputs, separated by semicolons ("First frame;
+    # First frame + Last frame").
+    return _(
+        "{model} takes one of these sets of inputs: {options}.", model=spec.name, options=options
+    )
+
+
 def _check_parameters(request: GenerationRequest, spec: ModelSpec) -> None:
     if request.resolution is not None and request.resolution not in spec.resolutions:
-        raise InvalidInput(
-            f"{spec.name} makes {' or '.join(spec.resolutions)} video, not {request.resolution}.",
-            field="resolution",
-        )
+        if len(spec.resolutions) == 1:
+            # Translators: {resolution} and {only} are video sizes ("480P", "720P").
+            refusal = _(
+                "{model} does not make {resolution} videos; it makes only {only}.",
+                model=spec.name,
+                resolution=request.resolution,
+                only=spec.resolutions[0],
+            )
+        else:
+            # Translators: {resolution} is a video size ("480P"); {resolutions} is a list of them
+            # ("720P, 1080P").
+            refusal = _(
+                "{model} does not make {resolution} videos; choose one of: {resolutions}.",
+                model=spec.name,
+                resolution=request.resolution,
+                resolutions=", ".join(spec.resolutions),
+            )
+        raise InvalidInput(refusal, field="resolution")
     if request.duration is not None and request.duration not in spec.durations:
         if not spec.duration_settable:
-            message = f"{spec.name} always makes {spec.default_duration} s videos; leave the duration out."
+            message = _(
+                "{model} always makes {seconds} s videos; leave the duration out.",
+                model=spec.name,
+                seconds=spec.default_duration,
+            )
         else:
-            message = f"{spec.name} makes videos of {spec.duration_text}, not {request.duration} s."
+            # Translators: {durations} is the lengths the model can make: "2–15 s", "5, 10 or
+            # 15 s".
+            message = _(
+                "{model} makes videos of {durations}, not {duration} s.",
+                model=spec.name,
+                durations=spec.duration_text,
+                duration=request.duration,
+            )
         raise InvalidInput(message, field="duration")
     if request.seed is not None and not 0 <= request.seed <= SEED_MAX:
-        raise InvalidInput(f"The seed must be a whole number from 0 to {SEED_MAX}.", field="seed")
+        raise InvalidInput(
+            _("The seed must be a whole number from 0 to {highest}.", highest=SEED_MAX),
+            field="seed",
+        )

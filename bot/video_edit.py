@@ -21,6 +21,7 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from bot.errors import InvalidInput
+from bot.i18n import _
 
 AUDIO_BITRATE = 96_000
 # Share of the byte budget given to the streams; the rest covers the container and rate-control misses.
@@ -126,7 +127,12 @@ def tail_clip(source: Path, target: Path, *, seconds: float = 10.0) -> float:
     length = end - first
     if length < CLIP_MIN_SECONDS:
         raise InvalidInput(
-            f"The video is {length:.1f} s long; continuing needs at least {CLIP_MIN_SECONDS:g} s.",
+            # Translators: the video is one the bot made, which a member asked to continue.
+            _(
+                "The video is {length} s long; continuing needs at least {shortest} s.",
+                length=f"{length:.1f}",
+                shortest=f"{CLIP_MIN_SECONDS:g}",
+            ),
             field="first_clip",
         )
     window = min(seconds, length)
@@ -155,7 +161,7 @@ def last_frame_png(source: Path) -> bytes:
     """The last frame of `source` as PNG bytes (RGB, no alpha), usable as a first frame."""
     frame = _last_frame(source, seek=True) or _last_frame(source, seek=False)
     if frame is None:
-        raise InvalidInput("The video has no frames.", field="first_frame")
+        raise InvalidInput(_("The video has no frames."), field="first_frame")
     out = io.BytesIO()
     picture = frame.to_image()  # type: ignore[no-untyped-call]  # untyped in PyAV's stub
     picture.convert("RGB").save(out, format="PNG")
@@ -339,7 +345,7 @@ class _AudioCopy:
 
 def _video_stream(container: InputContainer) -> VideoStream:
     if not container.streams.video:
-        raise InvalidInput("The file has no video stream.", field="first_clip")
+        raise InvalidInput(_("The file has no video stream."), field="first_clip")
     return container.streams.video[0]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from discord import app_commands
 
 from bot.catalog import LONGEST_SECONDS, MODELS, RESOLUTIONS, SHORTEST_SECONDS, MediaType
+from bot.i18n import _
+from cogs.translator import translatable_choice
 
 Duration = app_commands.Range[int, SHORTEST_SECONDS, LONGEST_SECONDS]
 MODEL_CHOICES = [app_commands.Choice(name=name, value=name) for name in MODELS]
@@ -14,7 +16,9 @@ RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in RESOLUTIONS]
 def model_choices(*, takes: frozenset[MediaType]) -> list[app_commands.Choice[str]]:
     """Models with a combination that includes `takes`, described for members."""
     return [
-        app_commands.Choice(name=f"{spec.name} — {spec.summary}"[:100], value=spec.name)
+        translatable_choice(
+            _("{model} — {summary}", model=spec.name, summary=spec.summary), spec.name
+        )
         for spec in MODELS.values()
         if any(takes <= combination for combination in spec.combinations)
     ]

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.errors import InvalidInput
+from bot.i18n import _
 from storage.allowances import (
     ALLOWANCE_SQL,
     Allowance,
@@ -215,7 +216,9 @@ class QuotaStore:
         """Add seconds to a member's allowance for the current period only."""
         if seconds < 1:
             raise InvalidInput(
-                f"A grant must be at least 1 second, not {seconds}.", field="seconds"
+                # Translators: a grant gives a member extra seconds of video for this period.
+                _("A grant must be at least 1 second, not {seconds}.", seconds=seconds),
+                field="seconds",
             )
         now = self._clock()
         async with self._db.transaction() as tx:
@@ -416,4 +419,8 @@ def _stored(guild_id: int | None) -> int:
 
 def _check_not_negative(seconds: int) -> None:
     if seconds < 0:
-        raise InvalidInput(f"Seconds cannot be negative (got {seconds}).", field="seconds")
+        raise InvalidInput(
+            # Translators: seconds of video a member may make (an allowance).
+            _("The number of seconds cannot be negative (you gave {seconds}).", seconds=seconds),
+            field="seconds",
+        )

@@ -193,18 +193,51 @@ async def test_a_failed_task_exits_1_with_the_providers_code(
 
 
 BAD_INPUTS = [
-    (["--model", "wan9"], "Unknown model 'wan9'"),
-    (["--model", "wan2.7-i2v"], "wan2.7-i2v takes first frame"),
-    (["--model", "wan2.7-i2v", "--first-frame", "missing.png"], "is not a file"),
-    (["--model", "wan2.7-i2v", "--first-frame", "alpha.png"], "transparency"),
-    (["--model", "wan2.7-i2v", "--first-frame", "tiny.png"], "100 px"),
-    (["--model", "wan2.7-i2v", "--first-frame", "wide.png"], "9:1"),
-    (["--model", "wan2.7-i2v", "--first-frame", "empty.png"], "empty"),
-    (["--model", "wan2.7-i2v", "--first-frame", "program.png"], "not an image"),
-    (["--model", "wan2.7-i2v", "--first-frame", "truncated.png"], "not an image"),
-    (["--model", "wan2.7-i2v", "--first-frame", "first.png", "--audio", "short.wav"], "1.0 s"),
-    (["--model", "wan2.7-i2v", "--first-frame", "first.png", "--audio", "long.wav"], "31.0 s"),
-    (["--model", "wan2.7-i2v", "--clip", "long.mp4", "--duration", "15"], "11.0 s"),
+    (["--model", "wan9"], "Unknown model “wan9”; choose one of: wan2.7-i2v,"),
+    (
+        ["--model", "wan2.7-i2v"],
+        "wan2.7-i2v takes one of these sets of inputs: First frame; ",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "missing.png"],
+        "First frame: “missing.png” is not a file.",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "alpha.png"],
+        "First frame: the PNG has transparency;",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "tiny.png"],
+        "First frame: the width is 100 px; wan2.7-i2v needs at least 240 px.",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "wide.png"],
+        "First frame: the shape is 9:1 (2700×300);",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "empty.png"],
+        "First frame: the file is empty (0 bytes).",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "program.png"],
+        "First frame: the file is not an image wan2.7-i2v can read;",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "truncated.png"],
+        "First frame: the file is not an image wan2.7-i2v can read;",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--audio", "short.wav"],
+        "Driving audio: the file is 1.0 s long; wan2.7-i2v takes 2–30 s.",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--audio", "long.wav"],
+        "Driving audio: the file is 31.0 s long; wan2.7-i2v takes 2–30 s.",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--clip", "long.mp4", "--duration", "15"],
+        "First clip: the file is 11.0 s long; wan2.7-i2v takes 2–10 s.",
+    ),
     (
         ["--model", "wan2.7-i2v", "--clip", "clip.mp4", "--duration", "3"],
         "choose a duration of 4–15 s",
@@ -213,7 +246,10 @@ BAD_INPUTS = [
         ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--duration", "16"],
         "2–15 s, not 16 s",
     ),
-    (["--model", "wan2.7-i2v", "--first-frame", "first.png", "--resolution", "480P"], "not 480P"),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--resolution", "480P"],
+        "wan2.7-i2v does not make 480P videos",
+    ),
     (
         ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--seed", "-1"],
         "from 0 to 2147483647",
@@ -224,7 +260,7 @@ BAD_INPUTS = [
     ),
     (
         ["--model", "wan2.2-kf2v-flash", "--first-frame", "first.png"],
-        "takes first frame + last frame",
+        "wan2.2-kf2v-flash takes these inputs: First frame + Last frame. You gave: First frame.",
     ),
     (
         [
@@ -237,14 +273,20 @@ BAD_INPUTS = [
             "--audio",
             "voice.wav",
         ],
-        "does not take the driving audio",
+        "Driving audio: wan2.2-kf2v-flash does not take this input.",
     ),
     (
         ["--model", "wanx2.1-kf2v-plus", "--first-frame", "first.png", "--template", "nope"],
         "Unknown effect template",
     ),
-    (["--model", "wan2.7-i2v", "--first-frame", "voice.wav"], "not an image"),
-    (["--model", "wan2.7-i2v", "--clip", "first.png"], "not an MP4 or MOV"),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "voice.wav"],
+        "First frame: the file is not an image wan2.7-i2v can read;",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--clip", "first.png"],
+        "First clip: the file is not a video in one of these formats: MP4, MOV.",
+    ),
 ]
 
 

@@ -215,9 +215,23 @@ async def test_the_waiting_line_per_user_is_capped(rig: Rig) -> None:
     rig.engine.config = replace(rig.config, max_waiting_per_user=2)
     await rig.engine.enqueue(video_request(), ALICE)
     await rig.engine.enqueue(video_request(), ALICE)
-    with pytest.raises(QueueFull, match="2 videos waiting"):
+    with pytest.raises(QueueFull) as refused:
         await rig.engine.enqueue(video_request(), ALICE)
+    assert str(refused.value) == (
+        "You already have 2 videos waiting; wait for one to start before asking for more."
+    )
+    assert isinstance(refused.value.text, Text) and refused.value.text.count == 2
     await rig.engine.enqueue(video_request(), BOB)  # others are not affected
+
+
+async def test_one_video_waiting_is_said_in_the_singular(rig: Rig) -> None:
+    rig.engine.config = replace(rig.config, max_waiting_per_user=1)
+    await rig.engine.enqueue(video_request(), ALICE)
+    with pytest.raises(QueueFull) as refused:
+        await rig.engine.enqueue(video_request(), ALICE)
+    assert str(refused.value) == (
+        "You already have 1 video waiting; wait for it to start before asking for more."
+    )
 
 
 async def test_cancel_while_queued_pending_and_running(rig: Rig) -> None:

@@ -143,9 +143,12 @@ def test_probe_reads_without_a_model() -> None:
 
 # --- refused media -----------------------------------------------------------------------------
 
-UNREADABLE_27 = "The first frame is not an image wan2.7-i2v can read; send JPEG, PNG, BMP or WEBP."
-NOT_AUDIO = "The driving audio is not a WAV or MP3 file."
-NOT_CLIP = "The first clip is not an MP4 or MOV video."
+UNREADABLE_27 = (
+    "First frame: the file is not an image wan2.7-i2v can read; send one of these formats: "
+    "JPEG, PNG, BMP, WEBP."
+)
+NOT_AUDIO = "Driving audio: the file is not audio in one of these formats: WAV, MP3."
+NOT_CLIP = "First clip: the file is not a video in one of these formats: MP4, MOV."
 
 BAD: list[tuple[str, MediaType, Callable[[], bytes], ModelSpec, str]] = [
     # unreadable or unsupported images
@@ -169,28 +172,29 @@ BAD: list[tuple[str, MediaType, Callable[[], bytes], ModelSpec, str]] = [
         LAST,
         lambda: ELF,
         WAN22_KF2V_FLASH,
-        "The last frame is not an image wan2.2-kf2v-flash can read; send JPEG, PNG, BMP or WEBP.",
+        "Last frame: the file is not an image wan2.2-kf2v-flash can read; send one of these "
+        "formats: JPEG, PNG, BMP, WEBP.",
     ),
     (
         "png alpha",
         FIRST,
         lambda: image(640, 480, alpha=True),
         WAN27_I2V,
-        "The first frame is a PNG with transparency; save it without an alpha channel (or as JPEG).",
+        "First frame: the PNG has transparency; save it without an alpha channel (or as JPEG).",
     ),
     (
         "palette png with transparency",
         LAST,
         palette_png_with_transparency,
         WAN22_KF2V_FLASH,
-        "The last frame is a PNG with transparency; save it without an alpha channel (or as JPEG).",
+        "Last frame: the PNG has transparency; save it without an alpha channel (or as JPEG).",
     ),
     (
         "header claims a billion pixels",
         FIRST,
         lambda: png_claiming(40_000, 30_000),
         WAN27_I2V,
-        "The first frame is far too large (more than 178 million pixels).",
+        "First frame: the image is far too large (more than 178 million pixels).",
     ),
     # image sizes and shapes
     (
@@ -198,77 +202,77 @@ BAD: list[tuple[str, MediaType, Callable[[], bytes], ModelSpec, str]] = [
         FIRST,
         lambda: image(2700, 2700, fmt="BMP"),  # 21,870,054 bytes
         WAN27_I2V,
-        "The first frame is 20.9 MB; wan2.7-i2v takes at most 20 MB.",
+        "First frame: the file is 20.9 MB; wan2.7-i2v takes at most 20 MB.",
     ),
     (
         "too many bytes legacy",
         FIRST,
         lambda: image(2000, 2000, fmt="BMP"),  # 12,000,054 bytes
         LEGACY,
-        "The first frame is 11.4 MB; wan2.6-i2v-flash takes at most 10 MB.",
+        "First frame: the file is 11.4 MB; wan2.6-i2v-flash takes at most 10 MB.",
     ),
     (
         "too many bytes, never decoded",
         FIRST,
         lambda: bytes(21 * MB),
         WAN27_I2V,
-        "The first frame is 21.0 MB; wan2.7-i2v takes at most 20 MB.",
+        "First frame: the file is 21.0 MB; wan2.7-i2v takes at most 20 MB.",
     ),
     (
         "too small",
         FIRST,
         lambda: image(100, 100),
         WAN27_I2V,
-        "The first frame is 100 px wide; wan2.7-i2v needs at least 240 px.",
+        "First frame: the width is 100 px; wan2.7-i2v needs at least 240 px.",
     ),
     (
         "too short",
         LAST,
         lambda: image(400, 200, fmt="WEBP"),
         WAN27_I2V,
-        "The last frame is 200 px tall; wan2.7-i2v needs at least 240 px.",
+        "Last frame: the height is 200 px; wan2.7-i2v needs at least 240 px.",
     ),
     (
         "too small legacy",
         FIRST,
         lambda: image(300, 300, fmt="JPEG"),
         LEGACY,
-        "The first frame is 300 px wide; wan2.6-i2v-flash needs at least 360 px.",
+        "First frame: the width is 300 px; wan2.6-i2v-flash needs at least 360 px.",
     ),
     (
         "too wide",
         LAST,
         lambda: image(9000, 300),
         WAN27_I2V,
-        "The last frame is 9000 px wide; wan2.7-i2v takes at most 8000 px.",
+        "Last frame: the width is 9000 px; wan2.7-i2v takes at most 8000 px.",
     ),
     (
         "too tall legacy",
         FIRST,
         lambda: image(1000, 2400, fmt="JPEG"),
         LEGACY,
-        "The first frame is 2400 px tall; wan2.6-i2v-flash takes at most 2000 px.",
+        "First frame: the height is 2400 px; wan2.6-i2v-flash takes at most 2000 px.",
     ),
     (
         "9:1",
         FIRST,
         lambda: image(2700, 300),
         WAN27_I2V,
-        "The first frame is 9:1 (2700×300); wan2.7-i2v takes shapes between 1:8 and 8:1.",
+        "First frame: the shape is 9:1 (2700×300); wan2.7-i2v takes shapes between 1:8 and 8:1.",
     ),
     (
         "1:10",
         LAST,
         lambda: image(240, 2400, fmt="JPEG"),
         WAN27_I2V,
-        "The last frame is 1:10 (240×2400); wan2.7-i2v takes shapes between 1:8 and 8:1.",
+        "Last frame: the shape is 1:10 (240×2400); wan2.7-i2v takes shapes between 1:8 and 8:1.",
     ),
     (
         "just over 8:1",
         FIRST,
         lambda: image(2404, 300),
         WAN27_I2V,
-        "The first frame is 8.02:1 (2404×300); wan2.7-i2v takes shapes between 1:8 and 8:1.",
+        "First frame: the shape is 8.02:1 (2404×300); wan2.7-i2v takes shapes between 1:8 and 8:1.",
     ),
     # audio
     ("elf audio", AUDIO, lambda: ELF, WAN27_I2V, NOT_AUDIO),
@@ -281,35 +285,35 @@ BAD: list[tuple[str, MediaType, Callable[[], bytes], ModelSpec, str]] = [
         AUDIO,
         lambda: audio(1),
         WAN27_I2V,
-        "The driving audio is 1.0 s long; wan2.7-i2v takes 2–30 s.",
+        "Driving audio: the file is 1.0 s long; wan2.7-i2v takes 2–30 s.",
     ),
     (
         "2.5 s legacy",
         AUDIO,
         lambda: audio(2.5, fmt="mp3"),
         LEGACY,
-        "The driving audio is 2.5 s long; wan2.6-i2v-flash takes 3–30 s.",
+        "Driving audio: the file is 2.5 s long; wan2.6-i2v-flash takes 3–30 s.",
     ),
     (
         "31 s",
         AUDIO,
         lambda: audio(31),
         WAN27_I2V,
-        "The driving audio is 31.0 s long; wan2.7-i2v takes 2–30 s.",
+        "Driving audio: the file is 31.0 s long; wan2.7-i2v takes 2–30 s.",
     ),
     (
         "30.02 s",
         AUDIO,
         lambda: audio(30.02),
         WAN27_I2V,
-        "The driving audio is 30.02 s long; wan2.7-i2v takes 2–30 s.",
+        "Driving audio: the file is 30.02 s long; wan2.7-i2v takes 2–30 s.",
     ),
     (
         "audio bytes just over the limit",
         AUDIO,
         lambda: audio(12),  # 1,058,444 bytes
         replace(WAN27_I2V, audio=replace(WAN27_I2V.audio, max_bytes=MB)),
-        "The driving audio is 1.01 MB; wan2.7-i2v takes at most 1 MB.",
+        "Driving audio: the file is 1.01 MB; wan2.7-i2v takes at most 1 MB.",
     ),
     # clips
     ("elf clip", CLIP, lambda: ELF, WAN27_I2V, NOT_CLIP),
@@ -326,39 +330,38 @@ BAD: list[tuple[str, MediaType, Callable[[], bytes], ModelSpec, str]] = [
         CLIP,
         lambda: video(11, 240, 240, fps=2),
         WAN27_I2V,
-        "The first clip is 11.0 s long; wan2.7-i2v takes 2–10 s.",
+        "First clip: the file is 11.0 s long; wan2.7-i2v takes 2–10 s.",
     ),
     (
         "1 s clip",
         CLIP,
         lambda: video(1, 240, 240, fps=2, fmt="mov"),
         WAN27_I2V,
-        "The first clip is 1.0 s long; wan2.7-i2v takes 2–10 s.",
+        "First clip: the file is 1.0 s long; wan2.7-i2v takes 2–10 s.",
     ),
     (
         "narrow clip",
         CLIP,
         lambda: video(3, 200, 240, fps=2),
         WAN27_I2V,
-        "The first clip is 200 px wide; wan2.7-i2v needs at least 240 px.",
+        "First clip: the width is 200 px; wan2.7-i2v needs at least 240 px.",
     ),
     (
         "wide clip",
         CLIP,
         lambda: video(2, 2000, 240, fps=2, fmt="mov"),
         WAN27_I2V,
-        "The first clip is 8.3:1 (2000×240); wan2.7-i2v takes shapes between 1:8 and 8:1.",
+        "First clip: the shape is 8.3:1 (2000×240); wan2.7-i2v takes shapes between 1:8 and 8:1.",
     ),
     # empty files
     *[
-        (
-            f"empty {m}",
-            m,
-            lambda: b"",
-            WAN27_I2V,
-            f"The {m.label.removeprefix('the ')} is empty (0 bytes).",
+        (f"empty {m}", m, lambda: b"", WAN27_I2V, message)
+        for m, message in (
+            (FIRST, "First frame: the file is empty (0 bytes)."),
+            (LAST, "Last frame: the file is empty (0 bytes)."),
+            (AUDIO, "Driving audio: the file is empty (0 bytes)."),
+            (CLIP, "First clip: the file is empty (0 bytes)."),
         )
-        for m in MediaType
     ],
     # media the model does not take
     (
@@ -366,15 +369,21 @@ BAD: list[tuple[str, MediaType, Callable[[], bytes], ModelSpec, str]] = [
         AUDIO,
         lambda: audio(5),
         WAN22_KF2V_FLASH,
-        "wan2.2-kf2v-flash does not take a driving audio.",
+        "Driving audio: wan2.2-kf2v-flash does not take this input.",
     ),
-    ("flash clip", CLIP, lambda: video(3), LEGACY, "wan2.6-i2v-flash does not take a first clip."),
+    (
+        "flash clip",
+        CLIP,
+        lambda: video(3),
+        LEGACY,
+        "First clip: wan2.6-i2v-flash does not take this input.",
+    ),
     (
         "flash last",
         LAST,
         lambda: image(640, 480),
         LEGACY,
-        "wan2.6-i2v-flash does not take a last frame.",
+        "Last frame: wan2.6-i2v-flash does not take this input.",
     ),
 ]
 
@@ -395,14 +404,19 @@ def test_bad_media_is_refused_with_a_clear_message(
 @pytest.mark.parametrize(
     ("media_type", "message"),
     [
-        (FIRST, "The first frame is not a readable image; send JPEG, PNG, BMP or WEBP."),
+        (
+            FIRST,
+            "First frame: the file is not a readable image; send one of these formats: "
+            "JPEG, PNG, BMP, WEBP.",
+        ),
         (AUDIO, NOT_AUDIO),
         (CLIP, NOT_CLIP),
     ],
 )
 def test_probe_refuses_junk_without_naming_a_model(media_type: MediaType, message: str) -> None:
-    with pytest.raises(InvalidInput, match=f"^{message}$") as caught:
+    with pytest.raises(InvalidInput) as caught:
         probe(media_type, ELF)
+    assert str(caught.value) == message
     assert caught.value.field == media_type.value
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from bot.engine.virtual import VirtualClock
 from bot.errors import InvalidInput
-from bot.i18n import ENGLISH
+from bot.i18n import ENGLISH, Text
 from cogs import render
 from storage.allowances import Allowance, Period, QuotaExceeded, period_bounds
 from storage.connect import open_database
@@ -392,17 +392,21 @@ async def test_quota_exceeded_message_for_a_member(db: Database, store: QuotaSto
 
 
 async def test_negative_seconds_are_refused_and_leave_no_trace(store: QuotaStore) -> None:
+    negative = "The number of seconds cannot be negative (you gave -1)."
     attempts = [
-        store.set_guild_default(GUILD, seconds=-1),
-        store.set_role_default(GUILD, 5, -1),
-        store.set_override(GUILD, ALICE, -1),
-        store.grant(GUILD, ALICE, -5),
-        store.grant(GUILD, ALICE, 0),
-        store.set_budget(GUILD, -1),
+        (store.set_guild_default(GUILD, seconds=-1), negative),
+        (store.set_role_default(GUILD, 5, -1), negative),
+        (store.set_override(GUILD, ALICE, -1), negative),
+        (store.grant(GUILD, ALICE, -5), "A grant must be at least 1 second, not -5."),
+        (store.grant(GUILD, ALICE, 0), "A grant must be at least 1 second, not 0."),
+        (store.set_budget(GUILD, -1), negative),
     ]
-    for attempt in attempts:
-        with pytest.raises(InvalidInput):
+    for attempt, message in attempts:
+        with pytest.raises(InvalidInput) as refused:
             await attempt
+        assert str(refused.value) == message
+        assert isinstance(refused.value.text, Text)
+        assert refused.value.field == "seconds"
     assert await ledger_kinds(store) == {}
 
 

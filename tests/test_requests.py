@@ -204,57 +204,138 @@ def test_a_refused_combination_says_what_the_model_takes() -> None:
     with pytest.raises(InvalidInput) as refused:
         request("wan2.7-i2v", LAST)
     assert str(refused.value) == (
-        "wan2.7-i2v takes first frame; first frame + driving audio; first frame + last frame; "
-        "first frame + last frame + driving audio; first clip; last frame + first clip; "
-        "you gave last frame."
+        "wan2.7-i2v takes one of these sets of inputs: First frame; First frame + Driving audio; "
+        "First frame + Last frame; First frame + Last frame + Driving audio; First clip; "
+        "Last frame + First clip. You gave: Last frame."
+    )
+    assert refused.value.field == "media"
+
+
+def test_a_model_with_one_combination_names_it_and_no_inputs_is_said_so() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        request("wan2.2-kf2v-flash")
+    assert str(refused.value) == (
+        "wan2.2-kf2v-flash takes these inputs: First frame + Last frame. You gave no inputs."
     )
     assert refused.value.field == "media"
 
 
 def test_a_media_type_given_twice_is_refused() -> None:
     media = (MediaItem(type=FIRST, url=URLS[FIRST]), MediaItem(type=FIRST, url=URLS[LAST]))
-    with pytest.raises(InvalidInput, match="The first frame is given twice"):
+    with pytest.raises(InvalidInput) as refused:
         GenerationRequest.build(model="wan2.7-i2v", media=media)
+    assert str(refused.value) == "First frame: given twice; give each input only once."
+    assert refused.value.field == "first_frame"
+
+
+def test_a_media_type_without_a_url_is_refused() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        GenerationRequest.build(model="wan2.7-i2v", media=(MediaItem(type=FIRST, url=" "),))
+    assert str(refused.value) == "First frame: no URL given."
+    assert refused.value.field == "first_frame"
 
 
 def test_a_media_type_the_model_does_not_take_is_named() -> None:
-    with pytest.raises(InvalidInput, match="wan2.2-kf2v-flash does not take the driving audio"):
+    with pytest.raises(InvalidInput) as refused:
         request("wan2.2-kf2v-flash", FIRST, LAST, AUDIO)
+    assert str(refused.value) == "Driving audio: wan2.2-kf2v-flash does not take this input."
+    assert refused.value.field == "driving_audio"
 
 
 @pytest.mark.parametrize(
     ("model", "fields", "field", "message"),
     [
-        ("nope", {}, "model", "Unknown model 'nope'; choose one of: wan2.7-i2v,"),
-        ("wan2.7-i2v", {"duration": 1}, "duration", "makes videos of 2–15 s, not 1 s"),
-        ("wan2.7-i2v", {"duration": 16}, "duration", "makes videos of 2–15 s, not 16 s"),
-        ("wan2.6-i2v-flash", {"duration": 16}, "duration", "2–15 s, not 16 s"),
-        ("wan2.6-i2v", {"duration": 7}, "duration", "makes videos of 5, 10 or 15 s, not 7 s"),
-        ("wan2.2-kf2v-flash", {"duration": 10}, "duration", "always makes 5 s videos"),
-        ("wan2.7-i2v", {"resolution": "480P"}, "resolution", "makes 720P or 1080P video, not 480P"),
-        ("wanx2.1-kf2v-plus", {"resolution": "1080P"}, "resolution", "makes 720P video"),
-        ("wan2.7-i2v", {"seed": -1}, "seed", "from 0 to 2147483647"),
-        ("wan2.7-i2v", {"seed": 2_147_483_648}, "seed", "from 0 to 2147483647"),
-        ("wan2.7-i2v", {"seed": "abc"}, "seed", "seed: Input should be a valid integer"),
+        (
+            "nope",
+            {},
+            "model",
+            "Unknown model “nope”; choose one of: wan2.7-i2v, wan2.6-i2v-flash, wan2.6-i2v, "
+            "wan2.2-kf2v-flash, wanx2.1-kf2v-plus.",
+        ),
+        ("wan2.7-i2v", {"duration": 1}, "duration", "wan2.7-i2v makes videos of 2–15 s, not 1 s."),
+        (
+            "wan2.7-i2v",
+            {"duration": 16},
+            "duration",
+            "wan2.7-i2v makes videos of 2–15 s, not 16 s.",
+        ),
+        (
+            "wan2.6-i2v-flash",
+            {"duration": 16},
+            "duration",
+            "wan2.6-i2v-flash makes videos of 2–15 s, not 16 s.",
+        ),
+        (
+            "wan2.6-i2v",
+            {"duration": 7},
+            "duration",
+            "wan2.6-i2v makes videos of 5, 10 or 15 s, not 7 s.",
+        ),
+        (
+            "wan2.2-kf2v-flash",
+            {"duration": 10},
+            "duration",
+            "wan2.2-kf2v-flash always makes 5 s videos; leave the duration out.",
+        ),
+        (
+            "wan2.7-i2v",
+            {"resolution": "480P"},
+            "resolution",
+            "wan2.7-i2v does not make 480P videos; choose one of: 720P, 1080P.",
+        ),
+        (
+            "wanx2.1-kf2v-plus",
+            {"resolution": "1080P"},
+            "resolution",
+            "wanx2.1-kf2v-plus does not make 1080P videos; it makes only 720P.",
+        ),
+        (
+            "wan2.7-i2v",
+            {"seed": -1},
+            "seed",
+            "The seed must be a whole number from 0 to 2147483647.",
+        ),
+        (
+            "wan2.7-i2v",
+            {"seed": 2_147_483_648},
+            "seed",
+            "The seed must be a whole number from 0 to 2147483647.",
+        ),
+        (
+            "wan2.7-i2v",
+            {"seed": "abc"},
+            "seed",
+            "seed: Input should be a valid integer, unable to parse string as an integer.",
+        ),
         (
             "wan2.7-i2v",
             {"prompt": "x" * 5001},
             "prompt",
-            "The prompt is 5001 characters; wan2.7-i2v takes at most 5000",
+            "The prompt is 5001 characters long; wan2.7-i2v takes at most 5000 characters.",
         ),
-        ("wan2.6-i2v-flash", {"prompt": "x" * 1501}, "prompt", "at most 1500"),
-        ("wan2.2-kf2v-flash", {"prompt": "x" * 801}, "prompt", "at most 800"),
+        (
+            "wan2.6-i2v-flash",
+            {"prompt": "x" * 1501},
+            "prompt",
+            "The prompt is 1501 characters long; wan2.6-i2v-flash takes at most 1500 characters.",
+        ),
+        (
+            "wan2.2-kf2v-flash",
+            {"prompt": "x" * 801},
+            "prompt",
+            "The prompt is 801 characters long; wan2.2-kf2v-flash takes at most 800 characters.",
+        ),
         (
             "wan2.7-i2v",
             {"negative_prompt": "x" * 501},
             "negative_prompt",
-            "The negative prompt is 501 characters",
+            "The negative prompt is 501 characters long; wan2.7-i2v takes at most 500 characters.",
         ),
         (
             "wan2.7-i2v",
             {"template": "mech1"},
             "template",
-            "wan2.7-i2v has no effect templates; use wanx2.1-kf2v-plus",
+            "wan2.7-i2v has no effect templates; use wanx2.1-kf2v-plus.",
         ),
     ],
 )
@@ -264,7 +345,7 @@ def test_out_of_range_values_are_refused(
     types = (FIRST, LAST) if "kf2v" in model else (FIRST,)
     with pytest.raises(InvalidInput) as refused:
         request(model, *types, **fields)
-    assert message in str(refused.value)
+    assert str(refused.value) == message
     assert refused.value.field == field
 
 
@@ -274,17 +355,23 @@ def test_limits_are_inclusive() -> None:
 
 
 def test_effect_templates() -> None:
-    with pytest.raises(
-        InvalidInput, match="Unknown effect template 'sparkle'; wanx2.1-kf2v-plus has: mech1"
-    ):
+    with pytest.raises(InvalidInput) as refused:
         request("wanx2.1-kf2v-plus", FIRST, template="sparkle")
-    with pytest.raises(InvalidInput, match="Effect templates ignore the prompt"):
+    assert str(refused.value) == (
+        "Unknown effect template “sparkle”; wanx2.1-kf2v-plus has: "
+        "mech1, mech2, hanfu-1, solaron, magazine."
+    )
+    with pytest.raises(InvalidInput) as refused:
         request("wanx2.1-kf2v-plus", FIRST, template="mech1", prompt="robots")
-    with pytest.raises(
-        InvalidInput,
-        match="with the mech1 effect takes first frame; you gave first frame \\+ last frame",
-    ):
+    assert str(refused.value) == (
+        "Effect templates ignore the prompt; leave the prompt and negative prompt out."
+    )
+    with pytest.raises(InvalidInput) as refused:
         request("wanx2.1-kf2v-plus", FIRST, LAST, template="mech1")
+    assert str(refused.value) == (
+        "With the mech1 effect, wanx2.1-kf2v-plus takes these inputs: First frame. "
+        "You gave: First frame + Last frame."
+    )
 
 
 def test_blank_texts_count_as_absent() -> None:
@@ -296,9 +383,20 @@ def test_blank_texts_count_as_absent() -> None:
 def test_continuation_must_be_longer_than_the_clip() -> None:
     clip_request = request("wan2.7-i2v", CLIP, duration=5)
     check_clip_fits(clip_request, 4.9)
-    with pytest.raises(InvalidInput, match="choose a duration of 7–15 s") as refused:
+    with pytest.raises(InvalidInput) as refused:
         check_clip_fits(clip_request, 6.0)
+    assert str(refused.value) == (
+        "The clip is 6.0 s long and the duration counts the clip, so 5 s adds nothing; "
+        "choose a duration of 7–15 s."
+    )
     assert refused.value.field == "duration"
+    with pytest.raises(InvalidInput) as refused:
+        check_clip_fits(request("wan2.7-i2v", CLIP, duration=15), 15.0)
+    assert str(refused.value) == (
+        "The clip is 15.0 s long, which leaves no room to continue it: wan2.7-i2v makes videos "
+        "of at most 15 s. Send a shorter clip."
+    )
+    assert refused.value.field == "first_clip"
     assert continuation_duration(6.0, MODELS["wan2.7-i2v"]) == 11
     assert continuation_duration(10.0, MODELS["wan2.7-i2v"]) == 15
 

@@ -200,23 +200,50 @@ async def test_interpolate_continue_and_effect_use_their_models(rig: Rig) -> Non
     assert effect.model == "wanx2.1-kf2v-plus" and effect.request.template == "mech1"
 
 
+UNREADABLE = (
+    "First frame: the file is not an image wan2.7-i2v can read; send one of these formats: "
+    "JPEG, PNG, BMP, WEBP."
+)
+
+
 @pytest.mark.parametrize(
     ("name", "data", "content_type", "size", "message", "deferred"),
     [
-        ("big.png", IMAGE, "image/png", 25 * MB, "25.0 MB; wan2.7-i2v takes at most 20 MB", False),
-        ("song.png", IMAGE, "audio/mpeg", None, "should be an image", False),
-        ("empty.png", b"", "image/png", None, "empty", False),
+        (
+            "big.png",
+            IMAGE,
+            "image/png",
+            25 * MB,
+            "First frame: the file is 25.0 MB; wan2.7-i2v takes at most 20 MB.",
+            False,
+        ),
+        (
+            "song.png",
+            IMAGE,
+            "audio/mpeg",
+            None,
+            "First frame: the file should be an image, but “song.png” is audio/mpeg.",
+            False,
+        ),
+        ("empty.png", b"", "image/png", None, "First frame: the file is empty (0 bytes).", False),
         (
             "alpha.png",
             samples.make_image(800, 600, alpha=True),
             "image/png",
             None,
-            "transparency",
+            "First frame: the PNG has transparency; save it without an alpha channel (or as JPEG).",
             True,
         ),
-        ("tiny.png", samples.make_image(100, 100), "image/png", None, "100 px", True),
-        ("ls.png", Path("/bin/ls").read_bytes()[:8000], "image/png", None, "not an image", True),
-        ("cut.png", IMAGE[: len(IMAGE) // 2], "image/png", None, "not an image", True),
+        (
+            "tiny.png",
+            samples.make_image(100, 100),
+            "image/png",
+            None,
+            "First frame: the width is 100 px; wan2.7-i2v needs at least 240 px.",
+            True,
+        ),
+        ("ls.png", Path("/bin/ls").read_bytes()[:8000], "image/png", None, UNREADABLE, True),
+        ("cut.png", IMAGE[: len(IMAGE) // 2], "image/png", None, UNREADABLE, True),
     ],
 )
 async def test_bad_attachments_get_a_private_message_and_cost_nothing(
@@ -257,17 +284,20 @@ async def test_server_settings_apply_before_anything_is_downloaded(rig: Rig) -> 
     await store.update(10, allowed_channels=frozenset({555}))
     fake = rig.fake()
     await rig.call(VideoCog.animate, fake, image=image)
-    assert "<#555>" in private_replies(fake)[0]
+    assert "Videos can be made in <#555> on this server." in private_replies(fake)[0]
 
     await store.update(10, allowed_channels=frozenset(), banned_words=("gore",))
     fake = rig.fake()
     await rig.call(VideoCog.animate, fake, image=image, prompt="lots of GORE")
-    assert "“gore”" in private_replies(fake)[0]
+    assert (
+        "The prompt uses “gore”, which this server does not allow. Please rephrase it."
+        in private_replies(fake)[0]
+    )
 
     await store.update(10, banned_words=(), max_duration=8)
     fake = rig.fake()
     await rig.call(VideoCog.animate, fake, image=image, duration=10)
-    assert "at most 8 s" in private_replies(fake)[0]
+    assert "This server allows videos of at most 8 s." in private_replies(fake)[0]
     assert "download" not in rig.timeline.names()
 
     await store.update(10, force_watermark=True, default_resolution="720P")

@@ -278,8 +278,10 @@ def test_tail_clip_refuses_a_video_under_two_seconds(tmp_path: Path) -> None:
     source.write_bytes(make_video(1, 320, 240, fps=10))
     target = tmp_path / "tail.mp4"
 
-    with pytest.raises(InvalidInput, match="at least 2 s"):
+    with pytest.raises(InvalidInput) as refused:
         tail_clip(source, target)
+    assert str(refused.value) == "The video is 1.0 s long; continuing needs at least 2 s."
+    assert refused.value.field == "first_clip"
     assert not target.exists()
 
 

@@ -1,6 +1,7 @@
 """The DashScope adapter: an aiohttp client and the pydantic models of its answers."""
 
-from bot.dashscope.client import DashScopeClient, DashScopeError
+from bot.dashscope.client import DashScopeClient
+from bot.dashscope.errors import DashScopeError
 from bot.dashscope.models import TaskList, TaskResponse, TaskStatus, UploadPolicy
 from bot.retry import RetryPolicy
 

@@ -27,9 +27,12 @@ import aiohttp
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from bot.catalog import MB
+from bot.dashscope.errors import UNREADABLE as UNREADABLE  # where callers have long found it
+from bot.dashscope.errors import DashScopeError, no_answer, result_too_large
 from bot.dashscope.models import PROVIDER_TIMEZONE, TaskList, TaskResponse, TaskStatus, UploadPolicy
-from bot.errors import InvalidInput, WanbotError
+from bot.errors import InvalidInput
 from bot.fetch import Bounds, TooLarge, read_body
+from bot.i18n import _
 from bot.requests import GenerationRequest
 from bot.retry import RetryPolicy, retry
 
@@ -39,52 +42,11 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[aiohttp.ClientResponse], Awaitable[T]]
 
-_RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _TASK_TIME_FORMAT = "%Y%m%d%H%M%S"
-UNREADABLE = "UnreadableAnswer"
 # Results come from the provider's OSS buckets (…oss-cn-beijing.aliyuncs.com and the like).
 PROVIDER_RESULT_HOSTS = ("aliyuncs.com",)
 DEFAULT_MAX_RESULT_BYTES = 1024 * MB  # real results are tens of MB; this only stops a runaway
 DEFAULT_DOWNLOAD_SECONDS = 600.0
-
-
-class DashScopeError(WanbotError):
-    """The provider (or the way to it) refused or failed a call.
-
-    `status` is the HTTP status, or None when no answer came (timeout, dropped connection).
-    """
-
-    def __init__(
-        self,
-        status: int | None,
-        code: str,
-        message: str,
-        request_id: str | None = None,
-        *,
-        final: bool = False,
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-        self._final = final
-        self.retry_after: float | None = None  # seconds the provider asked us to wait, if it did
-        where = f"HTTP {status}" if status is not None else "no answer"
-        suffix = f", request {request_id}" if request_id else ""
-        super().__init__(f"{code}: {message} ({where}{suffix})")
-
-    @property
-    def retryable(self) -> bool:
-        """Whether trying the same call again may work (throttling, server trouble, no answer)."""
-        return not self._final and (self.status is None or self.status in _RETRYABLE_STATUS)
-
-    @property
-    def unclear(self) -> bool:
-        """Whether the call may have taken effect though it did not answer clearly (no answer,
-        a server error, or an answer that could not be read): a submit must be reconciled."""
-        if self.code == UNREADABLE:
-            return True
-        return not self._final and (self.status is None or self.status >= 500)
 
 
 class DashScopeClient:
@@ -182,8 +144,13 @@ class DashScopeClient:
         policy = _parse(UploadPolicy, payload.get("data") or {})
         if len(data) > policy.max_file_size_mb * MB:
             raise InvalidInput(
-                f"{filename} is {len(data) / MB:.1f} MB; uploads take at most "
-                f"{policy.max_file_size_mb} MB."
+                # Translators: {filename} is an input file's name; sizes are in megabytes.
+                _(
+                    "“{filename}” is {size} MB; the provider takes uploads of at most {limit} MB.",
+                    filename=filename,
+                    size=f"{len(data) / MB:.1f}",
+                    limit=policy.max_file_size_mb,
+                )
             )
         key = f"{policy.upload_dir}/{Path(filename).name}"
 
@@ -211,11 +178,17 @@ class DashScopeClient:
             return
         trusted = any(host == h or host.endswith("." + h) for h in self._result_hosts)
         if parts.scheme != "https" or not trusted:
+            shown = host or "?"
             raise DashScopeError(
                 None,
                 "UntrustedResultUrl",
-                f"the result link is not an https link on the provider's hosts ({host or '?'})",
+                f"the result link is not an https link on the provider's hosts ({shown})",
                 final=True,
+                # Translators: part of an error ("UntrustedResultUrl: …"); {host} is a web host.
+                explained=_(
+                    "the result link is not an https link on the provider's hosts ({host})",
+                    host=shown,
+                ),
             )
 
     async def download(self, url: str, destination: Path, *, chunk_size: int = 256 * 1024) -> int:
@@ -232,7 +205,7 @@ class DashScopeClient:
         try:
             return await self._send("GET", url, stream, **bounds.request_options())
         except TooLarge:
-            raise _too_large(bounds.max_bytes) from None
+            raise result_too_large(bounds.max_bytes) from None
 
     async def _api(
         self,
@@ -280,7 +253,7 @@ class DashScopeClient:
                     error = await _error_from(response)
                     error.retry_after = _retry_after(response)
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-                error = DashScopeError(None, type(exc).__name__, _describe(exc))
+                error = no_answer(exc)
             failed = error
             raise error
 
@@ -315,7 +288,14 @@ async def _json_body(response: aiohttp.ClientResponse) -> dict[str, Any]:
         payload = None
     if not isinstance(payload, dict):
         text = raw[:120].decode("utf-8", "replace").strip()
-        raise DashScopeError(response.status, UNREADABLE, f"the answer is not JSON: {text!r}")
+        raise DashScopeError(
+            response.status,
+            UNREADABLE,
+            f"the answer is not JSON: {text!r}",
+            # Translators: part of an error ("UnreadableAnswer: …"); {excerpt} is the start of
+            # the provider's answer, quoted.
+            explained=_("the answer is not JSON: {excerpt}", excerpt=repr(text)),
+        )
     log.debug("%s %s -> %s", response.method, response.url.path, payload.get("request_id"))
     return payload
 
@@ -333,12 +313,6 @@ def _parse(model: type[M], payload: dict[str, Any]) -> M:
             f"{where}: {first['msg']}",
             payload.get("request_id") if isinstance(payload.get("request_id"), str) else None,
         ) from None
-
-
-def _too_large(cap: int) -> DashScopeError:
-    return DashScopeError(
-        None, "ResultTooLarge", f"the result is larger than {cap / MB:g} MB", final=True
-    )
 
 
 def is_loopback(host: str) -> bool:
@@ -402,9 +376,3 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
         return max(0.0, min(float(value), 120.0))
     except ValueError:
         return None  # an HTTP date: rare here; fall back to backoff
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "the request timed out"
-    return str(exc) or type(exc).__name__

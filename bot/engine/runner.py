@@ -35,7 +35,7 @@ from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
 from bot.engine.submit import Submitter
 from bot.errors import InvalidInput, WanbotError
-from bot.i18n import _
+from bot.i18n import _, _n
 from bot.keys import KeyRing
 from bot.requests import GenerationRequest
 from bot.workers import MediaWorkers
@@ -177,13 +177,22 @@ class Engine:
         waiting = await self.waiting(requester.guild_id, requester.user_id)
         if waiting >= ctx.config.max_waiting_per_user:
             raise QueueFull(
-                f"You already have {waiting} videos waiting; "
-                "wait for one to start before asking for more."
+                _n(
+                    "You already have {n} video waiting; wait for it to start before asking for "
+                    "more.",
+                    "You already have {n} videos waiting; wait for one to start before asking "
+                    "for more.",
+                    waiting,
+                )
             )
         if key is not None and ctx.ring.named(key) is None:
             raise InvalidInput(
-                "This video's inputs were uploaded with a DashScope key the bot no longer has; "
-                "please make it again from the start."
+                # Translators: DashScope is the provider's service that makes the videos; the
+                # bot's operator can take one of its keys (accounts) out of the settings.
+                _(
+                    "This video's inputs were uploaded with a DashScope key the bot no longer "
+                    "has; please make it again from the start."
+                )
             )
         now = ctx.clock()
         earlier = None

@@ -334,8 +334,7 @@ class SettingsCommands(AdminBase):
     )
     @app_commands.choices(language=LANGUAGE_CHOICES)
     async def settings_language(self, interaction: discord.Interaction, language: str) -> None:
-        """Choose the language of the bot's messages to the whole server (replies follow each
-        member's own Discord language)."""
+        """Choose the language of the bot's messages to the whole server."""
         guild_id, settings = await self._authorise(interaction)
         chosen = None if language == DISCORD_LANGUAGE else language
         if chosen is not None and chosen not in LANGUAGE_NAMES:
