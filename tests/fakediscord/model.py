@@ -44,6 +44,7 @@ class User:
     id: int
     username: str
     bot: bool = False
+    locale: str = "en-US"  # the language their Discord is set to (sent with their interactions)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +92,7 @@ class Guild:
     channels: list[Channel]
     members: list[User]
     created_at: float = field(default_factory=time.time)
+    locale: str = "en-US"  # the server's primary language (preferred_locale)
 
     def role_json(self) -> dict[str, Any]:
         return {
@@ -148,7 +150,7 @@ class Guild:
             "default_message_notifications": 0,
             "premium_tier": 0,
             "premium_subscription_count": 0,
-            "preferred_locale": "en-US",
+            "preferred_locale": self.locale,
             "system_channel_id": None,
             "afk_channel_id": None,
             "afk_timeout": 300,

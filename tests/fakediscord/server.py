@@ -246,7 +246,7 @@ class FakeDiscord:
             "channel_id": str(channel.id),
             "channel": channel.to_json(),
             "app_permissions": str(BOT_PERMISSIONS),
-            "locale": "en-US",
+            "locale": user.locale,
             "entitlements": [],
             "attachment_size_limit": self.attachment_size_limit,
             "data": data,
@@ -258,8 +258,8 @@ class FakeDiscord:
         else:
             payload |= {
                 "guild_id": str(self.guild.id),
-                "guild": {"id": str(self.guild.id), "locale": "en-US", "features": []},
-                "guild_locale": "en-US",
+                "guild": {"id": str(self.guild.id), "locale": self.guild.locale, "features": []},
+                "guild_locale": self.guild.locale,
                 "member": self.guild.member_json(user) | {"permissions": str(MEMBER_PERMISSIONS)},
                 "context": 0,
                 "authorizing_integration_owners": {"0": str(self.guild.id)},
