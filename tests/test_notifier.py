@@ -18,6 +18,8 @@ from bot import samples
 from bot.catalog import MediaType
 from bot.engine.delivery import Progress
 from bot.engine.virtual import VirtualClock
+from bot.i18n import Text
+from bot.i18n import catalogs as upkeep
 from bot.requests import GenerationRequest, MediaItem
 from bot.video_edit import FitResult
 from cogs.notifier import DiscordNotifier
@@ -309,6 +311,31 @@ async def test_a_failure_edits_the_status_and_tells_the_requester(rig: Rig) -> N
     failed = await rig.jobs.get(job.id)
     assert failed is not None
     failed = Job(**{**failed.__dict__, "state": JobState.FAILED})
-    await rig.notifier.fail(failed, "The provider's content moderation refused it.")
+    await rig.notifier.fail(failed, Text("The provider's content moderation refused it."))
     assert "content moderation" in str(message.edit.await_args.kwargs["embed"].to_dict())  # type: ignore[union-attr]
     assert sent(rig.channel)[-1]["content"].startswith("<@7> video #")
+
+
+async def test_channel_messages_speak_the_servers_language_and_a_dm_the_members(
+    rig: Rig, tmp_path: Path
+) -> None:
+    german, japanese = upkeep.read("de"), upkeep.read("ja")
+    job = await rig.job(locale="de", member_locale="ja")
+    await rig.notifier.progress(job, Progress(JobState.QUEUED))
+    [status] = sent(rig.channel)
+    fields = [field["name"] for field in status["embed"].to_dict()["fields"]]
+    assert fields == [german[name].string for name in ("Status", "Model", "Elapsed")]
+    assert german["Elapsed"].string != "Elapsed"
+    assert status["view"].children[0].item.label == german["Cancel"].string
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"\0" * 10)
+    user = mock.create_autospec(discord.User, instance=True, spec_set=True)
+    user.send.side_effect = lambda **kwargs: fake_message()
+    rig.bot.get_user.return_value = user
+    rig.channel.send.side_effect = http_error(discord.Forbidden, 403)  # only the DM is left
+    await rig.notifier.deliver(job, video)
+    posted = user.send.await_args.kwargs
+    ready = japanese["{mention} your video #{id} is ready."].string
+    assert posted["content"] == ready.format(mention="<@7>", id=job.id)
+    assert posted["view"].children[0].item.label == japanese["Retry"].string

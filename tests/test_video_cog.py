@@ -22,6 +22,7 @@ from bot.dashscope import DashScopeClient
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock, drive
 from bot.i18n import ENGLISH
+from bot.i18n import catalogs as upkeep
 from bot.keys import DashScopeKey
 from bot.media import check_media
 from bot.settings import Settings
@@ -429,7 +430,9 @@ async def test_buttons_decode_after_a_restart_and_check_who_presses(tmp_path: Pa
         job_id = await _delivered_job(rig)
         custom_ids = [
             c.custom_id
-            for c in __import__("cogs.views", fromlist=["result_view"]).result_view(job_id, ENGLISH).children
+            for c in __import__("cogs.views", fromlist=["result_view"])
+            .result_view(job_id, ENGLISH)
+            .children
         ]
     # A new process: new bot, cog, engine; the same database. Only the custom_id survives.
     async for rig in make_rig(tmp_path, clock):
@@ -505,3 +508,73 @@ async def test_an_unexpected_error_is_logged_and_apologised_for(
     assert "database on fire" not in reply
     [record] = [r for r in caplog.records if r.levelname == "ERROR"]
     assert error_id.group(1) in record.getMessage() and record.exc_info
+
+
+# -- languages ------------------------------------------------------------------------------------
+
+
+def translated(catalog: str, msgid: str, **values: object) -> str:
+    """A message as the catalog's translator wrote it, read from the .po file (not via the bot)."""
+    return upkeep.read(catalog)[msgid].string.format(**values)
+
+
+async def test_a_member_is_answered_in_their_own_language(rig: Rig) -> None:
+    japanese = rig.fake(locale=discord.Locale.japanese, guild_locale=discord.Locale.german)
+    await rig.call(VideoCog.job, japanese, id=999)
+    missing = "There is no video #{id} in this server."
+    assert private_replies(japanese) == [translated("ja", missing, id=999)]
+    await rig.call(VideoCog.quota, japanese)
+    assert private_replies(japanese)[-1].startswith(translated("ja", "Video quota"))
+
+    italian = rig.fake(locale=discord.Locale.italian, guild_locale=discord.Locale.german)
+    await rig.call(VideoCog.job, italian, id=999)
+    assert private_replies(italian) == [translated("de", missing, id=999)]  # the server's
+
+    english = rig.fake(locale=discord.Locale.british_english, guild_locale=discord.Locale.german)
+    await rig.call(VideoCog.job, english, id=999)
+    assert private_replies(english) == ["There is no video #999 in this server."]
+
+
+async def test_bad_input_is_explained_in_the_members_language(rig: Rig) -> None:
+    fake = rig.fake(locale=discord.Locale.korean)
+    await rig.call(
+        VideoCog.animate,
+        fake,
+        image=rig.host.attachment("cat.png", IMAGE, content_type="image/png"),
+        duration=13,
+        model="wan2.2-kf2v-flash",
+    )
+    [reply] = private_replies(fake)
+    assert re.search("[\uac00-\ud7a3]", reply), f"not Korean: {reply}"
+    assert rig.uploads() == 0 and await rig.jobs() == []
+
+
+async def test_a_job_keeps_the_servers_language_for_its_channel_messages(rig: Rig) -> None:
+    fake = rig.fake(locale=discord.Locale.japanese, guild_locale=discord.Locale.german)
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    await rig.call(VideoCog.animate, fake, image=image, prompt="A cat")
+    [job] = await rig.jobs()
+    assert (job.locale, job.member_locale) == ("de", "ja")
+    queued = "Queued as video #{id} ({s} s of your quota). Progress is posted in this channel."
+    assert private_replies(fake) == [translated("ja", queued, id=job.id, s=job.duration)]
+
+    await rig.services.guild_settings.update(10, language="fr")  # a moderator's choice wins
+    await rig.call(VideoCog.animate, rig.fake(guild_locale=discord.Locale.german), image=image)
+    latest = max(await rig.jobs(), key=lambda j: j.id)
+    assert (latest.locale, latest.member_locale) == ("fr", "en-US")
+
+
+async def test_quota_shows_the_periods_use_as_a_bar_and_when_it_renews(rig: Rig) -> None:
+    fake = rig.fake()
+    await rig.call(VideoCog.quota, fake)
+    [untouched] = private_replies(fake)
+    assert "`░░░░░░░░░░░░` 0% · 0 s of 60 s" in untouched
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    await rig.call(VideoCog.animate, rig.fake(), image=image, duration=15)
+    fake = rig.fake()
+    await rig.call(VideoCog.quota, fake)
+    [used] = private_replies(fake)
+    assert "`███░░░░░░░░░` 25% · 15 s of 60 s" in used
+    renews = rig.services.quotas  # the renewal is a Discord timestamp, shown in each reader's zone
+    allowance = await renews.allowance(guild_id=10, user_id=1, role_ids=())
+    assert f"<t:{int(allowance.renews_at)}:f> (<t:{int(allowance.renews_at)}:R>)" in used

@@ -1,0 +1,143 @@
+"""Languages: every message is translated in every catalog with its placeholders kept, the
+compiled catalogs are the sources', and the localised slash commands keep Discord's rules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import write_po
+
+from bot.app import command_payloads, command_strings
+from bot.i18n import CATALOGS, ENGLISH, LOCALE_DIR, Text, _, _n, choose, language
+from bot.i18n import catalogs as upkeep
+
+# Discord's rule for command and option names, in every locale (\w covers letters of any script).
+NAME = re.compile(r"^[-_'\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
+SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
+
+
+@pytest.fixture(scope="module")
+def template() -> Catalog:
+    """Every message of the code and the slash commands, extracted as `make messages` does."""
+    return upkeep.extract(asyncio.run(command_strings()))
+
+
+def test_every_message_has_a_translation_in_every_catalog(template: Catalog) -> None:
+    assert len(template) > 300
+    assert upkeep.check(template) == []
+
+
+def test_the_check_finds_a_missing_translation_and_a_changed_placeholder(
+    template: Catalog, tmp_path: Path
+) -> None:
+    shutil.copytree(LOCALE_DIR, tmp_path, dirs_exist_ok=True)
+    japanese = upkeep.read("ja", tmp_path)
+    japanese["Video #{id} is not finished."].string = "動画 #{number} はまだできていません。"
+    japanese["Video quota"].string = ""
+    with upkeep.catalog_path("ja", locale_dir=tmp_path).open("wb") as file:
+        write_po(file, japanese)
+
+    problems = upkeep.check(template, tmp_path)
+
+    assert sorted(problems) == [
+        "ja: 'Video #{id} is not finished.' has placeholders ['number'] where the message has "
+        "['id']",
+        "ja: no translation for 'Video quota'",
+    ]
+
+
+def test_a_new_message_in_the_code_is_missing_until_translated(template: Catalog) -> None:
+    template.add("A message nobody has translated yet.")
+    problems = upkeep.check(template)
+    assert len(problems) == len(upkeep.languages())
+    assert all("A message nobody has translated yet." in p for p in problems)
+    template.delete("A message nobody has translated yet.")
+
+
+@pytest.mark.parametrize("catalog", upkeep.languages())
+def test_the_compiled_catalog_is_its_source(catalog: str, tmp_path: Path) -> None:
+    """`make` compiles each .po at install; a stale .mo would show old words."""
+    compiled = upkeep.catalog_path(catalog, ".mo")
+    assert compiled.exists(), f"{compiled} is missing: run `make` to compile the catalogs"
+    fresh = tmp_path / "fresh.mo"
+    with fresh.open("wb") as file:
+        write_mo(file, upkeep.read(catalog))
+    assert compiled.read_bytes() == fresh.read_bytes(), f"{compiled} is stale: run `make`"
+
+
+def test_a_member_gets_their_language_else_the_servers_else_english() -> None:
+    assert choose("ja", "de").code == "ja"
+    assert choose("it", "de").code == "de"  # Italian is not offered: the server's German
+    assert choose("it", None) is ENGLISH
+    assert choose("en-GB", "ja") is ENGLISH  # an English member reads English
+    assert choose("es-419").gettext("Video quota") == choose("es-ES").gettext("Video quota")
+    assert language("sv-SE") is ENGLISH
+
+
+def test_every_catalog_speaks_and_keeps_the_values() -> None:
+    text = _("Video #{id} is not finished.", id=42)
+    for code in CATALOGS:
+        rendered = language(code).render(text)
+        assert rendered != str(text), code
+        assert "42" in rendered and "{" not in rendered, code
+
+
+def test_plurals_follow_each_languages_rules() -> None:
+    one = _n("{s} s in {n} video", "{s} s in {n} videos", 1, s=5)
+    three = _n("{s} s in {n} video", "{s} s in {n} videos", 3, s=15)
+    assert (str(one), str(three)) == ("5 s in 1 video", "15 s in 3 videos")
+    german = language("de")
+    assert german.render(one) != german.render(three)
+    assert "3" in german.render(three) and "15" in german.render(three)
+
+
+def test_a_text_comes_back_from_the_database_as_it_went() -> None:
+    inner = _("{s} s in {n} video", s=5, n=1)
+    text = _n("Video #{id} · {mode}", "Videos · {mode}", 2, id=7, mode=inner)
+    stored = json.dumps(text.to_json(), ensure_ascii=False)
+    assert Text.from_json(json.loads(stored)) == text
+
+
+def _localised(payloads: list[dict]) -> Iterator[tuple[str, dict]]:
+    """Every command, group and option node with a path, walking into subcommands."""
+
+    def walk(node: dict, path: str) -> Iterator[tuple[str, dict]]:
+        yield path, node
+        for option in node.get("options", []):
+            yield from walk(option, f"{path} {option['name']}")
+
+    for payload in payloads:
+        yield from walk(payload, payload["name"])
+
+
+async def test_localised_commands_keep_discords_rules() -> None:
+    payloads = await command_payloads()
+    locales = set(CATALOGS)  # every Discord locale wanbot speaks
+    for path, node in _localised(payloads):
+        names = node.get("name_localizations") or {}
+        descriptions = node.get("description_localizations") or {}
+        assert set(names) | set(descriptions) <= locales, path
+        # A translation equal to the English is left out; these never are.
+        assert {"ja", "ko", "zh-CN", "zh-TW"} <= set(descriptions), f"{path}: {descriptions}"
+        for locale, name in names.items():
+            assert NAME.match(name) and name == name.lower(), f"{path} [{locale}]: {name!r}"
+        for locale, description in descriptions.items():
+            assert 1 <= len(description) <= 100, f"{path} [{locale}]: {description!r}"
+        for choice in node.get("choices", []):
+            for locale, name in (choice.get("name_localizations") or {}).items():
+                assert 1 <= len(name) <= 100, f"{path} [{locale}] choice {name!r}"
+        # Options of one command (and subcommands of one group) need distinct names everywhere.
+        children = node.get("options", [])
+        for locale in locales:
+            shown = [c.get("name_localizations", {}).get(locale, c["name"]) for c in children]
+            assert len(shown) == len(set(shown)), f"{path} [{locale}]: {shown}"
+    top = [p.get("name_localizations", {}).get("ja", p["name"]) for p in payloads]
+    assert len(top) == len(set(top))
