@@ -113,11 +113,16 @@ def interaction(
     filesize_limit: int = 10 * MB,
     timeline: Timeline | None = None,
     client: discord.Client | None = None,
+    guild: discord.Guild | None = None,
+    locale: discord.Locale = discord.Locale.american_english,
 ) -> discord.Interaction:
     """An Interaction whose response and followup record what the command did."""
     fake = mock.create_autospec(discord.Interaction, instance=True, spec_set=True)
     fake.user = user or member()
     fake.guild_id = guild_id
+    fake.guild = guild  # a property: autospec would leave it an unspecced MagicMock
+    fake.locale = locale
+    fake.guild_locale = None
     fake.channel_id = channel_id
     fake.channel = SimpleNamespace(id=channel_id, parent_id=None)
     fake.filesize_limit = filesize_limit

@@ -1,4 +1,4 @@
-"""/videoadmin quota: members' allowances, grants, blocks, the server default and budget, usage.
+"""/videoadmin quota: members' allowances, grants, blocks, the server default and budget.
 
 Every reply is ephemeral; every change answers with one line saying what it did and what it was
 before; an option that is left out means "none" (no override, no budget).
@@ -11,7 +11,6 @@ from typing import Literal
 import discord
 from discord import app_commands
 
-from bot.errors import InvalidInput
 from cogs import render
 from cogs.admin.base import (
     QUOTA,
@@ -254,28 +253,3 @@ class QuotaCommands(AdminBase):
         else:
             line = f"The whole server may now make {seconds} s of video per {period} (was {was})."
         await send_private(interaction, content=line)
-
-    @QUOTA.command(name="usage")
-    @app_commands.describe(period="This period, or the one before it")
-    async def quota_usage(
-        self,
-        interaction: discord.Interaction,
-        period: Literal["current", "previous"] = "current",
-    ) -> None:
-        """Show who used how many seconds, the totals and the estimated cost."""
-        guild_id, _ = await self._authorise(interaction)
-        if period not in ("current", "previous"):
-            raise InvalidInput("Choose the current or the previous period.", field="period")
-        services = self._services
-        report = await services.quotas.usage(guild_id)
-        if period == "previous":
-            report = await services.quotas.usage(guild_id, at=report.period_start - 1)
-        by_key: list[tuple[str, int, int]] = []
-        if len(services.keys) > 1:  # one key: the totals say it all
-            by_key = await services.jobs.usage_per_key(
-                guild_id, report.period_start, report.period_end, first_key=services.keys.first.name
-            )
-        embed = render.usage(report, services.settings.cost_per_second_usd, by_key)
-        if period == "previous":
-            embed.title = f"Video usage last {report.period.value}"
-        await send_private(interaction, embed=embed)
