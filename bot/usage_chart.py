@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,13 +37,14 @@ from matplotlib.ticker import MaxNLocator
 
 from bot.chart_fonts import ChartFonts, fonts_for
 from bot.i18n import ENGLISH, Language
-from bot.usage_texts import BudgetTexts, ChartTexts, chart_texts, estimated_cost
+from bot.usage_texts import BudgetTexts, ChartTexts, chart_texts, estimated_cost, legend_entry
 from storage.allowances import UsageReport
 from storage.quota_history import DayUsage
 
 SIZE_INCHES, DPI = (10, 6), 100
 TOP_MEMBERS = 5
-NAME_COLUMNS = 22  # a legend name's width, a wide (CJK) character counting two
+LEGEND_SIZE = 9  # points
+LEGEND_WIDTH = 245  # pixels for an entry's text, from after its colour to near the card's edge
 
 CARD, INK, MUTED, GRID = "#F8F9FA", "#1F2328", "#59636E", "#D0D7DE"
 MEMBER_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9")  # Okabe–Ito
@@ -106,19 +106,6 @@ def stack(days: Sequence[DayUsage], dates: Sequence[date]) -> list[Band]:
     return bands
 
 
-def name_label(user_id: int, name: str | None, fonts: ChartFonts, lang: Language) -> str:
-    """A member's name as the fonts can draw it, shortened; else `user <id>`."""
-    drawable = " ".join(fonts.drawable_part(name or "").split())
-    if not any(character.isalnum() for character in drawable):
-        # Translators: a member whose name is unknown or cannot be drawn on the chart.
-        return lang.gettext("user {id}", id=user_id)
-    widths = [2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in drawable]
-    if sum(widths) <= NAME_COLUMNS:
-        return drawable
-    kept = list(itertools.takewhile(lambda used: used < NAME_COLUMNS, itertools.accumulate(widths)))
-    return drawable[: len(kept)].rstrip() + "…"  # the ellipsis takes the last column
-
-
 def texts_for(
     lang: Language,
     report: UsageReport,
@@ -132,17 +119,31 @@ def texts_for(
     cost = None if cost_per_second is None else estimated_cost(report, cost_per_second)
     for language in (lang, ENGLISH):
         fonts = find_fonts(language.code)
-        members = [
-            # Translators: on the usage chart, every member after the five who used the most.
-            language.gettext("Others")
-            if band.user_id is None
-            else name_label(band.user_id, names.get(band.user_id), fonts, language)
-            for band in bands
-        ]
-        texts = chart_texts(language, report, members, [band.total for band in bands], cost)
+        legend = [legend_label(band, names, fonts, language) for band in bands]
+        texts = chart_texts(language, report, legend, cost)
         if all(fonts.can_draw(text) for text in texts.words()):
             break
     return texts, fonts
+
+
+def legend_label(band: Band, names: Mapping[int, str], fonts: ChartFonts, lang: Language) -> str:
+    """The band's entry in the legend: the member's name as far as the fonts can draw it, cut
+    short to fit; `user <id>` (never cut) when nothing of it can be drawn; or Others."""
+    if band.user_id is None:
+        # Translators: on the usage chart, every member after the five who used the most.
+        return legend_entry(lang, lang.gettext("Others"), band.total)
+    name = " ".join(fonts.drawable_part(names.get(band.user_id, "")).split())
+    if not any(character.isalnum() for character in name):
+        # Translators: a member whose name is unknown or cannot be drawn on the chart.
+        return legend_entry(lang, lang.gettext("user {id}", id=band.user_id), band.total)
+    label, kept = legend_entry(lang, name, band.total), len(name)
+    if not fonts.can_draw(label):
+        return label  # texts_for falls back to English
+    width = fonts.measure(size=LEGEND_SIZE, dpi=DPI)
+    while kept > 1 and width(label) > LEGEND_WIDTH:
+        kept -= 1
+        label = legend_entry(lang, name[:kept].rstrip() + "…", band.total)
+    return label
 
 
 def _draw(
@@ -161,7 +162,7 @@ def _draw(
         1,
         height_ratios=(1,) if budget is None else (3, 1.2),
         left=0.075,
-        right=0.74,
+        right=0.68,
         top=0.82,
         bottom=0.1,
         hspace=0.3,
@@ -228,7 +229,7 @@ def _draw(
         loc="upper left",
         bbox_to_anchor=(1.02, 1.0),
         frameon=False,
-        prop={"family": list(fonts.families), "size": 10},
+        prop={"family": list(fonts.families), "size": LEGEND_SIZE},
         labelcolor=INK,
         handlelength=1.2,
     )

@@ -45,14 +45,16 @@ def estimated_cost(report: UsageReport, cost_per_second: float) -> str:
     return f"{math.ceil(report.total_seconds * cost_per_second * 100) / 100:.2f}"
 
 
+def legend_entry(lang: Language, name: str, seconds: int) -> str:
+    """A band in the legend: whose it is and the seconds they used."""
+    # Translators: the chart's legend: a member (or "Others") and the seconds they used.
+    return lang.gettext("{name}: {seconds} s", name=name, seconds=seconds)
+
+
 def chart_texts(
-    lang: Language,
-    report: UsageReport,
-    members: Sequence[str],
-    member_seconds: Sequence[int],
-    cost: str | None,
+    lang: Language, report: UsageReport, members: Sequence[str], cost: str | None
 ) -> ChartTexts:
-    """The words for `report`'s chart: `members` the bands' names, `cost` in dollars or None."""
+    """The words for `report`'s chart: `members` the legend's entries, `cost` in dollars or None."""
     first = datetime.fromtimestamp(report.period_start, UTC).date()
     last = datetime.fromtimestamp(report.period_end, UTC).date() - timedelta(days=1)
     budget = report.budget_seconds
@@ -68,11 +70,7 @@ def chart_texts(
                 "Days (UTC) from {first} to {last}", first=first.isoformat(), last=last.isoformat()
             )
         ),
-        members=[
-            # Translators: the chart's legend: a member (or "Others") and the seconds they used.
-            lang.gettext("{name}: {seconds} s", name=name, seconds=seconds)
-            for name, seconds in zip(members, member_seconds, strict=True)
-        ],
+        members=list(members),
         empty=(
             lang.gettext("No videos yet")
             if report.as_of < report.period_end

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from PIL import Image
@@ -16,10 +17,12 @@ from bot.chart_fonts import ChartFonts, fonts_for
 from bot.i18n import ENGLISH, Language
 from bot.usage_chart import (
     BUDGET_COLOUR,
+    LEGEND_SIZE,
+    LEGEND_WIDTH,
     MEMBER_COLOURS,
     OTHERS_COLOUR,
     Band,
-    name_label,
+    legend_label,
     period_days,
     render_usage_chart,
     stack,
@@ -30,8 +33,17 @@ from storage.quota_history import DayUsage
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC).timestamp()
 DAY = 86_400
+
+
+class Unmeasured(ChartFonts):
+    """Fonts that need not be installed here: a text's width is guessed, not measured."""
+
+    def measure(self, *, size: float, dpi: float) -> Callable[[str], float]:
+        return lambda text: len(text) * size
+
+
 LATIN = ChartFonts(("DejaVu Sans",), frozenset(range(0x20, 0x250)))
-WITH_CJK = ChartFonts(
+WITH_CJK = Unmeasured(
     ("Noto Sans CJK SC", "DejaVu Sans"), LATIN.covered | set(range(0x3000, 0xA000))
 )
 
@@ -179,16 +191,40 @@ def test_a_chinese_chart_draws_without_boxes_on_any_machine() -> None:
     assert (png == english) == (not fonts_for("zh-CN").can_draw("用量"))
 
 
-def test_names_lose_what_cannot_be_drawn_and_long_ones_are_cut() -> None:
-    assert name_label(5, "Alice 🌸", LATIN, ENGLISH) == "Alice"
-    assert name_label(5, "🌸🌸", LATIN, ENGLISH) == "user 5"
-    assert name_label(5, "李小明", LATIN, ENGLISH) == "user 5"
-    assert name_label(5, "李小明", WITH_CJK, ENGLISH) == "李小明"
-    assert name_label(5, None, LATIN, ENGLISH) == "user 5"
-    assert name_label(5, "Bartholomew the Magnificent", LATIN, ENGLISH) == "Bartholomew the Magni…"
-    # A wide character takes two columns: eleven fill the 22, twelve are cut to ten and "…".
-    assert name_label(5, "长" * 11, WITH_CJK, ENGLISH) == "长" * 11
-    assert name_label(5, "长" * 12, WITH_CJK, ENGLISH) == "长" * 10 + "…"
+def label(name: str | None, fonts: ChartFonts = LATIN, user_id: int = 5) -> str:
+    names = {} if name is None else {user_id: name}
+    return legend_label(Band(user_id, [10, 20]), names, fonts, ENGLISH)
+
+
+def test_names_lose_what_cannot_be_drawn() -> None:
+    assert label("Alice 🌸") == "Alice: 30 s"
+    assert label("🌸🌸") == "user 5: 30 s"
+    assert label("李小明") == "user 5: 30 s"
+    assert label("李小明", WITH_CJK) == "李小明: 30 s"
+    assert label(None) == "user 5: 30 s"
+    assert legend_label(Band(None, [1]), {}, LATIN, ENGLISH) == "Others: 1 s"
+
+
+def test_long_names_are_cut_to_fit_the_legend_and_ids_never() -> None:
+    fonts = fonts_for("en-US")
+    for name in ("Bartholomew the Magnificent of Wessex", "W" * 32, "m" * 32):
+        cut = label(name, fonts)
+        assert cut.endswith("…: 30 s") and cut.startswith(name[:8]), cut
+        assert fonts.measure(size=LEGEND_SIZE, dpi=100)(cut) <= LEGEND_WIDTH
+    assert label("Bartholomew", fonts) == "Bartholomew: 30 s"
+    assert label(None, fonts, 12345678901234567890) == "user 12345678901234567890: 30 s"
+
+
+def test_the_longest_legend_stays_on_the_card() -> None:
+    days = [
+        DayUsage(date(2026, 11, 23), user_id, 12_345 - rank, 1)
+        for rank, user_id in enumerate((1, 2, 3, 4, 10**19 + 1, 10**19 + 2))
+    ]
+    names = {1: "W" * 32, 2: "m" * 32, 3: "Bartholomew the Magnificent", 4: "Ω" * 32}
+    png = render_usage_chart(report(days), days, names=names, cost_per_second=0.1, lang=ENGLISH)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    edge = image.crop((image.width - 6, 0, image.width, image.height))
+    assert edge.getcolors() == [(6 * image.height, (0xF8, 0xF9, 0xFA))]  # nothing reaches it
 
 
 def test_a_name_in_a_script_no_font_has_is_drawn_as_user_id() -> None:
