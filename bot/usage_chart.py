@@ -32,6 +32,7 @@ from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -49,7 +50,8 @@ LEGEND_WIDTH = 245  # pixels for an entry's text, from after its colour to near 
 CARD, INK, MUTED, GRID = "#F8F9FA", "#1F2328", "#59636E", "#D0D7DE"
 MEMBER_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9")  # Okabe–Ito
 OTHERS_COLOUR = "#A8B0B8"
-BUDGET_COLOUR = "#D55E00"  # Okabe–Ito vermillion: the budget's alone
+BUDGET_COLOUR = "#D55E00"  # Okabe–Ito vermillion: the budget line's alone
+BUDGET_INK = "#A64A00"  # the same, dark enough for small words (5.5:1 on the card)
 
 
 @dataclass(frozen=True)
@@ -169,63 +171,11 @@ def _draw(
     )
     figure.text(0.075, 0.93, texts.title, size=17, weight="bold", color=INK, **words)
     figure.text(0.075, 0.88, texts.subtitle, size=11, color=MUTED, **words)
-
     daily = figure.add_subplot(grid[0])
-    _style(daily)
-    positions = range(len(dates))
-    totals = [sum(day) for day in zip(*(band.seconds for band in bands), strict=True)]
-    if not totals:
-        totals = [0] * len(dates)
-    bottom = [0] * len(dates)
-    handles = []
-    colours = iter(MEMBER_COLOURS)
-    for band in bands:
-        colour = OTHERS_COLOUR if band.user_id is None else next(colours)
-        handles.append(
-            daily.bar(
-                positions,
-                band.seconds,
-                bottom=bottom,
-                width=0.72,
-                color=colour,
-                edgecolor=CARD,
-                linewidth=0.8,
-            )
-        )
-        bottom = [below + seconds for below, seconds in zip(bottom, band.seconds, strict=True)]
-    highest = max(totals, default=0)
-    if highest:
-        for position, total in zip(positions, totals, strict=True):
-            if total:
-                daily.annotate(
-                    str(total),
-                    (position, total),
-                    xytext=(0, 3),
-                    textcoords="offset points",
-                    ha="center",
-                    size=8 if len(dates) > 7 else 9,
-                    color=MUTED,
-                )
-        daily.set_ylim(0, highest * 1.15)
-        daily.yaxis.set_major_locator(MaxNLocator(integer=True))
-    else:
-        daily.set_ylim(0, 1)
-        daily.set_yticks([])
-        daily.text(
-            0.5,
-            0.5,
-            texts.empty,
-            transform=daily.transAxes,
-            ha="center",
-            va="center",
-            size=14,
-            color=MUTED,
-            **words,
-        )
-    daily.set_ylabel(texts.per_day, color=MUTED, size=10, **words)
+    bars = _draw_days(daily, len(dates), bands, texts, words)
     legend = daily.legend(
-        handles,
-        texts.members,
+        bars,
+        texts.members,  # given, not gathered: matplotlib would skip a name starting with "_"
         loc="upper left",
         bbox_to_anchor=(1.02, 1.0),
         frameon=False,
@@ -235,19 +185,73 @@ def _draw(
     )
     for label in legend.get_texts():
         label.set_parse_math(False)  # a name with two dollar signs is a name, not TeX
-
-    bottom_axes = daily
+    bottom = daily
     if budget is not None and texts.budget is not None:
-        bottom_axes = figure.add_subplot(grid[1], sharex=daily)
-        _draw_budget(bottom_axes, report, budget, totals, texts.budget, words)
+        bottom = figure.add_subplot(grid[1], sharex=daily)
+        totals = [sum(band.seconds[day] for band in bands) for day in range(len(dates))]
+        _draw_budget(bottom, report, budget, totals, texts.budget, words)
         daily.tick_params(labelbottom=False)
-        figure.align_ylabels([daily, bottom_axes])
-    _day_axis(bottom_axes, dates)
-    bottom_axes.set_xlabel(texts.day_axis, color=MUTED, size=10, **words)
-
+        figure.align_ylabels([daily, bottom])
+    _day_axis(bottom, dates)
+    bottom.set_xlabel(texts.day_axis, color=MUTED, size=10, **words)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", facecolor=CARD, metadata={"Software": None})
     return buffer.getvalue()
+
+
+def _draw_days(
+    axes: Axes, days: int, bands: Sequence[Band], texts: ChartTexts, words: Mapping[str, Any]
+) -> list[BarContainer]:
+    """The stacked bars (returned, bottom up), each day's total above its bar; or, with no
+    videos, a line saying so."""
+    _style(axes)
+    axes.set_ylabel(texts.per_day, color=MUTED, size=10, **words)
+    bottoms = [0] * days
+    bars = []
+    colours = iter(MEMBER_COLOURS)
+    for band in bands:
+        colour = OTHERS_COLOUR if band.user_id is None else next(colours)
+        bars.append(
+            axes.bar(
+                range(days),
+                band.seconds,
+                bottom=bottoms,
+                width=0.72,
+                color=colour,
+                edgecolor=CARD,
+                linewidth=0.8,
+            )
+        )
+        bottoms = [below + seconds for below, seconds in zip(bottoms, band.seconds, strict=True)]
+    if not any(bottoms):
+        axes.set_ylim(0, 1)
+        axes.set_yticks([])
+        axes.text(
+            0.5,
+            0.5,
+            texts.empty,
+            transform=axes.transAxes,
+            ha="center",
+            va="center",
+            size=14,
+            color=MUTED,
+            **words,
+        )
+        return bars
+    for day, total in enumerate(bottoms):
+        if total:
+            axes.annotate(
+                str(total),
+                (day, total),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                size=8 if days > 7 else 9,
+                color=MUTED,
+            )
+    axes.set_ylim(0, max(bottoms) * 1.15)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return bars
 
 
 def _draw_budget(
@@ -278,7 +282,7 @@ def _draw_budget(
         va="bottom",
         size=9,
         weight="bold",
-        color=BUDGET_COLOUR,
+        color=BUDGET_INK,
         **words,
     )
     axes.text(

@@ -17,6 +17,7 @@ from bot.chart_fonts import ChartFonts, fonts_for
 from bot.i18n import ENGLISH, Language
 from bot.usage_chart import (
     BUDGET_COLOUR,
+    BUDGET_INK,
     LEGEND_SIZE,
     LEGEND_WIDTH,
     MEMBER_COLOURS,
@@ -123,8 +124,10 @@ def test_bars_in_the_top_members_colour_appear_only_with_usage() -> None:
 
 def test_the_budget_line_is_drawn_only_when_there_is_a_budget() -> None:
     days = week_of((1, 30), (2, 10))
-    assert pixels(render(days), BUDGET_COLOUR) == 0
-    assert pixels(render(days, budget=600), BUDGET_COLOUR) > 500
+    without, with_budget = render(days), render(days, budget=600)
+    assert pixels(without, BUDGET_COLOUR) == pixels(without, BUDGET_INK) == 0
+    assert pixels(with_budget, BUDGET_COLOUR) > 200  # the dashed line across the panel
+    assert pixels(with_budget, BUDGET_INK) > 20  # its label
 
 
 def test_members_past_the_fifth_share_one_others_band() -> None:
@@ -237,3 +240,16 @@ def test_a_name_in_a_script_no_font_has_is_drawn_as_user_id() -> None:
         report(days), days, names={1: "user 1"}, cost_per_second=None, lang=ENGLISH
     )
     assert png == named
+
+
+def test_a_name_starting_with_an_underscore_keeps_its_legend_entry() -> None:
+    # Matplotlib leaves out of a gathered legend any label starting with "_"; the chart's is given.
+    days = week_of((1, 30))
+
+    def top_colour(name: str) -> int:
+        png = render_usage_chart(
+            report(days), days, names={1: name}, cost_per_second=None, lang=ENGLISH
+        )
+        return pixels(png, MEMBER_COLOURS[0])
+
+    assert top_colour("_alice") == top_colour("alice")
