@@ -325,9 +325,10 @@ async def _usage_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.csv:
         args.csv.write_bytes(ledger_csv(entries))
         print(f"{args.csv}: {len(entries)} ledger rows", file=sys.stderr)
+    first, last = _day(report.period_start), _day(report.period_end - 1)
     print(
-        f"{args.output}: {report.total_seconds} s in {report.jobs} video(s) in server {args.guild}, "
-        f"the {report.period.value} of {_day(report.period_start)} to {_day(report.period_end - 1)}",
+        f"{args.output}: {report.total_seconds} s in {report.jobs} video(s) in server "
+        f"{args.guild}, the {report.period.value} of {first} to {last}",
         file=sys.stderr,
     )
     print(args.output)

@@ -1,4 +1,4 @@
-"""Make docs/usage-chart.png: a plausible week of one server's videos, drawn by `python -m bot usage`.
+"""Make docs/usage-chart.png: a plausible week of a server's videos, drawn by `python -m bot usage`.
 
 Fills a throwaway SQLite database through the stores, as the engine would (seven members over
 last week, an 800 s budget, a few failed videos refunded), then runs the command as an operator

@@ -1,9 +1,9 @@
 """Quota history row by row: seconds per UTC day and member, and the ledger between two moments.
 
-`daily_usage` counts what `QuotaStore.usage` totals (USED_SECONDS of the COUNTED reservations,
-by when they were reserved), so a chart of the days adds up to the report's numbers. Days are
-bucketed in Python: a period holds at most a month of one guild's reservations, and SQLite and
-PostgreSQL turn a float timestamp into a day (or round it) each their own way.
+`read_daily_usage` counts what `QuotaStore.usage` totals (USED_SECONDS of the COUNTED
+reservations, by when they were reserved), so a chart of the days adds up to the report's numbers.
+Days are bucketed in Python: a period holds at most a month of one guild's reservations, and
+SQLite and PostgreSQL turn a float timestamp into a day (or round it) each their own way.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class DayUsage:
     jobs: int
 
 
-async def daily_usage(db: Database, guild_id: int, start: float, end: float) -> list[DayUsage]:
+async def read_daily_usage(db: Database, guild_id: int, start: float, end: float) -> list[DayUsage]:
     """Seconds and videos per UTC day and member reserved in [start, end), by day then member."""
     rows = await db.fetch_all(
         f"SELECT user_id, reserved_at, {USED_SECONDS} AS seconds FROM quota_reservations"
@@ -49,7 +49,7 @@ async def daily_usage(db: Database, guild_id: int, start: float, end: float) -> 
     ]
 
 
-async def ledger(
+async def read_ledger(
     db: Database,
     guild_id: int,
     *,

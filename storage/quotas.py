@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.errors import InvalidInput
-from storage import quota_history
 from storage.allowances import (
     ALLOWANCE_SQL,
     Allowance,
@@ -32,7 +31,7 @@ from storage.allowances import (
     period_bounds,
 )
 from storage.database import Database, Transaction
-from storage.quota_history import COUNTED, USED_SECONDS, DayUsage
+from storage.quota_history import COUNTED, USED_SECONDS, DayUsage, read_daily_usage, read_ledger
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +333,7 @@ class QuotaStore:
 
     async def daily_usage(self, guild_id: int | None, start: float, end: float) -> list[DayUsage]:
         """Seconds and videos per UTC day and member in [start, end), counted as `usage` counts."""
-        return await quota_history.daily_usage(self._db, _stored(guild_id), start, end)
+        return await read_daily_usage(self._db, _stored(guild_id), start, end)
 
     async def ledger(
         self,
@@ -347,7 +346,7 @@ class QuotaStore:
     ) -> list[LedgerEntry]:
         """Return a guild's (or one member's) ledger rows, newest first: the latest `limit` (None:
         all), recorded in [since, until) when given."""
-        return await quota_history.ledger(
+        return await read_ledger(
             self._db, _stored(guild_id), user_id=user_id, since=since, until=until, limit=limit
         )
 

@@ -113,19 +113,20 @@ def interaction(
     filesize_limit: int = 10 * MB,
     timeline: Timeline | None = None,
     client: discord.Client | None = None,
-    guild: discord.Guild | None = None,
     locale: discord.Locale = discord.Locale.american_english,
+    guild_locale: discord.Locale | None = None,
 ) -> discord.Interaction:
-    """An Interaction whose response and followup record what the command did."""
+    """An Interaction whose response and followup record what the command did; `locale` is the
+    member's Discord language, `guild_locale` the server's."""
     fake = mock.create_autospec(discord.Interaction, instance=True, spec_set=True)
     fake.user = user or member()
     fake.guild_id = guild_id
-    fake.guild = guild  # a property: autospec would leave it an unspecced MagicMock
-    fake.locale = locale
-    fake.guild_locale = None
+    fake.guild = None  # no cached server (a test may set one): autospec leaves it unspecced
     fake.channel_id = channel_id
     fake.channel = SimpleNamespace(id=channel_id, parent_id=None)
     fake.filesize_limit = filesize_limit
+    fake.locale = locale
+    fake.guild_locale = guild_locale if guild_id is not None else None
     fake.extras = {}
     fake.command = None
     if client is not None:

@@ -1,4 +1,4 @@
-"""`python -m bot usage`: the chart (and the ledger) from a real database, as an operator runs it."""
+"""`python -m bot usage`: the chart and the ledger from a real database, as an operator runs it."""
 
 from __future__ import annotations
 

@@ -171,9 +171,8 @@ async def test_the_chart_is_drawn_in_a_thread_with_cached_names_in_the_moderator
 
     monkeypatch.setattr(usage_module, "render_usage_chart", recording)
     monkeypatch.setattr(i18n, "choose", choose)
-    fake = interaction(
-        moderator(), guild=guild_knowing(**{f"id{ALICE}": "Alice"}), locale=discord.Locale.japanese
-    )
+    fake = interaction(moderator(), locale=discord.Locale.japanese)
+    fake.guild = guild_knowing(**{f"id{ALICE}": "Alice"})
     await usage(cog, fake)
 
     [(thread, kwargs)] = drawn
