@@ -43,7 +43,7 @@ class UsageCommands(AdminBase):
         export: bool = False,
     ) -> None:
         """Show who used how many seconds, the totals and the estimated cost, with a chart."""
-        guild_id, _ = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         if period not in PERIODS:
             raise InvalidInput("Choose the current or the previous period.", field="period")
         await interaction.response.defer(ephemeral=True, thinking=True)
