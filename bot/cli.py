@@ -1,7 +1,8 @@
-"""Headless commands: `generate` (one video from the shell), `demo`, `demo-scale` and `simulator`.
+"""Headless commands: `generate` (one video from the shell), `demo`, `demo-scale`, `simulator`
+and `usage` (a server's usage chart).
 
-Exit codes for `generate`: 0 success; 2 bad input or configuration (one line, nothing sent);
-1 the provider refused or failed the task (its code and message).
+Exit codes for `generate` and `usage`: 0 success; 2 bad input or configuration (one line, nothing
+sent or written); 1 the provider refused or failed the task (its code and message).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -20,7 +22,9 @@ from bot.catalog import MODELS, MediaType, Region
 from bot.dashscope import DashScopeClient, DashScopeError
 from bot.errors import InvalidInput
 from bot.headless import GenerateOptions, HeadlessRunner, TaskFailed, generate
+from bot.i18n import ENGLISH_CODE, LANGUAGE_NAMES
 from bot.settings import Settings
+from bot.usage_report import PERIODS
 from storage.database import StorageInUse, is_postgres_url
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -88,6 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     copy.add_argument("--to", required=True, metavar="URL", help="postgresql://user:pass@host/db")
 
+    usage = commands.add_parser(
+        "usage", help="draw a server's usage chart, as /videoadmin quota usage attaches it"
+    )
+    usage.add_argument("--guild", required=True, type=_guild_id, metavar="ID", help="server id")
+    usage.add_argument("--output", required=True, type=Path, metavar="FILE.png")
+    usage.add_argument("--period", choices=PERIODS, default="current")
+    usage.add_argument("--csv", type=Path, metavar="FILE", help="also write the period's ledger")
+    usage.add_argument(
+        "--language",
+        choices=list(LANGUAGE_NAMES),
+        default=ENGLISH_CODE,
+        metavar="CODE",
+        help=f"the chart's words: one of {', '.join(LANGUAGE_NAMES)} (default: %(default)s)",
+    )
+
     sync = commands.add_parser("sync", help="push the slash commands to Discord")
     sync.add_argument("--guild", type=int, metavar="ID", help="one server (instant) instead of all")
 
@@ -108,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--pending-seconds", type=float, default=5.0)
     sim.add_argument("--running-seconds", type=float, default=20.0)
     return parser
+
+
+def _guild_id(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"a server id is a number, not {text!r}")
+    return int(text)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -137,6 +162,8 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         from bot.app import healthy
 
         return EXIT_OK if healthy(settings.heartbeat_path) else EXIT_FAILED
+    if args.command == "usage":
+        return asyncio.run(_usage_command(args, settings))
     if args.command == "messages":
         return asyncio.run(_messages_command(check_only=args.check))
     if args.command in {"run", "worker", "sync", "commands"}:
@@ -262,6 +289,54 @@ async def _messages_command(*, check_only: bool) -> int:
         print(problem, file=sys.stderr)
     print(f"{len(template)} messages; {len(problems)} problems.", file=sys.stderr)
     return EXIT_FAILED if check_only and problems else EXIT_OK
+
+
+async def _usage_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Draw a server's usage chart (and write its ledger) from the bot's database."""
+    from bot.i18n import language
+    from bot.usage_chart import render_usage_chart
+    from bot.usage_report import ledger_csv, period_ledger, period_usage
+    from storage.connect import open_database
+    from storage.quotas import QuotaStore
+
+    for path in (args.output, args.csv):
+        if path is not None and not path.parent.is_dir():
+            print(f"error: there is no folder {path.parent} for {path}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    target = settings.database_target()
+    if isinstance(target, Path) and not target.is_file():
+        print(f"error: no SQLite database at {target} (WANBOT_DATABASE_PATH)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    async with await open_database(target) as db:
+        quotas = QuotaStore(
+            db, default_seconds=settings.quota_default_seconds, default_period=settings.quota_period
+        )
+        usage = await period_usage(quotas, args.guild, args.period)
+        entries = await period_ledger(quotas, usage.report) if args.csv else []
+    report = usage.report
+    chart = render_usage_chart(
+        report,
+        usage.days,
+        names={},  # no Discord here: members are `user <id>`
+        cost_per_second=settings.cost_per_second_usd,
+        lang=language(args.language),
+    )
+    args.output.write_bytes(chart)
+    if args.csv:
+        args.csv.write_bytes(ledger_csv(entries))
+        print(f"{args.csv}: {len(entries)} ledger rows", file=sys.stderr)
+    first, last = _day(report.period_start), _day(report.period_end - 1)
+    print(
+        f"{args.output}: {report.total_seconds} s in {report.jobs} video(s) in server "
+        f"{args.guild}, the {report.period.value} of {first} to {last}",
+        file=sys.stderr,
+    )
+    print(args.output)
+    return EXIT_OK
+
+
+def _day(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).date().isoformat()
 
 
 async def _copy_database(source_path: Path, url: str) -> int:

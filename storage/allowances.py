@@ -98,6 +98,7 @@ class UsageReport:
     jobs: int
     top_users: list[tuple[int, int, int]]  # (user_id, seconds, jobs), most first
     budget_seconds: int | None
+    as_of: float  # when it was read: after period_end for a past period
 
 
 @dataclass(frozen=True)

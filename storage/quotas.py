@@ -32,6 +32,7 @@ from storage.allowances import (
     period_bounds,
 )
 from storage.database import Database, Transaction
+from storage.quota_history import COUNTED, USED_SECONDS, DayUsage, read_daily_usage, read_ledger
 
 log = logging.getLogger(__name__)
 
@@ -308,18 +309,16 @@ class QuotaStore:
         """Report a guild's usage in the period containing `at` (default: now)."""
         stored = _stored(guild_id)
         settings = await self.guild_settings(stored)
-        start, end = period_bounds(settings.period, self._clock() if at is None else at)
+        now = self._clock()
+        start, end = period_bounds(settings.period, now if at is None else at)
         window = (stored, start, end)
         rows = await self._db.fetch_all(
-            "SELECT user_id,"
-            " SUM(CASE state WHEN 'committed' THEN billed_seconds ELSE reserved_seconds END)"
-            " AS seconds,"
+            f"SELECT user_id, SUM({USED_SECONDS}) AS seconds,"
             " SUM(CASE state WHEN 'held' THEN reserved_seconds ELSE 0 END) AS held,"
             " COUNT(*) AS jobs"
             " FROM quota_reservations"
             " WHERE guild_id = ? AND reserved_at >= ? AND reserved_at < ?"
-            " AND state IN ('held', 'committed')"
-            " GROUP BY user_id ORDER BY seconds DESC, jobs DESC, user_id",
+            f" AND {COUNTED} GROUP BY user_id ORDER BY seconds DESC, jobs DESC, user_id",
             window,
         )
         return UsageReport(
@@ -332,35 +331,27 @@ class QuotaStore:
             jobs=sum(row["jobs"] for row in rows),
             top_users=[(row["user_id"], row["seconds"], row["jobs"]) for row in rows[:limit]],
             budget_seconds=settings.budget_seconds,
+            as_of=now,
         )
 
+    async def daily_usage(self, guild_id: int | None, start: float, end: float) -> list[DayUsage]:
+        """Seconds and videos per UTC day and member in [start, end), counted as `usage` counts."""
+        return await read_daily_usage(self._db, _stored(guild_id), start, end)
+
     async def ledger(
-        self, guild_id: int | None, *, user_id: int | None = None, limit: int = 50
+        self,
+        guild_id: int | None,
+        *,
+        user_id: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = 50,
     ) -> list[LedgerEntry]:
-        """Return a guild's (or one member's) latest ledger rows, newest first."""
-        where, parameters = "guild_id = ?", [_stored(guild_id)]
-        if user_id is not None:
-            where += " AND user_id = ?"
-            parameters.append(user_id)
-        rows = await self._db.fetch_all(
-            "SELECT id, at, guild_id, user_id, job_id, kind, seconds, actor_id, reason"
-            f" FROM quota_ledger WHERE {where} ORDER BY id DESC LIMIT ?",
-            (*parameters, limit),
+        """Return a guild's (or one member's) ledger rows, newest first: the latest `limit` (None:
+        all), recorded in [since, until) when given."""
+        return await read_ledger(
+            self._db, _stored(guild_id), user_id=user_id, since=since, until=until, limit=limit
         )
-        return [
-            LedgerEntry(
-                id=row["id"],
-                at=row["at"],
-                guild_id=row["guild_id"] or None,
-                user_id=row["user_id"],
-                job_id=row["job_id"],
-                kind=row["kind"],
-                seconds=row["seconds"],
-                actor_id=row["actor_id"],
-                reason=row["reason"],
-            )
-            for row in rows
-        ]
 
     # -- helpers ------------------------------------------------------------------------------
 

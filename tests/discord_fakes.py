@@ -121,6 +121,7 @@ def interaction(
     fake = mock.create_autospec(discord.Interaction, instance=True, spec_set=True)
     fake.user = user or member()
     fake.guild_id = guild_id
+    fake.guild = None  # no cached server (a test may set one): autospec leaves it unspecced
     fake.channel_id = channel_id
     fake.channel = SimpleNamespace(id=channel_id, parent_id=None)
     fake.filesize_limit = filesize_limit

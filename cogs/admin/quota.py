@@ -1,4 +1,4 @@
-"""/videoadmin quota: members' allowances, grants, blocks, the server default and budget, usage.
+"""/videoadmin quota: members' allowances, grants, blocks, the server default and budget.
 
 Every reply is ephemeral; every change answers with one line saying what it did and what it was
 before; an option that is left out means "none" (no override, no budget).
@@ -6,13 +6,9 @@ before; an option that is left out means "none" (no override, no budget).
 
 from __future__ import annotations
 
-from typing import Literal
-
 import discord
 from discord import app_commands
 
-from bot.errors import InvalidInput
-from bot.i18n import _
 from cogs import render
 from cogs.admin import texts
 from cogs.admin.base import (
@@ -29,6 +25,13 @@ from cogs.errors import send_private
 from cogs.languages import member_language
 
 LEDGER_LINES = 8
+
+
+PERIOD_CHOICES = [
+    app_commands.Choice(name=app_commands.locale_str("Day"), value="day"),
+    app_commands.Choice(name=app_commands.locale_str("Week"), value="week"),
+    app_commands.Choice(name=app_commands.locale_str("Month"), value="month"),
+]
 
 
 class QuotaCommands(AdminBase):
@@ -270,6 +273,7 @@ class QuotaCommands(AdminBase):
         await send_private(interaction, content=line)
 
     @QUOTA.command(name="default")
+    @app_commands.choices(period=PERIOD_CHOICES)
     @app_commands.describe(
         seconds="Seconds of video every member gets per period",
         period="How often allowances renew (UTC); leave empty to keep the current one",
@@ -278,7 +282,7 @@ class QuotaCommands(AdminBase):
         self,
         interaction: discord.Interaction,
         seconds: Seconds,
-        period: Literal["day", "week", "month"] | None = None,
+        period: str | None = None,
     ) -> None:
         """Set the allowance every member gets, and optionally how often it renews."""
         guild_id, _settings = await self._authorise(interaction)
@@ -329,32 +333,3 @@ class QuotaCommands(AdminBase):
                 was=was,
             )
         await send_private(interaction, content=line)
-
-    @QUOTA.command(name="usage")
-    @app_commands.describe(period="This period, or the one before it")
-    async def quota_usage(
-        self,
-        interaction: discord.Interaction,
-        period: Literal["current", "previous"] = "current",
-    ) -> None:
-        """Show who used how many seconds, the totals and the estimated cost."""
-        guild_id, _settings = await self._authorise(interaction)
-        if period not in ("current", "previous"):
-            raise InvalidInput(_("Choose the current or the previous period."), field="period")
-        services = self._services
-        report = await services.quotas.usage(guild_id)
-        if period == "previous":
-            report = await services.quotas.usage(guild_id, at=report.period_start - 1)
-        by_key: list[tuple[str, int, int]] = []
-        if len(services.keys) > 1:  # one key: the totals say it all
-            by_key = await services.jobs.usage_per_key(
-                guild_id, report.period_start, report.period_end, first_key=services.keys.first.name
-            )
-        embed = texts.usage(
-            member_language(interaction),
-            report,
-            services.settings.cost_per_second_usd,
-            by_key,
-            previous=period == "previous",
-        )
-        await send_private(interaction, embed=embed)
