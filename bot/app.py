@@ -21,7 +21,6 @@ from discord.ext import commands
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
-from bot.engine.runner import Engine
 from bot.errors import InvalidInput
 from bot.keys import DashScopeKey
 from bot.services import Services, configured_keys
@@ -78,16 +77,7 @@ class WanBot(ServedBot):
             edit_every=services.settings.progress_edit_seconds,
             workers=services.workers,
         )
-        services.engine = Engine(
-            db=services.db,
-            jobs=services.jobs,
-            quotas=services.quotas,
-            keys=services.keys,
-            notifier=self._notifier,
-            config=services.settings.engine_config(),
-            workers=services.workers,
-        )
-        await services.engine.start()
+        await services.make_engine(self._notifier).start()
         self._heartbeat = asyncio.create_task(self._beat(), name="wanbot heartbeat")
 
     async def close(self) -> None:
@@ -163,21 +153,31 @@ async def dashscope_keys(
         await fake.close()
 
 
-async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
-    """Run the bot until it is stopped; with `simulator`, against the built-in fake DashScope."""
-    token = discord_token(settings)
+@contextlib.asynccontextmanager
+async def process_services(settings: Settings, *, simulator: bool) -> AsyncIterator[Services]:
+    """What a `run` or `worker` process runs on: an HTTP session, the keys, the database claimed
+    for this process (SQLite refuses a second one before anything talks to Discord), the stores."""
     async with (
         aiohttp.ClientSession() as session,
         dashscope_keys(settings, session, simulator=simulator) as keys,
         await open_database(settings.database_target()) as db,
     ):
-        await db.claim_process()  # SQLite: refuse before anything talks to Discord
+        await db.claim_process()
         services = Services.create(settings, session, db, keys)
         try:
-            async with WanBot(settings, services) as bot:
-                await bot.start(token)
+            yield services
         finally:
             services.workers.close()
+
+
+async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
+    """Run the bot until it is stopped; with `simulator`, against the built-in fake DashScope."""
+    token = discord_token(settings)
+    async with (
+        process_services(settings, simulator=simulator) as services,
+        WanBot(settings, services) as bot,
+    ):
+        await bot.start(token)
 
 
 async def sync_commands(settings: Settings, guild_id: int | None) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from bot.dashscope import DashScopeClient
+from bot.engine.delivery import Notifier
 from bot.engine.runner import Engine
 from bot.keys import DashScopeKey, KeyRing
 from bot.settings import Settings
@@ -41,6 +42,19 @@ class Services:
         """The engine, once the bot has started it."""
         if self.engine is None:
             raise RuntimeError("the engine starts in setup_hook")
+        return self.engine
+
+    def make_engine(self, notifier: Notifier) -> Engine:
+        """The engine on these stores and keys, telling `notifier` (the caller starts it)."""
+        self.engine = Engine(
+            db=self.db,
+            jobs=self.jobs,
+            quotas=self.quotas,
+            keys=self.keys,
+            notifier=notifier,
+            config=self.settings.engine_config(),
+            workers=self.workers,
+        )
         return self.engine
 
     @property

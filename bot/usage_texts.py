@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.i18n import Language
+from bot.i18n import N_, Language
 from storage.allowances import Period, UsageReport
 
 
@@ -38,6 +38,28 @@ class ChartTexts:
         yield from self.members
         if self.budget is not None:
             yield from (self.budget.axis, self.budget.line, self.budget.share)
+
+
+_USAGE_THIS = {
+    Period.DAY: N_("Video usage today"),
+    Period.WEEK: N_("Video usage this week"),
+    Period.MONTH: N_("Video usage this month"),
+}
+_USAGE_LAST = {
+    Period.DAY: N_("Video usage yesterday"),
+    Period.WEEK: N_("Video usage last week"),
+    Period.MONTH: N_("Video usage last month"),
+}
+
+
+def usage_title(lang: Language, period: Period, *, previous: bool) -> str:
+    """ "Video usage this week" (or last week, today, …), for the embed and the chart."""
+    return lang.gettext((_USAGE_LAST if previous else _USAGE_THIS)[period])
+
+
+def videos_text(lang: Language, seconds: int, count: int) -> str:
+    """ "12 s in 3 videos"."""
+    return lang.ngettext("{s} s in {n} video", "{s} s in {n} videos", count, s=seconds)
 
 
 def estimated_cost(report: UsageReport, cost_per_second: float) -> str:
@@ -94,20 +116,7 @@ def _budget(lang: Language, used: int, budget: int) -> BudgetTexts:
 
 
 def _title(lang: Language, report: UsageReport) -> str:
-    current = report.as_of < report.period_end
-    match report.period, current:
-        case Period.DAY, True:
-            return lang.gettext("Video usage today")
-        case Period.DAY, False:
-            return lang.gettext("Video usage yesterday")
-        case Period.WEEK, True:
-            return lang.gettext("Video usage this week")
-        case Period.WEEK, False:
-            return lang.gettext("Video usage last week")
-        case Period.MONTH, True:
-            return lang.gettext("Video usage this month")
-        case _:
-            return lang.gettext("Video usage last month")
+    return usage_title(lang, report.period, previous=report.as_of >= report.period_end)
 
 
 def _subtitle(lang: Language, report: UsageReport, cost: str | None) -> str:
@@ -120,12 +129,7 @@ def _subtitle(lang: Language, report: UsageReport, cost: str | None) -> str:
             held=report.held_seconds,
         )
     else:
-        totals = lang.ngettext(
-            "{seconds} s in {n} video",
-            "{seconds} s in {n} videos",
-            report.jobs,
-            seconds=report.total_seconds,
-        )
+        totals = videos_text(lang, report.total_seconds, report.jobs)
     if cost is None:
         return totals
     return "  ·  ".join([totals, lang.gettext("Estimated cost: about ${cost}", cost=cost)])

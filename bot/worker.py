@@ -14,17 +14,14 @@ import logging
 import signal
 from pathlib import Path
 
-import aiohttp
 import discord
 
-from bot.app import HEARTBEAT_SECONDS, dashscope_keys, discord_token, touch
+from bot.app import HEARTBEAT_SECONDS, discord_token, process_services, touch
 from bot.engine.delivery import Notifier
 from bot.engine.runner import Engine
 from bot.folder_delivery import FolderNotifier
-from bot.services import Services
 from bot.settings import Settings
 from cogs.notifier import DiscordNotifier
-from storage.connect import open_database
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +37,7 @@ async def run_worker(
     files there instead of to Discord (no token needed)."""
     token = None if output_dir is not None else discord_token(settings)
     stop = stop or _stop_on_signals()
-    async with (
-        aiohttp.ClientSession() as session,
-        dashscope_keys(settings, session, simulator=simulator) as keys,
-        await open_database(settings.database_target()) as db,
-    ):
-        await db.claim_process()  # SQLite: refuse before anything talks to Discord
-        services = Services.create(settings, session, db, keys)
+    async with process_services(settings, simulator=simulator) as services:
         rest = discord.Client(intents=discord.Intents.none())
         discord_notifier: DiscordNotifier | None = None
         engine: Engine | None = None
@@ -63,15 +54,7 @@ async def run_worker(
                     edit_every=settings.progress_edit_seconds,
                     workers=services.workers,
                 )
-            engine = services.engine = Engine(
-                db=db,
-                jobs=services.jobs,
-                quotas=services.quotas,
-                keys=services.keys,
-                notifier=notifier,
-                config=settings.engine_config(),
-                workers=services.workers,
-            )
+            engine = services.make_engine(notifier)
             await engine.start()
             log.info("Worker running (%s)", "scheduler" if engine.scheduling else "standing by")
             beat = asyncio.create_task(_beat(settings.heartbeat_path), name="wanbot heartbeat")
@@ -85,7 +68,6 @@ async def run_worker(
             if discord_notifier is not None:
                 await discord_notifier.close()
             await rest.close()
-            services.workers.close()
 
 
 async def _beat(path: Path) -> None:

@@ -16,8 +16,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import DEFAULT_MODEL, MODELS, MediaType
+from bot.engine.runner import QueueFull
 from bot.errors import InvalidInput
-from bot.i18n import Text, _, _n
+from bot.i18n import Text, _
 from bot.intake import Ask, Intake
 from bot.requests import SEED_MAX, GenerationRequest
 from cogs import render
@@ -271,7 +272,7 @@ class VideoCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         staged = await self.intake.take_ask(request, ask, guild)
         return await self._queue(
-            interaction, place, staged.request, key=staged.key, dedup_key=staged.dedup_key
+            interaction, place, guild, staged.request, key=staged.key, dedup_key=staged.dedup_key
         )
 
     async def _guild_settings(self, place: Place) -> GuildSettings:
@@ -290,13 +291,7 @@ class VideoCog(commands.Cog):
         check_fits(allowance, draft.resolved_duration)
         cap = services.settings.max_waiting_per_user
         if await self.bot.engine.waiting(place.guild_id, interaction.user.id) >= cap:
-            raise InvalidInput(
-                _n(
-                    "You already have {n} video waiting; wait for it to start before asking for more.",
-                    "You already have {n} videos waiting; wait for one to start before asking for more.",
-                    cap,
-                )
-            )
+            raise QueueFull(cap)
 
     # -- buttons ---------------------------------------------------------------------------------
 
@@ -340,6 +335,7 @@ class VideoCog(commands.Cog):
         return await self._queue(
             interaction,
             place,
+            await self._guild_settings(place),
             request,
             key=job.dashscope_key if key is None else key.name,
             note=_("a new take on #{id}", id=job.id),
@@ -379,6 +375,7 @@ class VideoCog(commands.Cog):
         return await self._queue(
             interaction,
             place,
+            guild,
             staged.request,
             key=staged.key,
             dedup_key=staged.dedup_key,
@@ -390,6 +387,7 @@ class VideoCog(commands.Cog):
         self,
         interaction: discord.Interaction,
         place: Place,
+        guild: GuildSettings,
         request: GenerationRequest,
         *,
         key: str | None,
@@ -397,9 +395,9 @@ class VideoCog(commands.Cog):
         note: Text | None = None,
         earlier: Job | None = None,
     ) -> Job:
-        """Queue the request on the key its inputs were uploaded with; reply privately with its
-        number (and `note`, for a button's, pressed on the `earlier` video)."""
-        guild = await self._guild_settings(place)
+        """Queue the request on the key its inputs were uploaded with, its channel messages in
+        `guild`'s language; reply privately with its number (and `note`, for a button's, pressed
+        on the `earlier` video)."""
         locale = server_locale(interaction, guild, earlier=earlier)
         requester = place.requester(interaction, locale=locale)
         job = await self.bot.engine.enqueue(request, requester, key=key, dedup_key=dedup_key)

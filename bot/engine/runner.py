@@ -50,7 +50,16 @@ log = logging.getLogger(__name__)
 
 
 class QueueFull(WanbotError):
-    """The requester already has as many jobs waiting as allowed."""
+    """The requester already has as many jobs waiting as allowed (`waiting`)."""
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(
+            _n(
+                "You already have {n} video waiting; wait for it to start before asking for more.",
+                "You already have {n} videos waiting; wait for one to start before asking for more.",
+                waiting,
+            )
+        )
 
 
 class Engine:
@@ -176,15 +185,7 @@ class Engine:
         ctx = self._ctx
         waiting = await self.waiting(requester.guild_id, requester.user_id)
         if waiting >= ctx.config.max_waiting_per_user:
-            raise QueueFull(
-                _n(
-                    "You already have {n} video waiting; wait for it to start before asking for "
-                    "more.",
-                    "You already have {n} videos waiting; wait for one to start before asking "
-                    "for more.",
-                    waiting,
-                )
-            )
+            raise QueueFull(waiting)
         if key is not None and ctx.ring.named(key) is None:
             raise InvalidInput(
                 # Translators: DashScope is the provider's service that makes the videos; the

@@ -119,10 +119,6 @@ class Language:
     def __repr__(self) -> str:
         return f"Language({self.code!r})"
 
-    @property
-    def is_english(self) -> bool:
-        return self.code == ENGLISH_CODE
-
     def gettext(self, msgid: str, /, **params: Any) -> str:
         return self._format(self._translations.gettext(msgid), params)
 
@@ -184,10 +180,6 @@ def choose(*codes: str | None) -> Language:
         if code and code.startswith("en"):
             return ENGLISH
     return ENGLISH
-
-
-def supported(code: str) -> bool:
-    return code in LANGUAGE_NAMES
 
 
 ENGLISH = Language(ENGLISH_CODE, gettext.NullTranslations())

@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import discord
 
 from bot.catalog import DEFAULT_MODEL
 from bot.i18n import LANGUAGE_NAMES, N_, Language, _
+from bot.usage_texts import estimated_cost, usage_title, videos_text
 from cogs.render import BRAND, excerpt, timestamp
 from storage.allowances import Allowance, GuildQuotaSettings, LedgerEntry, Period, UsageReport
 from storage.guild_settings import GuildSettings
-
-_USAGE_THIS = {
-    Period.DAY: N_("Video usage today"),
-    Period.WEEK: N_("Video usage this week"),
-    Period.MONTH: N_("Video usage this month"),
-}
-_USAGE_LAST = {
-    Period.DAY: N_("Video usage yesterday"),
-    Period.WEEK: N_("Video usage last week"),
-    Period.MONTH: N_("Video usage last month"),
-}
-
-
-def videos(lang: Language, seconds: int, count: int) -> str:
-    """ "12 s in 3 videos"."""
-    return lang.ngettext("{s} s in {n} video", "{s} s in {n} videos", count, s=seconds)
-
-
-def cost_text(lang: Language, dollars: float) -> str:
-    return lang.gettext("about ${amount}", amount=f"{math.ceil(dollars * 100) / 100:.2f}")
 
 
 def usage(
@@ -43,7 +23,7 @@ def usage(
     previous: bool = False,
 ) -> discord.Embed:
     """The period's usage; `by_key`: seconds and videos per DashScope key, when there are several."""
-    title = (_USAGE_LAST if previous else _USAGE_THIS)[report.period]
+    title = usage_title(lang, report.period, previous=previous)
     summary = lang.ngettext(
         "From {start} to {end}: **{s} s** in {n} video",
         "From {start} to {end}: **{s} s** in {n} videos",
@@ -54,7 +34,7 @@ def usage(
     )
     if report.held_seconds:
         summary += " " + lang.gettext("({s} s still being made)", s=report.held_seconds)
-    embed = discord.Embed(title=lang.gettext(title), description=summary + ".", colour=BRAND)
+    embed = discord.Embed(title=title, description=summary + ".", colour=BRAND)
     if report.budget_seconds is not None:
         embed.add_field(
             name=lang.gettext("Server budget"), value=lang.gettext("{s} s", s=report.budget_seconds)
@@ -62,13 +42,13 @@ def usage(
     if cost_per_second is not None:
         embed.add_field(
             name=lang.gettext("Estimated cost"),
-            value=cost_text(lang, report.total_seconds * cost_per_second),
+            value=lang.gettext("about ${amount}", amount=estimated_cost(report, cost_per_second)),
         )
     if report.top_users:
         embed.add_field(
             name=lang.gettext("Top members"),
             value="\n".join(
-                f"<@{user}>: {videos(lang, seconds, jobs)}"
+                f"<@{user}>: {videos_text(lang, seconds, jobs)}"
                 for user, seconds, jobs in report.top_users
             ),
             inline=False,
@@ -77,7 +57,7 @@ def usage(
         embed.add_field(
             name=lang.gettext("By DashScope key"),
             value="\n".join(
-                f"`{name}`: {videos(lang, seconds, jobs)}" for name, seconds, jobs in by_key
+                f"`{name}`: {videos_text(lang, seconds, jobs)}" for name, seconds, jobs in by_key
             ),
             inline=False,
         )
