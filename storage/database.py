@@ -28,6 +28,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Positional (?) or named (:name) query parameters.
 Parameters = Sequence[Any] | Mapping[str, Any]
 Dialect = Literal["sqlite", "postgres"]
+# The database's own clock, in seconds since the epoch, for times that processes on several
+# machines compare (delivery leases, the scheduler's term): never two machines' clocks. SQLite
+# serves one process on one machine, so there `:now` is that process's clock, passed in.
+NOW_SQL: dict[Dialect, str] = {
+    "sqlite": ":now",
+    "postgres": "extract(epoch from clock_timestamp())::float8",
+}
 
 
 class Row(Protocol):
@@ -76,6 +83,16 @@ class ProcessLock(ABC):
     @abstractmethod
     async def release(self) -> None: ...
 
+    async def session(self) -> int | None:
+        """The database session that holds (or would hold) the lock: PostgreSQL's backend pid;
+        None where locks have no session (SQLite)."""
+        return None
+
+    async def end_holder(self, session: int) -> bool:
+        """End `session` if it holds an advisory lock (its holder went silent), so the lock is
+        free; return whether it did."""
+        return False
+
 
 class StorageInUse(Exception):
     """Another process already uses storage that serves only one."""
@@ -88,6 +105,11 @@ class Database(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    @abstractmethod
+    def unavailable(self, error: BaseException) -> bool:
+        """Whether `error` means the database could not be reached or did not answer in time
+        (waiting mends it), rather than a statement it refused."""
 
     async def __aenter__(self) -> Database:
         return self

@@ -106,6 +106,7 @@ class Job:
     locale: str | None = None  # Discord locale code of its server-wide messages
     member_locale: str | None = None  # the requester's, for a DM
     reason_json: str | None = None  # why it ended without a video: a bot.i18n.Text as JSON
+    submit_gave_up_at: float | None = None  # an unclear submit stopped waiting for its answer
 
     @property
     def reason(self) -> Text | None:
@@ -229,6 +230,22 @@ class JobStore:
         """Change fields that are not the state, in a transaction of their own."""
         async with self._db.transaction() as tx:
             await self.update(tx, job_id, **changes)
+
+    async def record_task(
+        self, job_id: int, attempt: int, task_id: str, body: dict[str, Any]
+    ) -> bool:
+        """Write down the task the provider made for `attempt` of a job still being submitted,
+        whoever schedules now: a fact, not a decision, so it needs no scheduler's term. The next
+        reconciliation adopts it instead of searching. Return whether it was written."""
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(
+                "UPDATE jobs SET task_id = ? WHERE id = ? AND state = ? AND attempts = ?"
+                " AND task_id IS NULL RETURNING id",
+                (task_id, job_id, JobState.SUBMITTING.value, attempt),
+            )
+            if row is not None:
+                await self.record_response(tx, job_id, "submit", body)
+        return row is not None
 
     async def record_response(
         self, tx: Transaction, job_id: int, call: str, body: dict[str, Any]

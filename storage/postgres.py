@@ -143,6 +143,17 @@ class PostgresDatabase(Database):
     def shared(self) -> bool:
         return True
 
+    def unavailable(self, error: BaseException) -> bool:
+        if isinstance(error, OSError | TimeoutError | asyncpg.InterfaceError):
+            return True
+        state = getattr(error, "sqlstate", None) or ""
+        # Connection (08), resources (53), operator intervention such as a statement timeout or a
+        # terminated session (57), lock_timeout (55P03), idle-in-transaction timeout (25P03),
+        # serialization or deadlock (40).
+        return isinstance(error, asyncpg.PostgresError) and (
+            state[:2] in {"08", "53", "57", "40"} or state in {"55P03", "25P03"}
+        )
+
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
@@ -208,13 +219,19 @@ class _AdvisoryLock(ProcessLock):
         self._name = name
         self._check_timeout = check_timeout
         self._connection: asyncpg.Connection | None = None
+        self._session: int | None = None
         self._holding = False
+
+    async def _connected(self) -> asyncpg.Connection:
+        if self._connection is None or self._connection.is_closed():
+            self._connection = await asyncpg.connect(self._url)
+            self._session = int(await self._connection.fetchval("SELECT pg_backend_pid()"))
+        return self._connection
 
     async def acquire(self) -> bool:
         if self._holding and await self.held():
             return True
-        if self._connection is None or self._connection.is_closed():
-            self._connection = await asyncpg.connect(self._url)
+        self._connection = await self._connected()
         self._holding = bool(
             await self._connection.fetchval(
                 "SELECT pg_try_advisory_lock(hashtext(current_schema() || ':' || $1))", self._name
@@ -238,6 +255,23 @@ class _AdvisoryLock(ProcessLock):
         if self._connection is not None:
             await _close(self._connection)  # the session ends, and its advisory locks with it
             self._connection = None
+            self._session = None
+
+    async def session(self) -> int | None:
+        await self._connected()
+        return self._session
+
+    async def end_holder(self, session: int) -> bool:
+        connection = await self._connected()
+        ended = await connection.fetchval(
+            # With a timeout, PostgreSQL waits for the session to be gone (and its locks free).
+            "SELECT pg_terminate_backend(pid, $2) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND granted AND pid = $1 LIMIT 1",
+            session,
+            int(self._check_timeout * 1000),
+            timeout=self._check_timeout * 2,
+        )
+        return bool(ended)
 
 
 async def _close(connection: asyncpg.Connection) -> None:

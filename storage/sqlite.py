@@ -92,6 +92,10 @@ class SqliteDatabase(Database):
     def shared(self) -> bool:
         return False
 
+    def unavailable(self, error: BaseException) -> bool:
+        # "database is locked" (busy timeout), a full or unreadable disk.
+        return isinstance(error, sqlite3.OperationalError | OSError)
+
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
 

@@ -52,7 +52,7 @@ async def test_with_many_tasks_in_flight_the_learned_schedule_rules(rig: Rig) ->
     many = {"wan2.7-i2v": 40}
     rig.engine.config = replace(rig.config, concurrency=many, submit_per_second=many)
     rig.simulator.config.concurrency = rig.simulator.config.submit_per_second = many
-    jobs = [await rig.engine.enqueue(video_request(), ALICE) for _ in range(30)]
+    jobs = [await rig.engine.enqueue(video_request(prompt=f"video {n}"), ALICE) for n in range(30)]
     await rig.engine.step()  # 30 tasks in flight: more than the budget can spare probes for
     states = {(await rig.job(j.id)).state for j in jobs}
     assert states == {JobState.PENDING}

@@ -305,8 +305,9 @@ async def test_one_users_backlog_does_not_delay_another_user_by_more_than_one_sl
     rig: Rig,
 ) -> None:
     rig.engine.config = replace(rig.config, concurrency={"wan2.2-kf2v-flash": 2})
-    backlog = [
-        await rig.engine.enqueue(video_request("wan2.2-kf2v-flash"), ALICE) for _ in range(50)
+    backlog = [  # fifty different videos (equal prompts would be sent one at a time)
+        await rig.engine.enqueue(video_request("wan2.2-kf2v-flash", prompt=f"video {n}"), ALICE)
+        for n in range(50)
     ]
     await rig.engine.step()  # two of Alice's jobs take both slots
     assert sum([(await rig.job(j.id)).state is JobState.PENDING for j in backlog]) == 2

@@ -328,8 +328,8 @@ async def test_a_job_on_a_full_key_waits_while_another_keys_job_goes(two: Two) -
 
 async def test_each_key_polls_within_its_own_query_budget(two: Two) -> None:
     two.engine = two.new_engine(two.ring("A", "B", query_budget_per_second=1))
-    for user in [ALICE, BOB] * 2:
-        await two.engine.enqueue(video_request(KF2V), user)
+    for n, user in enumerate([ALICE, BOB] * 2):
+        await two.engine.enqueue(video_request(KF2V, prompt=f"video {n}"), user)
     due = await two.engine.step()  # four tasks, two per account, due for a first poll at once
     assert due is not None
     two.clock.advance_to(due)
@@ -446,7 +446,10 @@ async def test_jobs_from_before_keys_had_names_belong_to_the_first_key(two: Two)
 
 async def test_one_key_behaves_as_before(two: Two) -> None:
     two.engine = two.new_engine(KeyRing.single(two.client(KEY_A)))
-    jobs = [await two.engine.enqueue(video_request(KF2V), user) for user in [ALICE, BOB] * 2]
+    jobs = [
+        await two.engine.enqueue(video_request(KF2V, prompt=f"video {n}"), user)
+        for n, user in enumerate([ALICE, BOB] * 2)
+    ]
     assert {j.dashscope_key for j in jobs} == {"default"}
     await two.engine.step()
     states = [(await two.job(j.id)).state for j in jobs]

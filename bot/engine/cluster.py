@@ -2,14 +2,22 @@
 
 The scheduler (submit, poll, cancel, reconcile) is whichever process holds the database's
 `scheduler` lock: a PostgreSQL advisory lock on a connection of its own, which the server lets go
-of the moment that process dies; the others stand by and try for it every `tick_seconds`, and the
-one that gets it resumes every job from its rows. On SQLite there is one process (the database
-refuses a second), which is always the scheduler.
+of the moment that connection ends. Taking the role also takes a new term (storage/leadership.py):
+its generation fences every write the scheduler makes, so a process that lost the role without
+noticing yet (its lock connection was cut; its machine went silent and came back) has its next
+write refused and stops at once. The leader renews its term on the database's clock; a standby
+that finds the term lapsed while the lock is still held ends the silent holder's session and takes
+over. A takeover either completes (term, then every job found again from its rows, then the
+loop) or lets go of the lock to try again next tick: never a leader that does not schedule.
 
-Every process, the scheduler too, carries deliveries under leases (see pipeline.py). Processes
-tell each other what changed through the database's notifications, sent on commit: a job queued
-elsewhere, a cancel asked for elsewhere, a delivery nobody has room for. Each tick also looks,
-so a notification lost with a connection only delays the work by a tick.
+On SQLite there is one process (the database refuses a second), which is always the scheduler.
+
+Every process, the scheduler too, carries deliveries under leases (see pipeline.py). Leases and
+the term are renewed on a timer of their own (`renew_seconds`), never behind the tick's other work;
+cancels asked for on other processes run as tasks of their own. Processes tell each other what
+changed through the database's notifications, sent on commit: a job queued elsewhere, a cancel
+asked for elsewhere, a delivery nobody has room for. Each tick also looks, so a notification lost
+with a connection only delays the work by a tick.
 """
 
 from __future__ import annotations
@@ -25,9 +33,12 @@ from bot.engine.pipeline import Pipeline
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
 from storage.database import ProcessLock
-from storage.jobs import Job
+from storage.leadership import Deposed
 
 log = logging.getLogger(__name__)
+
+CANCELS_AT_ONCE = 4  # cancels asked for elsewhere, carried out at once (each may wait on DashScope)
+LET_GO_SECONDS = 5.0  # a stopping leader ends its term in the database within this long, or not
 
 
 class Cluster:
@@ -42,7 +53,6 @@ class Cluster:
         canceler: Canceler,
         settlement: Settlement,
         recover: Callable[[], Awaitable[None]],
-        key_gone: Callable[[Job], Awaitable[None]],
     ) -> None:
         self._ctx = ctx
         self._scheduler = scheduler
@@ -50,11 +60,17 @@ class Cluster:
         self._canceler = canceler
         self._settlement = settlement
         self._recover = recover
-        self._key_gone = key_gone
         self._lock: ProcessLock = ctx.db.lock("scheduler")
-        self._loop: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
+        self._cancels: set[asyncio.Task[None]] = set()
+        self._cancel_room = asyncio.Semaphore(CANCELS_AT_ONCE)
         self.leading = False
         self.started = False
+
+    @property
+    def alive(self) -> bool:
+        """Whether this process's loops run (false before start, after stop, or if one died)."""
+        return bool(self._loops) and not any(loop.done() for loop in self._loops)
 
     async def start(self) -> None:
         """Claim the database (SQLite: refuse a second process), listen, and try to lead."""
@@ -67,15 +83,21 @@ class Cluster:
         db.listen(self._heard)
         await db.start_listening()
         await self.tick()
-        self._loop = asyncio.create_task(self._run(), name="wanbot-cluster")
+        self._loops = [
+            asyncio.create_task(self._run(), name="wanbot-cluster"),
+            asyncio.create_task(self._keep_alive(), name="wanbot-leases"),
+        ]
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
+        """Stop ticking; a leader first lets its submits on their way finish, then ends its term
+        so that a standby takes over on its next tick."""
+        for loop in self._loops:
+            loop.cancel()
+        for loop in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
-        await self._step_down()
+                await loop
+        self._loops = []
+        await self._step_down(grace=self._ctx.config.stop_grace_seconds)
         await self._lock.release()
 
     def _heard(self, topic: str, payload: str) -> None:
@@ -96,46 +118,107 @@ class Cluster:
                 log.exception("Cluster tick failed; trying again next tick")
 
     async def tick(self) -> None:
-        """Lead if the lock is free, stand down if it was lost; then take on work."""
-        if self.leading and not await self._lock.held():
-            log.error("Lost the scheduler lock; standing by")
+        """Lead if the role is free, stand down if it was lost; then take on work."""
+        if self.leading and (self._scheduler.deposed or not await self._lock.held()):
+            log.error("Lost the scheduler's role; standing by")
             await self._step_down()
-        if not self.leading and await self._lock.acquire():
-            log.info("This process is the scheduler now")
-            self.leading = True
-            await self._recover()
-            self._scheduler.start()
+            await self._lock.release()
+        if not self.leading:
+            await self._try_to_lead()
         if self.leading:
-            await self._adopt_new_jobs()
+            self._ctx.look_for_jobs = True  # jobs queued elsewhere: the next pass reads them
+            self._ctx.wake.set()
             await self._take_cancels()
-        await self._pipeline.renew()
         await self._pipeline.claim_waiting()
 
-    async def _step_down(self) -> None:
+    async def _try_to_lead(self) -> None:
+        """Take the lock (ending a silent holder's session first) and a new term, and find every
+        job again; on any failure let go of the lock, to try again next tick."""
+        ctx = self._ctx
+        if not await self._lock.acquire():
+            silent = await ctx.leadership.lapsed_session()
+            if silent is None or silent == await self._lock.session():
+                return
+            log.warning(
+                "The scheduler (session %s) stopped renewing its term; ending its session", silent
+            )
+            if not await self._lock.end_holder(silent) or not await self._lock.acquire():
+                return
+        try:
+            ctx.term = await ctx.leadership.take(
+                ctx.owner, await self._lock.session(), ctx.config.lease_seconds
+            )
+            await self._recover()
+        except Exception:
+            log.exception("Taking over as the scheduler failed; letting go to try again")
+            ctx.term = None
+            self._scheduler.forget()
+            ctx.forget_all()
+            await self._lock.release()
+            return
+        self.leading = True
+        log.info("This process is the scheduler now (term %s)", ctx.term)
+        self._scheduler.start()
+
+    async def _step_down(self, *, grace: float = 0.0) -> None:
         if not self.leading:
             return
+        ctx = self._ctx
         self.leading = False
-        await self._scheduler.stop()
+        for task in self._cancels:
+            task.cancel()
+        await asyncio.gather(*self._cancels, return_exceptions=True)
+        await self._scheduler.stop(grace=grace)
+        if grace and ctx.term is not None and not self._scheduler.deposed:
+            try:  # a courtesy: the lock's release is what frees the role
+                async with asyncio.timeout(LET_GO_SECONDS):
+                    await ctx.leadership.end(ctx.term)
+            except Exception as error:
+                log.warning("Could not end the scheduler's term (%s); it lapses on its own", error)
+        ctx.term = None
         self._scheduler.forget()
-        self._ctx.forget_all()
+        ctx.forget_all()
 
-    async def _adopt_new_jobs(self) -> None:
-        """Queue the jobs other processes queued since this one last looked."""
-        for job in await self._ctx.coordination.queued_after(self._scheduler.newest_seen):
+    async def _keep_alive(self) -> None:
+        """Renew the scheduler's term and the delivery leases on a timer of their own."""
+        ctx = self._ctx
+        while True:
+            await asyncio.sleep(ctx.config.renew_seconds)
             try:
-                self._scheduler.restore(job)
-            except LookupError:  # queued with a key this process does not have
-                await self._key_gone(job)
-        self._ctx.wake.set()
+                await self._renew()
+            except Exception:
+                log.exception("Renewing the term and leases failed; again shortly")
+
+    async def _renew(self) -> None:
+        ctx = self._ctx
+        term = ctx.term
+        if (
+            self.leading
+            and term is not None
+            and not await ctx.leadership.renew(term, ctx.config.lease_seconds)
+        ):
+            log.error("The scheduler's term %s was taken over; standing by", term)
+            self._scheduler.deposed = True
+            ctx.news.set()
+        await self._pipeline.renew()
 
     async def _take_cancels(self) -> None:
-        """Act on cancels asked for on other processes; say so on the status if it cannot."""
+        """Act on cancels asked for on other processes, each in a task of its own (a cancel may
+        wait on DashScope); the status message says what happened if it cannot."""
         for job_id in await self._ctx.coordination.take_cancel_requests():
+            task = asyncio.create_task(self._cancel(job_id), name=f"cancel job {job_id}")
+            self._cancels.add(task)
+            task.add_done_callback(self._cancels.discard)
+
+    async def _cancel(self, job_id: int) -> None:
+        async with self._cancel_room:
             try:
                 outcome = await self._canceler.cancel(job_id)
+                job = await self._ctx.jobs.get(job_id)
+                if not outcome.canceled and job is not None and not job.state.is_final:
+                    await self._settlement.progress(job, note=outcome.message)
+            except Deposed:
+                self._scheduler.deposed = True
+                self._ctx.news.set()
             except Exception:
                 log.exception("Cancel of job %s, asked elsewhere, failed", job_id)
-                continue
-            job = await self._ctx.jobs.get(job_id)
-            if not outcome.canceled and job is not None and not job.state.is_final:
-                await self._settlement.progress(job, note=outcome.message)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,9 +27,10 @@ from bot.engine.schedule import DurationModel, Kind, PollPlanner, RateWindow
 from bot.keys import KeyRing
 from bot.retry import RetryPolicy
 from bot.workers import MediaWorkers
-from storage.coordination import Coordination
-from storage.database import Database
+from storage.coordination import Coordination, LeaseLost
+from storage.database import Database, Transaction
 from storage.jobs import Job, JobState, JobStore
+from storage.leadership import Deposed, Leadership
 from storage.quotas import QuotaStore
 
 log = logging.getLogger(__name__)
@@ -59,10 +61,18 @@ class EngineConfig:
     unreadable_give_up_seconds: float = 120.0  # answers about a job that cannot be read
     result_ttl_seconds: float = 86_400.0
     # Several processes: deliveries this process carries at once, how long its claim on one
-    # lasts unless renewed, and how often it looks for work and for the scheduler's lock.
+    # (and the scheduler's term) lasts unless renewed, and how often it looks for work and for
+    # the scheduler's lock.
     delivery_slots: int = 4
-    lease_seconds: float = 30.0
+    lease_seconds: float = 20.0
     tick_seconds: float = 2.0
+    sweep_seconds: float = 15.0  # how often the scheduler finds its jobs again from their rows
+    stop_grace_seconds: float = 5.0  # a stopping scheduler waits this long for its submits
+
+    @property
+    def renew_seconds(self) -> float:
+        """How often leases and the scheduler's term are renewed: a few times per lease."""
+        return min(self.tick_seconds, self.lease_seconds / 3)
 
     @property
     def resubmit_backoff(self) -> RetryPolicy:
@@ -99,16 +109,26 @@ class Context:
     clock: Callable[[], float]
     workers: MediaWorkers  # probing results off the event loop
     coordination: Coordination  # leases, cancel requests, jobs queued by other processes
+    leadership: Leadership  # the scheduler's term
     owner: str  # this engine's name on the leases it holds
+    # The scheduler's generation while this process leads (None: it does not, or its caller
+    # steps it without the cluster): every scheduler write checks it (see `writing`).
+    term: int | None = None
     durations: DurationModel = field(default_factory=DurationModel)
     queue: FairQueue = field(default_factory=FairQueue)
     ready_at: dict[int, float] = field(default_factory=dict)  # queued job -> earliest next submit
     keys: dict[str, KeyState] = field(init=False)  # by name, in the order configured
     job_keys: dict[int, KeyState] = field(default_factory=dict)  # job held here -> its key
+    # Job held here -> (key, model, prompt): all an unclear submit can be told apart by.
+    signatures: dict[int, tuple[str, str, str]] = field(default_factory=dict)
     tracked: dict[int, Tracked] = field(default_factory=dict)  # job -> its task, being polled
     reconcile_at: dict[int, float] = field(default_factory=dict)  # submitting job -> look it up
     unclear_at: dict[int, float] = field(default_factory=dict)  # submitting job -> submit gave up
     troubled_since: dict[int, float] = field(default_factory=dict)  # job -> first unreadable answer
+    sending: set[int] = field(default_factory=set)  # jobs whose submit is on its way
+    look_for_jobs: bool = False  # the next pass reads the jobs queued by other processes
+    # Tasks the provider accepted whose job's row could not be written yet: adopted, not sought.
+    accepted: dict[int, str] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the loop has new work
     news: asyncio.Event = field(default_factory=asyncio.Event)  # a tick is due: work elsewhere,
     # or a delivery slot here came free
@@ -127,12 +147,31 @@ class Context:
         key = self.ring.named(job.dashscope_key)
         return None if key is None else self.keys[key.name]
 
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[Transaction]:
+        """A write transaction of the scheduler's: refused (Deposed) once its term has ended, so a
+        process that lost the role never changes a job again, whatever it still has in memory."""
+        async with self.db.transaction() as tx:
+            if self.term is not None:
+                await self.leadership.check(tx, self.term)
+            yield tx
+
+    @asynccontextmanager
+    async def carrying(self, job_id: int) -> AsyncIterator[Transaction]:
+        """A write transaction about a delivery this process carries: refused (LeaseLost) once
+        another process has claimed it."""
+        async with self.db.transaction() as tx:
+            await self.coordination.check_lease(tx, self.owner, job_id)
+            yield tx
+
     def place(self, job: Job) -> KeyState:
         """Remember which key a job the engine now holds goes through, until it ends."""
         key = self.key_of(job)
         if key is None:
             raise LookupError(f"job {job.id}: its key {job.dashscope_key!r} is not configured")
         self.job_keys[job.id] = key
+        if job.id not in self.signatures:
+            self.signatures[job.id] = (key.name, job.model, job.request.prompt or "")
         return key
 
     def has_room(self, key: KeyState, model: str) -> bool:
@@ -153,14 +192,18 @@ class Context:
         """A job has ended: nothing about it is kept in memory any more."""
         self.job_keys.pop(job_id, None)
         self.ready_at.pop(job_id, None)
+        self.signatures.pop(job_id, None)
 
     def forget_all(self) -> None:
         """Drop what the scheduler held in memory (it stepped down; the rows keep everything)."""
         self.queue = FairQueue()
         for held in (self.ready_at, self.job_keys, self.tracked, self.reconcile_at):
             held.clear()
+        self.signatures.clear()
         self.unclear_at.clear()
         self.troubled_since.clear()
+        self.sending.clear()
+        self.accepted.clear()
         for key in self.keys.values():
             key.busy.clear()
             key.submits.clear()
@@ -170,6 +213,7 @@ class Context:
         self.reconcile_at.pop(job_id, None)
         self.unclear_at.pop(job_id, None)
         self.troubled_since.pop(job_id, None)
+        self.accepted.pop(job_id, None)
 
     def spool_path(self, job: Job) -> Path:
         """Where a job's result is kept between download and delivery."""
@@ -177,19 +221,27 @@ class Context:
 
 
 async def each(work: Callable[[T], Coroutine[Any, Any, None]], items: list[T]) -> None:
-    """Run `work` on every item at once; one item's failure is logged and stays its own."""
+    """Run `work` on every item at once; one item's failure is logged and stays its own. A
+    deposed scheduler is not one item's trouble: the first Deposed is raised once all are done."""
     results = await asyncio.gather(*(work(item) for item in items), return_exceptions=True)
+    deposed: Deposed | None = None
     for item, result in zip(items, results, strict=True):
         if isinstance(result, BaseException) and not isinstance(result, Exception):
             raise result  # cancellation, exit: not one job's trouble
-        if isinstance(result, Exception):
+        if isinstance(result, Deposed):
+            deposed = deposed or result
+        elif isinstance(result, Exception):
             log.error("%s of %s failed", work.__name__, item, exc_info=result)
+    if deposed is not None:
+        raise deposed
 
 
-def unreadable(error: Exception) -> bool:
-    """An answer that could not be read, or a bug: unlike a network failure, waiting will not
-    mend it, so it counts toward giving up on the job."""
-    return not isinstance(error, DashScopeError) or error.code == UNREADABLE
+def unreadable(error: Exception, db: Database) -> bool:
+    """An answer that could not be read, or a bug: unlike a network failure or a database that
+    did not answer, waiting will not mend it, so it counts toward giving up on the job."""
+    if isinstance(error, DashScopeError):
+        return error.code == UNREADABLE
+    return not (isinstance(error, Deposed | LeaseLost) or db.unavailable(error))
 
 
 def evidence(answer: TaskResponse | TaskSummary) -> dict[str, Any]:

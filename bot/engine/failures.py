@@ -49,6 +49,11 @@ KEY_GONE = _(
     "could not be followed. Nothing was charged; please try again."
 )
 NOT_POSTED = _("The video was made but could not be posted. Nothing was charged.")
+NOT_UNDERSTOOD = _(
+    "Sorry: this video was asked for in a way this version of the bot can no longer make (its "
+    "model or options were changed by an update), so it was not made. Nothing was charged; "
+    "please ask again."
+)
 PROVIDER_BUSY = _("The provider is busy; trying again shortly.")
 
 

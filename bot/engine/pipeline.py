@@ -7,7 +7,11 @@ before posting again, and a result whose spool file is gone is fetched again.
 
 Each delivery is carried under a lease on its row, so with several processes any of them may
 carry it (up to `delivery_slots` at once each) and one whose carrier died is taken over once the
-lease lapses. Before posting, the carrier renews its lease: a process that lost it never posts.
+lease lapses (on the database's clock). The lease is renewed on a timer of its own (the cluster's
+keep-alive), never behind slow work; every write about the job is fenced by it
+(`Context.carrying`), so a carrier that lost it changes nothing; before posting, the carrier
+renews it, so one that lost it never posts. A post that fails is looked for before the job is
+given up: Discord may have made it before the error reached us.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from typing import Any
 from bot.dashscope import DashScopeError
 from bot.engine import failures
 from bot.engine.context import Context
-from bot.engine.settle import Settlement
+from bot.engine.settle import Settlement, Writer
 from bot.errors import InvalidInput
 from bot.media import probe_video_file
+from storage.coordination import LeaseLost
 from storage.jobs import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -45,9 +50,11 @@ class Pipeline:
 
     async def offer(self, job: Job) -> None:
         """Carry `job`'s result here if there is room, else leave it to any process with room."""
-        if await self._claim(job.id):
+        if job.id in self._carrying or await self._claim(job.id):
             return
-        await self._ctx.coordination.announce("delivery", str(job.id))
+        ctx = self._ctx
+        await ctx.coordination.release(ctx.owner, [job.id])  # held for this offer (see `hold`)
+        await ctx.coordination.announce("delivery", str(job.id))
 
     async def claim_waiting(self) -> None:
         """Take on deliveries nobody carries (or whose carrier's lease lapsed), while there is room."""
@@ -91,9 +98,10 @@ class Pipeline:
 
     def _carry(self, job: Job) -> None:
         if job.state is JobState.DOWNLOADING:
-            task = self._spawn(self._download(job), f"download job {job.id}")
+            work = self._download(job)
         else:
-            task = self._spawn(self._resume_delivery(job), f"resume delivery of job {job.id}")
+            work = self._resume_delivery(job)
+        task = self._spawn(self._leased(job, work), f"deliver job {job.id}")
         self._carrying[job.id] = task
         task.add_done_callback(lambda _: self._freed(job.id))
 
@@ -132,6 +140,18 @@ class Pipeline:
         task.add_done_callback(finished)
         return task
 
+    async def _leased(self, job: Job, work: Coroutine[Any, Any, None]) -> None:
+        """Carry one delivery; another process taking it over ends this one quietly."""
+        try:
+            await work
+        except LeaseLost:
+            log.warning("Job %s: another process carries its delivery now; leaving it", job.id)
+            self._ctx.spool_path(job).unlink(missing_ok=True)
+
+    def _writer(self, job: Job) -> Writer:
+        """Writes about a carried job, fenced by its lease."""
+        return lambda: self._ctx.carrying(job.id)
+
     async def _download(self, job: Job) -> None:
         """Fetch the result to the spool, check it plays, then deliver it."""
         ctx = self._ctx
@@ -150,15 +170,22 @@ class Pipeline:
                 else failures.describe(error.code, error.message),
                 code=error.code,
                 message=error.message,
+                writer=self._writer(job),
             )
             return
         try:
             await ctx.workers.result_work(probe_video_file, path)
         except InvalidInput:
             path.unlink(missing_ok=True)
-            await self._settlement.end(job, JobState.FAILED, failures.UNPLAYABLE, code="Unplayable")
+            await self._settlement.end(
+                job,
+                JobState.FAILED,
+                failures.UNPLAYABLE,
+                code="Unplayable",
+                writer=self._writer(job),
+            )
             return
-        async with ctx.db.transaction() as tx:
+        async with ctx.carrying(job.id) as tx:
             job = await ctx.jobs.transition(
                 tx, job.id, JobState.DELIVERING, delivery_started_at=ctx.clock()
             )
@@ -171,20 +198,26 @@ class Pipeline:
             log.warning("Not posting job %s: its lease passed to another process", job.id)
             path.unlink(missing_ok=True)
             return
+        await self._settlement.said(job.id)  # its status first, then the video
         try:
             message_id = await self._ctx.notifier.deliver(job, path)
         except Exception as error:
-            log.exception("Delivering job %s failed", job.id)
-            path.unlink(missing_ok=True)
-            await self._settlement.end(
-                job,
-                JobState.FAILED,
-                failures.NOT_POSTED,
-                code="DeliveryFailed",
-                message=str(error),
-            )
-            return
-        await self._settlement.delivered(job, message_id)
+            log.exception("Delivering job %s failed; looking for the post", job.id)
+            # If this lookup fails too, the job stays delivering and its lease lapses: whoever
+            # claims it next looks again before posting.
+            if (message_id := await ctx.notifier.delivered_message(job)) is None:
+                path.unlink(missing_ok=True)
+                await self._settlement.end(
+                    job,
+                    JobState.FAILED,
+                    failures.NOT_POSTED,
+                    code="DeliveryFailed",
+                    message=str(error),
+                    writer=self._writer(job),
+                )
+                return
+            log.info("Job %s was posted after all (message %s)", job.id, message_id)
+        await self._settlement.delivered(job, message_id, writer=self._writer(job))
         path.unlink(missing_ok=True)
 
     async def _resume_delivery(self, job: Job) -> None:
@@ -192,7 +225,7 @@ class Pipeline:
         ctx = self._ctx
         message_id = await ctx.notifier.delivered_message(job)
         if message_id is not None:
-            await self._settlement.delivered(job, message_id)
+            await self._settlement.delivered(job, message_id, writer=self._writer(job))
             ctx.spool_path(job).unlink(missing_ok=True)
             return
         path = ctx.spool_path(job)
@@ -203,7 +236,11 @@ class Pipeline:
                 await (ctx.key_of(job) or ctx.first).client.download(job.result_url, path)
             except DashScopeError as error:
                 await self._settlement.end(
-                    job, JobState.FAILED, failures.RESULT_EXPIRED, code=error.code
+                    job,
+                    JobState.FAILED,
+                    failures.RESULT_EXPIRED,
+                    code=error.code,
+                    writer=self._writer(job),
                 )
                 return
         await self._deliver(job, path)

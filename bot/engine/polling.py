@@ -25,6 +25,7 @@ from bot.engine.pipeline import Pipeline
 from bot.engine.schedule import SURE_SAMPLES, Kind
 from bot.engine.settle import Settlement
 from storage.jobs import Job, JobState
+from storage.leadership import Deposed
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,13 @@ class Polling:
 
     def untrack(self, job: Job) -> None:
         """Stop polling the task of `job` and give back its key's slot of its model."""
-        tracked = self._ctx.tracked.pop(job.id, None)
+        self.untrack_id(job.id)
+
+    def untrack_id(self, job_id: int) -> None:
+        tracked = self._ctx.tracked.pop(job_id, None)
         if tracked is not None:
-            tracked.key.release(job.model)
+            model, _resolution, _duration = tracked.kind
+            tracked.key.release(model)
 
     def expected_end(self, job: Job) -> float | None:
         """When the provider will probably finish `job` (epoch seconds), once it was submitted."""
@@ -91,8 +96,10 @@ class Polling:
     async def _poll(self, tracked: Tracked) -> None:
         try:
             await self._poll_once(tracked)
+        except Deposed:
+            raise
         except Exception as error:
-            if unreadable(error) and await self._settlement.trouble(
+            if unreadable(error, self._ctx.db) and await self._settlement.trouble(
                 tracked.job_id, "Polling", error
             ):
                 return
@@ -102,34 +109,38 @@ class Polling:
             self._ctx.troubled_since.pop(tracked.job_id, None)
 
     async def _poll_once(self, tracked: Tracked) -> None:
+        """Ask about one task and act on its answer. The job is polled until what the answer
+        means is written: a write that fails is tried again at the next poll."""
         ctx = self._ctx
         response = await tracked.key.once.get_task(tracked.task_id)
         now = ctx.clock()
         status = response.status
         if not status.is_final:
-            state = JobState.RUNNING if status is TaskStatus.RUNNING else tracked.status
-            async with ctx.db.transaction() as tx:
+            moved: Job | None = None
+            async with ctx.writing() as tx:
                 await ctx.jobs.record_response(tx, tracked.job_id, "query", evidence(response))
-                if state is not tracked.status:
-                    job = await ctx.jobs.transition(tx, tracked.job_id, state)
-                else:
-                    job = None
-            tracked.status = state
+                job = await ctx.jobs.get_in(tx, tracked.job_id)
+                if status is TaskStatus.RUNNING and job.state is JobState.PENDING:
+                    job = moved = await ctx.jobs.transition(tx, tracked.job_id, JobState.RUNNING)
+            if job.state not in (JobState.PENDING, JobState.RUNNING):
+                self.untrack_id(tracked.job_id)  # moved on without this poll (canceled)
+                return
+            tracked.status = job.state
             elapsed = now - tracked.submitted_at
             tracked.next_poll_at = now + self._delay(tracked.kind, elapsed, tracked.key)
-            if job is not None:
-                await self._settlement.progress(job, expected_end=self.expected_end(job))
+            if moved is not None:
+                await self._settlement.progress(moved, expected_end=self.expected_end(moved))
             return
 
-        job = await ctx.jobs.get(tracked.job_id)
-        assert job is not None
-        self.untrack(job)
-        if job.state.is_final:
-            return  # canceled meanwhile: the cancel has said so
+        current = await ctx.jobs.get(tracked.job_id)
+        if current is None or current.state not in (JobState.PENDING, JobState.RUNNING):
+            self.untrack_id(tracked.job_id)  # ended meanwhile (a cancel): it has said so
+            return
+        job = current
         if status is TaskStatus.SUCCEEDED and response.output.video_url:
             await self._succeeded(job, response)
             return
-        async with ctx.db.transaction() as tx:
+        async with ctx.writing() as tx:
             await ctx.jobs.record_response(tx, job.id, "query", evidence(response))
         end = self._settlement.end
         if status is TaskStatus.UNKNOWN:
@@ -145,6 +156,7 @@ class Polling:
                 code=code,
                 message=response.output.message,
             )
+        self.untrack(job)
 
     async def _succeeded(self, job: Job, response: TaskResponse) -> None:
         """Record what the finished task reports, learn its duration, and fetch the result."""
@@ -154,8 +166,7 @@ class Polling:
         now = ctx.clock()
         started = _provider_time(response.output.submit_time) or job.submitted_at or now
         ended = _provider_time(response.output.end_time) or now
-        ctx.durations.observe(job.kind, ended - started)
-        async with ctx.db.transaction() as tx:
+        async with ctx.writing() as tx:
             await ctx.jobs.record_response(tx, job.id, "query", evidence(response))
             await ctx.jobs.record_duration(tx, job.kind, ended - started)
             job = await ctx.jobs.transition(
@@ -167,8 +178,13 @@ class Polling:
                 billed_seconds=billed_seconds(response.usage, job.duration),
                 provider_finished_at=ended,
             )
-        await self._settlement.progress(job)
-        await self._pipeline.offer(job)
+            # Held for this process until its status update is out: the delivery, wherever it
+            # runs, comes after it.
+            await ctx.coordination.hold(tx, ctx.owner, job.id, ctx.config.lease_seconds)
+        ctx.durations.observe(job.kind, ended - started)  # once: the write is what counts
+        self.untrack(job)
+        offered = job
+        await self._settlement.progress(job, then=lambda: self._pipeline.offer(offered))
 
 
 def billed_seconds(usage: dict[str, Any] | None, requested: int) -> int:

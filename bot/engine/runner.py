@@ -34,6 +34,7 @@ from bot.engine.schedule import DurationModel
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
 from bot.engine.submit import Submitter
+from bot.engine.sweep import Sweep
 from bot.errors import InvalidInput, WanbotError
 from bot.i18n import _, _n
 from bot.keys import KeyRing
@@ -41,7 +42,8 @@ from bot.requests import GenerationRequest
 from bot.workers import MediaWorkers
 from storage.coordination import Coordination
 from storage.database import Database
-from storage.jobs import AT_PROVIDER, Job, JobState, JobStore, Requester
+from storage.jobs import Job, JobState, JobStore, Requester
+from storage.leadership import Leadership
 from storage.quotas import QuotaStore
 
 __all__ = ["CancelOutcome", "Engine", "EngineConfig", "QueueFull", "billed_seconds"]
@@ -100,6 +102,7 @@ class Engine:
             clock=clock,
             workers=workers or MediaWorkers(),
             coordination=Coordination(db, clock=clock),
+            leadership=Leadership(db, clock=clock),
             owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         )
         self._settlement = Settlement(ctx)
@@ -107,6 +110,16 @@ class Engine:
         self._polling = Polling(ctx, self._settlement, self._pipeline)
         self._submitter = Submitter(ctx, self._settlement, self._polling)
         self._scheduler = Scheduler(ctx, self._settlement, self._submitter, self._polling)
+        self._sweep = Sweep(
+            ctx,
+            self._settlement,
+            self._submitter,
+            self._polling,
+            restore=self._scheduler.restore,
+            withdraw=self._scheduler.withdraw,
+            key_gone=self._key_gone,
+        )
+        self._scheduler.sweep = self._sweep.due
         self._canceler = Canceler(ctx, self._settlement, self._scheduler, self._polling)
         self._cluster = Cluster(
             ctx,
@@ -115,7 +128,6 @@ class Engine:
             canceler=self._canceler,
             settlement=self._settlement,
             recover=self.recover,
-            key_gone=self._key_gone,
         )
 
     @property
@@ -148,25 +160,34 @@ class Engine:
         is, and deliveries; run until `stop`. Raises StorageInUse if SQLite has another process."""
         await self._cluster.start()
 
+    @property
+    def alive(self) -> bool:
+        """Whether a started engine's loops are running."""
+        return self._cluster.alive
+
     async def stop(self) -> None:
         """Stop the loop and background work; unfinished jobs resume on the next start (or at
         once in another process)."""
         await self._cluster.stop()
         await self._pipeline.stop()
+        await self._settlement.outbox.close()
         if self._own_workers:
             self._ctx.workers.close()
 
     async def settle(self) -> None:
-        """Wait until no download or delivery is in progress (tests and the CLI use it)."""
+        """Wait until no download or delivery is in progress and everything has been said
+        (tests and the CLI use it)."""
         await self._pipeline.settle()
+        await self._settlement.outbox.drain()
 
     async def step(self) -> float | None:
         """Do the work that is due now; return when more falls due (None: nothing scheduled).
         An engine stepped by its caller (never started) also takes on deliveries nobody carries,
-        as a started one does on each tick."""
+        as a started one does on each tick, and has said what the pass had to say on return."""
         due = await self._scheduler.step()
         if not self._cluster.started:
             await self._pipeline.claim_waiting()
+            await self._settlement.outbox.drain()
         return due
 
     # -- what people ask for ---------------------------------------------------------------------
@@ -236,15 +257,16 @@ class Engine:
                     exempt=exempt,
                 )
                 job = await ctx.jobs.get_in(tx, job_id)
+        # The status message first, so that every later update (from any process) edits it.
         if earlier is not None:
-            await self._settlement.progress(job)
+            await self._settlement.progress(job, wait=True)
             await self._pipeline.offer(job)
         elif self._in_charge:
-            position = self._scheduler.add(job)
-            await self._settlement.progress(job, queue_position=position)
+            position = self._scheduler.position_for(job)
+            await self._settlement.progress(job, queue_position=position, wait=True)
+            self._scheduler.add(job)
         else:
-            # The status message first, so the scheduler only ever edits it; then tell it.
-            await self._settlement.progress(job)
+            await self._settlement.progress(job, wait=True)
             await ctx.coordination.announce("queued", str(job.id))
         return job
 
@@ -278,25 +300,11 @@ class Engine:
     # -- restart ---------------------------------------------------------------------------------
 
     async def recover(self) -> None:
-        """Load what was learned and resume every unfinished job from its row."""
+        """Load what was learned and find every unfinished job again from its row (at a start,
+        and whenever this process takes over as the scheduler)."""
         ctx = self._ctx
         ctx.durations.load(await ctx.jobs.durations())
-        now = ctx.clock()
-        for job in await ctx.jobs.unfinished():
-            if job.state in {JobState.QUEUED, *AT_PROVIDER}:
-                key = ctx.key_of(job)
-                if key is None:
-                    await self._key_gone(job)
-                    continue
-                ctx.place(job)
-                if job.state in AT_PROVIDER:
-                    key.hold(job.model)
-            if job.state is JobState.QUEUED:
-                self._scheduler.restore(job)
-            elif job.state is JobState.SUBMITTING:
-                self._submitter.reconcile_at(job.id, now)
-            elif job.state in (JobState.PENDING, JobState.RUNNING):
-                self._polling.track(job, next_poll_at=now)
+        await self._sweep.run(takeover=True)
         await self._pipeline.claim_waiting()  # deliveries nobody carries (or whose carrier died)
         log.info(
             "Recovered %d queued, %d at the provider, %d to finish",

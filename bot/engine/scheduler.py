@@ -8,6 +8,13 @@ lists share their key's query budget. Each phase, and each job within it, fails 
 passes the loop sleeps until the earliest thing due (a poll, a reconcile, a slot or submit
 window opening for a waiting job) or until woken by new work. Places in line are announced to
 the first few jobs of each model when they change.
+
+Every `sweep_seconds` a pass begins by finding its jobs again from their rows (sweep.py). Two
+jobs that only a shared prompt could tell apart (same key, model and prompt) are never being
+submitted at once: if both submits got no clear answer, no task could be proved to be either's.
+A write refused because another process took the role over (`Deposed`) ends the loop at once; a
+stopping scheduler first lets its submits on their way finish (`stop_grace_seconds`), so that
+what they made is recorded rather than reconciled.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from bot.engine.context import Context, each
 from bot.engine.keys import KeyState
@@ -22,6 +30,7 @@ from bot.engine.polling import Polling
 from bot.engine.settle import Settlement
 from bot.engine.submit import Submitter
 from storage.jobs import Job
+from storage.leadership import Deposed
 
 log = logging.getLogger(__name__)
 
@@ -44,43 +53,77 @@ class Scheduler:
         self._seen: set[int] = set()  # every job put in line while leading (never twice)
         self.newest_seen = 0  # the highest job id put in line: newer ones come from elsewhere
         self._loop: asyncio.Task[None] | None = None
+        self.sweep: Callable[[float], Awaitable[None]] | None = None  # the first phase
+        self.deposed = False  # a write was refused: another process schedules now
+        self._closing = False  # stopping: no new submits
+        self._between_passes = asyncio.Event()
 
     # -- the loop --------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Run passes until `stop`."""
+        self.deposed = self._closing = False
         self._loop = asyncio.create_task(self._run(), name="wanbot-engine")
 
-    async def stop(self) -> None:
-        """Stop the loop (after the pass under way, if any, is cancelled)."""
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
+    @property
+    def running(self) -> bool:
+        return self._loop is not None and not self._loop.done()
+
+    async def stop(self, *, grace: float = 0.0) -> None:
+        """Stop the loop: after the submits on their way have finished (up to `grace` seconds),
+        then cancel what is left of the pass under way."""
+        if self._loop is None:
+            return
+        if grace > 0 and not self._loop.done():
+            self._closing = True
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await self._between_passes.wait()
+        self._loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._loop
+        self._loop = None
 
     async def _run(self) -> None:
         ctx = self._ctx
         while True:
             ctx.wake.clear()
+            self._between_passes.clear()
             try:
                 due = await self.step()
+            except Deposed as deposed:
+                log.error("Another process schedules now (%s); this one stops scheduling", deposed)
+                self.deposed = True
+                ctx.news.set()  # the cluster steps down at once
+                return
             except Exception:
                 log.exception("Engine pass failed; trying again shortly")
                 due = ctx.clock() + 5.0
+            self._between_passes.set()
+            if self._closing:
+                return
             timeout = None if due is None else max(0.0, due - ctx.clock())
             with contextlib.suppress(TimeoutError):  # asyncio.timeout: see cluster.py's loop
                 async with asyncio.timeout(timeout):
                     await ctx.wake.wait()
 
     async def step(self) -> float | None:
-        """Do the work that is due now; return when more falls due (None: nothing scheduled)."""
-        phases = (self._submitter.reconcile_due, self._polling.poll_due, self._submit_due)
+        """Do the work that is due now; return when more falls due (None: nothing scheduled).
+        Raises Deposed when another process took the role over."""
+        phases: list[Callable[[float], Awaitable[None]]] = [
+            self._submitter.reconcile_due,
+            self._polling.poll_due,
+            self._submit_due,
+        ]
+        if self.sweep is not None:
+            phases.insert(0, self.sweep)
         for phase in phases:
             try:
                 await phase(self._ctx.clock())
+            except Deposed:
+                raise
             except Exception:
-                log.exception("Engine phase %s failed; the other phases go on", phase.__name__)
+                log.exception("Engine phase %s failed; the other phases go on", _name(phase))
         return self._next_due()
 
     def _next_due(self) -> float | None:
@@ -95,10 +138,13 @@ class Scheduler:
             at if at > now else ctx.job_keys.get(job_id, ctx.first).queries.next_free(now)
             for job_id, at in ctx.reconcile_at.items()
         ]
+        unclear = self._unclear()
         for model in ctx.queue.models():
             ready: dict[KeyState, float] = {}  # key with room -> its first job's earliest turn
             for job_id in ctx.queue.jobs(model):
                 key = ctx.job_keys[job_id]
+                if ctx.signatures.get(job_id) in unclear:
+                    continue  # its turn comes when the other's submit is resolved
                 if ctx.has_room(key, model):
                     at = ctx.ready_at.get(job_id, now)
                     ready[key] = min(ready.get(key, at), at)
@@ -107,6 +153,17 @@ class Scheduler:
         return min(times) if times else None
 
     # -- the waiting line ------------------------------------------------------------------------
+
+    def position_for(self, job: Job) -> int:
+        """The place `job` would take at the back of its owner's line (0: next)."""
+        queue = self._ctx.queue
+        if job.id in queue:
+            return queue.position(job.id) or 0
+        queue.push(job.id, job.model, (job.guild_id, job.user_id))
+        try:
+            return queue.position(job.id) or 0
+        finally:
+            queue.remove(job.id)
 
     def add(self, job: Job) -> int:
         """Put a new job at the back of its owner's line; return its place (0: next)."""
@@ -121,7 +178,7 @@ class Scheduler:
     def restore(self, job: Job) -> None:
         """Put a job that was waiting (before a restart, or queued by another process) in line,
         with its backoff. Raises LookupError if its key is no longer configured."""
-        if job.id in self._seen:
+        if job.id in self._ctx.queue:
             return
         self._ctx.place(job)
         self._see(job)
@@ -160,14 +217,27 @@ class Scheduler:
             if ctx.has_room(key, model) and ctx.submit_window(key, model).available(now)
         }
 
+    def _unclear(self) -> set[tuple[str, str, str]]:
+        """What the submits on their way, or waiting to be reconciled, can be told apart by."""
+        ctx = self._ctx
+        busy = ctx.sending | ctx.reconcile_at.keys()
+        return {ctx.signatures[job_id] for job_id in busy if job_id in ctx.signatures}
+
     async def _submit_due(self, now: float) -> None:
+        if self._closing:
+            return
         ctx = self._ctx
         chosen: list[int] = []
+        unclear = self._unclear()
         for model in ctx.queue.models():
             while open_keys := self._open(model, now):
                 job_id = ctx.queue.pop(
                     model,
-                    lambda j: ctx.job_keys[j] in open_keys and ctx.ready_at.get(j, 0.0) <= now,
+                    lambda j: (
+                        ctx.job_keys[j] in open_keys
+                        and ctx.ready_at.get(j, 0.0) <= now
+                        and ctx.signatures.get(j) not in unclear
+                    ),
                 )
                 if job_id is None:
                     break
@@ -176,6 +246,8 @@ class Scheduler:
                 key.hold(model)
                 ctx.ready_at.pop(job_id, None)
                 self._shown_position.pop(job_id, None)
+                if job_id in ctx.signatures:
+                    unclear.add(ctx.signatures[job_id])
                 chosen.append(job_id)
         await each(self._submitter.submit, chosen)
         if chosen:
@@ -192,3 +264,7 @@ class Scheduler:
                 job = await ctx.jobs.get(job_id)
                 if job is not None:
                     await self._settlement.progress(job, queue_position=position)
+
+
+def _name(phase: Callable[..., object]) -> str:
+    return getattr(phase, "__qualname__", repr(phase))

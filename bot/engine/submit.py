@@ -8,6 +8,12 @@ its account's tasks), and a task is adopted only when it is provably this job's 
 made in the window, by the job's key once we know that key's id, reporting this job's prompt).
 If no task can be ours the job is submitted again; if several could be, or one that cannot say
 stays unfinished too long, the job ends refunded rather than guess or pay twice.
+
+A submit whose outcome this process never saw (it stopped, or lost the scheduler's role, while the
+POST was on its way) is reconciled only once that POST can no longer make a task: after its
+deadline. Every write goes through the scheduler's term (`Context.writing`); a task the provider
+accepted is never forgotten: if its job's row cannot be written, the task id is kept and adopted
+by the next reconciliation, and a deposed scheduler leaves it on the row as a fact for the next.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from bot.engine.keys import KeyState
 from bot.engine.polling import Polling
 from bot.engine.settle import Settlement
 from storage.jobs import Job, JobState
+from storage.leadership import Deposed
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +53,55 @@ class Submitter:
     async def submit(self, job_id: int) -> None:
         """Send a queued job (its key's slot of its model already taken) and act on the answer."""
         ctx = self._ctx
+        key = ctx.job_keys[job_id]
         job = await ctx.jobs.get(job_id)
-        assert job is not None and job.state is JobState.QUEUED
-        key = ctx.job_keys[job.id]
-        now = ctx.clock()
-        async with ctx.db.transaction() as tx:
-            job = await ctx.jobs.transition(
-                tx, job.id, JobState.SUBMITTING, submit_started_at=now, attempts=job.attempts + 1
+        if job is None or job.state is not JobState.QUEUED:  # ended meanwhile: nothing to send
+            key.release(job.model if job else "")
+            return
+        try:
+            request = job.request
+            request.body()  # what would be sent: built before anything is
+        except Exception as error:
+            # A stored request this version cannot send (an update changed the catalogue): it
+            # ends here, costing nothing, rather than loop through submit and reconcile.
+            log.error(
+                "Job %s cannot be sent by this version (%s); ending it refunded", job_id, error
             )
+            key.release(job.model)
+            await self._settlement.end(
+                job,
+                JobState.FAILED,
+                failures.NOT_UNDERSTOOD,
+                code="NotUnderstood",
+                message=str(error),
+            )
+            return
+        ctx.sending.add(job.id)
+        try:
+            await self._send(job, key)
+        finally:
+            ctx.sending.discard(job.id)
+
+    async def _send(self, job: Job, key: KeyState) -> None:
+        ctx = self._ctx
+        try:
+            async with ctx.writing() as tx:
+                job = await ctx.jobs.transition(
+                    tx,
+                    job.id,
+                    JobState.SUBMITTING,
+                    submit_started_at=ctx.clock(),
+                    submit_gave_up_at=None,
+                    attempts=job.attempts + 1,
+                )
+        except Deposed:
+            raise
+        except Exception:
+            # Nothing was sent and the row still says queued: back in line for another turn.
+            log.exception("Could not mark job %s as being sent; it waits for another turn", job.id)
+            key.release(job.model)
+            ctx.requeue(job, ctx.clock() + ctx.config.retry_base_seconds)
+            return
         try:
             response = await key.once.submit(job.request)
         except DashScopeError as error:
@@ -63,11 +111,30 @@ class Submitter:
             log.exception("Submit of job %s failed unexpectedly; reconciling", job.id)
             await self._submit_failed(job, DashScopeError(None, "Unexpected", repr(error)))
             return
-        async with ctx.db.transaction() as tx:
+        try:
+            await self._accepted(job, response)
+        except Deposed:
+            # Another process schedules now; leave it the fact, so it adopts rather than searches.
+            await ctx.jobs.record_task(job.id, job.attempts, response.task_id, evidence(response))
+            raise
+        except Exception as error:
+            log.warning(
+                "Job %s is task %s, but its row could not be written (%s); adopting it shortly",
+                job.id,
+                response.task_id,
+                error,
+            )
+            ctx.accepted[job.id] = response.task_id
+            ctx.reconcile_at[job.id] = ctx.clock() + ctx.config.planner.dense_interval
+
+    async def _accepted(self, job: Job, response: TaskResponse) -> None:
+        ctx = self._ctx
+        async with ctx.writing() as tx:
             await ctx.jobs.record_response(tx, job.id, "submit", evidence(response))
             job = await ctx.jobs.transition(
                 tx, job.id, JobState.PENDING, task_id=response.task_id, submitted_at=ctx.clock()
             )
+        ctx.reconciled(job.id)
         self._polling.track(job)
         await self._settlement.progress(job, expected_end=self._polling.expected_end(job))
 
@@ -76,7 +143,7 @@ class Submitter:
         if error.status == 429:
             # Throttled: the task was not created. Back in line, after a backoff.
             ready = ctx.clock() + ctx.config.resubmit_backoff.delay(job.attempts - 1)
-            async with ctx.db.transaction() as tx:
+            async with ctx.writing() as tx:
                 job = await ctx.jobs.transition(
                     tx, job.id, JobState.QUEUED, detail=error.code, next_attempt_at=ready
                 )
@@ -86,11 +153,19 @@ class Submitter:
         elif error.unclear:
             # No clear answer: the task may exist. Look for it before submitting again.
             log.warning("Submit of job %s unclear (%s); reconciling", job.id, error)
-            ctx.unclear_at[job.id] = ctx.clock()
-            ctx.reconcile_at[job.id] = ctx.clock() + ctx.config.reconcile_after_seconds
+            now = ctx.clock()
+            ctx.unclear_at[job.id] = now
+            ctx.reconcile_at[job.id] = now + ctx.config.reconcile_after_seconds
+            try:  # so that a takeover knows the window too; it waits out the deadline without
+                async with ctx.writing() as tx:
+                    await ctx.jobs.update(tx, job.id, submit_gave_up_at=now)
+            except Deposed:
+                raise
+            except Exception:
+                log.warning("Could not record that job %s's submit was unclear", job.id)
         else:
             ctx.job_keys[job.id].release(job.model)
-            async with ctx.db.transaction() as tx:
+            async with ctx.writing() as tx:
                 await ctx.jobs.record_response(tx, job.id, "submit", error_evidence(error))
             await self._settlement.end(
                 job,
@@ -102,9 +177,21 @@ class Submitter:
 
     # -- reconciling unclear submissions -----------------------------------------------------------
 
-    def reconcile_at(self, job_id: int, when: float) -> None:
-        """Look up what became of the submit of `job_id` at `when` (after a restart: at once)."""
-        self._ctx.reconcile_at[job_id] = when
+    def reconcile_later(self, job: Job) -> None:
+        """Look up what became of the submit of a job found `submitting` (after a restart or a
+        takeover): once its POST can no longer make a task, unless it is known to have given up."""
+        ctx = self._ctx
+        config = ctx.config
+        if job.task_id is not None:  # left on the row by a deposed scheduler: adopt it now
+            ctx.reconcile_at[job.id] = ctx.clock()
+            return
+        if job.submit_gave_up_at is not None:
+            ctx.unclear_at[job.id] = job.submit_gave_up_at
+            at = job.submit_gave_up_at + config.reconcile_after_seconds
+        else:
+            sent = job.submit_started_at or job.updated_at
+            at = sent + config.submit_deadline_seconds + config.clock_skew_seconds
+        ctx.reconcile_at[job.id] = max(ctx.clock(), at)
 
     async def reconcile_due(self, now: float) -> None:
         """Reconcile every unclear submit that is due, while its key's query budget has room."""
@@ -125,8 +212,12 @@ class Submitter:
             except _OutOfBudget:
                 ctx.reconcile_at[job_id] = key.queries.next_free(ctx.clock())
                 spent.add(key.name)
+            except Deposed:
+                raise
             except Exception as error:
-                if unreadable(error) and await self._settlement.trouble(job_id, "Reconcile", error):
+                if unreadable(error, ctx.db) and await self._settlement.trouble(
+                    job_id, "Reconcile", error
+                ):
                     continue
                 log.info("Could not reconcile job %s yet (%s)", job_id, error)
                 ctx.reconcile_at[job_id] = now + ctx.config.reconcile_after_seconds
@@ -142,6 +233,10 @@ class Submitter:
         provably this job's: same model, created within the submit's window, by its key (once we
         know that key's id), and reporting this job's prompt. Never guess, never submit twice."""
         ctx = self._ctx
+        known = ctx.accepted.get(job.id) or job.task_id
+        if known is not None:  # the provider said so when it accepted the submit
+            await self._adopt_known(job, known)
+            return
         key = ctx.job_keys[job.id]
         now = ctx.clock()
         sent = job.submit_started_at or job.updated_at
@@ -151,19 +246,19 @@ class Submitter:
             deadline = min(deadline, ctx.unclear_at[job.id])
         earliest, latest = sent - skew, deadline + skew
         rows = await self._list_window(key, job.model, earliest, latest)
-        known = await ctx.jobs.known_tasks([row.task_id for row in rows])
+        ours = await ctx.jobs.known_tasks([row.task_id for row in rows])
         # Keys of one account list each other's tasks: learn this key's id from its own only.
         key.ids |= {
             row.api_key_id
             for row in rows
-            if row.task_id in known
+            if row.task_id in ours
             and row.api_key_id
-            and ctx.ring.named(known[row.task_id]) is key.key
+            and ctx.ring.named(ours[row.task_id]) is key.key
         }
         candidates = [
             row
             for row in rows
-            if row.task_id not in known
+            if row.task_id not in ours
             and earliest <= (row.gmt_create or 0) / 1000 <= latest
             and (not key.ids or row.api_key_id in key.ids)
         ]
@@ -219,21 +314,36 @@ class Submitter:
     async def _resubmit(self, job: Job) -> None:
         """The submit made no task: back to the front of the line, to be sent again."""
         ctx = self._ctx
-        ctx.reconciled(job.id)
-        async with ctx.db.transaction() as tx:
+        async with ctx.writing() as tx:
             job = await ctx.jobs.transition(
                 tx, job.id, JobState.QUEUED, detail="submit did not land"
             )
+        ctx.reconciled(job.id)
         ctx.job_keys[job.id].release(job.model)
         ctx.requeue(job, None)
+
+    async def _adopt_known(self, job: Job, task_id: str) -> None:
+        """The task the provider said it made for this job: record it and poll it from now."""
+        ctx = self._ctx
+        log.info("Job %s is task %s (accepted earlier, recorded now)", job.id, task_id)
+        async with ctx.writing() as tx:
+            job = await ctx.jobs.transition(
+                tx,
+                job.id,
+                JobState.PENDING,
+                detail="accepted earlier",
+                task_id=task_id,
+                submitted_at=job.submit_started_at or ctx.clock(),
+            )
+        ctx.reconciled(job.id)
+        self._polling.track(job, next_poll_at=ctx.clock())
 
     async def _adopt(self, job: Job, answer: TaskResponse, candidates: list[TaskSummary]) -> None:
         """The task is provably this job's: record it and poll it from now."""
         ctx = self._ctx
-        ctx.reconciled(job.id)
         row = next(r for r in candidates if r.task_id == answer.task_id)
         log.info("Job %s is task %s (confirmed after an unclear submit)", job.id, answer.task_id)
-        async with ctx.db.transaction() as tx:
+        async with ctx.writing() as tx:
             await ctx.jobs.record_response(tx, job.id, "list", evidence(row))
             job = await ctx.jobs.transition(
                 tx,
@@ -243,19 +353,19 @@ class Submitter:
                 task_id=answer.task_id,
                 submitted_at=(row.gmt_create or ctx.clock() * 1000) / 1000,
             )
+        ctx.reconciled(job.id)
         self._polling.track(job, next_poll_at=ctx.clock())
 
     async def _unresolved(self, job: Job, task_ids: list[str]) -> None:
         """Neither ours for sure nor surely not: end refunded rather than guess or pay twice."""
         ctx = self._ctx
-        ctx.reconciled(job.id)
         log.error(
             "Job %s: its submit got no clear answer and tasks %s could be its own; "
             "none adopted, nothing submitted again. Check them in the DashScope console.",
             job.id,
             ", ".join(task_ids),
         )
-        ctx.job_keys[job.id].release(job.model)
+        key = ctx.job_keys[job.id]
         await self._settlement.end(
             job,
             JobState.FAILED,
@@ -263,3 +373,5 @@ class Submitter:
             code="SubmitUnclear",
             message=f"candidate tasks: {', '.join(task_ids)}",
         )
+        ctx.reconciled(job.id)
+        key.release(job.model)
