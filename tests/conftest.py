@@ -20,6 +20,7 @@ from bot.dashscope import DashScopeClient, RetryPolicy
 from bot.engine.virtual import VirtualClock
 from bot.media import check_media
 from bot.simulator import Simulator, SimulatorConfig
+from tests.pgproxy import PgProxy, ProxyFactory
 
 API_KEY = "sk-test-0123456789abcdef"
 
@@ -74,6 +75,22 @@ async def new_postgres_schema(server_url: str) -> str:
     finally:
         await connection.close()
     return f"{server_url}&search_path={schema}"
+
+
+@pytest.fixture
+async def pg_proxy() -> AsyncIterator[ProxyFactory]:
+    """Make a fault-injecting TCP proxy in front of a PostgreSQL URL (one per "machine");
+    its `url` reaches the same database, user and schema through 127.0.0.1. All closed after."""
+    proxies: list[PgProxy] = []
+
+    async def make(url: str) -> PgProxy:
+        proxy = await PgProxy(url).start()
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        await proxy.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
