@@ -42,6 +42,7 @@ _SSL_REQUEST = 80877103
 _GSSENC_REQUEST = 80877104
 _CANCEL_REQUEST = 80877102
 _CHUNK = 65536
+_PROTOCOL_3 = struct.pack("!i", 3 << 16)
 _ENCRYPTION_REQUESTS = (struct.pack("!i", _SSL_REQUEST), struct.pack("!i", _GSSENC_REQUEST))
 
 
@@ -177,6 +178,7 @@ class ProxiedConnection:
         self._after: list[Trigger] = []  # to act on once the statement has run
         self._parser = _FrontendParser()
         self._backend = _BackendParser()
+        self.startup: dict[str, str] = {}  # the StartupMessage's parameters (user, settings…)
         # Each `Q` and each `S` (Sync) gets one ReadyForQuery (`Z`) back, after the one that ends
         # the start-up; a trigger "after" waits for the `Z` of the statement's own sync point.
         self._syncs_sent = 0
@@ -254,6 +256,10 @@ class ProxiedConnection:
             return
         if kind == "" and len(raw) == 8 and raw[4:] in _ENCRYPTION_REQUESTS:
             self._backend.ssl_answer_due = True
+        elif kind == "" and raw[4:8] == _PROTOCOL_3:
+            words = raw[8:].split(b"\0")
+            pairs = zip(words[0::2], words[1::2], strict=False)
+            self.startup = {k.decode(): v.decode("utf-8", "replace") for k, v in pairs if k}
         self._after += [t for t in now if t.when == "after"]
         if kind in ("Q", "S"):
             self._syncs_sent += 1
@@ -382,10 +388,9 @@ class PgProxy:
         if self._server is not None:
             self._server.close()
         for connection in self.connections:
-            connection.reset()
-        for task in list(self._runs):
-            task.cancel()
-        await asyncio.gather(*self._runs, return_exceptions=True)
+            connection.reset()  # their pumps end, and with them the servers' handlers
+        if self._runs:
+            await asyncio.wait(self._runs, timeout=5.0)
         if self._server is not None:
             await self._server.wait_closed()
 
