@@ -343,7 +343,7 @@ async def _copy_database(source_path: Path, url: str) -> int:
     """Copy the SQLite database at `source_path` into the PostgreSQL database at `url`."""
     from storage.connect import open_database
     from storage.postgres import PostgresDatabase
-    from storage.transfer import NotEmpty, copy_database
+    from storage.transfer import COPY_LIMITS, NotEmpty, copy_database
 
     if not is_postgres_url(url):
         print("error: --to must be a postgresql:// URL", file=sys.stderr)
@@ -352,7 +352,7 @@ async def _copy_database(source_path: Path, url: str) -> int:
         print(f"error: no SQLite database at {source_path}", file=sys.stderr)
         return EXIT_BAD_INPUT
     source = await open_database(source_path)
-    target = await PostgresDatabase.connect(url)
+    target = await PostgresDatabase.connect(url, limits=COPY_LIMITS)
     try:
         copied = await copy_database(source, target)
     except NotEmpty as error:
