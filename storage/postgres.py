@@ -168,7 +168,7 @@ async def open_connection(
     try:
         return await asyncpg.connect(
             url,
-            password=password or None,
+            password=None if address.password else password or None,  # the URL's own wins
             timeout=limits.connect_seconds,
             command_timeout=limits.command_seconds,
             server_settings=settings,
