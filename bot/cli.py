@@ -161,6 +161,9 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     where = "--to" if args.command == "copy-database" and args.to else "WANBOT_DATABASE_URL"
     try:
         return _command(args, settings)
+    except InvalidInput as error:  # e.g. WANBOT_DATABASE_PASSWORD_FILE cannot be read
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except DatabaseUrlError as error:
         print(
             f"error: {where} cannot be used: {error}, or give the password in"
@@ -337,11 +340,7 @@ async def _usage_command(args: argparse.Namespace, settings: Settings) -> int:
     if isinstance(target, Path) and not target.is_file():
         print(f"error: no SQLite database at {target} (WANBOT_DATABASE_PATH)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        password = settings.database_password_text()
-    except InvalidInput as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    password = settings.database_password_text()  # InvalidInput: main() says it
     async with await open_database(target, password=password) as db:
         quotas = QuotaStore(
             db, default_seconds=settings.quota_default_seconds, default_period=settings.quota_period
@@ -395,11 +394,7 @@ async def _copy_database(settings: Settings, to: str | None) -> int:
     if not source_path.is_file():
         print(f"error: no SQLite database at {source_path}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        password = settings.database_password_text()
-    except InvalidInput as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    password = settings.database_password_text()  # InvalidInput: main() says it
     target_db = await PostgresDatabase.connect(url, limits=COPY_LIMITS, password=password)
     source = await open_database(source_path)
     try:

@@ -233,3 +233,17 @@ def test_compose_gives_the_password_beside_the_url() -> None:
     assert url is not None and "PASSWORD" not in url.group(1)
     assert url.group(1).startswith("postgresql://wanbot@")
     assert "WANBOT_DATABASE_PASSWORD: ${POSTGRES_PASSWORD:?" in text
+
+
+def test_an_unreadable_password_file_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "wanbot.sqlite3").write_bytes(b"")
+    monkeypatch.setenv("WANBOT_DATABASE_PATH", str(tmp_path / "wanbot.sqlite3"))
+    monkeypatch.setenv("WANBOT_DATABASE_URL", "postgresql://wanbot@db/wanbot")
+    monkeypatch.setenv("WANBOT_DATABASE_PASSWORD_FILE", str(tmp_path / "missing"))
+    assert main(["copy-database"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: WANBOT_DATABASE_PASSWORD_FILE: cannot read {tmp_path / 'missing'}"
+        " (a file holding the password)\n"
+    )
