@@ -38,6 +38,7 @@ SUMMARY = (
     "pg_quota_ops_per_s",
     "pg_quota_lost_updates",
     "failover_s",
+    "write_stall_s",
     "delivery_scaling",
     "delivery_per_min_one",
     "delivery_per_min_two",

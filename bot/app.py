@@ -160,7 +160,9 @@ async def process_services(settings: Settings, *, simulator: bool) -> AsyncItera
     async with (
         aiohttp.ClientSession() as session,
         dashscope_keys(settings, session, simulator=simulator) as keys,
-        await open_database(settings.database_target()) as db,
+        await open_database(
+            settings.database_target(), password=settings.database_password_text()
+        ) as db,
     ):
         await db.claim_process()
         services = Services.create(settings, session, db, keys)

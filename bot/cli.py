@@ -17,15 +17,17 @@ from pathlib import Path
 from typing import NoReturn
 
 import aiohttp
+from pydantic import ValidationError
 
 from bot.catalog import MODELS, MediaType, Region
 from bot.dashscope import DashScopeClient, DashScopeError
 from bot.errors import InvalidInput
 from bot.headless import GenerateOptions, HeadlessRunner, TaskFailed, generate
 from bot.i18n import ENGLISH_CODE, LANGUAGE_NAMES
-from bot.settings import Settings
+from bot.settings import Settings, setting_errors
 from bot.usage_report import PERIODS
 from storage.database import StorageInUse, is_postgres_url
+from storage.postgres import DatabaseUnreachable, DatabaseUrlError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -90,7 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         "copy-database",
         help="copy the SQLite database (WANBOT_DATABASE_PATH) into an empty PostgreSQL one",
     )
-    copy.add_argument("--to", required=True, metavar="URL", help="postgresql://user:pass@host/db")
+    copy.add_argument(
+        "--to",
+        metavar="URL",
+        help="postgresql://user@host/db (default: WANBOT_DATABASE_URL); a password not in the URL"
+        " comes from WANBOT_DATABASE_PASSWORD(_FILE) or PGPASSWORD",
+    )
 
     usage = commands.add_parser(
         "usage", help="draw a server's usage chart, as /videoadmin quota usage attaches it"
@@ -143,7 +150,33 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = settings or Settings()
+    if settings is None:
+        try:
+            settings = Settings()
+        except ValidationError as error:
+            for line in setting_errors(error):  # never the values given: they may be secrets
+                print(f"error: {line}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    # The database's errors, wherever it is opened: one line, never the password.
+    where = "--to" if args.command == "copy-database" and args.to else "WANBOT_DATABASE_URL"
+    try:
+        return _command(args, settings)
+    except InvalidInput as error:  # e.g. WANBOT_DATABASE_PASSWORD_FILE cannot be read
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except DatabaseUrlError as error:
+        print(
+            f"error: {where} cannot be used: {error}, or give the password in"
+            " WANBOT_DATABASE_PASSWORD.",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    except DatabaseUnreachable as error:
+        print(f"error: {error} ({where})", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "generate":
         return asyncio.run(run_generate(args, settings))
     if args.command == "demo":
@@ -157,7 +190,7 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     if args.command == "simulator":
         return _simulator_command(args)
     if args.command == "copy-database":
-        return asyncio.run(_copy_database(settings.database_path, args.to))
+        return asyncio.run(_copy_database(settings, args.to))
     if args.command == "health":
         from bot.app import healthy
 
@@ -307,7 +340,8 @@ async def _usage_command(args: argparse.Namespace, settings: Settings) -> int:
     if isinstance(target, Path) and not target.is_file():
         print(f"error: no SQLite database at {target} (WANBOT_DATABASE_PATH)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    async with await open_database(target) as db:
+    password = settings.database_password_text()  # InvalidInput: main() says it
+    async with await open_database(target, password=password) as db:
         quotas = QuotaStore(
             db, default_seconds=settings.quota_default_seconds, default_period=settings.quota_period
         )
@@ -339,31 +373,42 @@ def _day(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).date().isoformat()
 
 
-async def _copy_database(source_path: Path, url: str) -> int:
-    """Copy the SQLite database at `source_path` into the PostgreSQL database at `url`."""
+async def _copy_database(settings: Settings, to: str | None) -> int:
+    """Copy the SQLite database (WANBOT_DATABASE_PATH) into the PostgreSQL database at `to`,
+    else at WANBOT_DATABASE_URL; a password the URL lacks comes from the password settings."""
     from storage.connect import open_database
     from storage.postgres import PostgresDatabase
-    from storage.transfer import NotEmpty, copy_database
+    from storage.transfer import COPY_LIMITS, NotEmpty, copy_database
 
+    target = str(settings.database_target())
+    url = to or (target if is_postgres_url(target) else None)
+    if url is None:
+        print(
+            "error: name the PostgreSQL database: --to URL or WANBOT_DATABASE_URL", file=sys.stderr
+        )
+        return EXIT_BAD_INPUT
     if not is_postgres_url(url):
         print("error: --to must be a postgresql:// URL", file=sys.stderr)
         return EXIT_BAD_INPUT
+    source_path = settings.database_path
     if not source_path.is_file():
         print(f"error: no SQLite database at {source_path}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    password = settings.database_password_text()  # InvalidInput: main() says it
+    target_db = await PostgresDatabase.connect(url, limits=COPY_LIMITS, password=password)
     source = await open_database(source_path)
-    target = await PostgresDatabase.connect(url)
     try:
-        copied = await copy_database(source, target)
+        copied = await copy_database(source, target_db)
     except NotEmpty as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         await source.close()
-        await target.close()
+        await target_db.close()
     for table, count in copied.items():
         print(f"{table}: {count} rows", file=sys.stderr)
-    print("Copied. Set WANBOT_DATABASE_URL to that URL and start the processes.", file=sys.stderr)
+    then = "Set WANBOT_DATABASE_URL to that URL and start" if to else "Start"
+    print(f"Copied. {then} the processes.", file=sys.stderr)
     return EXIT_OK
 
 

@@ -14,8 +14,16 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.catalog import MODELS, REGION_BASE_URLS, Region
@@ -47,9 +55,13 @@ class Settings(BaseSettings):
     dashscope_keys: SecretStr | None = None
 
     # The job engine. SQLite at database_path, unless database_url names a PostgreSQL server
-    # (postgresql://user:password@host:5432/wanbot), which several processes can share.
+    # (postgresql://user@host:5432/wanbot), which several processes can share. Its password:
+    # percent-encoded in the URL, or database_password, or a file holding it (a Docker secret),
+    # else libpq's PGPASSWORD / PGPASSFILE.
     database_path: Path = Path("data/wanbot.sqlite3")
     database_url: SecretStr | None = None
+    database_password: SecretStr | None = None
+    database_password_file: Path | None = None
     spool_dir: Path = Path("data/spool")
     concurrency: dict[str, int] = Field(default_factory=dict)  # per model, e.g. {"wan2.7-i2v": 3}
     submit_per_second: dict[str, int] = Field(default_factory=dict)
@@ -92,10 +104,48 @@ class Settings(BaseSettings):
             raise ValueError("WANBOT_DATABASE_URL must start with postgresql://")
         return url
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.lease_seconds < 2 * self.tick_seconds:
+            raise ValueError(
+                f"WANBOT_LEASE_SECONDS ({self.lease_seconds:g}) must be at least twice"
+                f" WANBOT_TICK_SECONDS ({self.tick_seconds:g}): a delivery's lease is renewed"
+                " once a tick, and must outlive a late one"
+            )
+        password = self.database_password and self.database_password.get_secret_value()
+        if password and self.database_password_file is not None:
+            raise ValueError(
+                "set WANBOT_DATABASE_PASSWORD or WANBOT_DATABASE_PASSWORD_FILE, not both"
+            )
+        if (password or self.database_password_file) and _url_has_password(self.database_url):
+            raise ValueError(
+                "WANBOT_DATABASE_URL holds a password and WANBOT_DATABASE_PASSWORD(_FILE) gives"
+                " one too: keep one of them"
+            )
+        return self
+
     def database_target(self) -> str | Path:
         """Where the data lives: the PostgreSQL URL if set, else the SQLite file."""
         url = self.database_url.get_secret_value().strip() if self.database_url else ""
         return url or self.database_path
+
+    def database_password_text(self) -> str | None:
+        """The PostgreSQL password given beside the URL, in plain text for the connection only:
+        WANBOT_DATABASE_PASSWORD, or the contents of WANBOT_DATABASE_PASSWORD_FILE (without its
+        final line break); None when neither is set (then the URL's own, else PGPASSWORD or
+        PGPASSFILE). Raise InvalidInput, naming the file, when it cannot be read."""
+        if self.database_password is not None and self.database_password.get_secret_value():
+            return self.database_password.get_secret_value()
+        if self.database_password_file is None:
+            return None
+        path = self.database_password_file.expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            raise InvalidInput(
+                f"WANBOT_DATABASE_PASSWORD_FILE: cannot read {path} (a file holding the password)"
+            ) from None
+        return text.removesuffix("\n").removesuffix("\r") or None
 
     def api_keys(self) -> list[KeyConfig]:
         """The DashScope keys to use, in order: WANBOT_DASHSCOPE_KEYS when set, else the one key
@@ -140,6 +190,29 @@ class Settings(BaseSettings):
             lease_seconds=self.lease_seconds,
             tick_seconds=self.tick_seconds,
         )
+
+
+def _url_has_password(url: SecretStr | None) -> bool:
+    """Whether a URL's user part carries a password (`user:password@`)."""
+    netloc = urlsplit(url.get_secret_value().strip()).netloc if url else ""
+    auth, at, _ = netloc.rpartition("@")
+    return bool(at) and bool(auth.partition(":")[2])
+
+
+def setting_errors(error: ValidationError) -> list[str]:
+    """One line per problem, each naming its environment variable, never repeating the value
+    given (it may be a secret)."""
+    lines = []
+    for problem in error.errors(include_input=False, include_url=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        if not problem["loc"]:
+            lines.append(message)
+            continue
+        first = str(problem["loc"][0])
+        name = f"WANBOT_{first.upper()}" if first in Settings.model_fields else first.upper()
+        where = ".".join([name, *(str(part) for part in problem["loc"][1:])])
+        lines.append(f"{where}: {message}")
+    return lines
 
 
 def _cache_dir() -> Path:

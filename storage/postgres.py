@@ -4,6 +4,19 @@ Every write transaction first takes one transaction-scoped advisory lock, so wri
 processes follow each other as they do on SQLite's single connection; reads run beside them.
 The lock is named after the schema, so deployments (and tests) in separate schemas of one
 database do not wait on each other. `?` and `:name` parameters become `$n` here.
+
+Every connection is opened by `open_connection`, with `LinkLimits`: a machine that goes silent
+inside a write transaction loses it (and the write lock) after `idle_in_transaction_seconds`,
+while the others' writes wait for the lock up to `lock_seconds`, longer than that; every call
+this process makes gives up after `command_seconds`. Server-side TCP keepalives and
+`tcp_user_timeout` end a silent client's session (and its session advisory locks) only over real
+TCP: they do nothing on a unix socket, nor behind a proxy whose own kernel answers the probes.
+A silent scheduler is deposed by its lease on the database's clock, not by these.
+
+The password is never glued into a URL: it comes percent-encoded inside the URL, as `password`
+beside it, or from libpq's PGPASSWORD / PGPASSFILE (asyncpg reads them when neither is given).
+Errors opening the database name the server, never the password (`DatabaseUrlError`,
+`DatabaseUnreachable`).
 """
 
 from __future__ import annotations
@@ -11,10 +24,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import asyncpg
 
@@ -34,9 +49,137 @@ VERSION_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_version ("
     " id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
 )
+# A migration may rewrite a big table: the server's statement timeout is lifted for it, and this
+# process waits for it this long.
+MIGRATION_SECONDS = 3600.0
 log = logging.getLogger(__name__)
 # A quoted string or identifier, a comment, a `::` cast, or a parameter.
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|--[^\n]*|::|\?|:([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class LinkLimits:
+    """How long each side of a PostgreSQL connection waits for the other (seconds; 0 or None:
+    no limit). The defaults make a silent machine lose its open transaction, and the write lock
+    with it, well within 30 s: idle in transaction (10) < lock wait (20) < statement (30), so a
+    writer waiting for the lock is not refused before the stuck one is cut off."""
+
+    connect_seconds: float = 10.0  # this process: opening a connection
+    command_seconds: float | None = 35.0  # this process: any one call (above statement_seconds)
+    statement_seconds: float = 30.0  # the server: one statement
+    lock_seconds: float = 20.0  # the server: waiting for any lock (the write lock too)
+    idle_in_transaction_seconds: float = 10.0  # the server: a transaction nobody talks to
+    # The server's TCP keepalives: a client that stops answering is dropped after about
+    # idle + interval x count seconds; tcp_user_timeout bounds unacknowledged sends.
+    keepalives_idle_seconds: int = 5
+    keepalives_interval_seconds: int = 5
+    keepalives_count: int = 3
+    tcp_user_timeout_seconds: float = 20.0
+
+    def server_settings(self) -> dict[str, str]:
+        """The session settings that carry these limits to the server (milliseconds, seconds)."""
+
+        def ms(seconds: float) -> str:
+            return str(round(seconds * 1000))
+
+        return {
+            "statement_timeout": ms(self.statement_seconds),
+            "lock_timeout": ms(self.lock_seconds),
+            "idle_in_transaction_session_timeout": ms(self.idle_in_transaction_seconds),
+            "tcp_keepalives_idle": str(self.keepalives_idle_seconds),
+            "tcp_keepalives_interval": str(self.keepalives_interval_seconds),
+            "tcp_keepalives_count": str(self.keepalives_count),
+            "tcp_user_timeout": ms(self.tcp_user_timeout_seconds),
+        }
+
+
+class DatabaseUrlError(ValueError):
+    """The PostgreSQL URL cannot be read unambiguously (the text says why, never showing it)."""
+
+
+class DatabaseUnreachable(ConnectionError):
+    """PostgreSQL could not be opened; the text names the server and the reason, not the password."""
+
+
+@dataclass(frozen=True)
+class _Address:
+    """What a URL names, for error messages: never its password."""
+
+    user: str
+    hosts: str
+    database: str
+    password: str = field(repr=False)  # decoded, to be wiped from any text that might show it
+
+    def __str__(self) -> str:
+        return f"user {self.user or '(default)'} at {self.hosts}, database {self.database}"
+
+
+def check_url(url: str) -> _Address:
+    """Read a `postgresql://` URL the way asyncpg will, refusing what it would misread: an
+    unencoded `/`, `#`, `?` or `@` in the password moves the rest into the host, port, path or
+    query. Raise DatabaseUrlError without quoting any of it."""
+    hint = "percent-encode special characters in the password (/ as %2F, # as %23, @ as %40)"
+    try:
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query, strict_parsing=True)) if parts.query else {}
+    except ValueError:
+        raise DatabaseUrlError(f"it cannot be read as a URL; {hint}") from None
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise DatabaseUrlError("it must start with postgresql://")
+    if parts.fragment or "#" in url:
+        raise DatabaseUrlError(f"it holds a # (which ends a URL); {hint}")
+    auth, at, hostspec = parts.netloc.rpartition("@")
+    if "@" in auth or "@" in parts.path or "@" in parts.query:
+        # A password's / or ? ended the host part early: the rest is not what it seems.
+        raise DatabaseUrlError(f"it holds an @ that is not the one before the host; {hint}")
+    user, _, password = auth.partition(":")
+    for host in hostspec.split(",") if hostspec else ():
+        if host.startswith("["):  # [IPv6] or [IPv6]:port
+            port = host.partition("]")[2]
+        else:
+            port = host[host.index(":") :] if ":" in host else ""
+        if port and not (port.startswith(":") and port[1:].isdigit()):
+            raise DatabaseUrlError(f"its host or port cannot be read; {hint}")
+    hosts = hostspec or query.get("host", "") or "the default host"
+    return _Address(
+        user=unquote(user) or query.get("user", ""),
+        hosts=hosts,
+        database=unquote(parts.path.lstrip("/")) or query.get("dbname", ""),
+        password=unquote(password) if at else "",
+    )
+
+
+def _redact(text: str, secrets: tuple[str | None, ...]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+async def open_connection(
+    url: str, limits: LinkLimits, *, password: str | None = None, **options: Any
+) -> asyncpg.Connection:
+    """Open one connection with `limits` (every connection wanbot makes is opened here; the pool
+    passes its own `options`). Session settings given in the URL's query win over the limits'.
+    Raise DatabaseUrlError or DatabaseUnreachable, whose text never shows the password."""
+    address = check_url(url)
+    given = {name for name, _ in parse_qsl(urlsplit(url).query)}
+    settings = {k: v for k, v in limits.server_settings().items() if k not in given}
+    try:
+        return await asyncpg.connect(
+            url,
+            password=None if address.password else password or None,  # the URL's own wins
+            timeout=limits.connect_seconds,
+            command_timeout=limits.command_seconds,
+            server_settings=settings,
+            **options,
+        )
+    except TimeoutError:
+        reason = f"no answer in {limits.connect_seconds:g} s"
+        raise DatabaseUnreachable(f"cannot connect to PostgreSQL ({address}): {reason}") from None
+    except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        reason = _redact(" ".join(str(error).split()), (url, address.password, password))
+        raise DatabaseUnreachable(f"cannot connect to PostgreSQL ({address}): {reason}") from None
 
 
 @lru_cache(maxsize=512)
@@ -97,8 +240,8 @@ class PostgresTransaction(Transaction):
         )
 
     async def script(self, sql: str) -> None:
-        """Several statements at once, no parameters (a migration)."""
-        await self._connection.execute(sql)
+        """Several statements at once, no parameters (a migration: see MIGRATION_SECONDS)."""
+        await self._connection.execute(sql, timeout=MIGRATION_SECONDS)
 
 
 class PostgresDatabase(Database):
@@ -106,18 +249,31 @@ class PostgresDatabase(Database):
 
     dialect = "postgres"
 
-    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, limits: LinkLimits, password: str | None):
         self.pool = pool
+        self.limits = limits
         self._url = url  # may carry a password: never logged
+        self._password = password
         self._listeners: list[Listener] = []
         self._listening: asyncpg.Connection | None = None
         self._locks: list[_AdvisoryLock] = []
 
     @classmethod
-    async def connect(cls, url: str, *, max_size: int = 10) -> PostgresDatabase:
-        """Connect to `url` (a `postgresql://` URL) and migrate."""
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size)
-        database = cls(pool, url)
+    async def connect(
+        cls,
+        url: str,
+        *,
+        max_size: int = 10,
+        limits: LinkLimits | None = None,
+        password: str | None = None,
+    ) -> PostgresDatabase:
+        """Connect to `url` (a `postgresql://` URL, its password percent-encoded if it has one;
+        else `password`, else PGPASSWORD or PGPASSFILE) and migrate."""
+        limits = limits or LinkLimits()
+        check_url(url)  # before the pool: its errors would not be ours to word
+        connect = partial(open_connection, limits=limits, password=password)
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, connect=connect)
+        database = cls(pool, url, limits, password)
         try:
             await database.migrate()
         except BaseException:
@@ -160,7 +316,7 @@ class PostgresDatabase(Database):
     async def start_listening(self) -> None:
         if self._listening is not None and not self._listening.is_closed():
             return
-        connection = await asyncpg.connect(self._url)
+        connection = await self.open_connection()
         schema = await connection.fetchval("SELECT current_schema()")
         await connection.add_listener(f"wanbot:{schema}", self._heard)
         self._listening = connection
@@ -170,8 +326,12 @@ class PostgresDatabase(Database):
         for listener in self._listeners:
             listener(topic, payload)
 
+    async def open_connection(self) -> asyncpg.Connection:
+        """A connection of its own (not from the pool), with this database's limits."""
+        return await open_connection(self._url, self.limits, password=self._password)
+
     def lock(self, name: str) -> ProcessLock:
-        lock = _AdvisoryLock(self._url, name)
+        lock = _AdvisoryLock(self.open_connection, name)
         self._locks.append(lock)
         return lock
 
@@ -180,18 +340,39 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self.pool.acquire() as connection, connection.transaction():
-            await connection.execute(WRITE_LOCK)
-            yield PostgresTransaction(connection)
+        async with self._acquire() as connection:
+            transaction = connection.transaction()
+            await transaction.start()
+            try:
+                await connection.execute(WRITE_LOCK)
+                yield PostgresTransaction(connection)
+            except BaseException as error:
+                await _roll_back(connection, transaction, error)
+                raise
+            await transaction.commit()  # a link error here: _acquire cuts the connection
 
     async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[Row]:
         query, arguments = _arguments(sql, parameters)
-        return list(await self.pool.fetch(query, *arguments))
+        async with self._acquire() as connection:
+            return list(await connection.fetch(query, *arguments))
 
     async def version(self) -> int:
-        if await self.pool.fetchval("SELECT to_regclass('schema_version')") is None:
-            return 0
-        return int(await self.pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
+        async with self._acquire() as connection:
+            if await connection.fetchval("SELECT to_regclass('schema_version')") is None:
+                return 0
+            version = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+            return int(await connection.fetchval(version))
+
+    @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection, cut if its link fails: giving it back would first wait for the
+        cancel asyncpg sends after a timeout, on the same silent link (a second timeout)."""
+        async with self.pool.acquire() as connection:
+            try:
+                yield connection
+            except (*_LINK_ERRORS, asyncio.CancelledError):
+                connection.terminate()
+                raise
 
     async def _version_in(self, tx: Transaction) -> int:
         await tx.execute(VERSION_TABLE)
@@ -200,6 +381,10 @@ class PostgresDatabase(Database):
 
     async def _run_script(self, tx: Transaction, script: str) -> None:
         assert isinstance(tx, PostgresTransaction)
+        # A migration may rewrite a big table: no statement timeout for it (SET LOCAL ends with
+        # the transaction). Its wait for the write lock stays bounded by lock_seconds: a process
+        # that finds another migrating fails to start and, restarted, finds the work done.
+        await tx.execute("SET LOCAL statement_timeout = 0")
         await tx.script(script)
 
     async def _record_version(self, tx: Transaction, number: int) -> None:
@@ -214,8 +399,14 @@ class _AdvisoryLock(ProcessLock):
     """A session advisory lock on a connection of its own: PostgreSQL lets go of it the moment
     that connection ends, so a process that dies (or loses the server) loses the lock."""
 
-    def __init__(self, url: str, name: str, *, check_timeout: float = 5.0) -> None:
-        self._url = url
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        name: str,
+        *,
+        check_timeout: float = 5.0,
+    ) -> None:
+        self._connect = connect
         self._name = name
         self._check_timeout = check_timeout
         self._connection: asyncpg.Connection | None = None
@@ -224,7 +415,7 @@ class _AdvisoryLock(ProcessLock):
 
     async def _connected(self) -> asyncpg.Connection:
         if self._connection is None or self._connection.is_closed():
-            self._connection = await asyncpg.connect(self._url)
+            self._connection = await self._connect()
             self._session = int(await self._connection.fetchval("SELECT pg_backend_pid()"))
         return self._connection
 
@@ -272,6 +463,24 @@ class _AdvisoryLock(ProcessLock):
             timeout=self._check_timeout * 2,
         )
         return bool(ended)
+
+
+# What a lost or silent link raises: the connection's state is unknown, its server may be gone.
+_LINK_ERRORS = (TimeoutError, OSError, asyncpg.InterfaceError)
+
+
+async def _roll_back(
+    connection: asyncpg.Connection, transaction: Any, error: BaseException
+) -> None:
+    """End a failed write transaction. After a link error (or a cancellation mid-statement) a
+    rollback would wait on the same link: the connection is left for `_acquire` to cut, and the
+    server rolls back when it sees the session end, or when its idle-in-transaction timeout ends
+    it. A rollback that fails cuts it the same way."""
+    if not isinstance(error, (*_LINK_ERRORS, asyncio.CancelledError)):
+        try:
+            await transaction.rollback()
+        except _LINK_ERRORS:
+            connection.terminate()
 
 
 async def _close(connection: asyncpg.Connection) -> None:

@@ -9,7 +9,13 @@ moved past the highest id copied.
 from __future__ import annotations
 
 from storage.database import Database, Row
-from storage.postgres import PostgresDatabase
+from storage.postgres import LinkLimits, PostgresDatabase
+
+# The copy is one transaction that reads each SQLite table while it is open: reading a big one
+# may leave it idle longer than a running bot's limits allow. A one-off, watched by an operator.
+COPY_LIMITS = LinkLimits(
+    command_seconds=600.0, statement_seconds=600.0, idle_in_transaction_seconds=600.0
+)
 
 # Parents before children (foreign keys), each with the column its ids come from, if any.
 TABLES: tuple[tuple[str, str | None], ...] = (

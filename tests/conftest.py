@@ -5,11 +5,14 @@ start themselves with `pgserver`, once per session).
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import itertools
 import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 import asyncpg
@@ -20,6 +23,7 @@ from bot.dashscope import DashScopeClient, RetryPolicy
 from bot.engine.virtual import VirtualClock
 from bot.media import check_media
 from bot.simulator import Simulator, SimulatorConfig
+from tests.pgproxy import PgProxy, ProxyFactory
 
 API_KEY = "sk-test-0123456789abcdef"
 
@@ -62,6 +66,56 @@ def postgres_server() -> Iterator[str]:
         server.cleanup()
 
 
+# A role that must give its password (pgserver trusts every local connection otherwise), with
+# every character a URL or a shell treats specially.
+PASSWORD_ROLE = "wanbot_pw"
+ROLE_PASSWORD = "Zq9/Xk7#Wm3@:%?& Lp5"
+
+
+@pytest.fixture(scope="session")
+def password_server(postgres_server: str) -> str:
+    """The test server, with PASSWORD_ROLE (a superuser) checked by scram-sha-256 password on the
+    unix socket and on 127.0.0.1 (a pg_hba.conf line before the trust lines); its URL as
+    postgres, as `postgres_server` gives it."""
+
+    async def add_role() -> None:
+        connection = await asyncpg.connect(postgres_server)
+        try:
+            literal = "'" + ROLE_PASSWORD.replace("'", "''") + "'"
+            await connection.execute(
+                f"CREATE ROLE {PASSWORD_ROLE} LOGIN SUPERUSER PASSWORD {literal}"
+            )
+            hba = Path(await connection.fetchval("SHOW hba_file"))
+            rules = (
+                f"local all {PASSWORD_ROLE} scram-sha-256\n"
+                f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n"
+            )
+            hba.write_text(rules + hba.read_text())
+            await connection.execute("SELECT pg_reload_conf()")
+        finally:
+            await connection.close()
+        # The server reloads in the background: wait until a wrong password is refused.
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    trusted = await asyncpg.connect(postgres_server, user=PASSWORD_ROLE)
+                except asyncpg.InvalidPasswordError:
+                    return
+                await trusted.close()
+                await asyncio.sleep(0.05)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:  # outside any test's event loop
+        thread.submit(asyncio.run, add_role()).result()
+    return postgres_server
+
+
+def role_url(schema_url: str, *, password: str | None = None) -> str:
+    """`schema_url` (from new_postgres_schema) as PASSWORD_ROLE, with `password` percent-encoded
+    in it if given."""
+    userinfo = PASSWORD_ROLE + (f":{quote(password, safe='')}" if password is not None else "")
+    return schema_url.replace("postgresql://postgres:@", f"postgresql://{userinfo}@", 1)
+
+
 _schemas = itertools.count(1)
 
 
@@ -74,6 +128,22 @@ async def new_postgres_schema(server_url: str) -> str:
     finally:
         await connection.close()
     return f"{server_url}&search_path={schema}"
+
+
+@pytest.fixture
+async def pg_proxy() -> AsyncIterator[ProxyFactory]:
+    """Make a fault-injecting TCP proxy in front of a PostgreSQL URL (one per "machine");
+    its `url` reaches the same database, user and schema through 127.0.0.1. All closed after."""
+    proxies: list[PgProxy] = []
+
+    async def make(url: str) -> PgProxy:
+        proxy = await PgProxy(url).start()
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        await proxy.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
