@@ -8,7 +8,10 @@ from dataclasses import replace
 from typing import ClassVar
 
 from bot.dashscope import DashScopeClient, TaskResponse
-from bot.engine.virtual import drive
+from bot.engine.keys import KeyState
+from bot.engine.virtual import VirtualClock, drive
+from bot.keys import DashScopeKey
+from bot.simulator import Simulator
 from storage.jobs import Job, JobState, Requester
 from tests import test_engine
 from tests.test_engine import Rig, video_request
@@ -86,3 +89,35 @@ async def test_a_burst_of_due_polls_and_cancels_never_goes_over_the_budget(rig: 
 
     await drive(rig.engine, rig.clock, until=done)
     assert rig.simulator.peak_queries_per_second() <= rig.config.query_budget_per_second
+
+
+class HeldClock(VirtualClock):
+    """Virtual time that moves only when the test moves it, even for those waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._moved = asyncio.Event()
+
+    def advance(self, seconds: float) -> None:
+        super().advance(seconds)
+        self._moved.set()
+
+    async def sleep(self, seconds: float) -> None:
+        until = self.now + seconds
+        while self.now < until:
+            self._moved.clear()
+            await self._moved.wait()
+
+
+async def test_a_waiting_query_goes_before_anything_planned_after_it(
+    client: DashScopeClient, simulator: Simulator
+) -> None:
+    clock = simulator.clock = HeldClock()
+    key = KeyState.of(DashScopeKey("default", client), 2, clock)
+    await asyncio.gather(key.get_task("a"), key.get_task("b"))  # the window is full for 1 s
+    waiting = asyncio.create_task(key.get_task("c"))  # a member's cancel, say
+    await asyncio.sleep(0)  # it starts, and waits its turn
+    clock.advance(1.0)
+    assert key.query_room() == 1, "a pass planning now leaves the waiting one its place"
+    await waiting
+    assert simulator.peak_queries_per_second() == 2

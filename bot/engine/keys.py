@@ -42,7 +42,7 @@ class KeyState:
     submits: dict[str, RateWindow] = field(default_factory=dict)  # model -> submits per second
     ids: set[str] = field(default_factory=set)  # the key's api_key_id, learned from task lists
     clock: Callable[[], float] = time.time  # the engine's: the query budget's time
-    _waiting: int = 0  # queries waiting for room in the budget
+    _waiting: int = field(default=0, init=False, repr=False)  # queries waiting for room
 
     @classmethod
     def of(
