@@ -274,7 +274,7 @@ def read_durations(path: Path, base_url: str) -> dict[Kind, list[float]]:
             (r["model"], r["resolution"], int(r["duration"])): [float(v) for v in r["seconds"]]
             for r in rows
         }
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError):
         return {}
 
 
@@ -287,7 +287,7 @@ def write_durations(path: Path, base_url: str, learned: dict[Kind, list[float]])
     ]
     try:
         services = _read_services(path)
-    except (ValueError, TypeError, AttributeError):
+    except ValueError:
         services = {}  # unreadable: start afresh
     services[_service(base_url)] = rows
     try:
@@ -307,10 +307,8 @@ def _read_services(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(found, dict) or found.get("shape") != _DURATIONS_SHAPE:
         return {}  # the earlier shape: whose service it came from is unknown
-    services = found["services"]
-    if not isinstance(services, dict):
-        raise TypeError("services is not a mapping")
-    return services
+    services = found.get("services")
+    return services if isinstance(services, dict) else {}
 
 
 def _service(base_url: str) -> str:
