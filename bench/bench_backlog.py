@@ -15,7 +15,7 @@ handed to a notifier that keeps nothing.
   time); delay = submit − learned. The same from the provider's end (which adds detection lag) is
   printed too: that is the time a slot really stands idle.
 - Peak queries per second with 5 tasks in flight (virtual_peak_queries_per_s_5_in_flight; the
-  summary's peak_queries_per_s comes from bench_realtime.py with 60 in flight).
+  summary's peak_queries_per_s_at_provider comes from bench_realtime.py with 60 in flight).
 - Wall time of the run, split into enqueueing, engine passes and downloads/deliveries.
 """
 
@@ -136,7 +136,7 @@ def report_run(rig: Rig, learned: Sequence[float], stats: DriveStats, wall: floa
     report("slot_idle_after_provider_end_p95_s", percentile(idle, 0.95))
     report("detection_lag_mean_s", mean(lags))
     report("polls_per_job", mean([len(polls.get(t.task_id, [])) for t in tasks]))
-    # Only 5 tasks are ever in flight here; bench_realtime.py runs 60 (peak_queries_per_s).
+    # Only 5 tasks are ever in flight here; bench_realtime.py runs 60 (peak_queries_per_s_at_provider).
     report("virtual_peak_queries_per_s_5_in_flight", rig.simulator.peak_queries_per_second())
     report("wall_s", wall)
     report("wall_enqueue_s", stats.arrival_seconds)

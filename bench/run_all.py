@@ -31,7 +31,7 @@ SUMMARY = (
     "keys_throughput_ratio",
     "submit_delay_p95_s",
     "tasks_in_flight_peak",
-    "peak_queries_per_s",
+    "peak_queries_per_s_at_provider",
     "quota_ops_per_s",
     "quota_lost_updates",
     "quota_refused",

@@ -5,7 +5,8 @@
 A `HeadlessRunner` owns an engine on an in-memory job database for the life of one command (a
 one-shot command has nothing to resume, and must never pick up the bot's jobs). Its notifier
 prints progress to stderr, copies each finished video to the file asked for, and writes the
-evidence (request, task id, every provider response, final URL) as JSON beside it.
+evidence (request, task id, every provider response, final URL) as JSON beside it. What the
+engine learned of task durations is kept between runs, apart for each API base URL.
 """
 
 from __future__ import annotations
@@ -178,7 +179,8 @@ class HeadlessRunner:
         self._client = client
         self._planner = planner
         self._give_up_seconds = give_up_seconds
-        self._durations_file = durations_file  # what was learned, kept between runs
+        self._durations_file = durations_file  # what was learned, kept between runs per URL
+        self._base_url = client.base_url
         self._notifier = _ConsoleNotifier(stream)
         self.workers = MediaWorkers()  # checks inputs and probes results for every run
 
@@ -202,7 +204,7 @@ class HeadlessRunner:
         await self._engine.start()
         if self._durations_file is not None:
             self._engine.durations.load(
-                await asyncio.to_thread(read_durations, self._durations_file)
+                await asyncio.to_thread(read_durations, self._durations_file, self._base_url)
             )
         return self
 
@@ -210,7 +212,7 @@ class HeadlessRunner:
         await self._engine.stop()
         if self._durations_file is not None:
             learned = self._engine.durations.snapshot()
-            await asyncio.to_thread(write_durations, self._durations_file, learned)
+            await asyncio.to_thread(write_durations, self._durations_file, self._base_url, learned)
         await self._db.close()
         self._spool.cleanup()
         self.workers.close()
@@ -257,25 +259,57 @@ def _write_json(path: Path, value: dict[str, Any]) -> None:
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
-def read_durations(path: Path) -> dict[Kind, list[float]]:
-    """Provider times learned by earlier runs (nothing if the file is missing or unreadable)."""
+# The durations file: what `generate` learned, per API base URL (a simulator or another region
+# never teaches what a service takes). A file of the earlier shape (one list for every service)
+# belongs to no URL: it is not read, and the next write replaces it.
+_DURATIONS_SHAPE = 2
+
+
+def read_durations(path: Path, base_url: str) -> dict[Kind, list[float]]:
+    """Provider times learned by earlier runs against `base_url` (nothing if the file is
+    missing, unreadable, of the earlier shape, or has nothing for that URL)."""
     try:
-        rows = json.loads(path.read_text())
-        return {(r["model"], r["resolution"], int(r["duration"])): r["seconds"] for r in rows}
-    except (OSError, ValueError, KeyError, TypeError):
+        rows = _read_services(path).get(_service(base_url), [])
+        return {
+            (r["model"], r["resolution"], int(r["duration"])): [float(v) for v in r["seconds"]]
+            for r in rows
+        }
+    except (ValueError, KeyError, TypeError):
         return {}
 
 
-def write_durations(path: Path, learned: dict[Kind, list[float]]) -> None:
-    """Keep what this run learned for the next (written whole, then moved into place)."""
+def write_durations(path: Path, base_url: str, learned: dict[Kind, list[float]]) -> None:
+    """Keep what this run learned against `base_url` for the next, beside what other URLs'
+    runs learned (the file written whole, then moved into place)."""
     rows = [
         {"model": m, "resolution": r, "duration": d, "seconds": [round(s, 3) for s in seconds]}
         for (m, r, d), seconds in sorted(learned.items())
     ]
     try:
+        services = _read_services(path)
+    except ValueError:
+        services = {}  # unreadable: start afresh
+    services[_service(base_url)] = rows
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".part")
-        partial.write_text(json.dumps(rows, indent=1))
+        partial.write_text(json.dumps({"shape": _DURATIONS_SHAPE, "services": services}, indent=1))
         partial.replace(path)
     except OSError as error:
         log.warning("Could not keep learned task durations in %s (%s)", path, error)
+
+
+def _read_services(path: Path) -> dict[str, Any]:
+    """The file's rows per base URL; {} if it is missing or of the earlier shape."""
+    try:
+        found = json.loads(path.read_text())
+    except OSError:
+        return {}
+    if not isinstance(found, dict) or found.get("shape") != _DURATIONS_SHAPE:
+        return {}  # the earlier shape: whose service it came from is unknown
+    services = found.get("services")
+    return services if isinstance(services, dict) else {}
+
+
+def _service(base_url: str) -> str:
+    return base_url.rstrip("/")

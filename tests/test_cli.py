@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from bot import samples
 from bot.catalog import MediaType
 from bot.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, build_parser, run_generate
+from bot.headless import read_durations
 from bot.media import probe
 from bot.settings import Settings
 from bot.simulator import Simulator
@@ -145,12 +147,44 @@ async def test_generate_remembers_how_long_tasks_took_for_its_next_run(
     argv += ["--last-frame", "https://example.com/b.png"]
     for run in range(2):
         assert await generate(settings, *argv, "--output", tmp_path / f"{run}.mp4") == EXIT_OK
-    [learned] = json.loads(settings.durations_file.read_text())
-    assert (learned["model"], learned["resolution"], learned["duration"]) == (
-        "wan2.2-kf2v-flash", "720P", 5,
-    )  # fmt: skip
-    assert len(learned["seconds"]) == 2, "the second run started from the first's"
-    assert all(0 < seconds < 5 for seconds in learned["seconds"])
+    assert fast.base_url is not None
+    learned = read_durations(settings.durations_file, fast.base_url)
+    assert list(learned) == [("wan2.2-kf2v-flash", "720P", 5)]
+    [seconds] = learned.values()
+    assert len(seconds) == 2, "the second run started from the first's"
+    assert all(0 < s < 5 for s in seconds)
+
+
+async def test_what_generate_learned_from_one_service_is_not_used_for_another(
+    fast: Simulator, settings: Settings, tmp_path: Path
+) -> None:
+    argv = ["--model", "wan2.2-kf2v-flash", "--first-frame", "https://example.com/a.png"]
+    argv += ["--last-frame", "https://example.com/b.png"]
+    assert await generate(settings, *argv, "--output", tmp_path / "here.mp4") == EXIT_OK
+    async with Simulator(replace(fast.config, running_seconds=0.5), clock=time.time) as other:
+        assert other.base_url is not None
+        elsewhere = settings.model_copy(update={"dashscope_base_url": other.base_url})
+        assert await generate(elsewhere, *argv, "--output", tmp_path / "there.mp4") == EXIT_OK
+    assert fast.base_url is not None
+    kind = ("wan2.2-kf2v-flash", "720P", 5)
+    [here] = read_durations(settings.durations_file, fast.base_url)[kind]
+    [there] = read_durations(settings.durations_file, other.base_url)[kind]
+    assert here < 0.5 <= there, "each service's own time, each learned once"
+
+
+async def test_a_durations_file_of_the_old_shape_is_not_trusted(
+    fast: Simulator, settings: Settings, tmp_path: Path
+) -> None:
+    # Written by an earlier version, for whichever service it ran against: a 338-day "task".
+    old = [{"model": "wan2.2-kf2v-flash", "resolution": "720P", "duration": 5, "seconds": [3e7]}]
+    settings.durations_file.parent.mkdir(parents=True)
+    settings.durations_file.write_text(json.dumps(old))
+    argv = ["--model", "wan2.2-kf2v-flash", "--first-frame", "https://example.com/a.png"]
+    argv += ["--last-frame", "https://example.com/b.png", "--output", tmp_path / "a.mp4"]
+    assert await generate(settings, *argv) == EXIT_OK
+    assert fast.base_url is not None
+    [seconds] = read_durations(settings.durations_file, fast.base_url).values()
+    assert len(seconds) == 1 and seconds[0] < 5
 
 
 async def test_urls_that_cannot_be_fetched_are_passed_through(

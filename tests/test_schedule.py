@@ -8,7 +8,15 @@ import pytest
 
 from bot.catalog import MODELS
 from bot.engine.queue import FairQueue, _round_robin, _round_robin_index
-from bot.engine.schedule import DurationModel, Estimate, PollPlanner, RateWindow, prior_seconds
+from bot.engine.schedule import (
+    SURE_SAMPLES,
+    DurationModel,
+    Estimate,
+    PollPlanner,
+    RateWindow,
+    prior_seconds,
+    task_seconds,
+)
 
 KIND = ("wan2.7-i2v", "1080P", 5)
 
@@ -19,6 +27,61 @@ def test_rate_window_allows_limit_per_sliding_second() -> None:
     assert window.next_free(10.5) == 11.0
     assert window.take(11.0)
     assert window.available(11.0) == 2  # the three at 10.0 have left the window
+
+
+def test_a_call_holds_its_place_from_its_send_until_a_window_after_its_answer() -> None:
+    # The provider counts a call when it arrives, anywhere between its send and its answer.
+    window = RateWindow(2)
+    assert window.begin(10.0) and window.begin(10.0)
+    assert not window.begin(10.9) and window.available(10.9) == 0
+    assert window.next_free(10.9) == 11.9  # both still open: not before a window from now
+    window.end(11.5)  # answered late: it may have arrived just now
+    assert window.available(12.4) == 0
+    assert window.next_free(12.4) == 12.5
+    window.end(12.4)
+    assert window.available(12.5) == 1 and window.next_free(12.5) == 12.5
+    assert window.available(13.4) == 2
+
+
+def test_a_duration_comes_from_one_clock_and_fits_inside_what_the_bot_saw() -> None:
+    def at(hms: str) -> float:
+        hours, minutes, seconds = map(float, hms.split(":"))
+        return 1_800_000_000 + 3600 * hours + 60 * minutes + seconds
+
+    sent, seen = at("0:00:00"), at("0:01:10")
+    provider = {"provider_submit": at("0:00:01"), "provider_end": at("0:01:06")}
+    assert task_seconds(sent=sent, seen=seen, **provider)[0] == pytest.approx(65)
+    # The provider's clock runs 338 days behind: its own span is still the task's.
+    behind = {k: v - 338 * 86400 for k, v in provider.items()}
+    assert task_seconds(sent=sent, seen=seen, **behind)[0] == pytest.approx(65)
+    # A span longer than the bot saw elapse (or none) is not the task's.
+    stale = {"provider_submit": provider["provider_submit"] - 338 * 86400}
+    assert task_seconds(sent=sent, seen=seen, **provider | stale)[0] is None
+    backwards = {"provider_end": provider["provider_submit"] - 1}
+    assert task_seconds(sent=sent, seen=seen, **provider | backwards)[0] is None
+    # One provider time missing: the bot's own send and sight, never one of each.
+    for missing in ("provider_submit", "provider_end"):
+        only_one = provider | {missing: None}
+        assert task_seconds(sent=sent, seen=seen, **only_one)[0] == pytest.approx(70)
+    assert task_seconds(sent=None, seen=seen, **provider)[0] is None
+
+
+def test_what_no_task_could_take_is_dropped_live_and_from_history() -> None:
+    model = DurationModel()
+    model.load({KIND: [60, 62, 338 * 86400, 58, 6000, 61, 0.5, -3]})
+    assert model.snapshot() == {KIND: [60, 62, 58, 61]}
+    assert model.estimate(KIND).median == pytest.approx(60.5, abs=0.1)
+    assert not model.observe(KIND, 700)
+    assert model.observe(KIND, 120)  # a slow one, not an error
+
+
+def test_a_lasting_change_in_the_providers_speed_is_followed() -> None:
+    model = DurationModel()
+    model.load({KIND: [3.0] * 10})  # learned against a fast stand-in
+    learned = [model.observe(KIND, 100.0) for _ in range(SURE_SAMPLES)]
+    assert learned == [False] * (SURE_SAMPLES - 1) + [True]
+    assert model.snapshot() == {KIND: [100.0] * SURE_SAMPLES}
+    assert model.observe(KIND, 90.0)
 
 
 def test_duration_model_falls_back_from_kind_to_model_to_prior() -> None:

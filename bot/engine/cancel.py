@@ -3,12 +3,11 @@
 A waiting job is taken out of line. A task still PENDING at the provider is canceled there, with
 the job's own key (once; if that answer is lost, the task is asked how it stands). A job being
 sent, made or delivered cannot be stopped, and the answer says why. Cancels use their key's
-query budget, but a member is waiting, so one waits at most a second for room.
+query budget: one waits its turn (ahead of polls not yet planned), never over the budget.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -70,9 +69,8 @@ class Canceler:
         key = self._ctx.key_of(job)
         if key is None:
             return _cannot_cancel(job)  # ended at the restart that found its key gone
-        await self._query_slot(key)
         try:
-            await key.once.cancel(task_id)
+            await key.cancel(task_id)
         except DashScopeError as error:
             if error.unclear:
                 return await self._cancel_unclear(job, key, task_id, error)
@@ -97,9 +95,8 @@ class Canceler:
         self, job: Job, key: KeyState, task_id: str, error: DashScopeError
     ) -> CancelOutcome:
         log.warning("Cancel of job %s got no clear answer (%s); asking the task", job.id, error)
-        await self._query_slot(key)
         try:
-            answer = await key.once.get_task(task_id)
+            answer = await key.get_task(task_id)
         except DashScopeError:
             return CancelOutcome(
                 False,
@@ -118,15 +115,6 @@ class Canceler:
         self._polling.untrack(job)
         self._ctx.troubled_since.pop(job.id, None)
         await self._settlement.end(job, JobState.CANCELED, failures.CANCELED, code="Canceled")
-
-    async def _query_slot(self, key: KeyState) -> None:
-        """Wait briefly for room in the key's query budget (cancels count like polls); a
-        member is waiting, so after a second the call goes ahead anyway."""
-        ctx = self._ctx
-        now = ctx.clock()
-        if not key.queries.take(now):
-            await asyncio.sleep(min(1.0, max(0.0, key.queries.next_free(now) - now)))
-            key.queries.take(ctx.clock())
 
 
 def _canceled(job: Job) -> CancelOutcome:

@@ -135,7 +135,7 @@ class Context:
 
     def __post_init__(self) -> None:
         budget = self.config.query_budget_per_second
-        self.keys = {key.name: KeyState.of(key, budget) for key in self.ring}
+        self.keys = {key.name: KeyState.of(key, budget, self.clock) for key in self.ring}
 
     @property
     def first(self) -> KeyState:

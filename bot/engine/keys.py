@@ -4,14 +4,26 @@ query budget, and the key's id at the provider as learned from its own tasks.
 The provider's limits are per account, so each key has its own: a job takes a slot of its own
 key's model when it is submitted and gives it back when its task ends; polls, cancels and task
 lists of a key's jobs share that key's budget alone.
+
+The provider counts a query when it arrives, so the budget is spent where queries are sent:
+`get_task`, `cancel` and `list_tasks` here each hold a place in the key's window from the moment
+they are sent until a second after their answer (however the network delays it, no second at the
+provider holds more than the budget), waiting their turn when it is full. Passes plan with
+`query_room`, which leaves room for queries already waiting, so a pass never plans more than the
+budget and a member's cancel is never starved by polls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from bot.dashscope import DashScopeClient
+from bot.dashscope import DashScopeClient, TaskResponse
+from bot.dashscope.models import TaskList
 from bot.engine.schedule import RateWindow
 from bot.keys import DashScopeKey
 from bot.retry import RetryPolicy
@@ -29,14 +41,22 @@ class KeyState:
     busy: dict[str, int] = field(default_factory=dict)  # model -> tasks at the provider (or maybe)
     submits: dict[str, RateWindow] = field(default_factory=dict)  # model -> submits per second
     ids: set[str] = field(default_factory=set)  # the key's api_key_id, learned from task lists
+    clock: Callable[[], float] = time.time  # the engine's: the query budget's time
+    _waiting: int = field(default=0, init=False, repr=False)  # queries waiting for room
 
     @classmethod
-    def of(cls, key: DashScopeKey, query_budget_per_second: float) -> KeyState:
+    def of(
+        cls,
+        key: DashScopeKey,
+        query_budget_per_second: float,
+        clock: Callable[[], float] = time.time,
+    ) -> KeyState:
         """The engine's state for `key`; `query_budget_per_second` unless the key sets its own."""
         return cls(
             key=key,
             queries=RateWindow(key.query_budget_per_second or query_budget_per_second),
             once=key.client.with_retry(_ONCE),
+            clock=clock,
         )
 
     @property
@@ -50,6 +70,55 @@ class KeyState:
 
     def __repr__(self) -> str:
         return f"KeyState({self.name!r}, busy={self.busy})"
+
+    # -- queries: sent once each, within the budget ---------------------------------------------
+
+    def query_room(self) -> int:
+        """How many queries a pass may plan now: the budget's room, less the queries waiting."""
+        return max(0, self.queries.available(self.clock()) - self._waiting)
+
+    async def get_task(self, task_id: str) -> TaskResponse:
+        """Ask the provider how a task of this key stands (one attempt)."""
+        async with self._query():
+            return await self.once.get_task(task_id)
+
+    async def cancel(self, task_id: str) -> None:
+        """Cancel a PENDING task of this key (one attempt)."""
+        async with self._query():
+            await self.once.cancel(task_id)
+
+    async def list_tasks(
+        self, *, start: datetime, end: datetime, model: str, page_no: int, page_size: int
+    ) -> TaskList:
+        """One page of the tasks of `model` this key's account created in the window (one
+        attempt)."""
+        async with self._query():
+            return await self.once.list_tasks(
+                start=start, end=end, model=model, page_no=page_no, page_size=page_size
+            )
+
+    @asynccontextmanager
+    async def _query(self) -> AsyncIterator[None]:
+        """Hold a place in the budget from the send until the answer (or failure), waiting for
+        room first if the window is full."""
+        if not self.queries.begin(self.clock()):
+            self._waiting += 1
+            try:
+                while not self.queries.begin(now := self.clock()):
+                    await self._sleep(max(self.queries.next_free(now) - now, 0.001))
+            finally:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self.queries.end(self.clock())
+
+    async def _sleep(self, seconds: float) -> None:
+        # A virtual clock (tests, benchmarks) moves only when told: the one waiting moves it.
+        sleep: Callable[[float], Awaitable[None]] = getattr(self.clock, "sleep", asyncio.sleep)
+        await sleep(seconds)
+
+    # -- slots -----------------------------------------------------------------------------------
 
     def has_room(self, model: str, concurrency: Mapping[str, int]) -> bool:
         """Whether a task of `model` may be submitted on this key now (slots only)."""

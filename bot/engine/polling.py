@@ -22,7 +22,7 @@ from bot.engine import failures
 from bot.engine.context import Context, Tracked, each, evidence, unreadable
 from bot.engine.keys import KeyState
 from bot.engine.pipeline import Pipeline
-from bot.engine.schedule import SURE_SAMPLES, Kind
+from bot.engine.schedule import SURE_SAMPLES, Kind, task_seconds
 from bot.engine.settle import Settlement
 from storage.jobs import Job, JobState
 from storage.leadership import Deposed
@@ -81,7 +81,13 @@ class Polling:
             (t for t in ctx.tracked.values() if t.next_poll_at <= now),
             key=lambda t: t.next_poll_at,
         )
-        chosen = [tracked for tracked in due if tracked.key.queries.take(now)]
+        # A peek at each key's budget: every poll takes its own place when it is sent.
+        room = {t.key: t.key.query_room() for t in due}
+        chosen = []
+        for tracked in due:
+            if room[tracked.key] > 0:
+                room[tracked.key] -= 1
+                chosen.append(tracked)
         await each(self._poll, chosen)
 
     def _delay(self, kind: Kind, elapsed: float, key: KeyState) -> float:
@@ -112,7 +118,7 @@ class Polling:
         """Ask about one task and act on its answer. The job is polled until what the answer
         means is written: a write that fails is tried again at the next poll."""
         ctx = self._ctx
-        response = await tracked.key.once.get_task(tracked.task_id)
+        response = await tracked.key.get_task(tracked.task_id)
         now = ctx.clock()
         status = response.status
         if not status.is_final:
@@ -164,11 +170,19 @@ class Polling:
         url = response.output.video_url
         assert url is not None
         now = ctx.clock()
-        started = _provider_time(response.output.submit_time) or job.submitted_at or now
         ended = _provider_time(response.output.end_time) or now
+        seconds, source = task_seconds(
+            sent=job.submit_started_at,
+            seen=now,
+            provider_submit=_provider_time(response.output.submit_time),
+            provider_end=_provider_time(response.output.end_time),
+        )
+        if seconds is None:
+            log.info("Job %s: its task's duration is not learned: %s", job.id, source)
         async with ctx.writing() as tx:
             await ctx.jobs.record_response(tx, job.id, "query", evidence(response))
-            await ctx.jobs.record_duration(tx, job.kind, ended - started)
+            if seconds is not None:
+                await ctx.jobs.record_duration(tx, job.kind, seconds)
             job = await ctx.jobs.transition(
                 tx,
                 job.id,
@@ -181,7 +195,9 @@ class Polling:
             # Held for this process until its status update is out: the delivery, wherever it
             # runs, comes after it.
             await ctx.coordination.hold(tx, ctx.owner, job.id, ctx.config.lease_seconds)
-        ctx.durations.observe(job.kind, ended - started)  # once: the write is what counts
+        if seconds is not None:  # learned once: the write is what counts
+            log.debug("Job %s took %.1f s by %s", job.id, seconds, source)
+            ctx.durations.observe(job.kind, seconds)
         self.untrack(job)
         offered = job
         await self._settlement.progress(job, then=lambda: self._pipeline.offer(offered))

@@ -7,10 +7,20 @@ model, scaled by resolution and duration. `PollPlanner` polls sparsely until the
 plausibly be done, densely while it probably finishes, and backs off again if it runs late. While
 an estimate is unsure (few samples) and the query budget has room, it also probes early, at
 growing intervals, so a task far faster than the guess is seen within half its own time.
+
+What is learned must be true. `task_seconds` takes a finished task's time from one clock only
+(the provider's submit and end times, or the bot's own send and sighting), and only if it fits
+inside what the bot itself saw elapse: a stand-in whose clock disagrees teaches nothing.
+`DurationModel` drops what no task can take (longer than a task lives at the provider) and,
+once a kind has a few samples, what is more than `OUTLIER_FACTOR` from their median (unless
+the outliers keep agreeing: then the provider changed, and the kind starts over from them); a
+bad row already kept is ignored the same way when loaded.
 """
 
 from __future__ import annotations
 
+import bisect
+import logging
 import math
 import statistics
 from collections import deque
@@ -18,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.catalog import MODELS
+
+log = logging.getLogger(__name__)
 
 Kind = tuple[str, str, int]  # model, resolution, duration (s)
 
@@ -28,15 +40,29 @@ PRIOR_LOG_SPREAD = 0.5
 SURE_SAMPLES = 3
 # With few samples the spread is uncertain: never trust it below this.
 MIN_LOG_SPREAD = 0.12
+# A task id lives 24 h at the provider: no task can take longer.
+LONGEST_TASK_SECONDS = 86_400.0
+# Queue load moves a kind's time by a factor of a few (the docs' "1–5 minutes"); a factor of ten
+# from the median of what was learned is a unit, zone or clock error, not a slow day.
+OUTLIER_FACTOR = 10.0
+# Provider times are stamped to the millisecond on another machine: this much over what the bot
+# saw elapse is rounding, beyond it the two clocks disagree.
+CLOCK_ALLOWANCE_SECONDS = 1.0
 
 
 class RateWindow:
-    """At most `limit` events in any sliding window of `window` seconds."""
+    """At most `limit` events in any sliding window of `window` seconds.
+
+    An event is an instant (`take`), or a call that may reach the other side at any moment
+    between its send and its answer (`begin`, then `end`): it holds its place from the send until
+    a window after the answer, so however its arrival falls, no window there holds more than
+    `limit`."""
 
     def __init__(self, limit: float, window: float = 1.0) -> None:
         self.limit = limit
         self.window = window
-        self._events: deque[float] = deque()
+        self._events: deque[float] = deque()  # instants and answers, in time order
+        self._open = 0  # calls sent and not yet answered
 
     def _trim(self, now: float) -> None:
         while self._events and self._events[0] <= now - self.window:
@@ -45,7 +71,7 @@ class RateWindow:
     def available(self, now: float) -> int:
         """How many events may happen now."""
         self._trim(now)
-        return max(0, int(self.limit) - len(self._events))
+        return max(0, int(self.limit) - len(self._events) - self._open)
 
     def take(self, now: float) -> bool:
         """Record an event now if the window allows it."""
@@ -54,12 +80,29 @@ class RateWindow:
         self._events.append(now)
         return True
 
+    def begin(self, now: float) -> bool:
+        """Hold a place for a call sent now, if the window allows it; `end` it when answered."""
+        if self.available(now) <= 0:
+            return False
+        self._open += 1
+        return True
+
+    def end(self, now: float) -> None:
+        """The call `begin` made room for was answered (or failed) now."""
+        self._open = max(0, self._open - 1)
+        bisect.insort(self._events, now)
+
     def next_free(self, now: float) -> float:
-        """When the next event will be allowed (now, if it already is)."""
+        """When the next event will be allowed (now, if it already is): the earliest, if a call
+        still open must be answered first."""
         self._trim(now)
-        if len(self._events) < int(self.limit):
+        used = len(self._events) + self._open
+        if used < int(self.limit):
             return now
-        return self._events[len(self._events) - int(self.limit)] + self.window
+        oldest_to_leave = used - int(self.limit)
+        if oldest_to_leave >= len(self._events):
+            return now + self.window  # open calls fill it: a window after the next answer
+        return self._events[oldest_to_leave] + self.window
 
 
 @dataclass(frozen=True)
@@ -83,16 +126,40 @@ class DurationModel:
         self._keep = keep
         self._by_kind: dict[Kind, deque[float]] = {}
         self._cache: dict[Kind, Estimate] = {}  # cleared whenever a sample arrives
+        self._aside: dict[Kind, deque[float]] = {}  # the latest outliers in a row, per kind
 
     def load(self, history: dict[Kind, list[float]]) -> None:
+        """Learn from what was kept (oldest first), dropping what no task could have taken."""
         for kind, seconds in history.items():
             for value in seconds:
                 self.observe(kind, value)
 
-    def observe(self, kind: Kind, seconds: float) -> None:
-        if seconds > 0:
-            self._by_kind.setdefault(kind, deque(maxlen=self._keep)).append(seconds)
-            self._cache.clear()
+    def observe(self, kind: Kind, seconds: float) -> bool:
+        """Learn that a task of `kind` took `seconds`, unless that is implausible; return whether
+        it was learned. Outliers set aside that keep agreeing with one another (SURE_SAMPLES in
+        a row) are a lasting change, not errors: the kind starts over from them."""
+        if not 0 < seconds <= LONGEST_TASK_SECONDS:
+            self._drop(kind, seconds, "longer than a task lives" if seconds > 0 else "not a time")
+            return False
+        own = self._by_kind.setdefault(kind, deque(maxlen=self._keep))
+        if len(own) >= SURE_SAMPLES and not _near(seconds, _median(own)):
+            aside = self._aside.setdefault(kind, deque(maxlen=SURE_SAMPLES))
+            aside.append(seconds)
+            if len(aside) < SURE_SAMPLES or not all(_near(v, _median(aside)) for v in aside):
+                self._drop(kind, seconds, f"far from the {_median(own):.1f} s learned so far")
+                return False
+            log.info("Tasks of %s now take about %.1f s; starting over", _name(kind), seconds)
+            own.clear()
+            own.extend(aside)
+        else:
+            own.append(seconds)
+        self._aside.pop(kind, None)
+        self._cache.clear()
+        return True
+
+    @staticmethod
+    def _drop(kind: Kind, seconds: float, why: str) -> None:
+        log.info("Not learning %.1f s for %s: %s", seconds, _name(kind), why)
 
     def estimate(self, kind: Kind) -> Estimate:
         """The best guess for `kind`: its own history, else its model's scaled by duration, else the prior."""
@@ -123,6 +190,35 @@ class DurationModel:
         return {kind: list(values) for kind, values in self._by_kind.items()}
 
 
+def task_seconds(
+    *,
+    sent: float | None,
+    seen: float,
+    provider_submit: float | None,
+    provider_end: float | None,
+) -> tuple[float | None, str]:
+    """How long a finished task took, from one clock only, and where that came from (or why
+    nothing can be said): the provider's submit-to-end when it gives both, else the bot's own
+    send-to-sight; either only if it fits inside what the bot saw elapse from `sent` to `seen`
+    (its own clock), less than a second of rounding aside."""
+    if sent is None:
+        return None, "the bot's own send time is unknown"
+    elapsed = seen - sent
+    if provider_submit is None or provider_end is None:
+        # Mixing one provider time with the bot's clock measures the clocks' offset, not the
+        # task. The bot's own span is the task plus the wait before it was seen: an upper bound.
+        if elapsed <= 0:
+            return None, "no time passed on the bot's clock"
+        return elapsed, "the bot's own clock"
+    seconds = provider_end - provider_submit
+    if not 0 < seconds <= elapsed + CLOCK_ALLOWANCE_SECONDS:
+        return None, (
+            f"the provider's times span {seconds:.1f} s, but {elapsed:.1f} s passed on the "
+            "bot's clock from its send to its sight of the result"
+        )
+    return seconds, "the provider's clock"
+
+
 def prior_seconds(kind: Kind) -> float:
     """The catalogue's typical time for the model, scaled by output seconds and by the picture's
     height (both roughly proportional to the work), for a kind never seen before."""
@@ -135,6 +231,19 @@ def prior_seconds(kind: Kind) -> float:
     if height and default_height:
         scale *= height / default_height
     return spec.typical_seconds * scale
+
+
+def _median(values: Iterable[float]) -> float:
+    return math.exp(statistics.median(math.log(v) for v in values))
+
+
+def _near(seconds: float, median: float) -> bool:
+    return median / OUTLIER_FACTOR <= seconds <= median * OUTLIER_FACTOR
+
+
+def _name(kind: Kind) -> str:
+    model, resolution, duration = kind
+    return f"{model} {resolution} {duration} s"
 
 
 def _height(resolution: str) -> int | None:

@@ -223,9 +223,9 @@ class Submitter:
                 ctx.reconcile_at[job_id] = now + ctx.config.reconcile_after_seconds
 
     def _query(self, key: KeyState) -> None:
-        """Take a place in the key's query budget for a call made inside a pass, or give up
-        reconciling that key's jobs in this pass."""
-        if not key.queries.take(self._ctx.clock()):
+        """Make sure the key's query budget has room for the call about to be sent inside a
+        pass (the call takes it), or give up reconciling that key's jobs in this pass."""
+        if not key.query_room():
             raise _OutOfBudget
 
     async def _reconcile(self, job: Job) -> None:
@@ -272,7 +272,7 @@ class Submitter:
         running = False
         for row in candidates:
             self._query(key)
-            answer = await key.once.get_task(row.task_id)
+            answer = await key.get_task(row.task_id)
             shown = answer.output.orig_prompt
             if shown is not None:
                 if shown == prompt:
@@ -303,7 +303,7 @@ class Submitter:
         rows: list[TaskSummary] = []
         for page_no in range(1, _LIST_PAGES_MAX + 1):
             self._query(key)
-            page = await key.once.list_tasks(
+            page = await key.list_tasks(
                 start=start, end=end, model=model, page_no=page_no, page_size=100
             )
             rows += page.data

@@ -6,6 +6,7 @@ of provider time pass in milliseconds and every timing is exact.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from bot.engine.runner import Engine
@@ -25,6 +26,11 @@ class VirtualClock:
 
     def advance_to(self, when: float) -> None:
         self.now = max(self.now, when)
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds`: in virtual time the one waiting moves the clock (as `drive` does)."""
+        self.advance_to(self.now + seconds)
+        await asyncio.sleep(0)
 
 
 async def drive(

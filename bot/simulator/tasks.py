@@ -127,14 +127,14 @@ class Tasks:
             }
         )
 
-    def _limits_of(self, account: str) -> str:
+    def limits_of(self, account: str) -> str:
         """Whose limits a call counts against: its key's own account, or the shared one."""
         return "shared" if self._context.config.keys_share_account else account
 
     def _check_submit_limits(self, account: str, spec: ModelSpec, now: float) -> None:
         config = self._context.config
         per_second = config.submit_per_second.get(spec.name, spec.submit_per_second)
-        holder = self._limits_of(account)
+        holder = self.limits_of(account)
         window = self._submits.setdefault((holder, spec.name), deque())
         while window and now - window[0] >= 1.0:
             window.popleft()
@@ -144,7 +144,7 @@ class Tasks:
         unfinished = sum(
             1
             for task in self.tasks.values()
-            if self._limits_of(task.account) == holder and task.model == spec.name
+            if self.limits_of(task.account) == holder and task.model == spec.name
             if task.status(now) in UNFINISHED
         )
         # Which code the real service uses for the concurrency cap is unconfirmed.
@@ -159,7 +159,7 @@ class Tasks:
 
     def _check_query_limit(self, account: str) -> None:
         now = self._context.clock()
-        window = self._queries.setdefault(self._limits_of(account), deque())
+        window = self._queries.setdefault(self.limits_of(account), deque())
         while window and now - window[0] >= 1.0:
             window.popleft()
         if len(window) >= self._context.config.query_limit_per_second:
