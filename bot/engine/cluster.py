@@ -26,6 +26,7 @@ from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
 from storage.database import ProcessLock
 from storage.jobs import Job
+from storage.retention import Retention
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Cluster:
         self._key_gone = key_gone
         self._lock: ProcessLock = ctx.db.lock("scheduler")
         self._loop: asyncio.Task[None] | None = None
+        self._retention = Retention(ctx.db, days=ctx.config.retention_days, clock=ctx.clock)
         self.leading = False
         self.started = False
 
@@ -108,6 +110,7 @@ class Cluster:
         if self.leading:
             await self._adopt_new_jobs()
             await self._take_cancels()
+            await self._retention.run_if_due()
         await self._pipeline.renew()
         await self._pipeline.claim_waiting()
 

@@ -63,6 +63,9 @@ class EngineConfig:
     delivery_slots: int = 4
     lease_seconds: float = 30.0
     tick_seconds: float = 2.0
+    # Evidence and events of jobs that ended longer ago than this are deleted, and quota-ledger
+    # rows no report shows any more (storage/retention.py); 0 keeps everything.
+    retention_days: int = 90
 
     @property
     def resubmit_backoff(self) -> RetryPolicy:
