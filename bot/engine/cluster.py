@@ -24,6 +24,7 @@ from bot.engine.context import Context
 from bot.engine.pipeline import Pipeline
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
+from bot.engine.spool import sweep_spool
 from storage.database import ProcessLock
 from storage.jobs import Job
 from storage.retention import Retention
@@ -66,6 +67,7 @@ class Cluster:
         if not db.shared:
             # The one process: every lease in the file is a dead process's.
             await self._ctx.coordination.clear_leases()
+        await sweep_spool(self._ctx.config.spool_dir, self._ctx.jobs)
         db.listen(self._heard)
         await db.start_listening()
         await self.tick()
