@@ -26,6 +26,7 @@ from storage.database import (
     ProcessLock,
     Row,
     Transaction,
+    unanswered,
 )
 
 CLOSE_SECONDS = 10.0
@@ -176,6 +177,16 @@ class PostgresDatabase(Database):
     async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[Row]:
         query, arguments = _arguments(sql, parameters)
         return list(await self.pool.fetch(query, *arguments))
+
+    async def ping(self, within: float) -> bool:
+        # The whole of it bounded, waiting for a free connection (or a new one) included.
+        try:
+            async with asyncio.timeout(within):
+                answer = await self.pool.fetchval("SELECT 1")
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("The database did not answer SELECT 1: %s", unanswered(error, within))
+            return False
+        return bool(answer == 1)
 
     async def version(self) -> int:
         if await self.pool.fetchval("SELECT to_regclass('schema_version')") is None:

@@ -59,6 +59,11 @@ class Cluster:
         self.leading = False
         self.started = False
 
+    @property
+    def alive(self) -> bool:
+        """Whether this process's loop (ticking, standing by or leading) is running."""
+        return self._loop is not None and not self._loop.done()
+
     async def start(self) -> None:
         """Claim the database (SQLite: refuse a second process), listen, and try to lead."""
         db = self._ctx.db

@@ -139,6 +139,11 @@ class Engine:
         return self._cluster.leading
 
     @property
+    def alive(self) -> bool:
+        """Whether the engine was started and its loop still runs (a health check asks)."""
+        return self._cluster.alive
+
+    @property
     def _in_charge(self) -> bool:
         """Whether the waiting line is here: the scheduler, or an engine its caller steps."""
         return self._cluster.leading or not self._cluster.started
