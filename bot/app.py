@@ -44,6 +44,7 @@ class WanBot(ServedBot):
         )
         self.settings = settings
         self._services = services
+        self.heartbeat: Heartbeat | None = None  # once set up: what `health` will be told
         self._heartbeat: asyncio.Task[None] | None = None
         self._notifier: DiscordNotifier | None = None
 
@@ -76,13 +77,13 @@ class WanBot(ServedBot):
         )
         engine = services.make_engine(self._notifier)
         await engine.start()
-        heartbeat = Heartbeat(
+        self.heartbeat = Heartbeat(
             self.settings.heartbeat_path,
             services.db,
             engine_alive=lambda: engine.alive,
-            connected=lambda: self.is_ready() and not self.is_closed(),
+            connected=self.connected,
         )
-        self._heartbeat = asyncio.create_task(heartbeat.run(), name="wanbot heartbeat")
+        self._heartbeat = asyncio.create_task(self.heartbeat.run(), name="wanbot heartbeat")
 
     async def close(self) -> None:
         if self._heartbeat is not None:
@@ -94,6 +95,11 @@ class WanBot(ServedBot):
         if self._notifier is not None:
             await self._notifier.close()  # held status edits: stop their timers
         await super().close()
+
+    def connected(self) -> bool:
+        """Whether the gateway session is up now (discord.py stays ready while it reconnects)."""
+        ws: discord.gateway.DiscordWebSocket | None = self.ws
+        return self.is_ready() and not self.is_closed() and ws is not None and ws.open
 
     async def on_ready(self) -> None:
         log.info("Logged in as %s in %d servers", self.user, len(self.guilds))

@@ -48,7 +48,10 @@ class Heartbeat:
 
     async def beat(self) -> str | None:
         """Touch the heartbeat if all is well; else leave it, and return what is wrong."""
-        trouble = await self.trouble()
+        try:
+            trouble = await self.trouble()
+        except Exception as error:  # a check that broke says so, and the beat goes on
+            trouble = f"the health check failed: {type(error).__name__}: {error}"
         if trouble is None:
             try:
                 await asyncio.to_thread(touch, self.path)

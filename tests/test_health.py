@@ -33,7 +33,12 @@ from storage.jobs import JobStore
 from storage.postgres import PostgresDatabase
 from storage.quotas import QuotaStore
 from tests.conftest import new_postgres_schema
+from tests.fakediscord import FakeDiscord
+from tests.fakediscord.wanbot import fast_settings, running_bot
+from tests.test_e2e_video import fake, simulator
 from tests.test_engine import RecordingNotifier
+
+__all__ = ["fake", "simulator"]  # the fake Discord and a fast simulator, as fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_AGO = time.time() - 3_600
@@ -231,3 +236,21 @@ async def test_a_running_worker_reports_healthy(postgres_server: str, tmp_path: 
             await worker.stop()
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("healthy: last heartbeat ")
+
+
+async def test_the_bot_beats_while_connected_to_discord(
+    fake: FakeDiscord, simulator: Simulator, tmp_path: Path
+) -> None:
+    """`run` checks the gateway besides the database and the engine: connected, it beats."""
+    settings = fast_settings(tmp_path)
+    async with running_bot(fake, simulator, settings) as running:
+        heartbeat = running.bot.heartbeat
+        assert heartbeat is not None and heartbeat.connected is not None
+        async with asyncio.timeout(20):
+            await running.bot.wait_until_ready()
+        assert running.bot.connected()
+        old_heartbeat(settings.heartbeat_path)
+        assert await heartbeat.beat() is None
+        assert touched(settings.heartbeat_path)
+    assert not running.bot.connected()
+    assert await heartbeat.trouble() == "not connected to Discord"
