@@ -45,7 +45,7 @@ class WanBot(ServedBot):
         self.settings = settings
         self._services = services
         self.heartbeat: Heartbeat | None = None  # once set up: what `health` will be told
-        self._heartbeat: asyncio.Task[None] | None = None
+        self._beating: asyncio.Task[None] | None = None
         self._notifier: DiscordNotifier | None = None
 
     @property
@@ -83,13 +83,13 @@ class WanBot(ServedBot):
             engine_alive=lambda: engine.alive,
             connected=self.connected,
         )
-        self._heartbeat = asyncio.create_task(self.heartbeat.run(), name="wanbot heartbeat")
+        self._beating = asyncio.create_task(self.heartbeat.run(), name="wanbot heartbeat")
 
     async def close(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
+        if self._beating is not None:
+            self._beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+                await self._beating
         if self._services is not None and self._services.engine is not None:
             await self._services.engine.stop()
         if self._notifier is not None:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30.0
 STALE_SECONDS = 3 * HEARTBEAT_SECONDS
 PING_SECONDS = 5.0
+STARTING = "not started"
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Heartbeat:
     connected: Callable[[], bool] | None = None  # the gateway; None: a process without one
     interval: float = HEARTBEAT_SECONDS
     ping_within: float = PING_SECONDS
-    _last: str | None = field(default="not started", init=False)  # the last beat's trouble
+    _last: str | None = field(default=STARTING, init=False)  # the last beat's trouble
 
     async def run(self) -> None:
         """Beat until cancelled."""
@@ -61,7 +62,9 @@ class Heartbeat:
             if self._last is not None:
                 log.info("Heartbeat: all well (%s)", self._checked())
         elif trouble != self._last:
-            log.warning("Heartbeat held back: %s", trouble)
+            # Not connected yet at start is the usual; anything after that is news.
+            level = logging.INFO if self._last == STARTING else logging.WARNING
+            log.log(level, "Heartbeat held back: %s", trouble)
         self._last = trouble
         return trouble
 
