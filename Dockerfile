@@ -30,7 +30,8 @@ ENV PYTHONUNBUFFERED=1 \
     WANBOT_DATABASE_PATH=/data/wanbot.sqlite3 \
     WANBOT_SPOOL_DIR=/data/spool \
     WANBOT_HEARTBEAT_PATH=/data/heartbeat
-# Healthy while connected to Discord: the bot touches /data/heartbeat every 30 s.
+# Healthy while the bot can work: it touches /data/heartbeat every 30 s when its database answers,
+# its engine runs and (for `run`) Discord is connected (bot/health.py).
 HEALTHCHECK --interval=60s --timeout=10s --start-period=120s --retries=3 \
     CMD ["python", "-m", "bot", "health"]
 CMD ["python", "-m", "bot", "run"]

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,6 +20,7 @@ from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
 from bot.errors import InvalidInput
+from bot.health import Heartbeat
 from bot.keys import DashScopeKey
 from bot.services import Services, configured_keys
 from bot.settings import Settings
@@ -31,8 +30,6 @@ from cogs.served import ServedBot
 from storage.connect import open_database
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_SECONDS = 30.0
 
 
 class WanBot(ServedBot):
@@ -47,7 +44,8 @@ class WanBot(ServedBot):
         )
         self.settings = settings
         self._services = services
-        self._heartbeat: asyncio.Task[None] | None = None
+        self.heartbeat: Heartbeat | None = None  # once set up: what `health` will be told
+        self._beating: asyncio.Task[None] | None = None
         self._notifier: DiscordNotifier | None = None
 
     @property
@@ -77,44 +75,34 @@ class WanBot(ServedBot):
             edit_every=services.settings.progress_edit_seconds,
             workers=services.workers,
         )
-        await services.make_engine(self._notifier).start()
-        self._heartbeat = asyncio.create_task(self._beat(), name="wanbot heartbeat")
+        engine = services.make_engine(self._notifier)
+        await engine.start()
+        self.heartbeat = Heartbeat(
+            self.settings.heartbeat_path,
+            services.db,
+            engine_alive=lambda: engine.alive,
+            connected=self.connected,
+        )
+        self._beating = asyncio.create_task(self.heartbeat.run(), name="wanbot heartbeat")
 
     async def close(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
+        if self._beating is not None:
+            self._beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+                await self._beating
         if self._services is not None and self._services.engine is not None:
             await self._services.engine.stop()
         if self._notifier is not None:
             await self._notifier.close()  # held status edits: stop their timers
         await super().close()
 
-    async def _beat(self) -> None:
-        """Touch the heartbeat file while connected, for the container's health check."""
-        path = self.settings.heartbeat_path
-        while True:
-            if self.is_ready() and not self.is_closed():
-                await asyncio.to_thread(touch, path)
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+    def connected(self) -> bool:
+        """Whether the gateway session is up now (discord.py stays ready while it reconnects)."""
+        ws: discord.gateway.DiscordWebSocket | None = self.ws
+        return self.is_ready() and not self.is_closed() and ws is not None and ws.open
 
     async def on_ready(self) -> None:
         log.info("Logged in as %s in %d servers", self.user, len(self.guilds))
-
-
-def touch(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{time.time():.0f}\n")
-
-
-def healthy(path: Path, *, now: float | None = None) -> bool:
-    """Whether the bot touched its heartbeat recently (it does every 30 s while connected)."""
-    try:
-        beat = path.stat().st_mtime
-    except FileNotFoundError:
-        return False
-    return (now if now is not None else time.time()) - beat < 3 * HEARTBEAT_SECONDS
 
 
 def discord_token(settings: Settings) -> str:

@@ -120,7 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     payloads = commands.add_parser("commands", help="print the slash command definitions")
     payloads.add_argument("--json", action="store_true", required=True, help="as Discord's JSON")
 
-    commands.add_parser("health", help="exit 0 if the running bot is connected (for Docker)")
+    commands.add_parser(
+        "health",
+        help="exit 0 if the running bot or worker beat lately: database, engine (and gateway) well",
+    )
 
     messages = commands.add_parser(
         "messages", help="for translators: extract every message into the languages' .po files"
@@ -192,9 +195,11 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "copy-database":
         return asyncio.run(_copy_database(settings, args.to))
     if args.command == "health":
-        from bot.app import healthy
+        from bot.health import check
 
-        return EXIT_OK if healthy(settings.heartbeat_path) else EXIT_FAILED
+        fresh, line = check(settings.heartbeat_path)
+        print(line, file=sys.stdout if fresh else sys.stderr)
+        return EXIT_OK if fresh else EXIT_FAILED
     if args.command == "usage":
         return asyncio.run(_usage_command(args, settings))
     if args.command == "messages":

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     delivery_slots: int = Field(default=4, ge=1)
     lease_seconds: float = Field(default=30.0, ge=5.0)
     tick_seconds: float = Field(default=2.0, gt=0, le=10.0)
+    # The provider's answers and the state changes of jobs that ended longer ago are deleted
+    # (the quota ledger is kept at least for the periods usage reports show); 0: keep everything.
+    retention_days: int = Field(default=90, ge=0)
 
     # Discord
     heartbeat_path: Path = Path("data/heartbeat")  # touched while connected; see `bot health`
@@ -189,6 +192,7 @@ class Settings(BaseSettings):
             delivery_slots=self.delivery_slots,
             lease_seconds=self.lease_seconds,
             tick_seconds=self.tick_seconds,
+            retention_days=self.retention_days,
         )
 
 

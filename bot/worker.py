@@ -16,10 +16,11 @@ from pathlib import Path
 
 import discord
 
-from bot.app import HEARTBEAT_SECONDS, discord_token, process_services, touch
+from bot.app import discord_token, process_services
 from bot.engine.delivery import Notifier
 from bot.engine.runner import Engine
 from bot.folder_delivery import FolderNotifier
+from bot.health import Heartbeat
 from bot.settings import Settings
 from cogs.notifier import DiscordNotifier
 
@@ -54,10 +55,14 @@ async def run_worker(
                     edit_every=settings.progress_edit_seconds,
                     workers=services.workers,
                 )
-            engine = services.make_engine(notifier)
+            engine = running = services.make_engine(notifier)
             await engine.start()
             log.info("Worker running (%s)", "scheduler" if engine.scheduling else "standing by")
-            beat = asyncio.create_task(_beat(settings.heartbeat_path), name="wanbot heartbeat")
+            # So that `python -m bot health` says whether this worker's database and engine work.
+            heartbeat = Heartbeat(
+                settings.heartbeat_path, services.db, engine_alive=lambda: running.alive
+            )
+            beat = asyncio.create_task(heartbeat.run(), name="wanbot heartbeat")
             try:
                 await stop.wait()
             finally:
@@ -68,13 +73,6 @@ async def run_worker(
             if discord_notifier is not None:
                 await discord_notifier.close()
             await rest.close()
-
-
-async def _beat(path: Path) -> None:
-    """Touch the heartbeat while the engine runs, so `python -m bot health` works here too."""
-    while True:
-        await asyncio.to_thread(touch, path)
-        await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -130,6 +130,11 @@ class Database(ABC):
         return rows[0] if rows else None
 
     @abstractmethod
+    async def ping(self, within: float) -> bool:
+        """Whether the database answers `SELECT 1` in `within` seconds (never raises, never
+        waits longer: a health check asks it)."""
+
+    @abstractmethod
     def listen(self, listener: Listener) -> None:
         """Call `listener` for every notification sent by any process, after its commit."""
 
@@ -177,6 +182,13 @@ class Database(ABC):
 
     @abstractmethod
     async def _record_version(self, tx: Transaction, number: int) -> None: ...
+
+
+def unanswered(error: Exception, within: float) -> str:
+    """Why a ping got no answer, for the log."""
+    if isinstance(error, TimeoutError):
+        return f"no answer in {within:g} s"
+    return f"{type(error).__name__}: {error}"
 
 
 def is_postgres_url(target: str) -> bool:

@@ -41,6 +41,7 @@ from storage.database import (
     ProcessLock,
     Row,
     Transaction,
+    unanswered,
 )
 
 CLOSE_SECONDS = 10.0
@@ -355,6 +356,16 @@ class PostgresDatabase(Database):
         query, arguments = _arguments(sql, parameters)
         async with self._acquire() as connection:
             return list(await connection.fetch(query, *arguments))
+
+    async def ping(self, within: float) -> bool:
+        # The whole of it bounded, waiting for a free connection (or a new one) included.
+        try:
+            async with asyncio.timeout(within):
+                answer = await self.pool.fetchval("SELECT 1")
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("The database did not answer SELECT 1: %s", unanswered(error, within))
+            return False
+        return bool(answer == 1)
 
     async def version(self) -> int:
         async with self._acquire() as connection:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -26,7 +27,10 @@ from storage.database import (
     Row,
     StorageInUse,
     Transaction,
+    unanswered,
 )
+
+log = logging.getLogger(__name__)
 
 
 class SqliteTransaction(Transaction):
@@ -146,6 +150,17 @@ class SqliteDatabase(Database):
     async def fetch_all(self, sql: str, parameters: Parameters = ()) -> list[Row]:
         async with self._lock:
             return list(await self.connection.execute_fetchall(sql, parameters))
+
+    async def ping(self, within: float) -> bool:
+        # Waits behind a transaction under way, as every reader here does: one held longer than
+        # `within` leaves the whole process stuck, which is what a health check should see.
+        try:
+            async with asyncio.timeout(within):
+                row = await self.fetch_one("SELECT 1")
+        except (TimeoutError, sqlite3.Error, ValueError) as error:  # ValueError: it was closed
+            log.warning("The database did not answer SELECT 1: %s", unanswered(error, within))
+            return False
+        return row is not None and row[0] == 1
 
     async def version(self) -> int:
         row = await self.fetch_one("PRAGMA user_version")

@@ -132,17 +132,6 @@ def test_commands_json_runs_without_a_token() -> None:
     assert {c["name"] for c in json.loads(done.stdout)} == {"video", "videoadmin"}
 
 
-def test_health_follows_the_heartbeat(tmp_path: Path) -> None:
-    from bot.app import healthy
-
-    beat = tmp_path / "heartbeat"
-    assert not healthy(beat)
-    beat.write_text("x")
-    now = beat.stat().st_mtime
-    assert healthy(beat, now=now + 60)
-    assert not healthy(beat, now=now + 120)
-
-
 async def test_setup_hook_wires_cogs_buttons_and_engine(tmp_path: Path) -> None:
     import aiohttp
     from pydantic import SecretStr

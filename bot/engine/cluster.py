@@ -32,8 +32,10 @@ from bot.engine.context import Context
 from bot.engine.pipeline import Pipeline
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
+from bot.engine.spool import sweep_spool
 from storage.database import ProcessLock
 from storage.leadership import Deposed
+from storage.retention import Retention
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class Cluster:
         self._loops: list[asyncio.Task[None]] = []
         self._cancels: set[asyncio.Task[None]] = set()
         self._cancel_room = asyncio.Semaphore(CANCELS_AT_ONCE)
+        self._retention = Retention(ctx.db, days=ctx.config.retention_days, clock=ctx.clock)
         self.leading = False
         self.started = False
 
@@ -80,6 +83,7 @@ class Cluster:
         if not db.shared:
             # The one process: every lease in the file is a dead process's.
             await self._ctx.coordination.clear_leases()
+        await sweep_spool(self._ctx.config.spool_dir, self._ctx.jobs)
         db.listen(self._heard)
         await db.start_listening()
         await self.tick()
@@ -129,6 +133,7 @@ class Cluster:
             self._ctx.look_for_jobs = True  # jobs queued elsewhere: the next pass reads them
             self._ctx.wake.set()
             await self._take_cancels()
+            await self._retention.run_if_due()
         await self._pipeline.claim_waiting()
 
     async def _try_to_lead(self) -> None:

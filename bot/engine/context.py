@@ -74,6 +74,10 @@ class EngineConfig:
         """How often leases and the scheduler's term are renewed: a few times per lease."""
         return min(self.tick_seconds, self.lease_seconds / 3)
 
+    # Evidence and events of jobs that ended longer ago than this are deleted, and quota-ledger
+    # rows no report shows any more (storage/retention.py); 0 keeps everything.
+    retention_days: int = 90
+
     @property
     def resubmit_backoff(self) -> RetryPolicy:
         """The wait before a throttled job's next submit: doubling, capped, no jitter (the

@@ -151,6 +151,11 @@ class Engine:
         return self._cluster.leading
 
     @property
+    def alive(self) -> bool:
+        """Whether the engine was started and its loop still runs (a health check asks)."""
+        return self._cluster.alive
+
+    @property
     def _in_charge(self) -> bool:
         """Whether the waiting line is here: the scheduler, or an engine its caller steps."""
         return self._cluster.leading or not self._cluster.started
@@ -159,11 +164,6 @@ class Engine:
         """Take this process's part: the scheduler (resuming unfinished jobs) if no other process
         is, and deliveries; run until `stop`. Raises StorageInUse if SQLite has another process."""
         await self._cluster.start()
-
-    @property
-    def alive(self) -> bool:
-        """Whether a started engine's loops are running."""
-        return self._cluster.alive
 
     async def stop(self) -> None:
         """Stop the loop and background work; unfinished jobs resume on the next start (or at

@@ -1,0 +1,102 @@
+"""The heartbeat a running process keeps, and `python -m bot health`, which reads it (Docker's
+HEALTHCHECK).
+
+`run` and `worker` beat every 30 s, and a beat touches the heartbeat file only when the process
+can do its work: the database answered a `SELECT 1` within 5 s, the engine's loop runs, and (for
+`run`) the Discord gateway is connected. A beat that finds something wrong leaves the file alone
+and logs why (once, until it changes). `health` calls a heartbeat fresh while it is under 90 s
+old (three beats), so one slow beat is forgiven and a process stuck for a minute and a half is
+not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 30.0
+STALE_SECONDS = 3 * HEARTBEAT_SECONDS
+PING_SECONDS = 5.0
+STARTING = "not started"
+
+
+@dataclass
+class Heartbeat:
+    """Touches `path` each `interval` while the process's database, engine and (when given)
+    gateway connection are well."""
+
+    path: Path
+    db: Database
+    engine_alive: Callable[[], bool]
+    connected: Callable[[], bool] | None = None  # the gateway; None: a process without one
+    interval: float = HEARTBEAT_SECONDS
+    ping_within: float = PING_SECONDS
+    _last: str | None = field(default=STARTING, init=False)  # the last beat's trouble
+
+    async def run(self) -> None:
+        """Beat until cancelled."""
+        while True:
+            await self.beat()
+            await asyncio.sleep(self.interval)
+
+    async def beat(self) -> str | None:
+        """Touch the heartbeat if all is well; else leave it, and return what is wrong."""
+        try:
+            trouble = await self.trouble()
+        except Exception as error:  # a check that broke says so, and the beat goes on
+            trouble = f"the health check failed: {type(error).__name__}: {error}"
+        if trouble is None:
+            try:
+                await asyncio.to_thread(touch, self.path)
+            except OSError as error:
+                trouble = f"could not write the heartbeat file: {error}"
+        if trouble is None:
+            if self._last is not None:
+                log.info("Heartbeat: all well (%s)", self._checked())
+        elif trouble != self._last:
+            # Not connected yet at start is the usual; anything after that is news.
+            level = logging.INFO if self._last == STARTING else logging.WARNING
+            log.log(level, "Heartbeat held back: %s", trouble)
+        self._last = trouble
+        return trouble
+
+    async def trouble(self) -> str | None:
+        """What keeps this process from working, or None."""
+        if self.connected is not None and not self.connected():
+            return "not connected to Discord"
+        if not self.engine_alive():
+            return "the engine's loop is not running"
+        if not await self.db.ping(self.ping_within):
+            return f"the database did not answer SELECT 1 within {self.ping_within:g} s"
+        return None
+
+    def _checked(self) -> str:
+        return "database, engine" + (" and Discord gateway" if self.connected else "")
+
+
+def touch(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{time.time():.0f}\n")
+
+
+def check(path: Path, *, now: float | None = None) -> tuple[bool, str]:
+    """Whether the heartbeat at `path` is fresh, and one line saying so (or why not)."""
+    try:
+        beat = path.stat().st_mtime
+    except FileNotFoundError:
+        return False, f"unhealthy: no heartbeat yet at {path}"
+    age = max(0.0, (time.time() if now is None else now) - beat)
+    if age >= STALE_SECONDS:
+        return False, (
+            f"unhealthy: last heartbeat {age:.0f} s ago (stale after {STALE_SECONDS:.0f} s);"
+            " the process's log says why"
+        )
+    return True, f"healthy: last heartbeat {age:.0f} s ago"
