@@ -5,6 +5,12 @@ whose token dies after 15 minutes. Progress for a job is shown one update at a t
 job), so however fast updates come, one status message is posted and then edited. Status edits
 happen only when the embed changes and at most once every `edit_every` seconds (Discord
 rate-limits edits to old messages); a change inside that window is held and sent when it ends.
+
+What is kept per job is a cache of the job's row: it is dropped when the job ends here, and, since
+with several processes a job may end in another one, when it has been idle for `keep_idle`
+seconds. A job progressed again after that is found again from its row (`progress_message_id`):
+its status message is edited, never posted twice. A held edit is dropped if the row says the job
+has ended meanwhile, so it never covers another process's last word.
 Videos over the upload limit are re-encoded to fit in a worker thread, or posted as the
 provider's link. A channel that is gone or closed to the bot gets a DM instead; Discord's 429s
 are retried by discord.py, 5xx here.
@@ -24,6 +30,7 @@ import json
 import logging
 import tempfile
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +57,9 @@ DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's limit without boosts
 _SEND_RETRY = RetryPolicy(attempts=3, base_delay=1.0, max_delay=2.0, jitter=False)
 # Discord's snowflake clock and ours may differ a little: look this much further back.
 _CLOCK_MARGIN_SECONDS = 120.0
+# A job untouched this long is forgotten (it may have ended in another process); a later update
+# finds its status message again from the row, at the price of one edit.
+KEEP_IDLE_SECONDS = 600.0
 
 
 # What a message says, made in the language of where it goes: content, embed and view.
@@ -65,6 +75,11 @@ class _Status:
     flush: asyncio.Task[None] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one update of a job at a time
     lang: Language | None = None  # the language it was posted in (the server's, or a DM's)
+    used_at: float = float("-inf")
+
+    def busy(self) -> bool:
+        """Someone is updating it or an edit is held: dropping it could post a second message."""
+        return self.lock.locked() or (self.flush is not None and not self.flush.done())
 
 
 class DiscordNotifier:
@@ -78,6 +93,7 @@ class DiscordNotifier:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         workers: MediaWorkers | None = None,
         fit: Callable[[Path, Path, int], Awaitable[Path | None]] | None = None,
+        keep_idle: float = KEEP_IDLE_SECONDS,
     ) -> None:
         self._bot = bot
         self._jobs = jobs
@@ -87,7 +103,8 @@ class DiscordNotifier:
         self._own_workers = workers is None  # made here, closed in close()
         self._workers = workers or MediaWorkers()
         self._fit = fit or self._workers.fit  # under the upload limit, off the event loop
-        self._status: dict[int, _Status] = {}
+        self._keep_idle = keep_idle
+        self._status: OrderedDict[int, _Status] = OrderedDict()  # least recently used first
 
     async def close(self) -> None:
         """Send held edits now and stop the timers."""
@@ -112,9 +129,35 @@ class DiscordNotifier:
         )
 
     async def _show(self, job: Job, update: Progress, reason: Text | None) -> None:
-        status = self._status.setdefault(job.id, _Status())
+        status = self._touch(job.id)
         async with status.lock:  # a second update waits for the first post, then edits it
             await self._show_now(job, status, update, reason)
+        if update.state.is_final:  # nothing more to show here, whether the edit worked or not
+            self._forget(job.id, status)
+
+    def _touch(self, job_id: int) -> _Status:
+        """The job's entry, marked as just used; entries idle for too long are dropped."""
+        now = self._clock()
+        status = self._status.setdefault(job_id, _Status())
+        status.used_at = now
+        self._status.move_to_end(job_id)
+        while self._status:
+            oldest_id, oldest = next(iter(self._status.items()))
+            if oldest.used_at > now - self._keep_idle:
+                break
+            if oldest.busy():  # in use after all: keep it, look at the next
+                oldest.used_at = now
+                self._status.move_to_end(oldest_id)
+                continue
+            del self._status[oldest_id]
+        return status
+
+    def _forget(self, job_id: int, status: _Status) -> None:
+        if self._status.get(job_id) is status:
+            del self._status[job_id]
+        if status.flush is not None and status.flush is not asyncio.current_task():
+            status.flush.cancel()
+        status.held = None
 
     async def _show_now(
         self, job: Job, status: _Status, update: Progress, reason: Text | None
@@ -147,6 +190,10 @@ class DiscordNotifier:
         if status is None or status.held is None:
             return
         job, update, reason = status.held
+        current = await self._jobs.get(job_id)
+        if current is None or current.state.is_final:  # ended elsewhere: its end is shown there
+            self._forget(job_id, status)
+            return
         status.held = None
         lang = status.lang or server_language(job)
         await self._edit(
@@ -157,7 +204,7 @@ class DiscordNotifier:
         """Wait until a held edit of `job_id` has been sent (tests, and shutdown)."""
         status = self._status.get(job_id)
         if status is not None and status.flush is not None:
-            await status.flush
+            await asyncio.wait([status.flush])  # a later update may have sent it instead
 
     async def _post_status(self, job: Job, update: Progress, reason: Text | None) -> None:
         status = self._status[job.id]
@@ -204,8 +251,6 @@ class DiscordNotifier:
             log.warning("Could not edit the status of job %s", job_id, exc_info=True)
             return
         status.shown, status.edited_at = _fingerprint(embed), self._clock()
-        if final:
-            self._status.pop(job_id, None)
 
     # -- delivery --------------------------------------------------------------------------------
 
