@@ -162,13 +162,9 @@ class DiscordNotifier:
     async def _show_now(
         self, job: Job, status: _Status, update: Progress, reason: Text | None
     ) -> None:
+        if status.message is None and job.progress_message_id:
+            await self._find_status(job, status, job.progress_message_id)
         embed = render.progress(status.lang or server_language(job), job, update, reason=reason)
-        if status.message is None and job.progress_message_id and job.channel_id:
-            channel = await self._channel(job)
-            if channel is not None and hasattr(channel, "get_partial_message"):
-                status.message = channel.get_partial_message(
-                    job.progress_message_id
-                )  # after a restart
         if status.message is None:
             await self._post_status(job, update, reason)
             return
@@ -183,6 +179,17 @@ class DiscordNotifier:
             status.flush = asyncio.create_task(
                 self._flush_later(job.id, wait), name=f"status edit {job.id}"
             )
+
+    async def _find_status(self, job: Job, status: _Status, message_id: int) -> None:
+        """After a restart or once forgotten: the status message posted earlier, by its id, where
+        it was posted (the job's channel, or the requester's DM when the channel is gone)."""
+        channel = await self._channel(job)
+        status.lang = server_language(job)
+        if channel is None:
+            channel = await self._dm_channel(job.user_id)
+            status.lang = dm_language(job)
+        if channel is not None and hasattr(channel, "get_partial_message"):
+            status.message = channel.get_partial_message(message_id)
 
     async def _flush_later(self, job_id: int, wait: float) -> None:
         await self._sleep(wait)

@@ -407,3 +407,29 @@ async def test_a_held_edit_never_overwrites_the_end_another_process_showed(rig: 
     await rig.notifier.flushed(job.id)
     message.edit.assert_not_awaited()  # type: ignore[union-attr]
     assert rig.notifier._status == {}
+
+
+async def test_a_forgotten_job_whose_status_went_by_dm_edits_it_there(rig: Rig) -> None:
+    job = await rig.job(locale="de", member_locale="ja")
+    rig.bot.get_channel.side_effect = lambda channel_id: None  # the channel is gone
+    rig.bot.fetch_channel.side_effect = http_error(discord.NotFound, 404)
+    user = mock.create_autospec(discord.User, instance=True, spec_set=True)
+    user.send.side_effect = lambda **kwargs: fake_message()
+    user.dm_channel = mock.create_autospec(discord.DMChannel, instance=True, spec_set=True)
+    in_dm = mock.create_autospec(discord.PartialMessage, instance=True, spec_set=True)
+    user.dm_channel.get_partial_message.side_effect = lambda message_id: in_dm
+    rig.bot.get_user.return_value = user
+    await rig.notifier.progress(job, Progress(JobState.QUEUED))
+    user.send.assert_awaited_once()
+
+    rig.clock.advance(3600)
+    await rig.notifier.progress(await rig.job(), Progress(JobState.QUEUED))
+    assert job.id not in rig.notifier._status
+    fresh = await rig.jobs.get(job.id)
+    assert fresh is not None
+    await rig.notifier.progress(fresh, Progress(JobState.RUNNING, elapsed=3600))
+    nonces = [call.kwargs["nonce"] for call in user.send.await_args_list]
+    assert nonces.count(f"wanbot-{job.id}-status") == 1, "one status message per job"
+    embed = in_dm.edit.await_args.kwargs["embed"].to_dict()
+    japanese = upkeep.read("ja")
+    assert japanese["Being made"].string in str(embed), "in the member's language, as posted"
