@@ -578,3 +578,14 @@ async def test_quota_shows_the_periods_use_as_a_bar_and_when_it_renews(rig: Rig)
     renews = rig.services.quotas  # the renewal is a Discord timestamp, shown in each reader's zone
     allowance = await renews.allowance(guild_id=10, user_id=1, role_ids=())
     assert f"<t:{int(allowance.renews_at)}:f> (<t:{int(allowance.renews_at)}:R>)" in used
+
+
+@pytest.mark.parametrize("name", ["data:x.png", "oss:x.png", "https:x.png"])
+async def test_an_attachment_named_like_a_url_is_uploaded_as_its_bytes(rig: Rig, name: str) -> None:
+    """Attachments are always read and staged; only URLs given as URLs (generate) pass through."""
+    image = rig.host.attachment(name, IMAGE, content_type="image/png")
+    await rig.call(VideoCog.animate, rig.fake(), image=image, prompt="A cat")
+    [job] = await rig.jobs()
+    [item] = job.request.media
+    assert item.url.startswith("oss://")
+    assert rig.simulator.uploads[item.url].data == IMAGE
