@@ -6,11 +6,10 @@ job), so however fast updates come, one status message is posted and then edited
 happen only when the embed changes and at most once every `edit_every` seconds (Discord
 rate-limits edits to old messages); a change inside that window is held and sent when it ends.
 
-What is kept per job is a cache of the job's row: it is dropped when the job ends here, and, since
-with several processes a job may end in another one, when it has been idle for `keep_idle`
-seconds. A job progressed again after that is found again from its row (`progress_message_id`):
-its status message is edited, never posted twice. A held edit is dropped if the row says the job
-has ended meanwhile, so it never covers another process's last word.
+What is kept per job is a cache of its row, forgotten when the job ends or idles (cogs/statuses.py);
+a held edit is dropped if the row says the job has ended meanwhile, so it never covers another
+process's last word.
+
 Videos over the upload limit are re-encoded to fit in a worker thread, or posted as the
 provider's link. A channel that is gone or closed to the bot gets a DM instead; Discord's 429s
 are retried by discord.py, 5xx here.
@@ -30,9 +29,7 @@ import json
 import logging
 import tempfile
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +41,7 @@ from bot.i18n import Language, Text, choose
 from bot.retry import RetryPolicy, retry
 from bot.workers import MediaWorkers
 from cogs import render
+from cogs.statuses import KEEP_IDLE_SECONDS, Status, Statuses
 from cogs.views import progress_view, result_view
 from storage.jobs import Job, JobStore
 
@@ -57,29 +55,10 @@ DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's limit without boosts
 _SEND_RETRY = RetryPolicy(attempts=3, base_delay=1.0, max_delay=2.0, jitter=False)
 # Discord's snowflake clock and ours may differ a little: look this much further back.
 _CLOCK_MARGIN_SECONDS = 120.0
-# A job untouched this long is forgotten (it may have ended in another process); a later update
-# finds its status message again from the row, at the price of one edit.
-KEEP_IDLE_SECONDS = 600.0
 
 
 # What a message says, made in the language of where it goes: content, embed and view.
 Compose = Callable[[Language], dict[str, Any]]
-
-
-@dataclass
-class _Status:
-    message: discord.Message | discord.PartialMessage | None = None
-    shown: str | None = None  # a fingerprint of the embed as last sent
-    edited_at: float = float("-inf")
-    held: tuple[Job, Progress, Text | None] | None = None
-    flush: asyncio.Task[None] | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one update of a job at a time
-    lang: Language | None = None  # the language it was posted in (the server's, or a DM's)
-    used_at: float = float("-inf")
-
-    def busy(self) -> bool:
-        """Someone is updating it or an edit is held: dropping it could post a second message."""
-        return self.lock.locked() or (self.flush is not None and not self.flush.done())
 
 
 class DiscordNotifier:
@@ -103,8 +82,7 @@ class DiscordNotifier:
         self._own_workers = workers is None  # made here, closed in close()
         self._workers = workers or MediaWorkers()
         self._fit = fit or self._workers.fit  # under the upload limit, off the event loop
-        self._keep_idle = keep_idle
-        self._status: OrderedDict[int, _Status] = OrderedDict()  # least recently used first
+        self._status = Statuses(clock, keep_idle)
 
     async def close(self) -> None:
         """Send held edits now and stop the timers."""
@@ -129,38 +107,14 @@ class DiscordNotifier:
         )
 
     async def _show(self, job: Job, update: Progress, reason: Text | None) -> None:
-        status = self._touch(job.id)
+        status = self._status.touch(job.id)
         async with status.lock:  # a second update waits for the first post, then edits it
             await self._show_now(job, status, update, reason)
         if update.state.is_final:  # nothing more to show here, whether the edit worked or not
-            self._forget(job.id, status)
-
-    def _touch(self, job_id: int) -> _Status:
-        """The job's entry, marked as just used; entries idle for too long are dropped."""
-        now = self._clock()
-        status = self._status.setdefault(job_id, _Status())
-        status.used_at = now
-        self._status.move_to_end(job_id)
-        while self._status:
-            oldest_id, oldest = next(iter(self._status.items()))
-            if oldest.used_at > now - self._keep_idle:
-                break
-            if oldest.busy():  # in use after all: keep it, look at the next
-                oldest.used_at = now
-                self._status.move_to_end(oldest_id)
-                continue
-            del self._status[oldest_id]
-        return status
-
-    def _forget(self, job_id: int, status: _Status) -> None:
-        if self._status.get(job_id) is status:
-            del self._status[job_id]
-        if status.flush is not None and status.flush is not asyncio.current_task():
-            status.flush.cancel()
-        status.held = None
+            self._status.forget(job.id, status)
 
     async def _show_now(
-        self, job: Job, status: _Status, update: Progress, reason: Text | None
+        self, job: Job, status: Status, update: Progress, reason: Text | None
     ) -> None:
         if status.message is None and job.progress_message_id:
             await self._find_status(job, status, job.progress_message_id)
@@ -180,7 +134,7 @@ class DiscordNotifier:
                 self._flush_later(job.id, wait), name=f"status edit {job.id}"
             )
 
-    async def _find_status(self, job: Job, status: _Status, message_id: int) -> None:
+    async def _find_status(self, job: Job, status: Status, message_id: int) -> None:
         """After a restart or once forgotten: the status message posted earlier, by its id, where
         it was posted (the job's channel, or the requester's DM when the channel is gone)."""
         channel = await self._channel(job)
@@ -199,7 +153,7 @@ class DiscordNotifier:
         job, update, reason = status.held
         current = await self._jobs.get(job_id)
         if current is None or current.state.is_final:  # ended elsewhere: its end is shown there
-            self._forget(job_id, status)
+            self._status.forget(job_id, status)
             return
         status.held = None
         lang = status.lang or server_language(job)
@@ -239,7 +193,7 @@ class DiscordNotifier:
         await self._jobs.save(job.id, progress_message_id=message.id)
 
     async def _edit(
-        self, job_id: int, status: _Status, embed: discord.Embed, *, final: bool
+        self, job_id: int, status: Status, embed: discord.Embed, *, final: bool
     ) -> None:
         assert status.message is not None
         if status.flush is not None and status.flush is not asyncio.current_task():

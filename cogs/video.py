@@ -6,9 +6,8 @@ from metadata; then the quota), then the interaction is deferred, then the intak
 attachments at once (their signed URLs expire), checks their bytes and uploads them, and the job
 is queued.
 
-The buttons on a posted video (Retry, Extend, Animate last frame) make new videos through the same
-admission (`_admit`): the server's rules as they are when pressed, the presser's quota and line.
-Pressed in a DM, they act in the job's server, for a member of it now (`Place.for_job`).
+Buttons that make a video (Retry, Extend, Animate last frame) go through the same `_admit`; in a
+DM, they act in the job's server, for a member of it now (`Place.for_job`).
 """
 
 from __future__ import annotations
@@ -336,8 +335,7 @@ class VideoCog(commands.Cog):
         )
 
     async def retry(self, interaction: discord.Interaction, job_id: int) -> Job:
-        """The same request with a new seed, for whoever pressed (their quota), within the
-        server's rules as they are now."""
+        """The same request with a new seed, for whoever pressed (their quota)."""
         job = await self._own_job(interaction, job_id)
         place = await Place.for_job(self.bot, interaction, job)
         guild, request = await self._admit(
