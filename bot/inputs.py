@@ -34,13 +34,12 @@ class InputFile:
     """One input: where it came from and, when we could read it, its bytes and what they are."""
 
     media_type: MediaType
-    source: str  # a local path, an http(s) URL, or an oss:// / data: URL
+    source: str  # a local path, a file's name, or a URL given as one
     data: bytes | None = None  # None: a URL we pass on unread
     info: MediaInfo | None = None
-
-    @property
-    def is_remote(self) -> bool:
-        return is_url(self.source)
+    # A URL given as a URL (generate): the provider fetches it. Everything else is uploaded, so a
+    # file merely *named* like a URL ("data:x.png") is still sent as its bytes.
+    is_remote: bool = False
 
     @property
     def filename(self) -> str:
@@ -101,7 +100,7 @@ async def fetch_remote(
 ) -> InputFile:
     """Fetch an http(s) URL to check it; a URL that cannot be fetched is passed on unchecked."""
     if url.startswith(_PASS_THROUGH):
-        return InputFile(media_type, url)
+        return InputFile(media_type, url, is_remote=True)
     try:
         data = await download(
             session, media_type, url, limit_bytes(media_type, spec), within=fetch_seconds
@@ -110,10 +109,9 @@ async def fetch_remote(
         warn(
             f"Could not fetch {media_type.label} to check it ({failure.reason}); passing the URL on."
         )
-        return InputFile(media_type, url)
-    return InputFile(
-        media_type, url, data, await workers.input_work(check_media, media_type, data, spec)
-    )
+        return InputFile(media_type, url, is_remote=True)
+    info = await workers.input_work(check_media, media_type, data, spec)
+    return InputFile(media_type, url, data, info, is_remote=True)
 
 
 def check_inputs_fit(request: GenerationRequest, inputs: Mapping[MediaType, InputFile]) -> None:

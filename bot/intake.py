@@ -95,6 +95,8 @@ class Ask:
     prompt_extend: bool = True
     watermark: bool = False
     given: dict[MediaType, bytes] = field(default_factory=dict)  # inputs the bot already holds
+    # Inputs already with the provider (a retry's: uploaded for the first take), used as they are.
+    staged: dict[MediaType, str] = field(default_factory=dict)
 
     def sources(self) -> dict[MediaType, Source]:
         held = {t: Held(t.value, data) for t, data in self.given.items()}
@@ -161,7 +163,8 @@ def draft(
         prompt=ask.prompt,
         negative_prompt=ask.negative_prompt,
         media=tuple(MediaItem(type=t, url=a.url) for t, a in ask.media.items())
-        + tuple(MediaItem(type=t, url=f"attachment:{t.value}") for t in ask.given),
+        + tuple(MediaItem(type=t, url=f"attachment:{t.value}") for t in ask.given)
+        + tuple(MediaItem(type=t, url=url) for t, url in ask.staged.items()),
         template=ask.template,
         resolution=resolution,
         duration=duration,
@@ -303,15 +306,16 @@ class Intake:
     async def continuation(
         self, job: Job, posted: Callable[[], Awaitable[Attachment | None]]
     ) -> Ask:
-        """An ask to continue `job`'s video with wan2.7's first clip, from its last 10 s at most.
-        `posted` finds the video as posted, for when the provider's link has expired."""
+        """An ask to continue `job`'s video with wan2.7's first clip, from its last 10 s at most;
+        its length is left to `take_ask`, as for /video continue (the clip + the model's default,
+        within the server's longest). `posted` finds the video as posted, for when the
+        provider's link has expired."""
         with tempfile.TemporaryDirectory(prefix="wanbot-extend-") as folder:
             video = await self._result(job, posted, Path(folder))
             clip = Path(folder) / "tail.mp4"
-            seconds = await self._workers.input_work(tail_clip, video, clip, seconds=TAIL_SECONDS)
+            await self._workers.input_work(tail_clip, video, clip, seconds=TAIL_SECONDS)
             data = clip.read_bytes()
-        spec = MODELS[DEFAULT_MODEL]
-        return _follow_up(job, {CLIP: data}, duration=continuation_duration(seconds, spec))
+        return _follow_up(job, {CLIP: data})
 
     async def from_last_frame(
         self, job: Job, posted: Callable[[], Awaitable[Attachment | None]]
@@ -364,7 +368,7 @@ async def _every(*steps: Awaitable[T]) -> list[T]:
     return done
 
 
-def _follow_up(job: Job, given: dict[MediaType, bytes], *, duration: int | None = None) -> Ask:
+def _follow_up(job: Job, given: dict[MediaType, bytes]) -> Ask:
     """An ask for the default model built on `job`'s video: its prompts, size and watermark."""
     original = job.request
     return Ask(
@@ -373,7 +377,25 @@ def _follow_up(job: Job, given: dict[MediaType, bytes], *, duration: int | None 
         original.prompt,
         original.negative_prompt,
         resolution=fit_resolution(job.resolution, MODELS[DEFAULT_MODEL]),
-        duration=duration,
         watermark=original.watermark,
         given=given,
+    )
+
+
+def again(job: Job, seed: int) -> Ask:
+    """An ask for `job`'s video again with another seed, on the inputs it already uploaded: it
+    goes through `draft` like any other, so the server's rules as they are now apply."""
+    original = job.request
+    return Ask(
+        original.model,
+        {},
+        original.prompt,
+        original.negative_prompt,
+        template=original.template,
+        resolution=original.resolved_resolution,  # the same size, whatever the default is now
+        duration=original.duration,
+        seed=seed,
+        prompt_extend=original.prompt_extend,
+        watermark=original.watermark,
+        staged={item.type: item.url for item in original.media},
     )

@@ -2,7 +2,8 @@
 
 The same steps serve `/videoadmin quota usage` and `python -m bot usage`. The CSV is the ledger
 of the period (every reservation, settlement and moderator change recorded in it), oldest first,
-in UTF-8 with times in ISO 8601 UTC, for a spreadsheet or an accountant.
+in UTF-8 with times in ISO 8601 UTC, for a spreadsheet or an accountant. Free text (a
+moderator's reason) is written so that no spreadsheet evaluates it as a formula.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from storage.quotas import QuotaStore
 Which = Literal["current", "previous"]
 PERIODS: tuple[Which, ...] = ("current", "previous")
 CHART_NAME = "usage.png"
+# OWASP's CSV-injection rule: a cell starting with one of these is a formula to a spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ("time", "kind", "member_id", "seconds", "video_id", "by", "reason")
 
 
@@ -63,12 +66,12 @@ def ledger_csv(entries: Sequence[LedgerEntry]) -> bytes:
         writer.writerow(
             (
                 datetime.fromtimestamp(entry.at, UTC).isoformat(timespec="seconds"),
-                entry.kind,
+                _text(entry.kind),
                 _blank(entry.user_id),
                 entry.seconds,
                 _blank(entry.job_id),
                 _blank(entry.actor_id),
-                entry.reason or "",
+                _text(entry.reason or ""),
             )
         )
     return text.getvalue().encode()
@@ -76,3 +79,8 @@ def ledger_csv(entries: Sequence[LedgerEntry]) -> bytes:
 
 def _blank(value: int | None) -> str:
     return "" if value is None else str(value)
+
+
+def _text(value: str) -> str:
+    """A free-text cell a spreadsheet shows as written: a would-be formula gets a leading '."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value

@@ -5,6 +5,11 @@ whose token dies after 15 minutes. Progress for a job is shown one update at a t
 job), so however fast updates come, one status message is posted and then edited. Status edits
 happen only when the embed changes and at most once every `edit_every` seconds (Discord
 rate-limits edits to old messages); a change inside that window is held and sent when it ends.
+
+What is kept per job is a cache of its row, forgotten when the job ends or idles (cogs/statuses.py);
+a held edit is dropped if the row says the job has ended meanwhile, so it never covers another
+process's last word.
+
 Videos over the upload limit are re-encoded to fit in a worker thread, or posted as the
 provider's link. A channel that is gone or closed to the bot gets a DM instead; Discord's 429s
 are retried by discord.py, 5xx here.
@@ -25,7 +30,6 @@ import logging
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +41,7 @@ from bot.i18n import Language, Text, choose
 from bot.retry import RetryPolicy, retry
 from bot.workers import MediaWorkers
 from cogs import render
+from cogs.statuses import KEEP_IDLE_SECONDS, Status, Statuses
 from cogs.views import progress_view, result_view
 from storage.jobs import Job, JobStore
 
@@ -56,17 +61,6 @@ _CLOCK_MARGIN_SECONDS = 120.0
 Compose = Callable[[Language], dict[str, Any]]
 
 
-@dataclass
-class _Status:
-    message: discord.Message | discord.PartialMessage | None = None
-    shown: str | None = None  # a fingerprint of the embed as last sent
-    edited_at: float = float("-inf")
-    held: tuple[Job, Progress, Text | None] | None = None
-    flush: asyncio.Task[None] | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one update of a job at a time
-    lang: Language | None = None  # the language it was posted in (the server's, or a DM's)
-
-
 class DiscordNotifier:
     def __init__(
         self,
@@ -78,6 +72,7 @@ class DiscordNotifier:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         workers: MediaWorkers | None = None,
         fit: Callable[[Path, Path, int], Awaitable[Path | None]] | None = None,
+        keep_idle: float = KEEP_IDLE_SECONDS,
     ) -> None:
         self._bot = bot
         self._jobs = jobs
@@ -87,7 +82,7 @@ class DiscordNotifier:
         self._own_workers = workers is None  # made here, closed in close()
         self._workers = workers or MediaWorkers()
         self._fit = fit or self._workers.fit  # under the upload limit, off the event loop
-        self._status: dict[int, _Status] = {}
+        self._status = Statuses(clock, keep_idle)
 
     async def close(self) -> None:
         """Send held edits now and stop the timers."""
@@ -112,20 +107,18 @@ class DiscordNotifier:
         )
 
     async def _show(self, job: Job, update: Progress, reason: Text | None) -> None:
-        status = self._status.setdefault(job.id, _Status())
+        status = self._status.touch(job.id)
         async with status.lock:  # a second update waits for the first post, then edits it
             await self._show_now(job, status, update, reason)
+        if update.state.is_final:  # nothing more to show here, whether the edit worked or not
+            self._status.forget(job.id, status)
 
     async def _show_now(
-        self, job: Job, status: _Status, update: Progress, reason: Text | None
+        self, job: Job, status: Status, update: Progress, reason: Text | None
     ) -> None:
+        if status.message is None and job.progress_message_id:
+            await self._find_status(job, status, job.progress_message_id)
         embed = render.progress(status.lang or server_language(job), job, update, reason=reason)
-        if status.message is None and job.progress_message_id and job.channel_id:
-            channel = await self._channel(job)
-            if channel is not None and hasattr(channel, "get_partial_message"):
-                status.message = channel.get_partial_message(
-                    job.progress_message_id
-                )  # after a restart
         if status.message is None:
             await self._post_status(job, update, reason)
             return
@@ -141,12 +134,27 @@ class DiscordNotifier:
                 self._flush_later(job.id, wait), name=f"status edit {job.id}"
             )
 
+    async def _find_status(self, job: Job, status: Status, message_id: int) -> None:
+        """After a restart or once forgotten: the status message posted earlier, by its id, where
+        it was posted (the job's channel, or the requester's DM when the channel is gone)."""
+        channel = await self._channel(job)
+        status.lang = server_language(job)
+        if channel is None:
+            channel = await self._dm_channel(job.user_id)
+            status.lang = dm_language(job)
+        if channel is not None and hasattr(channel, "get_partial_message"):
+            status.message = channel.get_partial_message(message_id)
+
     async def _flush_later(self, job_id: int, wait: float) -> None:
         await self._sleep(wait)
         status = self._status.get(job_id)
         if status is None or status.held is None:
             return
         job, update, reason = status.held
+        current = await self._jobs.get(job_id)
+        if current is None or current.state.is_final:  # ended elsewhere: its end is shown there
+            self._status.forget(job_id, status)
+            return
         status.held = None
         lang = status.lang or server_language(job)
         await self._edit(
@@ -157,7 +165,7 @@ class DiscordNotifier:
         """Wait until a held edit of `job_id` has been sent (tests, and shutdown)."""
         status = self._status.get(job_id)
         if status is not None and status.flush is not None:
-            await status.flush
+            await asyncio.wait([status.flush])  # a later update may have sent it instead
 
     async def _post_status(self, job: Job, update: Progress, reason: Text | None) -> None:
         status = self._status[job.id]
@@ -185,7 +193,7 @@ class DiscordNotifier:
         await self._jobs.save(job.id, progress_message_id=message.id)
 
     async def _edit(
-        self, job_id: int, status: _Status, embed: discord.Embed, *, final: bool
+        self, job_id: int, status: Status, embed: discord.Embed, *, final: bool
     ) -> None:
         assert status.message is not None
         if status.flush is not None and status.flush is not asyncio.current_task():
@@ -204,8 +212,6 @@ class DiscordNotifier:
             log.warning("Could not edit the status of job %s", job_id, exc_info=True)
             return
         status.shown, status.edited_at = _fingerprint(embed), self._clock()
-        if final:
-            self._status.pop(job_id, None)
 
     # -- delivery --------------------------------------------------------------------------------
 

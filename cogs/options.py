@@ -14,6 +14,8 @@ import discord
 from discord import app_commands
 
 from bot.catalog import MediaType
+from bot.errors import InvalidInput
+from bot.i18n import Text, _
 from bot.intake import Ask, Attachment, draft
 from bot.requests import SEED_MAX, GenerationRequest
 from cogs.checks import role_ids
@@ -60,19 +62,15 @@ class Place:
     async def for_job(
         cls, client: discord.Client, interaction: discord.Interaction, job: Job
     ) -> Place:
-        """Where a button's new video counts: here, or for a DM, the job's server and channel
-        (with the member's roles there, for role quotas)."""
+        """Where a button's new video counts: here, or for a DM, the job's server and channel,
+        for a member of that server now (with their roles there, for role quotas). A member who
+        left or was banned is refused: the server's quota is not theirs to spend any more."""
         if interaction.guild_id is not None or job.guild_id is None:
             return cls.of(interaction)
-        roles: tuple[int, ...] = ()
-        guild = client.get_guild(job.guild_id)
-        if guild is not None:
-            try:
-                member = guild.get_member(job.user_id) or await guild.fetch_member(job.user_id)
-                roles = role_ids(member)
-            except discord.HTTPException:
-                log.info("Could not read the roles of %s in %s", job.user_id, job.guild_id)
-        return cls(job.guild_id, job.channel_id, None, roles)
+        member = await _member_now(client, job.guild_id, interaction.user.id, job.id)
+        channel = client.get_channel(job.channel_id) if job.channel_id else None
+        parent_id = getattr(channel, "parent_id", None)  # a thread: its channel's rule applies
+        return cls(job.guild_id, job.channel_id, parent_id, role_ids(member))
 
     def draft(self, ask: Ask, guild: GuildSettings) -> GenerationRequest:
         """The request checked against the server's rules here, before any download."""
@@ -89,6 +87,39 @@ class Place:
             locale=locale,
             member_locale=interaction.locale.value if interaction.locale else None,
         )
+
+
+async def _member_now(
+    client: discord.Client, guild_id: int, user_id: int, job_id: int
+) -> discord.Member:
+    """The member as Discord has them now (never a cache that may not know they left)."""
+    guild = client.get_guild(guild_id)
+    if guild is None:  # not ready yet, or the bot itself is no longer there
+        log.warning("Guild %s is not available to check member %s", guild_id, user_id)
+        raise InvalidInput(_not_checked(job_id))
+    try:
+        return await guild.fetch_member(user_id)
+    except discord.NotFound:
+        raise InvalidInput(
+            # Translators: a member pressed a button (Retry, Extend…) on a video sent to their
+            # direct messages, after leaving (or being banned from) the server it was made in.
+            _(
+                "You are no longer a member of the server where video #{id} was made, so its "
+                "buttons cannot make new videos.",
+                id=job_id,
+            )
+        ) from None
+    except discord.HTTPException as error:
+        log.warning("Could not look up member %s of guild %s: %s", user_id, guild_id, error)
+        raise InvalidInput(_not_checked(job_id)) from None
+
+
+def _not_checked(job_id: int) -> Text:
+    return _(
+        "Could not check that you are still a member of the server where video #{id} was made; "
+        "try again shortly.",
+        id=job_id,
+    )
 
 
 def attachment(file: discord.Attachment) -> Attachment:

@@ -5,6 +5,9 @@ download is checked first (the intake's draft: channel, words, options, attachme
 from metadata; then the quota), then the interaction is deferred, then the intake downloads the
 attachments at once (their signed URLs expire), checks their bytes and uploads them, and the job
 is queued.
+
+Buttons that make a video (Retry, Extend, Animate last frame) go through the same `_admit`; in a
+DM, they act in the job's server, for a member of it now (`Place.for_job`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from bot.catalog import DEFAULT_MODEL, MODELS, MediaType
 from bot.engine.runner import QueueFull
 from bot.errors import InvalidInput
 from bot.i18n import Text, _
-from bot.intake import Ask, Intake
+from bot.intake import Ask, Intake, again
 from bot.requests import SEED_MAX, GenerationRequest
 from cogs import render
 from cogs.checks import is_moderator, role_ids
@@ -265,15 +268,24 @@ class VideoCog(commands.Cog):
     async def make(self, interaction: discord.Interaction, ask: Ask) -> Job:
         """Check, defer, download, check again, upload and queue; reply privately with the job number."""
         place = Place.of(interaction)
-        guild = await self._guild_settings(place)
-        request = place.draft(ask, guild)
-        await self._check_quota(interaction, place, request)
+        guild, request = await self._admit(interaction, place, ask)
 
         await interaction.response.defer(ephemeral=True, thinking=True)
         staged = await self.intake.take_ask(request, ask, guild)
         return await self._queue(
             interaction, place, guild, staged.request, key=staged.key, dedup_key=staged.dedup_key
         )
+
+    async def _admit(
+        self, interaction: discord.Interaction, place: Place, ask: Ask
+    ) -> tuple[GuildSettings, GenerationRequest]:
+        """What every new video goes through before any download, from /video or a button: the
+        server's settings as they are now (channels, banned words, watermark, longest duration,
+        defaults), then the member's quota (a block included) and waiting line."""
+        guild = await self._guild_settings(place)
+        request = place.draft(ask, guild)
+        await self._check_quota(interaction, place, request)
+        return guild, request
 
     async def _guild_settings(self, place: Place) -> GuildSettings:
         if place.guild_id is None:
@@ -326,16 +338,16 @@ class VideoCog(commands.Cog):
         """The same request with a new seed, for whoever pressed (their quota)."""
         job = await self._own_job(interaction, job_id)
         place = await Place.for_job(self.bot, interaction, job)
-        original = job.request
-        await self._check_quota(interaction, place, original)
+        guild, request = await self._admit(
+            interaction, place, again(job, seed=random.randint(0, SEED_MAX))
+        )
         await interaction.response.defer(ephemeral=True, thinking=True)
-        request = original.model_copy(update={"seed": random.randint(0, SEED_MAX)})
         # Its inputs were uploaded with the first take's key, so the new take goes there too.
         key = self.bot.services.keys.named(job.dashscope_key)
         return await self._queue(
             interaction,
             place,
-            await self._guild_settings(place),
+            guild,
             request,
             key=job.dashscope_key if key is None else key.name,
             note=_("a new take on #{id}", id=job.id),
@@ -344,34 +356,36 @@ class VideoCog(commands.Cog):
 
     async def extend(self, interaction: discord.Interaction, job_id: int) -> Job:
         """Continue a finished video with wan2.7's first clip, from its last 10 s at most."""
-        job = await self._finished(interaction, job_id)
+        job, place = await self._finished(interaction, job_id)
         ask = await self.intake.continuation(job, lambda: posted_video(self.bot, job))
-        return await self._build_on(interaction, job, ask, note=_("continuing #{id}", id=job.id))
+        return await self._build_on(
+            interaction, job, place, ask, note=_("continuing #{id}", id=job.id)
+        )
 
     async def animate_last_frame(self, interaction: discord.Interaction, job_id: int) -> Job:
         """Start a new video from the last frame of a finished one."""
-        job = await self._finished(interaction, job_id)
+        job, place = await self._finished(interaction, job_id)
         ask = await self.intake.from_last_frame(job, lambda: posted_video(self.bot, job))
         return await self._build_on(
-            interaction, job, ask, note=_("from the last frame of #{id}", id=job.id)
+            interaction, job, place, ask, note=_("from the last frame of #{id}", id=job.id)
         )
 
-    async def _finished(self, interaction: discord.Interaction, job_id: int) -> Job:
+    async def _finished(self, interaction: discord.Interaction, job_id: int) -> tuple[Job, Place]:
+        """A finished video to build on, and where the new one counts (a member who left is
+        refused here, before the video is fetched)."""
         job = await self._own_job(interaction, job_id)
         if job.state is not JobState.DELIVERED:
             raise InvalidInput(_("Video #{id} is not finished.", id=job.id))
+        place = await Place.for_job(self.bot, interaction, job)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        return job
+        return job, place
 
     async def _build_on(
-        self, interaction: discord.Interaction, job: Job, ask: Ask, *, note: Text
+        self, interaction: discord.Interaction, job: Job, place: Place, ask: Ask, *, note: Text
     ) -> Job:
         """Queue what intake made of a finished video, where and for whom the button says."""
-        place = await Place.for_job(self.bot, interaction, job)
-        guild = await self._guild_settings(place)
-        request = place.draft(ask, guild)
-        await self._check_quota(interaction, place, request)
-        staged = await self.intake.take(request, ask.sources())
+        guild, request = await self._admit(interaction, place, ask)
+        staged = await self.intake.take_ask(request, ask, guild)
         return await self._queue(
             interaction,
             place,

@@ -1,4 +1,9 @@
-"""GuildSettingsStore: per-server settings that moderators change with /videoadmin settings."""
+"""GuildSettingsStore: per-server settings that moderators change with /videoadmin settings.
+
+A change is a function of the settings as they are: it is applied to the row read inside the
+write transaction that stores the result, so two moderators changing settings at once (two
+channels added, or the watermark and the longest duration) both keep their change.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from storage.database import Database
+from storage.database import Database, Row, Transaction
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class GuildSettings:
 
 
 _COLUMNS = {f.name for f in fields(GuildSettings)} - {"guild_id"}
+# A change to a server's settings: the new settings from the current ones (it may raise to refuse).
+Change = Callable[[GuildSettings], GuildSettings]
 
 
 class GuildSettingsStore:
@@ -50,51 +57,78 @@ class GuildSettingsStore:
         row = await self._db.fetch_one(
             "SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,)
         )
-        if row is None:
-            return GuildSettings(guild_id)
-        return GuildSettings(
-            guild_id=guild_id,
-            allowed_channels=frozenset(json.loads(row["allowed_channels"])),
-            banned_words=tuple(json.loads(row["banned_words"])),
-            default_model=row["default_model"],
-            default_resolution=row["default_resolution"],
-            force_watermark=bool(row["force_watermark"]),
-            max_duration=row["max_duration"],
-            moderator_role_id=row["moderator_role_id"],
-            language=row["language"],
-        )
+        return _settings(guild_id, row)
+
+    async def change(
+        self, guild_id: int, change: Change, *, actor_id: int | None = None
+    ) -> tuple[GuildSettings, GuildSettings]:
+        """Apply `change` to the current settings in one write transaction; return them before
+        and after. Nothing is written when nothing changes, or when `change` raises."""
+        async with self._db.transaction() as tx:
+            # The row is made first, so that PostgreSQL can lock it: a writer that does not
+            # serialise every transaction still waits here for the other change of this server.
+            await tx.execute(
+                "INSERT INTO guild_settings (guild_id, updated_at) VALUES (?, ?)"
+                " ON CONFLICT (guild_id) DO NOTHING",
+                (guild_id, self._clock()),
+            )
+            lock = " FOR UPDATE" if self._db.dialect == "postgres" else ""
+            row = await tx.fetch_one(
+                f"SELECT * FROM guild_settings WHERE guild_id = ?{lock}", (guild_id,)
+            )
+            before = _settings(guild_id, row)
+            after = change(before)
+            if after != before:
+                await self._write(tx, after, actor_id)
+        return before, after
 
     async def update(
         self, guild_id: int, *, actor_id: int | None = None, **changes: Any
     ) -> GuildSettings:
-        """Change some settings in one transaction; return the result."""
+        """Set some settings (the others stay as they are now); return the result."""
         unknown = set(changes) - _COLUMNS
         if unknown:
             raise ValueError(f"unknown guild settings: {', '.join(sorted(unknown))}")
-        current = replace(await self.get(guild_id), **changes)
+        _, after = await self.change(
+            guild_id, lambda current: replace(current, **changes), actor_id=actor_id
+        )
+        return after
+
+    async def _write(self, tx: Transaction, settings: GuildSettings, actor_id: int | None) -> None:
         row = {
-            "guild_id": guild_id,
-            "allowed_channels": json.dumps(sorted(current.allowed_channels)),
-            "banned_words": json.dumps(list(current.banned_words)),
-            "default_model": current.default_model,
-            "default_resolution": current.default_resolution,
-            "force_watermark": int(current.force_watermark),
-            "max_duration": current.max_duration,
-            "moderator_role_id": current.moderator_role_id,
-            "language": current.language,
+            "allowed_channels": json.dumps(sorted(settings.allowed_channels)),
+            "banned_words": json.dumps(list(settings.banned_words)),
+            "default_model": settings.default_model,
+            "default_resolution": settings.default_resolution,
+            "force_watermark": int(settings.force_watermark),
+            "max_duration": settings.max_duration,
+            "moderator_role_id": settings.moderator_role_id,
+            "language": settings.language,
             "updated_at": self._clock(),
             "updated_by": actor_id,
         }
-        names = ", ".join(row)
-        marks = ", ".join(f":{name}" for name in row)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in row if name != "guild_id")
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                f"INSERT INTO guild_settings ({names}) VALUES ({marks})"
-                f" ON CONFLICT (guild_id) DO UPDATE SET {updates}",
-                row,
-            )
-        return current
+        assignments = ", ".join(f"{name} = :{name}" for name in row)
+        await tx.execute(
+            f"UPDATE guild_settings SET {assignments} WHERE guild_id = :guild_id",
+            {**row, "guild_id": settings.guild_id},
+        )
+
+
+def _settings(guild_id: int, row: Row | None) -> GuildSettings:
+    """Settings from their row (the defaults when there is none)."""
+    if row is None:
+        return GuildSettings(guild_id)
+    return GuildSettings(
+        guild_id=guild_id,
+        allowed_channels=frozenset(json.loads(row["allowed_channels"])),
+        banned_words=tuple(json.loads(row["banned_words"])),
+        default_model=row["default_model"],
+        default_resolution=row["default_resolution"],
+        force_watermark=bool(row["force_watermark"]),
+        max_duration=row["max_duration"],
+        moderator_role_id=row["moderator_role_id"],
+        language=row["language"],
+    )
 
 
 def normalise_words(words: Iterable[str]) -> tuple[str, ...]:

@@ -168,3 +168,22 @@ def private_replies(fake: discord.Interaction) -> list[str]:
                 )
             )
     return texts
+
+
+def server(guild_id: int, *members: discord.Member, failing: int | None = None) -> discord.Guild:
+    """A server as the bot finds it: `members` are in it (anyone else left or was banned);
+    with `failing`, Discord answers every member lookup with that HTTP status."""
+    fake = mock.create_autospec(discord.Guild, instance=True, spec_set=True)
+    fake.id = guild_id
+    present = {m.id: m for m in members}
+
+    async def fetch_member(user_id: int) -> discord.Member:
+        if failing is not None:
+            raise discord.DiscordServerError(SimpleNamespace(status=failing, reason="x"), "x")  # type: ignore[arg-type]
+        if user_id not in present:
+            raise discord.NotFound(SimpleNamespace(status=404, reason="x"), "Unknown Member")  # type: ignore[arg-type]
+        return present[user_id]
+
+    fake.get_member.side_effect = lambda user_id: None  # no member cache (no members intent)
+    fake.fetch_member.side_effect = fetch_member
+    return fake

@@ -6,6 +6,7 @@ stores on a SQLite file; errors go through `report`, as WanTree.on_error sends t
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -433,6 +434,63 @@ async def test_defaults_watermark_duration_and_moderator_role(bot: WanBot, cog: 
     assert await stored(bot) == GuildSettings(
         GUILD, default_resolution="480P", force_watermark=True
     )
+
+
+@pytest.fixture
+async def shared_bot(
+    tmp_path: Path, clock: VirtualClock, database_target: str
+) -> AsyncIterator[WanBot]:
+    """A bot on a SQLite file, then on PostgreSQL."""
+    settings = Settings(database_path=tmp_path / "unused.sqlite3", quota_default_seconds=60)
+    async with aiohttp.ClientSession() as session, await open_database(database_target) as db:
+        client = DashScopeClient(
+            session, api_key=SecretStr("unused"), base_url="http://127.0.0.1:9/api/v1"
+        )
+        wanbot = WanBot(settings, Services.create(settings, session, db, client, clock=clock))
+        try:
+            yield wanbot
+        finally:
+            await wanbot.close()
+
+
+async def test_moderators_changing_settings_at_once_lose_no_change(shared_bot: WanBot) -> None:
+    cog = AdminCog(shared_bot)
+    await asyncio.gather(
+        run(cog.settings_watermark, cog, forced=True),
+        run(cog.settings_longest_duration, cog, seconds=8),
+        run(cog.settings_language, cog, language="de"),
+        run(cog.settings_defaults, cog, model="wan2.2-kf2v-flash"),
+    )
+    assert await stored(shared_bot) == GuildSettings(
+        GUILD,
+        force_watermark=True,
+        max_duration=8,
+        language="de",
+        default_model="wan2.2-kf2v-flash",
+    )
+
+
+async def test_moderators_adding_to_a_list_at_once_lose_no_entry(shared_bot: WanBot) -> None:
+    cog = AdminCog(shared_bot)
+    replies = await asyncio.gather(
+        *(run(cog.settings_channel_add, cog, channel=channel(c)) for c in (201, 202, 203))
+    )
+    assert (await stored(shared_bot)).allowed_channels == {201, 202, 203}
+    # Each reply tells the list as that change left it.
+    assert sorted(re.sub(r"<#\d+>", "<#…>", reply) for reply in replies) == [
+        "Videos can now also be made in <#…> (2 channels).",
+        "Videos can now also be made in <#…> (3 channels).",
+        "Videos can now be made only in <#…> (was every channel).",
+    ]
+
+    await asyncio.gather(
+        run(cog.settings_banned_words, cog, action="add", words="gore"),
+        run(cog.settings_banned_words, cog, action="add", words="nsfw, spam"),
+        run(cog.settings_channel_remove, cog, channel=channel(202)),
+    )
+    settings = await stored(shared_bot)
+    assert sorted(settings.banned_words) == ["gore", "nsfw", "spam"]
+    assert settings.allowed_channels == {201, 203}
 
 
 async def test_show_lists_every_setting(bot: WanBot, cog: AdminCog) -> None:

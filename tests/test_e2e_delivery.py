@@ -140,3 +140,33 @@ async def test_retry_on_a_video_delivered_by_dm_makes_a_new_one(
         await fake.wait_for(lambda: bool(messages_for(fake, dm.id, second)), what="the new video")
         await running.bot.engine.settle()
     assert ledger(settings.database_path, second)["commit"] == 1
+
+
+async def test_retry_in_dms_after_leaving_the_server_makes_nothing(
+    fake: FakeDiscord, simulator: Simulator, tmp_path: Path
+) -> None:
+    settings = fast_settings(tmp_path)
+    fake.faults.fail("POST", rf"/channels/{fake.channel.id}/messages", 403, times=None)
+    async with running_bot(fake, simulator, settings) as running:
+        image = fake.upload("first.png", *media("first.png"))
+        asked = await fake.slash("video", "animate", image=image, prompt="A cat")
+        await fake.wait_for(lambda: job_of(asked) is not None, what="the Queued reply")
+        first = job_of(asked)
+        dm = fake.dm_channel(fake.member)
+        await fake.wait_for(lambda: bool(messages_for(fake, dm.id, first)), what="the DM'd video")  # type: ignore[arg-type]
+        [video] = messages_for(fake, dm.id, first)  # type: ignore[arg-type]
+        await running.bot.engine.settle()
+
+        fake.remove_member(fake.member)  # Alice leaves the server (or is banned); the DM stays
+        for action in ("retry", "extend", "lastframe"):
+            pressed = await fake.press(video, f"wanbot:{action}:{first}")
+            await fake.wait_for(lambda: bool(pressed.texts()), what=f"the answer to {action}")  # noqa: B023
+            assert pressed.texts() == [
+                f"You are no longer a member of the server where video #{first} was made, so "
+                "its buttons cannot make new videos."
+            ]
+            assert all(reply.ephemeral for reply in pressed.replies)
+    with sqlite3.connect(settings.database_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 1
+        held = db.execute("SELECT COUNT(*) FROM quota_ledger WHERE kind = 'reserve'").fetchone()
+        assert held[0] == 1, "the server's quota paid for the first video only"

@@ -265,6 +265,38 @@ async def test_cancel_while_queued_pending_and_running(rig: Rig) -> None:
     assert await rig.ledger_kinds(running.id) == ["reserve", "commit"]
 
 
+async def test_cancel_of_a_task_canceled_elsewhere_ends_it_canceled_and_refunded(
+    rig: Rig,
+) -> None:
+    """The provider refuses (the task is no longer PENDING): the task is asked how it stands."""
+    job = await rig.engine.enqueue(video_request(), ALICE)
+    await rig.engine.step()
+    task_id = (await rig.job(job.id)).task_id
+    assert task_id and (await rig.job(job.id)).state is JobState.PENDING
+    rig.simulator.tasks[task_id].canceled_at = rig.clock()  # e.g. from the provider's console
+
+    outcome = await rig.engine.cancel(job.id)
+    assert outcome.canceled
+    assert str(outcome.message) == f"Video #{job.id} was already canceled. Nothing was charged."
+    assert (await rig.job(job.id)).state is JobState.CANCELED
+    assert await rig.ledger_kinds(job.id) == ["reserve", "refund"]
+    assert "canceled" in rig.notifier.failed[job.id].lower()
+
+
+async def test_cancel_of_a_pending_job_whose_task_already_started_says_it_comes(
+    rig: Rig,
+) -> None:
+    job = await rig.engine.enqueue(video_request(), ALICE)
+    await rig.engine.step()
+    rig.clock.advance(6)  # the task is RUNNING at the provider; no poll has seen it yet
+    assert (await rig.job(job.id)).state is JobState.PENDING
+
+    outcome = await rig.engine.cancel(job.id)
+    assert not outcome.canceled and "It will be delivered" in str(outcome.message)
+    await rig.finish(job.id)
+    assert (await rig.job(job.id)).state is JobState.DELIVERED
+
+
 async def test_a_burst_of_429s_requeues_without_failing(rig: Rig) -> None:
     rig.simulator.script("429", "429", "429")
     job = await rig.engine.enqueue(video_request(), ALICE)

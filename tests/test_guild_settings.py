@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+
+import pytest
+
 from storage.connect import open_database
-from storage.guild_settings import GuildSettings, GuildSettingsStore, normalise_words
+from storage.guild_settings import Change, GuildSettings, GuildSettingsStore, normalise_words
 
 
 async def test_defaults_then_updates_persist(database_target: str) -> None:
@@ -27,3 +32,22 @@ def test_channels_and_banned_words() -> None:
     assert settings.banned_word_in("Some GORE here") == "gore"
     assert settings.banned_word_in("gorgeous scenery", None) is None
     assert normalise_words([" Gore ", "gore", "", "NSFW"]) == ("gore", "nsfw")
+
+
+async def test_each_change_applies_to_the_row_as_it_is_then(database_target: str) -> None:
+    async with await open_database(database_target) as db:
+        store = GuildSettingsStore(db)
+
+        def add(channel_id: int) -> Change:
+            return lambda now: replace(now, allowed_channels=now.allowed_channels | {channel_id})
+
+        changes = await asyncio.gather(*(store.change(1, add(c), actor_id=9) for c in range(5)))
+        assert (await store.get(1)).allowed_channels == set(range(5))
+        assert sorted(len(before.allowed_channels) for before, _ in changes) == [0, 1, 2, 3, 4]
+
+        def refuse(now: GuildSettings) -> GuildSettings:
+            raise ValueError("a moderator's change that does not hold: nothing is written")
+
+        with pytest.raises(ValueError):
+            await store.change(1, refuse)
+        assert (await store.get(1)).allowed_channels == set(range(5))

@@ -339,3 +339,97 @@ async def test_channel_messages_speak_the_servers_language_and_a_dm_the_members(
     ready = japanese["{mention} your video #{id} is ready."].string
     assert posted["content"] == ready.format(mention="<@7>", id=job.id)
     assert posted["view"].children[0].item.label == japanese["Retry"].string
+
+
+async def test_jobs_finished_by_another_process_are_forgotten_once_idle(rig: Rig) -> None:
+    """With several processes, most jobs whose status this process posted end elsewhere."""
+    for _ in range(30):
+        job = await rig.job()
+        await rig.notifier.progress(job, Progress(JobState.QUEUED, queue_position=1))
+        rig.clock.advance(60)  # then another process takes it to the end: nothing more here
+    assert len(rig.notifier._status) <= 11, "none idle for ten minutes is kept"
+
+    rig.clock.advance(3600)
+    last = await rig.job()
+    await rig.notifier.progress(last, Progress(JobState.QUEUED, queue_position=1))
+    assert list(rig.notifier._status) == [last.id]
+
+
+async def test_a_job_that_ends_here_is_forgotten_even_when_its_last_edit_fails(rig: Rig) -> None:
+    ended = await rig.job()
+    await rig.notifier.progress(ended, Progress(JobState.QUEUED))
+    message = rig.notifier._status[ended.id].message
+    message.edit.side_effect = http_error(discord.DiscordServerError, 503)  # type: ignore[union-attr]
+    await rig.notifier.progress(ended, Progress(JobState.FAILED, elapsed=1))
+
+    at_once = await rig.job()  # ends before its status was ever posted: posted final, kept not
+    await rig.notifier.progress(at_once, Progress(JobState.CANCELED))
+    assert len(sent(rig.channel)) == 2
+    assert rig.notifier._status == {}
+
+
+async def test_a_forgotten_job_progressed_again_edits_its_status_message(rig: Rig) -> None:
+    job = await rig.job()
+    await rig.notifier.progress(job, Progress(JobState.QUEUED, queue_position=3))
+    rig.clock.advance(3600)
+    other = await rig.job()
+    await rig.notifier.progress(other, Progress(JobState.QUEUED))
+    assert job.id not in rig.notifier._status
+
+    partials: dict[int, Any] = {}
+
+    def partial(message_id: int) -> Any:
+        found = mock.create_autospec(discord.PartialMessage, instance=True, spec_set=True)
+        found.id = message_id
+        return partials.setdefault(message_id, found)
+
+    rig.channel.get_partial_message.side_effect = partial
+    fresh = await rig.jobs.get(job.id)  # the engine reads the row before telling
+    assert fresh is not None and fresh.progress_message_id is not None
+    await rig.notifier.progress(fresh, Progress(JobState.RUNNING, elapsed=3600))
+    assert [kwargs["nonce"] for kwargs in sent(rig.channel)] == [
+        f"wanbot-{job.id}-status",
+        f"wanbot-{other.id}-status",
+    ], "one status message per job"
+    edited = partials[fresh.progress_message_id].edit
+    edited.assert_awaited_once()
+    assert "Being made" in str(edited.await_args.kwargs["embed"].to_dict())
+
+
+async def test_a_held_edit_never_overwrites_the_end_another_process_showed(rig: Rig) -> None:
+    job = await rig.job()
+    await rig.notifier.progress(job, Progress(JobState.QUEUED))
+    message = rig.notifier._status[job.id].message
+    rig.clock.advance(1)
+    await rig.notifier.progress(job, Progress(JobState.RUNNING, elapsed=1))  # held for 4 s
+    async with rig.jobs._db.transaction() as tx:  # meanwhile another process delivers it
+        await tx.execute("UPDATE jobs SET state = 'delivered' WHERE id = ?", (job.id,))
+    await rig.notifier.flushed(job.id)
+    message.edit.assert_not_awaited()  # type: ignore[union-attr]
+    assert rig.notifier._status == {}
+
+
+async def test_a_forgotten_job_whose_status_went_by_dm_edits_it_there(rig: Rig) -> None:
+    job = await rig.job(locale="de", member_locale="ja")
+    rig.bot.get_channel.side_effect = lambda channel_id: None  # the channel is gone
+    rig.bot.fetch_channel.side_effect = http_error(discord.NotFound, 404)
+    user = mock.create_autospec(discord.User, instance=True, spec_set=True)
+    user.send.side_effect = lambda **kwargs: fake_message()
+    user.dm_channel = mock.create_autospec(discord.DMChannel, instance=True, spec_set=True)
+    in_dm = mock.create_autospec(discord.PartialMessage, instance=True, spec_set=True)
+    user.dm_channel.get_partial_message.side_effect = lambda message_id: in_dm
+    rig.bot.get_user.return_value = user
+    await rig.notifier.progress(job, Progress(JobState.QUEUED))
+    user.send.assert_awaited_once()
+
+    rig.clock.advance(3600)
+    await rig.notifier.progress(await rig.job(), Progress(JobState.QUEUED))
+    assert job.id not in rig.notifier._status
+    fresh = await rig.jobs.get(job.id)
+    assert fresh is not None
+    await rig.notifier.progress(fresh, Progress(JobState.RUNNING, elapsed=3600))
+    nonces = [call.kwargs["nonce"] for call in user.send.await_args_list]
+    assert nonces.count(f"wanbot-{job.id}-status") == 1, "one status message per job"
+    embed = in_dm.edit.await_args.kwargs["embed"].to_dict()
+    japanese = upkeep.read("ja")
+    assert japanese["Being made"].string in str(embed), "in the member's language, as posted"

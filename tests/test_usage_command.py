@@ -181,3 +181,25 @@ async def test_the_chart_is_drawn_in_a_thread_with_cached_names_in_the_moderator
     assert kwargs["names"] == {ALICE: "Alice"}  # Bob is in no cache: the chart says user 12
     assert kwargs["cost_per_second"] == 0.1
     assert chosen == [("ja", None)]
+
+
+FORMULAS = ('=HYPERLINK("http://x.example","click")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx")
+
+
+@pytest.mark.usefixtures("week")
+async def test_a_reason_a_spreadsheet_would_evaluate_is_exported_as_text(
+    bot: WanBot, cog: AdminCog
+) -> None:
+    """OWASP's CSV-injection rule: a free-text cell never starts a formula; numbers stay numbers."""
+    for reason in FORMULAS:
+        await bot.services.quotas.grant(GUILD, BOB, 1, actor_id=MOD, reason=reason)
+    forgiven = await bot.services.quotas.reset(GUILD, ALICE, actor_id=MOD, reason="- a typo")
+    reply = await usage(cog, export=True)
+    rows = list(csv.DictReader(io.StringIO(attached(reply)["usage-2026-11-23.csv"].decode())))
+
+    grants = [row["reason"] for row in rows if row["kind"] == "grant"]
+    assert grants == ['contest, "best" 🎉', *(f"'{reason}" for reason in FORMULAS)]
+    [reset] = [row for row in rows if row["kind"] == "reset"]
+    assert (reset["seconds"], reset["reason"]) == (f"-{forgiven}", "'- a typo")
+    assert forgiven > 0
+    assert all(row["seconds"].lstrip("-").isdigit() for row in rows)

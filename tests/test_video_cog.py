@@ -28,7 +28,7 @@ from bot.media import check_media
 from bot.settings import Settings
 from bot.simulator import Simulator, SimulatorConfig
 from cogs.video import VideoCog
-from cogs.views import DYNAMIC_ITEMS, RetryButton
+from cogs.views import DYNAMIC_ITEMS, ExtendButton, LastFrameButton, RetryButton
 from storage.connect import open_database
 from storage.jobs import JobState
 from tests.discord_fakes import (
@@ -39,6 +39,7 @@ from tests.discord_fakes import (
     interaction,
     member,
     private_replies,
+    server,
 )
 from tests.test_engine import RecordingNotifier
 
@@ -391,10 +392,11 @@ def dm_interaction(rig: Rig, user: discord.Member) -> discord.Interaction:
     return rig.fake(user, guild_id=None, channel_id=555)
 
 
-async def test_buttons_on_a_video_delivered_by_dm_work_for_the_requester(rig: Rig) -> None:
-    from cogs.views import RetryButton
-
+async def test_buttons_on_a_video_delivered_by_dm_work_for_the_requester(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     job_id = await _delivered_job(rig)
+    the_server_is(rig, monkeypatch, server(10, member(1), member(2)))
     fake = dm_interaction(rig, member(1))
     await RetryButton(job_id).callback(fake)
     assert re.match(r"Queued as video #\d+, a new take on #1", private_replies(fake)[0])
@@ -578,3 +580,109 @@ async def test_quota_shows_the_periods_use_as_a_bar_and_when_it_renews(rig: Rig)
     renews = rig.services.quotas  # the renewal is a Discord timestamp, shown in each reader's zone
     allowance = await renews.allowance(guild_id=10, user_id=1, role_ids=())
     assert f"<t:{int(allowance.renews_at)}:f> (<t:{int(allowance.renews_at)}:R>)" in used
+
+
+@pytest.mark.parametrize("name", ["data:x.png", "oss:x.png", "https:x.png"])
+async def test_an_attachment_named_like_a_url_is_uploaded_as_its_bytes(rig: Rig, name: str) -> None:
+    """Attachments are always read and staged; only URLs given as URLs (generate) pass through."""
+    image = rig.host.attachment(name, IMAGE, content_type="image/png")
+    await rig.call(VideoCog.animate, rig.fake(), image=image, prompt="A cat")
+    [job] = await rig.jobs()
+    [item] = job.request.media
+    assert item.url.startswith("oss://")
+    assert rig.simulator.uploads[item.url].data == IMAGE
+
+
+# -- buttons go through what /video goes through ----------------------------------------------
+
+LEFT = (
+    "You are no longer a member of the server where video #{id} was made, so its buttons "
+    "cannot make new videos."
+)
+
+
+def the_server_is(rig: Rig, monkeypatch: pytest.MonkeyPatch, found: discord.Guild) -> None:
+    """The job's server, as the bot's cache holds it."""
+    monkeypatch.setattr(rig.bot, "get_guild", lambda guild_id: found if guild_id == 10 else None)
+
+
+async def test_buttons_in_dms_refuse_a_member_who_left_the_server(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = await _delivered_job(rig)
+    the_server_is(rig, monkeypatch, server(10))  # Alice left, or was banned
+    for button in (RetryButton, ExtendButton, LastFrameButton):
+        fake = dm_interaction(rig, member(1))
+        await button(job_id).callback(fake)
+        assert private_replies(fake) == [LEFT.format(id=job_id)], button
+        fake.response.defer.assert_not_awaited()  # type: ignore[attr-defined]
+
+    the_server_is(rig, monkeypatch, server(10, member(1), failing=503))
+    fake = dm_interaction(rig, member(1))
+    await RetryButton(job_id).callback(fake)
+    assert private_replies(fake) == [
+        f"Could not check that you are still a member of the server where video #{job_id} "
+        "was made; try again shortly."
+    ]
+    assert [job.id for job in await rig.jobs()] == [job_id], "nothing new was made"
+    allowance = await rig.services.quotas.allowance(guild_id=10, user_id=1)
+    assert (allowance.used_seconds, allowance.held_seconds) == (5, 0), "the server paid nothing"
+
+
+async def test_buttons_in_dms_follow_the_servers_rules_for_its_members(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = await _delivered_job(rig)
+    the_server_is(rig, monkeypatch, server(10, member(1, role_ids=(77,))))
+    await rig.services.quotas.set_role_default(10, 77, 600)
+    await rig.services.guild_settings.update(10, force_watermark=True, max_duration=3)
+    fake = dm_interaction(rig, member(1))
+    await RetryButton(job_id).callback(fake)
+    assert re.match(r"Queued as video #\d+, a new take on #1", private_replies(fake)[0])
+    [retried] = [job for job in await rig.jobs() if job.id != job_id]
+    assert retried.request.watermark and retried.duration == 3
+    assert (retried.guild_id, retried.channel_id) == (10, 100)
+    allowance = await rig.services.quotas.allowance(guild_id=10, user_id=1, role_ids=(77,))
+    assert allowance.source == "role:77" and allowance.held_seconds == 3
+
+
+async def test_retry_follows_the_servers_rules_as_they_are_now(rig: Rig) -> None:
+    job_id = await _delivered_job(rig)  # "A cat", 5 s
+    store = rig.services.guild_settings
+
+    async def retry() -> str:
+        fake = rig.fake()
+        await RetryButton(job_id).callback(fake)
+        [reply] = private_replies(fake)
+        return reply
+
+    await store.update(10, banned_words=("cat",))
+    assert await retry() == (
+        "The prompt uses “cat”, which this server does not allow. Please rephrase it."
+    )
+    await store.update(10, banned_words=(), allowed_channels=frozenset({555}))
+    assert await retry() == "Videos can be made in <#555> on this server."
+    await store.update(10, allowed_channels=frozenset())
+    await rig.services.quotas.block(10, 1, actor_id=7)
+    assert await retry() == "You are blocked from making videos here by a moderator."
+    await rig.services.quotas.unblock(10, 1, actor_id=7)
+    assert [job.id for job in await rig.jobs()] == [job_id]
+
+    await store.update(10, force_watermark=True, max_duration=4)
+    assert (await retry()).startswith("Queued as video #")
+    [retried] = [job for job in await rig.jobs() if job.id != job_id]
+    assert retried.request.watermark and retried.duration == 4
+    assert (
+        retried.request.prompt == "A cat"
+        and retried.request.media == (await rig.services.jobs.get(job_id)).request.media
+    )  # type: ignore[union-attr]
+
+
+async def test_extend_keeps_within_the_servers_longest_duration(rig: Rig) -> None:
+    job_id = await _delivered_job(rig)
+    await rig.services.guild_settings.update(10, max_duration=8)
+    fake = rig.fake()
+    await ExtendButton(job_id).callback(fake)
+    assert "continuing #" in private_replies(fake)[0]
+    [extended] = [job for job in await rig.jobs() if job.id != job_id]
+    assert extended.duration == 8, "as /video continue does: the clip + 5 s, at most the server's"

@@ -1,7 +1,9 @@
 """Whether a job can still be stopped, stopping it if so, and what to tell the member either way.
 
 A waiting job is taken out of line. A task still PENDING at the provider is canceled there, with
-the job's own key (once; if that answer is lost, the task is asked how it stands). A job being
+the job's own key (once; if that answer is lost, or the provider refuses because the task is no
+longer PENDING, the task is asked how it stands: one canceled elsewhere ends the job canceled and
+refunded). A job being
 sent, made or delivered cannot be stopped, and the answer says why. Cancels use their key's
 query budget: one waits its turn (ahead of polls not yet planned), never over the budget.
 """
@@ -74,22 +76,42 @@ class Canceler:
         except DashScopeError as error:
             if error.unclear:
                 return await self._cancel_unclear(job, key, task_id, error)
-            current = await self._ctx.jobs.get(job.id) or job
-            if current.state is JobState.CANCELED:
-                return _canceled(current)  # a poll saw it canceled first
-            if error.code == "UnsupportedOperation":  # no longer PENDING
-                return _cannot_cancel(current)
-            return CancelOutcome(
-                False,
-                # Translators: {detail} is the provider's own explanation, often in English.
-                _(
-                    "The provider refused to cancel video #{id}: {detail}",
-                    id=job.id,
-                    detail=error.message,
-                ),
-            )
+            return await self._cancel_refused(job, key, task_id, error)
         await self._canceled_at_provider(job)
         return _canceled(job)
+
+    async def _cancel_refused(
+        self, job: Job, key: KeyState, task_id: str, error: DashScopeError
+    ) -> CancelOutcome:
+        """The provider said no: the task may have been canceled elsewhere (its console, another
+        process) or have started. Ask it how it stands, within the key's query budget."""
+        current = await self._ctx.jobs.get(job.id) or job
+        if current.state is JobState.CANCELED:
+            return _canceled(current)  # a poll saw it canceled first
+        if not current.state.is_final:
+            await self._query_slot(key)
+            try:
+                answer = await key.once.get_task(task_id)
+            except DashScopeError as unanswered:  # the polls will tell; answer as refused
+                log.warning(
+                    "Cancel of job %s refused; asking the task failed (%s)", job.id, unanswered
+                )
+            else:
+                if answer.status is TaskStatus.CANCELED:
+                    await self._canceled_at_provider(current)
+                    ended = await self._ctx.jobs.get(job.id) or current
+                    return _cannot_cancel(ended)  # "was already canceled", when it was
+        if error.code == "UnsupportedOperation":  # no longer PENDING
+            return _cannot_cancel(current)
+        return CancelOutcome(
+            False,
+            # Translators: {detail} is the provider's own explanation, often in English.
+            _(
+                "The provider refused to cancel video #{id}: {detail}",
+                id=job.id,
+                detail=error.message,
+            ),
+        )
 
     async def _cancel_unclear(
         self, job: Job, key: KeyState, task_id: str, error: DashScopeError

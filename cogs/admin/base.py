@@ -8,6 +8,8 @@ so every command also checks `is_moderator` at run time before it reads or chang
 from __future__ import annotations
 
 import logging
+from dataclasses import fields, replace
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -21,7 +23,7 @@ from cogs.admin import texts
 from cogs.checks import is_moderator, role_ids
 from cogs.served import ServedBot
 from storage.allowances import Allowance, Period
-from storage.guild_settings import GuildSettings
+from storage.guild_settings import Change, GuildSettings
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +74,28 @@ class AdminBase(commands.Cog):
             guild_id=guild_id, user_id=user.id, role_ids=role_ids(user)
         )
 
-    async def _update(
-        self, interaction: discord.Interaction, guild_id: int, **changes: object
-    ) -> None:
-        await self._services.guild_settings.update(
-            guild_id, actor_id=interaction.user.id, **changes
+    async def _change(
+        self, interaction: discord.Interaction, guild_id: int, change: Change
+    ) -> tuple[GuildSettings, GuildSettings]:
+        """Apply `change` to the server's settings as they are now (not as this command read
+        them: another moderator may have changed them since); return them before and after."""
+        before, after = await self._services.guild_settings.change(
+            guild_id, change, actor_id=interaction.user.id
         )
-        log.info(
-            "Guild %s settings changed by %s: %s", guild_id, interaction.user.id, sorted(changes)
+        if changed := [
+            f.name for f in fields(after) if getattr(after, f.name) != getattr(before, f.name)
+        ]:
+            log.info("Guild %s settings changed by %s: %s", guild_id, interaction.user.id, changed)
+        return before, after
+
+    async def _set(
+        self, interaction: discord.Interaction, guild_id: int, **values: Any
+    ) -> GuildSettings:
+        """Set some settings, leaving the others as they are now; return them as they were."""
+        before, _ = await self._change(
+            interaction, guild_id, lambda current: replace(current, **values)
         )
+        return before
 
 
 def check_seconds(seconds: int, *, lowest: int = 0) -> None:

@@ -2,9 +2,13 @@
 the server's language.
 
 Every reply is ephemeral, in the moderator's language, and says what changed and what it was.
+Each change is made to the settings as they are when it is written (another moderator may have
+changed them since this command read them), and the reply tells what it was just before.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import discord
 from discord import app_commands
@@ -17,7 +21,7 @@ from cogs.admin.base import SETTINGS, AdminBase, check_defaults
 from cogs.choices import MODEL_CHOICES, RESOLUTION_CHOICES, Duration
 from cogs.errors import send_private
 from cogs.languages import member_language
-from storage.guild_settings import normalise_words
+from storage.guild_settings import GuildSettings, normalise_words
 
 MOST_CHANNELS = 50
 MOST_BANNED_WORDS = 200
@@ -57,10 +61,22 @@ class SettingsCommands(AdminBase):
         channel: discord.TextChannel | discord.VoiceChannel | discord.ForumChannel,
     ) -> None:
         """Allow videos in a channel (once any is added, only listed channels allow them)."""
-        guild_id, settings = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         lang = member_language(interaction)
-        old = settings.allowed_channels
-        if channel.id in old:
+
+        def add(current: GuildSettings) -> GuildSettings:
+            listed = current.allowed_channels
+            if channel.id in listed:
+                return current
+            if len(listed) >= MOST_CHANNELS:
+                raise InvalidInput(
+                    _("At most {n} channels can be listed; remove one first.", n=MOST_CHANNELS)
+                )
+            return replace(current, allowed_channels=listed | {channel.id})
+
+        before, after = await self._change(interaction, guild_id, add)
+        old = before.allowed_channels
+        if after == before:
             await send_private(
                 interaction,
                 content=lang.gettext(
@@ -68,11 +84,6 @@ class SettingsCommands(AdminBase):
                 ),
             )
             return
-        if len(old) >= MOST_CHANNELS:
-            raise InvalidInput(
-                _("At most {n} channels can be listed; remove one first.", n=MOST_CHANNELS)
-            )
-        await self._update(interaction, guild_id, allowed_channels=old | {channel.id})
         if old:
             line = lang.gettext(
                 "Videos can now also be made in {channel} ({n} channels).",
@@ -94,10 +105,16 @@ class SettingsCommands(AdminBase):
         channel: discord.TextChannel | discord.VoiceChannel | discord.ForumChannel,
     ) -> None:
         """Stop allowing videos in a listed channel (an empty list allows every channel)."""
-        guild_id, settings = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         lang = member_language(interaction)
-        old = settings.allowed_channels
-        if channel.id not in old:
+        before, after = await self._change(
+            interaction,
+            guild_id,
+            lambda current: replace(
+                current, allowed_channels=current.allowed_channels - {channel.id}
+            ),
+        )
+        if after == before:
             await send_private(
                 interaction,
                 content=lang.gettext(
@@ -105,8 +122,7 @@ class SettingsCommands(AdminBase):
                 ),
             )
             return
-        left = old - {channel.id}
-        await self._update(interaction, guild_id, allowed_channels=left)
+        left = after.allowed_channels
         if left:
             line = lang.ngettext(
                 "Videos can no longer be made in {channel} ({n} channel left).",
@@ -125,9 +141,10 @@ class SettingsCommands(AdminBase):
     @SETTINGS.command(name="channels_clear")
     async def settings_channels_clear(self, interaction: discord.Interaction) -> None:
         """Allow videos in every channel again (empties the channel list)."""
-        guild_id, settings = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         lang = member_language(interaction)
-        if not settings.allowed_channels:
+        before = await self._set(interaction, guild_id, allowed_channels=frozenset())
+        if not before.allowed_channels:
             await send_private(
                 interaction,
                 content=lang.gettext(
@@ -135,12 +152,11 @@ class SettingsCommands(AdminBase):
                 ),
             )
             return
-        await self._update(interaction, guild_id, allowed_channels=frozenset())
         await send_private(
             interaction,
             content=lang.gettext(
                 "Videos can be made in every channel again (was only {channels}).",
-                channels=texts.channels_text(lang, settings.allowed_channels),
+                channels=texts.channels_text(lang, before.allowed_channels),
             ),
         )
 
@@ -157,12 +173,11 @@ class SettingsCommands(AdminBase):
         words: app_commands.Range[str, 1, 1000],
     ) -> None:
         """Add or remove words that prompts may not contain."""
-        guild_id, settings = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         lang = member_language(interaction)
         given = normalise_words(words.split(","))
         if not given:
             raise InvalidInput(_("Give one or more words, separated by commas."), field="words")
-        old = settings.banned_words
         if action == "add":
             if too_long := [w for w in given if len(w) > LONGEST_BANNED_WORD]:
                 raise InvalidInput(
@@ -174,23 +189,28 @@ class SettingsCommands(AdminBase):
                     ),
                     field="words",
                 )
-            new = normalise_words([*old, *given])
-            if len(new) > MOST_BANNED_WORDS:
+        elif action != "remove":
+            raise InvalidInput(_("Choose to add or to remove words."), field="action")
+
+        def edit(current: GuildSettings) -> GuildSettings:
+            if action == "remove":
+                kept = tuple(w for w in current.banned_words if w not in given)
+                return replace(current, banned_words=kept)
+            added = normalise_words([*current.banned_words, *given])
+            if len(added) > MOST_BANNED_WORDS:
                 raise InvalidInput(
                     _("At most {n} banned words; remove some first.", n=MOST_BANNED_WORDS)
                 )
-            changed = [w for w in given if w not in old]
-        elif action == "remove":
-            new = tuple(w for w in old if w not in given)
-            changed = [w for w in given if w in old]
-        else:
-            raise InvalidInput(_("Choose to add or to remove words."), field="action")
+            return replace(current, banned_words=added)
+
+        before, after = await self._change(interaction, guild_id, edit)
+        old, new = before.banned_words, after.banned_words
+        changed = [w for w in given if (w in old) != (w in new)]
         if not changed:
             await send_private(
                 interaction, content=lang.gettext("The list already says that; nothing changed.")
             )
             return
-        await self._update(interaction, guild_id, banned_words=new)
         message = (
             _n(
                 "Banned {words} ({n} banned word in all, was {old}).",
@@ -223,9 +243,9 @@ class SettingsCommands(AdminBase):
         resolution: str | None = None,
     ) -> None:
         """Set the model and resolution new videos use by default (empty: the built-in ones)."""
-        guild_id, settings = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         check_defaults(model, resolution)
-        await self._update(
+        settings = await self._set(
             interaction, guild_id, default_model=model, default_resolution=resolution
         )
         lang = member_language(interaction)
@@ -250,8 +270,8 @@ class SettingsCommands(AdminBase):
     @app_commands.describe(forced="True: every video carries the provider's watermark")
     async def settings_watermark(self, interaction: discord.Interaction, forced: bool) -> None:
         """Choose whether every video must carry the provider's watermark."""
-        guild_id, settings = await self._authorise(interaction)
-        await self._update(interaction, guild_id, force_watermark=bool(forced))
+        guild_id, _settings = await self._authorise(interaction)
+        settings = await self._set(interaction, guild_id, force_watermark=bool(forced))
         lang = member_language(interaction)
         await send_private(
             interaction,
@@ -271,7 +291,7 @@ class SettingsCommands(AdminBase):
         self, interaction: discord.Interaction, seconds: Duration | None = None
     ) -> None:
         """Limit how long a video may be (empty: each model's own limit)."""
-        guild_id, settings = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         if seconds is not None and not SHORTEST_SECONDS <= seconds <= LONGEST_SECONDS:
             raise InvalidInput(
                 _(
@@ -282,7 +302,7 @@ class SettingsCommands(AdminBase):
                 ),
                 field="seconds",
             )
-        await self._update(interaction, guild_id, max_duration=seconds)
+        settings = await self._set(interaction, guild_id, max_duration=seconds)
         lang = member_language(interaction)
         await send_private(
             interaction,
@@ -301,7 +321,7 @@ class SettingsCommands(AdminBase):
         self, interaction: discord.Interaction, role: discord.Role | None = None
     ) -> None:
         """Choose the role whose members may use /videoadmin (empty: Manage Server only)."""
-        guild_id, settings = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         # The role hands out moderator rights, so only those Discord trusts with the server pick it.
         user = interaction.user
         if not isinstance(user, discord.Member) or not user.guild_permissions.manage_guild:
@@ -310,7 +330,7 @@ class SettingsCommands(AdminBase):
             raise InvalidInput(
                 _("Choose a role other than @everyone: every member would moderate.")
             )
-        await self._update(
+        settings = await self._set(
             interaction, guild_id, moderator_role_id=None if role is None else role.id
         )
         lang = member_language(interaction)
@@ -335,7 +355,7 @@ class SettingsCommands(AdminBase):
     @app_commands.choices(language=LANGUAGE_CHOICES)
     async def settings_language(self, interaction: discord.Interaction, language: str) -> None:
         """Choose the language of the bot's messages to the whole server."""
-        guild_id, settings = await self._authorise(interaction)
+        guild_id, _settings = await self._authorise(interaction)
         chosen = None if language == DISCORD_LANGUAGE else language
         if chosen is not None and chosen not in LANGUAGE_NAMES:
             raise InvalidInput(
@@ -346,7 +366,7 @@ class SettingsCommands(AdminBase):
                 ),
                 field="language",
             )
-        await self._update(interaction, guild_id, language=chosen)
+        settings = await self._set(interaction, guild_id, language=chosen)
         lang = member_language(interaction)
         await send_private(
             interaction,

@@ -63,6 +63,7 @@ def build_app(fake: FakeDiscord) -> web.Application:
     add("GET", f"{API}/oauth2/applications/@me", routes.application)
     add("POST", f"{API}/users/@me/channels", routes.open_dm)
     add("GET", f"{API}/users/{{user_id}}", routes.get_user)
+    add("GET", f"{API}/guilds/{{guild_id}}/members/{{user_id}}", routes.get_member)
     add("GET", f"{API}/channels/{{channel_id}}", routes.get_channel)
     add("GET", f"{API}/channels/{{channel_id}}/messages", routes.history)
     add("POST", f"{API}/channels/{{channel_id}}/messages", routes.create)
@@ -192,6 +193,16 @@ class RestRoutes:
         if user is None:
             raise DiscordError(404, "Unknown User", 10013)
         return json_response(user.to_json())
+
+    async def get_member(self, request: web.Request) -> web.Response:
+        guild = self.fake.guild
+        if _int(request, "guild_id") != guild.id:
+            raise DiscordError(404, "Unknown Guild", 10004)
+        user_id = _int(request, "user_id")
+        member = next((u for u in guild.members if u.id == user_id), None)
+        if member is None:  # never joined, left, or banned
+            raise DiscordError(404, "Unknown Member", 10007)
+        return json_response(guild.member_json(member))
 
     async def open_dm(self, request: web.Request) -> web.Response:
         body = request[_BODY] or {}

@@ -173,6 +173,10 @@ class FakeDiscord:
         self.guild.members.append(user)
         return user
 
+    def remove_member(self, user: User) -> None:
+        """A member leaves the guild, or is banned from it (their DMs with the bot stay)."""
+        self.guild.members.remove(user)
+
     def say(self, user: User, content: str, channel: Channel | None = None) -> Message:
         """A member posts in a channel (the bot does not need to see it: no intents for it)."""
         return self.create_message(channel or self.channel, user, {"content": content}, [])
