@@ -89,9 +89,8 @@ class Canceler:
         if current.state is JobState.CANCELED:
             return _canceled(current)  # a poll saw it canceled first
         if not current.state.is_final:
-            await self._query_slot(key)
             try:
-                answer = await key.once.get_task(task_id)
+                answer = await key.get_task(task_id)
             except DashScopeError as unanswered:  # the polls will tell; answer as refused
                 log.warning(
                     "Cancel of job %s refused; asking the task failed (%s)", job.id, unanswered
