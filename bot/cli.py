@@ -18,6 +18,7 @@ from typing import NoReturn
 
 import aiohttp
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from bot.catalog import MODELS, MediaType, Region
 from bot.dashscope import DashScopeClient, DashScopeError
@@ -156,6 +157,9 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         except ValidationError as error:
             for line in setting_errors(error):  # never the values given: they may be secrets
                 print(f"error: {line}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except SettingsError as error:  # a JSON setting that is not JSON (its text names no value)
+            print(f"error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
     # The database's errors, wherever it is opened: one line, never the password.
     where = "--to" if args.command == "copy-database" and args.to else "WANBOT_DATABASE_URL"
