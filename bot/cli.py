@@ -28,7 +28,7 @@ from bot.i18n import ENGLISH_CODE, LANGUAGE_NAMES
 from bot.settings import Settings, setting_errors
 from bot.usage_report import PERIODS
 from storage.database import StorageInUse, is_postgres_url
-from storage.postgres import DatabaseUnreachable, DatabaseUrlError
+from storage.pglink import DatabaseUnreachable, DatabaseUrlError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 

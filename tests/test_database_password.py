@@ -15,7 +15,7 @@ import pytest
 from bot.cli import main
 from bot.settings import Settings
 from storage.connect import open_database
-from storage.postgres import DatabaseUnreachable, DatabaseUrlError
+from storage.pglink import DatabaseUnreachable, DatabaseUrlError
 from tests.conftest import PASSWORD_ROLE, ROLE_PASSWORD, new_postgres_schema, role_url
 
 ROOT = Path(__file__).resolve().parents[1]
