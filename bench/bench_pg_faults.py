@@ -40,7 +40,8 @@ from bench_pg_quota import postgres_server
 from benchlib import report, report_header
 
 from storage.guild_settings import GuildSettingsStore
-from storage.postgres import LinkLimits, PostgresDatabase
+from storage.pglink import LinkLimits
+from storage.postgres import PostgresDatabase
 from tests.pgproxy import PgProxy
 
 ROUNDS = 5

@@ -18,6 +18,7 @@ from typing import NoReturn
 
 import aiohttp
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from bot.catalog import MODELS, MediaType, Region
 from bot.dashscope import DashScopeClient, DashScopeError
@@ -27,7 +28,7 @@ from bot.i18n import ENGLISH_CODE, LANGUAGE_NAMES
 from bot.settings import Settings, setting_errors
 from bot.usage_report import PERIODS
 from storage.database import StorageInUse, is_postgres_url
-from storage.postgres import DatabaseUnreachable, DatabaseUrlError
+from storage.pglink import DatabaseUnreachable, DatabaseUrlError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -159,6 +160,9 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
         except ValidationError as error:
             for line in setting_errors(error):  # never the values given: they may be secrets
                 print(f"error: {line}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except SettingsError as error:  # a JSON setting that is not JSON (its text names no value)
+            print(f"error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
     # The database's errors, wherever it is opened: one line, never the password.
     where = "--to" if args.command == "copy-database" and args.to else "WANBOT_DATABASE_URL"

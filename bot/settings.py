@@ -104,7 +104,7 @@ class Settings(BaseSettings):
         value = url.get_secret_value().strip() if url else ""
         if value and not is_postgres_url(value):
             # Never echo the value: it may carry a password.
-            raise ValueError("WANBOT_DATABASE_URL must start with postgresql://")
+            raise ValueError("must start with postgresql://")
         return url
 
     @model_validator(mode="after")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.database import Database, is_postgres_url
-from storage.postgres import LinkLimits, PostgresDatabase
+from storage.pglink import LinkLimits
+from storage.postgres import PostgresDatabase
 from storage.sqlite import SqliteDatabase
 
 

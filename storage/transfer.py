@@ -9,7 +9,8 @@ moved past the highest id copied.
 from __future__ import annotations
 
 from storage.database import Database, Row
-from storage.postgres import LinkLimits, PostgresDatabase
+from storage.pglink import LinkLimits
+from storage.postgres import PostgresDatabase
 
 # The copy is one transaction that reads each SQLite table while it is open: reading a big one
 # may leave it idle longer than a running bot's limits allow. A one-off, watched by an operator.

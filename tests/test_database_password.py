@@ -15,7 +15,7 @@ import pytest
 from bot.cli import main
 from bot.settings import Settings
 from storage.connect import open_database
-from storage.postgres import DatabaseUnreachable, DatabaseUrlError
+from storage.pglink import DatabaseUnreachable, DatabaseUrlError
 from tests.conftest import PASSWORD_ROLE, ROLE_PASSWORD, new_postgres_schema, role_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,7 +174,13 @@ def test_bad_settings_are_one_line_each_and_never_repeat_the_value(
     monkeypatch.setenv("WANBOT_DATABASE_URL", "mysql://wanbot:Zq9secretXk7@db/wanbot")
     assert main(["health"]) == 2
     err = capsys.readouterr().err
-    assert err == "error: WANBOT_DATABASE_URL: WANBOT_DATABASE_URL must start with postgresql://\n"
+    assert err == "error: WANBOT_DATABASE_URL: must start with postgresql://\n"
+    assert_never_shown(err)
+    monkeypatch.delenv("WANBOT_DATABASE_URL")
+    monkeypatch.setenv("WANBOT_CONCURRENCY", '{"wan2.7-i2v": Zq9')
+    assert main(["health"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "concurrency" in err
     assert_never_shown(err)
 
 

@@ -12,7 +12,8 @@ import asyncpg
 import pytest
 
 from storage.guild_settings import GuildSettingsStore
-from storage.postgres import DatabaseUnreachable, LinkLimits, PostgresDatabase
+from storage.pglink import DatabaseUnreachable, LinkLimits
+from storage.postgres import PostgresDatabase
 from tests.conftest import new_postgres_schema
 from tests.pgproxy import ProxyFactory
 
