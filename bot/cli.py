@@ -368,7 +368,10 @@ async def _usage_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.csv:
         args.csv.write_bytes(ledger_csv(entries))
         print(f"{args.csv}: {len(entries)} ledger rows", file=sys.stderr)
-    first, last = _day(report.period_start), _day(report.period_end - 1)
+    first, last = (
+        datetime.fromtimestamp(at, UTC).date().isoformat()
+        for at in (report.period_start, report.period_end - 1)
+    )
     print(
         f"{args.output}: {report.total_seconds} s in {report.jobs} video(s) in server "
         f"{args.guild}, the {report.period.value} of {first} to {last}",
@@ -376,10 +379,6 @@ async def _usage_command(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(args.output)
     return EXIT_OK
-
-
-def _day(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).date().isoformat()
 
 
 async def _copy_database(settings: Settings, to: str | None) -> int:
@@ -391,13 +390,9 @@ async def _copy_database(settings: Settings, to: str | None) -> int:
 
     target = str(settings.database_target())
     url = to or (target if is_postgres_url(target) else None)
-    if url is None:
-        print(
-            "error: name the PostgreSQL database: --to URL or WANBOT_DATABASE_URL", file=sys.stderr
-        )
-        return EXIT_BAD_INPUT
-    if not is_postgres_url(url):
-        print("error: --to must be a postgresql:// URL", file=sys.stderr)
+    if url is None or not is_postgres_url(url):
+        what = "--to must be" if url else "name the database: --to or WANBOT_DATABASE_URL,"
+        print(f"error: {what} a postgresql:// URL", file=sys.stderr)
         return EXIT_BAD_INPUT
     source_path = settings.database_path
     if not source_path.is_file():

@@ -30,7 +30,7 @@ from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import JobStore
-from storage.postgres import PostgresDatabase
+from storage.postgres import LinkLimits, PostgresDatabase
 from storage.quotas import QuotaStore
 from tests.conftest import new_postgres_schema
 from tests.fakediscord import FakeDiscord
@@ -122,7 +122,7 @@ async def silent_server() -> AsyncIterator[str]:
 async def test_no_beat_while_postgres_is_silent(silent_server: str, tmp_path: Path) -> None:
     beat = old_heartbeat(tmp_path / "heartbeat")
     pool = await asyncpg.create_pool(silent_server, min_size=0, max_size=1)
-    db = PostgresDatabase(pool, silent_server)
+    db = PostgresDatabase(pool, silent_server, LinkLimits(), None)
     try:
         started = time.monotonic()
         trouble = await Heartbeat(beat, db, engine_alive=well, ping_within=0.3).beat()
@@ -163,8 +163,7 @@ async def test_no_beat_unless_the_engine_loop_runs(db: Database, tmp_path: Path)
             assert touched(beat)
             old_heartbeat(beat)
             # The loop dies (as from an error nothing caught): the engine no longer works.
-            loop = engine._cluster._loop
-            assert loop is not None
+            loop = engine._cluster._loops[0]
             loop.cancel()
             await asyncio.gather(loop, return_exceptions=True)
             assert await heartbeat.beat() == "the engine's loop is not running"

@@ -48,7 +48,10 @@ async def many_pending(rig: Rig, count: int) -> list[Job]:
     rig.simulator.config.submit_per_second = dict(many)
     rig.simulator.config.pending_seconds = 300  # every task can still be canceled
     users = [Requester(user_id=u, guild_id=10) for u in range(count)]
-    jobs = [await rig.engine.enqueue(video_request(FLASH), user) for user in users]
+    jobs = [  # different prompts: equal ones are sent one at a time
+        await rig.engine.enqueue(video_request(FLASH, prompt=f"video {n}"), user)
+        for n, user in enumerate(users)
+    ]
     await rig.engine.step()
     assert {(await rig.job(j.id)).state for j in jobs} == {JobState.PENDING}
     rig.clock.advance(rig.config.planner.longest_interval)

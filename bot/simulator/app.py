@@ -73,6 +73,7 @@ class Simulator:
     ) -> None:
         self._context = Context(config or SimulatorConfig(), clock, secrets.token_bytes(32))
         self.requests: list[RecordedRequest] = []
+        self.arrived = asyncio.Event()  # set at every request (tests wait on it, then clear it)
         self.base_url: str | None = None
         self._faults = Faults(self._context)
         self._uploads = Uploads(self._context)
@@ -211,6 +212,7 @@ class Simulator:
                 time=self.clock(),
             )
         )
+        self.arrived.set()
         if not is_api:
             return await handler(request)
         if request.path.startswith(API_PREFIX + "/tasks"):
