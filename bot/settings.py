@@ -75,9 +75,10 @@ class Settings(BaseSettings):
     unreadable_give_up_seconds: float = Field(default=120.0, gt=0)
     reuse_results: bool = False
     # Several processes (PostgreSQL): deliveries one process carries at once, how long its claim
-    # on one lasts unless renewed, and how often it looks for work and for the scheduler's lock.
+    # on one (and the scheduler's term) lasts unless renewed, and how often it looks for work and
+    # for the scheduler's lock.
     delivery_slots: int = Field(default=4, ge=1)
-    lease_seconds: float = Field(default=30.0, ge=5.0)
+    lease_seconds: float = Field(default=20.0, ge=5.0)
     tick_seconds: float = Field(default=2.0, gt=0, le=10.0)
     # The provider's answers and the state changes of jobs that ended longer ago are deleted
     # (the quota ledger is kept at least for the periods usage reports show); 0: keep everything.

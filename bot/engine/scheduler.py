@@ -51,7 +51,6 @@ class Scheduler:
         self._polling = polling
         self._shown_position: dict[int, int] = {}  # queued job -> place last shown
         self._seen: set[int] = set()  # every job put in line while leading (never twice)
-        self.newest_seen = 0  # the highest job id put in line: newer ones come from elsewhere
         self._loop: asyncio.Task[None] | None = None
         self.sweep: Callable[[float], Awaitable[None]] | None = None  # the first phase
         self.deposed = False  # a write was refused: another process schedules now
@@ -190,14 +189,12 @@ class Scheduler:
         """Forget every job seen (stepping down: the next scheduler resumes from the rows)."""
         self._seen.clear()
         self._shown_position.clear()
-        self.newest_seen = 0
 
     def _see(self, job: Job) -> bool:
         """Note `job` as put in line; False if it already was (a job is never queued twice)."""
         if job.id in self._seen:
             return False
         self._seen.add(job.id)
-        self.newest_seen = max(self.newest_seen, job.id)
         return True
 
     def withdraw(self, job_id: int) -> bool:
