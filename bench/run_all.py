@@ -38,6 +38,7 @@ SUMMARY = (
     "pg_quota_ops_per_s",
     "pg_quota_lost_updates",
     "failover_s",
+    "failover_silent_s",
     "write_stall_s",
     "retention_write_ms_max_sqlite",
     "retention_write_ms_max_pg",

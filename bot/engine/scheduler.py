@@ -224,7 +224,7 @@ class Scheduler:
         if self._closing:
             return
         ctx = self._ctx
-        chosen: list[int] = []
+        chosen: list[tuple[int, str]] = []
         unclear = self._unclear()
         for model in ctx.queue.models():
             while open_keys := self._open(model, now):
@@ -239,16 +239,28 @@ class Scheduler:
                 if job_id is None:
                     break
                 key = ctx.job_keys[job_id]
-                ctx.submit_window(key, model).take(now)
+                ctx.submit_window(key, model).begin(now)
                 key.hold(model)
                 ctx.ready_at.pop(job_id, None)
                 self._shown_position.pop(job_id, None)
                 if job_id in ctx.signatures:
                     unclear.add(ctx.signatures[job_id])
-                chosen.append(job_id)
-        await each(self._submitter.submit, chosen)
+                chosen.append((job_id, model))
+        await each(self._submit, chosen)
         if chosen:
             await self._announce_positions()
+
+    async def _submit(self, chosen: tuple[int, str]) -> None:
+        """Submit one job. Its place in the submit window is held from now until a second after
+        the answer, so however the POST is delayed on its way, no second at the provider sees
+        more submits than the window allows."""
+        job_id, model = chosen
+        ctx = self._ctx
+        window = ctx.submit_window(ctx.job_keys[job_id], model)
+        try:
+            await self._submitter.submit(job_id)
+        finally:
+            window.end(ctx.clock())
 
     async def _announce_positions(self) -> None:
         """Tell the first few jobs in each line their new place, when it changed."""
