@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -176,19 +177,42 @@ async def wait_all_final(url: str, job_ids: list[int]) -> int:
 
 
 async def run(folder: Path, url: str, tick_seconds: float | None) -> dict:
-    rng = random.Random(SEED)
-    config = SimulatorConfig(pending_seconds=PENDING_S, running_seconds=RUNNING_S)
-    output = folder / "output"
     settings = {"WANBOT_LEASE_SECONDS": str(LEASE_S)}
     if tick_seconds is not None:
         settings["WANBOT_TICK_SECONDS"] = str(tick_seconds)
+
+    async def kill(worker: Worker) -> None:
+        await worker.kill()
+
+    return await take_turns(
+        folder, {name: url for name in HOSTS}, url, settings, kills=KILLS, fail=kill, word="kill"
+    )
+
+
+async def take_turns(
+    folder: Path,
+    worker_urls: dict[str, str],
+    url: str,
+    settings: dict[str, str],
+    *,
+    kills: int,
+    fail: Callable[[Worker], Awaitable[None]],
+    word: str,
+    after: Callable[[Worker], Awaitable[None]] | None = None,
+) -> dict:
+    """Two workers take turns as the scheduler while jobs stream in: `kills` times, `fail` the
+    scheduler (then `after` it), time the standby's first request, start the failed one again
+    as the next standby. Return the readings and how the jobs ended."""
+    rng = random.Random(SEED)
+    config = SimulatorConfig(pending_seconds=PENDING_S, running_seconds=RUNNING_S)
+    output = folder / "output"
     async with Simulator(config) as simulator:
         assert simulator.base_url is not None
         port = simulator.base_url.split(":")[2].split("/")[0]
         workers = {
             name: Worker(
                 name,
-                database_url=url,
+                database_url=worker_urls[name],
                 api_base_url=f"http://{host}:{port}/api/v1",
                 api_key="sk-bench",
                 output_dir=output,
@@ -209,23 +233,25 @@ async def run(folder: Path, url: str, tick_seconds: float | None) -> dict:
             async with enqueuer(url, folder, announce=False) as queue:
                 arrivals = asyncio.create_task(stream(queue, made), name="arrivals")
                 try:
-                    for kill in range(1, KILLS + 1):
+                    for turn in range(1, kills + 1):
                         await asyncio.sleep(SETTLE_S + rng.uniform(0, 2.0))
                         await until_in_flight(url)
                         start_index = len(simulator.requests)
-                        killed_at = time.time()
-                        await scheduler.kill()
+                        failed_at = time.time()
+                        await fail(scheduler)
                         seen = await first_request_from(
-                            simulator, HOSTS[standby.name], killed_at, start_index
+                            simulator, HOSTS[standby.name], failed_at, start_index
                         )
-                        reading = None if seen is None else seen - killed_at
+                        reading = None if seen is None else seen - failed_at
                         readings.append(reading)
                         shown = "never" if reading is None else f"{reading:.3f} s"
                         print(
-                            f"# kill {kill}: {scheduler.name} (pid {scheduler.pid}); {standby.name}"
-                            f" sent its first request {shown} later",
+                            f"# {word} {turn}: {scheduler.name} (pid {scheduler.pid});"
+                            f" {standby.name} sent its first request {shown} later",
                             flush=True,
                         )
+                        if after is not None:
+                            await after(scheduler)
                         if reading is None:
                             break
                         async with asyncio.timeout(START_DEADLINE_S):

@@ -27,114 +27,51 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import random
 import signal
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_failover import (
-    ARRIVAL_S,
-    HOSTS,
-    PENDING_S,
-    RUNNING_S,
-    SEED,
-    START_DEADLINE_S,
-    check_jobs,
-    first_request_from,
-    stream,
-    until_in_flight,
-    wait_all_final,
-)
+from bench_failover import ARRIVAL_S, HOSTS, take_turns
 from benchlib import report, report_header
 
-from bot.local_cluster import RUNNING, SCHEDULER_NOW, Worker, enqueuer, throwaway_postgres
-from bot.simulator import Simulator, SimulatorConfig
+from bot.local_cluster import Worker, throwaway_postgres
 from tests.pgproxy import PgProxy
 
 KILLS = 3
-SETTLE_S = 3.0
 
 
 async def run(folder: Path, url: str, lease_seconds: float | None) -> dict:
-    rng = random.Random(SEED)
-    config = SimulatorConfig(pending_seconds=PENDING_S, running_seconds=RUNNING_S)
-    output = folder / "output"
     settings = {} if lease_seconds is None else {"WANBOT_LEASE_SECONDS": str(lease_seconds)}
     proxies = {name: await PgProxy(url).start() for name in HOSTS}
-    async with Simulator(config) as simulator:
-        assert simulator.base_url is not None
-        port = simulator.base_url.split(":")[2].split("/")[0]
-        workers = {
-            name: Worker(
-                name,
-                database_url=proxies[name].url,
-                api_base_url=f"http://{host}:{port}/api/v1",
-                api_key="sk-bench",
-                output_dir=output,
-                folder=folder / "workers",
-                settings=settings,
-            )
-            for name, host in HOSTS.items()
-        }
-        readings: list[float | None] = []
-        made: list[int] = []
-        try:
-            async with asyncio.timeout(START_DEADLINE_S):
-                await workers["A"].start()
-                await workers["A"].wait_for(f"{RUNNING} (scheduler)")
-                await workers["B"].start()
-                await workers["B"].wait_for(f"{RUNNING} (standing by)")
-            scheduler, standby = workers["A"], workers["B"]
-            async with enqueuer(url, folder, announce=False) as queue:
-                arrivals = asyncio.create_task(stream(queue, made), name="arrivals")
-                try:
-                    for kill in range(1, KILLS + 1):
-                        await asyncio.sleep(SETTLE_S + rng.uniform(0, 2.0))
-                        await until_in_flight(url)
-                        start_index = len(simulator.requests)
-                        silent_at = time.time()
-                        proxies[scheduler.name].blackhole()
-                        assert scheduler.pid is not None
-                        os.kill(scheduler.pid, signal.SIGSTOP)
-                        seen = await first_request_from(
-                            simulator, HOSTS[standby.name], silent_at, start_index
-                        )
-                        reading = None if seen is None else seen - silent_at
-                        readings.append(reading)
-                        shown = "never" if reading is None else f"{reading:.3f} s"
-                        print(
-                            f"# silence {kill}: {scheduler.name} (pid {scheduler.pid});"
-                            f" {standby.name} sent its first request {shown} later",
-                            flush=True,
-                        )
-                        await scheduler.kill()
-                        proxies[scheduler.name].heal()
-                        if reading is None:
-                            break
-                        async with asyncio.timeout(START_DEADLINE_S):
-                            await standby.wait_for(SCHEDULER_NOW)
-                            await scheduler.start()
-                            await scheduler.wait_for(f"{RUNNING} (standing by)")
-                        scheduler, standby = standby, scheduler
-                finally:
-                    arrivals.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await arrivals
-            left = await wait_all_final(url, made)
-        finally:
-            for worker in workers.values():
-                await worker.stop()
-            for proxy in proxies.values():
-                await proxy.close()
-        problems = await check_jobs(url, made, output, list(workers.values()))
-    return {"readings": readings, "jobs": len(made), "left": left, "problems": problems}
+
+    async def silence(worker: Worker) -> None:
+        proxies[worker.name].blackhole()  # power or network lost: nothing closes
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGSTOP)
+
+    async def end(worker: Worker) -> None:
+        await worker.kill()
+        proxies[worker.name].heal()
+
+    try:
+        return await take_turns(
+            folder,
+            {name: proxy.url for name, proxy in proxies.items()},
+            url,
+            settings,
+            kills=KILLS,
+            fail=silence,
+            after=end,
+            word="silence",
+        )
+    finally:
+        for proxy in proxies.values():
+            await proxy.close()
 
 
 def main() -> int:

@@ -29,22 +29,15 @@ from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import Job, JobStore
-from storage.postgres import LinkLimits, PostgresDatabase
+from storage.postgres import PostgresDatabase
 from storage.quotas import QuotaStore
 from tests.conftest import new_postgres_schema
 from tests.pgproxy import PgProxy, ProxyFactory
 from tests.test_cluster import WatchedNotifier, delivered, ledger, posts, until
 from tests.test_engine import ALICE, BOB, video_request
+from tests.test_pg_link import SHORT  # short link limits, so a silent machine costs little
 
 WITHIN = 30.0  # seconds: a deadline, not a pace
-# A proxied machine's own limits, short so that its silence costs the others little here.
-SHORT = LinkLimits(
-    connect_seconds=2.0,
-    command_seconds=4.0,
-    statement_seconds=3.5,
-    lock_seconds=3.0,
-    idle_in_transaction_seconds=1.0,
-)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.simulator import Simulator
 from tests import test_e2e_video
 from tests.fakediscord import FakeDiscord, Message
+from tests.fakediscord.model import Channel
 from tests.fakediscord.wanbot import (
     RunningBot,
     fast_settings,
@@ -118,19 +119,27 @@ async def test_a_video_delivered_by_dm_is_found_after_a_crash_not_repeated(
     assert ledger(settings.database_path, job_id) == {"reserve": 1, "commit": 1}
 
 
+async def video_in_dm(fake: FakeDiscord) -> tuple[int, Channel, Message]:
+    """Ask for a video in a channel the bot may not post in; return its job, the member's DM
+    channel and the video delivered there."""
+    image = fake.upload("first.png", *media("first.png"))
+    asked = await fake.slash("video", "animate", image=image, prompt="A cat")
+    await fake.wait_for(lambda: job_of(asked) is not None, what="the Queued reply")
+    first = job_of(asked)
+    assert first is not None
+    dm = fake.dm_channel(fake.member)
+    await fake.wait_for(lambda: bool(messages_for(fake, dm.id, first)), what="the DM'd video")
+    [video] = messages_for(fake, dm.id, first)
+    return first, dm, video
+
+
 async def test_retry_on_a_video_delivered_by_dm_makes_a_new_one(
     fake: FakeDiscord, simulator: Simulator, tmp_path: Path
 ) -> None:
     settings = fast_settings(tmp_path)
     fake.faults.fail("POST", rf"/channels/{fake.channel.id}/messages", 403, times=None)
     async with running_bot(fake, simulator, settings) as running:
-        image = fake.upload("first.png", *media("first.png"))
-        asked = await fake.slash("video", "animate", image=image, prompt="A cat")
-        await fake.wait_for(lambda: job_of(asked) is not None, what="the Queued reply")
-        first = job_of(asked)
-        dm = fake.dm_channel(fake.member)
-        await fake.wait_for(lambda: bool(messages_for(fake, dm.id, first)), what="the DM'd video")  # type: ignore[arg-type]
-        [video] = messages_for(fake, dm.id, first)  # type: ignore[arg-type]
+        first, dm, video = await video_in_dm(fake)
 
         pressed = await fake.press(video, f"wanbot:retry:{first}")
         await fake.wait_for(lambda: bool(pressed.texts()), what="the answer to Retry")
@@ -148,13 +157,7 @@ async def test_retry_in_dms_after_leaving_the_server_makes_nothing(
     settings = fast_settings(tmp_path)
     fake.faults.fail("POST", rf"/channels/{fake.channel.id}/messages", 403, times=None)
     async with running_bot(fake, simulator, settings) as running:
-        image = fake.upload("first.png", *media("first.png"))
-        asked = await fake.slash("video", "animate", image=image, prompt="A cat")
-        await fake.wait_for(lambda: job_of(asked) is not None, what="the Queued reply")
-        first = job_of(asked)
-        dm = fake.dm_channel(fake.member)
-        await fake.wait_for(lambda: bool(messages_for(fake, dm.id, first)), what="the DM'd video")  # type: ignore[arg-type]
-        [video] = messages_for(fake, dm.id, first)  # type: ignore[arg-type]
+        first, _dm, video = await video_in_dm(fake)
         await running.bot.engine.settle()
 
         fake.remove_member(fake.member)  # Alice leaves the server (or is banned); the DM stays

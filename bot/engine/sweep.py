@@ -148,11 +148,16 @@ class Sweep:
         )
 
     def _drop_stale(self, states: dict[int, JobState]) -> None:
-        """Forget what memory holds about jobs whose rows moved on (ended, or elsewhere)."""
+        """Forget what memory holds about jobs whose rows moved on (ended, or elsewhere). A job
+        queued here since the rows were read is newer than all of them, and stays."""
         ctx = self._ctx
-        for job_id in [j for j in list(ctx.ready_at) if states.get(j) is not JobState.QUEUED]:
+
+        def moved_on(job_id: int) -> bool:
+            return job_id <= self._newest and states.get(job_id) is not JobState.QUEUED
+
+        for job_id in [j for j in list(ctx.ready_at) if moved_on(j)]:
             ctx.ready_at.pop(job_id, None)
-        for job_id in [j for j in _queued(ctx) if states.get(j) is not JobState.QUEUED]:
+        for job_id in [j for j in _queued(ctx) if moved_on(j)]:
             self._withdraw(job_id)
         for job_id in [j for j in ctx.reconcile_at if states.get(j) is not JobState.SUBMITTING]:
             if job_id not in ctx.sending:
