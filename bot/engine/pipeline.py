@@ -48,6 +48,11 @@ class Pipeline:
         """How many results are on their way."""
         return len(self._background)
 
+    @property
+    def carried(self) -> int:
+        """How many deliveries this process carries under lease now."""
+        return len(self._carrying)
+
     async def offer(self, job: Job) -> None:
         """Carry `job`'s result here if there is room, else leave it to any process with room."""
         if job.id in self._carrying or await self._claim(job.id):
@@ -162,6 +167,7 @@ class Pipeline:
             await (ctx.key_of(job) or ctx.first).client.download(job.result_url, path)
         except DashScopeError as error:
             expired = error.status in (403, 404)
+            ctx.metrics.delivery("result_expired" if expired else "download_failed")
             await self._settlement.end(
                 job,
                 JobState.EXPIRED if expired else JobState.FAILED,
@@ -177,6 +183,7 @@ class Pipeline:
             await ctx.workers.result_work(probe_video_file, path)
         except InvalidInput:
             path.unlink(missing_ok=True)
+            ctx.metrics.delivery("unplayable")
             await self._settlement.end(
                 job,
                 JobState.FAILED,
@@ -207,6 +214,7 @@ class Pipeline:
             # claims it next looks again before posting.
             if (message_id := await ctx.notifier.delivered_message(job)) is None:
                 path.unlink(missing_ok=True)
+                ctx.metrics.delivery("post_failed")
                 await self._settlement.end(
                     job,
                     JobState.FAILED,
@@ -218,6 +226,7 @@ class Pipeline:
                 return
             log.info("Job %s was posted after all (message %s)", job.id, message_id)
         await self._settlement.delivered(job, message_id, writer=self._writer(job))
+        ctx.metrics.delivery("delivered")
         path.unlink(missing_ok=True)
 
     async def _resume_delivery(self, job: Job) -> None:
@@ -226,6 +235,7 @@ class Pipeline:
         message_id = await ctx.notifier.delivered_message(job)
         if message_id is not None:
             await self._settlement.delivered(job, message_id, writer=self._writer(job))
+            ctx.metrics.delivery("delivered")
             ctx.spool_path(job).unlink(missing_ok=True)
             return
         path = ctx.spool_path(job)
@@ -235,6 +245,7 @@ class Pipeline:
             try:
                 await (ctx.key_of(job) or ctx.first).client.download(job.result_url, path)
             except DashScopeError as error:
+                ctx.metrics.delivery("result_expired")
                 await self._settlement.end(
                     job,
                     JobState.FAILED,
