@@ -22,7 +22,14 @@ import os
 from collections.abc import Iterable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.exposition import choose_encoder
 
 from bot.catalog import MODELS
@@ -58,6 +65,9 @@ class PrometheusMetrics:
     def __init__(self, keys: Iterable[str] = ()) -> None:
         """`keys`: the configured keys' names, so that their series exist (at 0) from the start
         and a rate over them means something before their first 429."""
+        # No `_created` series beside each counter and histogram: they would double the series
+        # for a time Prometheus does not need (it sees resets by itself). The library's switch.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry = CollectorRegistry()
         ProcessCollector(registry=registry)  # process_*: memory, CPU, open files (Linux)
         self._calls = Histogram(
