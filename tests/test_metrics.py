@@ -33,7 +33,7 @@ from bot.simulator import Simulator, SimulatorConfig
 from bot.workers import MediaWorkers
 from storage.connect import open_database
 from storage.database import Database
-from storage.jobs import JobState, JobStore
+from storage.jobs import Job, JobState, JobStore
 from storage.leadership import Leadership
 from storage.quotas import QuotaStore
 from tests.conftest import new_postgres_schema
@@ -163,6 +163,36 @@ async def test_a_scrape_while_jobs_run_shows_the_line_the_429s_deliveries_and_se
         assert after.value("wanbot_jobs_ended_total", model=MODEL, state="failed") == 1
         assert after.value("wanbot_quota_charged_seconds_total") == 9
         assert after.value("wanbot_deliveries_total", outcome="delivered") == 2
+
+
+class RefusingChannel(RecordingNotifier):
+    """A channel the bot may not post in: every video post fails, and none was made."""
+
+    async def deliver(self, job: Job, video: Path) -> int | None:
+        raise RuntimeError("403 Forbidden (error code: 50013): Missing Permissions")
+
+
+async def test_a_post_that_fails_counts_as_a_failed_delivery_refunded(rig: Rig) -> None:
+    metrics = PrometheusMetrics(keys=["default"])
+    rig.engine = engine = Engine(
+        db=rig.db,
+        jobs=rig.jobs,
+        quotas=rig.quotas,
+        client=rig.client(),
+        notifier=RefusingChannel(),
+        config=rig.config,
+        clock=rig.clock,
+        metrics=metrics,
+    )
+    async with serving(server_for(rig.db, rig.jobs, engine, metrics)) as get:
+        job = await engine.enqueue(video_request(duration=5), ALICE)
+        await rig.finish(job.id, engine=engine)
+        seen = await scrape(get)
+    assert (await rig.job(job.id)).state is JobState.FAILED
+    assert seen.value("wanbot_deliveries_total", outcome="post_failed") == 1
+    assert seen.value("wanbot_deliveries_total", outcome="delivered") == 0
+    assert seen.value("wanbot_quota_refunded_seconds_total") == 5
+    assert seen.value("wanbot_quota_charged_seconds_total") == 0
 
 
 async def test_healthz_answers_200_while_well_then_503_with_the_reason_once_the_database_is_closed(

@@ -167,7 +167,6 @@ class Pipeline:
             await (ctx.key_of(job) or ctx.first).client.download(job.result_url, path)
         except DashScopeError as error:
             expired = error.status in (403, 404)
-            ctx.metrics.delivery("result_expired" if expired else "download_failed")
             await self._settlement.end(
                 job,
                 JobState.EXPIRED if expired else JobState.FAILED,
@@ -178,12 +177,12 @@ class Pipeline:
                 message=error.message,
                 writer=self._writer(job),
             )
+            ctx.metrics.delivery("result_expired" if expired else "download_failed")
             return
         try:
             await ctx.workers.result_work(probe_video_file, path)
         except InvalidInput:
             path.unlink(missing_ok=True)
-            ctx.metrics.delivery("unplayable")
             await self._settlement.end(
                 job,
                 JobState.FAILED,
@@ -191,6 +190,7 @@ class Pipeline:
                 code="Unplayable",
                 writer=self._writer(job),
             )
+            ctx.metrics.delivery("unplayable")
             return
         async with ctx.carrying(job.id) as tx:
             job = await ctx.jobs.transition(
@@ -214,7 +214,6 @@ class Pipeline:
             # claims it next looks again before posting.
             if (message_id := await ctx.notifier.delivered_message(job)) is None:
                 path.unlink(missing_ok=True)
-                ctx.metrics.delivery("post_failed")
                 await self._settlement.end(
                     job,
                     JobState.FAILED,
@@ -223,6 +222,7 @@ class Pipeline:
                     message=str(error),
                     writer=self._writer(job),
                 )
+                ctx.metrics.delivery("post_failed")
                 return
             log.info("Job %s was posted after all (message %s)", job.id, message_id)
         await self._settlement.delivered(job, message_id, writer=self._writer(job))
@@ -245,7 +245,6 @@ class Pipeline:
             try:
                 await (ctx.key_of(job) or ctx.first).client.download(job.result_url, path)
             except DashScopeError as error:
-                ctx.metrics.delivery("result_expired")
                 await self._settlement.end(
                     job,
                     JobState.FAILED,
@@ -253,5 +252,6 @@ class Pipeline:
                     code=error.code,
                     writer=self._writer(job),
                 )
+                ctx.metrics.delivery("result_expired")
                 return
         await self._deliver(job, path)

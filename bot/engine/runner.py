@@ -160,11 +160,6 @@ class Engine:
         return self._cluster.alive
 
     @property
-    def term(self) -> int | None:
-        """The scheduler's generation while this process is the scheduler of a cluster."""
-        return self._ctx.term
-
-    @property
     def deliveries_carried(self) -> int:
         """Deliveries this process carries now, each under its lease."""
         return self._pipeline.carried
