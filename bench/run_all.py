@@ -55,6 +55,9 @@ SUMMARY = (
     "input_check_p95_ms_unbounded",
     "burst_wall_s_bounded",
     "burst_wall_s_unbounded",
+    "metrics_scrape_ms_p95_sqlite",
+    "metrics_scrape_ms_p95_pg",
+    "metrics_report_us",
 )
 LINE = re.compile(r"^([A-Za-z0-9_]+): (.*)$")
 

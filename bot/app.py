@@ -22,6 +22,7 @@ from bot.dashscope import DashScopeClient
 from bot.errors import InvalidInput
 from bot.health import Heartbeat
 from bot.keys import DashScopeKey
+from bot.metrics import MetricsServer
 from bot.services import Services, configured_keys
 from bot.settings import Settings
 from cogs.errors import WanTree
@@ -47,6 +48,7 @@ class WanBot(ServedBot):
         self.heartbeat: Heartbeat | None = None  # once set up: what `health` will be told
         self._beating: asyncio.Task[None] | None = None
         self._notifier: DiscordNotifier | None = None
+        self.metrics_server: MetricsServer | None = None  # with WANBOT_METRICS_PORT
 
     @property
     def services(self) -> Services:
@@ -84,8 +86,11 @@ class WanBot(ServedBot):
             connected=self.connected,
         )
         self._beating = asyncio.create_task(self.heartbeat.run(), name="wanbot heartbeat")
+        self.metrics_server = await services.serve_metrics(engine, self.heartbeat)
 
     async def close(self) -> None:
+        if self.metrics_server is not None:
+            await self.metrics_server.close()
         if self._beating is not None:
             self._beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -13,13 +13,17 @@ import aiohttp
 
 from bot.dashscope import DashScopeClient
 from bot.engine.delivery import Notifier
+from bot.engine.metrics import Metrics, NoMetrics
 from bot.engine.runner import Engine
+from bot.health import Heartbeat
 from bot.keys import DashScopeKey, KeyRing
+from bot.metrics import MetricsServer, PrometheusMetrics
 from bot.settings import Settings
 from bot.workers import MediaWorkers
 from storage.database import Database
 from storage.guild_settings import GuildSettingsStore
 from storage.jobs import JobStore
+from storage.leadership import Leadership
 from storage.quotas import QuotaStore
 
 
@@ -36,6 +40,12 @@ class Services:
     keys: KeyRing  # every configured DashScope key, its client, and the choice of one per job
     workers: MediaWorkers  # PyAV and Pillow work, off the event loop and bounded
     engine: Engine | None = None  # started in setup_hook: its notifier needs the bot
+    prometheus: PrometheusMetrics | None = None  # with WANBOT_METRICS_PORT: what it serves
+
+    @property
+    def metrics(self) -> Metrics:
+        """What the engine and the media workers report to (nothing is kept without a port)."""
+        return self.prometheus or NoMetrics()
 
     @property
     def running_engine(self) -> Engine:
@@ -54,8 +64,24 @@ class Services:
             notifier=notifier,
             config=self.settings.engine_config(),
             workers=self.workers,
+            metrics=self.metrics,
         )
         return self.engine
+
+    async def serve_metrics(self, engine: Engine, heartbeat: Heartbeat) -> MetricsServer | None:
+        """Serve /metrics and /healthz if WANBOT_METRICS_PORT is set (the caller closes it)."""
+        port = self.settings.metrics_port
+        if self.prometheus is None or port is None:
+            return None
+        server = MetricsServer(
+            self.prometheus,
+            jobs=self.jobs,
+            leadership=Leadership(self.db),
+            engine=engine,
+            heartbeat=heartbeat,
+        )
+        await server.start(self.settings.metrics_host, port)
+        return server
 
     @property
     def client(self) -> DashScopeClient:
@@ -78,6 +104,9 @@ class Services:
             keys = KeyRing.single(client)
         else:
             keys = KeyRing(client, jobs=jobs)
+        prometheus = None
+        if settings.metrics_port is not None:
+            prometheus = PrometheusMetrics(keys=[key.name for key in keys])
         return cls(
             settings=settings,
             session=session,
@@ -91,7 +120,8 @@ class Services:
             ),
             guild_settings=GuildSettingsStore(db, clock=clock),
             keys=keys,
-            workers=MediaWorkers(),
+            workers=MediaWorkers(metrics=prometheus),
+            prometheus=prometheus,
         )
 
 

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     # (the quota ledger is kept at least for the periods usage reports show); 0: keep everything.
     retention_days: int = Field(default=90, ge=0)
 
+    # Metrics and /healthz over HTTP (docs/metrics.md): off unless a port is set (0: any free
+    # port, logged). Loopback by default: the endpoint has no password and names keys and models.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
     # Discord
     heartbeat_path: Path = Path("data/heartbeat")  # touched while connected; see `bot health`
     progress_edit_seconds: float = Field(default=5.0, ge=1.0)  # at most one status edit this often
@@ -98,6 +103,11 @@ class Settings(BaseSettings):
         if self.dashscope_api_key and self.dashscope_api_key.get_secret_value().strip():
             return self.dashscope_api_key
         return read_credentials_key(self.credentials_file.expanduser())
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _blank_is_off(cls, port: object) -> object:
+        return None if isinstance(port, str) and not port.strip() else port
 
     @field_validator("database_url")
     @classmethod

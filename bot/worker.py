@@ -21,6 +21,7 @@ from bot.engine.delivery import Notifier
 from bot.engine.runner import Engine
 from bot.folder_delivery import FolderNotifier
 from bot.health import Heartbeat
+from bot.metrics import MetricsServer
 from bot.settings import Settings
 from cogs.notifier import DiscordNotifier
 
@@ -63,10 +64,14 @@ async def run_worker(
                 settings.heartbeat_path, services.db, engine_alive=lambda: running.alive
             )
             beat = asyncio.create_task(heartbeat.run(), name="wanbot heartbeat")
+            metrics: MetricsServer | None = None
             try:
+                metrics = await services.serve_metrics(running, heartbeat)
                 await stop.wait()
             finally:
                 beat.cancel()
+                if metrics is not None:
+                    await metrics.close()
         finally:
             if engine is not None:
                 await engine.stop()

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+from bot.engine.metrics import Metrics, NoMetrics
 from bot.video_edit import fit_video
 
 P = ParamSpec("P")
@@ -25,8 +27,9 @@ T = TypeVar("T")
 class MediaWorkers:
     """Run media work off the event loop: results (probe, fit) and inputs (check, cut) apart."""
 
-    def __init__(self, cores: int | None = None) -> None:
+    def __init__(self, cores: int | None = None, *, metrics: Metrics | None = None) -> None:
         cores = max(1, cores or os.cpu_count() or 1)
+        self.metrics = metrics or NoMetrics()  # told how long each fit took
         self.result_threads = max(1, cores - 1)
         self.input_threads = cores
         self._results = ThreadPoolExecutor(self.result_threads, "wanbot-results")
@@ -43,7 +46,10 @@ class MediaWorkers:
     async def fit(self, source: Path, target: Path, limit_bytes: int) -> Path | None:
         """`source` re-encoded at `target` within `limit_bytes`, on a result thread; None when it
         cannot be watched that small."""
+        started = time.perf_counter()
         fitted = await self.result_work(fit_video, source, target, limit_bytes)
+        seconds = time.perf_counter() - started  # waiting for a free thread included: it is
+        self.metrics.fit("too_big" if fitted is None else "fitted", seconds)  # what delays a post
         return None if fitted is None else fitted.path
 
     def close(self) -> None:

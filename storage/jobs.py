@@ -308,6 +308,16 @@ class JobStore:
         )
         return {row[0]: row[1] for row in rows}
 
+    async def unfinished_counts(self) -> dict[tuple[JobState, str], int]:
+        """How many jobs are in each unfinished state, per model (what metrics show)."""
+        states = [s.value for s in JobState if not s.is_final]
+        rows = await self._db.fetch_all(
+            f"SELECT state, model, COUNT(*) FROM jobs WHERE state IN ({', '.join('?' * len(states))})"
+            " GROUP BY state, model",
+            tuple(states),
+        )
+        return {(JobState(row[0]), row[1]): int(row[2]) for row in rows}
+
     async def waiting_per_key(
         self, model: str, *, tx: Transaction | None = None
     ) -> dict[str | None, int]:

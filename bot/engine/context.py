@@ -22,6 +22,7 @@ from bot.dashscope.client import UNREADABLE
 from bot.dashscope.models import TaskSummary, without_account
 from bot.engine.delivery import Notifier
 from bot.engine.keys import KeyState
+from bot.engine.metrics import Metrics, NoMetrics
 from bot.engine.queue import FairQueue
 from bot.engine.schedule import DurationModel, Kind, PollPlanner, RateWindow
 from bot.keys import KeyRing
@@ -118,6 +119,7 @@ class Context:
     # The scheduler's generation while this process leads (None: it does not, or its caller
     # steps it without the cluster): every scheduler write checks it (see `writing`).
     term: int | None = None
+    metrics: Metrics = field(default_factory=NoMetrics)  # what an operator's metrics are told
     durations: DurationModel = field(default_factory=DurationModel)
     queue: FairQueue = field(default_factory=FairQueue)
     ready_at: dict[int, float] = field(default_factory=dict)  # queued job -> earliest next submit
@@ -139,7 +141,9 @@ class Context:
 
     def __post_init__(self) -> None:
         budget = self.config.query_budget_per_second
-        self.keys = {key.name: KeyState.of(key, budget, self.clock) for key in self.ring}
+        self.keys = {
+            key.name: KeyState.of(key, budget, self.clock, self.metrics) for key in self.ring
+        }
 
     @property
     def first(self) -> KeyState:

@@ -11,6 +11,9 @@ they are sent until a second after their answer (however the network delays it, 
 provider holds more than the budget), waiting their turn when it is full. Passes plan with
 `query_room`, which leaves room for queries already waiting, so a pass never plans more than the
 budget and a member's cancel is never starved by polls.
+
+Every call sent here is timed (the network's time, not the wait for room in the budget) and told
+to the engine's `Metrics` with its outcome.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.dashscope import DashScopeClient, TaskResponse
+from bot.dashscope import DashScopeClient, DashScopeError, TaskResponse
 from bot.dashscope.models import TaskList
+from bot.engine.metrics import Call, CallOutcome, Metrics, NoMetrics
 from bot.engine.schedule import RateWindow
 from bot.keys import DashScopeKey
+from bot.requests import GenerationRequest
 from bot.retry import RetryPolicy
 
 _ONCE = RetryPolicy(attempts=1)
@@ -42,6 +47,7 @@ class KeyState:
     submits: dict[str, RateWindow] = field(default_factory=dict)  # model -> submits per second
     ids: set[str] = field(default_factory=set)  # the key's api_key_id, learned from task lists
     clock: Callable[[], float] = time.time  # the engine's: the query budget's time
+    metrics: Metrics = field(default_factory=NoMetrics)  # told of every call sent
     _waiting: int = field(default=0, init=False, repr=False)  # queries waiting for room
 
     @classmethod
@@ -50,6 +56,7 @@ class KeyState:
         key: DashScopeKey,
         query_budget_per_second: float,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> KeyState:
         """The engine's state for `key`; `query_budget_per_second` unless the key sets its own."""
         return cls(
@@ -57,6 +64,7 @@ class KeyState:
             queries=RateWindow(key.query_budget_per_second or query_budget_per_second),
             once=key.client.with_retry(_ONCE),
             clock=clock,
+            metrics=metrics or NoMetrics(),
         )
 
     @property
@@ -71,6 +79,11 @@ class KeyState:
     def __repr__(self) -> str:
         return f"KeyState({self.name!r}, busy={self.busy})"
 
+    async def submit(self, request: GenerationRequest) -> TaskResponse:
+        """Create the task of `request` with this key (one attempt)."""
+        async with self._timed("submit"):
+            return await self.once.submit(request)
+
     # -- queries: sent once each, within the budget ---------------------------------------------
 
     def query_room(self) -> int:
@@ -79,12 +92,12 @@ class KeyState:
 
     async def get_task(self, task_id: str) -> TaskResponse:
         """Ask the provider how a task of this key stands (one attempt)."""
-        async with self._query():
+        async with self._query(), self._timed("query"):
             return await self.once.get_task(task_id)
 
     async def cancel(self, task_id: str) -> None:
         """Cancel a PENDING task of this key (one attempt)."""
-        async with self._query():
+        async with self._query(), self._timed("cancel"):
             await self.once.cancel(task_id)
 
     async def list_tasks(
@@ -92,7 +105,7 @@ class KeyState:
     ) -> TaskList:
         """One page of the tasks of `model` this key's account created in the window (one
         attempt)."""
-        async with self._query():
+        async with self._query(), self._timed("list"):
             return await self.once.list_tasks(
                 start=start, end=end, model=model, page_no=page_no, page_size=page_size
             )
@@ -112,6 +125,20 @@ class KeyState:
             yield
         finally:
             self.queries.end(self.clock())
+
+    @asynccontextmanager
+    async def _timed(self, call: Call) -> AsyncIterator[None]:
+        """Tell the metrics how long the call took and how it ended (real time: the engine's
+        clock may be virtual)."""
+        started = time.perf_counter()
+        try:
+            yield
+        except DashScopeError as error:
+            self.metrics.provider_call(
+                self.name, call, call_outcome(error), time.perf_counter() - started
+            )
+            raise
+        self.metrics.provider_call(self.name, call, "ok", time.perf_counter() - started)
 
     async def _sleep(self, seconds: float) -> None:
         # A virtual clock (tests, benchmarks) moves only when told: the one waiting moves it.
@@ -137,3 +164,10 @@ class KeyState:
         if model not in self.submits:
             self.submits[model] = RateWindow(self.key.submits(model, submit_per_second))
         return self.submits[model]
+
+
+def call_outcome(error: DashScopeError) -> CallOutcome:
+    """How a call that raised `error` ended, for the metrics."""
+    if error.status == 429:
+        return "throttled"
+    return "no_answer" if error.unclear else "refused"

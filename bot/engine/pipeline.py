@@ -48,6 +48,11 @@ class Pipeline:
         """How many results are on their way."""
         return len(self._background)
 
+    @property
+    def carried(self) -> int:
+        """How many deliveries this process carries under lease now."""
+        return len(self._carrying)
+
     async def offer(self, job: Job) -> None:
         """Carry `job`'s result here if there is room, else leave it to any process with room."""
         if job.id in self._carrying or await self._claim(job.id):
@@ -172,6 +177,7 @@ class Pipeline:
                 message=error.message,
                 writer=self._writer(job),
             )
+            ctx.metrics.delivery("result_expired" if expired else "download_failed")
             return
         try:
             await ctx.workers.result_work(probe_video_file, path)
@@ -184,6 +190,7 @@ class Pipeline:
                 code="Unplayable",
                 writer=self._writer(job),
             )
+            ctx.metrics.delivery("unplayable")
             return
         async with ctx.carrying(job.id) as tx:
             job = await ctx.jobs.transition(
@@ -215,9 +222,11 @@ class Pipeline:
                     message=str(error),
                     writer=self._writer(job),
                 )
+                ctx.metrics.delivery("post_failed")
                 return
             log.info("Job %s was posted after all (message %s)", job.id, message_id)
         await self._settlement.delivered(job, message_id, writer=self._writer(job))
+        ctx.metrics.delivery("delivered")
         path.unlink(missing_ok=True)
 
     async def _resume_delivery(self, job: Job) -> None:
@@ -226,6 +235,7 @@ class Pipeline:
         message_id = await ctx.notifier.delivered_message(job)
         if message_id is not None:
             await self._settlement.delivered(job, message_id, writer=self._writer(job))
+            ctx.metrics.delivery("delivered")
             ctx.spool_path(job).unlink(missing_ok=True)
             return
         path = ctx.spool_path(job)
@@ -242,5 +252,6 @@ class Pipeline:
                     code=error.code,
                     writer=self._writer(job),
                 )
+                ctx.metrics.delivery("result_expired")
                 return
         await self._deliver(job, path)

@@ -198,6 +198,7 @@ class Polling:
         if seconds is not None:  # learned once: the write is what counts
             log.debug("Job %s took %.1f s by %s", job.id, seconds, source)
             ctx.durations.observe(job.kind, seconds)
+            ctx.metrics.task_seconds(job.model, seconds)
         self.untrack(job)
         offered = job
         await self._settlement.progress(job, then=lambda: self._pipeline.offer(offered))

@@ -28,6 +28,7 @@ from bot.engine.cancel import Canceler, CancelOutcome
 from bot.engine.cluster import Cluster
 from bot.engine.context import Context, EngineConfig
 from bot.engine.delivery import Notifier
+from bot.engine.metrics import Metrics, NoMetrics
 from bot.engine.pipeline import Pipeline
 from bot.engine.polling import Polling, billed_seconds
 from bot.engine.schedule import DurationModel
@@ -83,8 +84,10 @@ class Engine:
         keys: KeyRing | None = None,
         clock: Callable[[], float] = time.time,
         workers: MediaWorkers | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
-        """`client`: one key, named `default`, with the config's limits; or `keys`: several."""
+        """`client`: one key, named `default`, with the config's limits; or `keys`: several.
+        `metrics`: told what happens, for an operator (by default, nothing is kept)."""
         if keys is None:
             if client is None:
                 raise ValueError("the engine needs a client or a key ring")
@@ -104,6 +107,7 @@ class Engine:
             coordination=Coordination(db, clock=clock),
             leadership=Leadership(db, clock=clock),
             owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+            metrics=metrics or NoMetrics(),
         )
         self._settlement = Settlement(ctx)
         self._pipeline = Pipeline(ctx, self._settlement)
@@ -154,6 +158,11 @@ class Engine:
     def alive(self) -> bool:
         """Whether the engine was started and its loop still runs (a health check asks)."""
         return self._cluster.alive
+
+    @property
+    def deliveries_carried(self) -> int:
+        """Deliveries this process carries now, each under its lease."""
+        return self._pipeline.carried
 
     @property
     def _in_charge(self) -> bool:

@@ -127,11 +127,16 @@ class Settlement:
             job = await ctx.jobs.transition(
                 tx, job.id, JobState.DELIVERED, delivered_message_id=message_id
             )
+            charged = 0
             if job.reused_job_id is None:
                 # No usage block from the provider: charge what was reserved, not nothing.
                 billed = job.reserved_seconds if job.billed_seconds is None else job.billed_seconds
-                await ctx.quotas.commit(tx, job_id=job.id, billed_seconds=billed)
+                if await ctx.quotas.commit(tx, job_id=job.id, billed_seconds=billed):
+                    charged = billed
         ctx.forget(job.id)
+        ctx.metrics.job_ended(job.model, job.state.value)
+        if charged:
+            ctx.metrics.quota_charged(charged)
         await self.progress(job)
 
     async def end(
@@ -160,9 +165,13 @@ class Settlement:
                 error_message=message or str(reason),
                 reason_json=json.dumps(reason.to_json(), ensure_ascii=False),
             )
+            refunded = False
             if job.reused_job_id is None:  # a reused result reserved nothing
-                await ctx.quotas.refund(tx, job_id=job.id, reason=code or state.value)
+                refunded = await ctx.quotas.refund(tx, job_id=job.id, reason=code or state.value)
         ctx.forget(job.id)
+        ctx.metrics.job_ended(job.model, job.state.value)
+        if refunded:
+            ctx.metrics.quota_refunded(job.reserved_seconds)
         ctx.spool_path(job).unlink(missing_ok=True)
         await self._tell(job, lambda: ctx.notifier.fail(job, reason))
 

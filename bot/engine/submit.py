@@ -103,7 +103,7 @@ class Submitter:
             ctx.requeue(job, ctx.clock() + ctx.config.retry_base_seconds)
             return
         try:
-            response = await key.once.submit(job.request)
+            response = await key.submit(job.request)
         except DashScopeError as error:
             await self._submit_failed(job, error)
             return
