@@ -66,6 +66,47 @@ def template_choices(menu: Menu) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=t, value=t) for t in menu.templates]
 
 
+def option_help(menu: Menu, *, continuation: bool = False) -> dict[str, app_commands.locale_str]:
+    """The help of a subcommand's options that the catalogue decides (a model option only where
+    there is a model to choose; a continuation's duration counts the clip)."""
+    found = {
+        "resolution": resolution_help(menu),
+        "duration": continuation_help(menu) if continuation else duration_help(menu),
+    }
+    return found | ({"model": model_help()} if len(menu.models) > 1 else {})
+
+
+def option_choices(menu: Menu) -> dict[str, list[app_commands.Choice[str]]]:
+    """The choices of those options (discord.py refuses a choice for an option a command lacks:
+    a second model for a subcommand without a model option fails at start-up, not for members)."""
+    found = {"resolution": resolution_choices(menu)}
+    return found | ({"model": model_choices(menu)} if len(menu.models) > 1 else {})
+
+
+def continue_help() -> app_commands.locale_str:
+    """/video continue's own help."""
+    return translatable(
+        # Translators: the help of /video continue; {models} names the model that does it.
+        _(
+            "Continue a video clip, optionally to a given last frame ({models}).",
+            models=", ".join(CONTINUE.models),
+        )
+    )
+
+
+def effect_help() -> app_commands.locale_str:
+    """/video effect's own help."""
+    return translatable(
+        # Translators: the help of /video effect; {models} names the model that does it,
+        # {lengths} the length of its videos ("5 s").
+        _(
+            "Apply a ready-made effect to a picture ({models}, {lengths}).",
+            models=", ".join(EFFECT.models),
+            lengths=durations_text(EFFECT.durations),
+        )
+    )
+
+
 def model_help() -> app_commands.locale_str:
     # Translators: the help of /video's model option; {model} is a model's name ("wan2.7-i2v").
     return translatable(

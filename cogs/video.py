@@ -18,32 +18,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import MediaType, durations_text
+from bot.catalog import MediaType
 from bot.engine.runner import QueueFull
 from bot.errors import InvalidInput
 from bot.i18n import Text, _
 from bot.intake import Ask, Intake, again
 from bot.requests import SEED_MAX, GenerationRequest
-from cogs import render
+from cogs import choices, render
 from cogs.checks import is_moderator, role_ids
-from cogs.choices import (
-    ANIMATE,
-    CONTINUE,
-    EFFECT,
-    INTERPOLATE,
-    AnimateDuration,
-    ContinueDuration,
-    InterpolateDuration,
-    continuation_help,
-    duration_help,
-    model_choices,
-    model_help,
-    optional_help,
-    resolution_choices,
-    resolution_help,
-    template_choices,
-    translatable,
-)
+from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE, optional_help
 from cogs.errors import send_private
 from cogs.languages import member_language, server_locale
 from cogs.options import COMMON_OPTIONS, Place, Seed, attached, posted_video
@@ -71,17 +54,14 @@ class VideoCog(commands.Cog):
 
     @video.command(name="animate")
     @app_commands.describe(
-        **COMMON_OPTIONS,
+        **COMMON_OPTIONS | choices.option_help(ANIMATE),
         image="The first frame: JPEG, PNG (no transparency), BMP or WEBP",
         prompt="What should happen in the video",
         audio=optional_help(
             ANIMATE, AUDIO, _("A voice or song (wav/mp3) to drive the motion and lip sync")
         ),
-        model=model_help(),
-        resolution=resolution_help(ANIMATE),
-        duration=duration_help(ANIMATE),
     )
-    @app_commands.choices(model=model_choices(ANIMATE), resolution=resolution_choices(ANIMATE))
+    @app_commands.choices(**choices.option_choices(ANIMATE))
     async def animate(
         self,
         interaction: discord.Interaction,
@@ -90,7 +70,7 @@ class VideoCog(commands.Cog):
         audio: discord.Attachment | None = None,
         model: str | None = None,
         resolution: str | None = None,
-        duration: AnimateDuration | None = None,
+        duration: choices.AnimateDuration | None = None,
         seed: Seed | None = None,
         negative_prompt: str | None = None,
         prompt_extend: bool = True,
@@ -114,18 +94,13 @@ class VideoCog(commands.Cog):
 
     @video.command(name="interpolate")
     @app_commands.describe(
-        **COMMON_OPTIONS,
+        **COMMON_OPTIONS | choices.option_help(INTERPOLATE),
         first="The first frame",
         last="The last frame",
         prompt="How to get from the first frame to the last",
         audio=optional_help(INTERPOLATE, AUDIO, _("A voice or song (wav/mp3) to drive it")),
-        model=model_help(),
-        resolution=resolution_help(INTERPOLATE),
-        duration=duration_help(INTERPOLATE),
     )
-    @app_commands.choices(
-        model=model_choices(INTERPOLATE), resolution=resolution_choices(INTERPOLATE)
-    )
+    @app_commands.choices(**choices.option_choices(INTERPOLATE))
     async def interpolate(
         self,
         interaction: discord.Interaction,
@@ -135,7 +110,7 @@ class VideoCog(commands.Cog):
         audio: discord.Attachment | None = None,
         model: str | None = None,
         resolution: str | None = None,
-        duration: InterpolateDuration | None = None,
+        duration: choices.InterpolateDuration | None = None,
         seed: Seed | None = None,
         negative_prompt: str | None = None,
         prompt_extend: bool = True,
@@ -157,25 +132,14 @@ class VideoCog(commands.Cog):
             ),
         )
 
-    @video.command(
-        name="continue",
-        description=translatable(
-            # Translators: the help of /video continue; {models} names the model that does it.
-            _(
-                "Continue a video clip, optionally to a given last frame ({models}).",
-                models=", ".join(CONTINUE.models),
-            )
-        ),
-    )
+    @video.command(name="continue", description=choices.continue_help())
     @app_commands.describe(
-        **COMMON_OPTIONS,
+        **COMMON_OPTIONS | choices.option_help(CONTINUE, continuation=True),
         clip="The clip to continue (mp4/mov, 2–10 s)",
         prompt="What happens next",
         last_frame=optional_help(CONTINUE, LAST, _("An image the video should end on")),
-        resolution=resolution_help(CONTINUE),
-        duration=continuation_help(CONTINUE),
     )
-    @app_commands.choices(resolution=resolution_choices(CONTINUE))
+    @app_commands.choices(**choices.option_choices(CONTINUE))
     async def continue_(
         self,
         interaction: discord.Interaction,
@@ -183,7 +147,7 @@ class VideoCog(commands.Cog):
         prompt: str | None = None,
         last_frame: discord.Attachment | None = None,
         resolution: str | None = None,
-        duration: ContinueDuration | None = None,
+        duration: choices.ContinueDuration | None = None,
         seed: Seed | None = None,
         negative_prompt: str | None = None,
         prompt_extend: bool = True,
@@ -205,24 +169,13 @@ class VideoCog(commands.Cog):
             ),
         )
 
-    @video.command(
-        name="effect",
-        description=translatable(
-            # Translators: the help of /video effect; {models} names the model that does it,
-            # {lengths} the length of its videos ("5 s").
-            _(
-                "Apply a ready-made effect to a picture ({models}, {lengths}).",
-                models=", ".join(EFFECT.models),
-                lengths=durations_text(EFFECT.durations),
-            )
-        ),
-    )
+    @video.command(name="effect", description=choices.effect_help())
     @app_commands.describe(
         image="The picture to apply the effect to",
         template="The effect",
         watermark="Add an 'AI generated' mark",
     )
-    @app_commands.choices(template=template_choices(EFFECT))
+    @app_commands.choices(template=choices.template_choices(EFFECT))
     async def effect(
         self,
         interaction: discord.Interaction,
