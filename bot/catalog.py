@@ -7,6 +7,7 @@ the provider's documentation (see ../shared/dashscope-api.md for sources).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -146,20 +147,38 @@ class ModelSpec:
     def duration_text(self) -> Text:
         """The allowed durations as a person reads them: "2–15 s", "5, 10 or 15 s", "5 s"
         (`str()` is English)."""
-        values = self.durations
-        if len(values) == 1:
-            # Translators: a video's length in seconds, "5 s".
-            return _("{seconds} s", seconds=values[0])
-        if values == tuple(range(values[0], values[-1] + 1)) and len(values) > 3:
-            # Translators: the lengths a model can make, in seconds: "2–15 s".
-            return _("{shortest}–{longest} s", shortest=values[0], longest=values[-1])
-        # Translators: the lengths a model can make, in seconds: "5, 10 or 15 s"; {choices} is
-        # a list of numbers ("5, 10").
-        return _(
-            "{choices} or {last} s",
-            choices=", ".join(str(v) for v in values[:-1]),
-            last=values[-1],
-        )
+        return durations_text(self.durations)
+
+    def accepts(self, combination: frozenset[MediaType], *, template: bool = False) -> bool:
+        """Whether a request with exactly these media (and an effect template, with `template`)
+        is one this model takes."""
+        return combination in (self.template_combinations if template else self.combinations)
+
+    def durations_for(self, combination: frozenset[MediaType]) -> tuple[int, ...]:
+        """The lengths this model makes from `combination`. A continued clip counts in the
+        duration (a 2 s clip continued to 12 s gives 10 s of new video), so with a first clip
+        only lengths longer than the shortest clip it takes can work."""
+        if MediaType.FIRST_CLIP in combination and self.clip is not None:
+            shortest_clip = self.clip.min_seconds
+            return tuple(d for d in self.durations if d > shortest_clip)
+        return self.durations
+
+
+def durations_text(values: tuple[int, ...]) -> Text:
+    """Lengths in seconds as a person reads them: "2–15 s", "5, 10 or 15 s", "5 s"."""
+    if len(values) == 1:
+        # Translators: a video's length in seconds, "5 s".
+        return _("{seconds} s", seconds=values[0])
+    if values == tuple(range(values[0], values[-1] + 1)) and len(values) > 3:
+        # Translators: the lengths a model can make, in seconds: "2–15 s".
+        return _("{shortest}–{longest} s", shortest=values[0], longest=values[-1])
+    # Translators: the lengths a model can make, in seconds: "5, 10 or 15 s"; {choices} is
+    # a list of numbers ("5, 10").
+    return _(
+        "{choices} or {last} s",
+        choices=", ".join(str(v) for v in values[:-1]),
+        last=values[-1],
+    )
 
 
 _IMAGE_FORMATS = frozenset({"JPEG", "PNG", "BMP", "WEBP"})
@@ -334,6 +353,113 @@ RESOLUTIONS: tuple[str, ...] = tuple(
 )
 SHORTEST_SECONDS = min(d for spec in MODELS.values() for d in spec.durations)
 LONGEST_SECONDS = max(d for spec in MODELS.values() for d in spec.durations)
+
+
+def _by_size(resolution: str) -> int:
+    return int(resolution[:-1])
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A way of asking for a video (a command): the media it always gives, the media a member
+    may add, and whether it names an effect template. What it offers is what these inputs are
+    enough for (see `Menu`), never what merely includes them."""
+
+    given: frozenset[MediaType]
+    optional: frozenset[MediaType] = frozenset()
+    template: bool = False
+
+    @property
+    def combinations(self) -> tuple[frozenset[MediaType], ...]:
+        """Every set of media a request made this way can carry."""
+        extras = [m for m in MediaType if m in self.optional]
+        return tuple(
+            self.given.union(added)
+            for n in range(len(extras) + 1)
+            for added in itertools.combinations(extras, n)
+        )
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One model, for some inputs: the sets of them it takes and the lengths it makes from them."""
+
+    spec: ModelSpec
+    combinations: tuple[frozenset[MediaType], ...]
+    durations: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def takes(self, media_type: MediaType) -> bool:
+        return any(media_type in combination for combination in self.combinations)
+
+
+@dataclass(frozen=True)
+class Menu:
+    """What a way of asking can choose from: the models a request with its inputs can be valid
+    for, and the resolutions, lengths and templates they make. Command choices and their help
+    are read from here, so nothing is offered that the catalogue would refuse."""
+
+    inputs: Inputs
+    offers: tuple[Offer, ...]
+
+    @classmethod
+    def of(cls, inputs: Inputs) -> Menu:
+        offers = []
+        for spec in MODELS.values():
+            fit = tuple(c for c in inputs.combinations if spec.accepts(c, template=inputs.template))
+            durations = sorted({d for c in fit for d in spec.durations_for(c)})
+            if fit and durations:
+                offers.append(Offer(spec, fit, tuple(durations)))
+        if not offers:
+            raise ValueError(f"no model takes {inputs}")
+        return cls(inputs, tuple(offers))
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(offer.name for offer in self.offers)
+
+    @property
+    def default(self) -> ModelSpec:
+        """The model used when none is named: wanbot's default if it is offered, else the first."""
+        return next((o.spec for o in self.offers if o.name == DEFAULT_MODEL), self.offers[0].spec)
+
+    @property
+    def resolutions(self) -> tuple[str, ...]:
+        return tuple(sorted({r for o in self.offers for r in o.spec.resolutions}, key=_by_size))
+
+    def makers(self, resolution: str) -> tuple[str, ...]:
+        """The offered models that make `resolution`."""
+        return tuple(o.name for o in self.offers if resolution in o.spec.resolutions)
+
+    @property
+    def durations(self) -> tuple[int, ...]:
+        return tuple(sorted({d for o in self.offers for d in o.durations}))
+
+    @property
+    def shortest(self) -> int:
+        return self.durations[0]
+
+    @property
+    def longest(self) -> int:
+        return self.durations[-1]
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        if not self.inputs.template:
+            return ()
+        return tuple(dict.fromkeys(t for o in self.offers for t in o.spec.templates))
+
+    def model_for(self, template: str) -> ModelSpec:
+        """The model that has the effect `template` (the first offered one for an unknown
+        template, whose validation then names the templates it has)."""
+        return next((o.spec for o in self.offers if template in o.spec.templates), self.default)
+
+    def takers(self, media_type: MediaType) -> tuple[str, ...]:
+        """The offered models that take `media_type` with these inputs."""
+        return tuple(o.name for o in self.offers if o.takes(media_type))
 
 
 def combination_text(combination: frozenset[MediaType]) -> str:

@@ -1,24 +1,182 @@
-"""Slash-command option types and choices that several cogs share, all read from the catalogue."""
+"""Slash-command option types, choices and their help, all read from the catalogue.
+
+Each /video subcommand that makes a video names its inputs (the files it always takes, the ones a
+member may add, an effect template); the catalogue's `Menu` says which models a request with
+those inputs can be valid for, and what they make. Only that is offered, and where a choice
+works with some of the offered models only, its help names them.
+"""
 
 from __future__ import annotations
 
 from discord import app_commands
 
-from bot.catalog import LONGEST_SECONDS, MODELS, RESOLUTIONS, SHORTEST_SECONDS, MediaType
-from bot.i18n import _
+from bot.catalog import (
+    DEFAULT_MODEL,
+    LONGEST_SECONDS,
+    MODELS,
+    RESOLUTIONS,
+    SHORTEST_SECONDS,
+    Inputs,
+    MediaType,
+    Menu,
+    durations_text,
+)
+from bot.i18n import Text, _
 from cogs.translator import translatable_choice
 
+FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
+AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
+
+# What each subcommand asks for; keep these as cogs/video.py's attachment options are.
+ANIMATE = Menu.of(Inputs(frozenset({FIRST}), frozenset({AUDIO})))
+INTERPOLATE = Menu.of(Inputs(frozenset({FIRST, LAST}), frozenset({AUDIO})))
+CONTINUE = Menu.of(Inputs(frozenset({CLIP}), frozenset({LAST})))
+EFFECT = Menu.of(Inputs(frozenset({FIRST}), template=True))
+
+# Settings that apply to whatever a member asks later: anything some model can do.
 Duration = app_commands.Range[int, SHORTEST_SECONDS, LONGEST_SECONDS]
 MODEL_CHOICES = [app_commands.Choice(name=name, value=name) for name in MODELS]
 RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in RESOLUTIONS]
 
+AnimateDuration = app_commands.Range[int, ANIMATE.shortest, ANIMATE.longest]
+InterpolateDuration = app_commands.Range[int, INTERPOLATE.shortest, INTERPOLATE.longest]
+ContinueDuration = app_commands.Range[int, CONTINUE.shortest, CONTINUE.longest]
 
-def model_choices(*, takes: frozenset[MediaType]) -> list[app_commands.Choice[str]]:
-    """Models with a combination that includes `takes`, described for members."""
+
+def translatable(text: Text) -> app_commands.locale_str:
+    """A command's or option's help that is a catalogue message, translated as a whole."""
+    return app_commands.locale_str(str(text), text=text)
+
+
+def model_choices(menu: Menu) -> list[app_commands.Choice[str]]:
+    """The models `menu`'s inputs are enough for, described for members."""
     return [
         translatable_choice(
-            _("{model} — {summary}", model=spec.name, summary=spec.summary), spec.name
+            _("{model} — {summary}", model=offer.name, summary=offer.spec.summary), offer.name
         )
-        for spec in MODELS.values()
-        if any(takes <= combination for combination in spec.combinations)
+        for offer in menu.offers
     ]
+
+
+def resolution_choices(menu: Menu) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=r, value=r) for r in menu.resolutions]
+
+
+def template_choices(menu: Menu) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=t, value=t) for t in menu.templates]
+
+
+def option_help(menu: Menu, *, continuation: bool = False) -> dict[str, app_commands.locale_str]:
+    """The help of a subcommand's options that the catalogue decides (a model option only where
+    there is a model to choose; a continuation's duration counts the clip)."""
+    found = {
+        "resolution": resolution_help(menu),
+        "duration": continuation_help(menu) if continuation else duration_help(menu),
+    }
+    return found | ({"model": model_help()} if len(menu.models) > 1 else {})
+
+
+def option_choices(menu: Menu) -> dict[str, list[app_commands.Choice[str]]]:
+    """The choices of those options (discord.py refuses a choice for an option a command lacks:
+    a second model for a subcommand without a model option fails at start-up, not for members)."""
+    found = {"resolution": resolution_choices(menu)}
+    return found | ({"model": model_choices(menu)} if len(menu.models) > 1 else {})
+
+
+def continue_help() -> app_commands.locale_str:
+    """/video continue's own help."""
+    return translatable(
+        # Translators: the help of /video continue; {models} names the model that does it.
+        _(
+            "Continue a video clip, optionally to a given last frame ({models}).",
+            models=", ".join(CONTINUE.models),
+        )
+    )
+
+
+def effect_help() -> app_commands.locale_str:
+    """/video effect's own help."""
+    return translatable(
+        # Translators: the help of /video effect; {models} names the model that does it,
+        # {lengths} the length of its videos ("5 s").
+        _(
+            "Apply a ready-made effect to a picture ({models}, {lengths}).",
+            models=", ".join(EFFECT.models),
+            lengths=durations_text(EFFECT.durations),
+        )
+    )
+
+
+def model_help() -> app_commands.locale_str:
+    # Translators: the help of /video's model option; {model} is a model's name ("wan2.7-i2v").
+    return translatable(
+        _("Which model makes it (default: the server's, or {model})", model=DEFAULT_MODEL)
+    )
+
+
+def resolution_help(menu: Menu) -> app_commands.locale_str:
+    """ "Video size: 480P (wan2.2-kf2v-flash); 720P; …": a size some offered models do not make
+    is followed by the ones that do."""
+    sizes: list[Text | str] = []
+    for resolution in menu.resolutions:
+        makers = menu.makers(resolution)
+        sizes.append(resolution if makers == menu.models else _only_with(resolution, makers))
+    # Translators: the help of /video's resolution option: the video sizes to choose from,
+    # separated by semicolons; a size followed by model names in brackets is made by those
+    # models only ("480P (wan2.2-kf2v-flash); 720P").
+    return translatable(_("Video size: {sizes}", sizes=_listed(sizes)))
+
+
+def duration_help(menu: Menu) -> app_commands.locale_str:
+    """ "Length: 2–15 s (wan2.7-i2v); 5 s (…)": the lengths each group of models makes."""
+    # Translators: the help of /video's duration option: the lengths to choose from ("2–15 s"),
+    # or, when models differ, each followed by the models that make it in brackets ("2–15 s
+    # (wan2.7-i2v); 5 s (wan2.2-kf2v-flash)").
+    return translatable(_("Length: {lengths}", lengths=_lengths(menu)))
+
+
+def continuation_help(menu: Menu) -> app_commands.locale_str:
+    """The duration's help where a clip is continued: the length counts the clip."""
+    return translatable(
+        # Translators: the help of /video continue's duration option; {lengths} is the lengths
+        # to choose from ("3–15 s"); {seconds} is how much is added when none is chosen.
+        _(
+            "Total length, the clip included: {lengths} (default: the clip + {seconds} s)",
+            lengths=_lengths(menu),
+            seconds=menu.default.default_duration,
+        )
+    )
+
+
+def optional_help(menu: Menu, media_type: MediaType, text: Text) -> app_commands.locale_str:
+    """An optional file's help, naming the models that take it if not every offered one does."""
+    takers = menu.takers(media_type)
+    if takers == menu.models:
+        return translatable(text)
+    # Translators: an option's help followed by the models it works with: "A voice or song
+    # (wav/mp3) to drive it (wan2.7-i2v only)".
+    return translatable(_("{help} ({models} only)", help=text, models=", ".join(takers)))
+
+
+def _lengths(menu: Menu) -> Text | str:
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for offer in menu.offers:
+        groups.setdefault(offer.durations, []).append(offer.name)
+    if len(groups) == 1:
+        return durations_text(menu.durations)
+    return _listed([_only_with(durations_text(d), names) for d, names in groups.items()])
+
+
+def _only_with(values: Text | str, models: list[str] | tuple[str, ...]) -> Text:
+    # Translators: something some models only can do, followed by their names: "480P
+    # (wan2.2-kf2v-flash)", "5, 10 or 15 s (wan2.6-i2v)".
+    return _("{values} ({models})", values=values, models=", ".join(models))
+
+
+def _listed(items: list[Text | str]) -> Text | str:
+    listed = items[0]
+    for item in items[1:]:
+        # Translators: choices one after another: "480P (wan2.2-kf2v-flash); 720P" ({items} may
+        # itself be several joined this way).
+        listed = _("{items}; {item}", items=listed, item=item)
+    return listed

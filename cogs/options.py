@@ -1,6 +1,6 @@
 """What Discord hands /video, as the intake and the engine take it: options, places, files.
 
-Option choices come from the catalogue; the channel and the member's roles become a `Place` (a
+Option choices come from the catalogue (cogs/choices.py); the channel and the member's roles become a `Place` (a
 button on a video delivered by DM counts in the job's own server); attachments, given or found on
 a posted video, become intake `Attachment`s. Nothing here downloads or checks a file.
 """
@@ -28,10 +28,9 @@ log = logging.getLogger(__name__)
 Seed = app_commands.Range[int, 0, SEED_MAX]
 
 
-# Options every video-making command shares, described once.
+# Options every video-making command shares, described once (the resolution and duration, which
+# depend on the models a command offers, are described from the catalogue: cogs/choices.py).
 COMMON_OPTIONS = {
-    "resolution": "720P or 1080P (480P on some models)",
-    "duration": "Length in seconds",
     "seed": "Fix the seed to get the same result again",
     "negative_prompt": "What to avoid",
     "prompt_extend": "Let the model rewrite your prompt in more detail (default: yes)",

@@ -18,15 +18,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import DEFAULT_MODEL, MODELS, MediaType
+from bot.catalog import MediaType
 from bot.engine.runner import QueueFull
 from bot.errors import InvalidInput
 from bot.i18n import Text, _
 from bot.intake import Ask, Intake, again
 from bot.requests import SEED_MAX, GenerationRequest
-from cogs import render
+from cogs import choices, render
 from cogs.checks import is_moderator, role_ids
-from cogs.choices import RESOLUTION_CHOICES, Duration, model_choices
+from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE, optional_help
 from cogs.errors import send_private
 from cogs.languages import member_language, server_locale
 from cogs.options import COMMON_OPTIONS, Place, Seed, attached, posted_video
@@ -54,15 +54,14 @@ class VideoCog(commands.Cog):
 
     @video.command(name="animate")
     @app_commands.describe(
-        **COMMON_OPTIONS,
+        **COMMON_OPTIONS | choices.option_help(ANIMATE),
         image="The first frame: JPEG, PNG (no transparency), BMP or WEBP",
         prompt="What should happen in the video",
-        audio="A voice or song (wav/mp3) to drive the motion and lip sync",
-        model="Which model makes it (default: the server's, or wan2.7-i2v)",
+        audio=optional_help(
+            ANIMATE, AUDIO, _("A voice or song (wav/mp3) to drive the motion and lip sync")
+        ),
     )
-    @app_commands.choices(
-        model=model_choices(takes=frozenset({FIRST})), resolution=RESOLUTION_CHOICES
-    )
+    @app_commands.choices(**choices.option_choices(ANIMATE))
     async def animate(
         self,
         interaction: discord.Interaction,
@@ -71,7 +70,7 @@ class VideoCog(commands.Cog):
         audio: discord.Attachment | None = None,
         model: str | None = None,
         resolution: str | None = None,
-        duration: Duration | None = None,
+        duration: choices.AnimateDuration | None = None,
         seed: Seed | None = None,
         negative_prompt: str | None = None,
         prompt_extend: bool = True,
@@ -95,16 +94,13 @@ class VideoCog(commands.Cog):
 
     @video.command(name="interpolate")
     @app_commands.describe(
-        **COMMON_OPTIONS | {"duration": "Length in seconds (wan2.7-i2v only)"},
+        **COMMON_OPTIONS | choices.option_help(INTERPOLATE),
         first="The first frame",
         last="The last frame",
         prompt="How to get from the first frame to the last",
-        audio="A voice or song (wav/mp3) to drive it (wan2.7-i2v only)",
-        model="wan2.7-i2v (2–15 s, sound) or wan2.2-kf2v-flash (5 s, silent)",
+        audio=optional_help(INTERPOLATE, AUDIO, _("A voice or song (wav/mp3) to drive it")),
     )
-    @app_commands.choices(
-        model=model_choices(takes=frozenset({FIRST, LAST})), resolution=RESOLUTION_CHOICES
-    )
+    @app_commands.choices(**choices.option_choices(INTERPOLATE))
     async def interpolate(
         self,
         interaction: discord.Interaction,
@@ -114,7 +110,7 @@ class VideoCog(commands.Cog):
         audio: discord.Attachment | None = None,
         model: str | None = None,
         resolution: str | None = None,
-        duration: Duration | None = None,
+        duration: choices.InterpolateDuration | None = None,
         seed: Seed | None = None,
         negative_prompt: str | None = None,
         prompt_extend: bool = True,
@@ -136,15 +132,14 @@ class VideoCog(commands.Cog):
             ),
         )
 
-    @video.command(name="continue")
+    @video.command(name="continue", description=choices.continue_help())
     @app_commands.describe(
-        **COMMON_OPTIONS
-        | {"duration": "Total length in seconds, the clip included (default: the clip + 5 s)"},
+        **COMMON_OPTIONS | choices.option_help(CONTINUE, continuation=True),
         clip="The clip to continue (mp4/mov, 2–10 s)",
         prompt="What happens next",
-        last_frame="An image the video should end on",
+        last_frame=optional_help(CONTINUE, LAST, _("An image the video should end on")),
     )
-    @app_commands.choices(resolution=RESOLUTION_CHOICES)
+    @app_commands.choices(**choices.option_choices(CONTINUE))
     async def continue_(
         self,
         interaction: discord.Interaction,
@@ -152,17 +147,17 @@ class VideoCog(commands.Cog):
         prompt: str | None = None,
         last_frame: discord.Attachment | None = None,
         resolution: str | None = None,
-        duration: Duration | None = None,
+        duration: choices.ContinueDuration | None = None,
         seed: Seed | None = None,
         negative_prompt: str | None = None,
         prompt_extend: bool = True,
         watermark: bool = False,
     ) -> None:
-        """Continue a video clip, optionally to a given last frame (wan2.7-i2v)."""
+        """Continue a video clip, optionally to a given last frame."""
         await self.make(
             interaction,
             Ask(
-                model=DEFAULT_MODEL,
+                model=CONTINUE.default.name,
                 media=attached({CLIP: clip, LAST: last_frame}),
                 prompt=prompt,
                 negative_prompt=negative_prompt,
@@ -174,12 +169,13 @@ class VideoCog(commands.Cog):
             ),
         )
 
-    @video.command(name="effect")
+    @video.command(name="effect", description=choices.effect_help())
     @app_commands.describe(
         image="The picture to apply the effect to",
         template="The effect",
         watermark="Add an 'AI generated' mark",
     )
+    @app_commands.choices(template=choices.template_choices(EFFECT))
     async def effect(
         self,
         interaction: discord.Interaction,
@@ -187,21 +183,12 @@ class VideoCog(commands.Cog):
         template: str,
         watermark: bool = False,
     ) -> None:
-        """Apply a ready-made effect to a picture (wanx2.1-kf2v-plus, 5 s)."""
-        spec = next(m for m in MODELS.values() if m.templates)
+        """Apply a ready-made effect to a picture."""
+        spec = EFFECT.model_for(template)
         await self.make(
             interaction,
             Ask(spec.name, attached({FIRST: image}), template=template, watermark=watermark),
         )
-
-    @effect.autocomplete("template")
-    async def _templates(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        names = [t for spec in MODELS.values() for t in spec.templates]
-        return [
-            app_commands.Choice(name=t, value=t) for t in names if current.lower() in t.lower()
-        ][:25]
 
     # -- about my videos -------------------------------------------------------------------------
 

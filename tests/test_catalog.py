@@ -8,8 +8,10 @@ import pytest
 
 from bot.catalog import (
     MODELS,
+    Inputs,
     InputStyle,
     MediaType,
+    Menu,
     combination_name,
     combination_text,
     combinations_name,
@@ -91,3 +93,48 @@ def test_combinations_are_named_in_the_order_people_give_them() -> None:
     assert str(combinations_name(options)) == "First frame; First frame + Last frame"
     with pytest.raises(ValueError):
         combination_name(frozenset())
+
+
+FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
+AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
+
+
+def test_a_menu_offers_the_models_its_inputs_are_enough_for() -> None:
+    animate = Menu.of(Inputs(frozenset({FIRST}), frozenset({AUDIO})))
+    assert animate.models == ("wan2.7-i2v", "wan2.6-i2v-flash", "wan2.6-i2v")
+    assert animate.resolutions == ("720P", "1080P")
+    assert (animate.shortest, animate.longest) == (2, 15)
+
+    interpolate = Menu.of(Inputs(frozenset({FIRST, LAST}), frozenset({AUDIO})))
+    assert interpolate.models == ("wan2.7-i2v", "wan2.2-kf2v-flash", "wanx2.1-kf2v-plus")
+    assert interpolate.resolutions == ("480P", "720P", "1080P")
+    assert interpolate.makers("480P") == ("wan2.2-kf2v-flash",)
+    assert interpolate.takers(AUDIO) == ("wan2.7-i2v",)
+    assert interpolate.default.name == "wan2.7-i2v"
+
+
+def test_a_continued_clip_counts_in_the_duration() -> None:
+    continuation = Menu.of(Inputs(frozenset({CLIP}), frozenset({LAST})))
+    assert continuation.models == ("wan2.7-i2v",)
+    assert continuation.durations == tuple(range(3, 16)), "a 2 s clip leaves 3–15 s"
+    assert MODELS["wan2.7-i2v"].durations_for(frozenset({FIRST})) == tuple(range(2, 16))
+
+
+def test_effect_templates_name_their_model() -> None:
+    effect = Menu.of(Inputs(frozenset({FIRST}), template=True))
+    assert effect.models == ("wanx2.1-kf2v-plus",)
+    assert effect.templates == ("mech1", "mech2", "hanfu-1", "solaron", "magazine")
+    assert effect.model_for("hanfu-1").name == "wanx2.1-kf2v-plus"
+    assert effect.durations == (5,)
+    assert Menu.of(Inputs(frozenset({FIRST}), frozenset({AUDIO}))).templates == ()
+
+
+def test_inputs_no_model_takes_have_no_menu() -> None:
+    assert Inputs(frozenset({FIRST}), frozenset({AUDIO, LAST})).combinations == (
+        frozenset({FIRST}),
+        frozenset({FIRST, LAST}),
+        frozenset({FIRST, AUDIO}),
+        frozenset({FIRST, LAST, AUDIO}),
+    )
+    with pytest.raises(ValueError, match="no model takes"):
+        Menu.of(Inputs(frozenset({AUDIO})))

@@ -107,7 +107,20 @@ async def test_every_media_type_is_an_attachment_option(payloads: list[dict]) ->
         "wan2.2-kf2v-flash",
         "wanx2.1-kf2v-plus",
     }
-    assert commands["effect"]["template"]["autocomplete"] is True
+    assert {c["value"] for c in commands["animate"]["model"]["choices"]} == {
+        "wan2.7-i2v",
+        "wan2.6-i2v-flash",
+        "wan2.6-i2v",
+    }, "the kf2v models need a last frame or a template"
+    assert {c["value"] for c in commands["animate"]["resolution"]["choices"]} == {"720P", "1080P"}
+    assert commands["continue"]["duration"]["min_value"] == 3, "the duration counts a 2 s clip"
+    assert [c["value"] for c in commands["effect"]["template"]["choices"]] == [
+        "mech1",
+        "mech2",
+        "hanfu-1",
+        "solaron",
+        "magazine",
+    ]
 
 
 def without_a_token(*arguments: str) -> subprocess.CompletedProcess[str]:

@@ -202,6 +202,58 @@ async def test_interpolate_continue_and_effect_use_their_models(rig: Rig) -> Non
     assert effect.model == "wanx2.1-kf2v-plus" and effect.request.template == "mech1"
 
 
+@pytest.mark.parametrize(
+    ("command", "files", "options", "message"),
+    [
+        (
+            "interpolate",
+            ("first", "last"),
+            {"model": "wan2.7-i2v", "resolution": "480P"},
+            "wan2.7-i2v does not make 480P videos; choose one of: 720P, 1080P.",
+        ),
+        (
+            "interpolate",
+            ("first", "last"),
+            {"model": "wanx2.1-kf2v-plus", "duration": 8},
+            "wanx2.1-kf2v-plus always makes 5 s videos; leave the duration out.",
+        ),
+        (
+            "animate",
+            ("image",),
+            {"model": "wan2.6-i2v", "duration": 7},
+            "wan2.6-i2v makes videos of 5, 10 or 15 s, not 7 s.",
+        ),
+        (
+            "interpolate",
+            ("first", "last", "audio"),
+            {"model": "wan2.2-kf2v-flash"},
+            "wan2.2-kf2v-flash does not take this input.",
+        ),
+    ],
+)
+async def test_offered_choices_that_do_not_go_together_are_refused_before_anything_is_spent(
+    rig: Rig, command: str, files: tuple[str, ...], options: dict[str, Any], message: str
+) -> None:
+    """Each of these choices is offered (it works with another model), but not with this one."""
+    attachments = {
+        "audio": rig.host.attachment("song.mp3", b"ID3" + bytes(4000), content_type="audio/mpeg")
+    }
+    fake = rig.fake()
+    given = {name: attachments.get(name) for name in files}
+    for name in files:
+        given[name] = given[name] or rig.host.attachment(
+            f"{name}.png", IMAGE, content_type="image/png"
+        )
+    await rig.call(getattr(VideoCog, command), fake, **given, **options)
+
+    [reply] = private_replies(fake)
+    assert message in reply
+    fake.response.defer.assert_not_awaited()
+    assert "download" not in rig.timeline.names()
+    assert await rig.jobs() == [] and rig.uploads() == 0
+    assert (await rig.services.quotas.allowance(guild_id=10, user_id=1)).used_seconds == 0
+
+
 UNREADABLE = (
     "First frame: the file is not an image wan2.7-i2v can read; send one of these formats: "
     "JPEG, PNG, BMP, WEBP."
@@ -544,7 +596,7 @@ async def test_bad_input_is_explained_in_the_members_language(rig: Rig) -> None:
         fake,
         image=rig.host.attachment("cat.png", IMAGE, content_type="image/png"),
         duration=13,
-        model="wan2.2-kf2v-flash",
+        model="wan2.6-i2v",  # offered, but it makes 5, 10 or 15 s
     )
     [reply] = private_replies(fake)
     assert re.search("[\uac00-\ud7a3]", reply), f"not Korean: {reply}"

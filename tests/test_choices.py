@@ -1,0 +1,232 @@
+"""Every choice /video offers works: for each subcommand that makes a video and each value it
+offers (model, resolution, duration, template), some request a member can make with it, from
+the files it asks for, is one the catalogue accepts.
+
+The choices are read from the commands as Discord receives them; the request is the one the cog
+hands the intake (its `Ask`), drafted as the intake drafts it, with placeholder URLs of the right
+media types, and a clip as short as the model takes (the duration counts the clip).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bot.app import WanBot
+from bot.catalog import LONGEST_SECONDS, MODELS, MediaType
+from bot.errors import InvalidInput
+from bot.intake import Ask, Attachment, draft
+from bot.requests import GenerationRequest, check_clip_fits, continuation_duration
+from bot.settings import Settings
+from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE
+from storage.guild_settings import GuildSettings
+
+SUB_COMMAND, STRING, INTEGER, ATTACHMENT = 1, 3, 4, 11
+CHOSEN = ("model", "resolution", "template")  # options whose values come from the catalogue
+MENUS = {"animate": ANIMATE, "interpolate": INTERPOLATE, "continue": CONTINUE, "effect": EFFECT}
+CONTENT = {
+    MediaType.FIRST_FRAME: ("image/png", "png"),
+    MediaType.LAST_FRAME: ("image/jpeg", "jpg"),
+    MediaType.DRIVING_AUDIO: ("audio/mpeg", "mp3"),
+    MediaType.FIRST_CLIP: ("video/mp4", "mp4"),
+}
+
+
+@dataclass
+class Subcommand:
+    """A /video subcommand that makes a video, as Discord shows it to members."""
+
+    name: str
+    callback: Any
+    cog: Any
+    files: list[str]  # attachment options, required ones first
+    required: set[str]
+    offered: dict[str, list[Any]]  # option → every value a member can pick (None: left out)
+    descriptions: dict[str, str]
+
+
+@pytest.fixture
+async def subcommands() -> AsyncIterator[list[Subcommand]]:
+    bot = WanBot(Settings())
+    try:
+        await bot.load_commands()
+        group = bot.tree.get_command("video")
+        payload = group.to_dict(bot.tree)
+        cog = bot.get_cog("VideoCog")
+        asks: list[Ask] = []
+
+        async def capture(interaction: object, ask: Ask) -> None:
+            asks.append(ask)
+
+        cog.make = capture  # the cog builds the Ask; the test checks it instead of queueing it
+        found = []
+        for node in payload["options"]:
+            options = node.get("options", [])
+            files = [o["name"] for o in options if o["type"] == ATTACHMENT]
+            if node["type"] != SUB_COMMAND or not files:
+                continue
+            found.append(
+                Subcommand(
+                    name=node["name"],
+                    callback=group.get_command(node["name"]).callback,
+                    cog=cog,
+                    files=files,
+                    required={o["name"] for o in options if o.get("required")},
+                    offered={o["name"]: _values(o) for o in options if _values(o)},
+                    descriptions={o["name"]: o["description"] for o in options},
+                )
+            )
+        for subcommand in found:
+            subcommand.cog.asks = asks
+        yield found
+    finally:
+        await bot.close()
+
+
+def _values(option: dict[str, Any]) -> list[Any]:
+    """What a member can pick for an option with choices or bounds, None for leaving it out."""
+    left_out = [] if option.get("required") else [None]
+    if option.get("choices"):
+        return left_out + [c["value"] for c in option["choices"]]
+    if option["type"] == INTEGER and option["name"] == "duration":
+        return left_out + list(range(option["min_value"], option["max_value"] + 1))
+    return []
+
+
+def requests(subcommand: Subcommand) -> Iterator[dict[str, Any]]:
+    """Every way to fill in the subcommand's files and chosen options."""
+    optional = [f for f in subcommand.files if f not in subcommand.required]
+    extras = [set(c) for n in range(len(optional) + 1) for c in itertools.combinations(optional, n)]
+    names = list(subcommand.offered)
+    for given in extras:
+        for values in itertools.product(*(subcommand.offered[n] for n in names)):
+            options = {n: v for n, v in zip(names, values, strict=True) if v is not None}
+            yield {"files": subcommand.required & set(subcommand.files) | given, **options}
+
+
+async def ask_of(subcommand: Subcommand, filled: dict[str, Any]) -> Ask:
+    """What the cog hands the intake for these options, with files of the right media types."""
+    placeholder = SimpleNamespace(
+        url="https://cdn.example/x", filename="x", size=1, content_type=None
+    )
+    options = {k: v for k, v in filled.items() if k != "files"}
+    files = {name: placeholder for name in filled["files"]}
+    subcommand.cog.asks.clear()
+    await subcommand.callback(subcommand.cog, object(), **files, **options)
+    [ask] = subcommand.cog.asks
+    return replace(ask, media={t: _file(t) for t in ask.media})
+
+
+async def accepted(subcommand: Subcommand, filled: dict[str, Any]) -> GenerationRequest | None:
+    """The request the intake would make of these options, if the catalogue accepts it."""
+    ask = await ask_of(subcommand, filled)
+    try:
+        request = draft(ask, GuildSettings(0), channel_id=1)
+        if request.spec.clip is not None and MediaType.FIRST_CLIP in request.media_types:
+            shortest = request.spec.clip.min_seconds  # the duration counts the clip
+            if request.duration is None:
+                length = min(continuation_duration(shortest, request.spec), LONGEST_SECONDS)
+                request = request.model_copy(update={"duration": length})
+            check_clip_fits(request, shortest)
+    except InvalidInput:
+        return None
+    return request
+
+
+def _file(media_type: MediaType) -> Attachment:
+    content_type, extension = CONTENT[media_type]
+    name = f"{media_type.value}.{extension}"
+    return Attachment(f"https://cdn.example/{name}", name, 1024, content_type)
+
+
+async def working(subcommand: Subcommand) -> list[dict[str, Any]]:
+    """Every way of filling in the subcommand that the catalogue accepts."""
+    return [filled for filled in requests(subcommand) if await accepted(subcommand, filled)]
+
+
+async def test_every_offered_choice_makes_a_request_the_catalogue_accepts(
+    subcommands: list[Subcommand],
+) -> None:
+    assert {s.name for s in subcommands} >= {"animate", "interpolate", "continue", "effect"}
+    refused = []
+    for subcommand in subcommands:
+        refused += [
+            f"/video {subcommand.name} {option}: free text, no choices"
+            for option in CHOSEN
+            if option in subcommand.descriptions and option not in subcommand.offered
+        ]
+        if subcommand.required - set(subcommand.files) - set(subcommand.offered):
+            continue  # a required option in free text: nothing to walk
+        accepted_ones = await working(subcommand)
+        for name, values in subcommand.offered.items():
+            picked = {filled.get(name) for filled in accepted_ones}
+            refused += [
+                f"/video {subcommand.name} {name}: {value}"
+                for value in values
+                if value is not None and value not in picked
+            ]
+    assert not refused, "offered but always refused (or not offered):\n" + "\n".join(refused)
+
+
+async def test_each_subcommand_works_with_its_files_alone(subcommands: list[Subcommand]) -> None:
+    """Leaving every choice out (the model's defaults) works, with or without the optional files."""
+    for subcommand in subcommands:
+        optional = [f for f in subcommand.files if f not in subcommand.required]
+        for n in range(len(optional) + 1):
+            for given in itertools.combinations(optional, n):
+                files = subcommand.required & set(subcommand.files) | set(given)
+                filled: dict[str, Any] = {"files": files}
+                if "template" in subcommand.required:
+                    filled["template"] = subcommand.offered["template"][0]
+                request = await accepted(subcommand, filled)
+                assert request is not None, f"/video {subcommand.name} with {filled['files']}"
+
+
+async def test_choices_valid_only_with_some_models_are_named_in_the_help(
+    subcommands: list[Subcommand],
+) -> None:
+    """Where a resolution or duration works with some offered models only, the option's help
+    names the models that make it."""
+    for subcommand in subcommands:
+        models = {m for m in subcommand.offered.get("model", []) if m is not None}
+        accepted_ones = await working(subcommand)
+        for option in ("resolution", "duration"):
+            for value in subcommand.offered.get(option, []):
+                makers = {
+                    filled.get("model")
+                    for filled in accepted_ones
+                    if filled.get(option) == value and filled.get("model") is not None
+                }
+                if value is None or not makers or makers == models:
+                    continue
+                help_text = subcommand.descriptions[option]
+                assert all(m in help_text for m in makers), (
+                    f"/video {subcommand.name} {option} {value}: only {sorted(makers)} make it, "
+                    f"but the help says {help_text!r}"
+                )
+
+
+async def test_each_subcommands_files_are_the_inputs_its_choices_are_read_for(
+    subcommands: list[Subcommand],
+) -> None:
+    """cogs/choices.py names each subcommand's inputs apart from its options: they must agree."""
+    assert {s.name for s in subcommands} == set(MENUS)
+    for subcommand in subcommands:
+        inputs = MENUS[subcommand.name].inputs
+        required = subcommand.required & set(subcommand.files)
+        template = {"template": subcommand.offered["template"][-1]} if inputs.template else {}
+        alone = await ask_of(subcommand, {"files": required, **template})
+        every = await ask_of(subcommand, {"files": set(subcommand.files), **template})
+        assert set(alone.media) == inputs.given, subcommand.name
+        assert set(every.media) == inputs.given | inputs.optional, subcommand.name
+        assert ("template" in subcommand.descriptions) == inputs.template, subcommand.name
+
+
+def test_the_placeholders_are_the_media_types_the_catalogue_knows() -> None:
+    assert set(CONTENT) == set(MediaType)
+    assert all(spec.media_types <= set(CONTENT) for spec in MODELS.values())
