@@ -117,6 +117,14 @@ class Staged:
         return dedup_key(self.request, self.inputs)
 
 
+def _server_default(ask: Ask, guild: GuildSettings) -> str | None:
+    """The server's default model, if it takes what the member gave (a default for videos
+    between two pictures does not apply to a member animating one)."""
+    spec = MODELS.get(guild.default_model or "")
+    given = frozenset(ask.sources()) | frozenset(ask.staged)
+    return spec.name if spec and spec.accepts(given, template=ask.template is not None) else None
+
+
 def draft(
     ask: Ask, guild: GuildSettings, *, channel_id: int | None, parent_id: int | None = None
 ) -> GenerationRequest:
@@ -134,7 +142,7 @@ def draft(
                 word=word,
             )
         )
-    model = ask.model or guild.default_model or DEFAULT_MODEL
+    model = ask.model or _server_default(ask, guild) or DEFAULT_MODEL
     spec = MODELS.get(model)
     resolution = ask.resolution
     if (

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from bot import samples
 from bot.app import Services, WanBot
-from bot.catalog import MediaType
+from bot.catalog import DEFAULT_MODEL, MediaType
 from bot.dashscope import DashScopeClient
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock, drive
@@ -738,3 +738,19 @@ async def test_extend_keeps_within_the_servers_longest_duration(rig: Rig) -> Non
     assert "continuing #" in private_replies(fake)[0]
     [extended] = [job for job in await rig.jobs() if job.id != job_id]
     assert extended.duration == 8, "as /video continue does: the clip + 5 s, at most the server's"
+
+
+async def test_a_server_default_model_that_cannot_take_the_inputs_is_passed_over(rig: Rig) -> None:
+    # The server's default makes videos between two pictures; a member animating one picture
+    # gets the bot's default model, not a refusal for a choice they never made.
+    await rig.services.guild_settings.update(10, default_model="wan2.2-kf2v-flash")
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    fake = rig.fake()
+    await rig.call(VideoCog.animate, fake, image=image)
+    [job] = await rig.jobs()
+    assert job.model == DEFAULT_MODEL
+    assert job.state is JobState.QUEUED
+
+    first, last = image, rig.host.attachment("dog.png", IMAGE, content_type="image/png")
+    await rig.call(VideoCog.interpolate, rig.fake(), first=first, last=last)
+    assert {job.model for job in await rig.jobs()} == {DEFAULT_MODEL, "wan2.2-kf2v-flash"}
