@@ -136,6 +136,29 @@ def test_a_language_wanbot_does_not_speak_is_left_as_given(given: str) -> None:
     assert given not in LANGUAGE_NAMES
 
 
+def test_driving_audio_is_named_as_the_audio_that_drives_the_video() -> None:
+    """Not the plain word for audio (ja, ko had it), and the same name where a model's summary
+    lists it among wan2.7-i2v's inputs."""
+    summary = (
+        "First frame, first + last frame, driving audio, or continue a clip; 2–15 s with sound"
+    )
+    for code in CATALOGS:
+        lang = language(code)
+        label = lang.render(_("Driving audio")).casefold()
+        assert label != lang.pgettext(upkeep.NAME_CONTEXT, "audio").casefold(), code
+        assert label in lang.gettext(summary).casefold(), code
+
+
+def test_no_false_friends_for_default_and_driving() -> None:
+    """French défaut alone is a flaw (a default is « par défaut »); German Steuer is tax."""
+    french = upkeep.read("fr")
+    for message in french:
+        for text in [message.string] if isinstance(message.string, str) else message.string:
+            assert not re.search(r"(?<!par )(?<!par_)défaut", text, re.IGNORECASE), text
+    german = upkeep.read("de")
+    assert not [m.string for m in german if m.id and "Steuer" in str(m.string)]
+
+
 def test_every_catalog_speaks_and_keeps_the_values() -> None:
     text = _("Video #{id} is not finished.", id=42)
     for code in CATALOGS:
