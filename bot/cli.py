@@ -24,7 +24,7 @@ from bot.catalog import MODELS, MediaType, Region
 from bot.dashscope import DashScopeClient, DashScopeError
 from bot.errors import InvalidInput
 from bot.headless import GenerateOptions, HeadlessRunner, TaskFailed, generate
-from bot.i18n import ENGLISH_CODE, LANGUAGE_NAMES
+from bot.i18n import LANGUAGE_NAMES, locale_code
 from bot.settings import Settings, setting_errors
 from bot.usage_report import PERIODS
 from storage.database import StorageInUse, is_postgres_url
@@ -109,10 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--csv", type=Path, metavar="FILE", help="also write the period's ledger")
     usage.add_argument(
         "--language",
+        type=locale_code,  # "en", "es_419", "pt-br" as Discord spells them; none: English
         choices=list(LANGUAGE_NAMES),
-        default=ENGLISH_CODE,
         metavar="CODE",
-        help=f"the chart's words: one of {', '.join(LANGUAGE_NAMES)} (default: %(default)s)",
+        help=f"the chart's words: one of {', '.join(LANGUAGE_NAMES)} or en (default: en)",
     )
 
     sync = commands.add_parser("sync", help="push the slash commands to Discord")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from bot.cli import EXIT_BAD_INPUT, EXIT_OK, build_parser, main
+from bot.i18n import LANGUAGE_NAMES
 from bot.settings import Settings
 from bot.usage_chart import MEMBER_COLOURS
 from storage.allowances import Period, period_bounds
@@ -135,3 +136,29 @@ def test_a_missing_database_is_bad_input_not_a_new_one(
     assert code == EXIT_BAD_INPUT
     assert "no SQLite database at" in capsys.readouterr().err
     assert not (tmp_path / "typo.sqlite3").exists()
+
+
+SPOKEN = ["en", "en-US", "zh-CN", "zh-TW", "ja", "ko", "es-ES", "es-419", "pt-BR", "fr", "de"]
+
+
+@pytest.mark.parametrize("code", SPOKEN)
+def test_usage_takes_every_language_the_bot_speaks(code: str) -> None:
+    argv = ["usage", "--guild", "1", "--output", "a.png", "--language", code]
+    assert build_parser().parse_args(argv).language in LANGUAGE_NAMES
+
+
+@pytest.mark.usefixtures("filled")
+async def test_spanish_for_spain_and_for_latin_america_are_two_charts(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Both Discord Spanish locales are taken (es-419 was refused once), each with its own words;
+    `en` is the English chart."""
+    charts = {code: tmp_path / f"{code}.png" for code in ("es-ES", "es-419", "en", "en-US")}
+    for code, chart in charts.items():
+        assert (
+            await usage(settings, "--guild", GUILD, "--output", chart, "--language", code)
+            == EXIT_OK
+        )
+    assert charts["es-ES"].read_bytes() != charts["es-419"].read_bytes()  # vídeo / video
+    assert charts["en"].read_bytes() == charts["en-US"].read_bytes()
+    assert charts["es-419"].read_bytes() != charts["en"].read_bytes()

@@ -16,7 +16,18 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import write_po
 
 from bot.app import command_payloads, command_strings
-from bot.i18n import CATALOGS, ENGLISH, LOCALE_DIR, Text, _, _n, choose, language
+from bot.i18n import (
+    CATALOGS,
+    ENGLISH,
+    LANGUAGE_NAMES,
+    LOCALE_DIR,
+    Text,
+    _,
+    _n,
+    choose,
+    language,
+    locale_code,
+)
 from bot.i18n import catalogs as upkeep
 
 # Discord's rule for command and option names, in every locale (\w covers letters of any script).
@@ -78,8 +89,74 @@ def test_a_member_gets_their_language_else_the_servers_else_english() -> None:
     assert choose("it", "de").code == "de"  # Italian is not offered: the server's German
     assert choose("it", None) is ENGLISH
     assert choose("en-GB", "ja") is ENGLISH  # an English member reads English
-    assert choose("es-419").gettext("Video quota") == choose("es-ES").gettext("Video quota")
     assert language("sv-SE") is ENGLISH
+
+
+def test_spain_and_latin_america_each_read_their_own_spanish() -> None:
+    """Discord's es-ES and es-419 are two catalogs: Spain writes vídeo and the perfect tense
+    for what just happened; Latin America writes video and the preterite."""
+    spain, latin_america = language("es-ES"), language("es-419")
+    assert spain.gettext("Video quota") == "Cuota de vídeo"
+    assert latin_america.gettext("Video quota") == "Cuota de video"
+    canceled = _("Canceled video #{id}. Nothing was charged.", id=7)
+    assert spain.render(canceled) == "Se ha cancelado el vídeo #7. No se ha cobrado nada."
+    assert latin_america.render(canceled) == "Se canceló el video #7. No se cobró nada."
+    assert choose("es-419", "es-ES") is latin_america
+
+
+def test_every_language_the_bot_speaks_can_be_the_servers() -> None:
+    """`/videoadmin settings language` offers each catalog's locale, each by its own name."""
+    assert set(LANGUAGE_NAMES) == {*CATALOGS, "en-US"}
+    assert len(set(LANGUAGE_NAMES.values())) == len(LANGUAGE_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("given", "code"),
+    [
+        ("es-419", "es-419"),
+        ("es-ES", "es-ES"),
+        ("ES_419", "es-419"),
+        ("pt_br", "pt-BR"),
+        ("zh-tw", "zh-TW"),
+        ("ja", "ja"),
+        ("en", "en-US"),
+        ("en-GB", "en-US"),
+        ("EN-us", "en-US"),
+    ],
+)
+def test_a_language_code_is_read_as_discord_spells_it(given: str, code: str) -> None:
+    assert locale_code(given) == code
+    assert code in LANGUAGE_NAMES
+
+
+@pytest.mark.parametrize("given", ["es", "xx", "", "zh", "english"])
+def test_a_language_wanbot_does_not_speak_is_left_as_given(given: str) -> None:
+    """So the caller can refuse it by name (`es` alone could be either Spanish)."""
+    assert locale_code(given) == given
+    assert given not in LANGUAGE_NAMES
+
+
+def test_driving_audio_is_named_as_the_audio_that_drives_the_video() -> None:
+    """Not the plain word for audio (ja, ko had it), and the same name where a model's summary
+    lists it among wan2.7-i2v's inputs."""
+    summary = (
+        "First frame, first + last frame, driving audio, or continue a clip; 2–15 s with sound"
+    )
+    for code in CATALOGS:
+        lang = language(code)
+        label = lang.render(_("Driving audio")).casefold()
+        assert label != lang.pgettext(upkeep.NAME_CONTEXT, "audio").casefold(), code
+        assert label in lang.gettext(summary).casefold(), code
+
+
+def test_no_false_friends_for_default_and_driving() -> None:
+    """French défaut alone is a flaw (a default is « par défaut »); German Steuer is tax."""
+    french = upkeep.read("fr")
+    for message in french:
+        for text in [message.string] if isinstance(message.string, str) else message.string:
+            assert not re.search(r"(?<!par )(?<!par_)défaut", text, re.IGNORECASE), text
+    german = upkeep.read("de")
+    assert not [m.string for m in german if m.id and "Steuer" in str(m.string)]
 
 
 def test_every_catalog_speaks_and_keeps_the_values() -> None:

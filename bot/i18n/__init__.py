@@ -34,8 +34,8 @@ CATALOGS: Mapping[str, str] = {
     "zh-TW": "zh_TW",
     "ja": "ja",
     "ko": "ko",
-    "es-ES": "es",
-    "es-419": "es",
+    "es-ES": "es_ES",  # Spain: vídeo, coste, the perfect tense for what just happened
+    "es-419": "es_419",  # Latin America: video, costo, agregar, the preterite
     "pt-BR": "pt_BR",
     "fr": "fr",
     "de": "de",
@@ -50,7 +50,8 @@ LANGUAGE_NAMES: Mapping[str, str] = {
     "zh-TW": "繁體中文",
     "ja": "日本語",
     "ko": "한국어",
-    "es-ES": "Español",
+    "es-ES": "Español (España)",
+    "es-419": "Español (Latinoamérica)",
     "pt-BR": "Português do Brasil",
     "fr": "Français",
     "de": "Deutsch",
@@ -151,6 +152,19 @@ class Language:
             # tests refuse such catalogs, and English is the safe fallback.
             log.error("Bad placeholders in the %s translation of %r", self.code, message)
             return message
+
+
+def locale_code(text: str) -> str:
+    """A language code as a person types it ("es_419", "pt-br", "en") in Discord's spelling
+    ("es-419", "pt-BR", "en-US": every English is the code's own); a code wanbot does not speak
+    comes back as given, for the caller to refuse by name."""
+    wanted = text.replace("_", "-").casefold()
+    if wanted == "en" or wanted.startswith("en-"):
+        return ENGLISH_CODE
+    for code in CATALOGS:
+        if code.casefold() == wanted:
+            return code
+    return text
 
 
 @cache
