@@ -64,7 +64,10 @@ python)
 postgres)
     in_root apt-get update -q
     in_root apt-get upgrade -y -q
-    in_root apt-get install -y -q --no-install-recommends postgresql-15 postgresql-client-15 locales
+    # As postgres:16 does: no cluster made at install; the entrypoint makes one in $PGDATA.
+    mkdir -p "$root/etc/postgresql-common/createcluster.d"
+    echo "create_main_cluster = false" >"$root/etc/postgresql-common/createcluster.d/docker.conf"
+    in_root apt-get install -y -q --no-install-recommends postgresql-15 postgresql-client-15
     install -m 0755 "$here/postgres-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
     in_root mkdir -p /var/lib/postgresql/data /var/run/postgresql
     in_root chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql
