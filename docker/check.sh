@@ -169,8 +169,9 @@ ok "${compose[*]} config: valid"
 if [ -z "$POSTGRES_IMAGE" ]; then
     echo "skipped: the stack (PostgreSQL and two workers) runs with POSTGRES_IMAGE=... (docs/docker.md)"
 else
-    stack up --detach --no-build --scale worker=2 postgres worker >/dev/null 2>&1 ||
-        fail "${compose[*]} up failed: $(stack up --no-build --scale worker=2 postgres worker 2>&1 | tail -n 3)"
+    # compose.yaml's own deploy.replicas makes the two workers.
+    up=$(stack up --detach --no-build postgres worker 2>&1) ||
+        fail "${compose[*]} up failed: $(tail -n 3 <<<"$up")"
     mapfile -t workers < <(stack ps --quiet worker)
     [ "${#workers[@]}" = 2 ] || fail "${#workers[@]} workers running, not 2"
     for worker in "${workers[@]}"; do
