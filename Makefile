@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-scale test lint format bench clean messages
+.PHONY: demo demo-scale test lint format bench clean messages docker-check
 
 # The languages' catalogs, compiled from their .po sources (see bot/i18n/catalogs.py).
 CATALOGS := $(wildcard bot/locales/*/LC_MESSAGES/wanbot.po)
@@ -36,6 +36,14 @@ test: $(STAMP) $(COMPILED)
 # Each bench/bench_*.py in turn, then the summary (see bench/run_all.py); about 13 minutes.
 bench: $(STAMP) $(COMPILED)
 	$(BIN)/python bench/run_all.py
+
+# Build the image and run it: the demo, its user, /data, the health check, compose.yaml; prints
+# its size. Needs a Docker engine, so it is not part of `make test` (see docs/docker.md):
+#   make docker-check BASE_IMAGE=... POSTGRES_IMAGE=...
+BASE_IMAGE ?= python:3.11-slim
+POSTGRES_IMAGE ?=
+docker-check:
+	BASE_IMAGE='$(BASE_IMAGE)' POSTGRES_IMAGE='$(POSTGRES_IMAGE)' docker/check.sh
 
 # After adding or changing a message: extract them all and merge into each language's .po.
 messages: $(STAMP)
