@@ -1,0 +1,310 @@
+"""The pictures and sound of a result video, drawn from the task's inputs.
+
+The video opens on the first frame (or plays the first clip, then holds its last frame), cross-fades
+to the last frame when one was given, and carries a band at its foot naming the model and mode and
+the prompt's first words. Pictures are scaled to the video's size, letterboxed to keep their aspect.
+An input the simulator could not see (an http(s) URL, never fetched) or could not read is drawn as
+a labelled placeholder. A driving audio it can read becomes the soundtrack; otherwise a video with
+sound gets a tone. The same plan always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import av
+from av.audio.stream import AudioStream
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from bot.catalog import MediaType
+
+AUDIO_RATE = 44_100
+_AUDIO_CHUNK = 1024
+_BLACK = (0, 0, 0)
+_PLACEHOLDER_BACKGROUND = (30, 40, 60)
+_PLACEHOLDER_BAR = (240, 200, 40)
+# The cross-fade to the last frame runs from this fraction of the video to the next.
+_FADE = (0.35, 0.65)
+# Characters Pillow's default font draws; a prompt with others is not written (boxes say nothing).
+_DRAWABLE_BELOW = 0x250
+
+Reel = Callable[[int], Image.Image]  # frame index -> picture (never modified by the caller)
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """Everything a result video is drawn from; equal plans give equal bytes."""
+
+    seconds: float
+    width: int
+    height: int
+    fps: int
+    sound: bool
+    label: str  # "wan2.7-i2v · first+last frame"
+    prompt: str  # written after the label when there is room; "" for none
+    seen: tuple[tuple[MediaType, bytes], ...]  # inputs whose bytes the simulator saw
+    unseen: tuple[MediaType, ...]  # inputs given as URLs it did not fetch
+
+
+def mode_text(roles: frozenset[MediaType], template: str | None) -> str:
+    """Name what a request asks for, as the video's label shows it: "first+last frame"."""
+    if template:
+        return f"effect {template}"
+    if MediaType.FIRST_CLIP in roles:
+        mode = "continuation"
+    elif {MediaType.FIRST_FRAME, MediaType.LAST_FRAME} <= roles:
+        mode = "first+last frame"
+    elif MediaType.FIRST_FRAME in roles:
+        mode = "first frame"
+    else:
+        mode = "last frame"
+    return mode + ("+audio" if MediaType.DRIVING_AUDIO in roles else "")
+
+
+def make_result_video(plan: VideoPlan) -> bytes:
+    """Encode the video a plan describes: H.264 in MP4, with AAC sound when it has sound."""
+    size = (plan.width, plan.height)
+    count = max(1, round(plan.seconds * plan.fps))
+    seen = dict(plan.seen)
+    opening = _opening_reel(plan, seen, size, count)
+    closing = _picture_reel(MediaType.LAST_FRAME, plan, seen, size, count)
+    band = _label_band(size, plan.label, plan.prompt)
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=plan.fps)
+        video.width, video.height, video.pix_fmt = plan.width, plan.height, "yuv420p"
+        video.options = {"preset": "ultrafast"}
+        audio = container.add_stream("aac", rate=AUDIO_RATE) if plan.sound else None
+        if audio is not None:
+            audio.layout = "mono"
+        for index in range(count):
+            picture = _frame(index, count, opening, closing)
+            if band is not None:
+                picture.paste(band, (0, plan.height - band.height), band)
+            frame = av.VideoFrame.from_image(picture)  # type: ignore[no-untyped-call]  # PyAV stub
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+        if audio is not None:
+            driving = seen.get(MediaType.DRIVING_AUDIO)
+            pcm = _audio_pcm(driving, plan.seconds) if driving is not None else None
+            _encode_pcm(container, audio, pcm or _tone_pcm(plan.seconds))
+    return out.getvalue()
+
+
+# -- pictures -----------------------------------------------------------------------------------
+
+
+def _frame(index: int, count: int, opening: Reel, closing: Reel | None) -> Image.Image:
+    if closing is None:
+        return opening(index).copy()
+    progress = index / max(1, count - 1)
+    mix = min(1.0, max(0.0, (progress - _FADE[0]) / (_FADE[1] - _FADE[0])))
+    if mix == 0.0:
+        return opening(index).copy()
+    if mix == 1.0:
+        return closing(index).copy()
+    return Image.blend(opening(index), closing(index), mix)
+
+
+def _opening_reel(
+    plan: VideoPlan, seen: dict[MediaType, bytes], size: tuple[int, int], count: int
+) -> Reel:
+    clip = seen.get(MediaType.FIRST_CLIP)
+    if clip is not None:
+        return _clip_reel(clip, size, plan.fps, count) or _placeholder(
+            "first clip: unreadable", size, count
+        )
+    if MediaType.FIRST_CLIP in plan.unseen:
+        return _placeholder("first clip: http(s) URL, not fetched", size, count)
+    reel = _picture_reel(MediaType.FIRST_FRAME, plan, seen, size, count)
+    return reel or _placeholder("no first frame", size, count)
+
+
+def _picture_reel(
+    role: MediaType,
+    plan: VideoPlan,
+    seen: dict[MediaType, bytes],
+    size: tuple[int, int],
+    count: int,
+) -> Reel | None:
+    name = role.label.removeprefix("the ")
+    data = seen.get(role)
+    if data is not None:
+        picture = _fitted_picture(data, size)
+        if picture is None:
+            return _placeholder(f"{name}: unreadable", size, count)
+        return lambda _: picture
+    if role in plan.unseen:
+        return _placeholder(f"{name}: http(s) URL, not fetched", size, count)
+    return None
+
+
+def _fitted_picture(data: bytes, size: tuple[int, int]) -> Image.Image | None:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", size)  # JPEGs decode at a fraction of their size: much faster
+            return _fit(image.convert("RGB"), size)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None  # the media checker's business; here it only loses the picture
+
+
+def _fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Scale a picture to fit `size`, keeping its aspect, on black bars."""
+    return ImageOps.pad(image, size, method=Image.Resampling.BILINEAR, color=_BLACK)
+
+
+def _fit_frame(frame: av.VideoFrame, size: tuple[int, int]) -> Image.Image:
+    return _fit(frame.to_image(), size)  # type: ignore[no-untyped-call]  # untyped in PyAV's stub
+
+
+def _clip_reel(data: bytes, size: tuple[int, int], fps: int, count: int) -> Reel | None:
+    """The clip at the video's frame rate, then its last frame held; None when unreadable."""
+    pictures: list[Image.Image] = []
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.video:
+                return None
+            shown: av.VideoFrame | None = None
+            shown_picture: Image.Image | None = None
+            for frame in container.decode(video=0):
+                time = frame.time or 0.0
+                # Output frame k shows the latest clip frame at or before k / fps.
+                while shown is not None and len(pictures) < count and len(pictures) / fps < time:
+                    if shown_picture is None:
+                        shown_picture = _fit_frame(shown, size)
+                    pictures.append(shown_picture)
+                if len(pictures) >= count:
+                    break
+                shown, shown_picture = frame, None
+            if shown is None:
+                return None
+            last = shown_picture or _fit_frame(shown, size)
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None
+    return lambda index: pictures[index] if index < len(pictures) else last
+
+
+def _placeholder(text: str, size: tuple[int, int], count: int) -> Reel:
+    """A dark picture with a bar sweeping across it (the motion the old simulator drew) and words
+    saying which input it stands for."""
+    width, height = size
+    font = _font(max(8, min(32, min(size) // 12)))
+    words = _fit_text(font, text, width - 8)
+
+    def draw(index: int) -> Image.Image:
+        image = Image.new("RGB", size, _PLACEHOLDER_BACKGROUND)
+        draw = ImageDraw.Draw(image)
+        x = int(index / count * width)
+        draw.rectangle((x, 0, x + max(2, width // 20), height), fill=_PLACEHOLDER_BAR)
+        draw.text((width / 2, height / 2), words, font=font, fill="white", anchor="mm")
+        return image
+
+    return draw
+
+
+# -- the label band -----------------------------------------------------------------------------
+
+
+def _label_band(size: tuple[int, int], label: str, prompt: str) -> Image.Image | None:
+    """A translucent band with the label and the prompt's first words, or None when the video is
+    too small to write on."""
+    width, height = size
+    font_size = max(8, min(24, min(size) // 15))
+    font = _font(font_size)
+    pad = max(2, font_size // 4)
+    line_height = font_size + pad
+    lines = [_fit_text(font, label, width - 2 * pad)]
+    quoted = _first_words(font, prompt, width - 2 * pad)
+    if quoted:
+        lines.append(quoted)
+    while lines and len(lines) * line_height + 2 * pad > height // 3:
+        lines.pop()
+    if not lines:
+        return None
+    band = Image.new("RGBA", (width, len(lines) * line_height + 2 * pad), (0, 0, 0, 150))
+    draw = ImageDraw.Draw(band)
+    for row, line in enumerate(lines):
+        draw.text((pad, pad + row * line_height), line, font=font, fill=(255, 255, 255, 255))
+    return band
+
+
+@functools.cache
+def _font(size: int) -> Font:
+    return ImageFont.load_default(size=size)
+
+
+def _fit_text(font: Font, text: str, width: int) -> str:
+    """The text, cut short with an ellipsis if it is wider than `width`."""
+    if font.getlength(text) <= width:
+        return text
+    while text and font.getlength(text + "…") > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def _first_words(font: Font, prompt: str, width: int) -> str:
+    """As many of the prompt's first words as fit, quoted; "" when none fits or the font cannot
+    draw them."""
+    words = prompt.split()
+    if not words or any(ord(c) >= _DRAWABLE_BELOW and c not in "“”‘’…–—" for c in prompt):
+        return ""
+    for count in range(len(words), 0, -1):
+        more = "…" if count < len(words) else ""
+        text = f"“{' '.join(words[:count])}{more}”"
+        if font.getlength(text) <= width:
+            return text
+    return ""
+
+
+# -- sound --------------------------------------------------------------------------------------
+
+
+def _audio_pcm(data: bytes, seconds: float) -> bytes | None:
+    """The first `seconds` of an audio file as mono float samples, padded with silence; None when
+    it cannot be read."""
+    wanted = round(seconds * AUDIO_RATE) * 4
+    pcm = bytearray()
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.audio:
+                return None
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    pcm += bytes(out.planes[0])[: out.samples * 4]
+                if len(pcm) >= wanted:
+                    break
+            else:
+                for out in resampler.resample(None):
+                    pcm += bytes(out.planes[0])[: out.samples * 4]
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None
+    return bytes(pcm[:wanted]) + bytes(max(0, wanted - len(pcm)))
+
+
+@functools.cache
+def _tone_pcm(seconds: float) -> bytes:
+    """`seconds` of a quiet 440 Hz tone as mono float samples."""
+    total = round(seconds * AUDIO_RATE)
+    return struct.pack(
+        f"<{total}f", *(0.2 * math.sin(2 * math.pi * 440 * k / AUDIO_RATE) for k in range(total))
+    )
+
+
+def _encode_pcm(container: av.container.OutputContainer, stream: AudioStream, pcm: bytes) -> None:
+    total = len(pcm) // 4
+    for start in range(0, total, _AUDIO_CHUNK):
+        count = min(_AUDIO_CHUNK, total - start)
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=count)
+        frame.planes[0].update(pcm[start * 4 : (start + count) * 4])
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = start
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode())
