@@ -10,6 +10,7 @@ sound gets a tone. The same plan always gives the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import math
@@ -18,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
-from av.audio.stream import AudioStream
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from bot.catalog import MediaType
@@ -75,14 +75,21 @@ def make_result_video(plan: VideoPlan) -> bytes:
     opening = _opening_reel(plan, seen, size, count)
     closing = _picture_reel(MediaType.LAST_FRAME, plan, seen, size, count)
     band = _label_band(size, plan.label, plan.prompt)
+    soundtrack = _soundtrack(plan, seen) if plan.sound else None
     out = io.BytesIO()
-    with av.open(out, mode="w", format="mp4") as container:
+    with contextlib.ExitStack() as stack:
+        container = stack.enter_context(av.open(out, mode="w", format="mp4"))
         video = container.add_stream("libx264", rate=plan.fps)
         video.width, video.height, video.pix_fmt = plan.width, plan.height, "yuv420p"
         video.options = {"preset": "ultrafast"}
-        audio = container.add_stream("aac", rate=AUDIO_RATE) if plan.sound else None
-        if audio is not None:
-            audio.layout = "mono"
+        # One thread: x264's output then does not depend on the machine's cores, and these
+        # videos are too small to gain from more.
+        video.codec_context.thread_count = 1
+        # Sound is encoded once and its packets copied in; streams are added before any packet.
+        sound = None
+        if soundtrack is not None:
+            sound = stack.enter_context(av.open(io.BytesIO(soundtrack), mode="r"))
+            audio = container.add_stream_from_template(sound.streams.audio[0])
         for index in range(count):
             picture = _frame(index, count, opening, closing)
             if band is not None:
@@ -91,10 +98,11 @@ def make_result_video(plan: VideoPlan) -> bytes:
             frame.pts = index
             container.mux(video.encode(frame))
         container.mux(video.encode())
-        if audio is not None:
-            driving = seen.get(MediaType.DRIVING_AUDIO)
-            pcm = _audio_pcm(driving, plan.seconds) if driving is not None else None
-            _encode_pcm(container, audio, pcm or _tone_pcm(plan.seconds))
+        if sound is not None:
+            for packet in sound.demux(sound.streams.audio[0]):
+                if packet.dts is not None:  # not the demuxer's empty packet at the end
+                    packet.stream = audio
+                    container.mux(packet)
     return out.getvalue()
 
 
@@ -196,14 +204,23 @@ def _placeholder(text: str, size: tuple[int, int], count: int) -> Reel:
     saying which input it stands for."""
     width, height = size
     font = _font(max(8, min(32, min(size) // 12)))
-    words = _fit_text(font, text, width - 8)
+    # The words are drawn once and pasted on every frame: drawing text is the costly part.
+    words = Image.new("RGBA", size, (0, 0, 0, 0))
+    ImageDraw.Draw(words).text(
+        (width / 2, height / 2),
+        _fit_text(font, text, width - 8),
+        font=font,
+        fill="white",
+        anchor="mm",
+    )
 
     def draw(index: int) -> Image.Image:
         image = Image.new("RGB", size, _PLACEHOLDER_BACKGROUND)
-        draw = ImageDraw.Draw(image)
         x = int(index / count * width)
-        draw.rectangle((x, 0, x + max(2, width // 20), height), fill=_PLACEHOLDER_BAR)
-        draw.text((width / 2, height / 2), words, font=font, fill="white", anchor="mm")
+        ImageDraw.Draw(image).rectangle(
+            (x, 0, x + max(2, width // 20), height), fill=_PLACEHOLDER_BAR
+        )
+        image.paste(words, (0, 0), words)
         return image
 
     return draw
@@ -289,22 +306,34 @@ def _audio_pcm(data: bytes, seconds: float) -> bytes | None:
     return bytes(pcm[:wanted]) + bytes(max(0, wanted - len(pcm)))
 
 
+def _soundtrack(plan: VideoPlan, seen: dict[MediaType, bytes]) -> bytes:
+    """The driving audio when the simulator can read it, else a tone, as AAC in MP4."""
+    driving = seen.get(MediaType.DRIVING_AUDIO)
+    pcm = _audio_pcm(driving, plan.seconds) if driving is not None else None
+    return _aac(pcm) if pcm is not None else _tone_aac(plan.seconds)
+
+
 @functools.cache
-def _tone_pcm(seconds: float) -> bytes:
-    """`seconds` of a quiet 440 Hz tone as mono float samples."""
+def _tone_aac(seconds: float) -> bytes:
+    """`seconds` of a quiet 440 Hz tone, encoded once: most videos with sound share it."""
     total = round(seconds * AUDIO_RATE)
-    return struct.pack(
-        f"<{total}f", *(0.2 * math.sin(2 * math.pi * 440 * k / AUDIO_RATE) for k in range(total))
-    )
+    samples = (0.2 * math.sin(2 * math.pi * 440 * k / AUDIO_RATE) for k in range(total))
+    return _aac(struct.pack(f"<{total}f", *samples))
 
 
-def _encode_pcm(container: av.container.OutputContainer, stream: AudioStream, pcm: bytes) -> None:
-    total = len(pcm) // 4
-    for start in range(0, total, _AUDIO_CHUNK):
-        count = min(_AUDIO_CHUNK, total - start)
-        frame = av.AudioFrame(format="fltp", layout="mono", samples=count)
-        frame.planes[0].update(pcm[start * 4 : (start + count) * 4])
-        frame.sample_rate = AUDIO_RATE
-        frame.pts = start
-        container.mux(stream.encode(frame))
-    container.mux(stream.encode())
+def _aac(pcm: bytes) -> bytes:
+    """Mono float samples as AAC in an audio-only MP4."""
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=AUDIO_RATE)
+        stream.layout = "mono"
+        total = len(pcm) // 4
+        for start in range(0, total, _AUDIO_CHUNK):
+            count = min(_AUDIO_CHUNK, total - start)
+            frame = av.AudioFrame(format="fltp", layout="mono", samples=count)
+            frame.planes[0].update(pcm[start * 4 : (start + count) * 4])
+            frame.sample_rate = AUDIO_RATE
+            frame.pts = start
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return out.getvalue()
