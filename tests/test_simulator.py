@@ -1082,3 +1082,15 @@ async def test_large_videos_are_shared_by_tasks_whose_prompts_differ(
     sim.config.video_max_side = 320
     small = await result_video(http, sim, clock, kf2v_frames_body(red, blue, "one"), I2V)
     assert small != await result_video(http, sim, clock, kf2v_frames_body(red, blue, "two"), I2V)
+
+
+@pytest.mark.parametrize("kind", ["first_frame", "first_clip"])
+async def test_inputs_the_simulator_cannot_read_still_give_a_playable_video(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock, kind: str
+) -> None:
+    # Without a media checker the simulator takes any bytes; the video says what it could not use.
+    body = await wan27_body(http, sim, {kind: b"not a picture at all"})
+    video = await result_video(http, sim, clock, body)
+    assert probe_video(video) == (pytest.approx(3.0, abs=0.3), 320, 180, True)
+    first = video_frames(video)[0]
+    assert text_pixels(first.crop((0, first.height // 4, first.width, first.height * 3 // 4))) > 30

@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import itertools
 import math
 import struct
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import av
@@ -33,7 +34,7 @@ _FADE = (0.35, 0.65)
 # Characters Pillow's default font draws; a prompt with others is not written (boxes say nothing).
 _DRAWABLE_BELOW = 0x250
 
-Reel = Callable[[int], Image.Image]  # frame index -> picture (never modified by the caller)
+Reel = Iterator[Image.Image]  # one picture per frame of the video, not to be drawn on
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
@@ -72,8 +73,6 @@ def make_result_video(plan: VideoPlan) -> bytes:
     size = (plan.width, plan.height)
     count = max(1, round(plan.seconds * plan.fps))
     seen = dict(plan.seen)
-    opening = _opening_reel(plan, seen, size, count)
-    closing = _picture_reel(MediaType.LAST_FRAME, plan, seen, size, count)
     band = _label_band(size, plan.label, plan.prompt)
     soundtrack = _soundtrack(plan, seen) if plan.sound else None
     out = io.BytesIO()
@@ -90,8 +89,7 @@ def make_result_video(plan: VideoPlan) -> bytes:
         if soundtrack is not None:
             sound = stack.enter_context(av.open(io.BytesIO(soundtrack), mode="r"))
             audio = container.add_stream_from_template(sound.streams.audio[0])
-        for index in range(count):
-            picture = _frame(index, count, opening, closing)
+        for index, picture in enumerate(_frames(plan, seen, count)):
             if band is not None:
                 picture.paste(band, (0, plan.height - band.height), band)
             frame = av.VideoFrame.from_image(picture)  # type: ignore[no-untyped-call]  # PyAV stub
@@ -109,16 +107,25 @@ def make_result_video(plan: VideoPlan) -> bytes:
 # -- pictures -----------------------------------------------------------------------------------
 
 
-def _frame(index: int, count: int, opening: Reel, closing: Reel | None) -> Image.Image:
+def _frames(plan: VideoPlan, seen: dict[MediaType, bytes], count: int) -> Iterator[Image.Image]:
+    """The video's pictures, new images the caller may draw on."""
+    size = (plan.width, plan.height)
+    opening = _opening_reel(plan, seen, size, count)
+    closing = _picture_reel(MediaType.LAST_FRAME, plan, seen, size, count)
     if closing is None:
-        return opening(index).copy()
-    progress = index / max(1, count - 1)
-    mix = min(1.0, max(0.0, (progress - _FADE[0]) / (_FADE[1] - _FADE[0])))
-    if mix == 0.0:
-        return opening(index).copy()
-    if mix == 1.0:
-        return closing(index).copy()
-    return Image.blend(opening(index), closing(index), mix)
+        for picture in opening:
+            yield picture.copy()
+        return
+    for index, (start, end) in enumerate(zip(opening, closing, strict=True)):
+        progress = index / max(1, count - 1)
+        mix = min(1.0, max(0.0, (progress - _FADE[0]) / (_FADE[1] - _FADE[0])))
+        yield (
+            start.copy()
+            if mix == 0.0
+            else end.copy()
+            if mix == 1.0
+            else Image.blend(start, end, mix)
+        )
 
 
 def _opening_reel(
@@ -126,9 +133,7 @@ def _opening_reel(
 ) -> Reel:
     clip = seen.get(MediaType.FIRST_CLIP)
     if clip is not None:
-        return _clip_reel(clip, size, plan.fps, count) or _placeholder(
-            "first clip: unreadable", size, count
-        )
+        return _clip_reel(clip, size, plan.fps, count)
     if MediaType.FIRST_CLIP in plan.unseen:
         return _placeholder("first clip: http(s) URL, not fetched", size, count)
     reel = _picture_reel(MediaType.FIRST_FRAME, plan, seen, size, count)
@@ -148,7 +153,7 @@ def _picture_reel(
         picture = _fitted_picture(data, size)
         if picture is None:
             return _placeholder(f"{name}: unreadable", size, count)
-        return lambda _: picture
+        return itertools.repeat(picture, count)
     if role in plan.unseen:
         return _placeholder(f"{name}: http(s) URL, not fetched", size, count)
     return None
@@ -172,31 +177,34 @@ def _fit_frame(frame: av.VideoFrame, size: tuple[int, int]) -> Image.Image:
     return _fit(frame.to_image(), size)  # type: ignore[no-untyped-call]  # untyped in PyAV's stub
 
 
-def _clip_reel(data: bytes, size: tuple[int, int], fps: int, count: int) -> Reel | None:
-    """The clip at the video's frame rate, then its last frame held; None when unreadable."""
-    pictures: list[Image.Image] = []
+def _clip_reel(data: bytes, size: tuple[int, int], fps: int, count: int) -> Reel:
+    """The clip at the video's frame rate, then its last frame held. Decoded as the video is
+    encoded, so a long clip is never held in memory; a placeholder when it cannot be read."""
+    made = 0
+    held: Image.Image | None = None  # the last picture yielded, or the clip's last frame
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
-            if not container.streams.video:
-                return None
-            shown: av.VideoFrame | None = None
-            shown_picture: Image.Image | None = None
-            for frame in container.decode(video=0):
-                time = frame.time or 0.0
+            latest: av.VideoFrame | None = None
+            shown: Image.Image | None = None  # `latest` fitted, once needed
+            frames = container.decode(video=0) if container.streams.video else iter(())
+            for frame in frames:
                 # Output frame k shows the latest clip frame at or before k / fps.
-                while shown is not None and len(pictures) < count and len(pictures) / fps < time:
-                    if shown_picture is None:
-                        shown_picture = _fit_frame(shown, size)
-                    pictures.append(shown_picture)
-                if len(pictures) >= count:
-                    break
-                shown, shown_picture = frame, None
-            if shown is None:
-                return None
-            last = shown_picture or _fit_frame(shown, size)
+                while latest is not None and made < count and made / fps < (frame.time or 0.0):
+                    if shown is None:
+                        shown = _fit_frame(latest, size)
+                    yield shown
+                    held, made = shown, made + 1
+                if made == count:
+                    return
+                latest, shown = frame, None
+            if latest is not None:
+                held = shown if shown is not None else _fit_frame(latest, size)
     except (av.error.FFmpegError, OSError, ValueError):
-        return None
-    return lambda index: pictures[index] if index < len(pictures) else last
+        pass  # hold what was shown, or say the clip could not be read
+    if held is None:
+        yield from itertools.islice(_placeholder("first clip: unreadable", size, count), made, None)
+    else:
+        yield from itertools.repeat(held, count - made)
 
 
 def _placeholder(text: str, size: tuple[int, int], count: int) -> Reel:
@@ -213,17 +221,14 @@ def _placeholder(text: str, size: tuple[int, int], count: int) -> Reel:
         fill="white",
         anchor="mm",
     )
-
-    def draw(index: int) -> Image.Image:
+    for index in range(count):
         image = Image.new("RGB", size, _PLACEHOLDER_BACKGROUND)
         x = int(index / count * width)
         ImageDraw.Draw(image).rectangle(
             (x, 0, x + max(2, width // 20), height), fill=_PLACEHOLDER_BAR
         )
         image.paste(words, (0, 0), words)
-        return image
-
-    return draw
+        yield image
 
 
 # -- the label band -----------------------------------------------------------------------------
