@@ -9,6 +9,7 @@ to live runs out, after which its id answers UNKNOWN.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import uuid
@@ -95,10 +96,13 @@ class Tasks:
             is not None
         ]
         probe = await inspect_inputs(config.media_checker, spec, blobs)
-        seen = {media_type for media_type, _, _ in blobs}
-        inputs = TaskInputs.of(
-            tuple((media_type, data) for media_type, _, data in blobs),
-            tuple(m for m, _, _ in submission.inputs if m not in seen),
+        seen = tuple((media_type, data) for media_type, _, data in blobs)
+        unseen = tuple(m for m, _, _ in submission.inputs if m not in dict(seen))
+        # Hashing an upload of many megabytes is kept off the event loop.
+        inputs = (
+            await asyncio.to_thread(TaskInputs.of, seen, unseen)
+            if seen
+            else TaskInputs.of(seen, unseen)
         )
 
         # Rate limits are checked after the last await so that the count and the new task agree.
