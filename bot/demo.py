@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from bot import samples
 from bot.catalog import MediaType
 from bot.dashscope import DashScopeClient
+from bot.engine.runner import EngineConfig
 from bot.engine.schedule import PollPlanner
 from bot.headless import GenerateOptions, HeadlessRunner, Result, generate
 from bot.media import MediaInfo, check_media, probe
@@ -107,8 +108,13 @@ async def run_demo(output_dir: Path) -> int:
         async with aiohttp.ClientSession() as session:
             client = DashScopeClient(session, api_key=SecretStr("demo-key"), base_url=base_url)
             async with HeadlessRunner(client, planner=DEMO_PLANNER) as runner:
+                # The modes share one requester, who may have only so many videos waiting.
+                slots = asyncio.Semaphore(EngineConfig.max_waiting_per_user)
                 outcomes = await asyncio.gather(
-                    *(_run_mode(session, client, runner, m, inputs, output_dir) for m in MODES),
+                    *(
+                        _run_mode(slots, session, client, runner, m, inputs, output_dir)
+                        for m in MODES
+                    ),
                     return_exceptions=True,
                 )
     finally:
@@ -121,6 +127,7 @@ async def run_demo(output_dir: Path) -> int:
 
 
 async def _run_mode(
+    slots: asyncio.Semaphore,
     session: aiohttp.ClientSession,
     client: DashScopeClient,
     runner: HeadlessRunner,
@@ -137,7 +144,8 @@ async def _run_mode(
         duration=mode.duration,
         resolution=mode.resolution,
     )
-    result = await generate(session, client, runner, options, label=f"{mode.name:<22}")
+    async with slots:
+        result = await generate(session, client, runner, options, label=f"{mode.name:<22}")
     return result, probe(_CLIP, result.output.read_bytes())
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import av
 import pytest
+from PIL import Image, ImageChops, ImageStat
 
 from bot import samples
 from bot.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH, MediaType, ModelSpec
@@ -829,3 +830,267 @@ async def test_timing_hook_sets_each_tasks_times(
         clock.now = task.submit_time + elapsed
         _, body = await call(http, sim, "GET", f"/tasks/{task_id}")
         assert body["output"]["task_status"] == status
+
+
+# -- what the result video shows ----------------------------------------------------------------
+
+RED, GREEN, BLUE = (220, 30, 30), (30, 200, 40), (30, 40, 220)
+
+
+def solid_png(colour: tuple[int, int, int], width: int = 640, height: int = 360) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def png_data_url(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+def solid_clip(colours: list[tuple[int, int, int]], fps: int = 10) -> bytes:
+    """A clip showing each colour for a second, in order."""
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for index in range(len(colours) * fps):
+            picture = Image.new("RGB", (320, 240), colours[index // fps])
+            frame = av.VideoFrame.from_image(picture)
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return out.getvalue()
+
+
+def silent_wav(seconds: float) -> bytes:
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=44_100)
+        assert isinstance(stream, av.AudioStream)
+        stream.layout = "mono"
+        samples_left = int(seconds * 44_100)
+        while samples_left > 0:
+            count = min(1024, samples_left)
+            frame = av.AudioFrame(format="s16", layout="mono", samples=count)
+            frame.planes[0].update(bytes(2 * count))
+            frame.sample_rate = 44_100
+            container.mux(stream.encode(frame))
+            samples_left -= count
+        container.mux(stream.encode())
+    return out.getvalue()
+
+
+async def result_video(
+    http: aiohttp.ClientSession,
+    sim: Simulator,
+    clock: VirtualClock,
+    body: dict[str, Any],
+    path: str = VG,
+) -> bytes:
+    """Submit a task, let it succeed and download its video."""
+    status, created = await submit(
+        http, sim, body, path, **{"X-DashScope-OssResourceResolve": "enable"}
+    )
+    assert status == 200, created
+    clock.advance(3.0)
+    _, done = await call(http, sim, "GET", f"/tasks/{created['output']['task_id']}")
+    async with http.get(done["output"]["video_url"]) as response:
+        assert response.status == 200
+        return await response.read()
+
+
+def video_frames(video: bytes) -> list[Image.Image]:
+    with av.open(io.BytesIO(video), mode="r") as container:
+        return [frame.to_image() for frame in container.decode(video=0)]
+
+
+def picture_part(image: Image.Image) -> Image.Image:
+    """The upper two thirds of a frame, above any writing at its foot."""
+    return image.crop((0, 0, image.width, image.height * 2 // 3))
+
+
+def dominant(image: Image.Image) -> str | None:
+    """The colour a picture mostly is: red, green or blue, or None when none stands out."""
+    means = ImageStat.Stat(image.convert("RGB")).mean
+    for name, channel in (("red", 0), ("green", 1), ("blue", 2)):
+        others = [m for i, m in enumerate(means) if i != channel]
+        if means[channel] > 100 and means[channel] > 2 * max(others):
+            return name
+    return None
+
+
+def text_pixels(image: Image.Image) -> int:
+    """How many near-white pixels a picture has: only writing makes them on these inputs."""
+    grey = image.convert("L")
+    return sum(count for value, count in enumerate(grey.histogram()) if value >= 200)
+
+
+def kf2v_frames_body(first: str, last: str, prompt: str = "") -> dict[str, Any]:
+    inputs = {"first_frame_url": first, "last_frame_url": last}
+    return {
+        "model": "wan2.2-kf2v-flash",
+        "input": {**inputs, "prompt": prompt} if prompt else inputs,
+        "parameters": {"resolution": "480P"},
+    }
+
+
+async def wan27_body(
+    http: aiohttp.ClientSession, sim: Simulator, media: dict[str, bytes | str], **params: Any
+) -> dict[str, Any]:
+    """A wan2.7 body whose bytes inputs are uploaded and whose string inputs are URLs as given."""
+    items = []
+    for kind, data in media.items():
+        url = data if isinstance(data, str) else await upload(http, sim, "wan2.7-i2v", data)
+        items.append({"type": kind, "url": url})
+    return {
+        "model": "wan2.7-i2v",
+        "input": {"prompt": "a test", "media": items},
+        "parameters": {"duration": 3, **params},
+    }
+
+
+@pytest.mark.parametrize("how", ["data: URLs", "oss:// uploads"])
+async def test_the_video_starts_on_the_first_frame_and_ends_on_the_last(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock, how: str
+) -> None:
+    red, blue = solid_png(RED, 400, 400), solid_png(BLUE, 400, 400)
+    if how == "data: URLs":
+        body = kf2v_frames_body(png_data_url(red), png_data_url(blue))
+        video = await result_video(http, sim, clock, body, I2V)
+    else:
+        body = await wan27_body(http, sim, {"first_frame": red, "last_frame": blue})
+        video = await result_video(http, sim, clock, body)
+    frames = video_frames(video)
+    quarter = len(frames) // 4
+    assert [dominant(picture_part(f)) for f in frames[:quarter]] == ["red"] * quarter
+    assert [dominant(picture_part(f)) for f in frames[-quarter:]] == ["blue"] * quarter
+    assert frames[0].size == (320, 320)
+
+
+async def test_a_first_frame_of_another_shape_is_letterboxed(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
+) -> None:
+    # A 16:9 first frame gives a 16:9 video; a square last frame is not stretched to fill it.
+    body = kf2v_frames_body(
+        png_data_url(solid_png(RED, 1280, 720)), png_data_url(solid_png(BLUE, 400, 400))
+    )
+    last = video_frames(await result_video(http, sim, clock, body, I2V))[-1]
+    assert last.size == (320, 180)
+    left, middle = last.crop((0, 0, 60, 100)), last.crop((100, 0, 220, 100))
+    assert dominant(middle) == "blue"
+    assert ImageStat.Stat(left.convert("L")).mean[0] < 20  # a black bar, not blue
+
+
+async def test_a_continuation_plays_the_clip_then_holds_its_last_frame(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
+) -> None:
+    clip = solid_clip([RED, GREEN])  # two seconds: red, then green
+    body = await wan27_body(http, sim, {"first_clip": clip}, duration=6)
+    frames = video_frames(await result_video(http, sim, clock, body))
+    assert len(frames) == 60
+    assert {dominant(picture_part(f)) for f in frames[:8]} == {"red"}
+    assert {dominant(picture_part(f)) for f in frames[12:18]} == {"green"}
+    # After the clip's two seconds the video stays on the clip's last frame.
+    assert {dominant(picture_part(f)) for f in frames[25:]} == {"green"}
+    assert frames[0].size == (320, 240)
+
+
+async def test_inputs_given_as_http_urls_are_drawn_as_labelled_placeholders(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
+) -> None:
+    body = kf2v_frames_body("https://example.com/a.png", png_data_url(solid_png(BLUE)))
+    frames = video_frames(await result_video(http, sim, clock, body, I2V))
+    first = frames[0]
+    assert dominant(picture_part(first)) is None
+    # Words in the middle of the frame say what it stands for; the last frame is still the input.
+    assert text_pixels(first.crop((0, first.height // 4, first.width, first.height * 3 // 4))) > 30
+    assert dominant(picture_part(frames[-1])) == "blue"
+
+
+async def test_the_model_and_mode_are_written_at_the_foot_of_the_video(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
+) -> None:
+    red, blue = png_data_url(solid_png(RED)), png_data_url(solid_png(BLUE))
+    kf2v = video_frames(await result_video(http, sim, clock, kf2v_frames_body(red, blue), I2V))
+    first = kf2v[0]
+    foot = first.crop((0, first.height * 3 // 4, first.width, first.height))
+    # Plain red inputs have no near-white pixels: writing makes them, at the foot only.
+    assert text_pixels(foot) > 50
+    assert text_pixels(picture_part(first)) == 0
+
+    # The same frames through another model: the same picture, other words at the foot.
+    wan27 = await wan27_body(
+        http, sim, {"first_frame": solid_png(RED), "last_frame": solid_png(BLUE)}
+    )
+    other = video_frames(await result_video(http, sim, clock, wan27))[0]
+    other_foot = other.crop((0, other.height * 3 // 4, other.width, other.height))
+    assert largest_difference(picture_part(first), picture_part(other)) <= 8
+    assert largest_difference(foot, other_foot) > 100
+
+
+def largest_difference(one: Image.Image, other: Image.Image) -> int:
+    """The largest difference of any channel of any pixel (small ones are the encoder's)."""
+    return int(max(high for _, high in ImageStat.Stat(ImageChops.difference(one, other)).extrema))
+
+
+async def test_different_inputs_give_different_videos_and_the_same_inputs_the_same(
+    http: aiohttp.ClientSession, clock: VirtualClock
+) -> None:
+    red, blue = png_data_url(solid_png(RED)), png_data_url(solid_png(BLUE))
+    videos = []
+    # Two simulators, so the second video is made again rather than taken from a cache.
+    for first, last in ((red, blue), (blue, red), (red, blue)):
+        async with Simulator(SimulatorConfig(), clock=clock) as sim:
+            body = kf2v_frames_body(first, last, prompt="Day turns to night")
+            videos.append(await result_video(http, sim, clock, body, I2V))
+    assert videos[0] != videos[1]
+    assert videos[0] == videos[2]
+
+
+def audio_level(video: bytes) -> float:
+    """The loudest sample of a video's soundtrack, from 0 to 1."""
+    with av.open(io.BytesIO(video), mode="r") as container:
+        assert container.streams.audio, "the video has no sound"
+        return max(float(abs(frame.to_ndarray()).max()) for frame in container.decode(audio=0))
+
+
+async def test_a_driving_audio_the_simulator_can_read_is_the_soundtrack(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
+) -> None:
+    heard = await wan27_body(
+        http, sim, {"first_frame": solid_png(RED), "driving_audio": silent_wav(3.0)}
+    )
+    unheard = await wan27_body(
+        http,
+        sim,
+        {"first_frame": solid_png(RED), "driving_audio": "https://example.com/a.wav"},
+    )
+    assert audio_level(await result_video(http, sim, clock, heard)) < 0.01
+    # Without the audio's bytes the video keeps a tone of its own.
+    assert audio_level(await result_video(http, sim, clock, unheard)) > 0.1
+
+
+async def test_large_videos_are_shared_by_tasks_whose_prompts_differ(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
+) -> None:
+    # Writing each prompt would cost each task an encode of its own at this size.
+    sim.config.video_max_side, sim.config.video_fps = 800, 2
+    red, blue = png_data_url(solid_png(RED)), png_data_url(solid_png(BLUE))
+    one = await result_video(http, sim, clock, kf2v_frames_body(red, blue, "one"), I2V)
+    two = await result_video(http, sim, clock, kf2v_frames_body(red, blue, "two"), I2V)
+    assert one == two
+    sim.config.video_max_side = 320
+    small = await result_video(http, sim, clock, kf2v_frames_body(red, blue, "one"), I2V)
+    assert small != await result_video(http, sim, clock, kf2v_frames_body(red, blue, "two"), I2V)
+
+
+@pytest.mark.parametrize("kind", ["first_frame", "first_clip"])
+async def test_inputs_the_simulator_cannot_read_still_give_a_playable_video(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock, kind: str
+) -> None:
+    # Without a media checker the simulator takes any bytes; the video says what it could not use.
+    body = await wan27_body(http, sim, {kind: b"not a picture at all"})
+    video = await result_video(http, sim, clock, body)
+    assert probe_video(video) == (pytest.approx(3.0, abs=0.3), 320, 180, True)
+    first = video_frames(video)[0]
+    assert text_pixels(first.crop((0, first.height // 4, first.width, first.height * 3 // 4))) > 30

@@ -10,6 +10,7 @@ validation  whether a create-task body is acceptable; what its visible inputs ar
 uploads     the fake OSS: upload policies and stored files
 lifecycle   a task's state, times and usage as a function of the clock
 results     signed result URLs and the videos behind them
+drawing     what those videos show: the inputs, the model, the mode and the prompt
 tasks       create, query, cancel and list, within the rate limits
 faults      scripted and random faults per API request
 app         the aiohttp app composing them: routes, auth, request record, serve

@@ -33,6 +33,10 @@ class SimulatorConfig:
     keys_share_account: bool = False
     video_max_side: int = 320  # generated videos are small: longest side, aspect kept
     video_fps: int = 10
+    # The prompt's first words are written on videos whose longest side is at most this. Each
+    # prompt costs an encode of its own; larger videos (the delivery bench's 1080p) are shared by
+    # every task with the same inputs.
+    prompt_on_video_max_side: int = 640
     # Called on the bytes of every input the simulator can see (oss:// and data:) at submission;
     # InvalidInput becomes 400 InvalidParameter.DataInspection.
     media_checker: MediaChecker | None = None

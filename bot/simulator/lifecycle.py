@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.catalog import WAN26_I2V_FLASH, ModelSpec
+from bot.catalog import WAN26_I2V_FLASH, MediaType, ModelSpec
 
 UNFINISHED = frozenset({"PENDING", "RUNNING"})
+
+
+@dataclass(frozen=True)
+class TaskInputs:
+    """The media a task was given: the bytes of those the simulator could see (data: URLs and
+    oss:// uploads) and the roles of those it could not (http(s) URLs, which it never fetches)."""
+
+    seen: tuple[tuple[MediaType, bytes], ...] = ()
+    unseen: tuple[MediaType, ...] = ()
+    digest: str = ""  # of the roles and bytes, so equal inputs can share one result video
+
+    @classmethod
+    def of(
+        cls, seen: tuple[tuple[MediaType, bytes], ...], unseen: tuple[MediaType, ...]
+    ) -> TaskInputs:
+        """Return the inputs with their digest."""
+        digest = hashlib.sha256()
+        for media_type, data in seen:
+            digest.update(f"{media_type}:{len(data)}:".encode())
+            digest.update(data)
+        digest.update(",".join(unseen).encode())
+        return cls(seen, unseen, digest.hexdigest())
+
+    @property
+    def roles(self) -> frozenset[MediaType]:
+        """Every role given, seen or not."""
+        return frozenset(m for m, _ in self.seen) | frozenset(self.unseen)
 
 
 @dataclass
@@ -31,6 +59,8 @@ class SimTask:
     clip_seconds: float | None
     account: str = field(repr=False)  # a keyed digest of the API key, never the key
     canceled_at: float | None = None
+    template: str | None = None
+    inputs: TaskInputs = field(default_factory=TaskInputs, repr=False)
 
     @property
     def model(self) -> str:

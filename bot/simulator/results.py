@@ -1,7 +1,12 @@
 """Result videos: their signed, expiring URLs, and the small real MP4s served behind them.
 
-A video is made once per (duration, size, sound, fps) with the first frame's aspect and kept, so
-many tasks share one encode.
+A task's video shows its inputs, so a demo or a test can see they arrived: the first frame
+(or first clip) scaled to the video's size, cross-fading to the last frame where one was given,
+with the model, the mode and the prompt's first words written at its foot (see drawing.py). Its
+size keeps the first frame's aspect with the longest side `video_max_side`. A video is made when
+first downloaded and kept for the tasks that ask for the same thing, so equal requests share one
+encode; the prompt is written only on small videos, so large ones (as the delivery bench's) are
+shared by tasks whose prompts differ.
 """
 
 from __future__ import annotations
@@ -9,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from collections import OrderedDict
 
 from aiohttp import web
 
-from bot import samples
 from bot.simulator.config import Context
+from bot.simulator.drawing import VideoPlan, make_result_video, mode_text
 from bot.simulator.lifecycle import SimTask
 from bot.simulator.wire import RESULTS_PATH, OssError
 
-_VideoKey = tuple[int, int, int, bool, int]  # duration, width, height, sound, fps
+KEPT_VIDEOS = 32  # the most recently used videos kept; each is tens of kB at the default size
 
 
 def _even(value: float) -> int:
@@ -30,8 +36,8 @@ class Results:
     def __init__(self, context: Context, tasks: dict[str, SimTask]) -> None:
         self._context = context
         self._tasks = tasks
-        self._videos: dict[_VideoKey, bytes] = {}
-        self._video_locks: dict[_VideoKey, asyncio.Lock] = {}
+        self._videos: OrderedDict[str, bytes] = OrderedDict()
+        self._video_locks: dict[str, asyncio.Lock] = {}
 
     def url(self, request: web.Request, task: SimTask) -> str:
         """Return the signed URL of a task's video, on the host the request came to."""
@@ -68,20 +74,39 @@ class Results:
         message = f"{name}:{expires}".encode()
         return hmac.new(self._context.secret, message, hashlib.sha1).hexdigest()
 
-    async def _video_bytes(self, task: SimTask) -> bytes:
+    def _plan(self, task: SimTask) -> VideoPlan:
+        config = self._context.config
         width, height = task.input_size or (16, 9)
-        side = self._context.config.video_max_side
-        scale = side / max(width, height)
-        fps = self._context.config.video_fps
-        key = (task.duration, _even(width * scale), _even(height * scale), task.sound, fps)
-        async with self._video_locks.setdefault(key, asyncio.Lock()):
-            if key not in self._videos:
-                self._videos[key] = await asyncio.to_thread(
-                    samples.make_video,
-                    float(task.duration),
-                    key[1],
-                    key[2],
-                    fps=fps,
-                    with_audio=task.sound,
-                )
-        return self._videos[key]
+        scale = config.video_max_side / max(width, height)
+        prompt = task.prompt if config.video_max_side <= config.prompt_on_video_max_side else ""
+        return VideoPlan(
+            seconds=float(task.duration),
+            width=_even(width * scale),
+            height=_even(height * scale),
+            fps=config.video_fps,
+            sound=task.sound,
+            label=f"{task.model} · {mode_text(task.inputs.roles, task.template)}",
+            prompt=prompt,
+            seen=task.inputs.seen,
+            unseen=task.inputs.unseen,
+        )
+
+    async def _video_bytes(self, task: SimTask) -> bytes:
+        plan = self._plan(task)
+        # The inputs' digest stands for their bytes; the rest of the plan is small.
+        described = repr((plan.seconds, plan.width, plan.height, plan.fps, plan.sound))
+        described += repr((plan.label, plan.prompt, task.inputs.digest))
+        key = hashlib.sha256(described.encode()).hexdigest()
+        lock = self._video_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            video = self._videos.get(key)
+            if video is None:
+                video = await asyncio.to_thread(make_result_video, plan)
+                self._videos[key] = video
+                while len(self._videos) > KEPT_VIDEOS:
+                    self._videos.popitem(last=False)
+            self._videos.move_to_end(key)
+        if not lock.locked():
+            # At worst a later request makes a video again; the lock table does not grow.
+            self._video_locks.pop(key, None)
+        return video

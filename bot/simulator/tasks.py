@@ -9,6 +9,7 @@ to live runs out, after which its id answers UNKNOWN.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import uuid
@@ -21,7 +22,7 @@ from aiohttp import web
 from bot.catalog import IMAGE2VIDEO_PATH, MODELS, VIDEO_GENERATION_PATH, ModelSpec
 from bot.dashscope.models import PROVIDER_TIMEZONE
 from bot.simulator.config import Context
-from bot.simulator.lifecycle import UNFINISHED, SimTask, usage
+from bot.simulator.lifecycle import UNFINISHED, SimTask, TaskInputs, usage
 from bot.simulator.results import Results
 from bot.simulator.uploads import Uploads
 from bot.simulator.validation import input_bytes, inspect_inputs, validate_body
@@ -95,6 +96,14 @@ class Tasks:
             is not None
         ]
         probe = await inspect_inputs(config.media_checker, spec, blobs)
+        seen = tuple((media_type, data) for media_type, _, data in blobs)
+        unseen = tuple(m for m, _, _ in submission.inputs if m not in dict(seen))
+        # Hashing an upload of many megabytes is kept off the event loop.
+        inputs = (
+            await asyncio.to_thread(TaskInputs.of, seen, unseen)
+            if seen
+            else TaskInputs.of(seen, unseen)
+        )
 
         # Rate limits are checked after the last await so that the count and the new task agree.
         now = self._context.clock()
@@ -118,6 +127,8 @@ class Tasks:
             input_size=probe[:2] if probe else None,
             clip_seconds=probe[2] if probe else None,
             account=account,
+            template=submission.template,
+            inputs=inputs,
         )
         self.tasks[task.task_id] = task
         return web.json_response(

@@ -37,6 +37,7 @@ class Submission:
     prompt_extend: bool
     sound: bool
     inputs: tuple[tuple[MediaType, str, str], ...]  # (type, field path, url)
+    template: str | None = None
 
 
 def _text(container: dict[str, Any], name: str, limit: int, model: str) -> str:
@@ -173,6 +174,7 @@ def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
         prompt_extend=params.get("prompt_extend", True),
         sound=spec.has_sound and not silenced,
         inputs=inputs,
+        template=template,
     )
 
 
