@@ -134,6 +134,8 @@ def progress(
     embed.add_field(
         name=lang.gettext("Elapsed"), value=duration_text(lang, update.elapsed), inline=True
     )
+    # A mention in a field shows the member's name (and, in an embed, notifies nobody).
+    embed.add_field(name=lang.gettext("Asked by"), value=f"<@{job.user_id}>", inline=True)
     if update.expected_end and not state.is_final:
         embed.add_field(
             name=lang.gettext("Expected"), value=timestamp(update.expected_end), inline=True
@@ -142,7 +144,6 @@ def progress(
         embed.add_field(name=lang.gettext("Note"), value=lang.render(update.note), inline=False)
     if reason:
         embed.add_field(name=lang.gettext("Why"), value=lang.render(reason), inline=False)
-    embed.set_footer(text=lang.gettext("Asked by user {user}", user=job.user_id))
     return embed
 
 

@@ -110,33 +110,54 @@ def wrap(
 def draw_embed(
     canvas: Image.Image, draw: ImageDraw.ImageDraw, embed: dict[str, Any], x: int, y: int
 ) -> int:
-    """Draw an embed at (x, y); return the y below it."""
-    width, pad = 520, 14
+    """Draw an embed at (x, y) as Discord lays it out (inline fields three to a row); return
+    the y below it."""
+    width, pad = 560, 14
+    inner = width - 2 * pad
     body, bold, small = font(15), font(15, bold=True), font(13)
-    blocks: list[tuple[ImageFont.FreeTypeFont, str, str]] = []
+    cursor = y + pad
+    ops: list[tuple[int, int, str, ImageFont.FreeTypeFont, str]] = []  # x, y, text, face, colour
+
+    def block(text: str, face: ImageFont.FreeTypeFont, colour: str, left: int, room: int) -> int:
+        height = 0
+        for line in wrap(draw, text, face, room):
+            ops.append((left, cursor + height, line, face, colour))
+            height += face.size + 6
+        return height
+
     if embed.get("title"):
-        blocks.append((font(16, bold=True), embed["title"], NAME))
+        cursor += block(embed["title"], font(16, bold=True), NAME, x + pad + 4, inner) + 2
     if embed.get("description"):
-        blocks.append((body, embed["description"], TEXT))
-    for embed_field in embed.get("fields", ()):
-        blocks.append((bold, embed_field["name"], NAME))
-        blocks.append((body, str(embed_field["value"]), TEXT))
+        cursor += block(embed["description"], body, TEXT, x + pad + 4, inner) + 6
+    fields = list(embed.get("fields", ()))
+    while fields:
+        row = [fields.pop(0)]
+        while row[0].get("inline") and fields and fields[0].get("inline") and len(row) < 3:
+            row.append(fields.pop(0))
+        column = inner // len(row)
+        tallest = 0
+        for index, embed_field in enumerate(row):
+            left = x + pad + 4 + index * column
+            name = block(embed_field["name"], bold, NAME, left, column - 10)
+            cursor += name
+            value = block(mentioned(str(embed_field["value"])), body, TEXT, left, column - 10)
+            cursor -= name
+            tallest = max(tallest, name + value)
+        cursor += tallest + 8
     if embed.get("footer", {}).get("text"):
-        blocks.append((small, embed["footer"]["text"], MUTED))
-    lines = [
-        (face, line, colour)
-        for face, text, colour in blocks
-        for line in wrap(draw, text, face, width - 2 * pad)
-    ]
-    height = pad * 2 + sum(face.size + 6 for face, _, _ in lines)
+        cursor += block(embed["footer"]["text"], small, MUTED, x + pad + 4, inner)
+    height = cursor + pad - y
     colour = f"#{embed.get('color', 0x5865F2):06x}"
     draw.rounded_rectangle((x, y, x + width, y + height), radius=6, fill=EMBED)
     draw.rectangle((x, y, x + 4, y + height), fill=colour)
-    cursor = y + pad
-    for face, line, text_colour in lines:
-        draw.text((x + pad + 4, cursor), line, font=face, fill=text_colour)
-        cursor += face.size + 6
+    for left, top, text, face, text_colour in ops:
+        draw.text((left, top), text, font=face, fill=text_colour)
     return y + height
+
+
+def mentioned(text: str) -> str:
+    """A mention as Discord shows it: the member's name."""
+    return re.sub(r"<@!?\d+>", "@alice", text)
 
 
 def draw_buttons(draw: ImageDraw.ImageDraw, post: Message, x: int, y: int) -> int:
@@ -174,8 +195,7 @@ def picture(status: Message, post: Message, video: bytes) -> Image.Image:
     y += 22
     author(draw, x, y, "wanbot", BLURPLE, True)
     y += 26
-    content = re.sub(r"<@!?\d+>", "@alice", post.content)  # Discord shows a mention by name
-    for line in wrap(draw, content, font(15), 720):
+    for line in wrap(draw, mentioned(post.content), font(15), 720):
         draw.text((x, y), line, font=font(15), fill=TEXT)
         y += 22
     frame = first_frame(video, 480)

@@ -185,3 +185,13 @@ async def test_a_sweep_finds_a_job_memory_lost(rig: Rig) -> None:
 
     assert (await rig.job(job.id)).state is JobState.DELIVERED
     assert len(rig.simulator.tasks) == 1
+
+
+async def test_the_operators_own_runs_are_never_held_to_the_members_waiting_cap(rig: Rig) -> None:
+    # `generate` and the demo queue their jobs exempt: recorded, never limited.
+    cap = rig.config.max_waiting_per_user
+    jobs = [
+        await rig.engine.enqueue(video_request(prompt=f"run {n}"), ALICE, exempt=True)
+        for n in range(cap + 2)
+    ]
+    assert len(jobs) == cap + 2

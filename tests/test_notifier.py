@@ -324,7 +324,7 @@ async def test_channel_messages_speak_the_servers_language_and_a_dm_the_members(
     await rig.notifier.progress(job, Progress(JobState.QUEUED))
     [status] = sent(rig.channel)
     fields = [field["name"] for field in status["embed"].to_dict()["fields"]]
-    assert fields == [german[name].string for name in ("Status", "Model", "Elapsed")]
+    assert fields == [german[name].string for name in ("Status", "Model", "Elapsed", "Asked by")]
     assert german["Elapsed"].string != "Elapsed"
     assert status["view"].children[0].item.label == german["Cancel"].string
 
