@@ -144,7 +144,11 @@ async def dashscope_keys(
 @contextlib.asynccontextmanager
 async def process_services(settings: Settings, *, simulator: bool) -> AsyncIterator[Services]:
     """What a `run` or `worker` process runs on: an HTTP session, the keys, the database claimed
-    for this process (SQLite refuses a second one before anything talks to Discord), the stores."""
+    for this process (SQLite refuses a second one before anything talks to Discord), the stores.
+    With `simulator`, the database and the spool are the simulator's own."""
+    if simulator:
+        settings = settings.for_simulator()
+        log.info("With the simulator: its own database %s", settings.database_path)
     async with (
         aiohttp.ClientSession() as session,
         dashscope_keys(settings, session, simulator=simulator) as keys,

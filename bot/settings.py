@@ -128,6 +128,19 @@ class Settings(BaseSettings):
             )
         return self
 
+    def for_simulator(self) -> Settings:
+        """The settings of a process on the built-in simulator: a SQLite file and a spool of its
+        own beside the real ones, so its free test videos never mix with real jobs (nor does the
+        real spool's clean-up meet the simulator's files, or the other way round)."""
+        path, spool = self.database_path, self.spool_dir
+        return self.model_copy(
+            update={
+                "database_url": None,
+                "database_path": path.with_name(f"{path.stem}-simulator{path.suffix}"),
+                "spool_dir": spool.with_name(f"{spool.name}-simulator"),
+            }
+        )
+
     def database_target(self) -> str | Path:
         """Where the data lives: the PostgreSQL URL if set, else the SQLite file."""
         url = self.database_url.get_secret_value().strip() if self.database_url else ""

@@ -9,20 +9,25 @@ import contextlib
 import json
 import logging
 import sys
+from typing import Any
 
 from bot.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from bot.errors import InvalidInput
 from bot.settings import Settings
 from storage.database import StorageInUse
 
+_SUBCOMMAND_TYPES = {1, 2}  # Discord's option types: a subcommand, a group of them
+
 
 def discord_command(args: argparse.Namespace, settings: Settings) -> int:
-
     from bot import app
 
     try:
         if args.command == "commands":
-            print(json.dumps(asyncio.run(app.command_payloads(settings)), indent=2))
+            payloads = asyncio.run(app.command_payloads(settings))
+            print(
+                "\n".join(command_lines(payloads)) if args.list else json.dumps(payloads, indent=2)
+            )
         elif args.command == "sync":
             count = asyncio.run(app.sync_commands(settings, args.guild))
             where = (
@@ -49,3 +54,19 @@ def discord_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def command_lines(payloads: list[dict[str, Any]]) -> list[str]:
+    """One line per slash command a member can type: `/video animate: its description`."""
+    lines = []
+
+    def walk(prefix: str, entry: dict[str, Any]) -> None:
+        subcommands = [o for o in entry.get("options", []) if o["type"] in _SUBCOMMAND_TYPES]
+        if not subcommands:
+            lines.append(f"{prefix}: {entry.get('description', '')}")
+        for option in subcommands:
+            walk(f"{prefix} {option['name']}", option)
+
+    for payload in payloads:
+        walk(f"/{payload['name']}", payload)
+    return lines
