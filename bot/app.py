@@ -24,10 +24,10 @@ from bot.health import Heartbeat
 from bot.keys import DashScopeKey
 from bot.services import Services, configured_keys
 from bot.settings import Settings
+from bot.startup import check_folders, open_database_patiently, wait_for_discord
 from cogs.errors import WanTree
 from cogs.notifier import DiscordNotifier
 from cogs.served import ServedBot
-from storage.connect import open_database
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +149,11 @@ async def process_services(settings: Settings, *, simulator: bool) -> AsyncItera
     if simulator:
         settings = settings.for_simulator()
         log.info("With the simulator: its own database %s", settings.database_path)
+    check_folders(settings)  # one line naming the folder, and who must own it
     async with (
         aiohttp.ClientSession() as session,
         dashscope_keys(settings, session, simulator=simulator) as keys,
-        await open_database(
-            settings.database_target(), password=settings.database_password_text()
-        ) as db,
+        await open_database_patiently(settings) as db,  # waits for a server starting up
     ):
         await db.claim_process()
         services = Services.create(settings, session, db, keys)
@@ -171,6 +170,7 @@ async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
         process_services(settings, simulator=simulator) as services,
         WanBot(settings, services) as bot,
     ):
+        await wait_for_discord(services.session, settings.startup_retry_seconds)
         await bot.start(token)
 
 

@@ -93,10 +93,15 @@ async def test_run_with_the_simulator_keeps_its_jobs_out_of_the_real_database(
             cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output,
         )  # fmt: skip
     try:
-        await fake.wait_ready(within=30)
-    finally:
+        await fake.wait_ready(within=60)
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.wait(), 30)
+    except TimeoutError:
+        raise AssertionError(log.read_text()) from None
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     text = log.read_text()
     assert not real.exists(), text
     assert not (data / "spool").exists()

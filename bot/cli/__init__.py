@@ -20,7 +20,7 @@ from bot.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from bot.cli.generate import run_generate
 from bot.cli.parser import build_parser
 from bot.errors import InvalidInput
-from bot.settings import Settings, setting_errors
+from bot.settings import Settings, setting_errors, source_error
 from storage.pglink import DatabaseUnreachable, DatabaseUrlError
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "build_parser", "main", "run_generate"]
@@ -35,8 +35,8 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
             for line in setting_errors(error):  # never the values given: they may be secrets
                 print(f"error: {line}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        except SettingsError as error:  # a JSON setting that is not JSON (its text names no value)
-            print(f"error: {error}", file=sys.stderr)
+        except SettingsError as error:  # a JSON setting that is not JSON
+            print(f"error: {source_error(error)}", file=sys.stderr)
             return EXIT_BAD_INPUT
     # The database's errors, wherever it is opened: one line, never the password.
     where = "--to" if args.command == "copy-database" and args.to else "WANBOT_DATABASE_URL"

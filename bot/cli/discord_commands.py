@@ -7,15 +7,23 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import sys
 from typing import Any
 
-from bot.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+import aiohttp
+import discord
+
+from bot.cli.exits import EXIT_FAILED, EXIT_OK, fail
 from bot.errors import InvalidInput
+from bot.logs import setup_logging
 from bot.settings import Settings
+from bot.startup import NotWritable, StartupFailed
 from storage.database import StorageInUse
 
+WRONG_TOKEN = (
+    "Discord refused DISCORD_TOKEN (401 Unauthorized): copy the bot's token again (Developer"
+    " Portal, your application, Bot, Reset Token) and set DISCORD_TOKEN to it"
+)
 _SUBCOMMAND_TYPES = {1, 2}  # Discord's option types: a subcommand, a group of them
 
 
@@ -35,9 +43,7 @@ def discord_command(args: argparse.Namespace, settings: Settings) -> int:
             )
             print(f"Synced {count} commands to {where}.", file=sys.stderr)
         else:
-            logging.basicConfig(
-                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-            )
+            setup_logging()
             with contextlib.suppress(KeyboardInterrupt):
                 if args.command == "worker":
                     from bot.worker import run_worker
@@ -47,12 +53,15 @@ def discord_command(args: argparse.Namespace, settings: Settings) -> int:
                     )
                 else:
                     asyncio.run(app.run_bot(settings, simulator=args.simulator))
-    except InvalidInput as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except StorageInUse as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    except (InvalidInput, NotWritable) as error:
+        return fail(str(error))
+    except discord.LoginFailure:
+        return fail(WRONG_TOKEN)
+    except (StorageInUse, StartupFailed) as error:
+        return fail(str(error), EXIT_FAILED)
+    except (aiohttp.ClientError, discord.DiscordServerError) as error:  # `sync`: no waiting
+        reason = " ".join(str(error).split()) or type(error).__name__
+        return fail(f"cannot reach Discord: {reason}", EXIT_FAILED)
     return EXIT_OK
 
 
