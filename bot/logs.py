@@ -2,7 +2,9 @@
 would mislead an owner quieted.
 
 discord.py warns at start that PyNaCl and davey are not installed and voice will not work: wanbot
-never joins a voice channel, but the line reads like a missing dependency, so it is dropped.
+never joins a voice channel, but the line reads like a missing dependency, so it is dropped; so
+is its warning that the guilds intent is off, which only the worker's REST-only client (no
+gateway, no intents) sets off.
 While its gateway connection is retried it logs a whole traceback per attempt: the attempt is
 kept, in one line with the error's name and text.
 """
@@ -12,16 +14,17 @@ from __future__ import annotations
 import logging
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_VOICE = "voice will NOT be supported"
+_DROPPED = ("voice will NOT be supported", "Guilds intent seems to be disabled")
 _RECONNECT = "Attempting a reconnect"  # its other tracebacks (an event handler's bug) stay
 
 
 class DiscordNoise(logging.Filter):
-    """For the `discord.client` logger: no voice warnings, and no traceback on a reconnect."""
+    """For discord.py's `client` and `state` loggers: no voice or intent warnings, and no
+    traceback on a gateway reconnect."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if _VOICE in message:
+        if any(text in message for text in _DROPPED):
             return False
         if message.startswith(_RECONNECT) and record.exc_info and record.exc_info[1] is not None:
             error = record.exc_info[1]
@@ -34,6 +37,7 @@ class DiscordNoise(logging.Filter):
 def setup_logging(level: int = logging.INFO) -> None:
     """Log to stderr, one line per record; quiet discord.py as above."""
     logging.basicConfig(level=level, format=FORMAT)
-    client = logging.getLogger("discord.client")
-    if not any(isinstance(f, DiscordNoise) for f in client.filters):
-        client.addFilter(DiscordNoise())
+    for name in ("discord.client", "discord.state"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, DiscordNoise) for f in logger.filters):
+            logger.addFilter(DiscordNoise())

@@ -103,10 +103,11 @@ def record(message: str, *, error: Exception | None = None) -> logging.LogRecord
     return logging.LogRecord("discord.client", logging.WARNING, "x", 1, message, (), exc_info)
 
 
-def test_voice_warnings_are_dropped() -> None:
+def test_voice_and_intent_warnings_are_dropped() -> None:
     noise = DiscordNoise()
     assert not noise.filter(record("PyNaCl is not installed, voice will NOT be supported"))
     assert not noise.filter(record("davey is not installed, voice will NOT be supported"))
+    assert not noise.filter(record("Guilds intent seems to be disabled. This may cause state…"))
     assert noise.filter(record("logging in using static token"))
 
 
