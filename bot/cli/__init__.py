@@ -76,6 +76,10 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         from bot.cli.copy_database import copy_database_command
 
         return asyncio.run(copy_database_command(settings, args.to))
+    if args.command == "backup":
+        from bot.cli.backup import backup_command
+
+        return asyncio.run(backup_command(settings, args.output, force=args.force))
     if args.command == "health":
         from bot.health import check
 

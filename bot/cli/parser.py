@@ -106,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
         " comes from WANBOT_DATABASE_PASSWORD(_FILE) or PGPASSWORD",
     )
 
+    backup = commands.add_parser(
+        "backup",
+        help="copy the SQLite database (WANBOT_DATABASE_PATH) to a file, safely while the bot runs",
+    )
+    backup.add_argument("--output", required=True, type=Path, metavar="FILE")
+    backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
+
     usage = commands.add_parser(
         "usage", help="draw a server's usage chart, as /videoadmin quota usage attaches it"
     )
