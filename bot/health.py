@@ -60,7 +60,7 @@ class Heartbeat:
                 await asyncio.to_thread(touch, self.path)
             except OSError as error:
                 trouble = f"could not write the heartbeat file: {error}"
-        with contextlib.suppress(OSError):  # an unwritable folder: the log says so above
+        with contextlib.suppress(OSError):  # a folder it cannot write: the log still says why
             await asyncio.to_thread(_tell, self.path, trouble)
         if trouble is None:
             if self._last is not None:

@@ -17,6 +17,7 @@ import errno
 import itertools
 import logging
 import os
+import sqlite3
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -91,8 +92,17 @@ def _reason(error: BaseException) -> str:
 
 
 async def open_database_patiently(settings: Settings) -> Database:
-    """Open the database, waiting for a PostgreSQL server that does not answer yet."""
+    """Open the database, waiting for a PostgreSQL server that does not answer yet; a SQLite
+    file that cannot be opened (not a database, damaged) is one line."""
     target = settings.database_target()
+    if isinstance(target, Path):
+        try:
+            return await open_database(target)
+        except sqlite3.Error as error:
+            raise StartupFailed(
+                f"cannot open the SQLite database {target.absolute()} (WANBOT_DATABASE_PATH):"
+                f" {error}; restore it from a backup (docs/operations.md) or move it aside"
+            ) from None
     password = settings.database_password_text()
     return await keep_trying(
         lambda: open_database(target, password=password),

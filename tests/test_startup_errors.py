@@ -223,6 +223,14 @@ async def test_a_data_path_under_a_file_is_one_line(tmp_path: Path) -> None:
     assert f"{tmp_path / 'data'} is a file" in line
 
 
+async def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "wanbot.sqlite3").write_bytes(b"a holiday photo, not a database" * 100)
+    done = await ended("run", environment(tmp_path))
+    line = assert_one_line_naming(done, "WANBOT_DATABASE_PATH", code=1)
+    assert "file is not a database" in line and "backup" in line
+
+
 @pytest.fixture
 def unwritable(tmp_path: Path) -> Iterator[Path]:
     """A folder this process cannot write in: mode 0555, or for root (who may write anywhere)
