@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -171,7 +172,27 @@ async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
         WanBot(settings, services) as bot,
     ):
         await wait_for_discord(services.session, settings.startup_retry_seconds)
+        closing = _close_on_signals(bot)
         await bot.start(token)
+        if closing:
+            await asyncio.gather(*closing)
+
+
+def _close_on_signals(bot: WanBot) -> list[asyncio.Task[None]]:
+    """Ctrl-C and SIGTERM (`docker stop`, systemd) close the bot, so its engine stops as it
+    should. A cancelled main task is not enough: SIGTERM would kill the process on the spot, and
+    Python 3.11's wait_for can swallow a cancel that comes during the gateway's handshake. The
+    returned list holds the closing task once a signal came."""
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
+
+    def close() -> None:
+        if not closing:
+            closing.append(loop.create_task(bot.close(), name="wanbot close on signal"))
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, close)
+    return closing
 
 
 async def sync_commands(settings: Settings, guild_id: int | None) -> int:

@@ -79,33 +79,45 @@ async def test_run_with_the_simulator_keeps_its_jobs_out_of_the_real_database(
     """The simulator's free videos and their spool files never mix with the real bot's."""
     data = tmp_path / "data"
     real = data / "wanbot.sqlite3"
-    site = write_sitecustomize(tmp_path / "site")
-    env = subprocess_env(fake.api_base, fake.gateway_url, site) | {
-        "DISCORD_TOKEN": fake.token,
-        "WANBOT_DATABASE_PATH": str(real),
-        "WANBOT_SPOOL_DIR": str(data / "spool"),
-        "WANBOT_HEARTBEAT_PATH": str(data / "heartbeat"),
-    }
-    log = tmp_path / "run.log"
-    with log.open("wb") as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", "--simulator",
-            cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output,
-        )  # fmt: skip
-    try:
-        await fake.wait_ready(within=60)
-        process.send_signal(signal.SIGINT)
-        await asyncio.wait_for(process.wait(), 30)
-    except TimeoutError:
-        raise AssertionError(log.read_text()) from None
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    text = log.read_text()
+    code, text = await run_until_ready_then(fake, tmp_path, signal.SIGINT, "--simulator")
+    assert code == 0, text
     assert not real.exists(), text
     assert not (data / "spool").exists()
     own = data / "wanbot-simulator.sqlite3"
     assert f"its own database {own}" in text
     with sqlite3.connect(own) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] > 0  # migrated: it was used
+
+
+async def run_until_ready_then(
+    fake: FakeDiscord, folder: Path, stop: signal.Signals, *args: str
+) -> tuple[int, str]:
+    """Start `python -m bot run ARGS` on the fake (its data in `folder`/data), send `stop` once
+    its gateway session is up, and return its exit code and log."""
+    data = folder / "data"
+    site = write_sitecustomize(folder / "site")
+    env = subprocess_env(fake.api_base, fake.gateway_url, site) | {
+        "DISCORD_TOKEN": fake.token,
+        "DASHSCOPE_API_KEY": "sk-test",
+        "WANBOT_DATABASE_PATH": str(data / "wanbot.sqlite3"),
+        "WANBOT_SPOOL_DIR": str(data / "spool"),
+        "WANBOT_HEARTBEAT_PATH": str(data / "heartbeat"),
+    }
+    log = folder / "run.log"
+    with log.open("wb") as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", *args,
+            cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output,
+        )  # fmt: skip
+    try:
+        await fake.wait_ready(within=60)
+        process.send_signal(stop)
+        await asyncio.wait_for(process.wait(), 30)
+    except TimeoutError:
+        raise AssertionError(f"still running after {stop.name}:\n{log.read_text()}") from None
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, log.read_text()
