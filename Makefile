@@ -4,11 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-scale test lint format bench clean messages docker-check
+.PHONY: install demo demo-scale test lint format bench clean messages docker-check
 
 # The languages' catalogs, compiled from their .po sources (see bot/i18n/catalogs.py).
 CATALOGS := $(wildcard bot/locales/*/LC_MESSAGES/wanbot.po)
 COMPILED := $(CATALOGS:.po=.mo)
+
+# For server owners: the bot alone (no test tools) installed into ./venv, languages compiled in;
+# then `venv/bin/python -m bot run`. Run it again after pulling a new version.
+RUN_VENV := venv
+
+install:
+	$(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/python -m pip install --quiet "Babel>=2.12"
+	$(RUN_VENV)/bin/pybabel --quiet compile --directory bot/locales --domain wanbot
+	$(RUN_VENV)/bin/python -m pip install --quiet .
+	@echo "Installed into $(RUN_VENV)/: $(RUN_VENV)/bin/python -m bot --help"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,10 +26,10 @@ from bot.keys import DashScopeKey
 from bot.metrics import MetricsServer
 from bot.services import Services, configured_keys
 from bot.settings import Settings
+from bot.startup import check_folders, open_database_patiently, wait_for_discord
 from cogs.errors import WanTree
 from cogs.notifier import DiscordNotifier
 from cogs.served import ServedBot
-from storage.connect import open_database
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +150,16 @@ async def dashscope_keys(
 @contextlib.asynccontextmanager
 async def process_services(settings: Settings, *, simulator: bool) -> AsyncIterator[Services]:
     """What a `run` or `worker` process runs on: an HTTP session, the keys, the database claimed
-    for this process (SQLite refuses a second one before anything talks to Discord), the stores."""
+    for this process (SQLite refuses a second one before anything talks to Discord), the stores.
+    With `simulator`, the database and the spool are the simulator's own."""
+    if simulator:
+        settings = settings.for_simulator()
+        log.info("With the simulator: its own database %s", settings.database_path)
+    check_folders(settings)  # one line naming the folder, and who must own it
     async with (
         aiohttp.ClientSession() as session,
         dashscope_keys(settings, session, simulator=simulator) as keys,
-        await open_database(
-            settings.database_target(), password=settings.database_password_text()
-        ) as db,
+        await open_database_patiently(settings) as db,  # waits for a server starting up
     ):
         await db.claim_process()
         services = Services.create(settings, session, db, keys)
@@ -172,7 +176,28 @@ async def run_bot(settings: Settings, *, simulator: bool = False) -> None:
         process_services(settings, simulator=simulator) as services,
         WanBot(settings, services) as bot,
     ):
+        await wait_for_discord(services.session, settings.startup_retry_seconds)
+        closing = _close_on_signals(bot)
         await bot.start(token)
+        if closing:
+            await asyncio.gather(*closing)
+
+
+def _close_on_signals(bot: WanBot) -> list[asyncio.Task[None]]:
+    """Ctrl-C and SIGTERM (`docker stop`, systemd) close the bot, so its engine stops as it
+    should. A cancelled main task is not enough: SIGTERM would kill the process on the spot, and
+    Python 3.11's wait_for can swallow a cancel that comes during the gateway's handshake. The
+    returned list holds the closing task once a signal came."""
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
+
+    def close() -> None:
+        if not closing:
+            closing.append(loop.create_task(bot.close(), name="wanbot close on signal"))
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, close)
+    return closing
 
 
 async def sync_commands(settings: Settings, guild_id: int | None) -> int:

@@ -3,15 +3,17 @@ HEALTHCHECK).
 
 `run` and `worker` beat every 30 s, and a beat touches the heartbeat file only when the process
 can do its work: the database answered a `SELECT 1` within 5 s, the engine's loop runs, and (for
-`run`) the Discord gateway is connected. A beat that finds something wrong leaves the file alone
-and logs why (once, until it changes). `health` calls a heartbeat fresh while it is under 90 s
-old (three beats), so one slow beat is forgiven and a process stuck for a minute and a half is
-not.
+`run`) the Discord gateway is connected. A beat that finds something wrong leaves the file alone,
+logs why (once, until it changes) and writes why beside it (`heartbeat.why`, removed once all is
+well), so that `health`, run apart from the process (Docker's HEALTHCHECK), can say it. `health`
+calls a heartbeat fresh while it is under 90 s old (three beats), so one slow beat is forgiven
+and a process stuck for a minute and a half is not; every answer is one line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -58,6 +60,8 @@ class Heartbeat:
                 await asyncio.to_thread(touch, self.path)
             except OSError as error:
                 trouble = f"could not write the heartbeat file: {error}"
+        with contextlib.suppress(OSError):  # a folder it cannot write: the log still says why
+            await asyncio.to_thread(_tell, self.path, trouble)
         if trouble is None:
             if self._last is not None:
                 log.info("Heartbeat: all well (%s)", self._checked())
@@ -87,16 +91,54 @@ def touch(path: Path) -> None:
     path.write_text(f"{time.time():.0f}\n")
 
 
+def why_path(path: Path) -> Path:
+    """Where a process says why it held its heartbeat back."""
+    return path.with_name(f"{path.name}.why")
+
+
+def _tell(path: Path, trouble: str | None) -> None:
+    """Write what is wrong beside the heartbeat (replacing it whole), or remove it: all is well."""
+    why = why_path(path)
+    if trouble is None:
+        why.unlink(missing_ok=True)
+        return
+    why.parent.mkdir(parents=True, exist_ok=True)
+    partial = why.with_name(f"{why.name}.new")
+    partial.write_text(f"{trouble}\n")
+    partial.replace(why)
+
+
 def check(path: Path, *, now: float | None = None) -> tuple[bool, str]:
     """Whether the heartbeat at `path` is fresh, and one line saying so (or why not)."""
+    now = time.time() if now is None else now
     try:
-        beat = path.stat().st_mtime
-    except FileNotFoundError:
-        return False, f"unhealthy: no heartbeat yet at {path}"
-    age = max(0.0, (time.time() if now is None else now) - beat)
-    if age >= STALE_SECONDS:
+        beat = _age(path, now)
+        why = _age(why_path(path), now)
+        trouble = why_path(path).read_text(errors="replace").strip() if why is not None else ""
+    except OSError as error:
         return False, (
-            f"unhealthy: last heartbeat {age:.0f} s ago (stale after {STALE_SECONDS:.0f} s);"
-            " the process's log says why"
+            f"unhealthy: cannot read the heartbeat at {path} ({error.strerror});"
+            " WANBOT_HEARTBEAT_PATH must be the process's, readable here"
         )
-    return True, f"healthy: last heartbeat {age:.0f} s ago"
+    if beat is not None and beat < STALE_SECONDS:
+        return True, f"healthy: last heartbeat {beat:.0f} s ago"
+    last = "no heartbeat yet" if beat is None else f"last heartbeat {beat:.0f} s ago"
+    if why is not None and why < STALE_SECONDS and trouble:  # running, and it says what is wrong
+        return False, f"unhealthy: {' '.join(trouble.split())} ({last}, checked {why:.0f} s ago)"
+    if beat is None:
+        return False, (
+            f"unhealthy: no heartbeat yet at {path}: the bot or worker is not running, is still"
+            " starting, or beats elsewhere (WANBOT_HEARTBEAT_PATH)"
+        )
+    return False, (
+        f"unhealthy: {last} (stale after {STALE_SECONDS:.0f} s) and no check since:"
+        " the process has stopped or is stuck; its log says more"
+    )
+
+
+def _age(path: Path, now: float) -> float | None:
+    """How long ago `path` was written (never negative), or None if there is none."""
+    try:
+        return max(0.0, now - path.stat().st_mtime)
+    except FileNotFoundError:
+        return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from bot.catalog import MODELS, REGION_BASE_URLS, Region
 from bot.dashscope.client import check_base_url
@@ -83,6 +84,9 @@ class Settings(BaseSettings):
     # The provider's answers and the state changes of jobs that ended longer ago are deleted
     # (the quota ledger is kept at least for the periods usage reports show); 0: keep everything.
     retention_days: int = Field(default=90, ge=0)
+    # `run` and `worker` wait this long at start for a PostgreSQL or Discord that does not
+    # answer yet (trying again with backoff), then give up; 0: no waiting.
+    startup_retry_seconds: float = Field(default=300.0, ge=0)
 
     # Metrics and /healthz over HTTP (docs/metrics.md): off unless a port is set (0: any free
     # port, logged). Loopback by default: the endpoint has no password and names keys and models.
@@ -137,6 +141,19 @@ class Settings(BaseSettings):
                 " one too: keep one of them"
             )
         return self
+
+    def for_simulator(self) -> Settings:
+        """The settings of a process on the built-in simulator: a SQLite file and a spool of its
+        own beside the real ones, so its free test videos never mix with real jobs (nor does the
+        real spool's clean-up meet the simulator's files, or the other way round)."""
+        path, spool = self.database_path, self.spool_dir
+        return self.model_copy(
+            update={
+                "database_url": None,
+                "database_path": path.with_name(f"{path.stem}-simulator{path.suffix}"),
+                "spool_dir": spool.with_name(f"{spool.name}-simulator"),
+            }
+        )
 
     def database_target(self) -> str | Path:
         """Where the data lives: the PostgreSQL URL if set, else the SQLite file."""
@@ -214,6 +231,34 @@ def _url_has_password(url: SecretStr | None) -> bool:
     return bool(at) and bool(auth.partition(":")[2])
 
 
+def variable(name: str) -> str:
+    """The environment variable of a setting (its first alias, else WANBOT_ and its name)."""
+    field = Settings.model_fields.get(name)
+    alias = field.validation_alias if field is not None else None
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    return f"WANBOT_{name.upper()}" if field is not None else name.upper()
+
+
+# What the settings read as JSON look like (the others are plain text).
+_JSON_EXAMPLES = {"concurrency": '{"wan2.7-i2v": 3}', "submit_per_second": '{"wan2.7-i2v": 2}'}
+
+
+def source_error(error: SettingsError) -> str:
+    """One line for a setting that could not be read at all (JSON that is not JSON): its
+    variable and the shape it takes, never the text given (it may hold a secret)."""
+    found = re.search(r'field "(\w+)"', str(error))
+    if found is None:
+        return str(error)
+    cause = error.__cause__
+    where = (
+        f" ({cause.msg} at column {cause.colno})" if isinstance(cause, json.JSONDecodeError) else ""
+    )
+    example = _JSON_EXAMPLES.get(found.group(1))
+    shape = f"JSON like {example}" if example else "valid JSON"
+    return f"{variable(found.group(1))} is not valid JSON{where}: give {shape}"
+
+
 def setting_errors(error: ValidationError) -> list[str]:
     """One line per problem, each naming its environment variable, never repeating the value
     given (it may be a secret)."""
@@ -223,9 +268,7 @@ def setting_errors(error: ValidationError) -> list[str]:
         if not problem["loc"]:
             lines.append(message)
             continue
-        first = str(problem["loc"][0])
-        name = f"WANBOT_{first.upper()}" if first in Settings.model_fields else first.upper()
-        where = ".".join([name, *(str(part) for part in problem["loc"][1:])])
+        where = ".".join([variable(str(problem["loc"][0])), *map(str, problem["loc"][1:])])
         lines.append(f"{where}: {message}")
     return lines
 

@@ -23,6 +23,7 @@ from bot.folder_delivery import FolderNotifier
 from bot.health import Heartbeat
 from bot.metrics import MetricsServer
 from bot.settings import Settings
+from bot.startup import wait_for_discord
 from cogs.notifier import DiscordNotifier
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ async def run_worker(
                 assert output_dir is not None
                 notifier = FolderNotifier(output_dir, services.workers)
             else:
+                await wait_for_discord(services.session, settings.startup_retry_seconds)
                 await rest.login(token)  # REST only: posts and edits, no gateway
                 notifier = discord_notifier = DiscordNotifier(
                     rest,

@@ -65,7 +65,13 @@ class DatabaseUrlError(ValueError):
 
 
 class DatabaseUnreachable(ConnectionError):
-    """PostgreSQL could not be opened; the text names the server and the reason, not the password."""
+    """PostgreSQL could not be opened; the text names the server and the reason, not the password.
+    `transient`: waiting may mend it (no answer, refused, the server starting or full), unlike a
+    wrong password or a database that does not exist."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,21 @@ async def open_connection(
         )
     except TimeoutError:
         reason = f"no answer in {limits.connect_seconds:g} s"
-        raise DatabaseUnreachable(f"cannot connect to PostgreSQL ({address}): {reason}") from None
+        raise DatabaseUnreachable(
+            f"cannot connect to PostgreSQL ({address}): {reason}", transient=True
+        ) from None
     except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         reason = _redact(" ".join(str(error).split()), (url, address.password, password))
-        raise DatabaseUnreachable(f"cannot connect to PostgreSQL ({address}): {reason}") from None
+        raise DatabaseUnreachable(
+            f"cannot connect to PostgreSQL ({address}): {reason}", transient=_transient(error)
+        ) from None
+
+
+def _transient(error: Exception) -> bool:
+    """Whether a failure to connect may pass by itself: the network (refused, no route, a name
+    not resolved yet), or the server's connection errors (08), start-up (57P03) or fullness
+    (53300); not a refused password (28P01) or a missing database (3D000)."""
+    if isinstance(error, OSError):
+        return True
+    state = getattr(error, "sqlstate", None) or ""
+    return state.startswith("08") or state in {"57P03", "53300"}

@@ -379,8 +379,9 @@ class PgProxy:
     def blackholed_connections(self) -> list[ProxiedConnection]:
         return [c for c in self.connections if c.blackholed]
 
-    async def start(self) -> PgProxy:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> PgProxy:
+        """Listen (on `port`, else on any free one)."""
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

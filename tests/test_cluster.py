@@ -280,6 +280,8 @@ async def test_sqlite_refuses_a_second_process(tmp_path: Path) -> None:
         # And from the command line, before anything talks to Discord or DashScope.
         env = os.environ | {
             "WANBOT_DATABASE_PATH": str(path),
+            "WANBOT_SPOOL_DIR": str(tmp_path / "spool"),  # the worker checks it can write there
+            "WANBOT_HEARTBEAT_PATH": str(tmp_path / "heartbeat"),
             "DISCORD_TOKEN": "not-a-real-token",
             "DASHSCOPE_API_KEY": "sk-not-used",
             "DASHSCOPE_BASE_URL": "http://127.0.0.1:9/api/v1",

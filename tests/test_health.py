@@ -175,13 +175,50 @@ async def test_no_beat_unless_the_engine_loop_runs(db: Database, tmp_path: Path)
 
 def test_check_says_in_one_line_how_old_the_heartbeat_is(tmp_path: Path) -> None:
     beat = tmp_path / "heartbeat"
-    assert check(beat) == (False, f"unhealthy: no heartbeat yet at {beat}")
+    fresh, line = check(beat)
+    assert not fresh
+    assert line.startswith(f"unhealthy: no heartbeat yet at {beat}: the bot or worker is not")
     beat.write_text("x")
     now = beat.stat().st_mtime
     assert check(beat, now=now + 60) == (True, "healthy: last heartbeat 60 s ago")
     fresh, line = check(beat, now=now + STALE_SECONDS + 30)
     assert not fresh
-    assert line.startswith("unhealthy: last heartbeat 120 s ago (stale after 90 s)")
+    assert line == (
+        "unhealthy: last heartbeat 120 s ago (stale after 90 s) and no check since:"
+        " the process has stopped or is stuck; its log says more"
+    )
+
+
+async def test_health_says_what_held_the_beat_back(db: Database, tmp_path: Path) -> None:
+    """Before, `health` said only that the beat was stale; the reason was in the process's log."""
+    beat = tmp_path / "heartbeat"
+    connected = False
+    heartbeat = Heartbeat(beat, db, engine_alive=well, connected=lambda: connected)
+    assert await heartbeat.beat() == "not connected to Discord"
+    assert check(beat) == (
+        False,
+        "unhealthy: not connected to Discord (no heartbeat yet, checked 0 s ago)",
+    )
+    connected = True
+    assert await heartbeat.beat() is None
+    assert check(beat)[0]
+    old_heartbeat(beat)  # an hour later, the database stops answering
+    await db.close()
+    assert await heartbeat.beat() is not None
+    fresh, line = check(beat)
+    assert not fresh
+    assert re.fullmatch(
+        r"unhealthy: the database did not answer SELECT 1 within 5 s \(last heartbeat 36\d\d s"
+        r" ago, checked 0 s ago\)",
+        line,
+    )
+
+
+def test_a_heartbeat_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("a file where a folder should be")
+    fresh, line = check(tmp_path / "data" / "heartbeat")
+    assert not fresh
+    assert line.startswith("unhealthy: cannot read the heartbeat at ") and "\n" not in line
 
 
 def health(heartbeat: Path) -> subprocess.CompletedProcess[str]:
@@ -203,12 +240,14 @@ def test_health_command_exits_1_with_one_line_saying_why(tmp_path: Path) -> None
     beat = tmp_path / "heartbeat"
     missing = health(beat)
     assert missing.returncode == 1
-    assert missing.stderr.splitlines() == [f"unhealthy: no heartbeat yet at {beat}"]
+    [line] = missing.stderr.splitlines()
+    assert line.startswith(f"unhealthy: no heartbeat yet at {beat}: ")
     stale = health(old_heartbeat(beat))
     assert stale.returncode == 1
     [line] = stale.stderr.splitlines()
     assert re.fullmatch(
-        r"unhealthy: last heartbeat 36\d\d s ago \(stale after 90 s\); the process's log says why",
+        r"unhealthy: last heartbeat 36\d\d s ago \(stale after 90 s\) and no check since: the"
+        r" process has stopped or is stuck; its log says more",
         line,
     )
 

@@ -134,6 +134,8 @@ async def _read_body(request: web.Request) -> tuple[Any, list[tuple[str, str, by
 def _check_auth(fake: FakeDiscord, request: web.Request, path: str) -> None:
     if path.startswith(("/webhooks/", "/interactions/")):
         return  # authorised by the interaction token in the path
+    if path == "/gateway":
+        return  # public, as on Discord (/gateway/bot is not)
     if request.headers.get("Authorization") != f"Bot {fake.token}":
         raise DiscordError(401, "401: Unauthorized", 0)
 
