@@ -145,7 +145,9 @@ wait_for is_healthy "$NAME-worker" || {
 }
 ok "docker inspect: the worker is healthy"
 ok "python -m bot health: $(docker exec "$NAME-worker" python -m bot health)"
-owner=$(docker exec "$NAME-worker" stat -c %u /data/wanbot.sqlite3) || fail "no database in /data"
+# With --simulator the worker keeps a database of its own beside the real one's place.
+owner=$(docker exec "$NAME-worker" stat -c %u /data/wanbot-simulator.sqlite3) ||
+    fail "no database in /data"
 [ "$owner" = "$uid" ] || fail "the database belongs to uid $owner, not $uid"
 ok "/data holds the database, written by uid $uid: $(docker exec "$NAME-worker" ls /data | tr '\n' ' ')"
 started=$SECONDS
@@ -154,8 +156,8 @@ code=$(docker inspect --format '{{.State.ExitCode}}' "$NAME-worker")
 [ "$code" = 0 ] || fail "the worker exited $code on SIGTERM"
 ok "SIGTERM: the worker stopped in $((SECONDS - started)) s, exit 0"
 docker rm "$NAME-worker" >/dev/null
-chart=$(docker run --rm -v "$NAME-data:/data" "$IMAGE" \
-    python -m bot usage --guild 1 --language ja --output /data/usage-ja.png 2>&1) ||
+chart=$(docker run --rm -v "$NAME-data:/data" -e WANBOT_DATABASE_PATH=/data/wanbot-simulator.sqlite3 \
+    "$IMAGE" python -m bot usage --guild 1 --language ja --output /data/usage-ja.png 2>&1) ||
     fail "python -m bot usage could not draw from the volume's database: $chart"
 ok "python -m bot usage draws a chart (in Japanese) from the volume's database"
 
