@@ -44,7 +44,7 @@ test: $(STAMP) $(COMPILED)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
-# Each bench/bench_*.py in turn, then the summary (see bench/run_all.py); about 13 minutes.
+# Each bench/bench_*.py in turn, then the summary (see bench/run_all.py); about 14 minutes.
 bench: $(STAMP) $(COMPILED)
 	$(BIN)/python bench/run_all.py
 
