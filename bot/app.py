@@ -142,7 +142,12 @@ async def dashscope_keys(
     base_url = await fake.start()
     log.info("Using the built-in DashScope simulator at %s", base_url)
     try:
-        yield DashScopeClient(session, api_key=SecretStr("simulator"), base_url=base_url)
+        yield DashScopeClient(
+            session,
+            api_key=SecretStr("simulator"),
+            base_url=base_url,
+            submit_seconds=settings.submit_timeout_seconds,
+        )
     finally:
         await fake.close()
 

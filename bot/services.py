@@ -131,7 +131,10 @@ def configured_keys(settings: Settings, session: aiohttp.ClientSession) -> list[
         DashScopeKey(
             name=key.name,
             client=DashScopeClient(
-                session, api_key=key.api_key, base_url=settings.key_base_url(key)
+                session,
+                api_key=key.api_key,
+                base_url=settings.key_base_url(key),
+                submit_seconds=settings.submit_timeout_seconds,
             ),
             concurrency={**settings.concurrency, **key.concurrency},
             submit_per_second={**settings.submit_per_second, **key.submit_per_second},

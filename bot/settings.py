@@ -37,6 +37,10 @@ from storage.allowances import Period
 from storage.database import is_postgres_url
 
 
+# A submit the client gave up on may still make its task a little later at the provider.
+SUBMIT_MARGIN_SECONDS = 15.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WANBOT_", extra="ignore")
 
@@ -72,6 +76,10 @@ class Settings(BaseSettings):
     max_waiting_per_user: int = Field(default=5, ge=1)
     # Provider times `generate` learned, kept for its next run (the bot keeps them in its database).
     durations_file: Path = Field(default_factory=lambda: _cache_dir() / "durations.json")
+    # How long one submit to DashScope may take before it is given up as unclear. A submit whose
+    # outcome was never seen (the process stopped) is reconciled only once this, plus a margin,
+    # has passed since it was sent: after a crash mid-submit, that job waits that long.
+    submit_timeout_seconds: float = Field(default=75.0, ge=1.0, le=600.0)
     # A job whose provider answers cannot be read for this long ends refunded, with an apology.
     unreadable_give_up_seconds: float = Field(default=120.0, gt=0)
     reuse_results: bool = False
@@ -217,6 +225,7 @@ class Settings(BaseSettings):
             max_waiting_per_user=self.max_waiting_per_user,
             reuse_results=self.reuse_results,
             unreadable_give_up_seconds=self.unreadable_give_up_seconds,
+            submit_deadline_seconds=self.submit_timeout_seconds + SUBMIT_MARGIN_SECONDS,
             delivery_slots=self.delivery_slots,
             lease_seconds=self.lease_seconds,
             tick_seconds=self.tick_seconds,

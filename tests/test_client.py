@@ -14,10 +14,11 @@ from pydantic import SecretStr
 
 from bot import samples
 from bot.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH, MediaType
-from bot.dashscope import DashScopeClient, DashScopeError, TaskStatus
+from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy, TaskStatus
 from bot.engine.virtual import VirtualClock
 from bot.media import probe
 from bot.requests import GenerationRequest, MediaItem
+from bot.settings import Settings
 from bot.simulator import Simulator
 from tests.conftest import API_KEY, RecordedSleeps
 
@@ -331,3 +332,27 @@ async def test_the_key_never_leaks(
     assert not [text for text in seen if API_KEY in text]
     outside_api = [r for r in simulator.requests if not r.path.startswith("/api/v1")]
     assert outside_api and not any(r.authorized for r in outside_api)
+
+
+async def test_a_submit_is_given_up_after_its_own_time_limit(
+    session: aiohttp.ClientSession, simulator: Simulator
+) -> None:
+    """WANBOT_SUBMIT_TIMEOUT_SECONDS bounds a whole submit; the engine reconciles it then."""
+    assert simulator.base_url
+    client = DashScopeClient(
+        session,
+        api_key=SecretStr(API_KEY),
+        base_url=simulator.base_url,
+        retry=RetryPolicy(attempts=1),
+        submit_seconds=0.3,
+    )
+    simulator.script("slow:5")
+    with pytest.raises(DashScopeError) as refused:
+        await client.submit(build("wan2.7-i2v", {FIRST: IMAGE_URL}))
+    assert refused.value.unclear
+
+
+def test_the_submit_deadline_follows_the_submit_time_limit() -> None:
+    settings = Settings(submit_timeout_seconds=5, _env_file=None)  # type: ignore[call-arg]
+    assert settings.engine_config().submit_deadline_seconds == 20
+    assert Settings(_env_file=None).engine_config().submit_deadline_seconds == 90  # type: ignore[call-arg]

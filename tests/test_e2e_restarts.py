@@ -68,6 +68,9 @@ class BotProcess:
                 "WANBOT_PROGRESS_EDIT_SECONDS": "1",
                 "WANBOT_MAX_WAITING_PER_USER": "10",
                 "WANBOT_QUOTA_DEFAULT_SECONDS": "1000",
+                # The simulator answers a submit at once: a submit a kill cut off is reconciled
+                # 3 + 15 s after it was sent, not 75 + 15 s.
+                "WANBOT_SUBMIT_TIMEOUT_SECONDS": "3",
             }
             | (env or {})
         )
@@ -193,7 +196,13 @@ async def queue_videos(fake: FakeDiscord, count: int, *, within: float = 30) -> 
         image = fake.upload(
             f"frame{index}.png", samples.make_image(640, 360, hue=index), "image/png"
         )
-        interactions.append(await fake.slash("video", "animate", image=image, duration=2))
+        # Prompts of their own, as members' are: equal ones are sent one after another, and
+        # after a kill mid-submit they would all wait for that submit's deadline.
+        interactions.append(
+            await fake.slash(
+                "video", "animate", image=image, duration=2, prompt=f"a cat, take {index}"
+            )
+        )
     await fake.wait_for(
         lambda: all(i.texts() for i in interactions), within=within, what="every job queued"
     )

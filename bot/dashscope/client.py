@@ -65,12 +65,15 @@ class DashScopeClient:
         result_hosts: tuple[str, ...] = PROVIDER_RESULT_HOSTS,
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         download_seconds: float = DEFAULT_DOWNLOAD_SECONDS,
+        submit_seconds: float | None = None,
     ) -> None:
         self._session = session
         self._api_key = api_key
         self.base_url = check_base_url(base_url)
         self.retry = retry or RetryPolicy()
         self._timeout = timeout or aiohttp.ClientTimeout(total=None, connect=15, sock_read=60)
+        # How long one submit may take in all: the engine's submit deadline is this plus a margin.
+        self.submit_seconds = submit_seconds
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._result_hosts = result_hosts
@@ -102,8 +105,15 @@ class DashScopeClient:
         headers = {"X-DashScope-Async": "enable"}
         if request.uses_oss:
             headers["X-DashScope-OssResourceResolve"] = "enable"
+        timeout = None
+        if self.submit_seconds is not None:
+            timeout = aiohttp.ClientTimeout(
+                total=self.submit_seconds,
+                connect=self._timeout.connect,
+                sock_read=self._timeout.sock_read,
+            )
         payload = await self._api(
-            "POST", request.spec.endpoint, body=request.body(), headers=headers
+            "POST", request.spec.endpoint, body=request.body(), headers=headers, timeout=timeout
         )
         return _parse(TaskResponse, payload)
 
@@ -215,6 +225,7 @@ class DashScopeClient:
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
     ) -> dict[str, Any]:
         auth = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
         return await self._send(
@@ -224,6 +235,7 @@ class DashScopeClient:
             json=body,
             params=params,
             headers={**auth, **(headers or {})},
+            timeout=timeout or self._timeout,
         )
 
     async def _send(
