@@ -36,7 +36,6 @@ from bot.keys import DEFAULT_KEY_NAME, KeyConfig
 from storage.allowances import Period
 from storage.database import is_postgres_url
 
-
 # A submit the client gave up on may still make its task a little later at the provider.
 SUBMIT_MARGIN_SECONDS = 15.0
 

@@ -113,7 +113,7 @@ class DashScopeClient:
                 sock_read=self._timeout.sock_read,
             )
         payload = await self._api(
-            "POST", request.spec.endpoint, body=request.body(), headers=headers, timeout=timeout
+            "POST", request.spec.endpoint, body=request.body(), headers=headers, limits=timeout
         )
         return _parse(TaskResponse, payload)
 
@@ -225,7 +225,7 @@ class DashScopeClient:
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
-        timeout: aiohttp.ClientTimeout | None = None,
+        limits: aiohttp.ClientTimeout | None = None,
     ) -> dict[str, Any]:
         auth = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
         return await self._send(
@@ -235,7 +235,7 @@ class DashScopeClient:
             json=body,
             params=params,
             headers={**auth, **(headers or {})},
-            timeout=timeout or self._timeout,
+            timeout=limits or self._timeout,
         )
 
     async def _send(
