@@ -26,7 +26,7 @@ RUN pybabel compile --directory bot/locales --domain wanbot \
     && pip uninstall --yes --quiet pip setuptools
 
 FROM ${BASE_IMAGE}
-# Noto Sans CJK, regular and bold (the usage chart's two weights, bot/chart_fonts.py), for its
+# Noto Sans CJK, regular and bold (the usage chart's two weights, bot/usage/fonts.py), for its
 # Chinese, Japanese and Korean words and names (without it they fall back to English and
 # `user <id>`). fonts-noto-cjk's serif faces (53 MB) are left out: the chart never uses them.
 RUN echo "path-exclude /usr/share/fonts/opentype/noto/NotoSerifCJK-*" \
@@ -50,7 +50,7 @@ ENV PYTHONUNBUFFERED=1 \
     WANBOT_SPOOL_DIR=/data/spool \
     WANBOT_HEARTBEAT_PATH=/data/heartbeat
 # Healthy while the bot can work: it touches /data/heartbeat every 30 s when its database answers,
-# its engine runs and (for `run`) Discord is connected (bot/health.py).
+# its engine runs and (for `run`) Discord is connected (bot/run/health.py).
 HEALTHCHECK --interval=60s --timeout=10s --start-period=120s --retries=3 \
     CMD ["python", "-m", "bot", "health"]
 CMD ["python", "-m", "bot", "run"]

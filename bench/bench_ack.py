@@ -42,9 +42,9 @@ from benchlib import percentile  # noqa: E402
 from fake_rest import APPLICATION_ID, GUILD_ID, channel_json, point_discord_at, spawn  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
-from bot.app import Services, WanBot  # noqa: E402
 from bot.dashscope import DashScopeClient  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.run.app import Services, WanBot  # noqa: E402
+from bot.run.settings import Settings  # noqa: E402
 from bot.simulator import Simulator  # noqa: E402
 from storage.connect import open_database  # noqa: E402
 

@@ -7,7 +7,7 @@ event loop's lateness is sampled every 20 ms (what an interaction's ack would wa
 
 Two set-ups, same work, same order:
 - `unbounded`: every piece through `asyncio.to_thread` (the default pool: cores + 4 threads), as
-  the bot did before `bot/workers.py`;
+  the bot did before `bot/media/pools.py`;
 - `bounded`: fits on `MediaWorkers.result_work` (cores − 1 threads), checks on `input_work`.
 Figures are medians over ROUNDS rounds of each set-up, alternated; all wall clock
 (time.perf_counter). `input_check_p95_ms_*` is the 95th percentile of single check times during
@@ -29,11 +29,11 @@ from typing import Any
 from bench_fit import make_source
 from benchlib import MB, percentile, report, report_header
 
-from bot.catalog import MODELS, MediaType
-from bot.media import check_media
-from bot.samples import make_image, make_video
-from bot.video_edit import fit_video
-from bot.workers import MediaWorkers
+from bot.domain.catalog import MODELS, MediaType
+from bot.media.edit import fit_video
+from bot.media.pools import MediaWorkers
+from bot.media.probe import check_media
+from bot.media.samples import make_image, make_video
 
 BURST = 4
 SOURCE_SECONDS = 4

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import asyncpg
 from benchlib import MB, report, report_header, video_request
 
-from bot.local_cluster import RUNNING, Worker, enqueuer, throwaway_postgres
+from bot.dev.local_cluster import RUNNING, Worker, enqueuer, throwaway_postgres
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.jobs import FINAL_STATES, JobState, Requester

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchlib import percentile, report, report_header, video_request
 
-from bot.local_cluster import (
+from bot.dev.local_cluster import (
     DELIVERED,
     RUNNING,
     SCHEDULER_NOW,

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_failover import ARRIVAL_S, HOSTS, take_turns
 from benchlib import report, report_header
 
-from bot.local_cluster import Worker, throwaway_postgres
+from bot.dev.local_cluster import Worker, throwaway_postgres
 from tests.pgproxy import PgProxy
 
 KILLS = 3

@@ -1,6 +1,6 @@
 """Fitting a result under Discord's default upload limit: 15 s of 1080p30 with sound into 10 MiB.
 
-What is measured: `bot.video_edit.fit_video` re-encoding a source that is well over the limit
+What is measured: `bot.media.edit.fit_video` re-encoding a source that is well over the limit
 (panned coarse noise plus fine grain, so it does not compress to nothing, encoded at ~18 Mbit/s:
 about 34 MB) into at most 10 MiB. The source is made first and is not timed; it lives in a
 temporary directory for this run only. The fit runs 3 times; `fit_15s_1080p_s` is the median
@@ -22,8 +22,8 @@ import av
 from benchlib import MB, report, report_header
 from PIL import Image
 
-from bot.media import probe_video_file
-from bot.video_edit import fit_video
+from bot.media.edit import fit_video
+from bot.media.probe import probe_video_file
 
 SECONDS = 15
 WIDTH, HEIGHT, FPS = 1920, 1080, 30

@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_retention import series
 from benchlib import NullNotifier, percentile, report, report_header
 
-from bot.catalog import MODELS
 from bot.dashscope import DashScopeClient
+from bot.domain.catalog import MODELS
 from bot.engine.runner import Engine, EngineConfig
-from bot.health import Heartbeat
-from bot.metrics import MetricsServer, PrometheusMetrics
+from bot.run.health import Heartbeat
+from bot.run.prometheus import MetricsServer, PrometheusMetrics
 from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import JobStore

@@ -58,7 +58,7 @@ from benchlib import (
 )
 
 from bot.engine.runner import EngineConfig
-from bot.engine.schedule import PollPlanner, prior_seconds
+from bot.engine.timing import PollPlanner, prior_seconds
 from bot.simulator import SimulatorConfig
 from storage.jobs import JobState, Requester
 

@@ -19,13 +19,13 @@ from pathlib import Path
 import aiohttp
 from pydantic import SecretStr
 
-from bot.catalog import MediaType
 from bot.dashscope import DashScopeClient, RetryPolicy
-from bot.engine.delivery import Progress
+from bot.domain.catalog import MediaType
+from bot.domain.requests import GenerationRequest, MediaItem
+from bot.engine.key_ring import DashScopeKey, KeyRing
+from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock
-from bot.keys import DashScopeKey, KeyRing
-from bot.requests import GenerationRequest, MediaItem
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.database import Database

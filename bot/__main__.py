@@ -1,5 +1,5 @@
 """Entry point: `python -m bot <command>`."""
 
-from bot.cli import main
+from bot.run.cli import main
 
 raise SystemExit(main())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from discord import app_commands
 
-from bot.catalog import (
+from bot.domain.catalog import (
     DEFAULT_MODEL,
     LONGEST_SECONDS,
     MODELS,

@@ -10,7 +10,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.errors import WanbotError
+from bot.domain.errors import WanbotError
 from cogs import render
 from cogs.languages import member_language
 

@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.engine.delivery import Progress
+from bot.engine.notifier import Progress
 from bot.i18n import Language, Text, choose
-from bot.retry import RetryPolicy, retry
-from bot.workers import MediaWorkers
+from bot.media.pools import MediaWorkers
+from bot.net.retry import RetryPolicy, retry
 from cogs import render
 from cogs.statuses import KEEP_IDLE_SECONDS, Status, Statuses
 from cogs.views import progress_view, result_view

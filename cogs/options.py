@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import discord
 from discord import app_commands
 
-from bot.catalog import MediaType
-from bot.errors import InvalidInput
+from bot.domain.catalog import MediaType
+from bot.domain.errors import InvalidInput
+from bot.domain.requests import SEED_MAX, GenerationRequest
 from bot.i18n import Text, _
-from bot.intake import Ask, Attachment, draft
-from bot.requests import SEED_MAX, GenerationRequest
+from bot.intake.intake import Ask, Attachment, draft
 from cogs.checks import role_ids
 from storage.guild_settings import GuildSettings
 from storage.jobs import Job, Requester

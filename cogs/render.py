@@ -8,9 +8,9 @@ from typing import Any
 
 import discord
 
-from bot.catalog import MODELS, MediaType
-from bot.engine.delivery import Progress
-from bot.errors import WanbotError
+from bot.domain.catalog import MODELS, MediaType
+from bot.domain.errors import WanbotError
+from bot.engine.notifier import Progress
 from bot.i18n import N_, Language, Text
 from storage.allowances import (
     Allowance,

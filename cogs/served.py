@@ -1,11 +1,11 @@
-"""The bot as the cogs see it: a discord.py bot that carries the Services (`bot.app.WanBot`)."""
+"""The bot as the cogs see it: a discord.py bot that carries the Services (`bot.run.app.WanBot`)."""
 
 from __future__ import annotations
 
 from discord.ext import commands
 
 from bot.engine.runner import Engine
-from bot.services import Services
+from bot.run.services import Services
 
 
 class ServedBot(commands.Bot):

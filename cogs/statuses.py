@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bot.engine.delivery import Progress
+from bot.engine.notifier import Progress
 from bot.i18n import Language, Text
 from storage.jobs import Job
 

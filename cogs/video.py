@@ -18,12 +18,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import MediaType
+from bot.domain.catalog import MediaType
+from bot.domain.errors import InvalidInput
+from bot.domain.requests import SEED_MAX, GenerationRequest
 from bot.engine.runner import QueueFull
-from bot.errors import InvalidInput
 from bot.i18n import Text, _
-from bot.intake import Ask, Intake, again
-from bot.requests import SEED_MAX, GenerationRequest
+from bot.intake.intake import Ask, Intake, again
 from cogs import choices, render
 from cogs.checks import is_moderator, role_ids
 from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE, optional_help

@@ -111,11 +111,11 @@ ok "matplotlib's font list built at build"
 # The usage chart's CJK languages draw in their own Noto Sans CJK face, regular and bold.
 in_image python -c '
 import sys
-from bot.chart_fonts import CJK_FAMILIES, fonts_for
+from bot.usage.fonts import CJK_FAMILIES, fonts_for
 missing = [f"{code} ({family})" for code, family in CJK_FAMILIES.items()
            if fonts_for(code).families[:1] != (family,) or not fonts_for(code).can_draw("使用量 사용량")]
 sys.exit(f"no chart font for {missing}" if missing else 0)' || fail "the usage chart's CJK fonts are missing"
-ok "the usage chart's CJK fonts: $(in_image python -c 'from bot.chart_fonts import CJK_FAMILIES as f; print(", ".join(f.values()))')"
+ok "the usage chart's CJK fonts: $(in_image python -c 'from bot.usage.fonts import CJK_FAMILIES as f; print(", ".join(f.values()))')"
 
 step "the demo inside the image, writing to a mounted folder"
 demo_dir=$(mktemp -d)
@@ -124,7 +124,7 @@ docker run --rm -v "$demo_dir:/out" "$IMAGE" python -m bot demo --output-dir /ou
     tail -n 20 "$demo_dir.log" >&2
     fail "python -m bot demo failed in the container"
 }
-modes=$(in_image python -c "from bot.demo import MODES; print(len(MODES))")
+modes=$(in_image python -c "from bot.dev.demo import MODES; print(len(MODES))")
 videos=$(find "$demo_dir" -maxdepth 1 -name '*.mp4' -size +0 | wc -l)
 [ "$videos" = "$modes" ] || fail "the demo wrote $videos mp4s for $modes modes"
 ok "$(grep 'modes made' "$demo_dir.log")"

@@ -27,8 +27,8 @@ import av  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from bot import samples  # noqa: E402
-from bot.media import check_media  # noqa: E402
+from bot.media import samples  # noqa: E402
+from bot.media.probe import check_media  # noqa: E402
 from bot.simulator import Simulator, SimulatorConfig  # noqa: E402
 from tests.fakediscord import FakeDiscord, Message  # noqa: E402
 from tests.fakediscord.wanbot import (  # noqa: E402

@@ -22,9 +22,9 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's code, not an installed copy
 
-from bot.catalog import MediaType  # noqa: E402
-from bot.local_cluster import Worker, enqueuer, throwaway_postgres  # noqa: E402
-from bot.requests import GenerationRequest, MediaItem  # noqa: E402
+from bot.dev.local_cluster import Worker, enqueuer, throwaway_postgres  # noqa: E402
+from bot.domain.catalog import MediaType  # noqa: E402
+from bot.domain.requests import GenerationRequest, MediaItem  # noqa: E402
 from bot.simulator import Simulator, SimulatorConfig  # noqa: E402
 from storage.jobs import Requester  # noqa: E402
 

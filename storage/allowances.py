@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from bot.errors import WanbotError
+from bot.domain.errors import WanbotError
 from storage.database import Dialect, Row
 
 

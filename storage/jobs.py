@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
+from bot.domain.requests import GenerationRequest
 from bot.i18n import Text
-from bot.requests import GenerationRequest
 from storage.database import Database, Row, Transaction
 
 

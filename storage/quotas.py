@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot.errors import InvalidInput
+from bot.domain.errors import InvalidInput
 from bot.i18n import _
 from storage.allowances import (
     ALLOWANCE_SQL,

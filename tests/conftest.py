@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient, RetryPolicy
 from bot.engine.virtual import VirtualClock
-from bot.media import check_media
+from bot.media.probe import check_media
 from bot.simulator import Simulator, SimulatorConfig
 from tests.pgproxy import PgProxy, ProxyFactory
 

@@ -20,12 +20,12 @@ import pytest
 from discord import app_commands
 from pydantic import SecretStr
 
-from bot.app import WanBot
 from bot.dashscope import DashScopeClient
+from bot.domain.errors import WanbotError
 from bot.engine.virtual import VirtualClock
-from bot.errors import WanbotError
-from bot.services import Services
-from bot.settings import Settings
+from bot.run.app import WanBot
+from bot.run.services import Services
+from bot.run.settings import Settings
 from cogs.admin import AdminCog
 from cogs.admin.texts import NOT_MODERATOR as NOT_MODERATOR_TEXT
 from cogs.errors import report

@@ -18,11 +18,11 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from bot.dashscope import DashScopeClient
-from bot.engine.delivery import Progress
+from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig
-from bot.settings import Settings
+from bot.run.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from bot.run.settings import Settings
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.database import Database

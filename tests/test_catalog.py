@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import (
+from bot.domain.catalog import (
     MODELS,
     Inputs,
     InputStyle,

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from bot.app import WanBot
-from bot.catalog import LONGEST_SECONDS, MODELS, MediaType
-from bot.errors import InvalidInput
-from bot.intake import Ask, Attachment, draft
-from bot.requests import GenerationRequest, check_clip_fits, continuation_duration
-from bot.settings import Settings
+from bot.domain.catalog import LONGEST_SECONDS, MODELS, MediaType
+from bot.domain.errors import InvalidInput
+from bot.domain.requests import GenerationRequest, check_clip_fits, continuation_duration
+from bot.intake.intake import Ask, Attachment, draft
+from bot.run.app import WanBot
+from bot.run.settings import Settings
 from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE
 from storage.guild_settings import GuildSettings
 

@@ -13,12 +13,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot import samples
-from bot.catalog import MediaType
-from bot.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, build_parser, run_generate
-from bot.headless import read_durations
-from bot.media import probe
-from bot.settings import Settings
+from bot.dev.headless import read_durations
+from bot.domain.catalog import MediaType
+from bot.media import samples
+from bot.media.probe import probe
+from bot.run.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, build_parser, run_generate
+from bot.run.settings import Settings
 from bot.simulator import Simulator
 from tests.conftest import API_KEY
 

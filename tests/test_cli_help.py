@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import EXIT_OK, main
-from bot.settings import Settings
+from bot.run.cli import EXIT_OK, main
+from bot.run.settings import Settings
 from tests.fakediscord import FakeDiscord, subprocess_env, write_sitecustomize
 from tests.test_e2e_video import fake
 

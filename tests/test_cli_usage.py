@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.cli import EXIT_BAD_INPUT, EXIT_OK, build_parser, main
 from bot.i18n import LANGUAGE_NAMES
-from bot.settings import Settings
-from bot.usage_chart import MEMBER_COLOURS
+from bot.run.cli import EXIT_BAD_INPUT, EXIT_OK, build_parser, main
+from bot.run.settings import Settings
+from bot.usage.chart import MEMBER_COLOURS
 from storage.allowances import Period, period_bounds
 from storage.connect import open_database
 from storage.quotas import QuotaStore

@@ -12,13 +12,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
-from bot import samples
-from bot.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH, MediaType
 from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy, TaskStatus
+from bot.domain.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH, MediaType
+from bot.domain.requests import GenerationRequest, MediaItem
 from bot.engine.virtual import VirtualClock
-from bot.media import probe
-from bot.requests import GenerationRequest, MediaItem
-from bot.settings import Settings
+from bot.media import samples
+from bot.media.probe import probe
+from bot.run.settings import Settings
 from bot.simulator import Simulator
 from tests.conftest import API_KEY, RecordedSleeps
 

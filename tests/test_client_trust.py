@@ -12,10 +12,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
-from bot.catalog import MediaType
 from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy
 from bot.dashscope.client import UNREADABLE
-from bot.errors import InvalidInput
+from bot.domain.catalog import MediaType
+from bot.domain.errors import InvalidInput
 from bot.simulator import Simulator
 from tests.conftest import API_KEY, RecordedSleeps
 from tests.test_client import IMAGE_URL, build

@@ -23,7 +23,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
-from bot.engine.delivery import Progress
+from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.engine.schedule import SURE_SAMPLES
+from bot.engine.timing import SURE_SAMPLES
 from storage.jobs import JobState
 from tests import test_engine
 from tests.test_engine import ALICE, Rig, video_request

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import command_payloads
+from bot.run.app import command_payloads
 
 NAME = re.compile(r"^[-_'\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
 ATTACHMENT, SUB_COMMAND, SUB_COMMAND_GROUP = 11, 1, 2
@@ -149,9 +149,9 @@ async def test_setup_hook_wires_cogs_buttons_and_engine(tmp_path: Path) -> None:
     import aiohttp
     from pydantic import SecretStr
 
-    from bot.app import Services, WanBot
     from bot.dashscope import DashScopeClient
-    from bot.settings import Settings
+    from bot.run.app import Services, WanBot
+    from bot.run.settings import Settings
     from cogs.views import DYNAMIC_ITEMS
     from storage.connect import open_database
 

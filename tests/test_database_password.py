@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.settings import Settings
+from bot.run.cli import main
+from bot.run.settings import Settings
 from storage.connect import open_database
 from storage.pglink import DatabaseUnreachable, DatabaseUrlError
 from tests.conftest import PASSWORD_ROLE, ROLE_PASSWORD, new_postgres_schema, role_url

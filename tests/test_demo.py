@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import pytest
 
-from bot.demo import MODES, run_demo
+from bot.dev.demo import MODES, run_demo
 
 
 async def test_every_mode_makes_a_playable_video_of_its_own(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.local_cluster import Worker
+from bot.dev.local_cluster import Worker
 
 ROOT = Path(__file__).resolve().parents[1]
 DEADLINE_S = 180  # the demo takes ~15–30 s; this is a deadline, not a pace

@@ -15,7 +15,7 @@ import pytest
 
 from bot.i18n import catalogs as upkeep
 from bot.i18n.catalogs import NAME_CONTEXT
-from bot.media import check_media
+from bot.media.probe import check_media
 from bot.simulator import Simulator, SimulatorConfig
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.model import Message

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import samples
-from bot.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH
-from bot.media import check_media
+from bot.domain.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH
+from bot.media import samples
+from bot.media.probe import check_media
 from bot.simulator import Simulator, SimulatorConfig
 from tests import test_e2e_video
 from tests.fakediscord import FakeDiscord, Message, subprocess_env, write_sitecustomize

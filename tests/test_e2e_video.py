@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from bot import samples
-from bot.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH
-from bot.media import check_media, probe_video_file
+from bot.domain.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH
+from bot.media import samples
+from bot.media.probe import check_media, probe_video_file
 from bot.simulator import Simulator, SimulatorConfig
 from tests.fakediscord import FakeDiscord, Interaction, Message
 from tests.fakediscord.model import EPHEMERAL

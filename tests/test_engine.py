@@ -12,15 +12,15 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.catalog import MediaType
 from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy
-from bot.engine.delivery import Progress
+from bot.domain.catalog import MediaType
+from bot.domain.requests import GenerationRequest, MediaItem
+from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig, QueueFull
-from bot.engine.schedule import SURE_SAMPLES
+from bot.engine.timing import SURE_SAMPLES
 from bot.engine.virtual import VirtualClock, drive
 from bot.i18n import Text
-from bot.media import probe_video_file
-from bot.requests import GenerationRequest, MediaItem
+from bot.media.probe import probe_video_file
 from bot.simulator import Simulator, SimulatorConfig
 from storage.allowances import QuotaExceeded
 from storage.connect import open_database

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from bot.domain.requests import GenerationRequest
 from bot.engine import failures
 from bot.engine.virtual import drive
-from bot.requests import GenerationRequest
 from storage.jobs import Job, JobState
 from tests import test_engine
 from tests.test_engine import ALICE, BOB, Rig, video_request

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.fetch import Bounds, FetchFailed, TooLarge, fetch
+from bot.net.fetch import Bounds, FetchFailed, TooLarge, fetch
 
 
 @pytest.fixture

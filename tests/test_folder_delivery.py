@@ -1,4 +1,4 @@
-"""bot/folder_delivery.py on real videos: a delivery appears whole, under its final name only
+"""bot/dev/folder_delivery.py on real videos: a delivery appears whole, under its final name only
 once written; a new process finds it (so it is never written twice); a video over the job's
 limit is fitted under it, and one that cannot be fitted leaves nothing to be found."""
 
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.delivery import Progress
-from bot.folder_delivery import FolderNotifier
-from bot.media import probe_video_file
-from bot.samples import make_video
-from bot.workers import MediaWorkers
+from bot.dev.folder_delivery import FolderNotifier
+from bot.engine.notifier import Progress
+from bot.media.pools import MediaWorkers
+from bot.media.probe import probe_video_file
+from bot.media.samples import make_video
 from storage.jobs import Job, JobState
 from tests.test_video_edit import noisy_video
 

@@ -23,9 +23,9 @@ import pytest
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
+from bot.dev.local_cluster import Worker
 from bot.engine.runner import Engine, EngineConfig
-from bot.health import STALE_SECONDS, Heartbeat, check
-from bot.local_cluster import Worker
+from bot.run.health import STALE_SECONDS, Heartbeat, check
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.database import Database

@@ -15,7 +15,6 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import write_po
 
-from bot.app import command_payloads, command_strings
 from bot.i18n import (
     CATALOGS,
     ENGLISH,
@@ -29,6 +28,7 @@ from bot.i18n import (
     locale_code,
 )
 from bot.i18n import catalogs as upkeep
+from bot.run.app import command_payloads, command_strings
 
 # Discord's rule for command and option names, in every locale (\w covers letters of any script).
 NAME = re.compile(r"^[-_'\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")

@@ -11,17 +11,17 @@ from typing import Any
 
 import pytest
 
-from bot import samples
-from bot.catalog import MB, WAN22_KF2V_FLASH, WAN27_I2V, MediaType, ModelSpec
 from bot.dashscope.errors import DashScopeError, no_answer, result_too_large
-from bot.errors import InvalidInput, WanbotError
+from bot.domain.catalog import MB, WAN22_KF2V_FLASH, WAN27_I2V, MediaType, ModelSpec
+from bot.domain.errors import InvalidInput, WanbotError
+from bot.domain.requests import GenerationRequest, MediaItem, check_clip_fits
 from bot.i18n import Language, Text
 from bot.i18n.catalogs import extract
-from bot.inputs import Unreachable, read_local
-from bot.intake import Ask, Attachment, check_metadata, draft
-from bot.media import check_media, probe
-from bot.requests import GenerationRequest, MediaItem, check_clip_fits
-from bot.video_edit import tail_clip
+from bot.intake.inputs import Unreachable, read_local
+from bot.intake.intake import Ask, Attachment, check_metadata, draft
+from bot.media import samples
+from bot.media.edit import tail_clip
+from bot.media.probe import check_media, probe
 from storage.guild_settings import GuildSettings
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME

@@ -17,21 +17,21 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.app import WanBot
-from bot.catalog import MediaType, Region
 from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy
+from bot.domain.catalog import MediaType, Region
+from bot.domain.errors import InvalidInput
+from bot.domain.requests import GenerationRequest, MediaItem
 from bot.engine import failures
+from bot.engine.key_ring import DashScopeKey, KeyRing
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock, drive
-from bot.errors import InvalidInput
-from bot.intake import Held, Intake
-from bot.keys import DashScopeKey, KeyRing
-from bot.requests import GenerationRequest, MediaItem
-from bot.samples import make_image
-from bot.services import Services, configured_keys
-from bot.settings import Settings
+from bot.intake.intake import Held, Intake
+from bot.media.pools import MediaWorkers
+from bot.media.samples import make_image
+from bot.run.app import WanBot
+from bot.run.services import Services, configured_keys
+from bot.run.settings import Settings
 from bot.simulator import Simulator, SimulatorConfig
-from bot.workers import MediaWorkers
 from cogs.admin import AdminCog
 from cogs.video import VideoCog
 from cogs.views import RetryButton

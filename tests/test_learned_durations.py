@@ -4,7 +4,7 @@ disagree with the bot's own never teaches the engine to wait, live or from its h
 from __future__ import annotations
 
 from bot.dashscope import DashScopeClient, TaskResponse
-from bot.engine.schedule import SURE_SAMPLES
+from bot.engine.timing import SURE_SAMPLES
 from tests import test_engine
 from tests.test_cold_start import first_poll_after
 from tests.test_engine import ALICE, Rig, video_request

@@ -1,4 +1,4 @@
-"""Probing and checking input media, with real files made here (bot.samples, Pillow, PyAV)."""
+"""Probing and checking input media, with real files made here (bot.media.samples, Pillow, PyAV)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,17 @@ import av
 import pytest
 from PIL import Image
 
-from bot import samples
-from bot.catalog import MB, WAN22_KF2V_FLASH, WAN26_I2V_FLASH, WAN27_I2V, MediaType, ModelSpec
-from bot.errors import InvalidInput
-from bot.media import MediaInfo, check_media, probe
+from bot.domain.catalog import (
+    MB,
+    WAN22_KF2V_FLASH,
+    WAN26_I2V_FLASH,
+    WAN27_I2V,
+    MediaType,
+    ModelSpec,
+)
+from bot.domain.errors import InvalidInput
+from bot.media import samples
+from bot.media.probe import MediaInfo, check_media, probe
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP

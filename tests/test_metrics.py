@@ -22,15 +22,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
+from bot.dev.local_cluster import Worker, enqueuer
+from bot.domain.errors import InvalidInput
 from bot.engine.runner import Engine, EngineConfig
-from bot.errors import InvalidInput
-from bot.health import Heartbeat
-from bot.local_cluster import Worker, enqueuer
-from bot.metrics import MetricsServer, PrometheusMetrics
-from bot.services import Services
-from bot.settings import Settings
+from bot.media.pools import MediaWorkers
+from bot.run.health import Heartbeat
+from bot.run.prometheus import MetricsServer, PrometheusMetrics
+from bot.run.services import Services
+from bot.run.settings import Settings
 from bot.simulator import Simulator, SimulatorConfig
-from bot.workers import MediaWorkers
 from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import Job, JobState, JobStore
@@ -366,7 +366,7 @@ async def test_a_worker_process_serves_the_cluster_s_figures(
 
 
 def test_prometheus_stays_in_one_module() -> None:
-    """The engine reports to a protocol; only bot/metrics.py knows it is Prometheus."""
+    """The engine reports to a protocol; only bot/run/prometheus.py knows it is Prometheus."""
     from tests.test_layout import imports, modules
 
     users = sorted(
@@ -374,4 +374,4 @@ def test_prometheus_stays_in_one_module() -> None:
         for name, path in modules().items()
         if any(t.split(".")[0] == "prometheus_client" for t in imports(path))
     )
-    assert users == ["bot.metrics"]
+    assert users == ["bot.run.prometheus"]

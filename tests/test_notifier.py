@@ -14,14 +14,14 @@ from unittest import mock
 import discord
 import pytest
 
-from bot import samples
-from bot.catalog import MediaType
-from bot.engine.delivery import Progress
+from bot.domain.catalog import MediaType
+from bot.domain.requests import GenerationRequest, MediaItem
+from bot.engine.notifier import Progress
 from bot.engine.virtual import VirtualClock
 from bot.i18n import Text
 from bot.i18n import catalogs as upkeep
-from bot.requests import GenerationRequest, MediaItem
-from bot.video_edit import FitResult
+from bot.media import samples
+from bot.media.edit import FitResult
 from cogs.notifier import DiscordNotifier
 from storage.connect import open_database
 from storage.jobs import Job, JobState, JobStore, Requester

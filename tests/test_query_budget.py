@@ -8,9 +8,9 @@ from dataclasses import replace
 from typing import ClassVar
 
 from bot.dashscope import DashScopeClient, TaskResponse
-from bot.engine.keys import KeyState
+from bot.engine.key_ring import DashScopeKey
+from bot.engine.key_state import KeyState
 from bot.engine.virtual import VirtualClock, drive
-from bot.keys import DashScopeKey
 from bot.simulator import Simulator
 from storage.jobs import Job, JobState, Requester
 from tests import test_engine

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.domain.errors import InvalidInput
 from bot.engine.virtual import VirtualClock
-from bot.errors import InvalidInput
 from bot.i18n import ENGLISH, Text
 from cogs import render
 from storage.allowances import Allowance, Period, QuotaExceeded, period_bounds

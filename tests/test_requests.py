@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot.catalog import IMAGE2VIDEO_PATH, MODELS, VIDEO_GENERATION_PATH, MediaType
-from bot.errors import InvalidInput
-from bot.requests import GenerationRequest, MediaItem, check_clip_fits, continuation_duration
+from bot.domain.catalog import IMAGE2VIDEO_PATH, MODELS, VIDEO_GENERATION_PATH, MediaType
+from bot.domain.errors import InvalidInput
+from bot.domain.requests import GenerationRequest, MediaItem, check_clip_fits, continuation_duration
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP

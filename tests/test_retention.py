@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from bot.dashscope import DashScopeClient
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock
-from bot.settings import Settings
-from bot.usage_report import PeriodUsage, period_ledger, period_usage
+from bot.run.settings import Settings
+from bot.usage.report import PeriodUsage, period_ledger, period_usage
 from storage.allowances import LedgerEntry, Period
 from storage.connect import open_database
 from storage.database import Database

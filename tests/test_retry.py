@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bot.retry import RetryPolicy, retry
+from bot.net.retry import RetryPolicy, retry
 from tests.conftest import RecordedSleeps
 
 

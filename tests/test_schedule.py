@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from bot.catalog import MODELS
+from bot.domain.catalog import MODELS
 from bot.engine.queue import FairQueue, _round_robin, _round_robin_index
-from bot.engine.schedule import (
+from bot.engine.timing import (
     SURE_SAMPLES,
     DurationModel,
     Estimate,

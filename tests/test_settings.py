@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Region
-from bot.errors import InvalidInput
-from bot.settings import Settings
+from bot.domain.catalog import Region
+from bot.domain.errors import InvalidInput
+from bot.run.settings import Settings
 
 
 @pytest.fixture(autouse=True)

@@ -15,10 +15,10 @@ import av
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from bot import samples
-from bot.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH, MediaType, ModelSpec
+from bot.domain.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH, MediaType, ModelSpec
+from bot.domain.errors import InvalidInput
 from bot.engine.virtual import VirtualClock
-from bot.errors import InvalidInput
+from bot.media import samples
 from bot.simulator import Simulator, SimulatorConfig, serve
 
 KEY = "sk-test-secret-key"

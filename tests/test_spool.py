@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot import samples
 from bot.dashscope import DashScopeClient
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.spool import sweep_spool
+from bot.media import samples
 from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import JobState, JobStore

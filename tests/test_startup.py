@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from bot.logs import DiscordNoise
-from bot.startup import StartupFailed, keep_trying
+from bot.run.logs import DiscordNoise
+from bot.run.startup import StartupFailed, keep_trying
 from storage.pglink import DatabaseUnreachable
 
 
@@ -49,7 +49,7 @@ async def test_a_server_that_comes_back_is_waited_for_with_backoff(
 ) -> None:
     clock = Clock()
     calls, attempt = failing(4, DatabaseUnreachable("refused", transient=True))
-    with caplog.at_level(logging.WARNING, logger="bot.startup"):
+    with caplog.at_level(logging.WARNING, logger="bot.run.startup"):
         got = await keep_trying(
             attempt,  # type: ignore[arg-type]
             what="PostgreSQL", transient=transient, give_up_after=300, advice="check it",

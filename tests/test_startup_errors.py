@@ -258,7 +258,7 @@ async def test_an_unwritable_data_folder_is_one_line(unwritable: Path, tmp_path:
 
 def test_a_folder_of_another_user_says_who_must_own_it(unwritable: Path) -> None:
     """The container's case: /data made by root, the bot running as uid 10001."""
-    from bot.startup import folder_problem
+    from bot.run.startup import folder_problem
 
     owner = unwritable.stat().st_uid
     problem = folder_problem(unwritable, "WANBOT_DATABASE_PATH", uid=owner + 10001)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.run.cli import main
 from storage.connect import open_database
 from storage.guild_settings import GuildSettingsStore
 from storage.jobs import JobState, JobStore

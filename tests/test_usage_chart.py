@@ -13,9 +13,8 @@ from datetime import UTC, date, datetime
 
 from PIL import Image
 
-from bot.chart_fonts import ChartFonts, fonts_for
 from bot.i18n import ENGLISH, Language
-from bot.usage_chart import (
+from bot.usage.chart import (
     BUDGET_COLOUR,
     BUDGET_INK,
     LEGEND_SIZE,
@@ -29,6 +28,7 @@ from bot.usage_chart import (
     stack,
     texts_for,
 )
+from bot.usage.fonts import ChartFonts, fonts_for
 from storage.allowances import Period, UsageReport
 from storage.quota_history import DayUsage
 

@@ -22,11 +22,11 @@ from PIL import Image
 from pydantic import SecretStr
 
 from bot import i18n
-from bot.app import WanBot
 from bot.dashscope import DashScopeClient
 from bot.engine.virtual import VirtualClock
-from bot.services import Services
-from bot.settings import Settings
+from bot.run.app import WanBot
+from bot.run.services import Services
+from bot.run.settings import Settings
 from cogs import languages
 from cogs.admin import AdminCog
 from cogs.admin import usage as usage_module

@@ -15,17 +15,17 @@ import pytest
 from discord import app_commands
 from pydantic import SecretStr
 
-from bot import samples
-from bot.app import Services, WanBot
-from bot.catalog import DEFAULT_MODEL, MediaType
 from bot.dashscope import DashScopeClient
+from bot.domain.catalog import DEFAULT_MODEL, MediaType
+from bot.engine.key_ring import DashScopeKey
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock, drive
 from bot.i18n import ENGLISH
 from bot.i18n import catalogs as upkeep
-from bot.keys import DashScopeKey
-from bot.media import check_media
-from bot.settings import Settings
+from bot.media import samples
+from bot.media.probe import check_media
+from bot.run.app import Services, WanBot
+from bot.run.settings import Settings
 from bot.simulator import Simulator, SimulatorConfig
 from cogs.video import VideoCog
 from cogs.views import DYNAMIC_ITEMS, ExtendButton, LastFrameButton, RetryButton

@@ -1,4 +1,4 @@
-"""bot.video_edit on real media: fitting under a size limit, tail clips and last frames."""
+"""bot.media.edit on real media: fitting under a size limit, tail clips and last frames."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import av
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from bot import video_edit
-from bot.errors import InvalidInput
-from bot.media import probe_video_file
-from bot.samples import make_video
-from bot.video_edit import fit_video, last_frame_png, tail_clip
+from bot.domain.errors import InvalidInput
+from bot.media import edit as video_edit
+from bot.media.edit import fit_video, last_frame_png, tail_clip
+from bot.media.probe import probe_video_file
+from bot.media.samples import make_video
 
-BAR = (240, 200, 40)  # the moving bar of bot.samples.make_video
+BAR = (240, 200, 40)  # the moving bar of bot.media.samples.make_video
 BACKGROUND = (30, 40, 60)
 
 

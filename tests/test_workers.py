@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from bot.workers import MediaWorkers
+from bot.media.pools import MediaWorkers
 
 
 async def test_a_burst_of_results_leaves_input_checks_a_thread() -> None:

@@ -3,7 +3,7 @@
 from bot.dashscope.client import DashScopeClient
 from bot.dashscope.errors import DashScopeError
 from bot.dashscope.models import TaskList, TaskResponse, TaskStatus, UploadPolicy
-from bot.retry import RetryPolicy
+from bot.net.retry import RetryPolicy
 
 __all__ = [
     "DashScopeClient",

@@ -1,6 +1,6 @@
 """An aiohttp client for DashScope's asynchronous video-synthesis API.
 
-One retry loop (`bot.retry`) serves every call: 429, 5xx, timeouts and dropped connections are
+One retry loop (`bot.net.retry`) serves every call: 429, 5xx, timeouts and dropped connections are
 retried with exponential backoff and full jitter (honouring `Retry-After`); any other 4xx is final. An answer
 that cannot be read (not JSON, or not the shape documented) is a `DashScopeError` too, with code
 `UnreadableAnswer`: callers handle one error type. The API key goes only into the Authorization
@@ -26,15 +26,15 @@ from urllib.parse import urlsplit
 import aiohttp
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from bot.catalog import MB
 from bot.dashscope.errors import UNREADABLE as UNREADABLE  # where callers have long found it
 from bot.dashscope.errors import DashScopeError, no_answer, result_too_large
 from bot.dashscope.models import PROVIDER_TIMEZONE, TaskList, TaskResponse, TaskStatus, UploadPolicy
-from bot.errors import InvalidInput
-from bot.fetch import Bounds, TooLarge, read_body
+from bot.domain.catalog import MB
+from bot.domain.errors import InvalidInput
+from bot.domain.requests import GenerationRequest
 from bot.i18n import _
-from bot.requests import GenerationRequest
-from bot.retry import RetryPolicy, retry
+from bot.net.fetch import Bounds, TooLarge, read_body
+from bot.net.retry import RetryPolicy, retry
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ made for them fails)."""
 
 from __future__ import annotations
 
-from bot.catalog import MB
-from bot.errors import WanbotError
+from bot.domain.catalog import MB
+from bot.domain.errors import WanbotError
 from bot.i18n import Text, _
 
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})

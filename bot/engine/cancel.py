@@ -14,13 +14,13 @@ import logging
 from dataclasses import dataclass
 
 from bot.dashscope import DashScopeError, TaskStatus
+from bot.domain.errors import InvalidInput
 from bot.engine import failures
 from bot.engine.context import Context
-from bot.engine.keys import KeyState
+from bot.engine.key_state import KeyState
 from bot.engine.polling import Polling
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
-from bot.errors import InvalidInput
 from bot.i18n import Text, _
 from storage.jobs import Job, JobState
 

@@ -20,14 +20,14 @@ from typing import Any, TypeVar
 from bot.dashscope import DashScopeError, TaskResponse
 from bot.dashscope.client import UNREADABLE
 from bot.dashscope.models import TaskSummary, without_account
-from bot.engine.delivery import Notifier
-from bot.engine.keys import KeyState
+from bot.engine.key_ring import KeyRing
+from bot.engine.key_state import KeyState
 from bot.engine.metrics import Metrics, NoMetrics
+from bot.engine.notifier import Notifier
 from bot.engine.queue import FairQueue
-from bot.engine.schedule import DurationModel, Kind, PollPlanner, RateWindow
-from bot.keys import KeyRing
-from bot.retry import RetryPolicy
-from bot.workers import MediaWorkers
+from bot.engine.timing import DurationModel, Kind, PollPlanner, RateWindow
+from bot.media.pools import MediaWorkers
+from bot.net.retry import RetryPolicy
 from storage.coordination import Coordination, LeaseLost
 from storage.database import Database, Transaction
 from storage.jobs import Job, JobState, JobStore

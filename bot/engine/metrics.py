@@ -2,7 +2,7 @@
 
 The engine, and the media workers that fit videos, report what happened (a provider call and how
 long it took, a task's time at the provider, a delivery's outcome, seconds charged or refunded, a
-fit) to the `Metrics` they are handed; what becomes of it is the caller's business (bot/metrics.py
+fit) to the `Metrics` they are handed; what becomes of it is the caller's business (bot/run/prometheus.py
 keeps Prometheus counters; by default nothing is kept). Labels are names the operator or the
 catalogue chose: a key's name, a model, a call kind, a state, an outcome; never a member, a
 server or a prompt, which would make a series per person.

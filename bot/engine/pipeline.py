@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.dashscope import DashScopeError
+from bot.domain.errors import InvalidInput
 from bot.engine import failures
 from bot.engine.context import Context
 from bot.engine.settle import Settlement, Writer
-from bot.errors import InvalidInput
-from bot.media import probe_video_file
+from bot.media.probe import probe_video_file
 from storage.coordination import LeaseLost
 from storage.jobs import Job, JobState
 

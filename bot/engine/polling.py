@@ -20,10 +20,10 @@ from bot.dashscope import TaskResponse, TaskStatus
 from bot.dashscope.models import PROVIDER_TIMEZONE
 from bot.engine import failures
 from bot.engine.context import Context, Tracked, each, evidence, unreadable
-from bot.engine.keys import KeyState
+from bot.engine.key_state import KeyState
 from bot.engine.pipeline import Pipeline
-from bot.engine.schedule import SURE_SAMPLES, Kind, task_seconds
 from bot.engine.settle import Settlement
+from bot.engine.timing import SURE_SAMPLES, Kind, task_seconds
 from storage.jobs import Job, JobState
 from storage.leadership import Deposed
 

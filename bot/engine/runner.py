@@ -23,24 +23,24 @@ import time
 from collections.abc import Callable
 
 from bot.dashscope import DashScopeClient
+from bot.domain.errors import InvalidInput, WanbotError
+from bot.domain.requests import GenerationRequest
 from bot.engine import failures
 from bot.engine.cancel import Canceler, CancelOutcome
 from bot.engine.cluster import Cluster
 from bot.engine.context import Context, EngineConfig
-from bot.engine.delivery import Notifier
+from bot.engine.key_ring import KeyRing
 from bot.engine.metrics import Metrics, NoMetrics
+from bot.engine.notifier import Notifier
 from bot.engine.pipeline import Pipeline
 from bot.engine.polling import Polling, billed_seconds
-from bot.engine.schedule import DurationModel
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
 from bot.engine.submit import Submitter
 from bot.engine.sweep import Sweep
-from bot.errors import InvalidInput, WanbotError
+from bot.engine.timing import DurationModel
 from bot.i18n import _, _n
-from bot.keys import KeyRing
-from bot.requests import GenerationRequest
-from bot.workers import MediaWorkers
+from bot.media.pools import MediaWorkers
 from storage.coordination import Coordination
 from storage.database import Database
 from storage.jobs import Job, JobState, JobStore, Requester

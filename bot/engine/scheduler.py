@@ -25,7 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.engine.context import Context, each
-from bot.engine.keys import KeyState
+from bot.engine.key_state import KeyState
 from bot.engine.polling import Polling
 from bot.engine.settle import Settlement
 from bot.engine.submit import Submitter

@@ -22,7 +22,7 @@ from typing import Any
 
 from bot.engine import failures
 from bot.engine.context import Context
-from bot.engine.delivery import Progress
+from bot.engine.notifier import Progress
 from bot.i18n import Text
 from storage.database import Transaction
 from storage.jobs import Job, JobState

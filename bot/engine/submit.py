@@ -25,7 +25,7 @@ from bot.dashscope import DashScopeError, TaskResponse
 from bot.dashscope.models import PROVIDER_TIMEZONE, TaskSummary
 from bot.engine import failures
 from bot.engine.context import Context, error_evidence, evidence, unreadable
-from bot.engine.keys import KeyState
+from bot.engine.key_state import KeyState
 from bot.engine.polling import Polling
 from bot.engine.settle import Settlement
 from storage.jobs import Job, JobState

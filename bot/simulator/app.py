@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.catalog import IMAGE2VIDEO_PATH, MB, VIDEO_GENERATION_PATH
+from bot.domain.catalog import IMAGE2VIDEO_PATH, MB, VIDEO_GENERATION_PATH
 from bot.simulator.config import Context, SimulatorConfig
 from bot.simulator.faults import Faults
 from bot.simulator.lifecycle import SimTask

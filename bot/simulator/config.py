@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.catalog import MediaType, ModelSpec
+from bot.domain.catalog import MediaType, ModelSpec
 
 MediaChecker = Callable[[MediaType, bytes, ModelSpec], object]
 

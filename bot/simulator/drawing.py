@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import av
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from bot.catalog import MediaType
+from bot.domain.catalog import MediaType
 
 AUDIO_RATE = 44_100
 _AUDIO_CHUNK = 1024

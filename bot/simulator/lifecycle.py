@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.catalog import WAN26_I2V_FLASH, MediaType, ModelSpec
+from bot.domain.catalog import WAN26_I2V_FLASH, MediaType, ModelSpec
 
 UNFINISHED = frozenset({"PENDING", "RUNNING"})
 

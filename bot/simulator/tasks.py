@@ -19,8 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.catalog import IMAGE2VIDEO_PATH, MODELS, VIDEO_GENERATION_PATH, ModelSpec
 from bot.dashscope.models import PROVIDER_TIMEZONE
+from bot.domain.catalog import IMAGE2VIDEO_PATH, MODELS, VIDEO_GENERATION_PATH, ModelSpec
 from bot.simulator.config import Context
 from bot.simulator.lifecycle import UNFINISHED, SimTask, TaskInputs, usage
 from bot.simulator.results import Results

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 
 from aiohttp import BodyPartReader, web
 
-from bot.catalog import MB, MODELS
 from bot.dashscope.models import PROVIDER_TIMEZONE
+from bot.domain.catalog import MB, MODELS
 from bot.simulator.config import Context
 from bot.simulator.wire import ACCOUNT_KEY, OSS_PATH, OssError, bad, ok
 

@@ -1,6 +1,6 @@
 """Whether a create-task body is one the model accepts, and what its inputs are made of.
 
-Written against the catalogue and independent of bot/requests.py, so a client bug that
+Written against the catalogue and independent of bot/domain/requests.py, so a client bug that
 requests.py shares is still caught. Inputs the simulator can see (data: URLs and oss:// uploads)
 are decoded, run through the configured media checker and probed for the result's aspect;
 http(s) URLs are accepted without fetching.
@@ -16,10 +16,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.catalog import WAN26_I2V_FLASH, InputStyle, MediaType, ModelSpec, combination_text
-from bot.errors import InvalidInput
-from bot.media import probe
-from bot.requests import SEED_MAX
+from bot.domain.catalog import WAN26_I2V_FLASH, InputStyle, MediaType, ModelSpec, combination_text
+from bot.domain.errors import InvalidInput
+from bot.domain.requests import SEED_MAX
+from bot.media.probe import probe
 from bot.simulator.config import MediaChecker
 from bot.simulator.uploads import Uploads
 from bot.simulator.wire import bad, inspection

@@ -15,10 +15,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalog import MODELS, RESOLUTIONS
-from bot.errors import InvalidInput
+from bot.domain.catalog import MODELS, RESOLUTIONS
+from bot.domain.errors import InvalidInput
 from bot.i18n import _
-from bot.services import Services
+from bot.run.services import Services
 from cogs.admin import texts
 from cogs.checks import is_moderator, role_ids
 from cogs.served import ServedBot

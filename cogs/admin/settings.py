@@ -13,8 +13,8 @@ from dataclasses import replace
 import discord
 from discord import app_commands
 
-from bot.catalog import DEFAULT_MODEL, LONGEST_SECONDS, MODELS, SHORTEST_SECONDS
-from bot.errors import InvalidInput
+from bot.domain.catalog import DEFAULT_MODEL, LONGEST_SECONDS, MODELS, SHORTEST_SECONDS
+from bot.domain.errors import InvalidInput
 from bot.i18n import LANGUAGE_NAMES, _, _n
 from cogs.admin import texts
 from cogs.admin.base import SETTINGS, AdminBase, check_defaults

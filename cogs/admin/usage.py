@@ -14,10 +14,10 @@ from collections.abc import Iterable
 import discord
 from discord import app_commands
 
-from bot.errors import InvalidInput
+from bot.domain.errors import InvalidInput
 from bot.i18n import _
-from bot.usage_chart import render_usage_chart
-from bot.usage_report import (
+from bot.usage.chart import render_usage_chart
+from bot.usage.report import (
     CHART_NAME,
     PERIODS,
     csv_name,

@@ -1,6 +1,6 @@
 """wanbot on the fake Discord: run a real WanBot in-process, and read what it posted per job.
 
-`running_bot` starts `bot.app.WanBot` with real `Services` (SQLite in a temp folder, a real
+`running_bot` starts `bot.run.app.WanBot` with real `Services` (SQLite in a temp folder, a real
 `DashScopeClient` on a loopback `Simulator`) and logs it in to the fake through discord.py's own
 gateway code. The readers below group channel messages by job, the way a member would.
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 import aiohttp
 from pydantic import SecretStr
 
-from bot.app import Services, WanBot
 from bot.dashscope import DashScopeClient
-from bot.settings import Settings
+from bot.run.app import Services, WanBot
+from bot.run.settings import Settings
 from bot.simulator import Simulator
 from storage.connect import open_database
 from tests.fakediscord.model import Message

@@ -1,0 +1,379 @@
+"""A generation request, checked against the model catalogue and rendered to DashScope's JSON body.
+
+Catalogue checks raise `InvalidInput` with a message for people; pydantic's own type errors
+(a seed that is not a number) are turned into `InvalidInput` by `GenerationRequest.build`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from bot.domain.catalog import (
+    MODELS,
+    InputStyle,
+    MediaType,
+    ModelSpec,
+    combination_name,
+    combinations_name,
+)
+from bot.domain.errors import InvalidInput
+from bot.i18n import Text, _
+
+SEED_MAX = 2_147_483_647
+
+
+class MediaItem(BaseModel):
+    """One input file: its role and where the provider can fetch it (http(s), oss:// or data:)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: MediaType
+    url: str
+
+
+class GenerationRequest(BaseModel):
+    """Everything one video needs; valid for its model by construction."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    media: tuple[MediaItem, ...] = ()
+    template: str | None = None
+    resolution: str | None = None  # None: the model's default
+    duration: int | None = None  # None: the model's default
+    seed: int | None = None
+    prompt_extend: bool = True
+    watermark: bool = False
+
+    @classmethod
+    def build(cls, **fields: Any) -> GenerationRequest:
+        """Validate `fields` into a request, raising InvalidInput with a human message."""
+        try:
+            return cls(**fields)
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or None
+            if field is None:
+                # Translators: {problem} is the validator's explanation, in English.
+                problem = _("The request is not valid: {problem}.", problem=first["msg"])
+                raise InvalidInput(problem) from None
+            # Translators: {field} is an option's name ("seed"); {problem} is the validator's
+            # explanation, in English ("Input should be a valid integer").
+            message = _("{field}: {problem}.", field=field, problem=first["msg"])
+            raise InvalidInput(message, field=field) from None
+
+    @field_validator("prompt", "negative_prompt", "template")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value if value and value.strip() else None
+
+    @field_validator("resolution")
+    @classmethod
+    def _upper_resolution(cls, value: str | None) -> str | None:
+        return value.upper() if value else None
+
+    @model_validator(mode="after")
+    def _check_against_catalogue(self) -> GenerationRequest:
+        spec = MODELS.get(self.model)
+        if spec is None:
+            raise InvalidInput(
+                # Translators: {models} is a list of model names ("wan2.7-i2v, wan2.6-i2v").
+                _(
+                    "Unknown model “{model}”; choose one of: {models}.",
+                    model=self.model,
+                    models=", ".join(MODELS),
+                ),
+                field="model",
+            )
+        _check_texts(self, spec)
+        _check_media(self, spec)
+        _check_parameters(self, spec)
+        return self
+
+    @property
+    def spec(self) -> ModelSpec:
+        return MODELS[self.model]
+
+    @property
+    def media_types(self) -> frozenset[MediaType]:
+        return frozenset(item.type for item in self.media)
+
+    @property
+    def resolved_resolution(self) -> str:
+        return self.resolution or self.spec.default_resolution
+
+    @property
+    def resolved_duration(self) -> int:
+        return self.duration or self.spec.default_duration
+
+    @property
+    def uses_oss(self) -> bool:
+        """Whether any input is a temporary oss:// file (the submit then needs a resolve header)."""
+        return any(item.url.startswith("oss://") for item in self.media)
+
+    def url_for(self, media_type: MediaType) -> str | None:
+        """Return the URL given for `media_type`, if any."""
+        return next((item.url for item in self.media if item.type == media_type), None)
+
+    def with_urls(self, urls: dict[MediaType, str]) -> GenerationRequest:
+        """Return a copy whose media point at `urls` (for example after uploading local files)."""
+        media = tuple(
+            MediaItem(type=item.type, url=urls.get(item.type, item.url)) for item in self.media
+        )
+        return self.model_copy(update={"media": media})
+
+    def body(self) -> dict[str, Any]:
+        """Render the JSON body DashScope documents for this model family."""
+        spec = self.spec
+        input_: dict[str, Any] = {}
+        if self.prompt:
+            input_["prompt"] = self.prompt
+        if self.negative_prompt:
+            input_["negative_prompt"] = self.negative_prompt
+        ordered = sorted(self.media, key=lambda item: list(MediaType).index(item.type))
+        if spec.input_style is InputStyle.MEDIA:
+            input_["media"] = [{"type": item.type.value, "url": item.url} for item in ordered]
+        elif spec.input_style is InputStyle.IMG_URL:
+            input_["img_url"] = self.url_for(MediaType.FIRST_FRAME)
+            if audio := self.url_for(MediaType.DRIVING_AUDIO):
+                input_["audio_url"] = audio
+        else:
+            input_["first_frame_url"] = self.url_for(MediaType.FIRST_FRAME)
+            if last := self.url_for(MediaType.LAST_FRAME):
+                input_["last_frame_url"] = last
+            if self.template:
+                input_["template"] = self.template
+
+        parameters: dict[str, Any] = {"resolution": self.resolved_resolution}
+        if spec.duration_settable:
+            parameters["duration"] = self.resolved_duration
+        # Sent as asked, with an effect template too (as the official SDK does): never dropped.
+        parameters["prompt_extend"] = self.prompt_extend
+        parameters["watermark"] = self.watermark
+        if self.seed is not None:
+            parameters["seed"] = self.seed
+        return {"model": self.model, "input": input_, "parameters": parameters}
+
+
+def continuation_duration(clip_seconds: float, spec: ModelSpec) -> int:
+    """Pick a total length for continuing a clip: the clip plus the model's default, within limits."""
+    return min(max(spec.durations), math.ceil(clip_seconds) + spec.default_duration)
+
+
+def check_clip_fits(request: GenerationRequest, clip_seconds: float) -> None:
+    """Refuse a continuation whose total duration would not be longer than the clip itself.
+
+    The provider counts the input clip in `duration`: a 2 s clip with duration 12 gives 12 s of
+    video, 10 s of it new.
+    """
+    longest = max(request.spec.durations)
+    if request.resolved_duration <= clip_seconds:
+        shortest = math.floor(clip_seconds) + 1
+        length = f"{clip_seconds:.1f}"
+        if shortest > longest:
+            raise InvalidInput(
+                _(
+                    "The clip is {length} s long, which leaves no room to continue it: {model} "
+                    "makes videos of at most {longest} s. Send a shorter clip.",
+                    length=length,
+                    model=request.model,
+                    longest=longest,
+                ),
+                field="first_clip",
+            )
+        raise InvalidInput(
+            # Translators: a continued video's duration is its whole length, the given clip
+            # included: a 6 s clip continued to 5 s would add nothing.
+            _(
+                "The clip is {length} s long and the duration counts the clip, so {duration} s "
+                "adds nothing; choose a duration of {shortest}–{longest} s.",
+                length=length,
+                duration=request.resolved_duration,
+                shortest=shortest,
+                longest=longest,
+            ),
+            field="duration",
+        )
+
+
+def _check_texts(request: GenerationRequest, spec: ModelSpec) -> None:
+    if request.prompt and len(request.prompt) > spec.prompt_max:
+        raise InvalidInput(
+            _(
+                "The prompt is {length} characters long; {model} takes at most {limit} characters.",
+                length=len(request.prompt),
+                model=spec.name,
+                limit=spec.prompt_max,
+            ),
+            field="prompt",
+        )
+    if request.negative_prompt and len(request.negative_prompt) > spec.negative_prompt_max:
+        raise InvalidInput(
+            # Translators: the negative prompt says what the video should not show.
+            _(
+                "The negative prompt is {length} characters long; {model} takes at most {limit} "
+                "characters.",
+                length=len(request.negative_prompt),
+                model=spec.name,
+                limit=spec.negative_prompt_max,
+            ),
+            field="negative_prompt",
+        )
+
+
+def _check_media(request: GenerationRequest, spec: ModelSpec) -> None:
+    seen: set[MediaType] = set()
+    for item in request.media:
+        name, field = item.type.name_text, item.type.value
+        if item.type in seen:
+            raise InvalidInput(
+                # Translators: {input} is an input's name ("First frame").
+                _("{input}: given twice; give each input only once.", input=name),
+                field=field,
+            )
+        if item.type not in spec.media_types:
+            raise InvalidInput(
+                # Translators: {input} is an input's name ("Driving audio").
+                _("{input}: {model} does not take this input.", input=name, model=spec.name),
+                field=field,
+            )
+        if not item.url.strip():
+            # Translators: {input} is an input's name ("First frame").
+            raise InvalidInput(_("{input}: no URL given.", input=name), field=field)
+        seen.add(item.type)
+
+    given = frozenset(seen)
+    if request.template:
+        if not spec.templates:
+            with_templates = [m.name for m in MODELS.values() if m.templates]
+            if len(with_templates) == 1:
+                # Translators: {other} is the name of the model that has effect templates.
+                refusal = _(
+                    "{model} has no effect templates; use {other}.",
+                    model=spec.name,
+                    other=with_templates[0],
+                )
+            else:
+                # Translators: {models} is a list of model names ("wanx2.1-kf2v-plus, …").
+                refusal = _(
+                    "{model} has no effect templates; use one of: {models}.",
+                    model=spec.name,
+                    models=", ".join(with_templates),
+                )
+            raise InvalidInput(refusal, field="template")
+        if request.template not in spec.templates:
+            raise InvalidInput(
+                # Translators: {templates} is a list of template names ("mech1, hanfu-1").
+                _(
+                    "Unknown effect template “{template}”; {model} has: {templates}.",
+                    template=request.template,
+                    model=spec.name,
+                    templates=", ".join(spec.templates),
+                ),
+                field="template",
+            )
+        if request.prompt or request.negative_prompt:
+            raise InvalidInput(
+                _("Effect templates ignore the prompt; leave the prompt and negative prompt out."),
+                field="prompt",
+            )
+        allowed = spec.template_combinations
+    else:
+        allowed = spec.combinations
+    if given not in allowed:
+        raise InvalidInput(
+            # Translators: two sentences, one after the other: what the model takes, and what
+            # was given.
+            _(
+                "{takes} {gave}",
+                takes=_takes(spec, allowed, request.template),
+                gave=_("You gave: {inputs}.", inputs=combination_name(given))
+                if given
+                else _("You gave no inputs."),
+            ),
+            field="media",
+        )
+
+
+def _takes(
+    spec: ModelSpec, allowed: tuple[frozenset[MediaType], ...], template: str | None
+) -> Text:
+    """What `spec` takes (with `template`, if given): "wan2.7-i2v takes one of these sets of
+    inputs: First frame; First frame + Last frame; …"."""
+    options = combinations_name(allowed)
+    one = len(allowed) == 1
+    if template and one:
+        # Translators: {template} is an effect template's name ("mech1"); {inputs} names the
+        # inputs ("First frame", "First frame + Last frame").
+        return _(
+            "With the {template} effect, {model} takes these inputs: {inputs}.",
+            template=template,
+            model=spec.name,
+            inputs=options,
+        )
+    if template:
+        # Translators: {template} is an effect template's name ("mech1"); {options} names sets
+        # of inputs, separated by semicolons ("First frame; First frame + Last frame").
+        return _(
+            "With the {template} effect, {model} takes one of these sets of inputs: {options}.",
+            template=template,
+            model=spec.name,
+            options=options,
+        )
+    if one:
+        # Translators: {inputs} names the inputs ("First frame + Last frame").
+        return _("{model} takes these inputs: {inputs}.", model=spec.name, inputs=options)
+    # Translators: {options} names sets of inputs, separated by semicolons ("First frame;
+    # First frame + Last frame").
+    return _(
+        "{model} takes one of these sets of inputs: {options}.", model=spec.name, options=options
+    )
+
+
+def _check_parameters(request: GenerationRequest, spec: ModelSpec) -> None:
+    if request.resolution is not None and request.resolution not in spec.resolutions:
+        if len(spec.resolutions) == 1:
+            # Translators: {resolution} and {only} are video sizes ("480P", "720P").
+            refusal = _(
+                "{model} does not make {resolution} videos; it makes only {only}.",
+                model=spec.name,
+                resolution=request.resolution,
+                only=spec.resolutions[0],
+            )
+        else:
+            # Translators: {resolution} is a video size ("480P"); {resolutions} is a list of them
+            # ("720P, 1080P").
+            refusal = _(
+                "{model} does not make {resolution} videos; choose one of: {resolutions}.",
+                model=spec.name,
+                resolution=request.resolution,
+                resolutions=", ".join(spec.resolutions),
+            )
+        raise InvalidInput(refusal, field="resolution")
+    if request.duration is not None and request.duration not in spec.durations:
+        if not spec.duration_settable:
+            message = _(
+                "{model} always makes {seconds} s videos; leave the duration out.",
+                model=spec.name,
+                seconds=spec.default_duration,
+            )
+        else:
+            # Translators: {durations} is the lengths the model can make: "2–15 s", "5, 10 or
+            # 15 s".
+            message = _(
+                "{model} makes videos of {durations}, not {duration} s.",
+                model=spec.name,
+                durations=spec.duration_text,
+                duration=request.duration,
+            )
+        raise InvalidInput(message, field="duration")
+    if request.seed is not None and not 0 <= request.seed <= SEED_MAX:
+        raise InvalidInput(
+            _("The seed must be a whole number from 0 to {highest}.", highest=SEED_MAX),
+            field="seed",
+        )
