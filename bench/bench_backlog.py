@@ -44,9 +44,9 @@ from benchlib import (
     video_request,
 )
 
+from bot.domain.jobs import JobState, Requester
 from bot.engine.runner import EngineConfig
 from bot.simulator import SimulatorConfig
-from storage.jobs import JobState, Requester
 
 SEED = 20_260_402
 MODEL = "wan2.6-i2v-flash"

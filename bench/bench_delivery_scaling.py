@@ -47,9 +47,9 @@ import asyncpg
 from benchlib import MB, report, report_header, video_request
 
 from bot.dev.local_cluster import RUNNING, Worker, enqueuer, throwaway_postgres
+from bot.domain.jobs import FINAL_STATES, JobState, Requester
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
-from storage.jobs import FINAL_STATES, JobState, Requester
 
 MODEL, RESOLUTION, DURATION = "wan2.7-i2v", "1080P", 10
 FILESIZE_LIMIT = 500_000  # bytes: the results are ~0.7 MB, so each one is fitted

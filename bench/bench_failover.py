@@ -54,9 +54,9 @@ from bot.dev.local_cluster import (
     enqueuer,
     throwaway_postgres,
 )
+from bot.domain.jobs import FINAL_STATES, JobState, Requester
 from bot.simulator import RecordedRequest, Simulator, SimulatorConfig
 from storage.connect import open_database
-from storage.jobs import FINAL_STATES, JobState, Requester
 
 KILLS = 5
 ARRIVAL_S = 0.7  # one job this often, all through the run

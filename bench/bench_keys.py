@@ -29,9 +29,9 @@ from typing import Any
 from benchlib import VIRTUAL_CLOCK, Rig, drive_until_idle, engine_rig, report, report_header
 from benchlib import video_request as bench_request
 
+from bot.domain.jobs import JobState, Requester
 from bot.engine.runner import EngineConfig
 from bot.simulator import SimulatorConfig
-from storage.jobs import JobState, Requester
 
 SEED = 20_260_519
 MODEL = "wan2.6-i2v-flash"

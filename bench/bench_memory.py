@@ -41,9 +41,10 @@ from benchlib import MB, report, report_header, rss_bytes, video_request
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient, RetryPolicy
+from bot.domain.jobs import JobState, Requester
 from bot.engine.runner import Engine, EngineConfig
 from storage.connect import open_database
-from storage.jobs import JobState, JobStore, Requester
+from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 
 DOWNLOAD_BYTES = 100 * MB

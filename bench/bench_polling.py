@@ -57,10 +57,10 @@ from benchlib import (
     video_request,
 )
 
+from bot.domain.jobs import JobState, Requester
 from bot.engine.runner import EngineConfig
 from bot.engine.timing import PollPlanner, prior_seconds
 from bot.simulator import SimulatorConfig
-from storage.jobs import JobState, Requester
 
 SEED = 20_260_401
 JOBS = 200

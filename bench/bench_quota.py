@@ -37,7 +37,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storage.allowances import Period, QuotaExceeded
+from bot.domain.errors import QuotaExceeded
+from bot.domain.quota import Period
 from storage.connect import open_database
 from storage.database import Database
 from storage.quotas import QuotaStore

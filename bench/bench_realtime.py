@@ -57,9 +57,10 @@ from typing import Any
 
 from benchlib import engine_rig, percentile, report, report_header, video_request
 
+from bot.domain.jobs import Job, JobState, Requester
 from bot.engine.runner import EngineConfig
 from bot.simulator import SimulatorConfig
-from storage.jobs import Job, JobState, JobStore, Requester
+from storage.jobs import JobStore
 
 SEED = 20_261_122
 MODELS = (

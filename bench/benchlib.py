@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient, RetryPolicy
 from bot.domain.catalog import MediaType
+from bot.domain.jobs import Job
 from bot.domain.requests import GenerationRequest, MediaItem
 from bot.engine.key_ring import DashScopeKey, KeyRing
 from bot.engine.notifier import Progress
@@ -29,7 +30,7 @@ from bot.engine.virtual import VirtualClock
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.database import Database
-from storage.jobs import Job, JobStore
+from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 
 API_KEY = "sk-bench"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from storage.guild_settings import GuildSettings
+from bot.domain.guild import GuildSettings
 
 
 def is_moderator(user: discord.abc.User, settings: GuildSettings | None) -> bool:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import discord
 
+from bot.domain.guild import GuildSettings
+from bot.domain.jobs import Job
 from bot.i18n import Language, choose
-from storage.guild_settings import GuildSettings
-from storage.jobs import Job
 
 
 def _code(locale: discord.Locale | None) -> str | None:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.domain.jobs import Job
 from bot.engine.notifier import Progress
 from bot.i18n import Language, Text, choose
 from bot.media.pools import MediaWorkers
@@ -43,7 +44,7 @@ from bot.net.retry import RetryPolicy, retry
 from cogs import render
 from cogs.statuses import KEEP_IDLE_SECONDS, Status, Statuses
 from cogs.views import progress_view, result_view
-from storage.jobs import Job, JobStore
+from storage.jobs import JobStore
 
 if TYPE_CHECKING:
     from discord.abc import Messageable

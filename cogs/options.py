@@ -15,12 +15,12 @@ from discord import app_commands
 
 from bot.domain.catalog import MediaType
 from bot.domain.errors import InvalidInput
+from bot.domain.guild import GuildSettings
+from bot.domain.jobs import Job, Requester
 from bot.domain.requests import SEED_MAX, GenerationRequest
 from bot.i18n import Text, _
 from bot.intake.intake import Ask, Attachment, draft
 from cogs.checks import role_ids
-from storage.guild_settings import GuildSettings
-from storage.jobs import Job, Requester
 
 log = logging.getLogger(__name__)
 

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
 import discord
 
 from bot.domain.catalog import MODELS, MediaType
-from bot.domain.errors import WanbotError
+from bot.domain.errors import QuotaExceeded, WanbotError
+from bot.domain.jobs import Job, JobState
+from bot.domain.quota import Allowance, Period
 from bot.engine.notifier import Progress
 from bot.i18n import N_, Language, Text
-from storage.allowances import (
-    Allowance,
-    Period,
-    QuotaExceeded,
-)
-from storage.jobs import Job, JobState
 
 BRAND = discord.Colour.from_rgb(88, 101, 242)
 GOOD = discord.Colour.green()
@@ -256,54 +253,12 @@ def quota(lang: Language, allowance: Allowance, *, who: str | None = None) -> di
 
 
 def quota_refusal(lang: Language, refused: QuotaExceeded) -> str:
-    """Why a video was refused for lack of quota, for the member who asked."""
-    renews = timestamp(refused.renews_at, "f")
-    if refused.reason == "blocked":
-        why = refused.allowance.block_reason
-        if why:
-            return lang.gettext("You are blocked from making videos here: {why}.", why=why)
-        return lang.gettext("You are blocked from making videos here by a moderator.")
-    period = refused.allowance.period
-    if refused.reason == "budget":
-        return lang.gettext(
-            _BUDGET_USED_UP[period],
-            left=refused.remaining,
-            needed=refused.needed,
-            renews=renews,
-        )
-    return lang.gettext(
-        _NOT_ENOUGH_LEFT[period], needed=refused.needed, left=refused.remaining, renews=renews
-    )
-
-
-_BUDGET_USED_UP = {
-    Period.DAY: N_(
-        "The server's video budget for today is used up ({left} s left, this video needs "
-        "{needed} s); it renews {renews}."
-    ),
-    Period.WEEK: N_(
-        "The server's video budget for this week is used up ({left} s left, this video needs "
-        "{needed} s); it renews {renews}."
-    ),
-    Period.MONTH: N_(
-        "The server's video budget for this month is used up ({left} s left, this video needs "
-        "{needed} s); it renews {renews}."
-    ),
-}
-_NOT_ENOUGH_LEFT = {
-    Period.DAY: N_(
-        "This video needs {needed} s of your quota but you have {left} s left today; it renews "
-        "{renews}."
-    ),
-    Period.WEEK: N_(
-        "This video needs {needed} s of your quota but you have {left} s left this week; it "
-        "renews {renews}."
-    ),
-    Period.MONTH: N_(
-        "This video needs {needed} s of your quota but you have {left} s left this month; it "
-        "renews {renews}."
-    ),
-}
+    """Why a video was refused for lack of quota, for the member who asked: the domain's
+    message, with a Discord timestamp (in the reader's own time zone) for when it renews."""
+    text = refused.text
+    if "renews" in text.params:
+        text = replace(text, params={**text.params, "renews": timestamp(refused.renews_at, "f")})
+    return lang.render(text)
 
 
 def error_text(lang: Language, error: WanbotError) -> str:

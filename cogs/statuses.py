@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import discord
 
+from bot.domain.jobs import Job
 from bot.engine.notifier import Progress
 from bot.i18n import Language, Text
-from storage.jobs import Job
 
 KEEP_IDLE_SECONDS = 600.0
 

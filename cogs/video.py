@@ -20,6 +20,9 @@ from discord.ext import commands
 
 from bot.domain.catalog import MediaType
 from bot.domain.errors import InvalidInput
+from bot.domain.guild import GuildSettings
+from bot.domain.jobs import Job, JobState
+from bot.domain.quota import check_fits
 from bot.domain.requests import SEED_MAX, GenerationRequest
 from bot.engine.runner import QueueFull
 from bot.i18n import Text, _
@@ -32,9 +35,6 @@ from cogs.languages import member_language, server_locale
 from cogs.options import COMMON_OPTIONS, Place, Seed, attached, posted_video
 from cogs.served import ServedBot
 from cogs.views import result_view
-from storage.allowances import check_fits
-from storage.guild_settings import GuildSettings
-from storage.jobs import Job, JobState
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP

@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))  # this checkout's code, not an installed copy
 
 from bot.dev.local_cluster import Worker, enqueuer, throwaway_postgres  # noqa: E402
 from bot.domain.catalog import MediaType  # noqa: E402
+from bot.domain.jobs import Requester  # noqa: E402
 from bot.domain.requests import GenerationRequest, MediaItem  # noqa: E402
 from bot.simulator import Simulator, SimulatorConfig  # noqa: E402
-from storage.jobs import Requester  # noqa: E402
 
 MODEL = "wan2.7-i2v"
 VIDEOS = 6

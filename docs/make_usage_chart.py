@@ -23,11 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's code, not an installed copy
 
 from bot.domain.catalog import MediaType  # noqa: E402
+from bot.domain.errors import QuotaExceeded  # noqa: E402
+from bot.domain.jobs import Requester  # noqa: E402
+from bot.domain.quota import Period, period_bounds  # noqa: E402
 from bot.domain.requests import GenerationRequest, MediaItem  # noqa: E402
 from bot.engine.virtual import VirtualClock  # noqa: E402
-from storage.allowances import Period, QuotaExceeded, period_bounds  # noqa: E402
 from storage.connect import open_database  # noqa: E402
-from storage.jobs import JobStore, Requester  # noqa: E402
+from storage.jobs import JobStore  # noqa: E402
 from storage.quotas import QuotaStore  # noqa: E402
 
 GUILD = 1_180_000_000_000_000_001

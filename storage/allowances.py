@@ -1,4 +1,5 @@
-"""What a member may use: periods, the allowance and how it is read, and the check before a video.
+"""How a member's allowance is read: one statement for every number of it, and the allowance
+worked out from its row (the values and the check before a video are bot/domain/quota.py).
 
 A member's allowance for the guild's current period is their override, or the most generous of
 the guild default and their roles' defaults, plus this period's grants; a block makes it zero.
@@ -9,137 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
-from bot.domain.errors import WanbotError
+from bot.domain.quota import Allowance, Period, period_bounds
 from storage.database import Dialect, Row
-
-
-class Period(StrEnum):
-    """How often allowances renew (all in UTC)."""
-
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-
-
-def period_bounds(period: Period, at: float) -> tuple[float, float]:
-    """Return the [start, end) epoch seconds of the period containing `at`: days and weeks
-    (from Monday) start at 00:00 UTC, months on the 1st."""
-    day = datetime.fromtimestamp(at, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    match Period(period):
-        case Period.DAY:
-            start, end = day, day + timedelta(days=1)
-        case Period.WEEK:
-            start = day - timedelta(days=day.weekday())
-            end = start + timedelta(days=7)
-        case Period.MONTH:
-            start = day.replace(day=1)
-            if start.month == 12:
-                end = start.replace(year=start.year + 1, month=1)
-            else:
-                end = start.replace(month=start.month + 1)
-    return start.timestamp(), end.timestamp()
-
-
-@dataclass(frozen=True)
-class Allowance:
-    """A member's quota in one guild for the current period, as of one moment."""
-
-    guild_id: int | None
-    user_id: int
-    period: Period
-    period_start: float
-    renews_at: float
-    base_seconds: int  # the override, or the best of the guild default and role defaults
-    source: str  # "override" | "role:<id>" | "default" | "blocked"
-    granted_seconds: int
-    used_seconds: int  # committed + held − forgiven, this period
-    held_seconds: int
-    remaining_seconds: int
-    blocked: bool
-    block_reason: str | None
-    budget_seconds: int | None
-    budget_remaining: int | None
-
-
-class QuotaExceeded(WanbotError):
-    """A reservation was refused: why, and the numbers (cogs/render.py words it for the member)."""
-
-    def __init__(
-        self,
-        reason: Literal["user", "budget", "blocked"],
-        *,
-        needed: int,
-        remaining: int,
-        allowance: Allowance,
-    ) -> None:
-        self.reason = reason
-        self.needed = needed
-        self.remaining = remaining
-        self.renews_at = allowance.renews_at
-        self.allowance = allowance
-        super().__init__(f"{reason} quota: {needed} s needed, {remaining} s left")
-
-
-@dataclass(frozen=True)
-class UsageReport:
-    """What a guild used in one period: committed plus still-held seconds, resets not deducted."""
-
-    guild_id: int | None
-    period: Period
-    period_start: float
-    period_end: float
-    total_seconds: int  # committed (billed) + held, exempt jobs included
-    held_seconds: int
-    jobs: int
-    top_users: list[tuple[int, int, int]]  # (user_id, seconds, jobs), most first
-    budget_seconds: int | None
-    as_of: float  # when it was read: after period_end for a past period
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """One change to quotas, as recorded."""
-
-    id: int
-    at: float
-    guild_id: int | None
-    user_id: int | None
-    job_id: int | None
-    kind: str
-    seconds: int
-    actor_id: int | None
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class GuildQuotaSettings:
-    """A guild's quota settings (the bot's defaults where the guild set nothing)."""
-
-    guild_id: int
-    default_seconds: int
-    period: Period
-    budget_seconds: int | None
-    role_defaults: dict[int, int]
-
-
-def check_fits(allowance: Allowance, seconds: int) -> None:
-    """Raise QuotaExceeded unless `seconds` fit both the member's quota and the guild budget."""
-    if allowance.blocked:
-        raise QuotaExceeded("blocked", needed=seconds, remaining=0, allowance=allowance)
-    if allowance.remaining_seconds < seconds:
-        raise QuotaExceeded(
-            "user", needed=seconds, remaining=allowance.remaining_seconds, allowance=allowance
-        )
-    if allowance.budget_remaining is not None and allowance.budget_remaining < seconds:
-        raise QuotaExceeded(
-            "budget", needed=seconds, remaining=allowance.budget_remaining, allowance=allowance
-        )
-
 
 # One statement, so that a member's numbers are read from one snapshot. The period depends on
 # the guild's row, so the bounds of all three periods are passed in and the right one picked.

@@ -13,8 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from bot.domain.jobs import Job, JobState
 from storage.database import NOW_SQL, Database, Transaction
-from storage.jobs import Job, JobState
+from storage.jobs import job_from_row
 
 CARRIED = (JobState.DOWNLOADING.value, JobState.DELIVERING.value)
 
@@ -59,7 +60,7 @@ class Coordination:
                 " RETURNING *",
                 parameters,
             )
-        return Job.from_row(row) if row else None
+        return job_from_row(row) if row else None
 
     async def hold(self, tx: Transaction, owner: str, job_id: int, lease_seconds: float) -> None:
         """In `tx`, lease `job_id`'s delivery to `owner` before it is offered to anyone, so no
@@ -137,7 +138,7 @@ class Coordination:
             "SELECT * FROM jobs WHERE state = ? AND id > ? ORDER BY id",
             (JobState.QUEUED.value, job_id),
         )
-        return [Job.from_row(row) for row in rows]
+        return [job_from_row(row) for row in rows]
 
     async def waiting(self, guild_id: int | None, user_id: int) -> int:
         """How many jobs a member has queued (for a process that does not hold the line)."""

@@ -1,4 +1,5 @@
-"""GuildSettingsStore: per-server settings that moderators change with /videoadmin settings.
+"""GuildSettingsStore: per-server settings that moderators change with /videoadmin settings, in
+SQL (the settings and their rules are bot/domain/guild.py).
 
 A change is a function of the settings as they are: it is applied to the row read inside the
 write transaction that stores the result, so two moderators changing settings at once (two
@@ -8,43 +9,15 @@ channels added, or the watermark and the longest duration) both keep their chang
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable
+from dataclasses import fields, replace
 from typing import Any
 
+from bot.domain.guild import Change, GuildSettings
 from storage.database import Database, Row, Transaction
 
-
-@dataclass(frozen=True)
-class GuildSettings:
-    guild_id: int
-    allowed_channels: frozenset[int] = frozenset()  # empty: every channel
-    banned_words: tuple[str, ...] = ()
-    default_model: str | None = None
-    default_resolution: str | None = None
-    force_watermark: bool = False
-    max_duration: int | None = None
-    moderator_role_id: int | None = None
-    language: str | None = None  # Discord locale code for server-wide messages; None: Discord's
-
-    def channel_allowed(self, *channel_ids: int | None) -> bool:
-        """Whether any of `channel_ids` (a channel, its parent for threads) is allowed."""
-        return not self.allowed_channels or any(c in self.allowed_channels for c in channel_ids)
-
-    def banned_word_in(self, *texts: str | None) -> str | None:
-        """The first banned word found as a whole word (case-insensitive) in `texts`, if any."""
-        for word in self.banned_words:
-            pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
-            if any(text and pattern.search(text) for text in texts):
-                return word
-        return None
-
-
 _COLUMNS = {f.name for f in fields(GuildSettings)} - {"guild_id"}
-# A change to a server's settings: the new settings from the current ones (it may raise to refuse).
-Change = Callable[[GuildSettings], GuildSettings]
 
 
 class GuildSettingsStore:
@@ -129,13 +102,3 @@ def _settings(guild_id: int, row: Row | None) -> GuildSettings:
         moderator_role_id=row["moderator_role_id"],
         language=row["language"],
     )
-
-
-def normalise_words(words: Iterable[str]) -> tuple[str, ...]:
-    """Lower-case, trimmed, unique, in the order given."""
-    seen: dict[str, None] = {}
-    for word in words:
-        cleaned = word.strip().lower()
-        if cleaned:
-            seen.setdefault(cleaned, None)
-    return tuple(seen)

@@ -1,4 +1,5 @@
-"""JobStore: jobs, their state changes, the provider's responses and learned task durations.
+"""JobStore: jobs, their state changes, the provider's responses and learned task durations, in
+SQL (the job, its states and the moves allowed between them are bot/domain/jobs.py).
 
 Each state change is one row update plus one `job_events` row, inside the caller's transaction so
 that the engine can settle quota (QuotaStore.commit/refund) in the same commit.
@@ -9,138 +10,31 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
-from enum import StrEnum
+from dataclasses import fields
 from typing import Any
 
+from bot.domain.errors import InvalidTransition
+from bot.domain.jobs import (
+    AT_PROVIDER,
+    FINAL_STATES,
+    Job,
+    JobEvent,
+    JobState,
+    Requester,
+    check_transition,
+)
 from bot.domain.requests import GenerationRequest
-from bot.i18n import Text
 from storage.database import Database, Row, Transaction
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    SUBMITTING = "submitting"
-    PENDING = "pending"
-    RUNNING = "running"
-    DOWNLOADING = "downloading"
-    DELIVERING = "delivering"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    CANCELED = "canceled"
-    EXPIRED = "expired"
-
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATES
-
-
-FINAL_STATES = frozenset({JobState.DELIVERED, JobState.FAILED, JobState.CANCELED, JobState.EXPIRED})
-AT_PROVIDER = frozenset({JobState.SUBMITTING, JobState.PENDING, JobState.RUNNING})
-
-_S = JobState
-TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    _S.QUEUED: frozenset({_S.SUBMITTING, _S.CANCELED, _S.FAILED}),
-    # Back to queued after a 429, or when reconciliation shows the POST never landed.
-    _S.SUBMITTING: frozenset({_S.QUEUED, _S.PENDING, _S.RUNNING, _S.FAILED}),
-    _S.PENDING: frozenset({_S.RUNNING, _S.DOWNLOADING, _S.FAILED, _S.CANCELED, _S.EXPIRED}),
-    _S.RUNNING: frozenset({_S.DOWNLOADING, _S.FAILED, _S.CANCELED, _S.EXPIRED}),
-    _S.DOWNLOADING: frozenset({_S.DELIVERING, _S.FAILED, _S.EXPIRED}),
-    _S.DELIVERING: frozenset({_S.DELIVERED, _S.FAILED}),
-}
-
-
-class InvalidTransition(RuntimeError):
-    """A job was asked to move where its state does not allow (a bug, or a race lost)."""
-
-
-@dataclass(frozen=True)
-class Requester:
-    """Who asked, and where the video goes."""
-
-    user_id: int
-    guild_id: int | None = None
-    channel_id: int | None = None
-    role_ids: tuple[int, ...] = ()
-    filesize_limit: int | None = None  # bytes; the delivery target's upload limit
-    locale: str | None = None  # Discord locale code of the server-wide messages
-    member_locale: str | None = None  # the member's own, for a DM
-
-
-@dataclass(frozen=True)
-class Job:
-    id: int
-    state: JobState
-    guild_id: int | None
-    channel_id: int | None
-    user_id: int
-    model: str
-    resolution: str
-    duration: int
-    request_json: str
-    dedup_key: str | None
-    reserved_seconds: int
-    billed_seconds: int | None
-    task_id: str | None
-    attempts: int
-    next_attempt_at: float | None
-    result_url: str | None
-    result_expires_at: float | None
-    reused_job_id: int | None
-    filesize_limit: int | None
-    error_code: str | None
-    error_message: str | None
-    delivered_message_id: int | None
-    progress_message_id: int | None
-    created_at: float
-    updated_at: float
-    submit_started_at: float | None
-    submitted_at: float | None
-    provider_finished_at: float | None
-    finished_at: float | None
-    delivery_started_at: float | None
-    dashscope_key: str | None  # the name of the key it was sent with; None: the first key
-    lease_owner: str | None = None  # the process carrying the delivery (several processes)
-    lease_expires_at: float | None = None
-    cancel_requested_at: float | None = None  # asked on a process that is not the scheduler
-    locale: str | None = None  # Discord locale code of its server-wide messages
-    member_locale: str | None = None  # the requester's, for a DM
-    reason_json: str | None = None  # why it ended without a video: a bot.i18n.Text as JSON
-    submit_gave_up_at: float | None = None  # an unclear submit stopped waiting for its answer
-
-    @property
-    def reason(self) -> Text | None:
-        """Why it ended without a video, ready to be put into any language."""
-        if self.reason_json is None:
-            return None
-        return Text.from_json(json.loads(self.reason_json))
-
-    @property
-    def request(self) -> GenerationRequest:
-        return GenerationRequest.model_validate_json(self.request_json)
-
-    @property
-    def kind(self) -> tuple[str, str, int]:
-        """What decides how long the provider takes: model, resolution and duration."""
-        return (self.model, self.resolution, self.duration)
-
-    @classmethod
-    def from_row(cls, row: Row) -> Job:
-        # A row iterates its values (sqlite3.Row and asyncpg.Record alike): ask for the names.
-        values = {name: row[name] for name in row.keys()}  # noqa: SIM118
-        values["state"] = JobState(values["state"])
-        return cls(**values)
-
 
 _COLUMNS = frozenset(f.name for f in fields(Job)) - {"id", "state"}
 
 
-@dataclass(frozen=True)
-class JobEvent:
-    at: float
-    from_state: JobState | None
-    to_state: JobState
-    detail: str | None
+def job_from_row(row: Row) -> Job:
+    """A job from its row."""
+    # A row iterates its values (sqlite3.Row and asyncpg.Record alike): ask for the names.
+    values = {name: row[name] for name in row.keys()}  # noqa: SIM118
+    values["state"] = JobState(values["state"])
+    return Job(**values)
 
 
 class JobStore:
@@ -203,8 +97,7 @@ class JobStore:
     ) -> Job:
         """Move a job to `to` (if its current state allows it), updating `changes`; return it."""
         job = await self.get_in(tx, job_id)
-        if to not in TRANSITIONS.get(job.state, frozenset()):
-            raise InvalidTransition(f"job {job_id}: {job.state.value} -> {to.value} is not allowed")
+        check_transition(job_id, job.state, to)
         now = self._clock()
         values = {**_checked(changes), "updated_at": now}
         if to.is_final:
@@ -267,7 +160,7 @@ class JobStore:
 
     async def get(self, job_id: int) -> Job | None:
         row = await self._db.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return Job.from_row(row) if row else None
+        return job_from_row(row) if row else None
 
     async def with_states(self, states: Iterable[JobState]) -> list[Job]:
         """Jobs in any of `states`, oldest first."""
@@ -276,7 +169,7 @@ class JobStore:
         rows = await self._db.fetch_all(
             f"SELECT * FROM jobs WHERE state IN ({marks}) ORDER BY id", tuple(wanted)
         )
-        return [Job.from_row(row) for row in rows]
+        return [job_from_row(row) for row in rows]
 
     async def unfinished(self) -> list[Job]:
         return await self.with_states(set(JobState) - FINAL_STATES)
@@ -287,7 +180,7 @@ class JobStore:
             "SELECT * FROM jobs WHERE guild_id IS NOT DISTINCT FROM ? AND user_id = ? ORDER BY id DESC LIMIT ?",
             (guild_id, user_id, limit),
         )
-        return [Job.from_row(row) for row in rows]
+        return [job_from_row(row) for row in rows]
 
     async def reusable(self, dedup_key: str, now: float) -> Job | None:
         """A delivered job with the same inputs and parameters whose result URL still works."""
@@ -296,7 +189,7 @@ class JobStore:
             "AND result_expires_at > ? ORDER BY id DESC LIMIT 1",
             (dedup_key, now),
         )
-        return Job.from_row(row) if row else None
+        return job_from_row(row) if row else None
 
     async def known_tasks(self, task_ids: Sequence[str]) -> dict[str, str | None]:
         """Which of `task_ids` are our jobs' tasks, each with the name of its job's key."""
@@ -400,7 +293,7 @@ class JobStore:
         row = await tx.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         if row is None:
             raise InvalidTransition(f"job {job_id} does not exist")
-        return Job.from_row(row)
+        return job_from_row(row)
 
 
 def _checked(changes: dict[str, Any]) -> dict[str, Any]:

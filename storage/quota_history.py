@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from storage.allowances import LedgerEntry
+from bot.domain.quota import LedgerEntry
 from storage.database import Database
 
 # What a reservation counts for in a report: billed seconds once committed, else what it holds.

@@ -6,7 +6,8 @@ Seconds count against the period in which they were reserved. Every change is on
 that writes one ledger row: moderator changes here, reservations through the triggers in
 0002_quotas.sql. Grants and resets live only in the (append-only) ledger.
 
-guild_id None (DMs, the headless CLI) is stored as 0.
+guild_id None (DMs, the headless CLI) is stored as 0. The values, the check before a video and
+the checks on every number given are bot/domain/quota.py's; this module is their SQL.
 """
 
 from __future__ import annotations
@@ -17,20 +18,20 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot.domain.errors import InvalidInput
-from bot.i18n import _
-from storage.allowances import (
-    ALLOWANCE_SQL,
+from bot.domain.quota import (
     Allowance,
     GuildQuotaSettings,
     LedgerEntry,
     Period,
     UsageReport,
-    allowance_from_row,
-    allowance_parameters,
+    check_billed,
     check_fits,
+    check_grant,
+    check_not_negative,
+    check_reservation,
     period_bounds,
 )
+from storage.allowances import ALLOWANCE_SQL, allowance_from_row, allowance_parameters
 from storage.database import Database, Transaction
 from storage.quota_history import COUNTED, USED_SECONDS, DayUsage, read_daily_usage, read_ledger
 
@@ -50,7 +51,7 @@ class QuotaStore:
         default_period: Period = Period.WEEK,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        _check_not_negative(default_seconds)
+        check_not_negative(default_seconds)
         self._db = db
         self._default_seconds = default_seconds
         self._default_period = Period(default_period)
@@ -70,8 +71,7 @@ class QuotaStore:
         exempt: bool = False,
     ) -> Allowance:
         """Hold `seconds` for `job_id`, or raise QuotaExceeded; return the allowance after it."""
-        if seconds < 1:
-            raise ValueError(f"a reservation needs at least 1 second, not {seconds}")
+        check_reservation(seconds)
         now = self._clock()
         stored = _stored(guild_id)
         [row] = await tx.fetch_all(
@@ -100,8 +100,7 @@ class QuotaStore:
 
     async def commit(self, tx: Transaction, *, job_id: int, billed_seconds: int) -> bool:
         """Charge the billed seconds for `job_id`; False if it was already settled (or never held)."""
-        if billed_seconds < 0:
-            raise ValueError(f"billed seconds cannot be negative ({billed_seconds})")
+        check_billed(billed_seconds)
         # `state = 'held'` makes the first settlement win; the trigger writes the ledger row.
         settled = await tx.fetch_all(
             "UPDATE quota_reservations SET state = 'committed', billed_seconds = ?, settled_at = ?"
@@ -147,7 +146,7 @@ class QuotaStore:
         actor_id: int | None = None,
     ) -> None:
         """Set the allowance every member gets (and optionally how often it renews)."""
-        _check_not_negative(seconds)
+        check_not_negative(seconds)
         period = None if period is None else Period(period)
         now = self._clock()
         async with self._db.transaction() as tx:
@@ -181,7 +180,7 @@ class QuotaStore:
                 )
                 reason = f"role {role_id} removed"
             else:
-                _check_not_negative(seconds)
+                check_not_negative(seconds)
                 await tx.execute(
                     "INSERT INTO quota_role_defaults (guild_id, role_id, seconds, updated_at)"
                     " VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, role_id) DO UPDATE"
@@ -196,7 +195,7 @@ class QuotaStore:
     ) -> None:
         """Give one member an allowance that beats every default (None removes it)."""
         if seconds is not None:
-            _check_not_negative(seconds)
+            check_not_negative(seconds)
         now = self._clock()
         async with self._db.transaction() as tx:
             await self._upsert_member(tx, guild_id, user_id, now, override_seconds=seconds)
@@ -215,12 +214,7 @@ class QuotaStore:
         reason: str | None = None,
     ) -> None:
         """Add seconds to a member's allowance for the current period only."""
-        if seconds < 1:
-            raise InvalidInput(
-                # Translators: a grant gives a member extra seconds of video for this period.
-                _("A grant must be at least 1 second, not {seconds}.", seconds=seconds),
-                field="seconds",
-            )
+        check_grant(seconds)
         now = self._clock()
         async with self._db.transaction() as tx:
             await self._log(tx, now, guild_id, user_id, "grant", seconds, actor_id, reason)
@@ -271,7 +265,7 @@ class QuotaStore:
     ) -> None:
         """Cap what the whole guild may use per period (None removes the cap)."""
         if seconds is not None:
-            _check_not_negative(seconds)
+            check_not_negative(seconds)
         now = self._clock()
         async with self._db.transaction() as tx:
             await tx.execute(
@@ -406,12 +400,3 @@ class QuotaStore:
 
 def _stored(guild_id: int | None) -> int:
     return NO_GUILD if guild_id is None else guild_id
-
-
-def _check_not_negative(seconds: int) -> None:
-    if seconds < 0:
-        raise InvalidInput(
-            # Translators: seconds of video a member may make (an allowance).
-            _("The number of seconds cannot be negative (you gave {seconds}).", seconds=seconds),
-            field="seconds",
-        )

@@ -29,9 +29,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from storage.allowances import Period, period_bounds
+from bot.domain.jobs import FINAL_STATES
+from bot.domain.quota import Period, period_bounds
 from storage.database import Database
-from storage.jobs import FINAL_STATES
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,8 @@ from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
 from bot.domain.errors import WanbotError
+from bot.domain.guild import GuildSettings
+from bot.domain.quota import Period
 from bot.engine.virtual import VirtualClock
 from bot.run.app import WanBot
 from bot.run.services import Services
@@ -29,9 +31,7 @@ from bot.run.settings import Settings
 from cogs.admin import AdminCog
 from cogs.admin.texts import NOT_MODERATOR as NOT_MODERATOR_TEXT
 from cogs.errors import report
-from storage.allowances import Period
 from storage.connect import open_database
-from storage.guild_settings import GuildSettings
 from tests.discord_fakes import interaction, member, private_replies
 
 NOT_MODERATOR = str(NOT_MODERATOR_TEXT)

@@ -19,6 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
+from bot.domain.jobs import Job, JobState, Requester
 from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig
 from bot.run.cli import EXIT_BAD_INPUT, EXIT_OK, main
@@ -26,7 +27,7 @@ from bot.run.settings import Settings
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.database import Database
-from storage.jobs import Job, JobState, JobStore, Requester
+from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 from tests.test_engine import RecordingNotifier, video_request
 

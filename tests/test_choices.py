@@ -19,12 +19,12 @@ import pytest
 
 from bot.domain.catalog import LONGEST_SECONDS, MODELS, MediaType
 from bot.domain.errors import InvalidInput
+from bot.domain.guild import GuildSettings
 from bot.domain.requests import GenerationRequest, check_clip_fits, continuation_duration
 from bot.intake.intake import Ask, Attachment, draft
 from bot.run.app import WanBot
 from bot.run.settings import Settings
 from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE
-from storage.guild_settings import GuildSettings
 
 SUB_COMMAND, STRING, INTEGER, ATTACHMENT = 1, 3, 4, 11
 CHOSEN = ("model", "resolution", "template")  # options whose values come from the catalogue

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bot.domain.quota import Period, period_bounds
 from bot.i18n import LANGUAGE_NAMES
 from bot.run.cli import EXIT_BAD_INPUT, EXIT_OK, build_parser, main
 from bot.run.settings import Settings
 from bot.usage.chart import MEMBER_COLOURS
-from storage.allowances import Period, period_bounds
 from storage.connect import open_database
 from storage.quotas import QuotaStore
 from tests.test_quotas import commit, reserve

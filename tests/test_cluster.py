@@ -21,13 +21,14 @@ import pytest
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
+from bot.domain.jobs import Job, JobState
 from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig
 from bot.i18n import Text
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.database import Database, StorageInUse
-from storage.jobs import Job, JobState, JobStore
+from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 from storage.sqlite import SqliteDatabase
 from tests.conftest import new_postgres_schema

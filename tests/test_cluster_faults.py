@@ -23,12 +23,13 @@ import pytest
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
+from bot.domain.jobs import Job
 from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.database import Database
-from storage.jobs import Job, JobStore
+from storage.jobs import JobStore
 from storage.postgres import PostgresDatabase
 from storage.quotas import QuotaStore
 from tests.conftest import new_postgres_schema

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from bot.domain.jobs import JobState
 from bot.engine.timing import SURE_SAMPLES
-from storage.jobs import JobState
 from tests import test_engine
 from tests.test_engine import ALICE, Rig, video_request
 

@@ -14,6 +14,8 @@ from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy
 from bot.domain.catalog import MediaType
+from bot.domain.errors import QuotaExceeded
+from bot.domain.jobs import Job, JobState, Requester
 from bot.domain.requests import GenerationRequest, MediaItem
 from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig, QueueFull
@@ -22,10 +24,9 @@ from bot.engine.virtual import VirtualClock, drive
 from bot.i18n import Text
 from bot.media.probe import probe_video_file
 from bot.simulator import Simulator, SimulatorConfig
-from storage.allowances import QuotaExceeded
 from storage.connect import open_database
 from storage.database import Database
-from storage.jobs import Job, JobState, JobStore, Requester
+from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 
 KEY = "sk-engine-test"

@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient, RetryPolicy, TaskResponse
 from bot.dashscope.models import ACCOUNT_FIELDS
+from bot.domain.jobs import JobState
 from bot.engine import failures
-from storage.jobs import JobState
 from tests import test_engine
 from tests.test_engine import ALICE, BOB, Rig, video_request
 

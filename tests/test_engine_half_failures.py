@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from bot.domain.jobs import Job, JobState
 from bot.domain.requests import GenerationRequest
 from bot.engine import failures
 from bot.engine.virtual import drive
-from storage.jobs import Job, JobState
 from tests import test_engine
 from tests.test_engine import ALICE, BOB, Rig, video_request
 

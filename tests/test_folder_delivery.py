@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot.dev.folder_delivery import FolderNotifier
+from bot.domain.jobs import Job, JobState
 from bot.engine.notifier import Progress
 from bot.media.pools import MediaWorkers
 from bot.media.probe import probe_video_file
 from bot.media.samples import make_video
-from storage.jobs import Job, JobState
 from tests.test_video_edit import noisy_video
 
 

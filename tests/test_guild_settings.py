@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from bot.domain.guild import Change, GuildSettings, normalise_words
 from storage.connect import open_database
-from storage.guild_settings import Change, GuildSettings, GuildSettingsStore, normalise_words
+from storage.guild_settings import GuildSettingsStore
 
 
 async def test_defaults_then_updates_persist(database_target: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 from bot.dashscope.errors import DashScopeError, no_answer, result_too_large
 from bot.domain.catalog import MB, WAN22_KF2V_FLASH, WAN27_I2V, MediaType, ModelSpec
 from bot.domain.errors import InvalidInput, WanbotError
+from bot.domain.guild import GuildSettings
 from bot.domain.requests import GenerationRequest, MediaItem, check_clip_fits
 from bot.i18n import Language, Text
 from bot.i18n.catalogs import extract
@@ -22,7 +23,6 @@ from bot.intake.intake import Ask, Attachment, check_metadata, draft
 from bot.media import samples
 from bot.media.edit import tail_clip
 from bot.media.probe import check_media, probe
-from storage.guild_settings import GuildSettings
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy
 from bot.domain.catalog import MediaType, Region
 from bot.domain.errors import InvalidInput
+from bot.domain.jobs import Job, JobState
 from bot.domain.requests import GenerationRequest, MediaItem
 from bot.engine import failures
 from bot.engine.key_ring import DashScopeKey, KeyRing
@@ -37,7 +38,7 @@ from cogs.video import VideoCog
 from cogs.views import RetryButton
 from storage.connect import open_database
 from storage.database import Database
-from storage.jobs import Job, JobState, JobStore
+from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 from tests.discord_fakes import member
 from tests.test_admin import run

@@ -124,6 +124,30 @@ def test_boundaries(prefix: str, forbidden: tuple[str, ...]) -> None:
     assert {name: found for name, found in crossing.items() if found} == {}
 
 
+@pytest.mark.parametrize(
+    ("prefix", "allowed"),
+    [
+        # The floors below storage: SQL on the domain's values, the domain on words alone.
+        ("storage", ("storage", "bot.domain")),
+        ("bot.domain", ("bot.domain", "bot.i18n")),
+    ],
+)
+def test_lower_floors_import_only_what_is_below(prefix: str, allowed: tuple[str, ...]) -> None:
+    def under(target: str, packages: tuple[str, ...]) -> bool:
+        return any(target == p or target.startswith(f"{p}.") for p in packages)
+
+    crossing = {
+        name: sorted(
+            target
+            for target in imports(path)
+            if under(target, PACKAGES) and not under(target, allowed)
+        )
+        for name, path in modules().items()
+        if under(name, (prefix,))
+    }
+    assert {name: found for name, found in crossing.items() if found} == {}
+
+
 def test_no_room_has_grown_too_big() -> None:
     sizes = {
         name: len(path.read_text().splitlines())

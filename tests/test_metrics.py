@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from bot.dashscope import DashScopeClient
 from bot.dev.local_cluster import Worker, enqueuer
 from bot.domain.errors import InvalidInput
+from bot.domain.jobs import Job, JobState
 from bot.engine.runner import Engine, EngineConfig
 from bot.media.pools import MediaWorkers
 from bot.run.health import Heartbeat
@@ -33,7 +34,7 @@ from bot.run.settings import Settings
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
 from storage.database import Database
-from storage.jobs import Job, JobState, JobStore
+from storage.jobs import JobStore
 from storage.leadership import Leadership
 from storage.quotas import QuotaStore
 from tests.conftest import new_postgres_schema

@@ -15,6 +15,7 @@ import discord
 import pytest
 
 from bot.domain.catalog import MediaType
+from bot.domain.jobs import Job, JobState, Requester
 from bot.domain.requests import GenerationRequest, MediaItem
 from bot.engine.notifier import Progress
 from bot.engine.virtual import VirtualClock
@@ -24,7 +25,7 @@ from bot.media import samples
 from bot.media.edit import FitResult
 from cogs.notifier import DiscordNotifier
 from storage.connect import open_database
-from storage.jobs import Job, JobState, JobStore, Requester
+from storage.jobs import JobStore
 
 BOT_ID = 4242
 _ids = itertools.count(5000)

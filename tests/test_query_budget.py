@@ -8,11 +8,11 @@ from dataclasses import replace
 from typing import ClassVar
 
 from bot.dashscope import DashScopeClient, TaskResponse
+from bot.domain.jobs import Job, JobState, Requester
 from bot.engine.key_ring import DashScopeKey
 from bot.engine.key_state import KeyState
 from bot.engine.virtual import VirtualClock, drive
 from bot.simulator import Simulator
-from storage.jobs import Job, JobState, Requester
 from tests import test_engine
 from tests.test_engine import Rig, video_request
 

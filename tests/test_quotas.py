@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.domain.errors import InvalidInput
+from bot.domain.errors import InvalidInput, QuotaExceeded
+from bot.domain.quota import Allowance, Period, period_bounds
 from bot.engine.virtual import VirtualClock
 from bot.i18n import ENGLISH, Text
 from cogs import render
-from storage.allowances import Allowance, Period, QuotaExceeded, period_bounds
 from storage.connect import open_database
 from storage.database import Database, IntegrityError, Transaction
 from storage.quotas import QuotaStore

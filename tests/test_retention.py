@@ -17,14 +17,15 @@ import pytest
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
+from bot.domain.jobs import JobState, Requester
+from bot.domain.quota import LedgerEntry, Period
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock
 from bot.run.settings import Settings
 from bot.usage.report import PeriodUsage, period_ledger, period_usage
-from storage.allowances import LedgerEntry, Period
 from storage.connect import open_database
 from storage.database import Database
-from storage.jobs import JobState, JobStore, Requester
+from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 from storage.retention import DAY, HOUR, Retention, cutoffs, shown_since
 from tests.test_engine import RecordingNotifier, video_request

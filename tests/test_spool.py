@@ -17,12 +17,13 @@ import pytest
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
+from bot.domain.jobs import JobState
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.spool import sweep_spool
 from bot.media import samples
 from storage.connect import open_database
 from storage.database import Database
-from storage.jobs import JobState, JobStore
+from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 from tests.test_cluster import WatchedNotifier
 from tests.test_engine import ALICE, video_request

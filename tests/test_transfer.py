@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.jobs import JobState
 from bot.run.cli import main
 from storage.connect import open_database
 from storage.guild_settings import GuildSettingsStore
-from storage.jobs import JobState, JobStore
+from storage.jobs import JobStore
 from storage.postgres import PostgresDatabase
 from storage.quotas import QuotaStore
 from storage.transfer import TABLES, NotEmpty, copy_database

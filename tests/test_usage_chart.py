@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 
 from PIL import Image
 
+from bot.domain.quota import Period, UsageReport
 from bot.i18n import ENGLISH, Language
 from bot.usage.chart import (
     BUDGET_COLOUR,
@@ -29,7 +30,6 @@ from bot.usage.chart import (
     texts_for,
 )
 from bot.usage.fonts import ChartFonts, fonts_for
-from storage.allowances import Period, UsageReport
 from storage.quota_history import DayUsage
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC).timestamp()

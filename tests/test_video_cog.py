@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
 from bot.domain.catalog import DEFAULT_MODEL, MediaType
+from bot.domain.jobs import JobState
 from bot.engine.key_ring import DashScopeKey
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock, drive
@@ -30,7 +31,6 @@ from bot.simulator import Simulator, SimulatorConfig
 from cogs.video import VideoCog
 from cogs.views import DYNAMIC_ITEMS, ExtendButton, LastFrameButton, RetryButton
 from storage.connect import open_database
-from storage.jobs import JobState
 from tests.discord_fakes import (
     MB,
     AttachmentHost,

@@ -32,10 +32,10 @@ from bot.dev.local_cluster import (
     throwaway_postgres,
 )
 from bot.domain.catalog import MediaType
+from bot.domain.jobs import Requester
 from bot.domain.requests import GenerationRequest, MediaItem
 from bot.simulator import Simulator, SimulatorConfig
 from storage.connect import open_database
-from storage.jobs import Requester
 
 MODEL = "wan2.7-i2v"
 FIRST_WAVE = (2, 3, 4, 5, 6, 8)  # seconds of video; longer ones take the provider longer

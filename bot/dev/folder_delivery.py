@@ -12,10 +12,10 @@ import os
 import shutil
 from pathlib import Path
 
+from bot.domain.jobs import Job
 from bot.engine.notifier import Progress
 from bot.i18n import Text
 from bot.media.pools import MediaWorkers
-from storage.jobs import Job
 
 log = logging.getLogger(__name__)
 

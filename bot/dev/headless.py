@@ -27,6 +27,7 @@ import aiohttp
 from bot.dashscope import DashScopeClient
 from bot.domain.catalog import MediaType
 from bot.domain.errors import InvalidInput, WanbotError
+from bot.domain.jobs import Job, JobState, Requester
 from bot.domain.requests import GenerationRequest, MediaItem
 from bot.engine.key_ring import KeyRing
 from bot.engine.notifier import Progress
@@ -36,7 +37,7 @@ from bot.i18n import Text
 from bot.intake.intake import Intake
 from bot.media.pools import MediaWorkers
 from storage.connect import open_database
-from storage.jobs import Job, JobState, JobStore, Requester
+from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 
 log = logging.getLogger(__name__)

@@ -25,13 +25,14 @@ from pydantic import SecretStr
 
 import bot
 from bot.dashscope import DashScopeClient
+from bot.domain.jobs import Job, Requester
 from bot.domain.requests import GenerationRequest
 from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig
 from bot.i18n import Text
 from storage.connect import open_database
 from storage.coordination import Coordination
-from storage.jobs import Job, JobStore, Requester
+from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 
 # What a worker says, word for word (bot/run/worker.py, bot/engine/cluster.py, bot/dev/folder_delivery.py).

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.dashscope import DashScopeError, TaskStatus
 from bot.domain.errors import InvalidInput
+from bot.domain.jobs import Job, JobState
 from bot.engine import failures
 from bot.engine.context import Context
 from bot.engine.key_state import KeyState
@@ -22,7 +23,6 @@ from bot.engine.polling import Polling
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
 from bot.i18n import Text, _
-from storage.jobs import Job, JobState
 
 log = logging.getLogger(__name__)
 

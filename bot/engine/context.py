@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from bot.dashscope import DashScopeError, TaskResponse
 from bot.dashscope.client import UNREADABLE
 from bot.dashscope.models import TaskSummary, without_account
+from bot.domain.jobs import Job, JobState
 from bot.engine.key_ring import KeyRing
 from bot.engine.key_state import KeyState
 from bot.engine.metrics import Metrics, NoMetrics
@@ -30,7 +31,7 @@ from bot.media.pools import MediaWorkers
 from bot.net.retry import RetryPolicy
 from storage.coordination import Coordination, LeaseLost
 from storage.database import Database, Transaction
-from storage.jobs import Job, JobState, JobStore
+from storage.jobs import JobStore
 from storage.leadership import Deposed, Leadership
 from storage.quotas import QuotaStore
 

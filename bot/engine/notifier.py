@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bot.domain.jobs import Job, JobState
 from bot.i18n import Text
-from storage.jobs import Job, JobState
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,12 @@ from typing import Any
 
 from bot.dashscope import DashScopeError
 from bot.domain.errors import InvalidInput
+from bot.domain.jobs import Job, JobState
 from bot.engine import failures
 from bot.engine.context import Context
 from bot.engine.settle import Settlement, Writer
 from bot.media.probe import probe_video_file
 from storage.coordination import LeaseLost
-from storage.jobs import Job, JobState
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from bot.dashscope import TaskResponse, TaskStatus
 from bot.dashscope.models import PROVIDER_TIMEZONE
+from bot.domain.jobs import Job, JobState
 from bot.engine import failures
 from bot.engine.context import Context, Tracked, each, evidence, unreadable
 from bot.engine.key_state import KeyState
 from bot.engine.pipeline import Pipeline
 from bot.engine.settle import Settlement
 from bot.engine.timing import SURE_SAMPLES, Kind, task_seconds
-from storage.jobs import Job, JobState
 from storage.leadership import Deposed
 
 log = logging.getLogger(__name__)

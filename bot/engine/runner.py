@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from bot.dashscope import DashScopeClient
 from bot.domain.errors import InvalidInput, WanbotError
+from bot.domain.jobs import Job, JobState, Requester
 from bot.domain.requests import GenerationRequest
 from bot.engine import failures
 from bot.engine.cancel import Canceler, CancelOutcome
@@ -43,7 +44,7 @@ from bot.i18n import _, _n
 from bot.media.pools import MediaWorkers
 from storage.coordination import Coordination
 from storage.database import Database
-from storage.jobs import Job, JobState, JobStore, Requester
+from storage.jobs import JobStore
 from storage.leadership import Leadership
 from storage.quotas import QuotaStore
 

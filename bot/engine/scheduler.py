@@ -24,12 +24,12 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.domain.jobs import Job
 from bot.engine.context import Context, each
 from bot.engine.key_state import KeyState
 from bot.engine.polling import Polling
 from bot.engine.settle import Settlement
 from bot.engine.submit import Submitter
-from storage.jobs import Job
 from storage.leadership import Deposed
 
 log = logging.getLogger(__name__)

@@ -20,12 +20,12 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from bot.domain.jobs import Job, JobState
 from bot.engine import failures
 from bot.engine.context import Context
 from bot.engine.notifier import Progress
 from bot.i18n import Text
 from storage.database import Transaction
-from storage.jobs import Job, JobState
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from storage.jobs import JobState, JobStore
+from bot.domain.jobs import JobState
+from storage.jobs import JobStore
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 
 from bot.dashscope import DashScopeError, TaskResponse
 from bot.dashscope.models import PROVIDER_TIMEZONE, TaskSummary
+from bot.domain.jobs import Job, JobState
 from bot.engine import failures
 from bot.engine.context import Context, error_evidence, evidence, unreadable
 from bot.engine.key_state import KeyState
 from bot.engine.polling import Polling
 from bot.engine.settle import Settlement
-from storage.jobs import Job, JobState
 from storage.leadership import Deposed
 
 log = logging.getLogger(__name__)

@@ -20,12 +20,12 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+from bot.domain.jobs import AT_PROVIDER, Job, JobState
 from bot.engine import failures
 from bot.engine.context import Context
 from bot.engine.polling import Polling
 from bot.engine.settle import Settlement
 from bot.engine.submit import Submitter
-from storage.jobs import AT_PROVIDER, Job, JobState
 from storage.leadership import Deposed
 
 log = logging.getLogger(__name__)

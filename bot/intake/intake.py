@@ -25,6 +25,8 @@ import aiohttp
 
 from bot.domain.catalog import DEFAULT_MODEL, LONGEST_SECONDS, MB, MODELS, MediaType, ModelSpec
 from bot.domain.errors import InvalidInput
+from bot.domain.guild import GuildSettings
+from bot.domain.jobs import Job
 from bot.domain.requests import GenerationRequest, MediaItem, continuation_duration
 from bot.engine.key_ring import KeyRing
 from bot.i18n import _
@@ -44,8 +46,6 @@ from bot.media.edit import last_frame_png, tail_clip
 from bot.media.pools import MediaWorkers
 from bot.media.probe import at_least, empty, too_many_bytes
 from bot.net.fetch import Bounds, fetch
-from storage.guild_settings import GuildSettings
-from storage.jobs import Job
 
 log = logging.getLogger(__name__)
 

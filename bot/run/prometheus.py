@@ -34,10 +34,11 @@ from prometheus_client.exposition import choose_encoder
 
 from bot.domain.catalog import MODELS
 from bot.domain.errors import InvalidInput
+from bot.domain.jobs import JobState
 from bot.engine.metrics import Call, CallOutcome, DeliveryOutcome, FitOutcome
 from bot.engine.runner import Engine
 from bot.run.health import PING_SECONDS, Heartbeat
-from storage.jobs import JobState, JobStore
+from storage.jobs import JobStore
 from storage.leadership import Leadership
 
 log = logging.getLogger(__name__)

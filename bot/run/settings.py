@@ -30,10 +30,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from bot.dashscope.client import check_base_url
 from bot.domain.catalog import MODELS, REGION_BASE_URLS, Region
 from bot.domain.errors import InvalidInput
+from bot.domain.quota import Period
 from bot.engine.key_ring import DEFAULT_KEY_NAME, KeyConfig
 from bot.engine.runner import EngineConfig
 from bot.engine.timing import PollPlanner
-from storage.allowances import Period
 from storage.database import is_postgres_url
 
 # A submit the client gave up on may still make its task a little later at the provider.

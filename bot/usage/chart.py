@@ -36,10 +36,10 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from bot.domain.quota import UsageReport
 from bot.i18n import ENGLISH, Language
 from bot.usage.fonts import ChartFonts, fonts_for
 from bot.usage.words import BudgetTexts, ChartTexts, chart_texts, estimated_cost, legend_entry
-from storage.allowances import UsageReport
 from storage.quota_history import DayUsage
 
 SIZE_INCHES, DPI = (10, 6), 100

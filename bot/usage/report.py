@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from storage.allowances import LedgerEntry, UsageReport
+from bot.domain.quota import LedgerEntry, UsageReport
 from storage.quota_history import DayUsage
 from storage.quotas import QuotaStore
 

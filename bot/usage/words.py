@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.domain.quota import Period, UsageReport
 from bot.i18n import N_, Language
-from storage.allowances import Period, UsageReport
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ from discord.ext import commands
 
 from bot.domain.catalog import MODELS, RESOLUTIONS
 from bot.domain.errors import InvalidInput
+from bot.domain.guild import Change, GuildSettings
+from bot.domain.quota import Allowance, Period
 from bot.i18n import _
 from bot.run.services import Services
 from cogs.admin import texts
 from cogs.checks import is_moderator, role_ids
 from cogs.served import ServedBot
-from storage.allowances import Allowance, Period
-from storage.guild_settings import Change, GuildSettings
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from discord import app_commands
 
 from bot.domain.catalog import DEFAULT_MODEL, LONGEST_SECONDS, MODELS, SHORTEST_SECONDS
 from bot.domain.errors import InvalidInput
+from bot.domain.guild import GuildSettings, normalise_words
 from bot.i18n import LANGUAGE_NAMES, _, _n
 from cogs.admin import texts
 from cogs.admin.base import SETTINGS, AdminBase, check_defaults
 from cogs.choices import MODEL_CHOICES, RESOLUTION_CHOICES, Duration
 from cogs.errors import send_private
 from cogs.languages import member_language
-from storage.guild_settings import GuildSettings, normalise_words
 
 MOST_CHANNELS = 50
 MOST_BANNED_WORDS = 200

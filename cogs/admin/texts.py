@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import discord
 
 from bot.domain.catalog import DEFAULT_MODEL
+from bot.domain.guild import GuildSettings
+from bot.domain.quota import Allowance, GuildQuotaSettings, LedgerEntry, Period, UsageReport
 from bot.i18n import LANGUAGE_NAMES, N_, Language, _
 from bot.usage.words import estimated_cost, usage_title, videos_text
 from cogs.render import BRAND, excerpt, timestamp
-from storage.allowances import Allowance, GuildQuotaSettings, LedgerEntry, Period, UsageReport
-from storage.guild_settings import GuildSettings
 
 
 def usage(
