@@ -1,9 +1,7 @@
-"""How a member's allowance is read: one statement for every number of it, and the allowance
-worked out from its row (the values and the check before a video are bot/domain/quota.py).
-
-A member's allowance for the guild's current period is their override, or the most generous of
-the guild default and their roles' defaults, plus this period's grants; a block makes it zero.
-One statement (ALLOWANCE_SQL) reads every number of it from one snapshot.
+"""How a member's allowance is read: one statement (ALLOWANCE_SQL) reads every number of it from
+one snapshot, and its row is handed to the domain's rule (bot/domain/quota.py's
+work_out_allowance: the override, or the best of the guild default and role defaults, plus grants;
+a block makes it zero).
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.domain.quota import Allowance, Period, period_bounds
+from bot.domain.quota import Allowance, Period, period_bounds, work_out_allowance
 from storage.database import Dialect, Row
 
 # One statement, so that a member's numbers are read from one snapshot. The period depends on
@@ -112,33 +110,22 @@ def allowance_parameters(
 
 
 def allowance_from_row(row: Row, guild_id: int | None, user_id: int) -> Allowance:
-    """Work out a member's allowance from one row of ALLOWANCE_SQL."""
-    blocked = bool(row["blocked"])
-    if blocked:
-        base, source = 0, "blocked"
-    elif row["override_seconds"] is not None:
-        base, source = row["override_seconds"], "override"
-    elif row["role_seconds"] is not None and row["role_seconds"] > row["default_seconds"]:
-        base, source = row["role_seconds"], f"role:{row['role_id']}"
-    else:
-        base, source = row["default_seconds"], "default"
-    granted, held = row["granted"], row["held"]
-    used = row["committed"] + held - row["forgiven"]
-    budget, guild_used = row["budget_seconds"], row["guild_used"]
-    return Allowance(
+    """A member's allowance from one row of ALLOWANCE_SQL (the rule is the domain's)."""
+    return work_out_allowance(
         guild_id=guild_id,
         user_id=user_id,
         period=Period(row["period"]),
         period_start=row["period_start"],
         renews_at=row["period_end"],
-        base_seconds=base,
-        source=source,
-        granted_seconds=granted,
-        used_seconds=used,
-        held_seconds=held,
-        remaining_seconds=0 if blocked else max(0, base + granted - used),
-        blocked=blocked,
+        default_seconds=row["default_seconds"],
+        override_seconds=row["override_seconds"],
+        best_role=None if row["role_seconds"] is None else (row["role_id"], row["role_seconds"]),
+        blocked=bool(row["blocked"]),
         block_reason=row["block_reason"],
-        budget_seconds=budget,
-        budget_remaining=None if budget is None else max(0, budget - guild_used),
+        granted=row["granted"],
+        forgiven=row["forgiven"],
+        committed=row["committed"],
+        held=row["held"],
+        budget_seconds=row["budget_seconds"],
+        guild_used=row["guild_used"],
     )

@@ -12,7 +12,6 @@ the checks on every number given are bot/domain/quota.py's; this module is their
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -88,15 +87,7 @@ class QuotaStore:
         )
         if exempt:
             return before
-        return dataclasses.replace(
-            before,
-            used_seconds=before.used_seconds + seconds,
-            held_seconds=before.held_seconds + seconds,
-            remaining_seconds=max(0, before.remaining_seconds - seconds),
-            budget_remaining=(
-                None if before.budget_remaining is None else before.budget_remaining - seconds
-            ),
-        )
+        return before.after_holding(seconds)
 
     async def commit(self, tx: Transaction, *, job_id: int, billed_seconds: int) -> bool:
         """Charge the billed seconds for `job_id`; False if it was already settled (or never held)."""

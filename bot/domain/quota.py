@@ -1,5 +1,6 @@
-"""Quotas as the domain knows them: periods, a member's allowance, usage and ledger values, the
-check before a video, and the checks every number a moderator or the engine gives must pass.
+"""Quotas as the domain knows them: periods, a member's allowance and the rule that works it out,
+usage and ledger values, the check before a video (and the words of its refusal), and the checks
+every number a moderator or the engine gives must pass.
 
 Seconds of output video are what is counted. Storage reads and writes these values
 (storage/quotas.py, storage/allowances.py); the rules and the words of a refusal live here, once.
@@ -7,7 +8,7 @@ Seconds of output video are what is counted. Storage reads and writes these valu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal, NoReturn
@@ -62,6 +63,70 @@ class Allowance:
     block_reason: str | None
     budget_seconds: int | None
     budget_remaining: int | None
+
+    def after_holding(self, seconds: int) -> Allowance:
+        """The allowance once `seconds` more are held for a video."""
+        return replace(
+            self,
+            used_seconds=self.used_seconds + seconds,
+            held_seconds=self.held_seconds + seconds,
+            remaining_seconds=max(0, self.remaining_seconds - seconds),
+            budget_remaining=(
+                None if self.budget_remaining is None else self.budget_remaining - seconds
+            ),
+        )
+
+
+def work_out_allowance(
+    *,
+    guild_id: int | None,
+    user_id: int,
+    period: Period,
+    period_start: float,
+    renews_at: float,
+    default_seconds: int,
+    override_seconds: int | None,
+    best_role: tuple[int, int] | None,
+    blocked: bool,
+    block_reason: str | None,
+    granted: int,
+    forgiven: int,
+    committed: int,
+    held: int,
+    budget_seconds: int | None,
+    guild_used: int | None,
+) -> Allowance:
+    """A member's allowance from its numbers: their override, or the most generous of the guild
+    default and their best role's default (`best_role`: its id and seconds), plus this period's
+    grants; a block makes it zero. Used is committed plus held, less what a reset forgave."""
+    if blocked:
+        base, source = 0, "blocked"
+    elif override_seconds is not None:
+        base, source = override_seconds, "override"
+    elif best_role is not None and best_role[1] > default_seconds:
+        base, source = best_role[1], f"role:{best_role[0]}"
+    else:
+        base, source = default_seconds, "default"
+    used = committed + held - forgiven
+    return Allowance(
+        guild_id=guild_id,
+        user_id=user_id,
+        period=Period(period),
+        period_start=period_start,
+        renews_at=renews_at,
+        base_seconds=base,
+        source=source,
+        granted_seconds=granted,
+        used_seconds=used,
+        held_seconds=held,
+        remaining_seconds=0 if blocked else max(0, base + granted - used),
+        blocked=blocked,
+        block_reason=block_reason,
+        budget_seconds=budget_seconds,
+        budget_remaining=(
+            None if budget_seconds is None else max(0, budget_seconds - (guild_used or 0))
+        ),
+    )
 
 
 @dataclass(frozen=True)
