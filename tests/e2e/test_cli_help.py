@@ -3,23 +3,17 @@ to try it for free; `commands` prints JSON as it is; `run --simulator` keeps its
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.run.cli import EXIT_OK, main
 from bot.run.settings import Settings
-from tests.fakediscord import FakeDiscord, subprocess_env, write_sitecustomize
-from tests.test_e2e_video import fake
-
-__all__ = ["fake"]  # the fake Discord, as a fixture
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.bot_process import run_until_ready_then
+from tests.support.fakediscord import FakeDiscord
 
 
 def help_text(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -87,37 +81,3 @@ async def test_run_with_the_simulator_keeps_its_jobs_out_of_the_real_database(
     assert f"its own database {own}" in text
     with sqlite3.connect(own) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] > 0  # migrated: it was used
-
-
-async def run_until_ready_then(
-    fake: FakeDiscord, folder: Path, stop: signal.Signals, *args: str
-) -> tuple[int, str]:
-    """Start `python -m bot run ARGS` on the fake (its data in `folder`/data), send `stop` once
-    its gateway session is up, and return its exit code and log."""
-    data = folder / "data"
-    site = write_sitecustomize(folder / "site")
-    env = subprocess_env(fake.api_base, fake.gateway_url, site) | {
-        "DISCORD_TOKEN": fake.token,
-        "DASHSCOPE_API_KEY": "sk-test",
-        "WANBOT_DATABASE_PATH": str(data / "wanbot.sqlite3"),
-        "WANBOT_SPOOL_DIR": str(data / "spool"),
-        "WANBOT_HEARTBEAT_PATH": str(data / "heartbeat"),
-    }
-    log = folder / "run.log"
-    with log.open("wb") as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", *args,
-            cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output,
-        )  # fmt: skip
-    try:
-        await fake.wait_ready(within=60)
-        process.send_signal(stop)
-        await asyncio.wait_for(process.wait(), 30)
-    except TimeoutError:
-        raise AssertionError(f"still running after {stop.name}:\n{log.read_text()}") from None
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return process.returncode, log.read_text()

@@ -12,25 +12,20 @@ import sqlite3
 from pathlib import Path
 
 from bot.simulator import Simulator
-from tests import test_e2e_video
-from tests.fakediscord import FakeDiscord, Message
-from tests.fakediscord.model import Channel
-from tests.fakediscord.wanbot import (
+from tests.support.e2e import job_of, ledger, media
+from tests.support.fakediscord import FakeDiscord, Message
+from tests.support.fakediscord.model import Channel
+from tests.support.fakediscord.wanbot import (
     RunningBot,
     fast_settings,
     result_job,
     running_bot,
     status_job,
 )
-from tests.test_e2e_video import job_of, ledger, media
 
 
 class Crash(BaseException):
     """Stands for the process dying: nothing after it runs in that task, nothing catches it."""
-
-
-fake = test_e2e_video.fake  # the fake Discord, checked for spec violations at the end
-simulator = test_e2e_video.simulator  # sub-second tasks, real time
 
 
 def crash_after_posting(running: RunningBot) -> None:

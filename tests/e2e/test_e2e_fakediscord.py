@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from tests.fakediscord import FakeDiscord
+from tests.support.fakediscord import FakeDiscord
 
 AUTH = {"Authorization": "Bot fake"}
 

@@ -17,10 +17,10 @@ from bot.i18n import catalogs as upkeep
 from bot.i18n.catalogs import NAME_CONTEXT
 from bot.media.probe import check_media
 from bot.simulator import Simulator, SimulatorConfig
-from tests.fakediscord import FakeDiscord
-from tests.fakediscord.model import Message
-from tests.fakediscord.wanbot import RunningBot, fast_settings, running_bot
-from tests.test_e2e_video import media, submits
+from tests.support.e2e import media, submits
+from tests.support.fakediscord import FakeDiscord
+from tests.support.fakediscord.model import Message
+from tests.support.fakediscord.wanbot import RunningBot, fast_settings, running_bot
 
 JAPANESE = re.compile("[\u3040-\u30ff\u4e00-\u9fff]")
 

@@ -3,49 +3,27 @@
 A real WanBot logs in to the fake; the test dispatches INTERACTION_CREATE as Discord would and
 then checks what a member sees: a private deferred reply, one status message per job that is
 edited to "Done", one video posted as a reply to it (a playable mp4), and quota charged once.
-Every body the bot sends is checked against Discord's OpenAPI spec (see tests/fakediscord/spec.py).
+Every body the bot sends is checked against Discord's OpenAPI spec (see tests/support/fakediscord/spec.py).
 """
 
 from __future__ import annotations
 
-import re
-import sqlite3
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.domain.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH
-from bot.media import samples
-from bot.media.probe import check_media, probe_video_file
-from bot.simulator import Simulator, SimulatorConfig
-from tests.fakediscord import FakeDiscord, Interaction, Message
-from tests.fakediscord.model import EPHEMERAL
-from tests.fakediscord.wanbot import (
+from bot.media.probe import probe_video_file
+from tests.support.e2e import job_of, ledger, media, submits
+from tests.support.fakediscord import FakeDiscord, Interaction, Message
+from tests.support.fakediscord.model import EPHEMERAL
+from tests.support.fakediscord.wanbot import (
     RunningBot,
-    fast_settings,
     result_messages,
-    running_bot,
     status_messages,
     status_text,
 )
-
-_QUEUED = re.compile(r"Queued as video #(\d+)")
-
-
-@cache
-def media(name: str) -> tuple[bytes, str]:
-    """Sample inputs, made once per run: (bytes, content type)."""
-    made = {
-        "first.png": lambda: (samples.make_image(1280, 720, hue=0), "image/png"),
-        "last.png": lambda: (samples.make_image(1280, 720, hue=3), "image/png"),
-        "voice.wav": lambda: (samples.make_audio(3.0), "audio/wav"),
-        "clip.mp4": lambda: (samples.make_video(3.0, 640, 360, with_audio=True), "video/mp4"),
-    }
-    return made[name]()
 
 
 @dataclass(frozen=True)
@@ -75,51 +53,6 @@ MODES = {
         {"model": "wan2.2-kf2v-flash", "resolution": "480P"},
     ),
 }
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-        server.assert_no_violations()
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(pending_seconds=0.3, running_seconds=0.5, media_checker=check_media)
-    async with Simulator(config) as sim:
-        yield sim
-
-
-@pytest.fixture
-async def wanbot(
-    fake: FakeDiscord, simulator: Simulator, tmp_path: Path
-) -> AsyncIterator[RunningBot]:
-    async with running_bot(fake, simulator, fast_settings(tmp_path)) as running:
-        yield running
-
-
-def submits(simulator: Simulator) -> list[Any]:
-    return [
-        r
-        for r in simulator.requests
-        if r.method == "POST" and r.path.endswith((VIDEO_GENERATION_PATH, IMAGE2VIDEO_PATH))
-    ]
-
-
-def ledger(database: Path, job_id: int) -> dict[str, int]:
-    with sqlite3.connect(database) as db:
-        rows = db.execute(
-            "SELECT kind, COUNT(*) FROM quota_ledger WHERE job_id = ? GROUP BY kind", (job_id,)
-        ).fetchall()
-    return dict(rows)
-
-
-def job_of(interaction: Interaction) -> int | None:
-    for text in interaction.texts():
-        if match := _QUEUED.search(text):
-            return int(match.group(1))
-    return None
 
 
 async def finished(fake: FakeDiscord, job_id: int) -> tuple[list[Message], list[Message]]:

@@ -32,22 +32,13 @@ from storage.database import Database
 from storage.jobs import JobStore
 from storage.postgres import LinkLimits, PostgresDatabase
 from storage.quotas import QuotaStore
-from tests.conftest import new_postgres_schema
-from tests.fakediscord import FakeDiscord
-from tests.fakediscord.wanbot import fast_settings, running_bot
-from tests.test_e2e_video import fake, simulator
-from tests.test_engine import RecordingNotifier
+from tests.support import ROOT
+from tests.support.engine_rig import RecordingNotifier
+from tests.support.fakediscord import FakeDiscord
+from tests.support.fakediscord.wanbot import fast_settings, running_bot
+from tests.support.postgres import new_postgres_schema
 
-__all__ = ["fake", "simulator"]  # the fake Discord and a fast simulator, as fixtures
-
-ROOT = Path(__file__).resolve().parents[1]
 HOUR = 3_600.0
-
-
-@pytest.fixture
-async def db(database_target: str) -> AsyncIterator[Database]:
-    async with await open_database(database_target) as database:
-        yield database
 
 
 def old_heartbeat(path: Path) -> Path:

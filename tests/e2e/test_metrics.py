@@ -36,14 +36,11 @@ from storage.database import Database
 from storage.jobs import Job, JobState, JobStore
 from storage.leadership import Leadership
 from storage.quotas import QuotaStore
-from tests.conftest import new_postgres_schema
-from tests.fakediscord import FakeDiscord
-from tests.fakediscord.wanbot import fast_settings, running_bot
-from tests.test_e2e_video import fake, simulator
-from tests.test_engine import ALICE, BOB, RecordingNotifier, Rig, rig, video_request
-from tests.test_video_edit import noisy_video
-
-__all__ = ["fake", "rig", "simulator"]  # fixtures: the fake Discord, a fast simulator, the rig
+from tests.support.engine_rig import ALICE, BOB, RecordingNotifier, Rig, video_request
+from tests.support.fakediscord import FakeDiscord
+from tests.support.fakediscord.wanbot import fast_settings, running_bot
+from tests.support.media import noisy_video
+from tests.support.postgres import new_postgres_schema
 
 MODEL = "wan2.7-i2v"
 

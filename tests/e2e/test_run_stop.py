@@ -9,11 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakediscord import FakeDiscord
-from tests.test_cli_help import run_until_ready_then
-from tests.test_e2e_video import fake
-
-__all__ = ["fake"]  # the fake Discord, as a fixture
+from tests.support.bot_process import run_until_ready_then
+from tests.support.fakediscord import FakeDiscord
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["docker stop", "Ctrl-C"])

@@ -21,14 +21,11 @@ from pathlib import Path
 import pytest
 
 from bot.simulator import Simulator, SimulatorConfig
-from tests.conftest import new_postgres_schema
-from tests.fakediscord import FakeDiscord, subprocess_env, write_sitecustomize
-from tests.pgproxy import PgProxy
-from tests.test_e2e_video import fake
+from tests.support import ROOT
+from tests.support.fakediscord import FakeDiscord, subprocess_env, write_sitecustomize
+from tests.support.pgproxy import PgProxy
+from tests.support.postgres import new_postgres_schema
 
-__all__ = ["fake"]  # the fake Discord, as a fixture
-
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "Zq9sEcReT"  # put into every setting that may hold one; it must never be printed
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) ")
 

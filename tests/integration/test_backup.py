@@ -28,7 +28,7 @@ from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import Job, JobState, JobStore, Requester
 from storage.quotas import QuotaStore
-from tests.test_engine import RecordingNotifier, video_request
+from tests.support.engine_rig import RecordingNotifier, video_request
 
 GUILD = 10
 

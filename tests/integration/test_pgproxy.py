@@ -9,8 +9,8 @@ import asyncio
 import asyncpg
 import pytest
 
-from tests.conftest import new_postgres_schema
-from tests.pgproxy import ProxyFactory
+from tests.support.pgproxy import ProxyFactory
+from tests.support.postgres import new_postgres_schema
 
 DEADLINE = 10.0
 

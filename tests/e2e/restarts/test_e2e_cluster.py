@@ -19,11 +19,9 @@ import asyncpg
 import pytest
 
 from bot.simulator import Simulator
-from tests.conftest import new_postgres_schema
-from tests.fakediscord import FakeDiscord, Message
-from tests.test_e2e_restarts import BotProcess, all_done, assert_each_job_once, queue_videos
-from tests.test_e2e_restarts import fake as fake
-from tests.test_e2e_restarts import simulator as simulator
+from tests.support.bot_process import BotProcess, all_done, assert_each_job_once, queue_videos
+from tests.support.fakediscord import FakeDiscord, Message
+from tests.support.postgres import new_postgres_schema
 
 JOBS = 8
 KILLS = ["one", "all-on-video", "one", "one", "all-on-video", "one"]  # shuffled with the seed

@@ -13,7 +13,7 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -21,86 +21,17 @@ import pytest
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
-from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig
-from bot.i18n import Text
-from bot.simulator import Simulator, SimulatorConfig
+from bot.simulator import Simulator
 from storage.connect import open_database
-from storage.database import Database, StorageInUse
-from storage.jobs import Job, JobState, JobStore
+from storage.database import StorageInUse
+from storage.jobs import JobState, JobStore
 from storage.quotas import QuotaStore
 from storage.sqlite import SqliteDatabase
-from tests.conftest import new_postgres_schema
-from tests.test_engine import ALICE, RecordingNotifier, video_request
-
-ROOT = Path(__file__).resolve().parents[1]
-WITHIN = 30.0  # seconds: a deadline, not a pace; each wait ends on the event it waits for
-
-
-@dataclass
-class WatchedNotifier(RecordingNotifier):
-    """A RecordingNotifier that wakes waiters on every call, and can hold deliveries back."""
-
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    gate: asyncio.Event | None = None  # while set to an unset event, deliveries wait for it
-    delivering: int = 0
-
-    async def progress(self, job: Job, update: Progress) -> None:
-        await super().progress(job, update)
-        self.changed.set()
-
-    async def deliver(self, job: Job, video: Path) -> int | None:
-        self.delivering += 1
-        self.changed.set()
-        if self.gate is not None:
-            await self.gate.wait()
-        result = await super().deliver(job, video)
-        self.changed.set()
-        return result
-
-    async def fail(self, job: Job, reason: Text) -> None:
-        await super().fail(job, reason)
-        self.changed.set()
-
-
-async def until(condition: Callable[[], bool], *notifiers: WatchedNotifier) -> None:
-    """Wait until `condition()` holds, re-checking whenever a notifier reports something."""
-
-    async def watch() -> None:
-        while not condition():
-            waits = [asyncio.ensure_future(n.changed.wait()) for n in notifiers]
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            for n in notifiers:
-                n.changed.clear()
-            for w in waits:
-                w.cancel()
-
-    await asyncio.wait_for(watch(), WITHIN)
-
-
-@dataclass
-class Member:
-    """One process's engine: its own database connections, client and notifier."""
-
-    db: Database
-    engine: Engine
-    notifier: WatchedNotifier
-    jobs: JobStore
-    quotas: QuotaStore
-
-
-@pytest.fixture
-def pending_seconds() -> float:
-    return 0.3  # a test that needs tasks to wait longer parametrises this
-
-
-@pytest.fixture
-async def simulator(pending_seconds: float) -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(
-        pending_seconds=pending_seconds, running_seconds=0.3, api_keys=frozenset({"k"})
-    )
-    async with Simulator(config) as sim:
-        yield sim
+from tests.support import ROOT
+from tests.support.cluster import Member, WatchedNotifier, delivered, ledger, posts, until
+from tests.support.engine_rig import ALICE, video_request
+from tests.support.postgres import new_postgres_schema
 
 
 @pytest.fixture
@@ -143,26 +74,6 @@ async def members(
             for member in made:
                 await member.engine.stop()
                 await member.db.close()
-
-
-async def ledger(member: Member, job_id: int) -> list[str]:
-    rows = await member.db.fetch_all(
-        "SELECT kind FROM quota_ledger WHERE job_id = ? ORDER BY id", (job_id,)
-    )
-    return [row[0] for row in rows]
-
-
-def posts(members: list[Member], job_id: int) -> int:
-    return sum(len(m.notifier.posted.get(job_id, [])) for m in members)
-
-
-def delivered(members: list[Member], job_id: int) -> bool:
-    """Posted, and recorded as delivered (the last thing the engine says of it)."""
-    return any(
-        j == job_id and u.state is JobState.DELIVERED
-        for m in members
-        for j, u in m.notifier.updates
-    )
 
 
 async def test_one_schedules_and_a_job_queued_on_a_standby_is_made_and_posted_once(

@@ -1,6 +1,6 @@
 """Several engines on one PostgreSQL database when machines half-fail, in real time against the
 simulator: a scheduler whose lock connection is cut while it lives on, a scheduler machine that
-goes silent without closing TCP (its connections black-holed by tests/pgproxy.py), a takeover whose
+goes silent without closing TCP (its connections black-holed by tests/support/pgproxy.py), a takeover whose
 first query fails, a stop in the middle of a submit, and slow work beside a delivery's lease.
 Each ends the same way for the member: one task, one post, one charge.
 
@@ -25,17 +25,19 @@ from pydantic import SecretStr
 from bot.dashscope import DashScopeClient
 from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig
-from bot.simulator import Simulator, SimulatorConfig
+from bot.simulator import Simulator
 from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import Job, JobStore
 from storage.postgres import PostgresDatabase
 from storage.quotas import QuotaStore
-from tests.conftest import new_postgres_schema
-from tests.pgproxy import PgProxy, ProxyFactory
-from tests.test_cluster import WatchedNotifier, delivered, ledger, posts, until
-from tests.test_engine import ALICE, BOB, video_request
-from tests.test_pg_link import SHORT  # short link limits, so a silent machine costs little
+from tests.support.cluster import WatchedNotifier, delivered, ledger, posts, until
+from tests.support.engine_rig import ALICE, BOB, video_request
+from tests.support.pgproxy import PgProxy, ProxyFactory
+from tests.support.postgres import (
+    SHORT,  # short link limits, so a silent machine costs little
+    new_postgres_schema,
+)
 
 WITHIN = 30.0  # seconds: a deadline, not a pace
 
@@ -96,20 +98,6 @@ def log_watch() -> AsyncIterator[LogWatch]:
     yield watch  # type: ignore[misc]
     engine_log.removeHandler(watch)
     engine_log.setLevel(previous)
-
-
-@pytest.fixture
-def pending_seconds() -> float:
-    return 0.3
-
-
-@pytest.fixture
-async def simulator(pending_seconds: float) -> AsyncIterator[Simulator]:
-    config = SimulatorConfig(
-        pending_seconds=pending_seconds, running_seconds=0.3, api_keys=frozenset({"k"})
-    )
-    async with Simulator(config) as sim:
-        yield sim
 
 
 @pytest.fixture

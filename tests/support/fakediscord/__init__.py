@@ -1,8 +1,8 @@
 """A fake Discord on loopback (gateway, REST, CDN) that discord.py itself talks to, for tests."""
 
-from tests.fakediscord.launch import subprocess_env, write_sitecustomize
-from tests.fakediscord.model import Interaction, Message, Upload, User
-from tests.fakediscord.server import FakeDiscord
+from tests.support.fakediscord.launch import subprocess_env, write_sitecustomize
+from tests.support.fakediscord.model import Interaction, Message, Upload, User
+from tests.support.fakediscord.server import FakeDiscord
 
 __all__ = [
     "FakeDiscord",

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 SITECUSTOMIZE = '''\
-"""Written by tests/fakediscord/launch.py: send discord.py to a fake Discord on loopback."""
+"""Written by tests/support/fakediscord/launch.py: send discord.py to a fake Discord on loopback."""
 import os
 
 _api = os.environ.get("FAKEDISCORD_API")

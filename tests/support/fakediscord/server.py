@@ -18,9 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakediscord.faults import Faults
-from tests.fakediscord.gateway import Gateway, Session
-from tests.fakediscord.model import (
+from tests.support.fakediscord.faults import Faults
+from tests.support.fakediscord.gateway import Gateway, Session
+from tests.support.fakediscord.model import (
     BOT_PERMISSIONS,
     DM_CHANNEL,
     EPHEMERAL,
@@ -34,8 +34,8 @@ from tests.fakediscord.model import (
     Upload,
     User,
 )
-from tests.fakediscord.rest import API, Call, DiscordError, build_app
-from tests.fakediscord.spec import SPEC_PATH, SpecChecker, Violation
+from tests.support.fakediscord.rest import API, Call, DiscordError, build_app
+from tests.support.fakediscord.spec import SPEC_PATH, SpecChecker, Violation
 
 MB = 1024 * 1024
 NONCE_WINDOW_SECONDS = 300.0  # Discord dedups an enforced nonce for "a few minutes"
@@ -238,6 +238,20 @@ class FakeDiscord:
         channel: Channel | None,
         **extra: Any,
     ) -> Interaction:
+        interaction = self.new_interaction(kind, data, user, channel, **extra)
+        await self.gateway.dispatch("INTERACTION_CREATE", interaction.payload)
+        return interaction
+
+    def new_interaction(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        user: User | None = None,
+        channel: Channel | None = None,
+        **extra: Any,
+    ) -> Interaction:
+        """An interaction the fake knows (its callbacks and followups are answered), not yet
+        dispatched: `_interact` sends it over the gateway; a bench dispatches it itself."""
         user = user or self.member
         channel = channel or self.channel
         interaction_id, token = self.ids(), f"itoken-{secrets.token_urlsafe(24)}"
@@ -270,7 +284,6 @@ class FakeDiscord:
             }
         interaction = Interaction(interaction_id, token, kind, user, channel.id, payload)
         self.interactions[interaction_id] = interaction
-        await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return interaction
 
     def interaction_or_404(self, interaction_id: int, token: str) -> Interaction:

@@ -22,8 +22,8 @@ from bot.run.app import Services, WanBot
 from bot.run.settings import Settings
 from bot.simulator import Simulator
 from storage.connect import open_database
-from tests.fakediscord.model import Message
-from tests.fakediscord.server import FakeDiscord
+from tests.support.fakediscord.model import Message
+from tests.support.fakediscord.server import FakeDiscord
 
 _STATUS_TITLE = re.compile(r"^Video #(\d+) ")
 _RESULT_TEXT = re.compile(r"your video #(\d+) is ready")

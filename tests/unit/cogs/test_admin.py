@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -28,52 +28,16 @@ from bot.run.services import Services
 from bot.run.settings import Settings
 from cogs.admin import AdminCog
 from cogs.admin.texts import NOT_MODERATOR as NOT_MODERATOR_TEXT
-from cogs.errors import report
 from storage.allowances import Period
 from storage.connect import open_database
 from storage.guild_settings import GuildSettings
-from tests.discord_fakes import interaction, member, private_replies
+from tests.support.admin import ALICE, BOB, GUILD, HELPER, MOD, WEDNESDAY, moderator, run, use
+from tests.support.discord_fakes import interaction, member
 
 NOT_MODERATOR = str(NOT_MODERATOR_TEXT)
-GUILD = 10  # the fakes' default guild
-MOD, ALICE, BOB, HELPER = 7, 11, 12, 13
 MOD_ROLE, VIP_ROLE = 500, 600
-WEDNESDAY = datetime(2026, 11, 25, 12, tzinfo=UTC).timestamp()
 
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock(WEDNESDAY)
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, clock: VirtualClock) -> AsyncIterator[WanBot]:
-    settings = Settings(
-        database_path=tmp_path / "bot.sqlite3", cost_per_second_usd=0.1, quota_default_seconds=60
-    )
-    async with (
-        aiohttp.ClientSession() as session,
-        await open_database(settings.database_target()) as db,
-    ):
-        # The client is never called: /videoadmin makes no HTTP requests.
-        client = DashScopeClient(
-            session, api_key=SecretStr("unused"), base_url="http://127.0.0.1:9/api/v1"
-        )
-        services = Services.create(settings, session, db, client, clock=clock)
-        wanbot = WanBot(settings, services)
-        try:
-            yield wanbot
-        finally:
-            await wanbot.close()
-
-
-@pytest.fixture
-def cog(bot: WanBot) -> AdminCog:
-    return AdminCog(bot)
-
-
-def moderator() -> discord.Member:
-    return member(MOD, manage_guild=True)
+pytestmark = pytest.mark.clock_at(WEDNESDAY)  # the `clock` fixture starts then
 
 
 def role(role_id: int) -> discord.Role:
@@ -89,38 +53,6 @@ def channel(channel_id: int) -> discord.TextChannel:
     fake.id = channel_id
     fake.mention = f"<#{channel_id}>"
     return fake
-
-
-async def run(
-    command: app_commands.Command, cog: AdminCog, user: discord.Member | None = None, **options: Any
-) -> str:
-    """Call a command as `user` (the moderator by default); return its replies, all ephemeral."""
-    fake = interaction(user or moderator())
-    try:
-        await command.callback(cog, fake, **options)
-    except WanbotError as error:
-        await report(fake, error)  # what WanTree.on_error does with it
-    replies = private_replies(fake)
-    assert len(replies) == 1, replies
-    return replies[0]
-
-
-async def use(bot: WanBot, user_id: int, seconds: int, *, billed: int | None = None) -> None:
-    """A video as the engine makes it: a job row, a reservation, then the billed seconds."""
-    quotas = bot.services.quotas
-    async with bot.services.db.transaction() as tx:
-        row = await tx.fetch_one(
-            "INSERT INTO jobs (state, guild_id, user_id, model, resolution, duration, request_json,"
-            " created_at, updated_at) VALUES ('queued', ?, ?, 'wan2.7-i2v', '720P', ?, '{}', 0, 0)"
-            " RETURNING id",
-            (GUILD, user_id, seconds),
-        )
-        assert row is not None
-        job_id = int(row[0])
-        await quotas.reserve(tx, guild_id=GUILD, user_id=user_id, seconds=seconds, job_id=job_id)
-    if billed is not None:
-        async with bot.services.db.transaction() as tx:
-            await quotas.commit(tx, job_id=job_id, billed_seconds=billed)
 
 
 async def moderator_rows(bot: WanBot) -> list[tuple[str, int | None, int | None]]:

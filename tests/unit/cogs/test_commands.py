@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from bot.run.app import command_payloads
+from tests.support import ROOT
 
 NAME = re.compile(r"^[-_'\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
 ATTACHMENT, SUB_COMMAND, SUB_COMMAND_GROUP = 11, 1, 2
-ROOT = Path(__file__).parent.parent
 
 
 @pytest.fixture

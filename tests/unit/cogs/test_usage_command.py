@@ -9,61 +9,26 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import aiohttp
 import discord
 import pytest
 from PIL import Image
-from pydantic import SecretStr
 
 from bot import i18n
-from bot.dashscope import DashScopeClient
 from bot.engine.virtual import VirtualClock
 from bot.run.app import WanBot
-from bot.run.services import Services
-from bot.run.settings import Settings
 from cogs import languages
 from cogs.admin import AdminCog
 from cogs.admin import usage as usage_module
-from storage.connect import open_database
-from tests.discord_fakes import interaction, member, private_replies
-from tests.test_admin import ALICE, BOB, GUILD, MOD, WEDNESDAY, moderator, use
+from tests.support.admin import ALICE, BOB, GUILD, MOD, WEDNESDAY, moderator, use
+from tests.support.discord_fakes import interaction, member, private_replies
 
 LAST_WEEK = WEDNESDAY - timedelta(days=7).total_seconds()
 
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock(WEDNESDAY)
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, clock: VirtualClock) -> AsyncIterator[WanBot]:
-    settings = Settings(
-        database_path=tmp_path / "bot.sqlite3", cost_per_second_usd=0.1, quota_default_seconds=60
-    )
-    async with (
-        aiohttp.ClientSession() as session,
-        await open_database(settings.database_target()) as db,
-    ):
-        client = DashScopeClient(
-            session, api_key=SecretStr("unused"), base_url="http://127.0.0.1:9/api/v1"
-        )
-        wanbot = WanBot(settings, Services.create(settings, session, db, client, clock=clock))
-        try:
-            yield wanbot
-        finally:
-            await wanbot.close()
-
-
-@pytest.fixture
-def cog(bot: WanBot) -> AdminCog:
-    return AdminCog(bot)
+pytestmark = pytest.mark.clock_at(WEDNESDAY)  # the `clock` fixture starts then
 
 
 @pytest.fixture

@@ -14,22 +14,15 @@ from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy, TaskStatus
 from bot.domain.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH, MediaType
-from bot.domain.requests import GenerationRequest, MediaItem
 from bot.engine.virtual import VirtualClock
 from bot.media import samples
 from bot.media.probe import probe
 from bot.run.settings import Settings
 from bot.simulator import Simulator
-from tests.conftest import API_KEY, RecordedSleeps
+from tests.support.provider import API_KEY, IMAGE_URL, RecordedSleeps, build
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
-IMAGE_URL = "https://example.com/first.png"
-
-
-def build(model: str, media: dict[MediaType, str], **fields: object) -> GenerationRequest:
-    items = tuple(MediaItem(type=t, url=url) for t, url in media.items())
-    return GenerationRequest.build(model=model, media=items, **fields)
 
 
 def api_requests(simulator: Simulator, path_part: str = "") -> list:

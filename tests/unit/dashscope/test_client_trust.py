@@ -17,8 +17,7 @@ from bot.dashscope.client import UNREADABLE
 from bot.domain.catalog import MediaType
 from bot.domain.errors import InvalidInput
 from bot.simulator import Simulator
-from tests.conftest import API_KEY, RecordedSleeps
-from tests.test_client import IMAGE_URL, build
+from tests.support.provider import API_KEY, IMAGE_URL, RecordedSleeps, build
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.dev.local_cluster import Worker
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DEADLINE_S = 180  # the demo takes ~15–30 s; this is a deadline, not a pace
 
 

@@ -16,7 +16,7 @@ from bot.media.pools import MediaWorkers
 from bot.media.probe import probe_video_file
 from bot.media.samples import make_video
 from storage.jobs import Job, JobState
-from tests.test_video_edit import noisy_video
+from tests.support.media import noisy_video
 
 
 def job(job_id: int, filesize_limit: int | None = None) -> Job:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.domain.catalog import (
@@ -17,8 +15,9 @@ from bot.domain.catalog import (
     combinations_name,
 )
 from bot.i18n import Text
+from tests.support import ROOT
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+README = (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize("name", list(MODELS))

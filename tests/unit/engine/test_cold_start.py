@@ -6,10 +6,7 @@ from dataclasses import replace
 
 from bot.engine.timing import SURE_SAMPLES
 from storage.jobs import JobState
-from tests import test_engine
-from tests.test_engine import ALICE, Rig, video_request
-
-rig = test_engine.rig  # the engine on the simulator in virtual time, shared with test_engine
+from tests.support.engine_rig import ALICE, Rig, video_request
 
 
 def queries(rig: Rig) -> list[object]:

@@ -4,161 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy
-from bot.domain.catalog import MediaType
-from bot.domain.requests import GenerationRequest, MediaItem
-from bot.engine.notifier import Progress
+from bot.dashscope import DashScopeClient, DashScopeError
+from bot.domain.requests import GenerationRequest
 from bot.engine.runner import Engine, EngineConfig, QueueFull
 from bot.engine.timing import SURE_SAMPLES
-from bot.engine.virtual import VirtualClock, drive
+from bot.engine.virtual import drive
 from bot.i18n import Text
-from bot.media.probe import probe_video_file
 from bot.simulator import Simulator, SimulatorConfig
 from storage.allowances import QuotaExceeded
 from storage.connect import open_database
-from storage.database import Database
 from storage.jobs import Job, JobState, JobStore, Requester
 from storage.quotas import QuotaStore
-
-KEY = "sk-engine-test"
-ALICE = Requester(user_id=1, guild_id=10, channel_id=100)
-BOB = Requester(user_id=2, guild_id=10, channel_id=100)
-
-
-def video_request(
-    model: str = "wan2.7-i2v", duration: int = 5, **fields: object
-) -> GenerationRequest:
-    if "kf2v" in model:
-        media = (
-            MediaItem(type=MediaType.FIRST_FRAME, url="https://example.com/a.png"),
-            MediaItem(type=MediaType.LAST_FRAME, url="https://example.com/b.png"),
-        )
-        return GenerationRequest.build(model=model, media=media, **fields)
-    media = (MediaItem(type=MediaType.FIRST_FRAME, url="https://example.com/a.png"),)
-    return GenerationRequest.build(model=model, media=media, duration=duration, **fields)
-
-
-class Crash(BaseException):
-    """Stands for the process dying: nothing after it runs, nothing catches it."""
-
-
-@dataclass
-class RecordingNotifier:
-    """Remembers what it posted, like a channel would, across engine restarts."""
-
-    posted: dict[int, list[int]] = field(default_factory=dict)  # job id -> message ids
-    sizes: dict[int, int] = field(default_factory=dict)
-    failed: dict[int, str] = field(default_factory=dict)
-    updates: list[tuple[int, Progress]] = field(default_factory=list)
-    crash_after_post: bool = False
-    _next_id: int = 1000
-
-    async def progress(self, job: Job, update: Progress) -> None:
-        self.updates.append((job.id, update))
-
-    async def deliver(self, job: Job, video: Path) -> int | None:
-        info = probe_video_file(video)  # what was handed over plays
-        assert info.duration
-        self._next_id += 1
-        self.posted.setdefault(job.id, []).append(self._next_id)
-        self.sizes[job.id] = video.stat().st_size
-        if self.crash_after_post:
-            self.crash_after_post = False
-            raise Crash
-        return self._next_id
-
-    async def fail(self, job: Job, reason: Text) -> None:
-        self.failed[job.id] = str(reason)  # English, as a member set to English reads it
-
-    async def delivered_message(self, job: Job) -> int | None:
-        ids = self.posted.get(job.id)
-        return ids[-1] if ids else None
-
-
-@dataclass
-class Rig:
-    clock: VirtualClock
-    simulator: Simulator
-    db: Database
-    jobs: JobStore
-    quotas: QuotaStore
-    notifier: RecordingNotifier
-    session: aiohttp.ClientSession
-    config: EngineConfig
-    engine: Engine
-
-    def new_engine(self, client: DashScopeClient | None = None) -> Engine:
-        """A fresh engine on the same database, as after a restart."""
-        return Engine(
-            db=self.db,
-            jobs=self.jobs,
-            quotas=self.quotas,
-            client=client or self.client(),
-            notifier=self.notifier,
-            config=self.config,
-            clock=self.clock,
-        )
-
-    def client(self, cls: type[DashScopeClient] = DashScopeClient) -> DashScopeClient:
-        assert self.simulator.base_url
-        return cls(
-            self.session,
-            api_key=SecretStr(KEY),
-            base_url=self.simulator.base_url,
-            retry=RetryPolicy(attempts=3, base_delay=0.0),
-        )
-
-    async def job(self, job_id: int) -> Job:
-        job = await self.jobs.get(job_id)
-        assert job is not None
-        return job
-
-    async def states(self, job_id: int) -> list[JobState]:
-        return [event.to_state for event in await self.jobs.events(job_id)]
-
-    async def ledger_kinds(self, job_id: int) -> list[str]:
-        entries = await self.quotas.ledger(10, limit=1000)
-        return [e.kind for e in sorted(entries, key=lambda e: e.id) if e.job_id == job_id]
-
-    async def finish(self, *job_ids: int, engine: Engine | None = None) -> None:
-        engine = engine or self.engine
-
-        async def done() -> bool:
-            return all([(await self.job(j)).state.is_final for j in job_ids])
-
-        await drive(engine, self.clock, until=done)
-
-
-@pytest.fixture
-async def rig(tmp_path: Path, database_target: str) -> AsyncIterator[Rig]:
-    clock = VirtualClock()
-    simulator = Simulator(
-        SimulatorConfig(pending_seconds=5, running_seconds=60, api_keys=frozenset({KEY})),
-        clock=clock,
-    )
-    await simulator.start()
-    db = await open_database(database_target)
-    jobs = JobStore(db, clock=clock)
-    quotas = QuotaStore(db, default_seconds=600, clock=clock)
-    config = EngineConfig(spool_dir=tmp_path / "spool", max_waiting_per_user=100)
-    async with aiohttp.ClientSession() as session:
-        notifier = RecordingNotifier()
-        rig = Rig(clock, simulator, db, jobs, quotas, notifier, session, config, None)  # type: ignore[arg-type]
-        rig.engine = rig.new_engine()
-        try:
-            yield rig
-        finally:
-            await rig.engine.stop()
-            await db.close()
-            await simulator.close()
+from tests.support.engine_rig import ALICE, BOB, Crash, RecordingNotifier, Rig, video_request
 
 
 async def test_a_job_goes_through_every_state_and_is_charged_once(rig: Rig) -> None:

@@ -13,10 +13,8 @@ from bot.dashscope import DashScopeClient, RetryPolicy, TaskResponse
 from bot.dashscope.models import ACCOUNT_FIELDS
 from bot.engine import failures
 from storage.jobs import JobState
-from tests import test_engine
-from tests.test_engine import ALICE, BOB, Rig, video_request
+from tests.support.engine_rig import ALICE, BOB, Rig, video_request
 
-rig = test_engine.rig  # the engine on the simulator in virtual time, shared with test_engine
 STRANGER_KEY = "sk-another-client"
 
 

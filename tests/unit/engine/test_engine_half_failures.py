@@ -1,8 +1,8 @@
 """One engine when things half-fail: a write that fails once, two unclear submits that only a
 shared prompt could tell apart, rows an upgrade left behind, a post whose answer was lost.
 
-Each test runs on SQLite and PostgreSQL in virtual time against the simulator (tests/test_engine.py's
-rig). Failed writes are injected where the job store writes, as the database would raise them: a
+Each test runs on SQLite and PostgreSQL in virtual time against the simulator (the `rig` fixture,
+tests/support/engine_rig.py). Failed writes are injected where the job store writes, as the database would raise them: a
 connection reset in the middle of one transaction.
 """
 
@@ -21,10 +21,8 @@ from bot.domain.requests import GenerationRequest
 from bot.engine import failures
 from bot.engine.virtual import drive
 from storage.jobs import Job, JobState
-from tests import test_engine
-from tests.test_engine import ALICE, BOB, Rig, video_request
+from tests.support.engine_rig import ALICE, BOB, Rig, video_request
 
-rig = test_engine.rig  # the engine on the simulator in virtual time, shared with test_engine
 STEPS = 400  # enough for any of these jobs; a job the engine lost never ends within it
 
 

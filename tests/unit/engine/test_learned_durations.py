@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from bot.dashscope import DashScopeClient, TaskResponse
 from bot.engine.timing import SURE_SAMPLES
-from tests import test_engine
-from tests.test_cold_start import first_poll_after
-from tests.test_engine import ALICE, Rig, video_request
-
-rig = test_engine.rig  # the engine on the simulator in virtual time, shared with test_engine
+from tests.support.engine_rig import ALICE, Rig, first_poll_after, video_request
 
 KIND = ("wan2.7-i2v", "1080P", 5)  # what video_request() makes
 OFF = 338 * 86_400.0  # the stand-in's clock, 338 days behind the bot's

@@ -13,10 +13,7 @@ from bot.engine.key_state import KeyState
 from bot.engine.virtual import VirtualClock, drive
 from bot.simulator import Simulator
 from storage.jobs import Job, JobState, Requester
-from tests import test_engine
-from tests.test_engine import Rig, video_request
-
-rig = test_engine.rig  # the engine on the simulator in virtual time, shared with test_engine
+from tests.support.engine_rig import Rig, video_request
 
 FLASH = "wan2.6-i2v-flash"
 

@@ -9,23 +9,20 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.spool import sweep_spool
 from bot.media import samples
-from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import JobState, JobStore
 from storage.quotas import QuotaStore
-from tests.test_cluster import WatchedNotifier
-from tests.test_engine import ALICE, video_request
+from tests.support.cluster import WatchedNotifier
+from tests.support.engine_rig import ALICE, video_request
 
 DAY = 86_400.0
 # Every state a job passes through on its way to a delivery, from queued.
@@ -49,12 +46,6 @@ ROUTE = {
     JobState.FAILED: (JobState.SUBMITTING, JobState.RUNNING, JobState.FAILED),
     JobState.CANCELED: (JobState.CANCELED,),
 }
-
-
-@pytest.fixture
-async def db(database_target: str) -> AsyncIterator[Database]:
-    async with await open_database(database_target) as database:
-        yield database
 
 
 async def job_in(db: Database, jobs: JobStore, state: JobState, **changes: object) -> int:

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from bot.net.retry import RetryPolicy, retry
-from tests.conftest import RecordedSleeps
+from tests.support.provider import RecordedSleeps
 
 
 class Flaky(Exception):

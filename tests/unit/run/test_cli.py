@@ -20,7 +20,7 @@ from bot.media.probe import probe
 from bot.run.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, build_parser, run_generate
 from bot.run.settings import Settings
 from bot.simulator import Simulator
-from tests.conftest import API_KEY
+from tests.support.provider import API_KEY
 
 
 @pytest.fixture(scope="module")

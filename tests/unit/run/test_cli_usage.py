@@ -18,8 +18,8 @@ from bot.usage.chart import MEMBER_COLOURS
 from storage.allowances import Period, period_bounds
 from storage.connect import open_database
 from storage.quotas import QuotaStore
-from tests.test_quotas import commit, reserve
-from tests.test_usage_chart import pixels
+from tests.support.media import pixels
+from tests.support.quotas import commit, reserve
 
 GUILD = 1001
 

@@ -16,9 +16,9 @@ from bot.run.cli import main
 from bot.run.settings import Settings
 from storage.connect import open_database
 from storage.pglink import DatabaseUnreachable, DatabaseUrlError
-from tests.conftest import PASSWORD_ROLE, ROLE_PASSWORD, new_postgres_schema, role_url
+from tests.support import ROOT
+from tests.support.postgres import PASSWORD_ROLE, ROLE_PASSWORD, new_postgres_schema, role_url
 
-ROOT = Path(__file__).resolve().parents[1]
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO) ")
 # What a password split by an unencoded / # @ would leave in a host, port or path.
 PIECES = ("Zq9", "Xk7", "Wm3", "Lp5")

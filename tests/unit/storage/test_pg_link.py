@@ -14,17 +14,10 @@ import pytest
 from storage.guild_settings import GuildSettingsStore
 from storage.pglink import DatabaseUnreachable, LinkLimits
 from storage.postgres import PostgresDatabase
-from tests.conftest import new_postgres_schema
-from tests.pgproxy import ProxyFactory
+from tests.support.pgproxy import ProxyFactory
+from tests.support.postgres import SHORT, new_postgres_schema
 
 GUILD = 1234
-SHORT = LinkLimits(
-    connect_seconds=2.0,
-    command_seconds=4.0,
-    statement_seconds=3.5,
-    lock_seconds=3.0,
-    idle_in_transaction_seconds=1.0,
-)
 DEADLINE = 15.0
 
 

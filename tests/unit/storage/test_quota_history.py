@@ -6,32 +6,21 @@ Each test runs on SQLite and on PostgreSQL (the `database_target` fixture).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
 
 from bot.engine.virtual import VirtualClock
-from storage.connect import open_database
 from storage.database import Database
 from storage.quota_history import DayUsage
 from storage.quotas import QuotaStore
-from tests.test_quotas import ALICE, BOB, GUILD, MOD, commit, refund, reserve, utc
+from tests.support.quotas import ALICE, BOB, GUILD, MOD, commit, refund, reserve, utc
 
 CAROL = 13
 MONDAY = utc(2026, 11, 23)
 NEXT_MONDAY = utc(2026, 11, 30)
 
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock(MONDAY)
-
-
-@pytest.fixture
-async def db(database_target: str) -> AsyncIterator[Database]:
-    async with await open_database(database_target) as database:
-        yield database
+pytestmark = pytest.mark.clock_at(MONDAY)  # the `clock` fixture starts then
 
 
 @pytest.fixture

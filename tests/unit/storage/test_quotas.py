@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 
 import pytest
 
@@ -14,86 +13,22 @@ from bot.domain.errors import InvalidInput
 from bot.engine.virtual import VirtualClock
 from bot.i18n import ENGLISH, Text
 from cogs import render
-from storage.allowances import Allowance, Period, QuotaExceeded, period_bounds
+from storage.allowances import Period, QuotaExceeded, period_bounds
 from storage.connect import open_database
-from storage.database import Database, IntegrityError, Transaction
+from storage.database import Database, IntegrityError
 from storage.quotas import QuotaStore
-
-GUILD = 1001
-ALICE, BOB = 11, 12
-MOD = 99
-
-
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> float:
-    return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
-
+from tests.support.quotas import ALICE, BOB, GUILD, MOD, commit, insert_job, refund, reserve, utc
 
 # A Wednesday; the week renews on Monday 30 Nov 2026, the month on Tuesday 1 Dec.
 WEDNESDAY = utc(2026, 11, 25, 12)
 NEXT_MONDAY = utc(2026, 11, 30)
 
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock(WEDNESDAY)
-
-
-@pytest.fixture
-async def db(database_target: str) -> AsyncIterator[Database]:
-    async with await open_database(database_target) as database:
-        yield database
+pytestmark = pytest.mark.clock_at(WEDNESDAY)  # the `clock` fixture starts then
 
 
 @pytest.fixture
 def store(db: Database, clock: VirtualClock) -> QuotaStore:
     return QuotaStore(db, default_seconds=60, clock=clock)
-
-
-async def insert_job(tx: Transaction, user_id: int, guild_id: int | None = GUILD) -> int:
-    """Insert the smallest job row the reservation's foreign key needs."""
-    row = await tx.fetch_one(
-        "INSERT INTO jobs (state, guild_id, user_id, model, resolution, duration, request_json,"
-        " created_at, updated_at) VALUES ('queued', ?, ?, 'wan2.2-i2v-flash', '480P', 5, '{}', 0, 0)"
-        " RETURNING id",
-        (guild_id, user_id),
-    )
-    assert row is not None
-    return int(row[0])
-
-
-async def reserve(
-    db: Database,
-    store: QuotaStore,
-    user_id: int,
-    seconds: int,
-    *,
-    guild_id: int | None = GUILD,
-    role_ids: Sequence[int] = (),
-    exempt: bool = False,
-) -> tuple[int, Allowance]:
-    """Queue a job and reserve for it in one transaction, as the engine does."""
-    async with db.transaction() as tx:
-        job_id = await insert_job(tx, user_id, guild_id)
-        allowance = await store.reserve(
-            tx,
-            guild_id=guild_id,
-            user_id=user_id,
-            role_ids=role_ids,
-            seconds=seconds,
-            job_id=job_id,
-            exempt=exempt,
-        )
-    return job_id, allowance
-
-
-async def commit(db: Database, store: QuotaStore, job_id: int, billed: int) -> bool:
-    async with db.transaction() as tx:
-        return await store.commit(tx, job_id=job_id, billed_seconds=billed)
-
-
-async def refund(db: Database, store: QuotaStore, job_id: int, reason: str = "failed") -> bool:
-    async with db.transaction() as tx:
-        return await store.refund(tx, job_id=job_id, reason=reason)
 
 
 async def remaining(store: QuotaStore, user_id: int = ALICE, role_ids: Sequence[int] = ()) -> int:

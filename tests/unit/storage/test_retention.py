@@ -8,7 +8,6 @@ batches, and at most one walk an hour. Each test runs on SQLite and on PostgreSQ
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,29 +21,19 @@ from bot.engine.virtual import VirtualClock
 from bot.run.settings import Settings
 from bot.usage.report import PeriodUsage, period_ledger, period_usage
 from storage.allowances import LedgerEntry, Period
-from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import JobState, JobStore, Requester
 from storage.quotas import QuotaStore
 from storage.retention import DAY, HOUR, Retention, cutoffs, shown_since
-from tests.test_engine import RecordingNotifier, video_request
-from tests.test_quotas import utc
+from tests.support.engine_rig import RecordingNotifier, video_request
+from tests.support.quotas import utc
 
 NOW = utc(2027, 3, 15, 12)  # a Monday in March: last month began 1 Feb, 42.5 days earlier
 GUILD = 5001
 ALICE = Requester(user_id=11, guild_id=GUILD, channel_id=100)
 PATH = (JobState.SUBMITTING, JobState.PENDING, JobState.RUNNING, JobState.DOWNLOADING)
 
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock(NOW)
-
-
-@pytest.fixture
-async def db(database_target: str) -> AsyncIterator[Database]:
-    async with await open_database(database_target) as database:
-        yield database
+pytestmark = pytest.mark.clock_at(NOW)  # the `clock` fixture starts then
 
 
 @dataclass

@@ -16,8 +16,8 @@ from storage.jobs import JobState, JobStore
 from storage.postgres import PostgresDatabase
 from storage.quotas import QuotaStore
 from storage.transfer import TABLES, NotEmpty, copy_database
-from tests.conftest import new_postgres_schema
-from tests.test_engine import ALICE, BOB, video_request
+from tests.support.engine_rig import ALICE, BOB, video_request
+from tests.support.postgres import new_postgres_schema
 
 GUILD = 10
 

@@ -31,6 +31,7 @@ from bot.usage.chart import (
 from bot.usage.fonts import ChartFonts, fonts_for
 from storage.allowances import Period, UsageReport
 from storage.quota_history import DayUsage
+from tests.support.media import pixels
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC).timestamp()
 DAY = 86_400
@@ -93,14 +94,6 @@ def render(days: list[DayUsage], lang: Language = ENGLISH, **options: object) ->
         cost_per_second=0.1,
         lang=lang,
     )
-
-
-def pixels(png: bytes, colour: str) -> int:
-    """How many pixels have exactly this colour."""
-    wanted = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    counts = image.getcolors(maxcolors=image.width * image.height) or []
-    return sum(count for count, found in counts if found == wanted)
 
 
 def test_the_chart_is_a_png_sized_for_discord() -> None:
