@@ -6,21 +6,11 @@ from dataclasses import replace
 
 from bot.engine.timing import SURE_SAMPLES
 from storage.jobs import JobState
-from tests.support.engine_rig import ALICE, Rig, video_request
+from tests.support.engine_rig import ALICE, Rig, first_poll_after, video_request
 
 
 def queries(rig: Rig) -> list[object]:
     return [r for r in rig.simulator.requests if r.method == "GET" and "/tasks/" in r.path]
-
-
-async def first_poll_after(rig: Rig) -> float:
-    job = await rig.engine.enqueue(video_request(), ALICE)
-    await rig.engine.step()
-    submitted = rig.clock.now
-    due = await rig.engine.step()
-    assert (await rig.job(job.id)).state is JobState.PENDING
-    assert due is not None
-    return due - submitted
 
 
 async def test_a_task_far_faster_than_the_guess_is_seen_within_half_its_time(rig: Rig) -> None:
