@@ -1,7 +1,7 @@
 """Time from an INTERACTION_CREATE to its defer arriving at Discord, while 20 big downloads run.
 
 Set-up. The real bot (`WanBot`, its cogs, its engine and notifier, built with `Services.create`)
-logs in to a fake Discord REST (bench/fake_rest.py) in another process, via
+logs in to the fake Discord (tests/support/fakediscord/process.py) in another process, via
 `discord.http.Route.BASE`. Attachments come from a slow loopback CDN in a third process. First, 20
 `/video continue` interactions are dispatched whose clips are 20 MB each, served at 1 MiB/s, so
 that for the next ~20 s the bot is receiving 20 downloads at once (about 20 MiB/s through its
@@ -39,7 +39,6 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 from benchlib import percentile  # noqa: E402
-from fake_rest import APPLICATION_ID, GUILD_ID, channel_json, point_discord_at, spawn  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
 from bot.dashscope import DashScopeClient  # noqa: E402
@@ -47,6 +46,7 @@ from bot.run.app import Services, WanBot  # noqa: E402
 from bot.run.settings import Settings  # noqa: E402
 from bot.simulator import Simulator  # noqa: E402
 from storage.connect import open_database  # noqa: E402
+from tests.support.fakediscord.process import point_discord_at, spawn  # noqa: E402
 
 MB = 1024 * 1024
 BACKGROUND = 20
@@ -54,84 +54,18 @@ BACKGROUND_SIZE = 20 * MB
 CDN_RATE = 1 * MB  # bytes per second per download
 SAMPLES = 200
 GAP_S = 0.05
-CHANNEL_ID = 1_300_000_000_000_000_000
 
 
-class Ids:
-    def __init__(self) -> None:
-        self._next = 1_400_000_000_000_000_000
-
-    def __call__(self) -> int:
-        self._next += 1
-        return self._next
-
-
-def interaction_payload(ids: Ids, user_id: int, url: str, size: int) -> dict[str, Any]:
-    """A guild INTERACTION_CREATE for `/video continue clip:<attachment>`."""
-    attachment_id = str(ids())
-    user = {
-        "id": str(user_id),
-        "username": f"member{user_id}",
-        "discriminator": "0",
-        "global_name": None,
-        "avatar": None,
-        "bot": False,
-        "public_flags": 0,
-    }
-    return {
-        "id": str(ids()),
-        "application_id": str(APPLICATION_ID),
-        "type": 2,
-        "token": f"itoken-{ids()}",
-        "version": 1,
-        "guild_id": str(GUILD_ID),
-        "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
-        "guild_locale": "en-US",
-        "channel_id": str(CHANNEL_ID),
-        "channel": channel_json(CHANNEL_ID),
-        "member": {
-            "user": user,
-            "roles": [],
-            "joined_at": "2026-01-01T00:00:00+00:00",
-            "deaf": False,
-            "mute": False,
-            "flags": 0,
-            "nick": None,
-            "avatar": None,
-            "pending": False,
-            "permissions": "2147483647",
-        },
-        "app_permissions": "2147483647",
-        "locale": "en-US",
-        "entitlements": [],
-        "attachment_size_limit": 10 * MB,
-        "context": 0,
-        "authorizing_integration_owners": {"0": str(GUILD_ID)},
-        "data": {
-            "id": str(ids()),
-            "name": "video",
-            "type": 1,
-            "options": [
-                {
-                    "name": "continue",
-                    "type": 1,
-                    "options": [{"name": "clip", "type": 11, "value": attachment_id}],
-                }
-            ],
-            "resolved": {
-                "attachments": {
-                    attachment_id: {
-                        "id": attachment_id,
-                        "filename": "clip.mp4",
-                        "size": size,
-                        "url": url,
-                        "proxy_url": url,
-                        "content_type": "video/mp4",
-                    }
-                }
-            },
-        },
-    }
+async def interaction_payload(
+    session: aiohttp.ClientSession, rest_url: str, url: str, size: int
+) -> dict[str, Any]:
+    """A new member's guild INTERACTION_CREATE for `/video continue clip:<attachment>`, made by
+    the fake (which then answers its callback), for the bench to dispatch itself."""
+    attachment = {"filename": "clip.mp4", "size": size, "url": url, "content_type": "video/mp4"}
+    body = {"command": "video", "subcommand": "continue", "attachments": {"clip": attachment}}
+    async with session.post(f"{rest_url}/_bench/slash", json=body) as answer:
+        payload: dict[str, Any] = await answer.json()
+    return payload
 
 
 async def measure(rest_url: str, cdn_url: str) -> dict[str, Any]:
@@ -145,7 +79,6 @@ async def measure(rest_url: str, cdn_url: str) -> dict[str, Any]:
         heartbeat_path=folder / "heartbeat",
         quota_default_seconds=10**6,
     )
-    ids = Ids()
     dispatched: dict[str, float] = {}
     try:
         async with (
@@ -155,17 +88,19 @@ async def measure(rest_url: str, cdn_url: str) -> dict[str, Any]:
             assert simulator.base_url
             client = DashScopeClient(session, api_key=SecretStr("k"), base_url=simulator.base_url)
             bot = WanBot(settings, Services.create(settings, session, db, client))
-            await bot.login("bench-token")  # the fake's /users/@me; setup_hook starts the engine
+            async with session.get(f"{rest_url}/_bench/info") as answer:
+                token = (await answer.json())["token"]
+            await bot.login(token)  # the fake's /users/@me; setup_hook starts the engine
             state = bot._connection  # the gateway's own entry point, on purpose
             try:
                 for index in range(BACKGROUND):
                     url = f"{cdn_url}/attachments/{BACKGROUND_SIZE}/background-{index}.mp4"
-                    payload = interaction_payload(ids, 10_000 + index, url, BACKGROUND_SIZE)
+                    payload = await interaction_payload(session, rest_url, url, BACKGROUND_SIZE)
                     state.parse_interaction_create(payload)  # type: ignore[arg-type]
                 await asyncio.sleep(1.0)  # let all 20 downloads begin
                 for index in range(SAMPLES):
                     url = f"{cdn_url}/attachments/0/sample-{index}.mp4"
-                    payload = interaction_payload(ids, 20_000 + index, url, BACKGROUND_SIZE)
+                    payload = await interaction_payload(session, rest_url, url, BACKGROUND_SIZE)
                     dispatched[payload["id"]] = time.monotonic()
                     state.parse_interaction_create(payload)  # type: ignore[arg-type]
                     await asyncio.sleep(GAP_S)
@@ -197,7 +132,7 @@ async def measure(rest_url: str, cdn_url: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    with spawn("rest") as rest_url, spawn("cdn", "--rate", str(CDN_RATE)) as cdn_url:
+    with spawn("discord") as rest_url, spawn("cdn", "--rate", str(CDN_RATE)) as cdn_url:
         result = asyncio.run(measure(rest_url, cdn_url))
     acks = result["acks"]
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")

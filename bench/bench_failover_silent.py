@@ -4,7 +4,7 @@ request at the provider.
 A SIGKILLed process closes its sockets, and PostgreSQL frees its lock at once (bench_failover.py).
 A machine that loses power or its network closes nothing: its sessions stay open, and with them the
 scheduler's advisory lock. Here each of two `python -m bot worker --output-dir` processes reaches
-PostgreSQL through a fault-injecting TCP proxy of its own (tests/pgproxy.py). To silence the
+PostgreSQL through a fault-injecting TCP proxy of its own (tests/support/pgproxy.py). To silence the
 scheduler, its proxy black-holes every connection (no FIN, no RST: PostgreSQL's keepalive probes
 are answered by the proxy's kernel, as by any middlebox) and the process is stopped (SIGSTOP). The
 standby finds the scheduler's term lapsed on the database's clock (WANBOT_LEASE_SECONDS, 20 s by
@@ -40,7 +40,7 @@ from bench_failover import ARRIVAL_S, HOSTS, take_turns
 from benchlib import report, report_header
 
 from bot.dev.local_cluster import Worker, throwaway_postgres
-from tests.pgproxy import PgProxy
+from tests.support.pgproxy import PgProxy
 
 KILLS = 3
 

@@ -10,8 +10,8 @@ What is measured, each part in a fresh process so one does not hide or inflate t
     thread samples RSS every 2 ms instead). `download_rss_growth_mb` is the peak minus before.
 (b) queue: 10,000 jobs (1,000 users × 10, over 100 channels) are enqueued into an Engine on a
     real SQLite file (WAL), with no submission (the engine is never stepped), and with the real
-    notifier (cogs.notifier.DiscordNotifier) on a discord.py Client logged in to a fake Discord
-    REST in another process (bench/fake_rest.py): each enqueue posts the job's status message
+    notifier (cogs.notifier.DiscordNotifier) on a discord.py Client logged in to the fake Discord
+    in another process (tests/support/fakediscord/process.py): each enqueue posts the job's status message
     through discord.py's HTTP client (fetching the channel first, as the bot does when it is not
     cached) and the notifier keeps that message to edit later. Reported: the enqueue rate (per
     1,000 and for all 10,000), the absolute RSS after, the growth over the baseline taken after
@@ -52,7 +52,6 @@ CHUNK = b"\0" * MB
 QUEUED_JOBS = 10_000
 QUEUE_USERS = 1_000
 CHANNELS = 100
-CHANNEL_BASE = 1_300_000_000_000_000_000
 
 
 # -- the server (its own process) ----------------------------------------------------------------
@@ -70,11 +69,12 @@ async def serve_big_body() -> None:
         await response.write_eof()
         return response
 
-    from fake_rest import serve
+    from tests.support.fakediscord.process import serve
 
     app = web.Application()
     app.router.add_get("/result.mp4", result)
     await serve(app)
+    await asyncio.Event().wait()
 
 
 @contextlib.contextmanager
@@ -162,21 +162,26 @@ async def measure_download() -> None:
 
 async def measure_queue() -> None:
     import discord
-    from fake_rest import point_discord_at, spawn
 
     from cogs.notifier import DiscordNotifier
+    from tests.support.fakediscord.process import point_discord_at, spawn
 
     baseline = rss_bytes()  # after imports, before the database, the client or the engine exist
     with (
-        spawn("rest") as rest_url,
+        spawn("discord") as rest_url,
         tempfile.TemporaryDirectory(prefix="wanbot-bench-") as tmp,
     ):
         point_discord_at(rest_url)
+        async with aiohttp.ClientSession() as setup:
+            async with setup.get(f"{rest_url}/_bench/info") as answer:
+                token = (await answer.json())["token"]
+            async with setup.post(f"{rest_url}/_bench/channels", json={"count": CHANNELS}) as made:
+                channels: list[int] = await made.json()
         db = await open_database(Path(tmp) / "wanbot.sqlite3")
         jobs = JobStore(db)
         # As WanBot is built: guild events only, no message cache.
         client = discord.Client(intents=discord.Intents(guilds=True), max_messages=None)
-        await client.login("bench-token")  # GET /users/@me and the application, from the fake
+        await client.login(token)  # GET /users/@me and the application, from the fake
         notifier = DiscordNotifier(client, jobs)
         async with aiohttp.ClientSession() as session:
             engine = Engine(
@@ -201,7 +206,7 @@ async def measure_queue() -> None:
                 requester = Requester(
                     user_id=1 + index % QUEUE_USERS,
                     guild_id=1,
-                    channel_id=CHANNEL_BASE + index % CHANNELS,
+                    channel_id=channels[index % CHANNELS],
                 )
                 last = await engine.enqueue(request, requester)  # posts its status message
                 if (index + 1) % 1000 == 0:

@@ -1,7 +1,7 @@
 """A machine goes silent inside a write transaction: how long do the other machines' writes wait?
 
 Two "machines" share one PostgreSQL database, each through its own fault-injecting TCP proxy
-(tests/pgproxy.py), each with its own `PostgresDatabase` pool and the PRODUCTION link limits
+(tests/support/pgproxy.py), each with its own `PostgresDatabase` pool and the PRODUCTION link limits
 (`LinkLimits()`). In each round the silent machine starts a settings change; the moment its
 write-lock statement has run, its proxy black-holes everything (no FIN, no RST: a power cut).
 Then the healthy machine makes WRITERS settings changes at once, for different servers.
@@ -42,7 +42,7 @@ from benchlib import report, report_header
 from storage.guild_settings import GuildSettingsStore
 from storage.pglink import LinkLimits
 from storage.postgres import PostgresDatabase
-from tests.pgproxy import PgProxy
+from tests.support.pgproxy import PgProxy
 
 ROUNDS = 5
 WRITERS = 4

@@ -261,7 +261,7 @@ async def main() -> None:
     print(
         "# figures are medians of the runs. peak_queries_per_s_at_provider is also a guarantee:"
         " every poll, list and cancel holds a place in one 18/s window from its send until a"
-        " second after its answer (tests/test_query_budget.py); here it is the simulator's own"
+        " second after its answer (tests/unit/engine/test_query_budget.py); here it is the simulator's own"
         " count, per account, on arrival.",
         flush=True,
     )

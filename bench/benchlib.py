@@ -1,4 +1,5 @@
-"""What the benchmarks share: the report lines, an engine rig on the simulator, small statistics.
+"""What the benchmarks share: the report lines, the tests' engine rig on the simulator
+(tests/support/engine_rig.py), small statistics.
 
 Every benchmark prints plain `name: value` lines; `run_all.py` collects them into the summary.
 """
@@ -10,28 +11,24 @@ import math
 import os
 import platform
 import shlex
+import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
-from pydantic import SecretStr
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `tests.support` (and this tree's `bot`) for every bench
 
-from bot.dashscope import DashScopeClient, RetryPolicy
-from bot.domain.catalog import MediaType
-from bot.domain.jobs import Job
-from bot.domain.requests import GenerationRequest, MediaItem
-from bot.engine.key_ring import DashScopeKey, KeyRing
-from bot.engine.notifier import Progress
-from bot.engine.runner import Engine, EngineConfig
-from bot.engine.virtual import VirtualClock
-from bot.simulator import Simulator, SimulatorConfig
-from storage.connect import open_database
-from storage.database import Database
-from storage.jobs import JobStore
-from storage.quotas import QuotaStore
+from bot.domain.catalog import MediaType  # noqa: E402
+from bot.domain.requests import GenerationRequest, MediaItem  # noqa: E402
+from bot.engine.runner import EngineConfig  # noqa: E402
+from bot.engine.virtual import VirtualClock  # noqa: E402
+from bot.simulator import Simulator, SimulatorConfig  # noqa: E402
+from tests.support.engine_rig import NullNotifier, Rig  # noqa: E402
+from tests.support.engine_rig import engine_rig as shared_engine_rig  # noqa: E402
 
 API_KEY = "sk-bench"
 VIRTUAL_CLOCK = (
@@ -93,38 +90,6 @@ def video_request(
     )
 
 
-class NullNotifier:
-    """Accepts every update and delivery and keeps nothing (no memory grows with jobs)."""
-
-    def __init__(self) -> None:
-        self._next_id = 0
-
-    async def progress(self, job: Job, update: Progress) -> None:
-        return None
-
-    async def deliver(self, job: Job, video: Path) -> int | None:
-        self._next_id += 1
-        return self._next_id
-
-    async def fail(self, job: Job, reason: str) -> None:
-        return None
-
-    async def delivered_message(self, job: Job) -> int | None:
-        return None
-
-
-@dataclass
-class Rig:
-    """An engine on a real SQLite file, talking to the simulator over loopback, on one clock."""
-
-    clock: VirtualClock | Callable[[], float]  # virtual unless a bench asks for the wall clock
-    simulator: Simulator
-    db: Database
-    jobs: JobStore
-    quotas: QuotaStore
-    engine: Engine
-
-
 @contextlib.asynccontextmanager
 async def engine_rig(
     workdir: Path,
@@ -134,52 +99,22 @@ async def engine_rig(
     quota_seconds: int = 10**7,
     clock: Callable[[], float] | None = None,
     keys: int = 1,
-) -> AsyncIterator[Rig]:
-    """Start the simulator and an engine sharing one clock: a new VirtualClock (the pattern of
-    test_engine.py) unless `clock` is given (e.g. `time.time` for wall-clock benches). With
-    `keys` above 1, the engine has that many DashScope keys, each an account of its own at the
-    simulator (which then accepts any key)."""
-    clock = clock or VirtualClock()
-    simulator = Simulator(simulator_config, clock=clock)
-    await simulator.start()
-    db = await open_database(workdir / "wanbot.sqlite3")
-    jobs = JobStore(db, clock=clock)
-    quotas = QuotaStore(db, default_seconds=quota_seconds, clock=clock)
-    try:
-        async with aiohttp.ClientSession() as session:
-            assert simulator.base_url
-            clients = [
-                DashScopeClient(
-                    session,
-                    api_key=SecretStr(API_KEY if keys == 1 else f"{API_KEY}-{number}"),
-                    base_url=simulator.base_url,
-                    retry=RetryPolicy(attempts=3, base_delay=0.0),
-                )
-                for number in range(1, keys + 1)
-            ]
-            ring = (
-                KeyRing.single(clients[0])
-                if keys == 1
-                else KeyRing(
-                    [DashScopeKey(f"key{n}", c) for n, c in enumerate(clients, start=1)], jobs=jobs
-                )
-            )
-            engine = Engine(
-                db=db,
-                jobs=jobs,
-                quotas=quotas,
-                keys=ring,
-                notifier=NullNotifier(),
-                config=engine_config(workdir / "spool"),
-                clock=clock,
-            )
-            try:
-                yield Rig(clock, simulator, db, jobs, quotas, engine)
-            finally:
-                await engine.stop()
-    finally:
-        await db.close()
-        await simulator.close()
+) -> AsyncIterator[Rig[NullNotifier]]:
+    """The tests' engine rig (tests/support/engine_rig.py) on a SQLite file in `workdir`, with a
+    notifier that keeps nothing: a new VirtualClock unless `clock` is given (e.g. `time.time` for
+    wall-clock benches). With `keys` above 1, the engine has that many DashScope keys, each an
+    account of its own at the simulator (which then accepts any key)."""
+    async with shared_engine_rig(
+        str(workdir / "wanbot.sqlite3"),
+        simulator_config,
+        engine_config(workdir / "spool"),
+        NullNotifier(),
+        quota_seconds=quota_seconds,
+        clock=clock,
+        keys=keys,
+        api_key=API_KEY,
+    ) as rig:
+        yield rig
 
 
 def task_polls(simulator: Simulator) -> dict[str, list[float]]:

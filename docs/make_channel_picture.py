@@ -1,6 +1,6 @@
 """Make docs/bot-at-work.png: the bot at work in a channel, drawn from the fake Discord's messages.
 
-Runs the real bot (discord.py's gateway and REST against tests/fakediscord, the built-in DashScope
+Runs the real bot (discord.py's gateway and REST against tests/support/fakediscord, the built-in DashScope
 simulator), has a member ask `/video animate` with a picture and a prompt, waits until the video is
 posted, then draws what the channel holds: the command's use, the status message as the bot last
 edited it, and the video replying to it (its first frame, as the simulator made it from the
@@ -30,8 +30,8 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 from bot.media import samples  # noqa: E402
 from bot.media.probe import check_media  # noqa: E402
 from bot.simulator import Simulator, SimulatorConfig  # noqa: E402
-from tests.fakediscord import FakeDiscord, Message  # noqa: E402
-from tests.fakediscord.wanbot import (  # noqa: E402
+from tests.support.fakediscord import FakeDiscord, Message  # noqa: E402
+from tests.support.fakediscord.wanbot import (  # noqa: E402
     fast_settings,
     result_messages,
     running_bot,
@@ -44,9 +44,7 @@ WIDTH = 900
 BACKGROUND, EMBED, TEXT, MUTED, NAME = "#313338", "#2b2d31", "#dbdee1", "#949ba4", "#f2f3f5"
 BLURPLE, BUTTON = "#5865f2", "#4e5058"
 PROMPT = "a paper boat drifting on a calm lake at sunset"
-LABEL = (
-    "Drawn from the fake Discord's messages (tests/fakediscord) after a real run; not a screenshot."
-)
+LABEL = "Drawn from the fake Discord's messages (tests/support/fakediscord) after a real run; not a screenshot."
 
 
 def font(size: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:

@@ -1,18 +1,18 @@
-"""Shared fixtures: the simulator on loopback with a clock the test drives, a client for it, and
-a database on each backend (a SQLite file; a schema of its own on a PostgreSQL server the tests
-start themselves with `pgserver`, once per session).
+"""Fixtures every level of the tests uses (tests/unit, tests/integration, tests/e2e add their own):
+the simulator on loopback with a clock the test drives, a client for it, a database on each
+backend (a SQLite file; a schema of its own on a PostgreSQL server the tests start themselves with
+`pgserver`, once per session), and the engine rig on both. What tests share besides fixtures is in
+tests/support/.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import itertools
 import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import aiohttp
 import asyncpg
@@ -20,22 +20,16 @@ import pytest
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient, RetryPolicy
+from bot.engine.runner import EngineConfig
 from bot.engine.virtual import VirtualClock
 from bot.media.probe import check_media
 from bot.simulator import Simulator, SimulatorConfig
-from tests.pgproxy import PgProxy, ProxyFactory
-
-API_KEY = "sk-test-0123456789abcdef"
-
-
-class RecordedSleeps:
-    """Stands in for asyncio.sleep in retry loops: records each delay and returns at once."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
+from storage.connect import open_database
+from storage.database import Database
+from tests.support.engine_rig import KEY, RecordingNotifier, Rig, engine_rig
+from tests.support.pgproxy import PgProxy, ProxyFactory
+from tests.support.postgres import PASSWORD_ROLE, ROLE_PASSWORD, new_postgres_schema
+from tests.support.provider import API_KEY, RecordedSleeps
 
 
 @pytest.fixture(autouse=True)
@@ -64,12 +58,6 @@ def postgres_server() -> Iterator[str]:
         yield server.get_uri()
     finally:
         server.cleanup()
-
-
-# A role that must give its password (pgserver trusts every local connection otherwise), with
-# every character a URL or a shell treats specially.
-PASSWORD_ROLE = "wanbot_pw"
-ROLE_PASSWORD = "Zq9/Xk7#Wm3@:%?& Lp5"
 
 
 @pytest.fixture(scope="session")
@@ -109,27 +97,6 @@ def password_server(postgres_server: str) -> str:
     return postgres_server
 
 
-def role_url(schema_url: str, *, password: str | None = None) -> str:
-    """`schema_url` (from new_postgres_schema) as PASSWORD_ROLE, with `password` percent-encoded
-    in it if given."""
-    userinfo = PASSWORD_ROLE + (f":{quote(password, safe='')}" if password is not None else "")
-    return schema_url.replace("postgresql://postgres:@", f"postgresql://{userinfo}@", 1)
-
-
-_schemas = itertools.count(1)
-
-
-async def new_postgres_schema(server_url: str) -> str:
-    """A URL whose connections see only a new, empty schema of the test server."""
-    schema = f"test_{next(_schemas)}"
-    connection = await asyncpg.connect(server_url)
-    try:
-        await connection.execute(f"CREATE SCHEMA {schema}")
-    finally:
-        await connection.close()
-    return f"{server_url}&search_path={schema}"
-
-
 @pytest.fixture
 async def pg_proxy() -> AsyncIterator[ProxyFactory]:
     """Make a fault-injecting TCP proxy in front of a PostgreSQL URL (one per "machine");
@@ -156,8 +123,11 @@ async def database_target(request: pytest.FixtureRequest, tmp_path: Path) -> str
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
+def clock(request: pytest.FixtureRequest) -> VirtualClock:
+    """A clock the test moves, starting at the moment a module names with
+    `pytestmark = pytest.mark.clock_at(moment)`, or at VirtualClock's own start."""
+    start = request.node.get_closest_marker("clock_at")
+    return VirtualClock(start.args[0]) if start else VirtualClock()
 
 
 @pytest.fixture
@@ -200,3 +170,19 @@ def client(
         timeout=aiohttp.ClientTimeout(total=None, connect=2, sock_read=0.5),
         sleep=sleeps,
     )
+
+
+@pytest.fixture
+async def db(database_target: str) -> AsyncIterator[Database]:
+    """The database at `database_target`, opened (migrated) and closed after the test."""
+    async with await open_database(database_target) as database:
+        yield database
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, database_target: str) -> AsyncIterator[Rig]:
+    """The engine on the simulator in virtual time, on each backend (tests/support/engine_rig.py)."""
+    simulator = SimulatorConfig(pending_seconds=5, running_seconds=60, api_keys=frozenset({KEY}))
+    config = EngineConfig(spool_dir=tmp_path / "spool", max_waiting_per_user=100)
+    async with engine_rig(database_target, simulator, config, RecordingNotifier()) as made:
+        yield made

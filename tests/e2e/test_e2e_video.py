@@ -1,0 +1,133 @@
+"""Every /video mode end to end: discord.py's real gateway and HTTP code, the fake Discord, the simulator.
+
+A real WanBot logs in to the fake; the test dispatches INTERACTION_CREATE as Discord would and
+then checks what a member sees: a private deferred reply, one status message per job that is
+edited to "Done", one video posted as a reply to it (a playable mp4), and quota charged once.
+Every body the bot sends is checked against Discord's OpenAPI spec (see tests/support/fakediscord/spec.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.media.probe import probe_video_file
+from tests.support.e2e import job_of, ledger, media, submits
+from tests.support.fakediscord import FakeDiscord, Interaction, Message
+from tests.support.fakediscord.model import EPHEMERAL
+from tests.support.fakediscord.wanbot import (
+    RunningBot,
+    result_messages,
+    status_messages,
+    status_text,
+)
+
+
+@dataclass(frozen=True)
+class Mode:
+    subcommand: str
+    files: dict[str, str]  # option name -> sample file name
+    model: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+MODES = {
+    "animate": Mode("animate", {"image": "first.png"}, "wan2.7-i2v", {"prompt": "A sunrise"}),
+    "animate+audio": Mode(
+        "animate", {"image": "first.png", "audio": "voice.wav"}, "wan2.7-i2v", {"duration": 3}
+    ),
+    "interpolate": Mode("interpolate", {"first": "first.png", "last": "last.png"}, "wan2.7-i2v"),
+    "continue": Mode("continue", {"clip": "clip.mp4"}, "wan2.7-i2v", {"duration": 6}),
+    "continue+last": Mode("continue", {"clip": "clip.mp4", "last_frame": "last.png"}, "wan2.7-i2v"),
+    "effect": Mode("effect", {"image": "first.png"}, "wanx2.1-kf2v-plus", {"template": "mech1"}),
+    "flash": Mode(
+        "animate", {"image": "first.png"}, "wan2.6-i2v-flash", {"model": "wan2.6-i2v-flash"}
+    ),
+    "kf2v": Mode(
+        "interpolate",
+        {"first": "first.png", "last": "last.png"},
+        "wan2.2-kf2v-flash",
+        {"model": "wan2.2-kf2v-flash", "resolution": "480P"},
+    ),
+}
+
+
+async def finished(fake: FakeDiscord, job_id: int) -> tuple[list[Message], list[Message]]:
+    """Wait until the job's video is posted and its status says Done; return both lists."""
+
+    def done() -> bool:
+        return bool(result_messages(fake, job_id)) and any(
+            status_text(m) == "Done" for m in status_messages(fake, job_id)
+        )
+
+    await fake.wait_for(done, within=20, what=f"video #{job_id} delivered")
+    return status_messages(fake, job_id), result_messages(fake, job_id)
+
+
+def assert_private_deferral(interaction: Interaction) -> None:
+    """The first answer is a deferral ("thinking…", only for the member); so is every reply."""
+    assert interaction.callbacks[0]["type"] == 5, interaction.callbacks
+    assert interaction.callbacks[0]["data"]["flags"] & EPHEMERAL
+    assert interaction.replies and all(m.ephemeral for m in interaction.replies)
+
+
+@pytest.mark.parametrize("name", list(MODES))
+async def test_every_mode_end_to_end(name: str, wanbot: RunningBot, tmp_path: Path) -> None:
+    mode, fake, simulator = MODES[name], wanbot.fake, wanbot.simulator
+    uploads = {
+        option: fake.upload(filename, *media(filename)) for option, filename in mode.files.items()
+    }
+    interaction = await fake.slash("video", mode.subcommand, **uploads, **mode.options)
+    await fake.wait_for(lambda: job_of(interaction) is not None, what="the private 'Queued' reply")
+    job_id = job_of(interaction)
+    assert job_id is not None
+    assert_private_deferral(interaction)
+
+    statuses, results = await finished(fake, job_id)
+    assert len(statuses) == 1, f"{len(statuses)} status messages for one job"
+    status = statuses[0]
+    assert status.edits, "the status message was never edited"
+    assert len(results) == 1, f"video #{job_id} was posted {len(results)} times"
+    result = results[0]
+    assert result.reply_to == status.id
+    assert [a.filename for a in result.attachments] == [f"wanbot-{job_id}.mp4"]
+    video = tmp_path / "posted.mp4"
+    video.write_bytes(result.attachments[0].data)
+    info = probe_video_file(video)
+    assert info.kind == "video" and info.duration and info.duration > 0
+    assert {f"wanbot:retry:{job_id}", f"wanbot:extend:{job_id}"} <= set(result.custom_ids())
+
+    sent = submits(simulator)
+    assert len(sent) == 1
+    assert sent[0].json["model"] == mode.model
+    await wanbot.bot.engine.settle()
+    assert ledger(wanbot.services.settings.database_path, job_id) == {"reserve": 1, "commit": 1}
+
+
+async def test_bad_input_gets_a_private_answer_and_submits_nothing(wanbot: RunningBot) -> None:
+    fake, simulator = wanbot.fake, wanbot.simulator
+    not_an_image = fake.upload("first.png", b"this is not a picture", "image/png")
+    interaction = await fake.slash("video", "animate", image=not_an_image)
+    await fake.wait_for(lambda: bool(interaction.texts()), what="a private answer")
+    assert all(m.ephemeral for m in interaction.replies)
+    text = " ".join(interaction.texts())
+    assert "image" in text.lower() or "picture" in text.lower(), text
+    assert "Traceback" not in text and "Error" not in text.split()[0]
+    assert submits(simulator) == []
+    assert fake.channel_messages() == []  # nothing public: no status message, no video
+
+
+async def test_one_status_message_when_discord_is_slow(wanbot: RunningBot) -> None:
+    fake = wanbot.fake
+    fake.faults.delay("POST", r"/channels/\d+/messages", 0.3)  # a realistic round trip
+    image = fake.upload("first.png", *media("first.png"))
+    interaction = await fake.slash("video", "animate", image=image)
+    await fake.wait_for(lambda: job_of(interaction) is not None, what="the 'Queued' reply")
+    job_id = job_of(interaction)
+    assert job_id is not None
+    statuses, results = await finished(fake, job_id)
+    assert len(statuses) == 1, f"{len(statuses)} status messages for one job"
+    assert len(results) == 1
