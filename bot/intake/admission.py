@@ -26,7 +26,7 @@ from bot.engine.key_ring import KeyRing
 from bot.intake.ask import Ask
 from bot.intake.draft import draft
 from bot.intake.follow_up import FollowUps, Posted
-from bot.intake.read import Reader, check_inputs_fit
+from bot.intake.read import InputFile, Reader, check_inputs_fit
 from bot.intake.stage import Staged, stage_on_a_key
 from bot.media.pools import MediaWorkers
 from storage.guild_settings import GuildSettings, GuildSettingsStore
@@ -102,17 +102,7 @@ class Admission:
             name = ask.uploaded.key if key is None else key.name
             return Staged(request, inputs={}, key=name, dedup_key=None)
         inputs = await self._reader.read(request.spec, ask.sources())
-        clip = inputs.get(MediaType.FIRST_CLIP)
-        if (
-            ask.duration is None
-            and ask.length_from_clip
-            and clip
-            and clip.info
-            and clip.info.duration
-        ):
-            longest = min(admitted.rules.max_duration or LONGEST_SECONDS, LONGEST_SECONDS)
-            length = min(continuation_duration(clip.info.duration, request.spec), longest)
-            request = request.model_copy(update={"duration": length})
+        request = _with_continued_length(admitted, inputs)
         check_inputs_fit(request, inputs)
         return await stage_on_a_key(self._keys, request, inputs)
 
@@ -128,3 +118,18 @@ class Admission:
         if guild_id is None or self._rules is None:
             return GuildSettings(0)
         return await self._rules.get(guild_id)
+
+
+def _with_continued_length(
+    admitted: Admitted, inputs: dict[MediaType, InputFile]
+) -> GenerationRequest:
+    """A member's continuation whose length was not given: the clip's length plus the model's
+    default, within the server's longest (known once the clip is read). Anything else as drafted."""
+    ask, request = admitted.ask, admitted.request
+    clip = inputs.get(MediaType.FIRST_CLIP)
+    seconds = clip.info.duration if clip and clip.info else None
+    if ask.duration is not None or not ask.length_from_clip or not seconds:
+        return request
+    longest = min(admitted.rules.max_duration or LONGEST_SECONDS, LONGEST_SECONDS)
+    length = min(continuation_duration(seconds, request.spec), longest)
+    return request.model_copy(update={"duration": length})
