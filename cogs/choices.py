@@ -27,7 +27,7 @@ from cogs.translator import translatable_choice
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
 
-# What each subcommand asks for; keep these as cogs/video.py's attachment options are.
+# What each subcommand asks for; keep these as cogs/video/commands.py's attachment options are.
 ANIMATE = Menu.of(Inputs(frozenset({FIRST}), frozenset({AUDIO})))
 INTERPOLATE = Menu.of(Inputs(frozenset({FIRST, LAST}), frozenset({AUDIO})))
 CONTINUE = Menu.of(Inputs(frozenset({CLIP}), frozenset({LAST})))

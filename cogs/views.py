@@ -1,8 +1,8 @@
 """Buttons that keep working after a restart: each `custom_id` carries what it acts on.
 
 `wanbot:<action>:<job id>` is decoded by discord.py's DynamicItem machinery, so no view has to
-be in memory when the button is pressed. The work itself lives in VideoCog; only the requester
-or a moderator may use a job's buttons (VideoCog checks).
+be in memory when the button is pressed. The work itself lives in cogs/video/buttons.py, mixed
+into VideoCog; only the requester or a moderator may use a job's buttons (it checks).
 """
 
 from __future__ import annotations

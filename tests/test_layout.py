@@ -100,8 +100,7 @@ def test_no_module_imports_itself_round_a_cycle() -> None:
     [
         ("bot.engine", ("discord", "cogs")),
         ("bot.dashscope", ("discord", "cogs")),
-        ("bot.intake.intake", ("discord", "cogs")),
-        ("bot.intake.inputs", ("discord", "cogs")),
+        ("bot.intake", ("discord", "cogs")),
         ("bot.dev.headless", ("discord", "cogs")),
         ("storage", ("discord", "cogs", "bot.engine")),
         # Cogs are Discord glue: no HTTP, SQL or media work of their own.

@@ -1,6 +1,7 @@
 """Generations from the shell, through the same intake and engine the bot uses.
 
-`generate` checks and stages the inputs with the intake, then runs the request.
+`generate` admits and stages the inputs through the intake's `Admission`, as /video does (with no
+server's rules, and exempt from quotas), then runs the request.
 
 A `HeadlessRunner` owns an engine on an in-memory job database for the life of one command (a
 one-shot command has nothing to resume, and must never pick up the bot's jobs). Its notifier
@@ -27,14 +28,17 @@ import aiohttp
 from bot.dashscope import DashScopeClient
 from bot.domain.catalog import MediaType
 from bot.domain.errors import InvalidInput, WanbotError
+from bot.domain.guild import GuildSettings
 from bot.domain.jobs import Job, JobState, Requester
-from bot.domain.requests import GenerationRequest, MediaItem
+from bot.domain.requests import GenerationRequest
 from bot.engine.key_ring import KeyRing
 from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.timing import Kind, PollPlanner
 from bot.i18n import Text
-from bot.intake.intake import Intake
+from bot.intake.admission import Admission
+from bot.intake.ask import Ask
+from bot.intake.draft import draft
 from bot.media.pools import MediaWorkers
 from storage.connect import open_database
 from storage.jobs import JobStore
@@ -86,20 +90,26 @@ class GenerateOptions:
     prompt_extend: bool = True
     watermark: bool = False
 
-    def draft(self) -> GenerationRequest:
-        """The request with inputs still pointing at what was given; checked against the catalogue."""
-        return GenerationRequest.build(
+    def ask(self) -> Ask:
+        """What was asked, as the intake takes it (a continuation's length is the model's
+        default unless given, as --duration says)."""
+        return Ask(
             model=self.model,
+            media=dict(self.media),
             prompt=self.prompt,
             negative_prompt=self.negative_prompt,
-            media=tuple(MediaItem(type=t, url=source) for t, source in self.media.items()),
             template=self.template,
             resolution=self.resolution,
             duration=self.duration,
             seed=self.seed,
             prompt_extend=self.prompt_extend,
             watermark=self.watermark,
+            length_from_clip=False,
         )
+
+    def draft(self) -> GenerationRequest:
+        """The request with inputs still pointing at what was given; checked against the catalogue."""
+        return draft(self.ask(), GuildSettings(0), channel_id=None)
 
 
 async def generate(
@@ -115,9 +125,11 @@ async def generate(
     `warn` hears of a URL passed on unchecked."""
     if options.output.suffix.lower() != ".mp4":
         raise InvalidInput(f"The output {str(options.output)!r} must end in .mp4.", field="output")
-    staged = await Intake(session, KeyRing.single(client), workers=runner.workers, warn=warn).take(
-        options.draft(), options.media
+    admission = Admission(
+        session, KeyRing.single(client), workers=runner.workers, engine=runner.engine, warn=warn
     )
+    admitted = await admission.admit(options.ask(), _OPERATOR, exempt=True)
+    staged = await admission.stage(admitted)
     return await runner.run(staged.request, options.output, label=label)
 
 
@@ -208,6 +220,11 @@ class HeadlessRunner:
                 await asyncio.to_thread(read_durations, self._durations_file, self._base_url)
             )
         return self
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of this runner's life (admission asks it before anything is read)."""
+        return self._engine
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._engine.stop()

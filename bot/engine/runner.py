@@ -25,6 +25,7 @@ from collections.abc import Callable
 from bot.dashscope import DashScopeClient
 from bot.domain.errors import InvalidInput, WanbotError
 from bot.domain.jobs import Job, JobState, Requester
+from bot.domain.quota import check_fits
 from bot.domain.requests import GenerationRequest
 from bot.engine import failures
 from bot.engine.cancel import Canceler, CancelOutcome
@@ -212,12 +213,10 @@ class Engine:
         exempt: bool = False,
     ) -> Job:
         """Reserve quota and queue `request` (inputs already staged, with the key named `key`;
-        None: inputs any key may use, and the engine chooses); raise QuotaExceeded or QueueFull."""
+        None: inputs any key may use, and the engine chooses); raise QuotaExceeded or QueueFull
+        (`admissible`'s checks, the quota checked again as it is held)."""
         ctx = self._ctx
-        if not exempt:  # the operator's own runs (generate, the demo) are never limited
-            waiting = await self.waiting(requester.guild_id, requester.user_id)
-            if waiting >= ctx.config.max_waiting_per_user:
-                raise QueueFull(waiting)
+        await self.admissible(request, requester, exempt=exempt)
         if key is not None and ctx.ring.named(key) is None:
             raise InvalidInput(
                 # Translators: DashScope is the provider's service that makes the videos; the
@@ -280,6 +279,25 @@ class Engine:
             await self._settlement.progress(job, wait=True)
             await ctx.coordination.announce("queued", str(job.id))
         return job
+
+    async def admissible(
+        self, request: GenerationRequest, requester: Requester, *, exempt: bool = False
+    ) -> None:
+        """Whether `enqueue` would take `request` now, read-only: raise QuotaExceeded if its
+        seconds do not fit the requester's quota (a block included) or the server's budget, or
+        QueueFull if the requester has as many videos waiting as allowed. Admission asks before
+        any download; `enqueue` asks again, and holds the quota in the same transaction as the
+        job. The operator's own runs (`exempt`: generate, the demo) are never limited."""
+        if exempt:
+            return
+        ctx = self._ctx
+        allowance = await ctx.quotas.allowance(
+            guild_id=requester.guild_id, user_id=requester.user_id, role_ids=requester.role_ids
+        )
+        check_fits(allowance, request.resolved_duration)
+        waiting = await self.waiting(requester.guild_id, requester.user_id)
+        if waiting >= ctx.config.max_waiting_per_user:
+            raise QueueFull(waiting)
 
     async def cancel(self, job_id: int) -> CancelOutcome:
         """Cancel a job if it can still be stopped; say what happened either way. On a process

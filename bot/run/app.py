@@ -61,11 +61,10 @@ class WanBot(ServedBot):
         """Add the cogs and persistent buttons (also used to print payloads without logging in)."""
         from cogs.admin import AdminCog
         from cogs.translator import CatalogTranslator
-        from cogs.video import VideoCog
         from cogs.views import DYNAMIC_ITEMS
 
         await self.tree.set_translator(CatalogTranslator())
-        await self.add_cog(VideoCog(self))
+        await self.load_extension("cogs.video")  # its setup adds VideoCog
         await self.add_cog(AdminCog(self))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
 

@@ -21,12 +21,12 @@ from bot.dashscope import DashScopeClient, DashScopeError, RetryPolicy
 from bot.domain.catalog import MediaType, Region
 from bot.domain.errors import InvalidInput
 from bot.domain.jobs import Job, JobState
-from bot.domain.requests import GenerationRequest, MediaItem
 from bot.engine import failures
 from bot.engine.key_ring import DashScopeKey, KeyRing
 from bot.engine.runner import Engine, EngineConfig
 from bot.engine.virtual import VirtualClock, drive
-from bot.intake.intake import Held, Intake
+from bot.intake.admission import Admission
+from bot.intake.ask import Ask
 from bot.media.pools import MediaWorkers
 from bot.media.samples import make_image
 from bot.run.app import WanBot
@@ -34,17 +34,17 @@ from bot.run.services import Services, configured_keys
 from bot.run.settings import Settings
 from bot.simulator import Simulator, SimulatorConfig
 from cogs.admin import AdminCog
-from cogs.video import VideoCog
+from cogs.video.commands import VideoCog
 from cogs.views import RetryButton
 from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import JobStore
 from storage.quotas import QuotaStore
-from tests.support.admin import run
-from tests.support.discord_fakes import member
-from tests.support.engine_rig import ALICE, BOB, RecordingNotifier, video_request
-from tests.support.video_rig import IMAGE, make_rig
-from tests.support.video_rig import Rig as VideoRig
+from tests.discord_fakes import member
+from tests.test_admin import run
+from tests.test_engine import ALICE, BOB, RecordingNotifier, video_request
+from tests.test_video_cog import IMAGE, make_rig
+from tests.test_video_cog import Rig as VideoRig
 
 KEY_A, KEY_B = "sk-keys-a-0123456789", "sk-keys-b-9876543210"
 KF2V = "wan2.2-kf2v-flash"  # 2 slots per account in the catalogue
@@ -378,16 +378,11 @@ async def test_inputs_are_uploaded_with_the_key_the_job_is_sent_with(two: Two) -
     ring = two.ring("A", "B")
     async with ring.staging("wan2.7-i2v") as busy, ring.staging("wan2.7-i2v") as other:
         assert {busy.name, other.name} == {"A", "B"}, "uploads under way count as load"
-    request = GenerationRequest.build(
-        model="wan2.7-i2v",
-        media=(MediaItem(type=MediaType.FIRST_FRAME, url="attachment:first_frame"),),
-    )
+    ask = Ask("wan2.7-i2v", {}, given={MediaType.FIRST_FRAME: make_image(320, 240)})
     workers = MediaWorkers()
     try:
-        intake = Intake(two.session, ring, workers=workers)
-        staged = await intake.take(
-            request, {MediaType.FIRST_FRAME: Held("cat.png", make_image(320, 240))}
-        )
+        admission = Admission(two.session, ring, workers=workers, engine=two.engine)
+        staged = await admission.stage(await admission.admit(ask, BOB))
     finally:
         workers.close()
     assert staged.key == "B"

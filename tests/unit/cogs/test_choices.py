@@ -21,7 +21,8 @@ from bot.domain.catalog import LONGEST_SECONDS, MODELS, MediaType
 from bot.domain.errors import InvalidInput
 from bot.domain.guild import GuildSettings
 from bot.domain.requests import GenerationRequest, check_clip_fits, continuation_duration
-from bot.intake.intake import Ask, Attachment, draft
+from bot.intake.ask import Ask, Attachment
+from bot.intake.draft import draft
 from bot.run.app import WanBot
 from bot.run.settings import Settings
 from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE

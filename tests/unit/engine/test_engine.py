@@ -99,6 +99,21 @@ async def test_one_video_waiting_is_said_in_the_singular(rig: Rig) -> None:
     )
 
 
+async def test_admissible_refuses_what_enqueue_would_and_holds_nothing(rig: Rig) -> None:
+    # Admission asks before any download; the answer is enqueue's own, read-only.
+    rig.engine.config = replace(rig.config, max_waiting_per_user=1)
+    await rig.quotas.set_guild_default(10, seconds=5)
+    await rig.engine.admissible(video_request(duration=5), ALICE)
+    assert (await rig.quotas.allowance(guild_id=10, user_id=1)).held_seconds == 0
+    assert await rig.jobs.for_user(10, 1) == []
+    with pytest.raises(QuotaExceeded, match="5 s left"):
+        await rig.engine.admissible(video_request(duration=10), ALICE)
+    await rig.engine.enqueue(video_request(duration=2), ALICE)
+    with pytest.raises(QueueFull):
+        await rig.engine.admissible(video_request(duration=2), ALICE)
+    await rig.engine.admissible(video_request(duration=10), ALICE, exempt=True)
+
+
 async def test_cancel_while_queued_pending_and_running(rig: Rig) -> None:
     queued = await rig.engine.enqueue(video_request(), ALICE)
     outcome = await rig.engine.cancel(queued.id)

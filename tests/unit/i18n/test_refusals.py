@@ -18,8 +18,9 @@ from bot.domain.guild import GuildSettings
 from bot.domain.requests import GenerationRequest, MediaItem, check_clip_fits
 from bot.i18n import Language, Text
 from bot.i18n.catalogs import extract
-from bot.intake.inputs import Unreachable, read_local
-from bot.intake.intake import Ask, Attachment, check_metadata, draft
+from bot.intake.ask import Ask, Attachment
+from bot.intake.draft import check_metadata, draft
+from bot.intake.read import Unreachable, read_local
 from bot.media import samples
 from bot.media.edit import tail_clip
 from bot.media.probe import check_media, probe

@@ -1,25 +1,28 @@
 """What Discord hands /video, as the intake and the engine take it: options, places, files.
 
-Option choices come from the catalogue (cogs/choices.py); the channel and the member's roles become a `Place` (a
-button on a video delivered by DM counts in the job's own server); attachments, given or found on
-a posted video, become intake `Attachment`s. Nothing here downloads or checks a file.
+Option choices come from the catalogue (cogs/choices.py); a command's options become one `Ask`
+(`ask_from`); the channel and the member's roles become a `Place` (a button on a video delivered
+by DM counts in the job's own server, for a member of it now, looked up over REST); attachments,
+given or found on a posted video, become intake `Attachment`s. Nothing here downloads or checks a
+file.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 from discord import app_commands
 
 from bot.domain.catalog import MediaType
 from bot.domain.errors import InvalidInput
-from bot.domain.guild import GuildSettings
 from bot.domain.jobs import Job, Requester
-from bot.domain.requests import SEED_MAX, GenerationRequest
+from bot.domain.requests import SEED_MAX
 from bot.i18n import Text, _
-from bot.intake.intake import Ask, Attachment, draft
+from bot.intake.ask import Ask, Attachment
 from cogs.checks import role_ids
 
 log = logging.getLogger(__name__)
@@ -71,10 +74,6 @@ class Place:
         parent_id = getattr(channel, "parent_id", None)  # a thread: its channel's rule applies
         return cls(job.guild_id, job.channel_id, parent_id, role_ids(member))
 
-    def draft(self, ask: Ask, guild: GuildSettings) -> GenerationRequest:
-        """The request checked against the server's rules here, before any download."""
-        return draft(ask, guild, channel_id=self.channel_id, parent_id=self.parent_id)
-
     def requester(self, interaction: discord.Interaction, *, locale: str | None) -> Requester:
         """Who asks; `locale`: the language of the job's messages in the channel."""
         return Requester(
@@ -121,11 +120,38 @@ def _not_checked(job_id: int) -> Text:
     )
 
 
+# The options of a video-making command that the Ask takes by name (its files go in `media`).
+_ASK_OPTIONS = (
+    "prompt",
+    "negative_prompt",
+    "template",
+    "resolution",
+    "duration",
+    "seed",
+    "prompt_extend",
+    "watermark",
+)
+
+
+def ask_from(
+    options: Mapping[str, Any],
+    media: dict[MediaType, discord.Attachment | None],
+    *,
+    model: str | None,
+) -> Ask:
+    """The Ask for a /video command: its files as `media`, the rest of its options (the
+    command's `locals()`) by name; an option the command does not have keeps the Ask's default."""
+    chosen = {name: options[name] for name in _ASK_OPTIONS if name in options}
+    return Ask(model=model, media=attached(media), **chosen)
+
+
 def attachment(file: discord.Attachment) -> Attachment:
     return Attachment(file.url, file.filename, file.size, file.content_type)
 
 
-def attached(media: dict[MediaType, discord.Attachment | None]) -> dict[MediaType, Attachment]:
+def attached(
+    media: dict[MediaType, discord.Attachment | None],
+) -> dict[MediaType, Attachment | str]:
     """The options a member filled in, as the intake takes them."""
     return {t: attachment(a) for t, a in media.items() if a is not None}
 

@@ -1,30 +1,34 @@
-"""Turn what a person gave (files, URLs, attachment bytes) into checked inputs the provider can fetch.
+"""Read or fetch every input at once and check it from its bytes, not its name.
 
 Order matters for "bad input costs nothing": everything is read and checked before anything is
-uploaded or submitted.
+uploaded or submitted. Attachments are downloaded at once (their signed URLs expire); a path is
+read; a URL given as a URL (generate) is fetched to check it, and passed on unchecked if it cannot
+be fetched.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 
-from bot.dashscope import DashScopeClient
 from bot.domain.catalog import MB, MediaType, ModelSpec
 from bot.domain.errors import InvalidInput
 from bot.domain.requests import GenerationRequest, check_clip_fits
 from bot.i18n import _
+from bot.intake.ask import Attachment, Held, Source
 from bot.media.pools import MediaWorkers
 from bot.media.probe import MediaInfo, check_media, too_many_bytes
 from bot.net.fetch import Bounds, FetchFailed, TooLarge, fetch
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _PASS_THROUGH = ("oss://", "data:")
 
@@ -121,22 +125,6 @@ def check_inputs_fit(request: GenerationRequest, inputs: Mapping[MediaType, Inpu
         check_clip_fits(request, clip.info.duration)
 
 
-async def stage(
-    client: DashScopeClient,
-    request: GenerationRequest,
-    inputs: Mapping[MediaType, InputFile],
-) -> GenerationRequest:
-    """Upload local inputs as temporary oss:// files; URLs are passed through as given."""
-    urls: dict[MediaType, str] = {}
-    for media_type, item in inputs.items():
-        if item.is_remote:
-            urls[media_type] = item.source
-        else:
-            assert item.data is not None, "local inputs are always read"
-            urls[media_type] = await client.upload(request.model, item.filename, item.data)
-    return request.with_urls(urls)
-
-
 class Unreachable(InvalidInput):
     """A URL could not be fetched (`reason`: an HTTP status or the kind of network failure)."""
 
@@ -179,15 +167,64 @@ async def download(
         ) from None
 
 
-def dedup_key(request: GenerationRequest, inputs: Mapping[MediaType, InputFile]) -> str:
-    """A fingerprint of what a request would make: its parameters and its inputs' bytes."""
-    digest = hashlib.sha256()
-    body = request.body()
-    for field in ("media", "img_url", "audio_url", "first_frame_url", "last_frame_url"):
-        body["input"].pop(field, None)  # URLs differ between uploads of the same bytes
-    digest.update(json.dumps(body, sort_keys=True).encode())
-    for media_type in sorted(inputs):
-        item = inputs[media_type]
-        digest.update(media_type.value.encode())
-        digest.update(hashlib.sha256(item.data or item.source.encode()).digest())
-    return digest.hexdigest()
+class Reader:
+    """Reads and checks inputs with one HTTP session and the media workers."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        workers: MediaWorkers,
+        *,
+        warn: Callable[[str], None] = log.warning,
+    ) -> None:
+        self._session = session
+        self._workers = workers
+        self._warn = warn  # a URL passed on unchecked (generate)
+
+    async def read(
+        self, spec: ModelSpec, sources: Mapping[MediaType, Source]
+    ) -> dict[MediaType, InputFile]:
+        """Read or fetch every input at once and check the bytes, not the names; the first
+        problem in the order given is the one raised."""
+        raw = await _every(*(self._bytes(t, source, spec) for t, source in sources.items()))
+        checked = await _every(
+            *(
+                self._check(t, source, data, spec)
+                for (t, source), data in zip(sources.items(), raw, strict=True)
+            )
+        )
+        return dict(zip(sources, checked, strict=True))
+
+    async def _bytes(self, media_type: MediaType, source: Source, spec: ModelSpec) -> bytes | None:
+        """The input's bytes; None for a URL passed on unread (checked when it can be fetched)."""
+        if isinstance(source, Held):
+            return source.data
+        if isinstance(source, Attachment):
+            return await download(
+                self._session, media_type, source.url, limit_bytes(media_type, spec)
+            )
+        return None  # a path or URL: read and checked together, as generate always has
+
+    async def _check(
+        self, media_type: MediaType, source: Source, data: bytes | None, spec: ModelSpec
+    ) -> InputFile:
+        if isinstance(source, str):
+            if is_url(source):
+                return await fetch_remote(
+                    self._session, media_type, source, spec, workers=self._workers, warn=self._warn
+                )
+            return await self._workers.input_work(read_local, media_type, source, spec)
+        assert data is not None, "attachments and held bytes are read first"
+        name = source.filename if isinstance(source, Attachment) else source.name
+        return await self._workers.input_work(from_bytes, media_type, name, data, spec)
+
+
+async def _every(*steps: Awaitable[T]) -> list[T]:
+    """Run `steps` together to the end; raise the first failure in their order, if any."""
+    outcomes = await asyncio.gather(*steps, return_exceptions=True)
+    done: list[T] = []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        done.append(outcome)
+    return done

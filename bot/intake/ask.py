@@ -1,0 +1,74 @@
+"""What someone asked for, before anything is read: the options, and each input as it was given.
+
+An input arrives as a member's `Attachment` (URL, name, size, content type, as the chat platform
+states them), as a path or URL (the shell's `generate`), or as bytes the bot already `Held` (a
+cut tail, a grabbed frame). A retry's inputs are already with the provider (`Uploaded`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.domain.catalog import MediaType
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a member attached, as the chat platform describes it (nothing read yet)."""
+
+    url: str
+    filename: str
+    size: int
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Held:
+    """Bytes the bot already holds (a cut tail, a grabbed frame), named for the upload."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """Inputs already with the provider (a retry's, uploaded for the first take), and the name
+    of the key they were uploaded with (None: the first key, for jobs older than key names)."""
+
+    media: dict[MediaType, str]
+    key: str | None
+
+
+# An input as given: a member's attachment, a local path or URL (generate), or bytes held.
+Source = Attachment | Held | str
+
+
+@dataclass
+class Ask:
+    """What someone asked for, before anything is downloaded."""
+
+    model: str | None
+    media: dict[MediaType, Attachment | str]  # a member's attachments, or generate's paths and URLs
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    template: str | None = None
+    resolution: str | None = None
+    duration: int | None = None
+    seed: int | None = None
+    prompt_extend: bool = True
+    watermark: bool = False
+    given: dict[MediaType, bytes] = field(default_factory=dict)  # inputs the bot already holds
+    uploaded: Uploaded | None = None  # a retry's inputs, used as they are
+    # A continuation without a length gets its clip's length plus the model's default, within the
+    # server's longest (members); generate leaves it to the model's default, as --duration says.
+    length_from_clip: bool = True
+
+    def sources(self) -> dict[MediaType, Source]:
+        """Every input still to be read, by its role."""
+        held = {t: Held(t.value, data) for t, data in self.given.items()}
+        return {**self.media, **held}
+
+    def roles(self) -> frozenset[MediaType]:
+        """Every input the request will have, read or already uploaded."""
+        uploaded = self.uploaded.media if self.uploaded else {}
+        return frozenset(self.sources()) | frozenset(uploaded)

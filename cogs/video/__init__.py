@@ -1,0 +1,16 @@
+"""/video: what members use (the commands, the buttons on their videos, and the way a video goes).
+
+`commands` holds the /video group, `buttons` what Retry, Extend, Animate last frame and Cancel do,
+`flow` the way every new video goes (admit → defer → stage → queue → reply), `options` what
+Discord hands a command, as the intake takes it.
+"""
+
+from __future__ import annotations
+
+from cogs.served import ServedBot
+from cogs.video.commands import VideoCog
+
+
+async def setup(bot: ServedBot) -> None:
+    """Add the /video cog (discord.py's extension entry: `bot.load_extension("cogs.video")`)."""
+    await bot.add_cog(VideoCog(bot))

@@ -1,0 +1,105 @@
+"""What the buttons on a video do: Retry, Extend, Animate last frame, Cancel.
+
+Buttons that make a video go through the same flow as the commands (`Flow.make`: the intake's
+admission, then stage and queue); in a DM, they act in the job's server, for a member of it now
+(`Place.for_job`). Only the requester, or a moderator of the job's server, may use a job's
+buttons. cogs/views.py finds these on the cog by name (its `JobActions`).
+"""
+
+from __future__ import annotations
+
+import random
+
+import discord
+
+from bot.domain.errors import InvalidInput
+from bot.domain.guild import GuildSettings
+from bot.domain.jobs import Job, JobState
+from bot.domain.requests import SEED_MAX
+from bot.i18n import _
+from bot.intake.follow_up import again
+from cogs.checks import is_moderator
+from cogs.errors import send_private
+from cogs.languages import member_language
+from cogs.served import ServedBot
+from cogs.video.flow import Flow
+from cogs.video.options import Place, posted_video
+
+
+class JobButtons:
+    """The work of a job's buttons, mixed into the /video cog (which sets `bot` and `flow`)."""
+
+    bot: ServedBot
+    flow: Flow
+
+    async def cancel_job(self, interaction: discord.Interaction, job_id: int) -> None:
+        """Cancel a job: answer Discord first (a cancel may take a moment), then say what happened."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._own_job(interaction, job_id)
+        outcome = await self.bot.engine.cancel(job_id)
+        await send_private(
+            interaction, content=member_language(interaction).render(outcome.message)
+        )
+
+    async def retry(self, interaction: discord.Interaction, job_id: int) -> Job:
+        """The same request with a new seed, for whoever pressed (their quota), on the inputs the
+        first take uploaded (so on its key)."""
+        job = await self._own_job(interaction, job_id)
+        place = await Place.for_job(self.bot, interaction, job)
+        ask = again(job, seed=random.randint(0, SEED_MAX))
+        return await self.flow.make(
+            interaction, place, ask, note=_("a new take on #{id}", id=job.id), earlier=job
+        )
+
+    async def extend(self, interaction: discord.Interaction, job_id: int) -> Job:
+        """Continue a finished video with wan2.7's first clip, from its last 10 s at most."""
+        job, place = await self._finished(interaction, job_id)
+        ask = await self.flow.admission.continuation(job, lambda: posted_video(self.bot, job))
+        return await self.flow.make(
+            interaction, place, ask, note=_("continuing #{id}", id=job.id), earlier=job
+        )
+
+    async def animate_last_frame(self, interaction: discord.Interaction, job_id: int) -> Job:
+        """Start a new video from the last frame of a finished one."""
+        job, place = await self._finished(interaction, job_id)
+        ask = await self.flow.admission.from_last_frame(job, lambda: posted_video(self.bot, job))
+        return await self.flow.make(
+            interaction,
+            place,
+            ask,
+            note=_("from the last frame of #{id}", id=job.id),
+            earlier=job,
+        )
+
+    async def _finished(self, interaction: discord.Interaction, job_id: int) -> tuple[Job, Place]:
+        """A finished video to build on, and where the new one counts (a member who left is
+        refused here, before the video is fetched)."""
+        job = await self._own_job(interaction, job_id)
+        if job.state is not JobState.DELIVERED:
+            raise InvalidInput(_("Video #{id} is not finished.", id=job.id))
+        place = await Place.for_job(self.bot, interaction, job)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        return job, place
+
+    async def _own_job(self, interaction: discord.Interaction, job_id: int) -> Job:
+        """A job the user may act on: their own, or any in this server for a moderator. In a DM
+        (a video delivered there), only the requester's own."""
+        job = await self.bot.services.jobs.get(job_id)
+        in_dm = interaction.guild_id is None
+        if job is None or (job.guild_id != interaction.guild_id and not in_dm):
+            raise InvalidInput(_("There is no video #{id} in this server.", id=job_id))
+        if job.user_id != interaction.user.id:
+            guild = await self._guild_settings(interaction.guild_id)
+            if in_dm or not is_moderator(interaction.user, guild):
+                raise InvalidInput(
+                    _(
+                        "Video #{id} belongs to someone else; only they or a moderator can do that.",
+                        id=job_id,
+                    )
+                )
+        return job
+
+    async def _guild_settings(self, guild_id: int | None) -> GuildSettings:
+        if guild_id is None:
+            return GuildSettings(0)
+        return await self.bot.services.guild_settings.get(guild_id)

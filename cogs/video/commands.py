@@ -1,0 +1,204 @@
+"""The /video command group: animate, interpolate, continue, effect, quota, jobs, job, cancel, models.
+
+Discord glue only: each video-making command turns its options into one `Ask` (`ask_from`) and
+hands it to the flow (cogs/video/flow.py); the buttons' work is mixed in from
+cogs/video/buttons.py, so cogs/views.py finds it on this cog by name.
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.domain.catalog import MediaType
+from bot.domain.jobs import Job, JobState
+from bot.i18n import _
+from bot.intake.ask import Ask
+from cogs import choices, render
+from cogs.checks import role_ids
+from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE, optional_help
+from cogs.errors import send_private
+from cogs.languages import member_language
+from cogs.served import ServedBot
+from cogs.video.buttons import JobButtons
+from cogs.video.flow import Flow
+from cogs.video.options import COMMON_OPTIONS, Place, Seed, ask_from
+from cogs.views import result_view
+
+FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
+AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
+
+
+class VideoCog(JobButtons, commands.Cog):
+    video = app_commands.Group(
+        name="video",
+        description="Make AI videos from your images, audio and clips.",
+        guild_only=True,
+    )
+
+    def __init__(self, bot: ServedBot) -> None:
+        self.bot = bot
+        self.flow = Flow(bot)
+
+    # -- making videos ---------------------------------------------------------------------------
+
+    @video.command(name="animate")
+    @app_commands.describe(
+        **COMMON_OPTIONS | choices.option_help(ANIMATE),
+        image="The first frame: JPEG, PNG (no transparency), BMP or WEBP",
+        prompt="What should happen in the video",
+        audio=optional_help(
+            ANIMATE, AUDIO, _("A voice or song (wav/mp3) to drive the motion and lip sync")
+        ),
+    )
+    @app_commands.choices(**choices.option_choices(ANIMATE))
+    async def animate(
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        prompt: str | None = None,
+        audio: discord.Attachment | None = None,
+        model: str | None = None,
+        resolution: str | None = None,
+        duration: choices.AnimateDuration | None = None,
+        seed: Seed | None = None,
+        negative_prompt: str | None = None,
+        prompt_extend: bool = True,
+        watermark: bool = False,
+    ) -> None:
+        """Turn an image into a video, optionally driven by an audio track."""
+        await self.make(interaction, ask_from(locals(), {FIRST: image, AUDIO: audio}, model=model))
+
+    @video.command(name="interpolate")
+    @app_commands.describe(
+        **COMMON_OPTIONS | choices.option_help(INTERPOLATE),
+        first="The first frame",
+        last="The last frame",
+        prompt="How to get from the first frame to the last",
+        audio=optional_help(INTERPOLATE, AUDIO, _("A voice or song (wav/mp3) to drive it")),
+    )
+    @app_commands.choices(**choices.option_choices(INTERPOLATE))
+    async def interpolate(
+        self,
+        interaction: discord.Interaction,
+        first: discord.Attachment,
+        last: discord.Attachment,
+        prompt: str | None = None,
+        audio: discord.Attachment | None = None,
+        model: str | None = None,
+        resolution: str | None = None,
+        duration: choices.InterpolateDuration | None = None,
+        seed: Seed | None = None,
+        negative_prompt: str | None = None,
+        prompt_extend: bool = True,
+        watermark: bool = False,
+    ) -> None:
+        """Make a video that moves from a first frame to a last frame."""
+        await self.make(
+            interaction, ask_from(locals(), {FIRST: first, LAST: last, AUDIO: audio}, model=model)
+        )
+
+    @video.command(name="continue", description=choices.continue_help())
+    @app_commands.describe(
+        **COMMON_OPTIONS | choices.option_help(CONTINUE, continuation=True),
+        clip="The clip to continue (mp4/mov, 2–10 s)",
+        prompt="What happens next",
+        last_frame=optional_help(CONTINUE, LAST, _("An image the video should end on")),
+    )
+    @app_commands.choices(**choices.option_choices(CONTINUE))
+    async def continue_(
+        self,
+        interaction: discord.Interaction,
+        clip: discord.Attachment,
+        prompt: str | None = None,
+        last_frame: discord.Attachment | None = None,
+        resolution: str | None = None,
+        duration: choices.ContinueDuration | None = None,
+        seed: Seed | None = None,
+        negative_prompt: str | None = None,
+        prompt_extend: bool = True,
+        watermark: bool = False,
+    ) -> None:
+        """Continue a video clip, optionally to a given last frame."""
+        media = {CLIP: clip, LAST: last_frame}
+        await self.make(interaction, ask_from(locals(), media, model=CONTINUE.default.name))
+
+    @video.command(name="effect", description=choices.effect_help())
+    @app_commands.describe(
+        image="The picture to apply the effect to",
+        template="The effect",
+        watermark="Add an 'AI generated' mark",
+    )
+    @app_commands.choices(template=choices.template_choices(EFFECT))
+    async def effect(
+        self,
+        interaction: discord.Interaction,
+        image: discord.Attachment,
+        template: str,
+        watermark: bool = False,
+    ) -> None:
+        """Apply a ready-made effect to a picture."""
+        model = EFFECT.model_for(template).name
+        await self.make(interaction, ask_from(locals(), {FIRST: image}, model=model))
+
+    # -- about my videos -------------------------------------------------------------------------
+
+    @video.command(name="quota")
+    async def quota(self, interaction: discord.Interaction) -> None:
+        """How many seconds of video you have left, and when it renews."""
+        allowance = await self.bot.services.quotas.allowance(
+            guild_id=interaction.guild_id,
+            user_id=interaction.user.id,
+            role_ids=role_ids(interaction.user),
+        )
+        await send_private(interaction, embed=render.quota(member_language(interaction), allowance))
+
+    @video.command(name="jobs")
+    async def jobs(self, interaction: discord.Interaction) -> None:
+        """Your recent videos and where they are."""
+        recent = await self.bot.services.jobs.for_user(
+            interaction.guild_id, interaction.user.id, limit=10
+        )
+        await send_private(
+            interaction, embed=render.jobs_list(member_language(interaction), recent)
+        )
+
+    @video.command(name="job")
+    @app_commands.describe(id="The video's number, e.g. 12 for #12")
+    async def job(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
+        """Details of one of your videos; posts it again with its buttons if it is done."""
+        job = await self._own_job(interaction, id)
+        lang = member_language(interaction)
+        responses = await self.bot.services.jobs.responses(job.id)
+        await interaction.response.send_message(
+            embed=render.job_detail(lang, job, responses),
+            file=render.evidence_file(job, responses),
+            ephemeral=True,
+        )
+        if job.state is JobState.DELIVERED and job.delivered_message_id:
+            link = f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{job.delivered_message_id}"
+            await interaction.followup.send(
+                lang.gettext("Video #{id}: {link}", id=job.id, link=link),
+                view=result_view(job.id, lang),
+                ephemeral=True,
+            )
+
+    @video.command(name="cancel")
+    @app_commands.describe(job="The video's number, e.g. 12 for #12")
+    async def cancel(
+        self, interaction: discord.Interaction, job: app_commands.Range[int, 1]
+    ) -> None:
+        """Cancel one of your videos if it has not started yet."""
+        await self.cancel_job(interaction, job)
+
+    @video.command(name="models")
+    async def models(self, interaction: discord.Interaction) -> None:
+        """The models, what each takes, and what each costs in quota."""
+        await send_private(interaction, embed=render.models(member_language(interaction)))
+
+    # -- the flow --------------------------------------------------------------------------------
+
+    async def make(self, interaction: discord.Interaction, ask: Ask) -> Job:
+        """Check, defer, download, check again, upload and queue; reply privately with the job number."""
+        return await self.flow.make(interaction, Place.of(interaction), ask)

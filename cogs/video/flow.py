@@ -1,0 +1,80 @@
+"""The way every new video goes, from a command or a button: admit → defer → stage → queue → reply.
+
+Order matters for the 3-second window and for "bad input costs nothing": everything that needs no
+download is checked first (the intake's `admit`: channel, words, options, attachment sizes and
+types from metadata, then the engine's quota and waiting line), then the interaction is deferred,
+then the intake's `stage` downloads the attachments at once (their signed URLs expire), checks
+their bytes and uploads them, and the job is queued.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import discord
+
+from bot.domain.jobs import Job
+from bot.i18n import Text
+from bot.intake.admission import Admission
+from bot.intake.ask import Ask
+from cogs.languages import member_language, server_locale
+from cogs.served import ServedBot
+from cogs.video.options import Place
+
+
+class Flow:
+    """Makes videos for the /video cog: the intake's admission, the engine, the private reply."""
+
+    def __init__(self, bot: ServedBot) -> None:
+        self.bot = bot
+
+    @property
+    def admission(self) -> Admission:
+        services = self.bot.services
+        return Admission(
+            services.session,
+            services.keys,
+            workers=services.workers,
+            engine=self.bot.engine,
+            rules=services.guild_settings,
+        )
+
+    async def make(
+        self,
+        interaction: discord.Interaction,
+        place: Place,
+        ask: Ask,
+        *,
+        note: Text | None = None,
+        earlier: Job | None = None,
+    ) -> Job:
+        """Admit, answer Discord (unless a button already has, to fetch a finished video), stage,
+        and queue on the key the inputs were uploaded with, the job's channel messages in the
+        server's language; reply privately with its number (and `note`, for a button's, pressed
+        on the `earlier` video)."""
+        admission = self.admission
+        requester = place.requester(interaction, locale=None)
+        admitted = await admission.admit(ask, requester, parent_id=place.parent_id)
+        if not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        staged = await admission.stage(admitted)
+        locale = server_locale(interaction, admitted.rules, earlier=earlier)
+        job = await self.bot.engine.enqueue(
+            staged.request,
+            replace(requester, locale=locale),
+            key=staged.key,
+            dedup_key=staged.dedup_key,
+        )
+        interaction.extras["job_id"] = job.id
+        lang = member_language(interaction)
+        await interaction.followup.send(
+            lang.gettext("Queued as video #{id}, {note}.", id=job.id, note=lang.render(note))
+            if note
+            else lang.gettext(
+                "Queued as video #{id} ({s} s of your quota). Progress is posted in this channel.",
+                id=job.id,
+                s=job.duration,
+            ),
+            ephemeral=True,
+        )
+        return job
