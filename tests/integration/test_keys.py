@@ -40,11 +40,11 @@ from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import JobStore
 from storage.quotas import QuotaStore
-from tests.discord_fakes import member
-from tests.test_admin import run
-from tests.test_engine import ALICE, BOB, RecordingNotifier, video_request
-from tests.test_video_cog import IMAGE, make_rig
-from tests.test_video_cog import Rig as VideoRig
+from tests.support.admin import run
+from tests.support.discord_fakes import member
+from tests.support.engine_rig import ALICE, BOB, RecordingNotifier, video_request
+from tests.support.video_rig import IMAGE, make_rig
+from tests.support.video_rig import Rig as VideoRig
 
 KEY_A, KEY_B = "sk-keys-a-0123456789", "sk-keys-b-9876543210"
 KF2V = "wan2.2-kf2v-flash"  # 2 slots per account in the catalogue

@@ -22,7 +22,7 @@ from bot.media.probe import check_media
 from bot.run.app import Services, WanBot
 from bot.run.settings import Settings
 from bot.simulator import Simulator, SimulatorConfig
-from cogs.video import VideoCog
+from cogs.video.commands import VideoCog
 from storage.connect import open_database
 from tests.support.discord_fakes import (
     AttachmentHost,
