@@ -27,8 +27,8 @@ from bot.run.app import WanBot
 from bot.run.services import Services
 from bot.run.settings import Settings
 from cogs.admin import AdminCog
-from cogs.admin.texts import NOT_MODERATOR as NOT_MODERATOR_TEXT
 from cogs.errors import report
+from cogs.render.moderator import NOT_MODERATOR as NOT_MODERATOR_TEXT
 from storage.allowances import Period
 from storage.connect import open_database
 from storage.guild_settings import GuildSettings

@@ -13,7 +13,7 @@ import pytest
 from bot.domain.errors import InvalidInput
 from bot.engine.virtual import VirtualClock
 from bot.i18n import ENGLISH, Text
-from cogs import render
+from cogs.render import errors as error_words
 from storage.allowances import Allowance, Period, QuotaExceeded, period_bounds
 from storage.connect import open_database
 from storage.database import Database, IntegrityError, Transaction
@@ -124,7 +124,7 @@ def test_period_bounds(period: Period, at: float, bounds: tuple[float, float]) -
 
 
 def quota_refusal(refused: QuotaExceeded) -> str:
-    return render.quota_refusal(ENGLISH, refused)
+    return error_words.quota_refusal(ENGLISH, refused)
 
 
 # -- the member side -----------------------------------------------------------------------------

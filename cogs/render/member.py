@@ -1,0 +1,195 @@
+"""What a member reads in replies only they see: their quota, their videos, one video in detail
+with its evidence file, and the models."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import discord
+
+from bot.domain.catalog import MODELS
+from bot.i18n import N_, Language
+from cogs.render.pieces import (
+    BAD,
+    BRAND,
+    excerpt,
+    mode_of,
+    model_line,
+    quoted,
+    state_text,
+    timestamp,
+    video_title,
+)
+from storage.allowances import Allowance, Period
+from storage.jobs import Job, JobState
+
+_LEFT_THIS = {
+    Period.DAY: N_("**{s} s** of video left today, renews {when}."),
+    Period.WEEK: N_("**{s} s** of video left this week, renews {when}."),
+    Period.MONTH: N_("**{s} s** of video left this month, renews {when}."),
+}
+_USED_THIS = {
+    Period.DAY: N_("Used today"),
+    Period.WEEK: N_("Used this week"),
+    Period.MONTH: N_("Used this month"),
+}
+BAR_CELLS = 12
+
+
+def bar(fraction: float, cells: int = BAR_CELLS) -> str:
+    """A bar of `cells` blocks, filled to `fraction` (0–1): how much of a quota is used."""
+    filled = round(min(1.0, max(0.0, fraction)) * cells)
+    return "█" * filled + "░" * (cells - filled)
+
+
+def quota(lang: Language, allowance: Allowance, *, who: str | None = None) -> discord.Embed:
+    """A member's quota: what is left, a bar of what is used, and when it renews."""
+    embed = discord.Embed(title=lang.gettext("Video quota"), colour=BRAND)
+    if allowance.blocked:
+        why = allowance.block_reason or lang.gettext("blocked by a moderator")
+        embed.description = (
+            lang.gettext("{who} may not make videos here: {why}.", who=who, why=why)
+            if who
+            else lang.gettext("You may not make videos here: {why}.", why=why)
+        )
+        embed.colour = BAD
+        return embed
+    embed.description = lang.gettext(
+        _LEFT_THIS[allowance.period],
+        s=allowance.remaining_seconds,
+        when=timestamp(allowance.renews_at),
+    )
+    total = allowance.base_seconds + allowance.granted_seconds
+    used = allowance.used_seconds
+    share = used / total if total else 1.0
+    embed.add_field(
+        name=lang.gettext(_USED_THIS[allowance.period]),
+        value=lang.gettext(
+            "`{bar}` {percent}% · {used} s of {total} s",
+            bar=bar(share),
+            percent=round(min(share, 1.0) * 100),
+            used=used,
+            total=total,
+        ),
+        inline=False,
+    )
+    embed.add_field(
+        name=lang.gettext("Allowance"),
+        value=lang.gettext(
+            "{s} s ({source})", s=allowance.base_seconds, source=_source(lang, allowance.source)
+        ),
+    )
+    if allowance.granted_seconds:
+        embed.add_field(
+            name=lang.gettext("Granted"), value=lang.gettext("+{s} s", s=allowance.granted_seconds)
+        )
+    embed.add_field(
+        name=lang.gettext("Used"),
+        value=lang.gettext("{s} s", s=allowance.used_seconds - allowance.held_seconds),
+    )
+    if allowance.held_seconds:
+        embed.add_field(
+            name=lang.gettext("In progress"), value=lang.gettext("{s} s", s=allowance.held_seconds)
+        )
+    if allowance.budget_remaining is not None:
+        embed.add_field(
+            name=lang.gettext("Server budget left"),
+            value=lang.gettext("{s} s", s=max(0, allowance.budget_remaining)),
+        )
+    embed.add_field(
+        name=lang.gettext("Renews"),
+        value=f"{timestamp(allowance.renews_at, 'f')} ({timestamp(allowance.renews_at)})",
+    )
+    return embed
+
+
+def _source(lang: Language, source: str) -> str:
+    if source.startswith("role:"):
+        return lang.gettext("from {role}", role=f"<@&{source.removeprefix('role:')}>")
+    if source == "override":
+        return lang.gettext("set for you")
+    if source == "default":
+        return lang.gettext("server default")
+    return source
+
+
+def jobs_list(lang: Language, jobs: list[Job]) -> discord.Embed:
+    embed = discord.Embed(title=lang.gettext("Your recent videos"), colour=BRAND)
+    if not jobs:
+        embed.description = lang.gettext("No videos yet. Try `/video animate`.")
+        return embed
+    lines = []
+    for job in jobs:
+        prompt = excerpt(job.request.prompt, 60)
+        lines.append(
+            f"**#{job.id}** {mode_of(lang, job)} · {state_text(lang, job.state)} · "
+            f"{timestamp(job.created_at)}" + (f"\n  {quoted(lang, prompt)}" if prompt else "")
+        )
+    embed.description = "\n".join(lines)
+    return embed
+
+
+def job_detail(lang: Language, job: Job, responses: list[dict[str, Any]]) -> discord.Embed:
+    embed = discord.Embed(title=video_title(lang, job), colour=BRAND)
+    if prompt := excerpt(job.request.prompt, 1000):
+        embed.description = quoted(lang, prompt)
+    embed.add_field(name=lang.gettext("Status"), value=state_text(lang, job.state))
+    embed.add_field(name=lang.gettext("Model"), value=model_line(lang, job))
+    embed.add_field(name=lang.gettext("Asked"), value=timestamp(job.created_at))
+    if job.request.seed is not None:
+        embed.add_field(name=lang.gettext("Seed"), value=str(job.request.seed))
+    if job.billed_seconds is not None:
+        embed.add_field(
+            name=lang.gettext("Counted"), value=lang.gettext("{s} s", s=job.billed_seconds)
+        )
+    if job.task_id:
+        embed.add_field(name=lang.gettext("Provider task"), value=f"`{job.task_id}`", inline=False)
+    why = lang.render(job.reason) if job.reason else job.error_message
+    if why and job.state is not JobState.DELIVERED:
+        embed.add_field(name=lang.gettext("Why"), value=excerpt(why, 1000), inline=False)
+    calls = ", ".join(r["call"] for r in responses[-12:])
+    if calls:
+        embed.set_footer(
+            text=lang.gettext(
+                "Provider responses kept: {count} ({calls})", count=len(responses), calls=calls
+            )
+        )
+    return embed
+
+
+def evidence_file(job: Job, responses: list[dict[str, Any]]) -> discord.File:
+    """What was asked and what the provider answered, as JSON, for a member to keep or show."""
+    evidence = {
+        "job": job.id,
+        "request": job.request.body(),
+        "task_id": job.task_id,
+        "state": job.state.value,
+        "responses": responses,
+    }
+    return discord.File(
+        io.BytesIO(json.dumps(evidence, indent=2, ensure_ascii=False).encode()),
+        filename=f"video-{job.id}-evidence.json",
+    )
+
+
+def models(lang: Language) -> discord.Embed:
+    embed = discord.Embed(
+        title=lang.gettext("Models"),
+        description=lang.gettext("Quota is counted in seconds of video: a 5 s video uses 5 s."),
+        colour=BRAND,
+    )
+    for spec in MODELS.values():
+        sound = lang.gettext("with sound") if spec.has_sound else lang.gettext("silent")
+        value = lang.gettext(
+            "{summary}.\n{resolutions} · {durations} · {sound}",
+            summary=lang.render(spec.summary),
+            resolutions=", ".join(spec.resolutions),
+            durations=lang.render(spec.duration_text),
+            sound=sound,
+        )
+        if spec.templates:
+            value += "\n" + lang.gettext("Effects: {names}", names=", ".join(spec.templates))
+        embed.add_field(name=spec.name, value=value, inline=False)
+    return embed
