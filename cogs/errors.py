@@ -1,5 +1,5 @@
-"""One way to report errors from commands and buttons: friendly and ephemeral, or an apology with an id
-(worded by cogs/render/errors.py)."""
+"""One way to report errors from commands and buttons: friendly and ephemeral, or an apology with
+an id (cogs/render/errors.py words them)."""
 
 from __future__ import annotations
 

@@ -141,6 +141,19 @@ class AdminBase(commands.Cog):
 
         await self._change_and_reply(interaction, apply, say, check)
 
+    async def _change_member(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member,
+        write: Callable[[int, Allowance], Awaitable[W]],
+        say: Say[Allowance, W],
+        check: Callable[[], object] | None = None,
+    ) -> None:
+        """Change a member's quota: their allowance is what is read before and after."""
+        await self._change_quota(
+            interaction, lambda guild_id: self._allowance(guild_id, member), write, say, check
+        )
+
     async def _change_settings(
         self,
         interaction: discord.Interaction,

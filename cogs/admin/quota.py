@@ -8,8 +8,6 @@ says.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import discord
 from discord import app_commands
 
@@ -18,9 +16,7 @@ from cogs.admin.base import (
     AdminBase,
     GrantSeconds,
     Reason,
-    Say,
     Seconds,
-    W,
     check_period,
     check_seconds,
     clean,
@@ -245,21 +241,4 @@ class QuotaCommands(AdminBase):
             ),
             lambda lang, changed: moderator.budget_set(lang, seconds, changed.before),
             check=lambda: check_seconds(seconds),
-        )
-
-    async def _change_member(
-        self,
-        interaction: discord.Interaction,
-        member: discord.Member,
-        write: Callable[[int, Allowance], Awaitable[W]],
-        say: Say[Allowance, W],
-        check: Callable[[], object] | None = None,
-    ) -> None:
-        """Change a member's quota: their allowance is what is read before and after."""
-        await self._change_quota(
-            interaction,
-            lambda guild_id: self._allowance(guild_id, member),
-            write,
-            say,
-            check,
         )

@@ -216,7 +216,8 @@ class SettingsCommands(AdminBase):
         """Choose the role whose members may use /videoadmin (empty: Manage Server only)."""
 
         def check() -> None:
-            # The role hands out moderator rights: only those Discord trusts with the server pick it.
+            # The role hands out moderator rights: only members Discord trusts with the server
+            # may pick it.
             user = interaction.user
             if not isinstance(user, discord.Member) or not user.guild_permissions.manage_guild:
                 raise InvalidInput(moderator.ONLY_MANAGERS_PICK_MODERATORS)

@@ -1,4 +1,4 @@
-"""The pieces every audience's words are built from: colours, times, excerpts, a job in a few words."""
+"""What every audience's words are built from: colours, times, excerpts, a job in a few words."""
 
 from __future__ import annotations
 
