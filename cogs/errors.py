@@ -1,4 +1,5 @@
-"""One way to report errors from commands and buttons: friendly and ephemeral, or an apology with an id."""
+"""One way to report errors from commands and buttons: friendly and ephemeral, or an apology with
+an id (cogs/render/errors.py words them)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import discord
 from discord import app_commands
 
 from bot.domain.errors import WanbotError
-from cogs import render
 from cogs.languages import member_language
+from cogs.render.errors import NOT_ALLOWED, apology, error_text, problem
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +41,17 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
     original = getattr(error, "original", error)  # CommandInvokeError wraps what the command raised
     lang = member_language(interaction)
     if isinstance(original, WanbotError):
-        message = render.error_text(lang, original)
+        message = error_text(lang, original)
     elif isinstance(error, app_commands.MissingPermissions | app_commands.CheckFailure):
-        message = lang.gettext("You are not allowed to use this command here.")
+        message = lang.gettext(NOT_ALLOWED)
     else:
         error_id = secrets.token_hex(4)
         job_id = interaction.extras.get("job_id")
         name = interaction.command.qualified_name if interaction.command else "a button"
         log.error("%s failed (error id %s, job %s)", name, error_id, job_id, exc_info=original)
-        await _quietly(send_private(interaction, embed=render.apology(lang, error_id)))
+        await _quietly(send_private(interaction, embed=apology(lang, error_id)))
         return
-    await _quietly(send_private(interaction, embed=render.problem(message)))
+    await _quietly(send_private(interaction, embed=problem(message)))
 
 
 async def _quietly(sending: Awaitable[object]) -> None:

@@ -41,7 +41,7 @@ from bot.engine.notifier import Progress
 from bot.i18n import Language, Text, choose
 from bot.media.pools import MediaWorkers
 from bot.net.retry import RetryPolicy, retry
-from cogs import render
+from cogs.render import channel as channel_words
 from cogs.statuses import KEEP_IDLE_SECONDS, Status, Statuses
 from cogs.views import progress_view, result_view
 from storage.jobs import JobStore
@@ -104,7 +104,10 @@ class DiscordNotifier:
     async def fail(self, job: Job, reason: Text) -> None:
         await self._show(job, Progress(state=job.state, elapsed=_elapsed(job)), reason)
         await self._send(
-            job, "end", lambda lang: {"content": render.failed_text(lang, job, reason)}, reply=True
+            job,
+            "end",
+            lambda lang: {"content": channel_words.failed_text(lang, job, reason)},
+            reply=True,
         )
 
     async def _show(self, job: Job, update: Progress, reason: Text | None) -> None:
@@ -119,7 +122,9 @@ class DiscordNotifier:
     ) -> None:
         if status.message is None and job.progress_message_id:
             await self._find_status(job, status, job.progress_message_id)
-        embed = render.progress(status.lang or server_language(job), job, update, reason=reason)
+        embed = channel_words.progress(
+            status.lang or server_language(job), job, update, reason=reason
+        )
         if status.message is None:
             await self._post_status(job, update, reason)
             return
@@ -159,7 +164,7 @@ class DiscordNotifier:
         status.held = None
         lang = status.lang or server_language(job)
         await self._edit(
-            job_id, status, render.progress(lang, job, update, reason=reason), final=False
+            job_id, status, channel_words.progress(lang, job, update, reason=reason), final=False
         )
 
     async def flushed(self, job_id: int) -> None:
@@ -173,7 +178,7 @@ class DiscordNotifier:
         shown: dict[str, discord.Embed] = {}
 
         def compose(lang: Language) -> dict[str, Any]:
-            shown["embed"] = render.progress(lang, job, update, reason=reason)
+            shown["embed"] = channel_words.progress(lang, job, update, reason=reason)
             view = None if update.state.is_final else progress_view(job.id, lang)
             return {"embed": shown["embed"], "view": view}
 
@@ -227,7 +232,7 @@ class DiscordNotifier:
 
                 def link(lang: Language) -> dict[str, Any]:
                     return {
-                        "content": render.link_text(
+                        "content": channel_words.link_text(
                             lang, job, job.result_url or "", job.result_expires_at
                         ),
                         "view": result_view(job.id, lang),
@@ -238,7 +243,7 @@ class DiscordNotifier:
 
                 def post(lang: Language) -> dict[str, Any]:
                     return {
-                        "content": render.result_text(lang, job),
+                        "content": channel_words.result_text(lang, job),
                         "view": result_view(job.id, lang),
                     }
 

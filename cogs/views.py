@@ -14,8 +14,9 @@ import discord
 from discord import ui
 from discord.ext import commands
 
-from bot.i18n import ENGLISH, N_, Language
+from bot.i18n import ENGLISH, Language
 from cogs.errors import report
+from cogs.render import channel
 
 
 @runtime_checkable
@@ -34,7 +35,7 @@ class _JobButton(
     """Shared parts; each subclass sets its own template, label and cog method."""
 
     action: ClassVar[str]
-    label: ClassVar[str]  # English, marked for the catalogs; shown in the reader's language
+    label: ClassVar[str]  # English, from cogs/render/channel.py; shown in the reader's language
     style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.secondary
     emoji: ClassVar[str | None] = None
 
@@ -71,28 +72,28 @@ class _JobButton(
 
 
 class CancelButton(_JobButton, template=r"wanbot:cancel:(?P<job>[0-9]+)"):
-    action, label, style = "cancel", N_("Cancel"), discord.ButtonStyle.danger
+    action, label, style = "cancel", channel.CANCEL, discord.ButtonStyle.danger
 
     def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         return cog.cancel_job
 
 
 class RetryButton(_JobButton, template=r"wanbot:retry:(?P<job>[0-9]+)"):
-    action, label, emoji = "retry", N_("Retry"), "🔁"
+    action, label, emoji = "retry", channel.RETRY, "🔁"
 
     def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         return cog.retry
 
 
 class ExtendButton(_JobButton, template=r"wanbot:extend:(?P<job>[0-9]+)"):
-    action, label, emoji = "extend", N_("Extend"), "⏩"
+    action, label, emoji = "extend", channel.EXTEND, "⏩"
 
     def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         return cog.extend
 
 
 class LastFrameButton(_JobButton, template=r"wanbot:lastframe:(?P<job>[0-9]+)"):
-    action, label, emoji = "lastframe", N_("Animate last frame"), "🖼️"
+    action, label, emoji = "lastframe", channel.LAST_FRAME, "🖼️"
 
     def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
         return cog.animate_last_frame

@@ -1,4 +1,5 @@
-"""What every /videoadmin command shares: its command groups, the moderator check, input checks.
+"""What every /videoadmin command shares: its command groups, the moderator check, input checks,
+and the one sequence every change follows (authorise, check, change, reply).
 
 Discord hides the command from members without Manage Server (`default_member_permissions`), but a
 server can change that in its integration settings, and the moderator role is ours, not Discord's:
@@ -8,8 +9,9 @@ so every command also checks `is_moderator` at run time before it reads or chang
 from __future__ import annotations
 
 import logging
-from dataclasses import fields, replace
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, fields, replace
+from typing import Any, Generic, TypeVar
 
 import discord
 from discord import app_commands
@@ -19,10 +21,12 @@ from bot.domain.catalog import MODELS, RESOLUTIONS
 from bot.domain.errors import InvalidInput
 from bot.domain.guild import Change, GuildSettings
 from bot.domain.quota import Allowance, Period
-from bot.i18n import _
+from bot.i18n import Language
 from bot.run.services import Services
-from cogs.admin import texts
 from cogs.checks import is_moderator, role_ids
+from cogs.errors import send_private
+from cogs.languages import member_language
+from cogs.render import moderator
 from cogs.served import ServedBot
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,21 @@ SETTINGS = app_commands.Group(
     name="settings", description="Where and how videos are made here", parent=VIDEOADMIN
 )
 
+S = TypeVar("S")  # what a change is read as: a member's allowance, the server's settings
+W = TypeVar("W")  # what its write answers (most answer nothing)
+
+
+@dataclass(frozen=True)
+class Changed(Generic[S, W]):
+    """What a change did: the state just before and just after it, and what its write answered."""
+
+    before: S
+    after: S
+    answer: W
+
+
+Say = Callable[[Language, Changed[S, W]], str]
+
 
 class AdminBase(commands.Cog):
     """The state and steps the quota and settings commands share (AdminCog is the cog loaded)."""
@@ -62,11 +81,11 @@ class AdminBase(commands.Cog):
         """Return the server id and its settings, or refuse anyone who is not a moderator."""
         guild_id = interaction.guild_id
         if guild_id is None:
-            raise InvalidInput(_("/videoadmin works only in a server."))
+            raise InvalidInput(moderator.ONLY_IN_A_SERVER)
         settings = await self._services.guild_settings.get(guild_id)
         if not is_moderator(interaction.user, settings):
             log.info("Refused /videoadmin to %s in guild %s", interaction.user.id, guild_id)
-            raise InvalidInput(texts.NOT_MODERATOR)
+            raise InvalidInput(moderator.NOT_MODERATOR)
         return guild_id, settings
 
     async def _allowance(self, guild_id: int, user: discord.Member) -> Allowance:
@@ -88,21 +107,80 @@ class AdminBase(commands.Cog):
             log.info("Guild %s settings changed by %s: %s", guild_id, interaction.user.id, changed)
         return before, after
 
-    async def _set(
-        self, interaction: discord.Interaction, guild_id: int, **values: Any
-    ) -> GuildSettings:
-        """Set some settings, leaving the others as they are now; return them as they were."""
-        before, _ = await self._change(
-            interaction, guild_id, lambda current: replace(current, **values)
+    async def _change_and_reply(
+        self,
+        interaction: discord.Interaction,
+        apply: Callable[[int], Awaitable[Changed[S, W]]],
+        say: Say[S, W],
+        check: Callable[[], object] | None = None,
+    ) -> None:
+        """/videoadmin's one sequence: refuse anyone who is not a moderator, check the input,
+        make the change (reading before and after), reply with one line in the moderator's
+        language. `say` words that line, and tells when nothing changed."""
+        guild_id, _settings = await self._authorise(interaction)
+        if check is not None:
+            check()
+        changed = await apply(guild_id)
+        await send_private(interaction, content=say(member_language(interaction), changed))
+
+    async def _change_quota(
+        self,
+        interaction: discord.Interaction,
+        read: Callable[[int], Awaitable[S]],
+        write: Callable[[int, S], Awaitable[W]],
+        say: Say[S, W],
+        check: Callable[[], object] | None = None,
+    ) -> None:
+        """Change a quota: `read` (a member's allowance, the server's quota settings) before,
+        `write` (which may see it and decide to do nothing), `read` after, reply."""
+
+        async def apply(guild_id: int) -> Changed[S, W]:
+            before = await read(guild_id)
+            answer = await write(guild_id, before)
+            return Changed(before, await read(guild_id), answer)
+
+        await self._change_and_reply(interaction, apply, say, check)
+
+    async def _change_member(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member,
+        write: Callable[[int, Allowance], Awaitable[W]],
+        say: Say[Allowance, W],
+        check: Callable[[], object] | None = None,
+    ) -> None:
+        """Change a member's quota: their allowance is what is read before and after."""
+        await self._change_quota(
+            interaction, lambda guild_id: self._allowance(guild_id, member), write, say, check
         )
-        return before
+
+    async def _change_settings(
+        self,
+        interaction: discord.Interaction,
+        change: Change,
+        say: Say[GuildSettings, None],
+        check: Callable[[], object] | None = None,
+    ) -> None:
+        """Change the server's settings as they are when written (see `_change`), then reply."""
+
+        async def apply(guild_id: int) -> Changed[GuildSettings, None]:
+            before, after = await self._change(interaction, guild_id, change)
+            return Changed(before, after, None)
+
+        await self._change_and_reply(interaction, apply, say, check)
 
 
-def check_seconds(seconds: int, *, lowest: int = 0) -> None:
-    """Discord enforces the option's range; a call from elsewhere is checked here again."""
-    if not lowest <= seconds <= MOST_SECONDS:
+def setting(**values: Any) -> Change:
+    """A change that sets some settings and leaves the others as they are."""
+    return lambda current: replace(current, **values)
+
+
+def check_seconds(seconds: int | None, *, lowest: int = 0) -> None:
+    """Discord enforces the option's range; a call from elsewhere is checked here again.
+    None (the option left out) passes: it means "none" to the command."""
+    if seconds is not None and not lowest <= seconds <= MOST_SECONDS:
         raise InvalidInput(
-            _("Seconds must be {low}–{high}, not {s}.", low=lowest, high=MOST_SECONDS, s=seconds),
+            moderator.seconds_out_of_range(lowest, MOST_SECONDS, seconds),
             field="seconds",
         )
 
@@ -111,38 +189,19 @@ def check_period(period: str) -> Period:
     try:
         return Period(period)
     except ValueError:
-        raise InvalidInput(_("The period is a day, a week or a month."), field="period") from None
+        raise InvalidInput(moderator.PERIODS_OFFERED, field="period") from None
 
 
 def check_defaults(model: str | None, resolution: str | None) -> None:
     """Refuse an unknown model, or a resolution the model (with none: every model) cannot make."""
     if model is not None and model not in MODELS:
-        raise InvalidInput(
-            _(
-                "There is no model {model}; choose one of {models}.",
-                model=model,
-                models=", ".join(MODELS),
-            ),
-            field="model",
-        )
+        raise InvalidInput(moderator.no_such_model(model, ", ".join(MODELS)), field="model")
     if resolution is None:
         return
     makers = MODELS[model].resolutions if model is not None else RESOLUTIONS
     if resolution not in makers:
-        choices = ", ".join(makers)
         raise InvalidInput(
-            _(
-                "{model} cannot make {resolution}; choose one of {choices}.",
-                model=model,
-                resolution=resolution,
-                choices=choices,
-            )
-            if model
-            else _(
-                "No model makes {resolution}; choose one of {choices}.",
-                resolution=resolution,
-                choices=choices,
-            ),
+            moderator.resolution_not_made(model, resolution, ", ".join(makers)),
             field="resolution",
         )
 

@@ -15,7 +15,6 @@ import discord
 from discord import app_commands
 
 from bot.domain.errors import InvalidInput
-from bot.i18n import _
 from bot.usage.chart import render_usage_chart
 from bot.usage.report import (
     CHART_NAME,
@@ -25,9 +24,9 @@ from bot.usage.report import (
     period_ledger,
     period_usage,
 )
-from cogs.admin import texts
 from cogs.admin.base import QUOTA, AdminBase
 from cogs.languages import member_language
+from cogs.render import moderator
 
 PERIOD_CHOICES = [
     app_commands.Choice(name=app_commands.locale_str("This period"), value="current"),
@@ -51,7 +50,7 @@ class UsageCommands(AdminBase):
         """Show who used how many seconds, the totals and the estimated cost, with a chart."""
         guild_id, _settings = await self._authorise(interaction)
         if period not in PERIODS:
-            raise InvalidInput(_("Choose the current or the previous period."), field="period")
+            raise InvalidInput(moderator.CURRENT_OR_PREVIOUS, field="period")
         await interaction.response.defer(ephemeral=True, thinking=True)
         services = self._services
         cost = services.settings.cost_per_second_usd
@@ -63,7 +62,7 @@ class UsageCommands(AdminBase):
                 guild_id, report.period_start, report.period_end, first_key=services.keys.first.name
             )
         lang = member_language(interaction)
-        embed = texts.usage(lang, report, cost, by_key, previous=period == "previous")
+        embed = moderator.usage(lang, report, cost, by_key, previous=period == "previous")
         chart = await asyncio.to_thread(
             render_usage_chart,
             report,

@@ -29,7 +29,7 @@ from bot.run.app import WanBot
 from bot.run.services import Services
 from bot.run.settings import Settings
 from cogs.admin import AdminCog
-from cogs.admin.texts import NOT_MODERATOR as NOT_MODERATOR_TEXT
+from cogs.render.moderator import NOT_MODERATOR as NOT_MODERATOR_TEXT
 from storage.connect import open_database
 from tests.support.admin import ALICE, BOB, GUILD, HELPER, MOD, WEDNESDAY, moderator, run, use
 from tests.support.discord_fakes import interaction, member

@@ -13,7 +13,7 @@ from bot.domain.errors import InvalidInput, QuotaExceeded
 from bot.domain.quota import Period, period_bounds
 from bot.engine.virtual import VirtualClock
 from bot.i18n import ENGLISH, Text
-from cogs import render
+from cogs.render import errors as error_words
 from storage.connect import open_database
 from storage.database import Database, IntegrityError
 from storage.quotas import QuotaStore
@@ -59,7 +59,7 @@ def test_period_bounds(period: Period, at: float, bounds: tuple[float, float]) -
 
 
 def quota_refusal(refused: QuotaExceeded) -> str:
-    return render.quota_refusal(ENGLISH, refused)
+    return error_words.quota_refusal(ENGLISH, refused)
 
 
 # -- the member side -----------------------------------------------------------------------------
