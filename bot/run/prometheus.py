@@ -34,8 +34,9 @@ from prometheus_client.exposition import choose_encoder
 
 from bot.domain.catalog import MODELS
 from bot.domain.errors import InvalidInput
-from bot.engine.metrics import Call, CallOutcome, DeliveryOutcome, FitOutcome
+from bot.engine.metrics import Call, CallOutcome, DeliveryOutcome
 from bot.engine.runner import Engine
+from bot.media.pools import FitOutcome
 from bot.run.health import PING_SECONDS, Heartbeat
 from storage.jobs import JobState, JobStore
 from storage.leadership import Leadership

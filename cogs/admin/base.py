@@ -18,9 +18,9 @@ from discord.ext import commands
 from bot.domain.catalog import MODELS, RESOLUTIONS
 from bot.domain.errors import InvalidInput
 from bot.i18n import _
-from bot.run.services import Services
 from cogs.admin import texts
 from cogs.checks import is_moderator, role_ids
+from cogs.served import CogServices as Services
 from cogs.served import ServedBot
 from storage.allowances import Allowance, Period
 from storage.guild_settings import Change, GuildSettings
