@@ -52,7 +52,7 @@ class Scheduler:
         self._polling = polling
         self._shown_position: dict[int, int] = {}  # queued job -> place last shown
         self._seen: set[int] = set()  # every job put in line while leading (never twice)
-        self._loop = Loops()
+        self._passes = Loops()  # the one loop of passes, while leading
         self.sweep: Callable[[float], Awaitable[None]] | None = None  # the first phase
         self.deposed = False  # a write was refused: another process schedules now
         self._closing = False  # stopping: no new submits
@@ -63,23 +63,23 @@ class Scheduler:
     def start(self) -> None:
         """Run passes until `stop`."""
         self.deposed = self._closing = False
-        self._loop.start(self._run(), "wanbot-engine")
+        self._passes.start(self._run(), "wanbot-engine")
 
     @property
     def running(self) -> bool:
-        return self._loop.running
+        return self._passes.running
 
     async def stop(self, *, grace: float = 0.0) -> None:
         """Stop the loop: after the submits on their way have finished (up to `grace` seconds),
         then cancel what is left of the pass under way."""
-        if not self._loop:
+        if not self._passes:
             return
-        if grace > 0 and self._loop.running:
+        if grace > 0 and self._passes.running:
             self._closing = True
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(grace):
                     await self._between_passes.wait()
-        await self._loop.stop()
+        await self._passes.stop()
 
     async def _run(self) -> None:
         ctx = self._ctx
