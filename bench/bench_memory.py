@@ -41,7 +41,8 @@ from benchlib import MB, report, report_header, rss_bytes, video_request
 from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient, RetryPolicy
-from bot.domain.jobs import JobState, Requester
+from bot.domain.jobs import Job, JobState, Requester
+from bot.engine.queue import FairQueue
 from bot.engine.runner import Engine, EngineConfig
 from storage.connect import open_database
 from storage.jobs import JobStore
@@ -214,9 +215,9 @@ async def measure_queue() -> None:
             seconds = time.perf_counter() - started
             after = rss_bytes()
             assert last is not None
-            # Counted after the measurement: the last job has every other one ahead of it.
-            ahead = engine.queue_position(last.id)
             queued = await jobs.with_states({JobState.QUEUED})
+            # Counted after the measurement: the last job has every other one ahead of it.
+            ahead = fair_position(queued, last.id)
             posted = sum(1 for job in queued if job.progress_message_id)
             database_bytes = sum(p.stat().st_size for p in Path(tmp).glob("wanbot.sqlite3*"))
             async with session.get(f"{rest_url}/_bench/counts") as answer:
@@ -254,6 +255,14 @@ async def measure_queue() -> None:
         flush=True,
     )
     report("queued_10k_rss_mb", (after - baseline) / MB)
+
+
+def fair_position(queued: list[Job], job_id: int) -> int | None:
+    """Where `job_id` stands in the engine's fair order, rebuilt from the queued rows."""
+    line = FairQueue()
+    for job in sorted(queued, key=lambda job: job.id):
+        line.push(job.id, job.model, (job.guild_id, job.user_id))
+    return line.position(job_id)
 
 
 # -- driver ---------------------------------------------------------------------------------------

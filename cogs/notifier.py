@@ -41,6 +41,7 @@ from bot.engine.notifier import Progress
 from bot.i18n import Language, Text, choose
 from bot.media.pools import MediaWorkers
 from bot.net.retry import RetryPolicy, retry
+from bot.net.tasks import cancel, spawn
 from cogs.render import channel as channel_words
 from cogs.statuses import KEEP_IDLE_SECONDS, Status, Statuses
 from cogs.views import progress_view, result_view
@@ -87,12 +88,7 @@ class DiscordNotifier:
 
     async def close(self) -> None:
         """Send held edits now and stop the timers."""
-        for status in self._status.values():
-            if status.flush is not None:
-                status.flush.cancel()
-        await asyncio.gather(
-            *(s.flush for s in self._status.values() if s.flush is not None), return_exceptions=True
-        )
+        await cancel(*(s.flush for s in self._status.values() if s.flush is not None))
         if self._own_workers:
             self._workers.close()
 
@@ -136,9 +132,7 @@ class DiscordNotifier:
             return
         status.held = (job, update, reason)
         if status.flush is None or status.flush.done():
-            status.flush = asyncio.create_task(
-                self._flush_later(job.id, wait), name=f"status edit {job.id}"
-            )
+            status.flush = spawn(self._flush_later(job.id, wait), f"status edit {job.id}")
 
     async def _find_status(self, job: Job, status: Status, message_id: int) -> None:
         """After a restart or once forgotten: the status message posted earlier, by its id, where

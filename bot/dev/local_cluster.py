@@ -30,6 +30,7 @@ from bot.domain.requests import GenerationRequest
 from bot.engine.notifier import Progress
 from bot.engine.runner import Engine, EngineConfig
 from bot.i18n import Text
+from bot.net.tasks import spawn
 from storage.connect import open_database
 from storage.coordination import Coordination
 from storage.jobs import JobStore
@@ -128,7 +129,7 @@ class Worker:
             cwd=self._folder,
         )
         self.pid = self._process.pid
-        self._reader = asyncio.create_task(self._read(self._process), name=f"{self.name}'s log")
+        self._reader = spawn(self._read(self._process), f"{self.name}'s log")
 
     def environment(self) -> dict[str, str]:
         """The child's environment: this one's, less any setting of wanbot's own, plus its own."""

@@ -33,6 +33,7 @@ from bot.engine.pipeline import Pipeline
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
 from bot.engine.spool import sweep_spool
+from bot.net.tasks import Loops, Tasks
 from storage.database import ProcessLock
 from storage.leadership import Deposed
 from storage.retention import Retention
@@ -63,8 +64,8 @@ class Cluster:
         self._settlement = settlement
         self._recover = recover
         self._lock: ProcessLock = ctx.db.lock("scheduler")
-        self._loops: list[asyncio.Task[None]] = []
-        self._cancels: set[asyncio.Task[None]] = set()
+        self._loops = Loops()
+        self._cancels = Tasks()
         self._cancel_room = asyncio.Semaphore(CANCELS_AT_ONCE)
         self._retention = Retention(ctx.db, days=ctx.config.retention_days, clock=ctx.clock)
         self.leading = False
@@ -73,7 +74,7 @@ class Cluster:
     @property
     def alive(self) -> bool:
         """Whether this process's loops run (false before start, after stop, or if one died)."""
-        return bool(self._loops) and not any(loop.done() for loop in self._loops)
+        return self._loops.running
 
     async def start(self) -> None:
         """Claim the database (SQLite: refuse a second process), listen, and try to lead."""
@@ -87,20 +88,13 @@ class Cluster:
         db.listen(self._heard)
         await db.start_listening()
         await self.tick()
-        self._loops = [
-            asyncio.create_task(self._run(), name="wanbot-cluster"),
-            asyncio.create_task(self._keep_alive(), name="wanbot-leases"),
-        ]
+        self._loops.start(self._run(), "wanbot-cluster")
+        self._loops.start(self._keep_alive(), "wanbot-leases")
 
     async def stop(self) -> None:
         """Stop ticking; a leader first lets its submits on their way finish, then ends its term
         so that a standby takes over on its next tick."""
-        for loop in self._loops:
-            loop.cancel()
-        for loop in self._loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
-        self._loops = []
+        await self._loops.stop()
         await self._step_down(grace=self._ctx.config.stop_grace_seconds)
         await self._lock.release()
 
@@ -170,9 +164,7 @@ class Cluster:
             return
         ctx = self._ctx
         self.leading = False
-        for task in self._cancels:
-            task.cancel()
-        await asyncio.gather(*self._cancels, return_exceptions=True)
+        await self._cancels.stop()
         await self._scheduler.stop(grace=grace)
         if grace and ctx.term is not None and not self._scheduler.deposed:
             try:  # a courtesy: the lock's release is what frees the role
@@ -211,9 +203,7 @@ class Cluster:
         """Act on cancels asked for on other processes, each in a task of its own (a cancel may
         wait on DashScope); the status message says what happened if it cannot."""
         for job_id in await self._ctx.coordination.take_cancel_requests():
-            task = asyncio.create_task(self._cancel(job_id), name=f"cancel job {job_id}")
-            self._cancels.add(task)
-            task.add_done_callback(self._cancels.discard)
+            self._cancels.spawn(self._cancel(job_id), f"cancel job {job_id}")
 
     async def _cancel(self, job_id: int) -> None:
         async with self._cancel_room:

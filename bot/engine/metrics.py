@@ -1,18 +1,21 @@
 """What the engine tells an operator's metrics as it works: the `Metrics` protocol, and `NoMetrics`.
 
-The engine, and the media workers that fit videos, report what happened (a provider call and how
-long it took, a task's time at the provider, a delivery's outcome, seconds charged or refunded, a
-fit) to the `Metrics` they are handed; what becomes of it is the caller's business (bot/run/prometheus.py
-keeps Prometheus counters; by default nothing is kept). Labels are names the operator or the
-catalogue chose: a key's name, a model, a call kind, a state, an outcome; never a member, a
-server or a prompt, which would make a series per person.
+The engine (and, through the entry, the media workers that fit videos) reports what happened (a
+provider call and how long it took, a task's time at the provider, a delivery's outcome, seconds
+charged or refunded, a fit) to the `Metrics` it is handed; what becomes of it is the caller's
+business (bot/run/prometheus.py keeps Prometheus counters; by default nothing is kept). Labels
+are names the operator or the catalogue chose: a key's name, a model, a call kind, a state, an
+outcome; never a member, a server or a prompt, which would make a series per person.
 
-This module imports nothing of the project's, so any floor may use it.
+The media workers, on a floor below, know nothing of it: they time each fit and tell the callback
+they were handed, which the entry makes `Metrics.fit`.
 """
 
 from __future__ import annotations
 
 from typing import Literal, Protocol
+
+from bot.media.pools import FitOutcome
 
 # What a call to the provider was: a submit, a task query (a poll), a task list, a cancel.
 Call = Literal["submit", "query", "list", "cancel"]
@@ -23,8 +26,6 @@ CallOutcome = Literal["ok", "throttled", "refused", "no_answer"]
 DeliveryOutcome = Literal[
     "delivered", "post_failed", "result_expired", "download_failed", "unplayable"
 ]
-# How fitting a video under an upload limit ended: fitted, or it cannot be made that small.
-FitOutcome = Literal["fitted", "too_big"]
 
 
 class Metrics(Protocol):

@@ -29,6 +29,7 @@ from bot.engine import failures
 from bot.engine.context import Context
 from bot.engine.settle import Settlement, Writer
 from bot.media.probe import probe_video_file
+from bot.net.tasks import Tasks
 from storage.coordination import LeaseLost
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class Pipeline:
     def __init__(self, ctx: Context, settlement: Settlement) -> None:
         self._ctx = ctx
         self._settlement = settlement
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background = Tasks()
         self._carrying: dict[int, asyncio.Task[Any]] = {}  # job -> its delivery, under lease
         self._claiming = 0  # claims on their way to the database
 
@@ -118,31 +119,22 @@ class Pipeline:
     async def settle(self) -> None:
         """Wait until no download or delivery is in progress."""
         while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+            await asyncio.gather(*self._background.running(), return_exceptions=True)
 
     async def stop(self) -> None:
         """Cancel every result on its way and let go of their leases; each resumes from its row,
         here on the next start or at once in another process."""
         carried = list(self._carrying)
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await self._background.stop()
         try:  # a courtesy: unreleased leases lapse on their own, so stopping never waits long
             await asyncio.wait_for(self._ctx.coordination.release(self._ctx.owner, carried), 5.0)
         except (TimeoutError, OSError):
             log.warning("Could not let go of the leases on %s; they lapse on their own", carried)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(work, name=name)
-        self._background.add(task)
-
-        def finished(done: asyncio.Task[Any]) -> None:
-            self._background.discard(done)
-            self._ctx.wake.set()
-            if not done.cancelled() and done.exception() is not None:
-                log.error("%s failed", name, exc_info=done.exception())
-
-        task.add_done_callback(finished)
+        """Start `work` in the background; the loop is woken when it ends (a failure is logged)."""
+        task = self._background.spawn(work, name)
+        task.add_done_callback(lambda _: self._ctx.wake.set())
         return task
 
     async def _leased(self, job: Job, work: Coroutine[Any, Any, None]) -> None:

@@ -319,9 +319,6 @@ class Engine:
             return self._ctx.queue.waiting((guild_id, user_id))
         return await self._ctx.coordination.waiting(guild_id, user_id)
 
-    def queue_position(self, job_id: int) -> int | None:
-        return self._ctx.queue.position(job_id)
-
     def expected_end(self, job: Job) -> float | None:
         """When the provider will probably finish `job` (epoch seconds), once it was submitted."""
         return self._polling.expected_end(job)

@@ -30,6 +30,7 @@ from bot.engine.key_state import KeyState
 from bot.engine.polling import Polling
 from bot.engine.settle import Settlement
 from bot.engine.submit import Submitter
+from bot.net.tasks import Loops
 from storage.leadership import Deposed
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class Scheduler:
         self._polling = polling
         self._shown_position: dict[int, int] = {}  # queued job -> place last shown
         self._seen: set[int] = set()  # every job put in line while leading (never twice)
-        self._loop: asyncio.Task[None] | None = None
+        self._passes = Loops()  # the one loop of passes, while leading
         self.sweep: Callable[[float], Awaitable[None]] | None = None  # the first phase
         self.deposed = False  # a write was refused: another process schedules now
         self._closing = False  # stopping: no new submits
@@ -62,26 +63,23 @@ class Scheduler:
     def start(self) -> None:
         """Run passes until `stop`."""
         self.deposed = self._closing = False
-        self._loop = asyncio.create_task(self._run(), name="wanbot-engine")
+        self._passes.start(self._run(), "wanbot-engine")
 
     @property
     def running(self) -> bool:
-        return self._loop is not None and not self._loop.done()
+        return self._passes.running
 
     async def stop(self, *, grace: float = 0.0) -> None:
         """Stop the loop: after the submits on their way have finished (up to `grace` seconds),
         then cancel what is left of the pass under way."""
-        if self._loop is None:
+        if not self._passes:
             return
-        if grace > 0 and not self._loop.done():
+        if grace > 0 and self._passes.running:
             self._closing = True
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(grace):
                     await self._between_passes.wait()
-        self._loop.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._loop
-        self._loop = None
+        await self._passes.stop()
 
     async def _run(self) -> None:
         ctx = self._ctx

@@ -25,6 +25,7 @@ from bot.engine import failures
 from bot.engine.context import Context
 from bot.engine.notifier import Progress
 from bot.i18n import Text
+from bot.net.tasks import spawn
 from storage.database import Transaction
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class Outbox:
 
     def send(self, job_id: int, call: Callable[[], Awaitable[None]]) -> None:
         """Make `call` after the job's earlier calls (each failure stays its own)."""
-        task = asyncio.create_task(self._after(self._last.get(job_id), call), name=f"tell {job_id}")
+        task = spawn(self._after(self._last.get(job_id), call), f"tell {job_id}")
         self._last[job_id] = task
 
         def done(finished: asyncio.Task[None]) -> None:

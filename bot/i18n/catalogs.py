@@ -1,10 +1,10 @@
-"""The gettext catalogs' upkeep, with Babel: extract, update, check and compile.
+"""The gettext catalogs' upkeep, with Babel: extract, update and check.
 
 `make messages` extracts every message from the code (the `_`, `_n`, `gettext`, `ngettext` and
 `pgettext` calls) and from the slash commands (names, descriptions and choices, as `sync` sends
 them) into `bot/locales/wanbot.pot`, and merges that into each language's `.po`, where new
-messages wait, empty, for a translator. Installing (`make`) compiles the `.po` files to `.mo`.
-`check` is what the tests hold every catalog to.
+messages wait, empty, for a translator. Installing (`make`, `pybabel compile`) compiles the `.po`
+files to `.mo`. `check` is what the tests hold every catalog to.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 from bot.i18n import CATALOGS, DOMAIN, LOCALE_DIR
@@ -79,17 +78,6 @@ def update(template: Catalog) -> None:
         current.obsolete.clear()  # a message gone from the code needs no translation
         path.parent.mkdir(parents=True, exist_ok=True)
         _write(current, path)
-
-
-def compile_all() -> list[Path]:
-    """Compile every `.po` to its `.mo`; return what was written."""
-    written = []
-    for catalog in languages():
-        target = catalog_path(catalog, ".mo")
-        with target.open("wb") as file:
-            write_mo(file, read(catalog))
-        written.append(target)
-    return written
 
 
 def check(template: Catalog, locale_dir: Path = LOCALE_DIR) -> list[str]:

@@ -4,6 +4,9 @@ Fitting a result under the upload limit takes seconds of CPU per video; checking
 takes milliseconds. In one unbounded pool a burst of deliveries would take every core and make a
 member wait seconds for the check of a small image. So results get at most all cores but one, and
 inputs have their own threads: a burst of deliveries slows itself, not the people asking.
+
+Each fit's outcome and time (waiting for a free thread included: it is what delays a post) go to
+`on_fit`, if given: the entry hands it its metrics' `fit`; this floor knows nothing of metrics.
 """
 
 from __future__ import annotations
@@ -15,21 +18,24 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Literal, ParamSpec, TypeVar
 
-from bot.engine.metrics import Metrics, NoMetrics
 from bot.media.edit import fit_video
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
+# How fitting a video under an upload limit ended: fitted, or it cannot be made that small.
+FitOutcome = Literal["fitted", "too_big"]
+FitTimer = Callable[[FitOutcome, float], None]  # told each fit's outcome and seconds (real time)
+
 
 class MediaWorkers:
     """Run media work off the event loop: results (probe, fit) and inputs (check, cut) apart."""
 
-    def __init__(self, cores: int | None = None, *, metrics: Metrics | None = None) -> None:
+    def __init__(self, cores: int | None = None, *, on_fit: FitTimer | None = None) -> None:
         cores = max(1, cores or os.cpu_count() or 1)
-        self.metrics = metrics or NoMetrics()  # told how long each fit took
+        self._on_fit = on_fit
         self.result_threads = max(1, cores - 1)
         self.input_threads = cores
         self._results = ThreadPoolExecutor(self.result_threads, "wanbot-results")
@@ -48,8 +54,8 @@ class MediaWorkers:
         cannot be watched that small."""
         started = time.perf_counter()
         fitted = await self.result_work(fit_video, source, target, limit_bytes)
-        seconds = time.perf_counter() - started  # waiting for a free thread included: it is
-        self.metrics.fit("too_big" if fitted is None else "fitted", seconds)  # what delays a post
+        if self._on_fit is not None:
+            self._on_fit("too_big" if fitted is None else "fitted", time.perf_counter() - started)
         return None if fitted is None else fitted.path
 
     def close(self) -> None:

@@ -15,11 +15,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TypeAlias, overload
 
 import aiohttp
 
 CHUNK_BYTES = 256 * 1024
+
+# The HTTP session the process opens once and every fetch and client shares. Named here, so that
+# a floor that only hands it on (the cogs, to the intake) does not import the HTTP library.
+Session: TypeAlias = aiohttp.ClientSession
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from bot.dashscope import DashScopeClient
 from bot.domain.errors import InvalidInput
 from bot.engine.key_ring import DashScopeKey
+from bot.net.tasks import spawn
 from bot.run.health import Heartbeat
 from bot.run.prometheus import MetricsServer
 from bot.run.services import Services, configured_keys
@@ -47,7 +48,6 @@ class WanBot(ServedBot):
         self.settings = settings
         self._services = services
         self.heartbeat: Heartbeat | None = None  # once set up: what `health` will be told
-        self._beating: asyncio.Task[None] | None = None
         self._notifier: DiscordNotifier | None = None
         self.metrics_server: MetricsServer | None = None  # with WANBOT_METRICS_PORT
 
@@ -85,16 +85,14 @@ class WanBot(ServedBot):
             engine_alive=lambda: engine.alive,
             connected=self.connected,
         )
-        self._beating = asyncio.create_task(self.heartbeat.run(), name="wanbot heartbeat")
+        self.heartbeat.start()
         self.metrics_server = await services.serve_metrics(engine, self.heartbeat)
 
     async def close(self) -> None:
         if self.metrics_server is not None:
             await self.metrics_server.close()
-        if self._beating is not None:
-            self._beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._beating
+        if self.heartbeat is not None:
+            await self.heartbeat.stop()
         if self._services is not None and self._services.engine is not None:
             await self._services.engine.stop()
         if self._notifier is not None:
@@ -197,7 +195,7 @@ def _close_on_signals(bot: WanBot) -> list[asyncio.Task[None]]:
 
     def close() -> None:
         if not closing:
-            closing.append(loop.create_task(bot.close(), name="wanbot close on signal"))
+            closing.append(spawn(bot.close(), "wanbot close on signal"))
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, close)

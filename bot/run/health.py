@@ -1,13 +1,14 @@
 """The heartbeat a running process keeps, and `python -m bot health`, which reads it (Docker's
 HEALTHCHECK).
 
-`run` and `worker` beat every 30 s, and a beat touches the heartbeat file only when the process
-can do its work: the database answered a `SELECT 1` within 5 s, the engine's loop runs, and (for
-`run`) the Discord gateway is connected. A beat that finds something wrong leaves the file alone,
-logs why (once, until it changes) and writes why beside it (`heartbeat.why`, removed once all is
-well), so that `health`, run apart from the process (Docker's HEALTHCHECK), can say it. `health`
-calls a heartbeat fresh while it is under 90 s old (three beats), so one slow beat is forgiven
-and a process stuck for a minute and a half is not; every answer is one line.
+`run` and `worker` each start one (`Heartbeat.start`, stopped with the process) that beats every
+30 s, and a beat touches the heartbeat file only when the process can do its work: the database
+answered a `SELECT 1` within 5 s, the engine's loop runs, and (for `run`) the Discord gateway is
+connected. A beat that finds something wrong leaves the file alone, logs why (once, until it
+changes) and writes why beside it (`heartbeat.why`, removed once all is well), so that `health`,
+run apart from the process (Docker's HEALTHCHECK), can say it. `health` calls a heartbeat fresh
+while it is under 90 s old (three beats), so one slow beat is forgiven and a process stuck for a
+minute and a half is not; every answer is one line.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.net.tasks import Loops
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,15 @@ class Heartbeat:
     interval: float = HEARTBEAT_SECONDS
     ping_within: float = PING_SECONDS
     _last: str | None = field(default=STARTING, init=False)  # the last beat's trouble
+    _beating: Loops = field(default_factory=Loops, init=False, repr=False)
+
+    def start(self) -> None:
+        """Beat in the background until `stop`."""
+        self._beating.start(self.run(), "wanbot heartbeat")
+
+    async def stop(self) -> None:
+        """Stop beating (the file stays as the last beat left it)."""
+        await self._beating.stop()
 
     async def run(self) -> None:
         """Beat until cancelled."""

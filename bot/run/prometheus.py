@@ -35,8 +35,9 @@ from prometheus_client.exposition import choose_encoder
 from bot.domain.catalog import MODELS
 from bot.domain.errors import InvalidInput
 from bot.domain.jobs import JobState
-from bot.engine.metrics import Call, CallOutcome, DeliveryOutcome, FitOutcome
+from bot.engine.metrics import Call, CallOutcome, DeliveryOutcome
 from bot.engine.runner import Engine
+from bot.media.pools import FitOutcome
 from bot.run.health import PING_SECONDS, Heartbeat
 from storage.jobs import JobStore
 from storage.leadership import Leadership

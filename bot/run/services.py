@@ -1,6 +1,7 @@
-"""Everything the bot builds once (stores, clients, engine) and hands to the cogs.
+"""Everything the bot builds once (stores, clients, engine), handed to the cogs and the entry.
 
-The cogs depend on this, not on the application that loads them (`bot/run/app.py`).
+The cogs see the part declared in `cogs/served.py` (`CogServices`); `Services` adds what only the
+entry uses: the database, the whole settings, the engine's making and the metrics server.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bot.media.pools import MediaWorkers
 from bot.run.health import Heartbeat
 from bot.run.prometheus import MetricsServer, PrometheusMetrics
 from bot.run.settings import Settings
+from cogs.served import CogServices
 from storage.database import Database
 from storage.guild_settings import GuildSettingsStore
 from storage.jobs import JobStore
@@ -27,32 +29,18 @@ from storage.leadership import Leadership
 from storage.quotas import QuotaStore
 
 
-@dataclass
-class Services:
-    """What the cogs use, built once in `run_bot` and handed to the bot."""
+@dataclass(kw_only=True)
+class Services(CogServices):
+    """What the cogs use, and what the entry runs them on; built once in `process_services`."""
 
     settings: Settings
-    session: aiohttp.ClientSession
     db: Database
-    jobs: JobStore
-    quotas: QuotaStore
-    guild_settings: GuildSettingsStore
-    keys: KeyRing  # every configured DashScope key, its client, and the choice of one per job
-    workers: MediaWorkers  # PyAV and Pillow work, off the event loop and bounded
-    engine: Engine | None = None  # started in setup_hook: its notifier needs the bot
     prometheus: PrometheusMetrics | None = None  # with WANBOT_METRICS_PORT: what it serves
 
     @property
     def metrics(self) -> Metrics:
         """What the engine and the media workers report to (nothing is kept without a port)."""
         return self.prometheus or NoMetrics()
-
-    @property
-    def running_engine(self) -> Engine:
-        """The engine, once the bot has started it."""
-        if self.engine is None:
-            raise RuntimeError("the engine starts in setup_hook")
-        return self.engine
 
     def make_engine(self, notifier: Notifier) -> Engine:
         """The engine on these stores and keys, telling `notifier` (the caller starts it)."""
@@ -82,11 +70,6 @@ class Services:
         )
         await server.start(self.settings.metrics_host, port)
         return server
-
-    @property
-    def client(self) -> DashScopeClient:
-        """The first key's client (downloads and anything not tied to one job's key)."""
-        return self.keys.first.client
 
     @classmethod
     def create(
@@ -120,7 +103,7 @@ class Services:
             ),
             guild_settings=GuildSettingsStore(db, clock=clock),
             keys=keys,
-            workers=MediaWorkers(metrics=prometheus),
+            workers=MediaWorkers(on_fit=None if prometheus is None else prometheus.fit),
             prometheus=prometheus,
         )
 

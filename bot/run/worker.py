@@ -65,13 +65,13 @@ async def run_worker(
             heartbeat = Heartbeat(
                 settings.heartbeat_path, services.db, engine_alive=lambda: running.alive
             )
-            beat = asyncio.create_task(heartbeat.run(), name="wanbot heartbeat")
+            heartbeat.start()
             metrics: MetricsServer | None = None
             try:
                 metrics = await services.serve_metrics(running, heartbeat)
                 await stop.wait()
             finally:
-                beat.cancel()
+                await heartbeat.stop()
                 if metrics is not None:
                     await metrics.close()
         finally:

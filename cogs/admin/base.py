@@ -22,12 +22,11 @@ from bot.domain.errors import InvalidInput
 from bot.domain.guild import Change, GuildSettings
 from bot.domain.quota import Allowance, Period
 from bot.i18n import Language
-from bot.run.services import Services
 from cogs.checks import is_moderator, role_ids
 from cogs.errors import send_private
 from cogs.languages import member_language
 from cogs.render import moderator
-from cogs.served import ServedBot
+from cogs.served import CogServices, ServedBot
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ class AdminBase(commands.Cog):
         self.bot = bot
 
     @property
-    def _services(self) -> Services:
+    def _services(self) -> CogServices:
         return self.bot.services
 
     async def _authorise(self, interaction: discord.Interaction) -> tuple[int, GuildSettings]:

@@ -295,7 +295,7 @@ async def test_a_port_already_taken_is_one_line_naming_the_setting(rig: Rig) -> 
 
 async def test_each_fit_is_timed_with_its_outcome(tmp_path: Path) -> None:
     metrics = PrometheusMetrics()
-    workers = MediaWorkers(metrics=metrics)
+    workers = MediaWorkers(on_fit=metrics.fit)
     source = noisy_video(tmp_path / "big.mp4", 3, 640, 360, with_audio=True)
     try:
         assert await workers.fit(source, tmp_path / "fitted.mp4", 150_000) is not None
