@@ -1,7 +1,8 @@
-"""The house rules of the code itself: who may import whom.
+"""The house rules of the code itself: its floors, who may import whom, and no cycles.
 
-Every import counts, including those inside functions and under TYPE_CHECKING: a cycle that only
-the type checker sees is still two modules that cannot be read apart.
+docs/architecture.md draws the house these rules keep. Every import counts, including those
+inside functions and under TYPE_CHECKING: a cycle that only the type checker sees is still two
+modules that cannot be read apart, and an arrow up that only runs at run time still runs up.
 """
 
 from __future__ import annotations
@@ -13,6 +14,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "cogs", "storage")
+
+# Top to bottom. A module imports from its own floor or the floors below it, never above; within
+# a floor the wings may use one another as long as no cycle forms.
+FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("entry", ("bot.run", "bot.__main__", "bot")),
+    ("drivers", ("cogs", "bot.dev")),
+    ("work", ("bot.intake", "bot.engine", "bot.usage", "bot.simulator")),
+    ("provider and media", ("bot.dashscope", "bot.media", "bot.net")),
+    ("storage", ("storage",)),
+    ("domain", ("bot.domain",)),
+    ("words", ("bot.i18n",)),
+)
+
+
+def under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(f"{p}.") for p in prefixes)
 
 
 def modules() -> dict[str, Path]:
@@ -49,6 +66,26 @@ def graph(known: dict[str, Path] | None = None) -> dict[str, set[str]]:
         name: {target for target in imports(path) if target in known and target != name}
         for name, path in known.items()
     }
+
+
+def floor_of(name: str) -> int:
+    """The floor a module stands on, counted from the top (the longest matching prefix wins:
+    `bot.run.cli` is on the entry floor, `bot` alone too)."""
+    best, floor = -1, -1
+    for number, (_, prefixes) in enumerate(FLOORS):
+        for prefix in prefixes:
+            if under(name, (prefix,)) and len(prefix) > best:
+                best, floor = len(prefix), number
+    return floor
+
+
+def arrows_up(edges: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Each module with the modules it imports from a floor above its own."""
+    found = {
+        name: sorted(t for t in targets if floor_of(t) < floor_of(name))
+        for name, targets in edges.items()
+    }
+    return {name: up for name, up in found.items() if up}
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -98,42 +135,21 @@ def test_an_import_of_the_parent_package_closes_a_cycle(tmp_path: Path) -> None:
     assert cycles(graph({"house": parent, "house.room": child})) == [["house", "house.room"]]
 
 
+def test_the_floor_check_finds_an_arrow_up() -> None:
+    edges = {"storage.jobs": {"bot.engine.runner", "bot.domain.jobs"}, "bot.domain.jobs": set()}
+    assert arrows_up(edges) == {"storage.jobs": ["bot.engine.runner"]}
+
+
+def test_every_module_stands_on_a_floor() -> None:
+    assert [name for name in modules() if floor_of(name) < 0] == []
+
+
 def test_no_module_imports_itself_round_a_cycle() -> None:
     assert cycles(graph()) == []
 
 
-@pytest.mark.parametrize(
-    ("prefix", "forbidden"),
-    [
-        ("bot.engine", ("discord", "cogs")),
-        ("bot.dashscope", ("discord", "cogs")),
-        ("bot.intake", ("discord", "cogs")),
-        ("bot.dev.headless", ("discord", "cogs")),
-        ("storage", ("discord", "cogs", "bot.engine")),
-        # The entry loads the cogs and hands them what they use: nothing runs back up to it.
-        ("cogs", ("bot.run",)),
-        ("bot.dev", ("cogs",)),
-        ("bot.usage", ("cogs", "bot.run")),
-        ("bot.media", ("discord", "cogs", "bot.engine", "bot.run")),
-        ("bot.net", ("discord", "cogs", "bot.engine", "bot.media", "bot.run")),
-        # Cogs are Discord glue: no HTTP, SQL or media work of their own.
-        (
-            "cogs",
-            ("aiohttp", "aiosqlite", "sqlite3", "av", "PIL", "bot.media.probe", "bot.media.edit"),
-        ),
-    ],
-)
-def test_boundaries(prefix: str, forbidden: tuple[str, ...]) -> None:
-    crossing = {
-        name: sorted(
-            target
-            for target in imports(path)
-            if any(target == f or target.startswith(f"{f}.") for f in forbidden)
-        )
-        for name, path in modules().items()
-        if name == prefix or name.startswith(f"{prefix}.")
-    }
-    assert {name: found for name, found in crossing.items() if found} == {}
+def test_no_import_runs_up_a_floor() -> None:
+    assert arrows_up(graph()) == {}
 
 
 @pytest.mark.parametrize(
@@ -145,9 +161,6 @@ def test_boundaries(prefix: str, forbidden: tuple[str, ...]) -> None:
     ],
 )
 def test_lower_floors_import_only_what_is_below(prefix: str, allowed: tuple[str, ...]) -> None:
-    def under(target: str, packages: tuple[str, ...]) -> bool:
-        return any(target == p or target.startswith(f"{p}.") for p in packages)
-
     crossing = {
         name: sorted(
             target
@@ -158,3 +171,49 @@ def test_lower_floors_import_only_what_is_below(prefix: str, allowed: tuple[str,
         if under(name, (prefix,))
     }
     assert {name: found for name, found in crossing.items() if found} == {}
+
+
+@pytest.mark.parametrize(
+    ("prefix", "forbidden"),
+    [
+        # Below the cogs nothing knows Discord, the one exception being the entry that runs it.
+        ("bot.dev", ("discord",)),
+        ("bot.intake", ("discord",)),
+        ("bot.engine", ("discord",)),
+        ("bot.usage", ("discord",)),
+        ("bot.simulator", ("discord",)),
+        ("bot.dashscope", ("discord",)),
+        ("bot.media", ("discord",)),
+        ("bot.net", ("discord",)),
+        ("storage", ("discord", "aiohttp")),
+        ("bot.domain", ("discord", "aiohttp", "aiosqlite", "asyncpg")),
+        # Cogs are Discord glue: no HTTP, SQL or media work of their own.
+        ("cogs", ("aiohttp", "aiosqlite", "asyncpg", "sqlite3", "av", "PIL", "bot.media.probe")),
+        ("cogs", ("bot.media.edit",)),
+    ],
+)
+def test_boundaries(prefix: str, forbidden: tuple[str, ...]) -> None:
+    crossing = {
+        name: sorted(target for target in imports(path) if under(target, forbidden))
+        for name, path in modules().items()
+        if under(name, (prefix,))
+    }
+    assert {name: found for name, found in crossing.items() if found} == {}
+
+
+@pytest.mark.parametrize(
+    ("library", "home"),
+    [
+        # The engine reports to a protocol; only bot/run/prometheus.py knows it is Prometheus.
+        ("prometheus_client", ["bot.run.prometheus"]),
+        # Every SQL dialect is written in storage; the rest of the house never sees a driver.
+        ("asyncpg", ["storage.pglink", "storage.postgres"]),
+    ],
+)
+def test_a_library_stays_in_its_room(library: str, home: list[str]) -> None:
+    users = sorted(
+        name
+        for name, path in modules().items()
+        if any(t.split(".")[0] == library for t in imports(path))
+    )
+    assert users == home

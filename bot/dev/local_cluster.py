@@ -23,7 +23,6 @@ from pathlib import Path
 import aiohttp
 from pydantic import SecretStr
 
-import bot
 from bot.dashscope import DashScopeClient
 from bot.domain.jobs import Job, Requester
 from bot.domain.requests import GenerationRequest
@@ -36,6 +35,8 @@ from storage.coordination import Coordination
 from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 
+# The folder holding the bot/, cogs/ and storage/ packages, which the children import.
+CODE = Path(__file__).resolve().parents[2]
 # What a worker says, word for word (bot/run/worker.py, bot/engine/cluster.py, bot/dev/folder_delivery.py).
 RUNNING = "Worker running"
 SCHEDULER_NOW = "This process is the scheduler now"
@@ -135,7 +136,7 @@ class Worker:
         """The child's environment: this one's, less any setting of wanbot's own, plus its own."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
         # The children import this very copy of the code, wherever they run.
-        code = str(Path(bot.__file__).resolve().parents[1])
+        code = str(CODE)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [code, env.get("PYTHONPATH")]))
         env["PYTHONUNBUFFERED"] = "1"
         env.update(self._environment)

@@ -361,15 +361,3 @@ async def test_a_worker_process_serves_the_cluster_s_figures(
     assert seen.value("wanbot_quota_charged_seconds_total") == 5
     assert seen.value("wanbot_jobs", state="queued") == 0
     assert seen.value("wanbot_delivery_leases") == 0
-
-
-def test_prometheus_stays_in_one_module() -> None:
-    """The engine reports to a protocol; only bot/run/prometheus.py knows it is Prometheus."""
-    from tests.test_layout import imports, modules
-
-    users = sorted(
-        name
-        for name, path in modules().items()
-        if any(t.split(".")[0] == "prometheus_client" for t in imports(path))
-    )
-    assert users == ["bot.run.prometheus"]
