@@ -5,12 +5,4 @@ status message and the posted video's words), `moderator` everything /videoadmin
 an error is told to whoever hit it; `pieces` holds what they share. Import the module you need:
 `from cogs.render import member`. (The usage chart's words are in bot/usage/words.py: the chart is
 drawn below the cogs, by the command line too.)
-
-The names below are the member's replies that cogs/video.py still reaches as `render.<name>`.
 """
-
-from __future__ import annotations
-
-from cogs.render.member import evidence_file, job_detail, jobs_list, models, quota
-
-__all__ = ["evidence_file", "job_detail", "jobs_list", "models", "quota"]

@@ -12,7 +12,7 @@ import discord
 from bot.domain.catalog import MODELS
 from bot.domain.jobs import Job, JobState
 from bot.domain.quota import Allowance, Period
-from bot.i18n import N_, Language
+from bot.i18n import N_, Language, Text, _
 from cogs.render.pieces import (
     BAD,
     BRAND,
@@ -193,3 +193,68 @@ def models(lang: Language) -> discord.Embed:
             value += "\n" + lang.gettext("Effects: {names}", names=", ".join(spec.templates))
         embed.add_field(name=spec.name, value=value, inline=False)
     return embed
+
+
+# -- one's own videos: the reply to a new one, a link, and what stops a button -------------------
+
+
+def queued(lang: Language, job: Job, note: Text | None = None) -> str:
+    """The private reply once a video is in line (with `note`, for a button's new video)."""
+    if note:
+        return lang.gettext("Queued as video #{id}, {note}.", id=job.id, note=lang.render(note))
+    return lang.gettext(
+        "Queued as video #{id} ({s} s of your quota). Progress is posted in this channel.",
+        id=job.id,
+        s=job.duration,
+    )
+
+
+def video_link(lang: Language, job: Job) -> str:
+    link = (
+        f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{job.delivered_message_id}"
+    )
+    return lang.gettext("Video #{id}: {link}", id=job.id, link=link)
+
+
+def new_take(job_id: int) -> Text:
+    return _("a new take on #{id}", id=job_id)
+
+
+def continuing(job_id: int) -> Text:
+    return _("continuing #{id}", id=job_id)
+
+
+def from_last_frame(job_id: int) -> Text:
+    return _("from the last frame of #{id}", id=job_id)
+
+
+def not_finished(job_id: int) -> Text:
+    return _("Video #{id} is not finished.", id=job_id)
+
+
+def no_such_video(job_id: int) -> Text:
+    return _("There is no video #{id} in this server.", id=job_id)
+
+
+def not_yours(job_id: int) -> Text:
+    return _(
+        "Video #{id} belongs to someone else; only they or a moderator can do that.", id=job_id
+    )
+
+
+def no_longer_member(job_id: int) -> Text:
+    # Translators: a member pressed a button (Retry, Extend…) on a video sent to their
+    # direct messages, after leaving (or being banned from) the server it was made in.
+    return _(
+        "You are no longer a member of the server where video #{id} was made, so its "
+        "buttons cannot make new videos.",
+        id=job_id,
+    )
+
+
+def membership_not_checked(job_id: int) -> Text:
+    return _(
+        "Could not check that you are still a member of the server where video #{id} was made; "
+        "try again shortly.",
+        id=job_id,
+    )

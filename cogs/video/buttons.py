@@ -16,11 +16,11 @@ from bot.domain.errors import InvalidInput
 from bot.domain.guild import GuildSettings
 from bot.domain.jobs import Job, JobState
 from bot.domain.requests import SEED_MAX
-from bot.i18n import _
 from bot.intake.follow_up import again
 from cogs.checks import is_moderator
 from cogs.errors import send_private
 from cogs.languages import member_language
+from cogs.render import member
 from cogs.served import ServedBot
 from cogs.video.flow import Flow
 from cogs.video.options import Place, posted_video
@@ -48,7 +48,7 @@ class JobButtons:
         place = await Place.for_job(self.bot, interaction, job)
         ask = again(job, seed=random.randint(0, SEED_MAX))
         return await self.flow.make(
-            interaction, place, ask, note=_("a new take on #{id}", id=job.id), earlier=job
+            interaction, place, ask, note=member.new_take(job.id), earlier=job
         )
 
     async def extend(self, interaction: discord.Interaction, job_id: int) -> Job:
@@ -56,7 +56,7 @@ class JobButtons:
         job, place = await self._finished(interaction, job_id)
         ask = await self.flow.admission.continuation(job, lambda: posted_video(self.bot, job))
         return await self.flow.make(
-            interaction, place, ask, note=_("continuing #{id}", id=job.id), earlier=job
+            interaction, place, ask, note=member.continuing(job.id), earlier=job
         )
 
     async def animate_last_frame(self, interaction: discord.Interaction, job_id: int) -> Job:
@@ -67,7 +67,7 @@ class JobButtons:
             interaction,
             place,
             ask,
-            note=_("from the last frame of #{id}", id=job.id),
+            note=member.from_last_frame(job.id),
             earlier=job,
         )
 
@@ -76,7 +76,7 @@ class JobButtons:
         refused here, before the video is fetched)."""
         job = await self._own_job(interaction, job_id)
         if job.state is not JobState.DELIVERED:
-            raise InvalidInput(_("Video #{id} is not finished.", id=job.id))
+            raise InvalidInput(member.not_finished(job.id))
         place = await Place.for_job(self.bot, interaction, job)
         await interaction.response.defer(ephemeral=True, thinking=True)
         return job, place
@@ -87,16 +87,11 @@ class JobButtons:
         job = await self.bot.services.jobs.get(job_id)
         in_dm = interaction.guild_id is None
         if job is None or (job.guild_id != interaction.guild_id and not in_dm):
-            raise InvalidInput(_("There is no video #{id} in this server.", id=job_id))
+            raise InvalidInput(member.no_such_video(job_id))
         if job.user_id != interaction.user.id:
             guild = await self._guild_settings(interaction.guild_id)
             if in_dm or not is_moderator(interaction.user, guild):
-                raise InvalidInput(
-                    _(
-                        "Video #{id} belongs to someone else; only they or a moderator can do that.",
-                        id=job_id,
-                    )
-                )
+                raise InvalidInput(member.not_yours(job_id))
         return job
 
     async def _guild_settings(self, guild_id: int | None) -> GuildSettings:

@@ -15,11 +15,12 @@ from bot.domain.catalog import MediaType
 from bot.domain.jobs import Job, JobState
 from bot.i18n import _
 from bot.intake.ask import Ask
-from cogs import choices, render
+from cogs import choices
 from cogs.checks import role_ids
 from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE, optional_help
 from cogs.errors import send_private
 from cogs.languages import member_language
+from cogs.render import member
 from cogs.served import ServedBot
 from cogs.video.buttons import JobButtons
 from cogs.video.flow import Flow
@@ -152,7 +153,7 @@ class VideoCog(JobButtons, commands.Cog):
             user_id=interaction.user.id,
             role_ids=role_ids(interaction.user),
         )
-        await send_private(interaction, embed=render.quota(member_language(interaction), allowance))
+        await send_private(interaction, embed=member.quota(member_language(interaction), allowance))
 
     @video.command(name="jobs")
     async def jobs(self, interaction: discord.Interaction) -> None:
@@ -161,7 +162,7 @@ class VideoCog(JobButtons, commands.Cog):
             interaction.guild_id, interaction.user.id, limit=10
         )
         await send_private(
-            interaction, embed=render.jobs_list(member_language(interaction), recent)
+            interaction, embed=member.jobs_list(member_language(interaction), recent)
         )
 
     @video.command(name="job")
@@ -172,14 +173,13 @@ class VideoCog(JobButtons, commands.Cog):
         lang = member_language(interaction)
         responses = await self.bot.services.jobs.responses(job.id)
         await interaction.response.send_message(
-            embed=render.job_detail(lang, job, responses),
-            file=render.evidence_file(job, responses),
+            embed=member.job_detail(lang, job, responses),
+            file=member.evidence_file(job, responses),
             ephemeral=True,
         )
         if job.state is JobState.DELIVERED and job.delivered_message_id:
-            link = f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{job.delivered_message_id}"
             await interaction.followup.send(
-                lang.gettext("Video #{id}: {link}", id=job.id, link=link),
+                member.video_link(lang, job),
                 view=result_view(job.id, lang),
                 ephemeral=True,
             )
@@ -195,7 +195,7 @@ class VideoCog(JobButtons, commands.Cog):
     @video.command(name="models")
     async def models(self, interaction: discord.Interaction) -> None:
         """The models, what each takes, and what each costs in quota."""
-        await send_private(interaction, embed=render.models(member_language(interaction)))
+        await send_private(interaction, embed=member.models(member_language(interaction)))
 
     # -- the flow --------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from bot.i18n import Text
 from bot.intake.admission import Admission
 from bot.intake.ask import Ask
 from cogs.languages import member_language, server_locale
+from cogs.render import member
 from cogs.served import ServedBot
 from cogs.video.options import Place
 
@@ -67,14 +68,5 @@ class Flow:
         )
         interaction.extras["job_id"] = job.id
         lang = member_language(interaction)
-        await interaction.followup.send(
-            lang.gettext("Queued as video #{id}, {note}.", id=job.id, note=lang.render(note))
-            if note
-            else lang.gettext(
-                "Queued as video #{id} ({s} s of your quota). Progress is posted in this channel.",
-                id=job.id,
-                s=job.duration,
-            ),
-            ephemeral=True,
-        )
+        await interaction.followup.send(member.queued(lang, job, note), ephemeral=True)
         return job

@@ -21,9 +21,9 @@ from bot.domain.catalog import MediaType
 from bot.domain.errors import InvalidInput
 from bot.domain.jobs import Job, Requester
 from bot.domain.requests import SEED_MAX
-from bot.i18n import Text, _
 from bot.intake.ask import Ask, Attachment
 from cogs.checks import role_ids
+from cogs.render import member
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,10 @@ class Place:
         left or was banned is refused: the server's quota is not theirs to spend any more."""
         if interaction.guild_id is not None or job.guild_id is None:
             return cls.of(interaction)
-        member = await _member_now(client, job.guild_id, interaction.user.id, job.id)
+        now = await _member_now(client, job.guild_id, interaction.user.id, job.id)
         channel = client.get_channel(job.channel_id) if job.channel_id else None
         parent_id = getattr(channel, "parent_id", None)  # a thread: its channel's rule applies
-        return cls(job.guild_id, job.channel_id, parent_id, role_ids(member))
+        return cls(job.guild_id, job.channel_id, parent_id, role_ids(now))
 
     def requester(self, interaction: discord.Interaction, *, locale: str | None) -> Requester:
         """Who asks; `locale`: the language of the job's messages in the channel."""
@@ -94,30 +94,14 @@ async def _member_now(
     guild = client.get_guild(guild_id)
     if guild is None:  # not ready yet, or the bot itself is no longer there
         log.warning("Guild %s is not available to check member %s", guild_id, user_id)
-        raise InvalidInput(_not_checked(job_id))
+        raise InvalidInput(member.membership_not_checked(job_id))
     try:
         return await guild.fetch_member(user_id)
     except discord.NotFound:
-        raise InvalidInput(
-            # Translators: a member pressed a button (Retry, Extend…) on a video sent to their
-            # direct messages, after leaving (or being banned from) the server it was made in.
-            _(
-                "You are no longer a member of the server where video #{id} was made, so its "
-                "buttons cannot make new videos.",
-                id=job_id,
-            )
-        ) from None
+        raise InvalidInput(member.no_longer_member(job_id)) from None
     except discord.HTTPException as error:
         log.warning("Could not look up member %s of guild %s: %s", user_id, guild_id, error)
-        raise InvalidInput(_not_checked(job_id)) from None
-
-
-def _not_checked(job_id: int) -> Text:
-    return _(
-        "Could not check that you are still a member of the server where video #{id} was made; "
-        "try again shortly.",
-        id=job_id,
-    )
+        raise InvalidInput(member.membership_not_checked(job_id)) from None
 
 
 # The options of a video-making command that the Ask takes by name (its files go in `media`).
