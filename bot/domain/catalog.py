@@ -149,6 +149,14 @@ class ModelSpec:
         (`str()` is English)."""
         return durations_text(self.durations)
 
+    def max_bytes(self, media_type: MediaType) -> int:
+        """The largest file of `media_type` this model takes."""
+        if media_type is MediaType.DRIVING_AUDIO and self.audio:
+            return self.audio.max_bytes
+        if media_type is MediaType.FIRST_CLIP and self.clip:
+            return self.clip.max_bytes
+        return self.image.max_bytes
+
     def accepts(self, combination: frozenset[MediaType], *, template: bool = False) -> bool:
         """Whether a request with exactly these media (and an effect template, with `template`)
         is one this model takes."""

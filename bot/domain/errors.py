@@ -46,7 +46,7 @@ class Renewing(Protocol):
 class QuotaExceeded(WanbotError):
     """A reservation was refused: the member's message (bot.domain.quota words it), why, the
     numbers and the allowance as it was. The message names the renewal in UTC, for logs and the
-    shell; the Discord layer shows its own timestamp there instead (cogs/render.py)."""
+    shell; the Discord layer shows its own timestamp there instead (cogs/render/errors.py)."""
 
     def __init__(
         self,

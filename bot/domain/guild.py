@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from bot.domain.catalog import MODELS, MediaType
+
 
 @dataclass(frozen=True)
 class GuildSettings:
@@ -31,6 +33,12 @@ class GuildSettings:
             if any(text and pattern.search(text) for text in texts):
                 return word
         return None
+
+    def default_model_for(self, given: frozenset[MediaType], *, template: bool) -> str | None:
+        """The server's default model, if it takes what the member gave (a default for videos
+        between two pictures does not apply to a member animating one)."""
+        spec = MODELS.get(self.default_model or "")
+        return spec.name if spec and spec.accepts(given, template=template) else None
 
 
 # A change to a server's settings: the new settings from the current ones (it may raise to refuse).

@@ -6,7 +6,10 @@ Catalogue checks raise `InvalidInput` with a message for people; pydantic's own 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -126,6 +129,20 @@ class GenerationRequest(BaseModel):
             MediaItem(type=item.type, url=urls.get(item.type, item.url)) for item in self.media
         )
         return self.model_copy(update={"media": media})
+
+    def fingerprint(self, input_digests: Mapping[MediaType, bytes]) -> str:
+        """What this request would make, as one hash: its parameters and its inputs' bytes (each
+        input's SHA-256 digest given); not where the inputs are (URLs differ between uploads of
+        the same bytes)."""
+        digest = hashlib.sha256()
+        body = self.body()
+        for field in ("media", "img_url", "audio_url", "first_frame_url", "last_frame_url"):
+            body["input"].pop(field, None)
+        digest.update(json.dumps(body, sort_keys=True).encode())
+        for media_type in sorted(input_digests):
+            digest.update(media_type.value.encode())
+            digest.update(input_digests[media_type])
+        return digest.hexdigest()
 
     def body(self) -> dict[str, Any]:
         """Render the JSON body DashScope documents for this model family."""

@@ -111,6 +111,7 @@ class KeyRing:
         if len(self._keys) == 1:
             return self.first
         assert self._jobs is not None
+        slots = {key.name: max(key.slots(model), 1) for key in self._keys.values()}
         counts = await self._jobs.waiting_per_key(model, tx=tx)
         first = self.first.name
         load: Counter[str] = Counter()
@@ -121,7 +122,7 @@ class KeyRing:
                 load[name] += count
         return min(
             self._keys.values(),
-            key=lambda key: load[key.name] / max(key.slots(model), 1),
+            key=lambda key: load[key.name] / slots[key.name],
         )  # min keeps the first of equals: ties go to the key listed first
 
     @contextlib.asynccontextmanager

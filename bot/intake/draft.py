@@ -9,27 +9,13 @@ platform states them.
 
 from __future__ import annotations
 
-from bot.domain.catalog import DEFAULT_MODEL, MB, MODELS, MediaType, ModelSpec
+from bot.domain.catalog import DEFAULT_MODEL, MODELS
 from bot.domain.errors import InvalidInput
 from bot.domain.guild import GuildSettings
 from bot.domain.requests import GenerationRequest, MediaItem
 from bot.i18n import _
 from bot.intake.ask import Ask, Attachment
-from bot.intake.read import limit_bytes
-from bot.media.probe import empty, too_many_bytes
-
-FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
-AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
-_CONTENT_FAMILY = {FIRST: "image/", LAST: "image/", AUDIO: "audio/", CLIP: "video/"}
-
-
-def _server_default(ask: Ask, guild: GuildSettings) -> str | None:
-    """The server's default model, if it takes what the member gave (a default for videos
-    between two pictures does not apply to a member animating one)."""
-    spec = MODELS.get(guild.default_model or "")
-    return (
-        spec.name if spec and spec.accepts(ask.roles(), template=ask.template is not None) else None
-    )
+from bot.media.probe import check_described
 
 
 def draft(
@@ -37,6 +23,7 @@ def draft(
 ) -> GenerationRequest:
     """Check everything that needs no download (the server's rules, the catalogue, what is known
     of each attachment) and return the request with its inputs still to be read."""
+    given = ask.roles()
     if not guild.channel_allowed(channel_id, parent_id):
         where = ", ".join(f"<#{c}>" for c in sorted(guild.allowed_channels))
         # Translators: {channels} is a list of Discord channel links ("#videos, #art").
@@ -49,7 +36,8 @@ def draft(
                 word=word,
             )
         )
-    model = ask.model or _server_default(ask, guild) or DEFAULT_MODEL
+    model = ask.model or guild.default_model_for(given, template=ask.template is not None)
+    model = model or DEFAULT_MODEL
     spec = MODELS.get(model)
     resolution = ask.resolution
     if (
@@ -90,52 +78,12 @@ def draft(
     )
     for media_type, source in ask.media.items():
         if isinstance(source, Attachment):
-            check_metadata(media_type, source, request.spec)
+            check_described(
+                media_type, request.spec, source.size, source.content_type, source.filename
+            )
     return request
 
 
 def _url(source: Attachment | str) -> str:
     """Where the draft points before anything is read: an attachment's URL, or a path or URL as given."""
     return source.url if isinstance(source, Attachment) else source
-
-
-def check_metadata(media_type: MediaType, attachment: Attachment, spec: ModelSpec) -> None:
-    """What the platform tells us for free: the size, and the kind of file it thinks it is."""
-    field = media_type.value
-    limit = limit_bytes(media_type, spec)
-    if attachment.size > limit:
-        size = f"{attachment.size / MB:.1f}"
-        raise InvalidInput(too_many_bytes(media_type, size, spec.name, limit), field=field)
-    if attachment.size == 0:
-        raise InvalidInput(empty(media_type), field=field)
-    family = _CONTENT_FAMILY[media_type]
-    if attachment.content_type and not attachment.content_type.startswith(family):
-        name, filename, kind = media_type.name_text, attachment.filename, attachment.content_type
-        if family == "image/":
-            # Translators: {input} is an input's name ("First frame"); {filename} is the file's
-            # name; {kind} is the kind of file it says it is ("audio/mpeg").
-            message = _(
-                "{input}: the file should be an image, but “{filename}” is {kind}.",
-                input=name,
-                filename=filename,
-                kind=kind,
-            )
-        elif family == "audio/":
-            # Translators: {input} is an input's name ("Driving audio"); {filename} is the file's
-            # name; {kind} is the kind of file it says it is ("image/png").
-            message = _(
-                "{input}: the file should be audio, but “{filename}” is {kind}.",
-                input=name,
-                filename=filename,
-                kind=kind,
-            )
-        else:
-            # Translators: {input} is an input's name ("First clip"); {filename} is the file's
-            # name; {kind} is the kind of file it says it is ("image/png").
-            message = _(
-                "{input}: the file should be a video, but “{filename}” is {kind}.",
-                input=name,
-                filename=filename,
-                kind=kind,
-            )
-        raise InvalidInput(message, field=field)

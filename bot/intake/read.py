@@ -59,14 +59,6 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://", *_PASS_THROUGH))
 
 
-def limit_bytes(media_type: MediaType, spec: ModelSpec) -> int:
-    if media_type is MediaType.DRIVING_AUDIO and spec.audio:
-        return spec.audio.max_bytes
-    if media_type is MediaType.FIRST_CLIP and spec.clip:
-        return spec.clip.max_bytes
-    return spec.image.max_bytes
-
-
 def read_local(media_type: MediaType, path: str, spec: ModelSpec) -> InputFile:
     """Read and check a local file."""
     file = Path(path).expanduser()
@@ -77,7 +69,7 @@ def read_local(media_type: MediaType, path: str, spec: ModelSpec) -> InputFile:
             _("{input}: “{path}” is not a file.", input=media_type.name_text, path=path),
             field=media_type.value,
         )
-    limit = limit_bytes(media_type, spec)
+    limit = spec.max_bytes(media_type)
     if file.stat().st_size > limit:
         size = f"{file.stat().st_size / MB:.1f}"
         raise InvalidInput(
@@ -107,7 +99,7 @@ async def fetch_remote(
         return InputFile(media_type, url, is_remote=True)
     try:
         data = await download(
-            session, media_type, url, limit_bytes(media_type, spec), within=fetch_seconds
+            session, media_type, url, spec.max_bytes(media_type), within=fetch_seconds
         )
     except Unreachable as failure:
         warn(
@@ -200,9 +192,7 @@ class Reader:
         if isinstance(source, Held):
             return source.data
         if isinstance(source, Attachment):
-            return await download(
-                self._session, media_type, source.url, limit_bytes(media_type, spec)
-            )
+            return await download(self._session, media_type, source.url, spec.max_bytes(media_type))
         return None  # a path or URL: read and checked together, as generate always has
 
     async def _check(

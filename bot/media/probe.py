@@ -86,6 +86,59 @@ def check_media(media_type: MediaType, data: bytes, spec: ModelSpec) -> MediaInf
     return info
 
 
+def check_described(
+    media_type: MediaType, spec: ModelSpec, size: int, content_type: str | None, filename: str
+) -> None:
+    """Check a file as the chat platform describes it, before a byte is read: its `size`, and the
+    kind of file it says it is (`content_type`)."""
+    field = media_type.value
+    limit = spec.max_bytes(media_type)
+    if size > limit:
+        shown = f"{size / MB:.1f}"
+        raise InvalidInput(too_many_bytes(media_type, shown, spec.name, limit), field=field)
+    if size == 0:
+        raise InvalidInput(empty(media_type), field=field)
+    family = _CONTENT_FAMILY[media_type]
+    if content_type and not content_type.startswith(family):
+        name, kind = media_type.name_text, content_type
+        if family == "image/":
+            # Translators: {input} is an input's name ("First frame"); {filename} is the file's
+            # name; {kind} is the kind of file it says it is ("audio/mpeg").
+            message = _(
+                "{input}: the file should be an image, but “{filename}” is {kind}.",
+                input=name,
+                filename=filename,
+                kind=kind,
+            )
+        elif family == "audio/":
+            # Translators: {input} is an input's name ("Driving audio"); {filename} is the file's
+            # name; {kind} is the kind of file it says it is ("image/png").
+            message = _(
+                "{input}: the file should be audio, but “{filename}” is {kind}.",
+                input=name,
+                filename=filename,
+                kind=kind,
+            )
+        else:
+            # Translators: {input} is an input's name ("First clip"); {filename} is the file's
+            # name; {kind} is the kind of file it says it is ("image/png").
+            message = _(
+                "{input}: the file should be a video, but “{filename}” is {kind}.",
+                input=name,
+                filename=filename,
+                kind=kind,
+            )
+        raise InvalidInput(message, field=field)
+
+
+_CONTENT_FAMILY = {
+    MediaType.FIRST_FRAME: "image/",
+    MediaType.LAST_FRAME: "image/",
+    MediaType.DRIVING_AUDIO: "audio/",
+    MediaType.FIRST_CLIP: "video/",
+}
+
+
 def too_many_bytes(media_type: MediaType, size: str, model: str, limit_bytes: int) -> Text:
     """The refusal of a file of `size` MB (formatted) over `model`'s `limit_bytes`."""
     # Translators: {input} is an input's name ("First frame"); {size} and {limit} are sizes in

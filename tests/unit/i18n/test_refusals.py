@@ -19,11 +19,11 @@ from bot.domain.requests import GenerationRequest, MediaItem, check_clip_fits
 from bot.i18n import Language, Text
 from bot.i18n.catalogs import extract
 from bot.intake.ask import Ask, Attachment
-from bot.intake.draft import check_metadata, draft
+from bot.intake.draft import draft
 from bot.intake.read import Unreachable, read_local
 from bot.media import samples
 from bot.media.edit import tail_clip
-from bot.media.probe import check_media, probe
+from bot.media.probe import check_described, check_media, probe
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
@@ -92,7 +92,10 @@ def asked(channel_id: int, **fields: Any) -> Callable[[], object]:
 
 
 def attached(media_type: MediaType, **changes: Any) -> Callable[[], object]:
-    return lambda: check_metadata(media_type, replace(ATTACHMENT, **changes), WAN27_I2V)
+    file = replace(ATTACHMENT, **changes)
+    return lambda: check_described(
+        media_type, WAN27_I2V, file.size, file.content_type, file.filename
+    )
 
 
 def checked(
