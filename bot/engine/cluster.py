@@ -105,7 +105,7 @@ class Cluster:
     async def _run(self) -> None:
         while True:
             # asyncio.timeout, not wait_for: on 3.11, wait_for can lose a cancel that arrives as
-            # the event is set, and stopping then waits forever (seen in tests/test_cluster.py).
+            # the event is set, and stopping then waits forever (seen in tests/integration/cluster/test_cluster.py).
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._ctx.config.tick_seconds):
                     await self._ctx.news.wait()

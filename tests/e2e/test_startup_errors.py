@@ -139,7 +139,13 @@ async def test_a_worker_says_the_same(
 
 def with_fake(fake: FakeDiscord, folder: Path, **settings: str) -> dict[str, str]:
     site = write_sitecustomize(folder / "site")
-    return subprocess_env(fake.api_base, fake.gateway_url, site) | environment(folder, **settings)
+    return faked(subprocess_env(fake.api_base, fake.gateway_url, site), folder, **settings)
+
+
+def faked(fake_env: dict[str, str], folder: Path, **settings: str) -> dict[str, str]:
+    """A clean environment on the fake's: its PYTHONPATH (the fake's sitecustomize first) is
+    kept over the one this process was started with."""
+    return fake_env | environment(folder, **settings) | {"PYTHONPATH": fake_env["PYTHONPATH"]}
 
 
 @pytest.mark.parametrize("command", ["run", "worker", "sync"])
@@ -159,7 +165,7 @@ async def test_discord_unreachable_is_retried_then_given_up_in_one_line(tmp_path
     port = closed_port()
     site = write_sitecustomize(tmp_path / "site")
     env = subprocess_env(f"http://127.0.0.1:{port}/api/v10", f"ws://127.0.0.1:{port}", site)
-    done = await ended("run", env | environment(tmp_path))
+    done = await ended("run", faked(env, tmp_path))
     line = assert_one_line_naming(done, "WANBOT_STARTUP_RETRY_SECONDS", code=1)
     assert "cannot reach Discord" in line and "gave up after" in line
     retries = [entry for entry in done.logged if "Discord not reachable" in entry]
