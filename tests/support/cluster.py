@@ -1,17 +1,23 @@
-"""Engines on one database, watched: a notifier that says when a job is delivered or failed, the
-ledger and posts of a job, waiting until a condition holds."""
+"""Engines on one database, watched: each engine as a process of the cluster would run it, a
+notifier that says when a job is delivered or failed, the ledger and posts of a job, waiting until
+a condition holds."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import aiohttp
+from pydantic import SecretStr
+
+from bot.dashscope import DashScopeClient
 from bot.domain.jobs import Job, JobState
 from bot.engine.notifier import Progress
-from bot.engine.runner import Engine
+from bot.engine.runner import Engine, EngineConfig
 from bot.i18n import Text
+from bot.simulator import Simulator
 from storage.database import Database
 from storage.jobs import JobStore
 from storage.quotas import QuotaStore
@@ -90,3 +96,28 @@ class Member:
     notifier: WatchedNotifier
     jobs: JobStore
     quotas: QuotaStore
+
+
+async def started_engine(
+    db: Database,
+    session: aiohttp.ClientSession,
+    simulator: Simulator,
+    notifier: WatchedNotifier,
+    spool_dir: Path,
+    **config: object,
+) -> Engine:
+    """One process's engine on `db`, started: it polls the simulator often and ticks every 50 ms
+    (`config` overrides any EngineConfig field); the caller stops it."""
+    base = EngineConfig(spool_dir=spool_dir)
+    planner = replace(base.planner, dense_interval=0.05, longest_interval=0.1)
+    settings = {"tick_seconds": 0.05, **config}
+    engine = Engine(
+        db=db,
+        jobs=JobStore(db),
+        quotas=QuotaStore(db, default_seconds=600),
+        client=DashScopeClient(session, api_key=SecretStr("k"), base_url=simulator.base_url or ""),
+        notifier=notifier,
+        config=replace(base, planner=planner, **settings),  # type: ignore[arg-type]
+    )
+    await engine.start()
+    return engine

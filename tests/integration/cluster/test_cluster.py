@@ -13,16 +13,12 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 
-from bot.dashscope import DashScopeClient
 from bot.domain.jobs import JobState
-from bot.engine.runner import Engine, EngineConfig
 from bot.simulator import Simulator
 from storage.connect import open_database
 from storage.database import StorageInUse
@@ -30,7 +26,15 @@ from storage.jobs import JobStore
 from storage.quotas import QuotaStore
 from storage.sqlite import SqliteDatabase
 from tests.support import ROOT
-from tests.support.cluster import Member, WatchedNotifier, delivered, ledger, posts, until
+from tests.support.cluster import (
+    Member,
+    WatchedNotifier,
+    delivered,
+    ledger,
+    posts,
+    started_engine,
+    until,
+)
 from tests.support.engine_rig import ALICE, video_request
 from tests.support.postgres import new_postgres_schema
 
@@ -50,21 +54,10 @@ async def members(
 
         async def make(index: int, **config: object) -> Member:
             db = await open_database(shared)
-            jobs, quotas = JobStore(db), QuotaStore(db, default_seconds=600)
             notifier = WatchedNotifier()
-            base = EngineConfig(spool_dir=tmp_path / f"spool{index}")
-            planner = replace(base.planner, dense_interval=0.05, longest_interval=0.1)
-            engine = Engine(
-                db=db,
-                jobs=jobs,
-                quotas=quotas,
-                client=DashScopeClient(
-                    session, api_key=SecretStr("k"), base_url=simulator.base_url
-                ),
-                notifier=notifier,
-                config=replace(base, planner=planner, tick_seconds=0.05, **config),  # type: ignore[arg-type]
-            )
-            await engine.start()
+            spool = tmp_path / f"spool{index}"
+            engine = await started_engine(db, session, simulator, notifier, spool, **config)
+            jobs, quotas = JobStore(db), QuotaStore(db, default_seconds=600)
             member = Member(db, engine, notifier, jobs, quotas)
             made.append(member)
             return member

@@ -14,25 +14,29 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
-from bot.dashscope import DashScopeClient
 from bot.domain.jobs import Job
 from bot.engine.notifier import Progress
-from bot.engine.runner import Engine, EngineConfig
+from bot.engine.runner import Engine
 from bot.simulator import Simulator
 from storage.connect import open_database
 from storage.database import Database
 from storage.jobs import JobStore
 from storage.postgres import PostgresDatabase
-from storage.quotas import QuotaStore
-from tests.support.cluster import WatchedNotifier, delivered, ledger, posts, until
+from tests.support.cluster import (
+    WatchedNotifier,
+    delivered,
+    ledger,
+    posts,
+    started_engine,
+    until,
+)
 from tests.support.engine_rig import ALICE, BOB, video_request
 from tests.support.pgproxy import PgProxy, ProxyFactory
 from tests.support.postgres import (
@@ -116,22 +120,10 @@ async def machines(
                 db: Database = await PostgresDatabase.connect(proxy.url, limits=SHORT)
             else:
                 db = await open_database(shared)
-            jobs = JobStore(db)
             notifier = SlowNotifier()
-            base = EngineConfig(spool_dir=tmp_path / f"spool{index}")
-            planner = replace(base.planner, dense_interval=0.05, longest_interval=0.1)
-            settings = {"tick_seconds": 0.05, **config}
-            engine = Engine(
-                db=db,
-                jobs=jobs,
-                quotas=QuotaStore(db, default_seconds=600),
-                client=DashScopeClient(
-                    session, api_key=SecretStr("k"), base_url=simulator.base_url or ""
-                ),
-                notifier=notifier,
-                config=replace(base, planner=planner, **settings),  # type: ignore[arg-type]
-            )
-            await engine.start()
+            spool = tmp_path / f"spool{index}"
+            engine = await started_engine(db, session, simulator, notifier, spool, **config)
+            jobs = JobStore(db)
             machine = Machine(db, engine, notifier, jobs, proxy)
             made.append(machine)
             return machine
