@@ -398,14 +398,11 @@ def first_taker(
     given: frozenset[MediaType], *, template: bool, unavailable: frozenset[str] = RETIRED
 ) -> str:
     """The model a request with `given` inputs uses when nobody named one: wanbot's default if
-    it takes them and is available, else the first available one that does (else the default,
-    which then refuses with its reason)."""
-    takers = [
-        name
-        for name, spec in MODELS.items()
-        if name not in unavailable and spec.accepts(given, template=template)
-    ]
-    return DEFAULT_MODEL if DEFAULT_MODEL in takers or not takers else takers[0]
+    it takes them and is available, else the first available one that does. When none that
+    takes them is available, the one that would have been used (it then refuses, naming why)."""
+    takers = [name for name, spec in MODELS.items() if spec.accepts(given, template=template)]
+    pool = [name for name in takers if name not in unavailable] or takers or [DEFAULT_MODEL]
+    return DEFAULT_MODEL if DEFAULT_MODEL in pool else pool[0]
 
 
 # What some model can do: the bounds of command options and server settings.

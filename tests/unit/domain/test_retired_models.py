@@ -64,6 +64,9 @@ def test_the_default_passes_over_unavailable_models() -> None:
     )
     everyone = frozenset(MODELS)
     assert first_taker(FIRST, template=False, unavailable=everyone) == DEFAULT_MODEL
+    # None left that takes them: the one that would have been used, which refuses by name.
+    effect = first_taker(FIRST, template=True, unavailable=frozenset({"wanx2.1-kf2v-plus"}))
+    assert effect == "wanx2.1-kf2v-plus"
 
 
 def test_a_server_hides_a_model_and_it_is_refused_by_name() -> None:
