@@ -8,6 +8,9 @@ works with some of the offered models only, its help names them.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import cast
+
 from discord import app_commands
 
 from bot.domain.catalog import (
@@ -15,6 +18,7 @@ from bot.domain.catalog import (
     LONGEST_SECONDS,
     MODELS,
     RESOLUTIONS,
+    RETIRED,
     SHORTEST_SECONDS,
     Inputs,
     MediaType,
@@ -35,12 +39,59 @@ EFFECT = Menu.of(Inputs(frozenset({FIRST}), template=True))
 
 # Settings that apply to whatever a member asks later: anything some model can do.
 Duration = app_commands.Range[int, SHORTEST_SECONDS, LONGEST_SECONDS]
-MODEL_CHOICES = [app_commands.Choice(name=name, value=name) for name in MODELS]
+MODEL_CHOICES = [
+    app_commands.Choice(name=name, value=name) for name in MODELS if name not in RETIRED
+]
+# Hiding a model in a server names any model, a retired one too (so it can be shown again).
+ALL_MODEL_CHOICES = [app_commands.Choice(name=name, value=name) for name in MODELS]
+# The commands whose model option keeps every model when the operator retires some.
+KEEPS_EVERY_MODEL = frozenset({"videoadmin settings models"})
+# Each video-making command's inputs, and whether its duration counts a clip: its options' help
+# and choices are made again from them, without the operator's retired models (`withdraw`).
+MENU_OF = {
+    "video animate": (ANIMATE.inputs, False),
+    "video interpolate": (INTERPOLATE.inputs, False),
+    "video continue": (CONTINUE.inputs, True),
+}
 RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in RESOLUTIONS]
 
 AnimateDuration = app_commands.Range[int, ANIMATE.shortest, ANIMATE.longest]
 InterpolateDuration = app_commands.Range[int, INTERPOLATE.shortest, INTERPOLATE.longest]
 ContinueDuration = app_commands.Range[int, CONTINUE.shortest, CONTINUE.longest]
+
+
+def withdraw(tree: app_commands.CommandTree, retired: frozenset[str]) -> None:
+    """Take the `retired` models out of every command's model choices. The choices above are
+    built at import from the catalogue; the operator's WANBOT_RETIRED_MODELS reaches them here,
+    when the bot loads its commands (`run`, and `sync`, which sends them to Discord). Each
+    command is the cog's own copy, so its parameter is replaced, not changed in place."""
+    for command in tree.walk_commands():
+        if not isinstance(command, app_commands.Command):
+            continue
+        if command.qualified_name in KEEPS_EVERY_MODEL:
+            continue
+        # discord.py keeps a command's options in `_params` (no public setter); a copy of the
+        # option replaces the one shared with the class's command.
+        params = command._params
+        if command.qualified_name in MENU_OF and retired - RETIRED:
+            inputs, continuation = MENU_OF[command.qualified_name]
+            try:
+                menu = Menu.of(inputs, retired)
+            except ValueError:  # every model it had is retired: admission refuses, naming it
+                continue
+            for name, text in option_help(menu, continuation=continuation).items():
+                if name in params:
+                    params[name] = dataclasses.replace(params[name], description=text)
+            for name, offered in option_choices(menu).items():
+                if name in params:
+                    choices = cast("list[app_commands.Choice[str | int | float]]", offered)
+                    params[name] = dataclasses.replace(params[name], choices=choices)
+        param = params.get("model")
+        if param is None or not param.choices:
+            continue
+        kept = [c for c in param.choices if c.value not in retired]
+        if kept and len(kept) < len(param.choices):
+            command._params["model"] = dataclasses.replace(param, choices=kept)
 
 
 def translatable(text: Text) -> app_commands.locale_str:

@@ -77,6 +77,7 @@ class GuildSettingsStore:
             "max_duration": settings.max_duration,
             "moderator_role_id": settings.moderator_role_id,
             "language": settings.language,
+            "hidden_models": json.dumps(sorted(settings.hidden_models)),
             "updated_at": self._clock(),
             "updated_by": actor_id,
         }
@@ -101,4 +102,5 @@ def _settings(guild_id: int, row: Row | None) -> GuildSettings:
         max_duration=row["max_duration"],
         moderator_role_id=row["moderator_role_id"],
         language=row["language"],
+        hidden_models=frozenset(json.loads(row["hidden_models"])),
     )

@@ -10,6 +10,19 @@ from bot.i18n import Text, _
 
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 UNREADABLE = "UnreadableAnswer"
+MODEL_NOT_FOUND = "ModelNotFound"
+
+
+def model_gone(code: str | None, message: str | None) -> bool:
+    """Whether the provider says the model does not exist: a retired (or never known) model.
+    Which answer a retired model gets is not confirmed (../shared/dashscope-api.md §7.8), so both
+    are taken: `ModelNotFound` (HTTP 404), and `InvalidParameter` saying "Model not exist"
+    (what an unknown model name answers), in any case."""
+    if (code or "").lower() == MODEL_NOT_FOUND.lower():
+        return True
+    return (code or "").lower() == "invalidparameter" and "model not exist" in (
+        message or ""
+    ).lower()
 
 
 class DashScopeError(WanbotError):
@@ -38,6 +51,11 @@ class DashScopeError(WanbotError):
         self._final = final
         self.retry_after: float | None = None  # seconds the provider asked us to wait, if it did
         super().__init__(_error_text(status, code, explained or message, request_id))
+
+    @property
+    def model_gone(self) -> bool:
+        """Whether the provider says the model asked for does not exist (see `model_gone`)."""
+        return model_gone(self.code, self.message)
 
     @property
     def retryable(self) -> bool:

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 import aiohttp
 
 from bot.dashscope import DashScopeClient
-from bot.domain.catalog import MediaType
+from bot.domain.catalog import RETIRED, MediaType
 from bot.domain.errors import InvalidInput, WanbotError
 from bot.domain.guild import GuildSettings
 from bot.domain.jobs import Job, JobState, Requester
@@ -188,8 +188,10 @@ class HeadlessRunner:
         stream: TextIO | None = None,
         give_up_seconds: float = EngineConfig.unreadable_give_up_seconds,
         durations_file: Path | None = None,
+        retired: frozenset[str] = RETIRED,
     ) -> None:
         self._client = client
+        self._retired = retired  # refused at admission, and ended refunded if queued
         self._planner = planner
         self._give_up_seconds = give_up_seconds
         self._durations_file = durations_file  # what was learned, kept between runs per URL
@@ -211,6 +213,7 @@ class HeadlessRunner:
                 spool_dir=Path(self._spool.name),
                 planner=self._planner,
                 unreadable_give_up_seconds=self._give_up_seconds,
+                retired_models=self._retired,
             ),
             workers=self.workers,
         )

@@ -8,7 +8,9 @@ the provider's documentation (see ../shared/dashscope-api.md for sources).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from bot.i18n import Text, _
@@ -108,6 +110,15 @@ class ClipLimits:
 
 
 @dataclass(frozen=True)
+class Retirement:
+    """A model the provider no longer serves (or soon will not): when, and who says so. A claim
+    is data, with its source, so a third party's word is not mistaken for the provider's."""
+
+    source: str  # where the claim comes from: a notice's address, or the operator's setting
+    on: date | None = None  # the day it stops (stopped) answering, when the source names one
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     # What the model does, for people: the model list and the command choices (str(): English).
@@ -137,6 +148,10 @@ class ModelSpec:
     # "typically 1–5 minutes" (flash models faster); only a starting point, which the engine
     # checks early and replaces with what it learns.
     typical_seconds: float = 150.0
+    # Set when the model is retired: it is no longer offered, and a job waiting for it ends
+    # refunded. Only on the provider's own notice (../shared/dashscope-api.md §7.8); an operator
+    # retires a model without a release with WANBOT_RETIRED_MODELS.
+    retired: Retirement | None = field(default=None, compare=False)
 
     @property
     def media_types(self) -> frozenset[MediaType]:
@@ -355,6 +370,41 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 DEFAULT_MODEL = WAN27_I2V.name
+# The models the catalogue itself marks retired (the operator may add more: `retired_with`).
+RETIRED: frozenset[str] = frozenset(name for name, spec in MODELS.items() if spec.retired)
+# The name the operator's setting goes by, as a retirement's source.
+OPERATOR_SETTING = "WANBOT_RETIRED_MODELS"
+
+
+def retired_with(operator: Iterable[str] = ()) -> frozenset[str]:
+    """Every retired model: the catalogue's, and those the operator retired."""
+    return RETIRED | frozenset(operator)
+
+
+def retirement(model: str, retired: frozenset[str] = RETIRED) -> Retirement | None:
+    """Why `model` is retired (the catalogue's record, else the operator's setting), or None."""
+    spec = MODELS.get(model)
+    if spec is not None and spec.retired is not None:
+        return spec.retired
+    return Retirement(source=OPERATOR_SETTING) if model in retired else None
+
+
+def offered(retired: frozenset[str] = RETIRED) -> tuple[ModelSpec, ...]:
+    """The models offered to members: the catalogue's, less the retired ones."""
+    return tuple(spec for name, spec in MODELS.items() if name not in retired)
+
+
+def first_taker(
+    given: frozenset[MediaType], *, template: bool, unavailable: frozenset[str] = RETIRED
+) -> str:
+    """The model a request with `given` inputs uses when nobody named one: wanbot's default if
+    it takes them and is available, else the first available one that does. When none that
+    takes them is available, the one that would have been used (it then refuses, naming why)."""
+    takers = [name for name, spec in MODELS.items() if spec.accepts(given, template=template)]
+    pool = [name for name in takers if name not in unavailable] or takers or [DEFAULT_MODEL]
+    return DEFAULT_MODEL if DEFAULT_MODEL in pool else pool[0]
+
+
 # What some model can do: the bounds of command options and server settings.
 RESOLUTIONS: tuple[str, ...] = tuple(
     sorted({r for spec in MODELS.values() for r in spec.resolutions}, key=lambda r: int(r[:-1]))
@@ -414,9 +464,10 @@ class Menu:
     offers: tuple[Offer, ...]
 
     @classmethod
-    def of(cls, inputs: Inputs) -> Menu:
+    def of(cls, inputs: Inputs, retired: frozenset[str] = RETIRED) -> Menu:
+        """The menu of `inputs`: every model that is not `retired` and takes them."""
         offers = []
-        for spec in MODELS.values():
+        for spec in offered(retired):
             fit = tuple(c for c in inputs.combinations if spec.accepts(c, template=inputs.template))
             durations = sorted({d for c in fit for d in spec.durations_for(c)})
             if fit and durations:

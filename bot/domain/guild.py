@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bot.domain.catalog import MODELS, MediaType
+from bot.domain.catalog import MODELS, RETIRED, MediaType, first_taker
+from bot.domain.errors import InvalidInput
+from bot.i18n import _
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class GuildSettings:
     max_duration: int | None = None
     moderator_role_id: int | None = None
     language: str | None = None  # Discord locale code for server-wide messages; None: Discord's
+    hidden_models: frozenset[str] = frozenset()  # models members of this server may not use
 
     def channel_allowed(self, *channel_ids: int | None) -> bool:
         """Whether any of `channel_ids` (a channel, its parent for threads) is allowed."""
@@ -34,11 +37,59 @@ class GuildSettings:
                 return word
         return None
 
-    def default_model_for(self, given: frozenset[MediaType], *, template: bool) -> str | None:
+    def with_model_hidden(self, model: str, *, hidden: bool) -> GuildSettings:
+        """These settings with `model` hidden from the server's members (or offered again)."""
+        models = self.hidden_models | {model} if hidden else self.hidden_models - {model}
+        return replace(self, hidden_models=models)
+
+    def default_model_for(
+        self, given: frozenset[MediaType], *, template: bool, retired: frozenset[str] = RETIRED
+    ) -> str | None:
         """The server's default model, if it takes what the member gave (a default for videos
-        between two pictures does not apply to a member animating one)."""
+        between two pictures does not apply to a member animating one) and is neither hidden
+        here nor `retired`."""
         spec = MODELS.get(self.default_model or "")
-        return spec.name if spec and spec.accepts(given, template=template) else None
+        if spec is None or spec.name in self.hidden_models | retired:
+            return None
+        return spec.name if spec.accepts(given, template=template) else None
+
+    def model_for(
+        self,
+        asked: str | None,
+        given: frozenset[MediaType],
+        *,
+        template: bool,
+        retired: frozenset[str] = RETIRED,
+    ) -> str:
+        """The model a request uses: the one asked for, else the server's default, else the
+        first one that takes `given` and is neither hidden here nor retired. Raise InvalidInput,
+        naming it, for a model that is retired or hidden here (nothing is read or charged)."""
+        model = asked or self.default_model_for(given, template=template, retired=retired)
+        model = model or first_taker(
+            given, template=template, unavailable=self.hidden_models | retired
+        )
+        if model in retired:
+            raise InvalidInput(
+                # Translators: {model} is a model's name ("wan2.6-i2v-flash").
+                _(
+                    "{model} has been retired and no longer makes videos; please choose another"
+                    " model (/video models lists them).",
+                    model=model,
+                ),
+                field="model",
+            )
+        if model in self.hidden_models:
+            raise InvalidInput(
+                # Translators: {model} is a model's name ("wan2.6-i2v-flash"); the server's
+                # moderators chose not to offer it.
+                _(
+                    "{model} is not offered on this server; please choose another model"
+                    " (/video models lists them).",
+                    model=model,
+                ),
+                field="model",
+            )
+        return model
 
 
 # A change to a server's settings: the new settings from the current ones (it may raise to refuse).

@@ -21,6 +21,7 @@ from bot.domain.catalog import (
     ModelSpec,
     combination_name,
     combinations_name,
+    offered,
 )
 from bot.domain.errors import InvalidInput
 from bot.i18n import Text, _
@@ -89,7 +90,7 @@ class GenerationRequest(BaseModel):
                 _(
                     "Unknown model “{model}”; choose one of: {models}.",
                     model=self.model,
-                    models=", ".join(MODELS),
+                    models=", ".join(spec.name for spec in offered()),
                 ),
                 field="model",
             )

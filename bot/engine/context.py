@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from bot.dashscope import DashScopeError, TaskResponse
 from bot.dashscope.client import UNREADABLE
 from bot.dashscope.models import TaskSummary, without_account
+from bot.domain.catalog import RETIRED
 from bot.domain.jobs import Job, JobState
 from bot.engine.key_ring import KeyRing
 from bot.engine.key_state import KeyState
@@ -70,6 +71,9 @@ class EngineConfig:
     tick_seconds: float = 2.0
     sweep_seconds: float = 15.0  # how often the scheduler finds its jobs again from their rows
     stop_grace_seconds: float = 5.0  # a stopping scheduler waits this long for its submits
+    # Models no longer made (the catalogue's and the operator's): a queued job for one ends
+    # refunded when its turn comes, rather than be sent.
+    retired_models: frozenset[str] = RETIRED
 
     @property
     def renew_seconds(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.dashscope.errors import model_gone
 from bot.i18n import Text, _
 
 _OWNER_MODEL = _("The bot's DashScope account may not use this model; tell the bot's owner.")
@@ -22,8 +23,24 @@ _BY_CODE = {
     "InvalidApiKey": _("The bot's DashScope key was refused; tell the bot's owner."),
     "AccessDenied": _OWNER_MODEL,
     "Model.AccessDenied": _OWNER_MODEL,
-    "ModelNotFound": _("The provider does not offer this model in the bot's region."),
 }
+
+MODEL_GONE = _(
+    "Sorry: this model is no longer available from the provider, so the video was not made. "
+    "Nothing was charged; please ask again with another model (/video models lists them)."
+)
+
+
+def model_retired(model: str) -> Text:
+    """Why a job that waited for a model retired meanwhile was not made."""
+    # Translators: {model} is a model's name ("wan2.6-i2v-flash"); it was retired while the
+    # video waited in line.
+    return _(
+        "Sorry: {model} was retired while this video waited, so it was not made. Nothing was "
+        "charged; please ask again with another model (/video models lists them).",
+        model=model,
+    )
+
 
 EXPIRED = _(
     "The provider no longer knows this task (tasks and their videos expire after 24 hours). "
@@ -60,6 +77,8 @@ PROVIDER_BUSY = _("The provider is busy; trying again shortly.")
 def describe(code: str | None, message: str | None) -> Text:
     """A sentence for the requester about a provider failure with this code and message (the
     provider's own words stay as they came)."""
+    if model_gone(code, message):
+        return MODEL_GONE
     if code in _BY_CODE:
         return _BY_CODE[code]
     if code and code.startswith("InvalidParameter"):

@@ -280,6 +280,11 @@ class Engine:
             await ctx.coordination.announce("queued", str(job.id))
         return job
 
+    @property
+    def retired_models(self) -> frozenset[str]:
+        """The models this engine no longer sends (the catalogue's and the operator's)."""
+        return self._ctx.config.retired_models
+
     async def admissible(
         self, request: GenerationRequest, requester: Requester, *, exempt: bool = False
     ) -> None:

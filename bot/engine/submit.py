@@ -58,6 +58,21 @@ class Submitter:
         if job is None or job.state is not JobState.QUEUED:  # ended meanwhile: nothing to send
             key.release(job.model if job else "")
             return
+        if job.model in ctx.config.retired_models:
+            # Retired while it waited (the operator's setting changed, the bot restarted): it
+            # ends here, costing nothing, rather than be sent to a model that is gone.
+            log.warning(
+                "Job %s asks for %s, which is retired; ending it refunded", job_id, job.model
+            )
+            key.release(job.model)
+            await self._settlement.end(
+                job,
+                JobState.FAILED,
+                failures.model_retired(job.model),
+                code="ModelRetired",
+                message=f"{job.model} is retired",
+            )
+            return
         try:
             request = job.request
             request.body()  # what would be sent: built before anything is
@@ -164,6 +179,16 @@ class Submitter:
             except Exception:
                 log.warning("Could not record that job %s's submit was unclear", job.id)
         else:
+            if error.model_gone:
+                log.error(
+                    "DashScope says model %s does not exist (key %s, %s: %s); job %s ends"
+                    " refunded. Retire it with WANBOT_RETIRED_MODELS if it is gone for good.",
+                    job.model,
+                    ctx.job_keys[job.id].name,
+                    error.code,
+                    error.message,
+                    job.id,
+                )
             ctx.job_keys[job.id].release(job.model)
             async with ctx.writing() as tx:
                 await ctx.jobs.record_response(tx, job.id, "submit", error_evidence(error))

@@ -43,6 +43,10 @@ class Gate(Protocol):
         self, request: GenerationRequest, requester: Requester, *, exempt: bool = False
     ) -> None: ...
 
+    @property
+    def retired_models(self) -> frozenset[str]:
+        """The models it no longer makes (refused before anything is read)."""
+
 
 @dataclass(frozen=True)
 class Admitted:
@@ -90,7 +94,13 @@ class Admission:
         engine will count them. `parent_id`: a thread's channel, for the allowed channels;
         `exempt`: the operator's own run, never limited."""
         rules = await self._server_rules(requester.guild_id)
-        request = draft(ask, rules, channel_id=requester.channel_id, parent_id=parent_id)
+        request = draft(
+            ask,
+            rules,
+            channel_id=requester.channel_id,
+            parent_id=parent_id,
+            retired=self._engine.retired_models,
+        )
         await self._engine.admissible(request, requester, exempt=exempt)
         return Admitted(ask, request, rules)
 

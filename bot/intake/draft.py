@@ -9,7 +9,7 @@ platform states them.
 
 from __future__ import annotations
 
-from bot.domain.catalog import DEFAULT_MODEL, MODELS
+from bot.domain.catalog import MODELS, RETIRED
 from bot.domain.errors import InvalidInput
 from bot.domain.guild import GuildSettings
 from bot.domain.requests import GenerationRequest, MediaItem
@@ -19,10 +19,16 @@ from bot.media.probe import check_described
 
 
 def draft(
-    ask: Ask, guild: GuildSettings, *, channel_id: int | None, parent_id: int | None = None
+    ask: Ask,
+    guild: GuildSettings,
+    *,
+    channel_id: int | None,
+    parent_id: int | None = None,
+    retired: frozenset[str] = RETIRED,
 ) -> GenerationRequest:
     """Check everything that needs no download (the server's rules, the catalogue, what is known
-    of each attachment) and return the request with its inputs still to be read."""
+    of each attachment) and return the request with its inputs still to be read. A model that is
+    `retired`, or hidden on the server, is refused here."""
     given = ask.roles()
     if not guild.channel_allowed(channel_id, parent_id):
         where = ", ".join(f"<#{c}>" for c in sorted(guild.allowed_channels))
@@ -36,8 +42,7 @@ def draft(
                 word=word,
             )
         )
-    model = ask.model or guild.default_model_for(given, template=ask.template is not None)
-    model = model or DEFAULT_MODEL
+    model = guild.model_for(ask.model, given, template=ask.template is not None, retired=retired)
     spec = MODELS.get(model)
     resolution = ask.resolution
     if (

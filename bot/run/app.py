@@ -60,6 +60,7 @@ class WanBot(ServedBot):
     async def load_commands(self) -> None:
         """Add the cogs and persistent buttons (also used to print payloads without logging in)."""
         from cogs.admin import AdminCog
+        from cogs.choices import withdraw
         from cogs.translator import CatalogTranslator
         from cogs.views import DYNAMIC_ITEMS
 
@@ -67,6 +68,7 @@ class WanBot(ServedBot):
         await self.load_extension("cogs.video")  # its setup adds VideoCog
         await self.add_cog(AdminCog(self))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
+        withdraw(self.tree, self.settings.retired())  # the operator's retired models
 
     async def setup_hook(self) -> None:
         await self.load_commands()

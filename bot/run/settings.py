@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from bot.dashscope.client import check_base_url
-from bot.domain.catalog import MODELS, REGION_BASE_URLS, Region
+from bot.domain.catalog import MODELS, REGION_BASE_URLS, Region, retired_with
 from bot.domain.errors import InvalidInput
 from bot.domain.quota import Period
 from bot.engine.key_ring import DEFAULT_KEY_NAME, KeyConfig
@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     progress_edit_seconds: float = Field(default=5.0, ge=1.0)  # at most one status edit this often
     cost_per_second_usd: float = Field(default=0.10, ge=0)  # for usage reports' cost estimate
 
+    # Models retired by the operator, comma-separated ("wan2.6-i2v-flash"): not offered, refused
+    # when asked for, and a job still waiting for one ends refunded (README, Models).
+    retired_models: str = ""
+
     # Quotas, in seconds of video
     quota_default_seconds: int = Field(default=60, ge=0)
     quota_period: Period = Period.WEEK
@@ -119,6 +123,21 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_off(cls, port: object) -> object:
         return None if isinstance(port, str) and not port.strip() else port
+
+    @field_validator("retired_models")
+    @classmethod
+    def _known_models(cls, value: str) -> str:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        if unknown := [name for name in names if name not in MODELS]:
+            raise ValueError(
+                f"unknown model “{unknown[0]}”; give model names separated by commas, from:"
+                f" {', '.join(MODELS)}"
+            )
+        return ",".join(names)
+
+    def retired(self) -> frozenset[str]:
+        """Every retired model: the catalogue's and the operator's (WANBOT_RETIRED_MODELS)."""
+        return retired_with(name for name in self.retired_models.split(",") if name)
 
     @field_validator("database_url")
     @classmethod
@@ -229,6 +248,7 @@ class Settings(BaseSettings):
             lease_seconds=self.lease_seconds,
             tick_seconds=self.tick_seconds,
             retention_days=self.retention_days,
+            retired_models=self.retired(),
         )
 
 

@@ -27,6 +27,10 @@ class SimulatorConfig:
     slow_seconds: float = 0.0  # delay before answering every API request
     drop_rate: float = 0.0  # fraction of API requests whose connection is closed unanswered
     seed: int = 0  # for the random faults and failures
+    # Models the service no longer has: a submit for one answers 404 ModelNotFound "Model not
+    # exist." (a retired model; which answer the real one gives is unconfirmed, see
+    # ../shared/dashscope-api.md §7.8).
+    retired_models: frozenset[str] = frozenset()
     api_keys: frozenset[str] | None = None  # None: any non-empty Bearer key is accepted
     # Keys of one account see each other's tasks (in queries and the task list), each row naming
     # the key that made it; otherwise each key is an account of its own.

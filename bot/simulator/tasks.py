@@ -84,6 +84,8 @@ class Tasks:
         spec = MODELS.get(model)
         if spec is None:
             raise bad("Model not exist.")
+        if model in config.retired_models:
+            raise ApiError(404, "ModelNotFound", "Model not exist.")
         if spec.endpoint != path:
             raise bad("url error, please check url!")
         submission = validate_body(body, spec)

@@ -191,10 +191,16 @@ def check_period(period: str) -> Period:
         raise InvalidInput(moderator.PERIODS_OFFERED, field="period") from None
 
 
+def check_model(model: str) -> None:
+    """Refuse a model the catalogue does not know."""
+    if model not in MODELS:
+        raise InvalidInput(moderator.no_such_model(model, ", ".join(MODELS)), field="model")
+
+
 def check_defaults(model: str | None, resolution: str | None) -> None:
     """Refuse an unknown model, or a resolution the model (with none: every model) cannot make."""
-    if model is not None and model not in MODELS:
-        raise InvalidInput(moderator.no_such_model(model, ", ".join(MODELS)), field="model")
+    if model is not None:
+        check_model(model)
     if resolution is None:
         return
     makers = MODELS[model].resolutions if model is not None else RESOLUTIONS

@@ -19,8 +19,8 @@ from bot.domain.catalog import LONGEST_SECONDS, SHORTEST_SECONDS
 from bot.domain.errors import InvalidInput
 from bot.domain.guild import GuildSettings, normalise_words
 from bot.i18n import LANGUAGE_NAMES
-from cogs.admin.base import SETTINGS, AdminBase, check_defaults, setting
-from cogs.choices import MODEL_CHOICES, RESOLUTION_CHOICES, Duration
+from cogs.admin.base import SETTINGS, AdminBase, check_defaults, check_model, setting
+from cogs.choices import ALL_MODEL_CHOICES, MODEL_CHOICES, RESOLUTION_CHOICES, Duration
 from cogs.errors import send_private
 from cogs.languages import member_language
 from cogs.render import moderator
@@ -30,6 +30,10 @@ MOST_BANNED_WORDS = 200
 LONGEST_BANNED_WORD = 50
 DISCORD_LANGUAGE = "discord"  # the language choice that follows Discord's server language
 
+MODEL_ACTION_CHOICES = [
+    app_commands.Choice(name=app_commands.locale_str("Hide"), value="hide"),
+    app_commands.Choice(name=app_commands.locale_str("Show"), value="show"),
+]
 ACTION_CHOICES = [
     app_commands.Choice(name=app_commands.locale_str("Add"), value="add"),
     app_commands.Choice(name=app_commands.locale_str("Remove"), value="remove"),
@@ -170,6 +174,34 @@ class SettingsCommands(AdminBase):
             setting(default_model=model, default_resolution=resolution),
             lambda lang, changed: moderator.defaults_set(lang, model, resolution, changed.before),
             lambda: check_defaults(model, resolution),
+        )
+
+    @SETTINGS.command(name="models")
+    @app_commands.describe(
+        action="Hide the model from this server's members, or offer it again",
+        model="The model to hide or show",
+    )
+    @app_commands.choices(action=MODEL_ACTION_CHOICES, model=ALL_MODEL_CHOICES)
+    async def settings_models(
+        self, interaction: discord.Interaction, action: str, model: str
+    ) -> None:
+        """Hide a model from this server's members, or offer it again."""
+
+        def check() -> None:
+            if action not in ("hide", "show"):
+                raise InvalidInput(moderator.HIDE_OR_SHOW, field="action")
+            check_model(model)
+
+        def edit(current: GuildSettings) -> GuildSettings:
+            return current.with_model_hidden(model, hidden=action == "hide")
+
+        await self._change_settings(
+            interaction,
+            edit,
+            lambda lang, changed: moderator.models_shown(
+                lang, model, action == "hide", changed.before, changed.after
+            ),
+            check,
         )
 
     @SETTINGS.command(name="watermark")

@@ -9,7 +9,7 @@ from typing import Any
 
 import discord
 
-from bot.domain.catalog import MODELS
+from bot.domain.catalog import MODELS, RETIRED
 from bot.domain.jobs import Job, JobState
 from bot.domain.quota import Allowance, Period
 from bot.i18n import N_, Language, Text, _
@@ -174,13 +174,16 @@ def evidence_file(job: Job, responses: list[dict[str, Any]]) -> discord.File:
     )
 
 
-def models(lang: Language) -> discord.Embed:
+def models(lang: Language, unavailable: frozenset[str] = RETIRED) -> discord.Embed:
+    """The models a member can use (not the `unavailable` ones: retired, or hidden here)."""
     embed = discord.Embed(
         title=lang.gettext("Models"),
         description=lang.gettext("Quota is counted in seconds of video: a 5 s video uses 5 s."),
         colour=BRAND,
     )
     for spec in MODELS.values():
+        if spec.name in unavailable:
+            continue
         sound = lang.gettext("with sound") if spec.has_sound else lang.gettext("silent")
         value = lang.gettext(
             "{summary}.\n{resolutions} · {durations} · {sound}",

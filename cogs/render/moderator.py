@@ -167,6 +167,11 @@ def model_text(lang: Language, model: str | None) -> str:
     return model or lang.gettext("the bot's default ({model})", model=DEFAULT_MODEL)
 
 
+def hidden_models_text(lang: Language, hidden: frozenset[str]) -> str:
+    # Translators: the hidden models in /videoadmin settings show, when no model is hidden.
+    return ", ".join(sorted(hidden)) or lang.gettext("None: every model is offered")
+
+
 def resolution_text(lang: Language, resolution: str | None) -> str:
     return resolution or lang.gettext("each model's default resolution")
 
@@ -223,6 +228,9 @@ def guild_settings(
         name=lang.gettext("Watermark"), value=watermark_text(lang, settings.force_watermark)
     )
     embed.add_field(name=lang.gettext("Language"), value=language_text(lang, settings.language))
+    embed.add_field(
+        name=lang.gettext("Hidden models"), value=hidden_models_text(lang, settings.hidden_models)
+    )
     embed.add_field(
         name=lang.gettext("Quota"), value=per_period(lang, quota.default_seconds, quota.period)
     )
@@ -489,6 +497,31 @@ def defaults_set(
     return line
 
 
+def models_shown(
+    lang: Language, model: str, hiding: bool, before: GuildSettings, after: GuildSettings
+) -> str:
+    """The reply to /videoadmin settings models: `model` hidden (or shown again) on the server."""
+    if before.hidden_models == after.hidden_models:
+        if hiding:
+            return lang.gettext("{model} is already hidden; nothing changed.", model=model)
+        return lang.gettext("{model} is not hidden; nothing changed.", model=model)
+    hidden = hidden_models_text(lang, after.hidden_models)
+    if hiding:
+        # Translators: {hidden} lists the models hidden on the server now ("wan2.6-i2v-flash,
+        # wan2.6-i2v").
+        return lang.gettext(
+            "{model} is hidden: members of this server can no longer use it (hidden now:"
+            " {hidden}).",
+            model=model,
+            hidden=hidden,
+        )
+    return lang.gettext(
+        "{model} is offered again on this server (hidden now: {hidden}).",
+        model=model,
+        hidden=hidden,
+    )
+
+
 def watermark_set(lang: Language, forced: bool, before: GuildSettings) -> str:
     return lang.gettext(
         "Watermark: {now} (was {was}).",
@@ -535,6 +568,7 @@ PERIODS_OFFERED = _("The period is a day, a week or a month.")
 CURRENT_OR_PREVIOUS = _("Choose the current or the previous period.")
 NO_WORDS_GIVEN = _("Give one or more words, separated by commas.")
 ADD_OR_REMOVE = _("Choose to add or to remove words.")
+HIDE_OR_SHOW = _("Choose to hide or to show the model.")
 ONLY_MANAGERS_PICK_MODERATORS = _("Only members with Manage Server can change the moderator role.")
 NOT_EVERYONE = _("Choose a role other than @everyone: every member would moderate.")
 

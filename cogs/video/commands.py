@@ -195,7 +195,13 @@ class VideoCog(JobButtons, commands.Cog):
     @video.command(name="models")
     async def models(self, interaction: discord.Interaction) -> None:
         """The models, what each takes, and what each costs in quota."""
-        await send_private(interaction, embed=member.models(member_language(interaction)))
+        unavailable = self.bot.engine.retired_models
+        if interaction.guild_id is not None:
+            rules = await self.bot.services.guild_settings.get(interaction.guild_id)
+            unavailable |= rules.hidden_models
+        await send_private(
+            interaction, embed=member.models(member_language(interaction), unavailable)
+        )
 
     # -- the flow --------------------------------------------------------------------------------
 

@@ -131,3 +131,23 @@ async def test_one_status_message_when_discord_is_slow(wanbot: RunningBot) -> No
     statuses, results = await finished(fake, job_id)
     assert len(statuses) == 1, f"{len(statuses)} status messages for one job"
     assert len(results) == 1
+
+
+async def test_a_model_the_provider_no_longer_has_is_explained_and_refunded(
+    wanbot: RunningBot,
+) -> None:
+    fake, simulator = wanbot.fake, wanbot.simulator
+    simulator.config.retired_models = frozenset({"wan2.7-i2v"})
+    image = fake.upload("first.png", *media("first.png"))
+    interaction = await fake.slash("video", "animate", image=image)
+    await fake.wait_for(lambda: job_of(interaction) is not None, what="the 'Queued' reply")
+    job_id = job_of(interaction)
+    assert job_id is not None
+
+    def told() -> bool:
+        return any("no longer available" in m.content for m in fake.channel_messages())
+
+    await fake.wait_for(told, within=20, what="the channel told the model is gone")
+    assert result_messages(fake, job_id) == []
+    await wanbot.bot.engine.settle()
+    assert ledger(wanbot.services.settings.database_path, job_id) == {"reserve": 1, "refund": 1}

@@ -62,6 +62,7 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
                 planner=settings.planner(),
                 give_up_seconds=settings.unreadable_give_up_seconds,
                 durations_file=settings.durations_file.expanduser(),
+                retired=settings.retired(),
             ) as runner:
                 result = await generate(session, client, runner, options, warn=_warn)
     except InvalidInput as error:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bot.domain.catalog import MODELS, Region
+from bot.domain.catalog import MODELS, RETIRED, Region
 from bot.i18n import ENGLISH_CODE, LANGUAGE_NAMES, locale_code
 from bot.run.cli.exits import EXIT_BAD_INPUT
 from bot.usage.report import PERIODS
@@ -44,7 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen = commands.add_parser(
         "generate", help="make one video and download it", epilog=GENERATE_EPILOG
     )
-    gen.add_argument("--model", required=True, help=f"one of: {', '.join(MODELS)}")
+    gen.add_argument(
+        "--model",
+        required=True,
+        help=f"one of: {', '.join(m for m in MODELS if m not in RETIRED)}"
+        " (less those in WANBOT_RETIRED_MODELS)",
+    )
     gen.add_argument("--first-frame", metavar="PATH|URL", help="first frame image")
     gen.add_argument("--last-frame", metavar="PATH|URL", help="last frame image")
     gen.add_argument("--audio", metavar="PATH|URL", help="driving audio (wav or mp3)")

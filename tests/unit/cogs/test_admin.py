@@ -94,6 +94,10 @@ def every_command(cog: AdminCog) -> dict[str, tuple[app_commands.Command, dict[s
             {"action": "add", "words": "gore"},
         ),
         "videoadmin settings defaults": (cog.settings_defaults, {"model": "wan2.7-i2v"}),
+        "videoadmin settings models": (
+            cog.settings_models,
+            {"action": "hide", "model": "wan2.6-i2v"},
+        ),
         "videoadmin settings watermark": (cog.settings_watermark, {"forced": True}),
         "videoadmin settings longest_duration": (cog.settings_longest_duration, {"seconds": 5}),
         "videoadmin settings moderator_role": (cog.settings_moderator_role, {"role": role(1)}),
@@ -425,6 +429,29 @@ async def test_moderators_adding_to_a_list_at_once_lose_no_entry(shared_bot: Wan
     assert settings.allowed_channels == {201, 203}
 
 
+async def test_models_hidden_and_shown_again_on_both_backends(shared_bot: WanBot) -> None:
+    cog = AdminCog(shared_bot)
+    reply = await run(cog.settings_models, cog, action="hide", model="wan2.6-i2v")
+    assert reply == (
+        "wan2.6-i2v is hidden: members of this server can no longer use it"
+        " (hidden now: wan2.6-i2v)."
+    )
+    await run(cog.settings_models, cog, action="hide", model="wan2.6-i2v-flash")
+    assert (await stored(shared_bot)).hidden_models == {"wan2.6-i2v", "wan2.6-i2v-flash"}
+    reply = await run(cog.settings_models, cog, action="hide", model="wan2.6-i2v")
+    assert reply == "wan2.6-i2v is already hidden; nothing changed."
+    reply = await run(cog.settings_show, cog)
+    assert "wan2.6-i2v, wan2.6-i2v-flash" in reply
+
+    reply = await run(cog.settings_models, cog, action="show", model="wan2.6-i2v")
+    assert reply == "wan2.6-i2v is offered again on this server (hidden now: wan2.6-i2v-flash)."
+    reply = await run(cog.settings_models, cog, action="show", model="wan2.6-i2v")
+    assert reply == "wan2.6-i2v is not hidden; nothing changed."
+    await run(cog.settings_models, cog, action="show", model="wan2.6-i2v-flash")
+    assert await stored(shared_bot) == GuildSettings(GUILD)
+    assert "None: every model is offered" in await run(cog.settings_show, cog)
+
+
 async def test_show_lists_every_setting(bot: WanBot, cog: AdminCog) -> None:
     await run(cog.settings_channel_add, cog, channel=channel(5))
     await run(cog.settings_banned_words, cog, action="add", words="gore")
@@ -457,6 +484,8 @@ async def test_show_lists_every_setting(bot: WanBot, cog: AdminCog) -> None:
             "wanx2.1-kf2v-plus cannot make 1080P; choose one of 720P.",
         ),
         ("settings_defaults", {"model": "sora"}, "There is no model sora;"),
+        ("settings_models", {"action": "hide", "model": "sora"}, "There is no model sora;"),
+        ("settings_models", {"action": "drop", "model": "wan2.6-i2v"}, "hide or to show"),
         ("settings_longest_duration", {"seconds": 20}, "must be 2–15 s, not 20"),
         ("settings_banned_words", {"action": "add", "words": " , ,"}, "one or more words"),
         ("settings_banned_words", {"action": "add", "words": "x" * 60}, "at most 50 characters"),

@@ -23,7 +23,7 @@ from bot.domain.guild import GuildSettings
 from bot.domain.requests import GenerationRequest, check_clip_fits, continuation_duration
 from bot.intake.ask import Ask, Attachment
 from bot.intake.draft import draft
-from bot.run.app import WanBot
+from bot.run.app import WanBot, command_payloads
 from bot.run.settings import Settings
 from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE
 
@@ -231,3 +231,33 @@ async def test_each_subcommands_files_are_the_inputs_its_choices_are_read_for(
 def test_the_placeholders_are_the_media_types_the_catalogue_knows() -> None:
     assert set(CONTENT) == set(MediaType)
     assert all(spec.media_types <= set(CONTENT) for spec in MODELS.values())
+
+
+async def test_the_operators_retired_models_leave_the_choices_and_the_help() -> None:
+    def models_in(payloads: list[dict[str, Any]]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+
+        def walk(prefix: str, node: dict[str, Any]) -> None:
+            for option in node.get("options", []):
+                if option["type"] in (1, 2):
+                    walk(f"{prefix} {option['name']}", option)
+                elif option["name"] in ("model", "duration"):
+                    found[f"{prefix} {option['name']}"] = {
+                        c["value"] for c in option.get("choices", [])
+                    } | {option["description"]}
+
+        for payload in payloads:
+            walk(payload["name"], payload)
+        return found
+
+    every = models_in(await command_payloads(Settings()))
+    retired = Settings(retired_models="wan2.6-i2v-flash")
+    left = models_in(await command_payloads(retired))
+    assert "wan2.6-i2v-flash" in every["video animate model"]
+    assert "wan2.6-i2v-flash" not in left["video animate model"]
+    assert "wan2.6-i2v-flash" not in left["videoadmin settings defaults model"]
+    assert not any("wan2.6-i2v-flash" in text for text in left["video animate duration"])
+    # A moderator can still hide (or show again) any model.
+    assert "wan2.6-i2v-flash" in left["videoadmin settings models model"]
+    # Nothing leaks into the next bot built in this process.
+    assert models_in(await command_payloads(Settings())) == every

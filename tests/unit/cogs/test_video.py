@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -638,3 +639,37 @@ async def test_a_server_default_model_that_cannot_take_the_inputs_is_passed_over
     first, last = image, rig.host.attachment("dog.png", IMAGE, content_type="image/png")
     await rig.call(VideoCog.interpolate, rig.fake(), first=first, last=last)
     assert {job.model for job in await rig.jobs()} == {DEFAULT_MODEL, "wan2.2-kf2v-flash"}
+
+
+async def test_retired_and_hidden_models_are_refused_before_anything_is_downloaded(
+    rig: Rig,
+) -> None:
+    engine = rig.services.running_engine
+    engine.config = replace(engine.config, retired_models=frozenset({"wan2.6-i2v-flash"}))
+    store = rig.services.guild_settings
+    await store.update(10, hidden_models=frozenset({"wan2.7-i2v"}), default_model="wan2.7-i2v")
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+
+    fake = rig.fake()
+    await rig.call(VideoCog.animate, fake, image=image, model="wan2.6-i2v-flash")
+    assert (
+        "wan2.6-i2v-flash has been retired and no longer makes videos" in private_replies(fake)[0]
+    )
+    fake = rig.fake()
+    await rig.call(VideoCog.animate, fake, image=image, model="wan2.7-i2v")
+    assert "wan2.7-i2v is not offered on this server" in private_replies(fake)[0]
+    assert "download" not in rig.timeline.names()
+    assert await rig.jobs() == []
+    assert (await rig.services.quotas.allowance(guild_id=10, user_id=1)).used_seconds == 0
+
+    # No model named: the server's default is hidden, the bot's retired: one it offers is used.
+    await rig.call(VideoCog.animate, rig.fake(), image=image)
+    [job] = await rig.jobs()
+    assert job.model == "wan2.6-i2v"
+
+    fake = rig.fake()
+    await rig.call(VideoCog.models, fake)
+    [call] = fake.response.send_message.await_args_list
+    listed = [field.name for field in call.kwargs["embed"].fields]
+    assert "wan2.6-i2v" in listed
+    assert "wan2.7-i2v" not in listed and "wan2.6-i2v-flash" not in listed

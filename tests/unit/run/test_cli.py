@@ -123,6 +123,24 @@ async def test_an_effect_template_sends_prompt_extend_as_asked(
     assert submit.json["parameters"]["prompt_extend"] is False
 
 
+async def test_generate_refuses_a_retired_model_before_uploading_anything(
+    fast: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = settings.model_copy(update={"retired_models": "wan2.6-i2v-flash"})
+    code = await generate(
+        settings,
+        "--model", "wan2.6-i2v-flash", "--first-frame", files["first.png"],
+        "--output", tmp_path / "no.mp4",
+    )  # fmt: skip
+    assert code == EXIT_BAD_INPUT
+    assert "wan2.6-i2v-flash has been retired" in capsys.readouterr().err
+    assert fast.requests == [], "nothing was uploaded or submitted"
+
+
 async def test_generate_gives_up_on_answers_it_cannot_read_instead_of_hanging(
     fast: Simulator,
     settings: Settings,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot.domain.catalog import Region
 from bot.domain.errors import InvalidInput
-from bot.run.settings import Settings
+from bot.run.settings import Settings, setting_errors
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +72,22 @@ def test_base_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_malformed_base_url_is_refused() -> None:
     with pytest.raises(InvalidInput, match="is not a web address"):
         Settings().base_url("dashscope.aliyuncs.com")
+
+
+def test_the_operator_retires_models_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().retired() == frozenset()
+    monkeypatch.setenv("WANBOT_RETIRED_MODELS", " wan2.6-i2v-flash , wan2.6-i2v,")
+    settings = Settings()
+    assert settings.retired() == {"wan2.6-i2v-flash", "wan2.6-i2v"}
+    assert settings.engine_config().retired_models == settings.retired()
+
+
+def test_an_unknown_retired_model_is_one_line_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WANBOT_RETIRED_MODELS", "wan2.6-i2v-flash,wan9")
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    [line] = setting_errors(error.value)
+    assert line.startswith("WANBOT_RETIRED_MODELS: unknown model “wan9”")
+    assert "wan2.6-i2v-flash" in line, "it names the models there are"

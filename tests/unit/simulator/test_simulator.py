@@ -1094,3 +1094,12 @@ async def test_inputs_the_simulator_cannot_read_still_give_a_playable_video(
     assert probe_video(video) == (pytest.approx(3.0, abs=0.3), 320, 180, True)
     first = video_frames(video)[0]
     assert text_pixels(first.crop((0, first.height // 4, first.width, first.height * 3 // 4))) > 30
+
+
+async def test_a_retired_model_answers_model_not_found(
+    http: aiohttp.ClientSession, sim: Simulator
+) -> None:
+    sim.config.retired_models = frozenset({"wan2.6-i2v-flash"})
+    status, body = await submit(http, sim, flash_body())
+    assert (status, body["code"], body["message"]) == (404, "ModelNotFound", "Model not exist.")
+    assert not sim.tasks

@@ -24,6 +24,15 @@ async def test_defaults_then_updates_persist(database_target: str) -> None:
         assert await store.get(2) == GuildSettings(2)
 
 
+async def test_hidden_models_persist(database_target: str) -> None:
+    async with await open_database(database_target) as db:
+        store = GuildSettingsStore(db)
+        await store.change(1, lambda s: s.with_model_hidden("wan2.6-i2v", hidden=True))
+        assert (await store.get(1)).hidden_models == {"wan2.6-i2v"}
+        await store.change(1, lambda s: s.with_model_hidden("wan2.6-i2v", hidden=False))
+        assert (await store.get(1)).hidden_models == frozenset()
+
+
 def test_channels_and_banned_words() -> None:
     settings = GuildSettings(1, allowed_channels=frozenset({5}), banned_words=("gore", "nsfw"))
     assert settings.channel_allowed(5)
