@@ -3,6 +3,10 @@
 `wanbot:<action>:<job id>` is decoded by discord.py's DynamicItem machinery, so no view has to
 be in memory when the button is pressed. The work itself lives in cogs/video/buttons.py, mixed
 into VideoCog; only the requester or a moderator may use a job's buttons (it checks).
+
+A posted video has two rows: what makes a new video from it (Discord allows five buttons a row),
+then Delete on its own. Delete asks first, in a private reply with Delete and Keep (persistent
+too, so a confirmation survives a restart).
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ class JobActions(Protocol):
     async def retry(self, interaction: discord.Interaction, job_id: int) -> object: ...
     async def extend(self, interaction: discord.Interaction, job_id: int) -> object: ...
     async def animate_last_frame(self, interaction: discord.Interaction, job_id: int) -> object: ...
+    async def ask_delete(self, interaction: discord.Interaction, job_id: int) -> object: ...
+    async def delete_video(self, interaction: discord.Interaction, job_id: int) -> object: ...
+    async def keep_video(self, interaction: discord.Interaction, job_id: int) -> object: ...
 
 
 class _JobButton(
@@ -38,6 +45,7 @@ class _JobButton(
     label: ClassVar[str]  # English, from cogs/render/channel.py; shown in the reader's language
     style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.secondary
     emoji: ClassVar[str | None] = None
+    line: ClassVar[int | None] = None  # the row it goes on; None: the first with room
 
     def __init__(self, job_id: int, lang: Language = ENGLISH) -> None:
         super().__init__(
@@ -46,6 +54,7 @@ class _JobButton(
                 style=self.style,
                 emoji=self.emoji,
                 custom_id=f"wanbot:{self.action}:{job_id}",
+                row=self.line,
             )
         )
         self.job_id = job_id
@@ -99,11 +108,37 @@ class LastFrameButton(_JobButton, template=r"wanbot:lastframe:(?P<job>[0-9]+)"):
         return cog.animate_last_frame
 
 
+class DeleteButton(_JobButton, template=r"wanbot:delete:(?P<job>[0-9]+)"):
+    """On the posted video, apart from the buttons that make something: asks first."""
+
+    action, label, emoji, line = "delete", channel.DELETE, "🗑️", 1
+
+    def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+        return cog.ask_delete
+
+
+class ConfirmDeleteButton(_JobButton, template=r"wanbot:confirmdelete:(?P<job>[0-9]+)"):
+    action, label, style = "confirmdelete", channel.DELETE, discord.ButtonStyle.danger
+
+    def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+        return cog.delete_video
+
+
+class KeepButton(_JobButton, template=r"wanbot:keep:(?P<job>[0-9]+)"):
+    action, label = "keep", channel.KEEP
+
+    def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+        return cog.keep_video
+
+
 DYNAMIC_ITEMS: tuple[type[_JobButton], ...] = (
     CancelButton,
     RetryButton,
     ExtendButton,
     LastFrameButton,
+    DeleteButton,
+    ConfirmDeleteButton,
+    KeepButton,
 )
 
 
@@ -115,6 +150,14 @@ def progress_view(job_id: int, lang: Language) -> ui.View:
 
 def result_view(job_id: int, lang: Language) -> ui.View:
     view = ui.View(timeout=None)
-    for button in (RetryButton, ExtendButton, LastFrameButton):
+    for button in (RetryButton, ExtendButton, LastFrameButton, DeleteButton):
         view.add_item(button(job_id, lang))
+    return view
+
+
+def confirm_delete_view(job_id: int, lang: Language) -> ui.View:
+    """Delete or Keep, under the private question before a video is deleted."""
+    view = ui.View(timeout=None)
+    view.add_item(ConfirmDeleteButton(job_id, lang))
+    view.add_item(KeepButton(job_id, lang))
     return view

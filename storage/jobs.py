@@ -140,6 +140,18 @@ class JobStore:
                 await self.record_response(tx, job_id, "submit", body)
         return row is not None
 
+    async def mark_deleted(self, job_id: int, *, by: int) -> bool:
+        """Record that a delivered job's posted video was deleted, by whom; the job, its events and
+        its ledger rows stay (its seconds stay counted). Return False if it was already marked (or
+        is not a delivered job): a second delete, or two at once, marks it once."""
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(
+                "UPDATE jobs SET deleted_at = ?, deleted_by = ?, updated_at = ?"
+                " WHERE id = ? AND state = ? AND deleted_at IS NULL RETURNING id",
+                (self._clock(), by, self._clock(), job_id, JobState.DELIVERED.value),
+            )
+        return row is not None
+
     async def record_response(
         self, tx: Transaction, job_id: int, call: str, body: dict[str, Any]
     ) -> None:

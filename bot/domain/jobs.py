@@ -103,6 +103,13 @@ class Job:
     member_locale: str | None = None  # the requester's, for a DM
     reason_json: str | None = None  # why it ended without a video: a bot.i18n.Text as JSON
     submit_gave_up_at: float | None = None  # an unclear submit stopped waiting for its answer
+    deleted_at: float | None = None  # its posted video was deleted (the job and its charge stay)
+    deleted_by: int | None = None  # who deleted it: the requester or a moderator
+
+    @property
+    def deleted(self) -> bool:
+        """Whether its posted video was deleted (its buttons no longer make anything)."""
+        return self.deleted_at is not None
 
     @property
     def reason(self) -> Text | None:

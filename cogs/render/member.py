@@ -115,6 +115,11 @@ def _source(lang: Language, source: str) -> str:
     return source
 
 
+def _status(lang: Language, job: Job) -> str:
+    """Where a job is; a posted video that was deleted says so."""
+    return lang.gettext("Deleted") if job.deleted else state_text(lang, job.state)
+
+
 def jobs_list(lang: Language, jobs: list[Job]) -> discord.Embed:
     embed = discord.Embed(title=lang.gettext("Your recent videos"), colour=BRAND)
     if not jobs:
@@ -124,7 +129,7 @@ def jobs_list(lang: Language, jobs: list[Job]) -> discord.Embed:
     for job in jobs:
         prompt = excerpt(job.request.prompt, 60)
         lines.append(
-            f"**#{job.id}** {mode_of(lang, job)} · {state_text(lang, job.state)} · "
+            f"**#{job.id}** {mode_of(lang, job)} · {_status(lang, job)} · "
             f"{timestamp(job.created_at)}" + (f"\n  {quoted(lang, prompt)}" if prompt else "")
         )
     embed.description = "\n".join(lines)
@@ -135,7 +140,15 @@ def job_detail(lang: Language, job: Job, responses: list[dict[str, Any]]) -> dis
     embed = discord.Embed(title=video_title(lang, job), colour=BRAND)
     if prompt := excerpt(job.request.prompt, 1000):
         embed.description = quoted(lang, prompt)
-    embed.add_field(name=lang.gettext("Status"), value=state_text(lang, job.state))
+    embed.add_field(name=lang.gettext("Status"), value=_status(lang, job))
+    if job.deleted_at is not None:
+        embed.add_field(
+            name=lang.gettext("Deleted"),
+            # Translators: when a posted video was deleted ("3 hours ago"), and who deleted it.
+            value=lang.gettext(
+                "{when} by {who}", when=timestamp(job.deleted_at), who=f"<@{job.deleted_by}>"
+            ),
+        )
     embed.add_field(name=lang.gettext("Model"), value=model_line(lang, job))
     embed.add_field(name=lang.gettext("Asked"), value=timestamp(job.created_at))
     if job.request.seed is not None:
@@ -259,5 +272,60 @@ def membership_not_checked(job_id: int) -> Text:
     return _(
         "Could not check that you are still a member of the server where video #{id} was made; "
         "try again shortly.",
+        id=job_id,
+    )
+
+
+def was_deleted(job_id: int) -> Text:
+    # Translators: a member pressed Retry, Extend… on a video that was deleted.
+    return _("Video #{id} was deleted, so its buttons no longer work.", id=job_id)
+
+
+# -- deleting one's own video --------------------------------------------------------------------
+
+
+def confirm_delete(lang: Language, job: Job) -> str:
+    """The question before a video is deleted (a misclick must not destroy it)."""
+    return lang.gettext(
+        "Delete video #{id}? The video and its status message disappear for everyone, and this "
+        "cannot be undone. The {s} s it used stay counted.",
+        id=job.id,
+        s=job.billed_seconds if job.billed_seconds is not None else job.duration,
+    )
+
+
+def deleting(lang: Language, job_id: int) -> str:
+    return lang.gettext("Deleting video #{id}…", id=job_id)
+
+
+def deleted(lang: Language, job_id: int) -> str:
+    return lang.gettext("Video #{id} is deleted.", id=job_id)
+
+
+def kept(lang: Language, job_id: int) -> str:
+    return lang.gettext("Video #{id} stays.", id=job_id)
+
+
+def already_deleted(job_id: int) -> Text:
+    return _("Video #{id} is already deleted.", id=job_id)
+
+
+def not_posted_yet(job_id: int) -> Text:
+    return _(
+        "Video #{id} has not been posted yet, so there is nothing to delete; to stop it, use "
+        "its Cancel button or `/video cancel`.",
+        id=job_id,
+    )
+
+
+def never_posted(job_id: int) -> Text:
+    return _("Video #{id} was never posted, so there is nothing to delete.", id=job_id)
+
+
+def cannot_delete(job_id: int) -> Text:
+    # Translators: the bot may no longer see or manage the channel the video was posted in.
+    return _(
+        "Could not delete video #{id}: the bot cannot reach the channel it was posted in. Ask a "
+        "moderator to remove the message, or try again later.",
         id=job_id,
     )

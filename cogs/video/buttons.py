@@ -1,9 +1,13 @@
-"""What the buttons on a video do: Retry, Extend, Animate last frame, Cancel.
+"""What the buttons on a video do: Retry, Extend, Animate last frame, Cancel, Delete.
 
 Buttons that make a video go through the same flow as the commands (`Flow.make`: the intake's
 admission, then stage and queue); in a DM, they act in the job's server, for a member of it now
 (`Place.for_job`). Only the requester, or a moderator of the job's server, may use a job's
 buttons. cogs/views.py finds these on the cog by name (its `JobActions`).
+
+Delete asks first (Delete or Keep, privately), then removes the posted video and its status
+message wherever they were delivered, and marks the job deleted: the job and its charge stay,
+and its buttons refuse from then on (`_own_job`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from cogs.languages import member_language
 from cogs.render import member
 from cogs.served import ServedBot
 from cogs.video.flow import Flow
-from cogs.video.options import Place, posted_video
+from cogs.video.options import Place, delete_posted, posted_video
+from cogs.views import confirm_delete_view
 
 
 class JobButtons:
@@ -35,7 +40,7 @@ class JobButtons:
     async def cancel_job(self, interaction: discord.Interaction, job_id: int) -> None:
         """Cancel a job: answer Discord first (a cancel may take a moment), then say what happened."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self._own_job(interaction, job_id)
+        await self._own_job(interaction, job_id, deleted_too=True)
         outcome = await self.bot.engine.cancel(job_id)
         await send_private(
             interaction, content=member_language(interaction).render(outcome.message)
@@ -71,6 +76,44 @@ class JobButtons:
             earlier=job,
         )
 
+    async def ask_delete(self, interaction: discord.Interaction, job_id: int) -> None:
+        """Ask before deleting a posted video (a misclick must not destroy it): Delete or Keep."""
+        job = await self._deletable(interaction, job_id)
+        lang = member_language(interaction)
+        await interaction.response.send_message(
+            member.confirm_delete(lang, job), view=confirm_delete_view(job.id, lang), ephemeral=True
+        )
+
+    async def delete_video(self, interaction: discord.Interaction, job_id: int) -> None:
+        """Delete the posted video and its status message, then mark the job deleted (a message
+        already gone counts as deleted). The question loses its buttons at once, so a second
+        press cannot come from it."""
+        job = await self._deletable(interaction, job_id)
+        lang = member_language(interaction)
+        await interaction.response.edit_message(content=member.deleting(lang, job.id), view=None)
+        for message_id in (job.delivered_message_id, job.progress_message_id):
+            if message_id:
+                await delete_posted(self.bot, job, message_id)
+        if not await self.bot.services.jobs.mark_deleted(job.id, by=interaction.user.id):
+            raise InvalidInput(member.already_deleted(job.id))  # deleted meanwhile, elsewhere
+        await send_private(interaction, content=member.deleted(lang, job.id))
+
+    async def keep_video(self, interaction: discord.Interaction, job_id: int) -> None:
+        """The member thought better of it: the question goes, the video stays."""
+        lang = member_language(interaction)
+        await interaction.response.edit_message(content=member.kept(lang, job_id), view=None)
+
+    async def _deletable(self, interaction: discord.Interaction, job_id: int) -> Job:
+        """A posted video the user may delete, not deleted yet."""
+        job = await self._own_job(interaction, job_id, deleted_too=True)
+        if job.deleted:
+            raise InvalidInput(member.already_deleted(job.id))
+        if job.state is not JobState.DELIVERED:
+            if job.state.is_final:
+                raise InvalidInput(member.never_posted(job.id))
+            raise InvalidInput(member.not_posted_yet(job.id))
+        return job
+
     async def _finished(self, interaction: discord.Interaction, job_id: int) -> tuple[Job, Place]:
         """A finished video to build on, and where the new one counts (a member who left is
         refused here, before the video is fetched)."""
@@ -81,9 +124,12 @@ class JobButtons:
         await interaction.response.defer(ephemeral=True, thinking=True)
         return job, place
 
-    async def _own_job(self, interaction: discord.Interaction, job_id: int) -> Job:
+    async def _own_job(
+        self, interaction: discord.Interaction, job_id: int, *, deleted_too: bool = False
+    ) -> Job:
         """A job the user may act on: their own, or any in this server for a moderator. In a DM
-        (a video delivered there), only the requester's own."""
+        (a video delivered there), only the requester's own. One whose video was deleted is
+        refused (its buttons stop working) unless `deleted_too`."""
         job = await self.bot.services.jobs.get(job_id)
         in_dm = interaction.guild_id is None
         if job is None or (job.guild_id != interaction.guild_id and not in_dm):
@@ -92,6 +138,8 @@ class JobButtons:
             guild = await self._guild_settings(interaction.guild_id)
             if in_dm or not is_moderator(interaction.user, guild):
                 raise InvalidInput(member.not_yours(job_id))
+        if job.deleted and not deleted_too:
+            raise InvalidInput(member.was_deleted(job.id))
         return job
 
     async def _guild_settings(self, guild_id: int | None) -> GuildSettings:

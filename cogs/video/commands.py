@@ -1,4 +1,5 @@
-"""The /video command group: animate, interpolate, continue, effect, quota, jobs, job, cancel, models.
+"""The /video command group: animate, interpolate, continue, effect, quota, jobs, job, cancel,
+delete, models.
 
 Discord glue only: each video-making command turns its options into one `Ask` (`ask_from`) and
 hands it to the flow (cogs/video/flow.py); the buttons' work is mixed in from
@@ -169,7 +170,7 @@ class VideoCog(JobButtons, commands.Cog):
     @app_commands.describe(id="The video's number, e.g. 12 for #12")
     async def job(self, interaction: discord.Interaction, id: app_commands.Range[int, 1]) -> None:
         """Details of one of your videos; posts it again with its buttons if it is done."""
-        job = await self._own_job(interaction, id)
+        job = await self._own_job(interaction, id, deleted_too=True)
         lang = member_language(interaction)
         responses = await self.bot.services.jobs.responses(job.id)
         await interaction.response.send_message(
@@ -177,7 +178,7 @@ class VideoCog(JobButtons, commands.Cog):
             file=member.evidence_file(job, responses),
             ephemeral=True,
         )
-        if job.state is JobState.DELIVERED and job.delivered_message_id:
+        if job.state is JobState.DELIVERED and job.delivered_message_id and not job.deleted:
             await interaction.followup.send(
                 member.video_link(lang, job),
                 view=result_view(job.id, lang),
@@ -191,6 +192,14 @@ class VideoCog(JobButtons, commands.Cog):
     ) -> None:
         """Cancel one of your videos if it has not started yet."""
         await self.cancel_job(interaction, job)
+
+    @video.command(name="delete")
+    @app_commands.describe(id="The video's number, e.g. 12 for #12")
+    async def delete(
+        self, interaction: discord.Interaction, id: app_commands.Range[int, 1]
+    ) -> None:
+        """Delete one of your posted videos and its status message; asks first."""
+        await self.ask_delete(interaction, id)
 
     @video.command(name="models")
     async def models(self, interaction: discord.Interaction) -> None:

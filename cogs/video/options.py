@@ -160,3 +160,34 @@ async def posted_video(client: discord.Client, job: Job) -> Attachment | None:
         video = next((a for a in message.attachments if a.filename.endswith(".mp4")), None)
         return attachment(video) if video is not None else None
     return None
+
+
+async def delete_posted(client: discord.Client, job: Job, message_id: int) -> None:
+    """Delete a message the bot posted for `job` where it was posted: the job's channel or else
+    the requester's DM (where the notifier falls back to). A message already gone counts as
+    deleted; one in a channel the bot can no longer reach is refused with a word to the member."""
+    unreachable = False
+    if job.channel_id:
+        try:
+            await (
+                client.get_partial_messageable(job.channel_id)
+                .get_partial_message(message_id)
+                .delete()
+            )
+            return
+        except discord.NotFound:
+            pass  # gone, or never here: it may be in the DM
+        except discord.Forbidden:
+            unreachable = True
+    try:
+        dm = await client.create_dm(discord.Object(id=job.user_id))
+    except discord.HTTPException:
+        dm = None  # no such user any more: nothing of theirs to look in
+    if dm is not None:
+        try:
+            await dm.get_partial_message(message_id).delete()
+            return
+        except discord.NotFound:
+            pass
+    if unreachable:
+        raise InvalidInput(member.cannot_delete(job.id))

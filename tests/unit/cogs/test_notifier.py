@@ -163,6 +163,7 @@ async def test_a_video_within_the_limit_is_uploaded_as_a_reply(rig: Rig, tmp_pat
         f"wanbot:retry:{job.id}",
         f"wanbot:extend:{job.id}",
         f"wanbot:lastframe:{job.id}",
+        f"wanbot:delete:{job.id}",
     ]
     assert message_id is not None and rig.fits == []
 
