@@ -43,6 +43,10 @@ MODES = {
     "continue": Mode("continue", {"clip": "clip.mp4"}, "wan2.7-i2v", {"duration": 6}),
     "continue+last": Mode("continue", {"clip": "clip.mp4", "last_frame": "last.png"}, "wan2.7-i2v"),
     "effect": Mode("effect", {"image": "first.png"}, "wanx2.1-kf2v-plus", {"template": "mech1"}),
+    "text": Mode("text", {}, "wan2.7-t2v", {"prompt": "A fox dances", "ratio": "9:16"}),
+    "text+audio": Mode(
+        "text", {"audio": "voice.wav"}, "wan2.7-t2v", {"prompt": "She sings", "duration": 3}
+    ),
     "flash": Mode(
         "animate", {"image": "first.png"}, "wan2.6-i2v-flash", {"model": "wan2.6-i2v-flash"}
     ),
@@ -118,6 +122,31 @@ async def test_bad_input_gets_a_private_answer_and_submits_nothing(wanbot: Runni
     assert "Traceback" not in text and "Error" not in text.split()[0]
     assert submits(simulator) == []
     assert fake.channel_messages() == []  # nothing public: no status message, no video
+
+
+@pytest.mark.parametrize(
+    ("options", "files", "says"),
+    [
+        ({"prompt": "   "}, {}, "write a prompt"),
+        ({"prompt": "A fox", "ratio": "21:9"}, {}, "21:9"),
+        ({"prompt": "She sings"}, {"audio": "long.mp3"}, "3–30 s"),
+    ],
+    ids=["no prompt", "bad ratio", "audio too long"],
+)
+async def test_bad_text_to_video_input_is_refused_for_free(
+    wanbot: RunningBot, options: dict[str, Any], files: dict[str, str], says: str
+) -> None:
+    fake, simulator = wanbot.fake, wanbot.simulator
+    uploads = {option: fake.upload(name, *media(name)) for option, name in files.items()}
+    interaction = await fake.slash("video", "text", **uploads, **options)
+    await fake.wait_for(lambda: bool(interaction.texts()), what="a private answer")
+    assert all(m.ephemeral for m in interaction.replies)
+    text = " ".join(interaction.texts())
+    assert says in text, text
+    assert submits(simulator) == []
+    assert fake.channel_messages() == []  # nothing public: no status message, no video
+    await wanbot.bot.engine.settle()
+    assert job_of(interaction) is None
 
 
 async def test_one_status_message_when_discord_is_slow(wanbot: RunningBot) -> None:

@@ -37,6 +37,7 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
         negative_prompt=args.negative_prompt,
         resolution=args.resolution,
         duration=args.duration,
+        ratio=args.ratio,
         seed=args.seed,
         prompt_extend=not args.no_prompt_extend,
         watermark=args.watermark,
