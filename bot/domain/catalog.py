@@ -92,6 +92,12 @@ REGION_BASE_URLS: dict[Region, str] = {
 }
 
 
+def region_of(base_url: str) -> Region | None:
+    """The region a base URL is the public endpoint of (None: a workspace domain, a proxy, the
+    simulator: not known here)."""
+    return next((r for r, url in REGION_BASE_URLS.items() if base_url.rstrip("/") == url), None)
+
+
 @dataclass(frozen=True)
 class ImageLimits:
     formats: frozenset[str]  # Pillow format names

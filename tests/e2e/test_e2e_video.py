@@ -32,6 +32,7 @@ class Mode:
     files: dict[str, str]  # option name -> sample file name
     model: str
     options: dict[str, Any] = field(default_factory=dict)
+    kind: str | None = None  # what the status message's title calls it, where checked
 
 
 MODES = {
@@ -43,9 +44,15 @@ MODES = {
     "continue": Mode("continue", {"clip": "clip.mp4"}, "wan2.7-i2v", {"duration": 6}),
     "continue+last": Mode("continue", {"clip": "clip.mp4", "last_frame": "last.png"}, "wan2.7-i2v"),
     "effect": Mode("effect", {"image": "first.png"}, "wanx2.1-kf2v-plus", {"template": "mech1"}),
-    "text": Mode("text", {}, "wan2.7-t2v", {"prompt": "A fox dances", "ratio": "9:16"}),
+    "text": Mode(
+        "text", {}, "wan2.7-t2v", {"prompt": "A fox dances", "ratio": "9:16"}, "From text"
+    ),
     "text+audio": Mode(
-        "text", {"audio": "voice.wav"}, "wan2.7-t2v", {"prompt": "She sings", "duration": 3}
+        "text",
+        {"audio": "voice.wav"},
+        "wan2.7-t2v",
+        {"prompt": "She sings", "duration": 3},
+        "From text with audio",
     ),
     "flash": Mode(
         "animate", {"image": "first.png"}, "wan2.6-i2v-flash", {"model": "wan2.6-i2v-flash"}
@@ -107,6 +114,13 @@ async def test_every_mode_end_to_end(name: str, wanbot: RunningBot, tmp_path: Pa
     sent = submits(simulator)
     assert len(sent) == 1
     assert sent[0].json["model"] == mode.model
+    if mode.kind:
+        assert status.embeds[0]["title"] == f"Video #{job_id} · {mode.kind}"
+    if "ratio" in mode.options:  # the shape asked is sent, and the video has it
+        assert sent[0].json["parameters"]["ratio"] == mode.options["ratio"]
+        width, height = map(int, mode.options["ratio"].split(":"))
+        assert info.width and info.height
+        assert info.width / info.height == pytest.approx(width / height, rel=0.05)
     await wanbot.bot.engine.settle()
     assert ledger(wanbot.services.settings.database_path, job_id) == {"reserve": 1, "commit": 1}
 

@@ -10,9 +10,11 @@ from bot.domain.catalog import (
     InputStyle,
     MediaType,
     Menu,
+    Region,
     combination_name,
     combination_text,
     combinations_name,
+    region_of,
 )
 from bot.i18n import Text
 from tests.support import ROOT
@@ -157,3 +159,9 @@ def test_text_to_video_takes_no_picture_and_a_ratio() -> None:
         Inputs(frozenset({MediaType.FIRST_FRAME}), frozenset({MediaType.DRIVING_AUDIO}))
     )
     assert "wan2.7-t2v" not in animate.models and animate.ratios == ()
+
+
+def test_a_public_endpoint_names_its_region() -> None:
+    assert region_of("https://dashscope-intl.aliyuncs.com/api/v1/") is Region.SINGAPORE
+    assert region_of("https://dashscope-us.aliyuncs.com/api/v1") is Region.US
+    assert region_of("http://127.0.0.1:8765/api/v1") is None

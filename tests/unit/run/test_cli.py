@@ -408,6 +408,22 @@ async def test_bad_input_exits_2_with_one_line_and_sends_nothing(
     assert not (tmp_path / "never.json").exists()
 
 
+async def test_a_model_the_region_does_not_serve_is_refused_before_anything_is_sent(
+    simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(dashscope_api_key=API_KEY, credentials_file=tmp_path / "none")
+    code = await generate(
+        settings,
+        "--model", "wan2.7-t2v", "--prompt", "A fox", "--region", "us",
+        "--output", tmp_path / "o.mp4",
+    )  # fmt: skip
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "wan2.7-t2v is served in Beijing and Singapore only, not the US" in err, err
+    assert simulator.requests == []
+    assert not (tmp_path / "o.mp4").exists()
+
+
 async def test_no_key_is_bad_input(
     simulator: Simulator, files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
