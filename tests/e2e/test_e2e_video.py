@@ -174,3 +174,26 @@ async def test_one_status_message_when_discord_is_slow(wanbot: RunningBot) -> No
     statuses, results = await finished(fake, job_id)
     assert len(statuses) == 1, f"{len(statuses)} status messages for one job"
     assert len(results) == 1
+
+
+async def test_retry_on_a_text_to_video_keeps_its_prompt_audio_and_shape(
+    wanbot: RunningBot,
+) -> None:
+    fake, simulator = wanbot.fake, wanbot.simulator
+    audio = fake.upload("voice.wav", *media("voice.wav"))
+    asked = await fake.slash("video", "text", prompt="She sings", audio=audio, ratio="1:1")
+    await fake.wait_for(lambda: job_of(asked) is not None, what="the private 'Queued' reply")
+    first = job_of(asked)
+    assert first is not None
+    _, [video] = await finished(fake, first)
+
+    pressed = await fake.press(video, f"wanbot:retry:{first}")
+    await fake.wait_for(lambda: job_of(pressed) is not None, what="the answer to Retry")
+    second = job_of(pressed)
+    assert second is not None and second != first
+    await finished(fake, second)
+    one, two = (s.json for s in submits(simulator))
+    assert two["model"] == "wan2.7-t2v"
+    assert two["input"] == one["input"]  # the same prompt, the same uploaded audio
+    assert two["parameters"]["ratio"] == "1:1"
+    assert two["parameters"]["seed"] != one["parameters"].get("seed")
