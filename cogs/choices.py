@@ -36,6 +36,7 @@ ANIMATE = Menu.of(Inputs(frozenset({FIRST}), frozenset({AUDIO})))
 INTERPOLATE = Menu.of(Inputs(frozenset({FIRST, LAST}), frozenset({AUDIO})))
 CONTINUE = Menu.of(Inputs(frozenset({CLIP}), frozenset({LAST})))
 EFFECT = Menu.of(Inputs(frozenset({FIRST}), template=True))
+TEXT = Menu.of(Inputs(frozenset(), frozenset({AUDIO})))
 
 # Settings that apply to whatever a member asks later: anything some model can do.
 Duration = app_commands.Range[int, SHORTEST_SECONDS, LONGEST_SECONDS]
@@ -52,12 +53,14 @@ MENU_OF = {
     "video animate": (ANIMATE.inputs, False),
     "video interpolate": (INTERPOLATE.inputs, False),
     "video continue": (CONTINUE.inputs, True),
+    "video text": (TEXT.inputs, False),
 }
 RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in RESOLUTIONS]
 
 AnimateDuration = app_commands.Range[int, ANIMATE.shortest, ANIMATE.longest]
 InterpolateDuration = app_commands.Range[int, INTERPOLATE.shortest, INTERPOLATE.longest]
 ContinueDuration = app_commands.Range[int, CONTINUE.shortest, CONTINUE.longest]
+TextDuration = app_commands.Range[int, TEXT.shortest, TEXT.longest]
 
 
 def withdraw(tree: app_commands.CommandTree, retired: frozenset[str]) -> None:
@@ -113,6 +116,10 @@ def resolution_choices(menu: Menu) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=r, value=r) for r in menu.resolutions]
 
 
+def ratio_choices(menu: Menu) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=r, value=r) for r in menu.ratios]
+
+
 def template_choices(menu: Menu) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=t, value=t) for t in menu.templates]
 
@@ -124,6 +131,8 @@ def option_help(menu: Menu, *, continuation: bool = False) -> dict[str, app_comm
         "resolution": resolution_help(menu),
         "duration": continuation_help(menu) if continuation else duration_help(menu),
     }
+    if menu.ratios:
+        found["ratio"] = ratio_help(menu)
     return found | ({"model": model_help()} if len(menu.models) > 1 else {})
 
 
@@ -131,6 +140,8 @@ def option_choices(menu: Menu) -> dict[str, list[app_commands.Choice[str]]]:
     """The choices of those options (discord.py refuses a choice for an option a command lacks:
     a second model for a subcommand without a model option fails at start-up, not for members)."""
     found = {"resolution": resolution_choices(menu)}
+    if menu.ratios:
+        found["ratio"] = ratio_choices(menu)
     return found | ({"model": model_choices(menu)} if len(menu.models) > 1 else {})
 
 
@@ -154,6 +165,31 @@ def effect_help() -> app_commands.locale_str:
             "Apply a ready-made effect to a picture ({models}, {lengths}).",
             models=", ".join(EFFECT.models),
             lengths=durations_text(EFFECT.durations),
+        )
+    )
+
+
+def text_help() -> app_commands.locale_str:
+    """/video text's own help."""
+    return translatable(
+        # Translators: the help of /video text; {models} names the model that does it,
+        # {lengths} the lengths it makes ("2–15 s").
+        _(
+            "Make a video from words alone, no picture needed ({models}, {lengths}).",
+            models=", ".join(TEXT.models),
+            lengths=durations_text(TEXT.durations),
+        )
+    )
+
+
+def ratio_help(menu: Menu) -> app_commands.locale_str:
+    """The ratio's help: the shapes, and the one made when none is chosen."""
+    return translatable(
+        # Translators: the help of /video text's ratio option: the video's shape as width:height;
+        # {ratio} is the default ("16:9").
+        _(
+            "The video's shape, width:height (default: {ratio})",
+            ratio=menu.default.default_ratio or menu.ratios[0],
         )
     )
 

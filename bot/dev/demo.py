@@ -35,6 +35,7 @@ class DemoMode:
     template: str | None = None
     duration: int | None = None
     resolution: str | None = None
+    ratio: str | None = None
 
 
 MODES: tuple[DemoMode, ...] = (
@@ -74,6 +75,16 @@ MODES: tuple[DemoMode, ...] = (
         resolution="480P",
     ),
     DemoMode("effect-template", "wanx2.1-kf2v-plus", {_FIRST: "first.png"}, template="mech1"),
+    DemoMode("text", "wan2.7-t2v", {}, prompt="A paper boat sails across a puddle", duration=3),
+    DemoMode(
+        "text+audio",
+        "wan2.7-t2v",
+        {_AUDIO: "voice.wav"},
+        prompt="A lighthouse keeper sings to the sea",
+        duration=4,
+        resolution="720P",
+        ratio="4:3",
+    ),
     DemoMode(
         "first-frame (img_url)",
         "wan2.6-i2v-flash",
@@ -143,6 +154,7 @@ async def _run_mode(
         prompt=mode.prompt,
         duration=mode.duration,
         resolution=mode.resolution,
+        ratio=mode.ratio,
     )
     async with slots:
         result = await generate(session, client, runner, options, label=f"{mode.name:<22}")
@@ -150,9 +162,9 @@ async def _run_mode(
 
 
 def _row(mode: DemoMode, outcome: tuple[Result, MediaInfo] | BaseException) -> list[str]:
-    inputs = " + ".join(role.value for role in mode.media) + (
-        f" [{mode.template}]" if mode.template else ""
-    )
+    inputs = " + ".join(role.value for role in mode.media) or "prompt alone"
+    inputs += f" [{mode.template}]" if mode.template else ""
+    inputs += f" [{mode.ratio}]" if mode.ratio else ""
     if isinstance(outcome, BaseException):
         return [mode.name, mode.model, inputs, f"FAILED: {outcome}", "", "", "", ""]
     result, info = outcome

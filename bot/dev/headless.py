@@ -86,6 +86,7 @@ class GenerateOptions:
     negative_prompt: str | None = None
     resolution: str | None = None
     duration: int | None = None
+    ratio: str | None = None
     seed: int | None = None
     prompt_extend: bool = True
     watermark: bool = False
@@ -101,6 +102,7 @@ class GenerateOptions:
             template=self.template,
             resolution=self.resolution,
             duration=self.duration,
+            ratio=self.ratio,
             seed=self.seed,
             prompt_extend=self.prompt_extend,
             watermark=self.watermark,

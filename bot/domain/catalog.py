@@ -66,6 +66,7 @@ class InputStyle(StrEnum):
     MEDIA = "media"  # wan2.7: input.media = [{type, url}, ...]
     IMG_URL = "img_url"  # wan2.6 and older i2v: input.img_url (+ input.audio_url)
     KEYFRAMES = "keyframes"  # kf2v: input.first_frame_url, input.last_frame_url, input.template
+    TEXT = "text"  # t2v: input.prompt only (+ input.audio_url); no picture
 
 
 class Region(StrEnum):
@@ -74,11 +75,29 @@ class Region(StrEnum):
     US = "us"
 
 
+ALL_REGIONS: tuple[Region, ...] = tuple(Region)
+
+# The shapes a model that takes no picture can make (`parameters.ratio`), width:height.
+RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4")
+
+
+def ratio_size(ratio: str) -> tuple[int, int]:
+    """A ratio's width and height as numbers: "16:9" → (16, 9)."""
+    width, height = ratio.split(":")
+    return int(width), int(height)
+
+
 REGION_BASE_URLS: dict[Region, str] = {
     Region.BEIJING: "https://dashscope.aliyuncs.com/api/v1",
     Region.SINGAPORE: "https://dashscope-intl.aliyuncs.com/api/v1",
     Region.US: "https://dashscope-us.aliyuncs.com/api/v1",
 }
+
+
+def region_of(base_url: str) -> Region | None:
+    """The region a base URL is the public endpoint of (None: a workspace domain, a proxy, the
+    simulator: not known here)."""
+    return next((r for r, url in REGION_BASE_URLS.items() if base_url.rstrip("/") == url), None)
 
 
 @dataclass(frozen=True)
@@ -152,6 +171,13 @@ class ModelSpec:
     # refunded. Only on the provider's own notice (../shared/dashscope-api.md §7.8); an operator
     # retires a model without a release with WANBOT_RETIRED_MODELS.
     retired: Retirement | None = field(default=None, compare=False)
+    # The shapes it can be asked for (`parameters.ratio`); () for a model that follows its
+    # first frame's shape.
+    ratios: tuple[str, ...] = ()
+    default_ratio: str | None = None
+    prompt_required: bool = False  # no picture to start from: the prompt is the request
+    # Where DashScope serves it (a key of another region is refused by the provider).
+    regions: tuple[Region, ...] = ALL_REGIONS
 
     @property
     def media_types(self) -> frozenset[MediaType]:
@@ -364,9 +390,48 @@ WANX21_KF2V_PLUS = ModelSpec(
     typical_seconds=150.0,
 )
 
+WAN27_T2V = ModelSpec(
+    name="wan2.7-t2v",
+    # Translators: a model's summary in the model list and the /video model choices; keep it
+    # short (Discord shows at most 100 characters with the model's name).
+    summary=_("Video from a prompt alone, optionally driven by your audio; 2–15 s with sound"),
+    family="wan2.7",
+    endpoint=VIDEO_GENERATION_PATH,
+    input_style=InputStyle.TEXT,
+    # No picture: the prompt alone, or with a driving audio (lip sync, beat).
+    combinations=(frozenset(), frozenset({_AUDIO_IN})),
+    resolutions=("720P", "1080P"),
+    default_resolution="1080P",
+    durations=tuple(range(2, 16)),
+    default_duration=5,
+    duration_settable=True,
+    prompt_max=5000,
+    negative_prompt_max=500,
+    image=ImageLimits(  # takes no image; the family's limits, never used
+        formats=_IMAGE_FORMATS, min_side=240, max_side=8000, max_bytes=20 * MB, max_aspect=8.0
+    ),
+    audio=_AUDIO,  # wav/mp3, 3–30 s, ≤ 15 MB; longer is cut, shorter leaves the rest silent
+    clip=None,
+    has_sound=True,  # the given audio, or music and sound the model makes
+    concurrency=5,  # not in the provider's rate-limit table; its siblings have 5
+    submit_per_second=5,
+    typical_seconds=120.0,  # as wan2.7-i2v: no figure of its own published
+    ratios=RATIOS,
+    default_ratio="16:9",
+    prompt_required=True,
+    regions=(Region.BEIJING, Region.SINGAPORE),
+)
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
-    for spec in (WAN27_I2V, WAN26_I2V_FLASH, WAN26_I2V, WAN22_KF2V_FLASH, WANX21_KF2V_PLUS)
+    for spec in (
+        WAN27_I2V,
+        WAN27_T2V,
+        WAN26_I2V_FLASH,
+        WAN26_I2V,
+        WAN22_KF2V_FLASH,
+        WANX21_KF2V_PLUS,
+    )
 }
 
 DEFAULT_MODEL = WAN27_I2V.name
@@ -510,6 +575,11 @@ class Menu:
         if not self.inputs.template:
             return ()
         return tuple(dict.fromkeys(t for o in self.offers for t in o.spec.templates))
+
+    @property
+    def ratios(self) -> tuple[str, ...]:
+        """The shapes the offered models can be asked for (none: each follows its picture)."""
+        return tuple(dict.fromkeys(r for o in self.offers for r in o.spec.ratios))
 
     def model_for(self, template: str) -> ModelSpec:
         """The model that has the effect `template` (the first offered one for an unknown

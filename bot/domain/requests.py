@@ -50,6 +50,7 @@ class GenerationRequest(BaseModel):
     template: str | None = None
     resolution: str | None = None  # None: the model's default
     duration: int | None = None  # None: the model's default
+    ratio: str | None = None  # None: the model's default (models that take a ratio)
     seed: int | None = None
     prompt_extend: bool = True
     watermark: bool = False
@@ -112,6 +113,11 @@ class GenerationRequest(BaseModel):
         return self.resolution or self.spec.default_resolution
 
     @property
+    def resolved_ratio(self) -> str | None:
+        """The shape asked for, for a model that takes one (else None: its picture's)."""
+        return self.ratio or self.spec.default_ratio
+
+    @property
     def resolved_duration(self) -> int:
         return self.duration or self.spec.default_duration
 
@@ -156,6 +162,9 @@ class GenerationRequest(BaseModel):
         ordered = sorted(self.media, key=lambda item: list(MediaType).index(item.type))
         if spec.input_style is InputStyle.MEDIA:
             input_["media"] = [{"type": item.type.value, "url": item.url} for item in ordered]
+        elif spec.input_style is InputStyle.TEXT:
+            if audio := self.url_for(MediaType.DRIVING_AUDIO):
+                input_["audio_url"] = audio
         elif spec.input_style is InputStyle.IMG_URL:
             input_["img_url"] = self.url_for(MediaType.FIRST_FRAME)
             if audio := self.url_for(MediaType.DRIVING_AUDIO):
@@ -168,6 +177,8 @@ class GenerationRequest(BaseModel):
                 input_["template"] = self.template
 
         parameters: dict[str, Any] = {"resolution": self.resolved_resolution}
+        if ratio := self.resolved_ratio:
+            parameters["ratio"] = ratio
         if spec.duration_settable:
             parameters["duration"] = self.resolved_duration
         # Sent as asked, with an effect template too (as the official SDK does): never dropped.
@@ -220,6 +231,12 @@ def check_clip_fits(request: GenerationRequest, clip_seconds: float) -> None:
 
 
 def _check_texts(request: GenerationRequest, spec: ModelSpec) -> None:
+    if spec.prompt_required and not request.prompt:
+        raise InvalidInput(
+            # Translators: {model} makes a video from words alone ("wan2.7-t2v").
+            _("{model} makes the video from your prompt alone: write a prompt.", model=spec.name),
+            field="prompt",
+        )
     if request.prompt and len(request.prompt) > spec.prompt_max:
         raise InvalidInput(
             _(
@@ -390,6 +407,21 @@ def _check_parameters(request: GenerationRequest, spec: ModelSpec) -> None:
                 duration=request.duration,
             )
         raise InvalidInput(message, field="duration")
+    if request.ratio is not None and request.ratio not in spec.ratios:
+        if spec.ratios:
+            # Translators: {ratio} is a video's shape, width:height ("2:1"); {ratios} is a list
+            # of them ("16:9, 9:16, 1:1").
+            refusal = _(
+                "{model} does not make {ratio} videos; choose one of: {ratios}.",
+                model=spec.name,
+                ratio=request.ratio,
+                ratios=", ".join(spec.ratios),
+            )
+        else:
+            refusal = _(
+                "{model} takes the shape of your picture; leave the ratio out.", model=spec.name
+            )
+        raise InvalidInput(refusal, field="ratio")
     if request.seed is not None and not 0 <= request.seed <= SEED_MAX:
         raise InvalidInput(
             _("The seed must be a whole number from 0 to {highest}.", highest=SEED_MAX),

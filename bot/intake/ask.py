@@ -54,6 +54,7 @@ class Ask:
     template: str | None = None
     resolution: str | None = None
     duration: int | None = None
+    ratio: str | None = None  # a model that takes no picture: the video's shape ("16:9")
     seed: int | None = None
     prompt_extend: bool = True
     watermark: bool = False

@@ -77,6 +77,7 @@ def draft(
         template=ask.template,
         resolution=resolution,
         duration=duration,
+        ratio=ask.ratio,
         seed=ask.seed,
         prompt_extend=ask.prompt_extend,
         watermark=ask.watermark or guild.force_watermark,

@@ -124,6 +124,7 @@ def again(job: Job, seed: int) -> Ask:
         template=original.template,
         resolution=original.resolved_resolution,  # the same size, whatever the default is now
         duration=original.duration,
+        ratio=original.ratio,  # the same shape, for a model that takes one
         seed=seed,
         prompt_extend=original.prompt_extend,
         watermark=original.watermark,

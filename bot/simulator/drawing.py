@@ -63,8 +63,10 @@ def mode_text(roles: frozenset[MediaType], template: str | None) -> str:
         mode = "first+last frame"
     elif MediaType.FIRST_FRAME in roles:
         mode = "first frame"
-    else:
+    elif MediaType.LAST_FRAME in roles:
         mode = "last frame"
+    else:
+        mode = "text"  # no picture: text-to-video
     return mode + ("+audio" if MediaType.DRIVING_AUDIO in roles else "")
 
 
@@ -137,7 +139,17 @@ def _opening_reel(
     if MediaType.FIRST_CLIP in plan.unseen:
         return _placeholder("first clip: http(s) URL, not fetched", size, count)
     reel = _picture_reel(MediaType.FIRST_FRAME, plan, seen, size, count)
+    pictures = {m for m, _ in plan.seen} | set(plan.unseen)
+    if reel is None and not pictures - {MediaType.DRIVING_AUDIO}:
+        # Text-to-video: nothing to show but the words asked for (and the audio, heard).
+        return _placeholder(_text_scene(plan), size, count)
     return reel or _placeholder("no first frame", size, count)
+
+
+def _text_scene(plan: VideoPlan) -> str:
+    """What a video made from words alone shows in its middle: the prompt's first words."""
+    words = " ".join(plan.prompt.split()[:6])
+    return f"text to video: {words}" if words else "text to video"
 
 
 def _picture_reel(

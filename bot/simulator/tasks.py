@@ -20,7 +20,13 @@ from typing import Any
 from aiohttp import web
 
 from bot.dashscope.models import PROVIDER_TIMEZONE
-from bot.domain.catalog import IMAGE2VIDEO_PATH, MODELS, VIDEO_GENERATION_PATH, ModelSpec
+from bot.domain.catalog import (
+    IMAGE2VIDEO_PATH,
+    MODELS,
+    VIDEO_GENERATION_PATH,
+    ModelSpec,
+    ratio_size,
+)
 from bot.simulator.config import Context
 from bot.simulator.lifecycle import UNFINISHED, SimTask, TaskInputs, usage
 from bot.simulator.results import Results
@@ -126,7 +132,11 @@ class Tasks:
             prompt_extend=submission.prompt_extend,
             sound=submission.sound,
             fail=self._failure_rng.random() < config.failure_rate,
-            input_size=probe[:2] if probe else None,
+            input_size=ratio_size(submission.ratio)
+            if submission.ratio
+            else probe[:2]
+            if probe
+            else None,
             clip_seconds=probe[2] if probe else None,
             account=account,
             template=submission.template,

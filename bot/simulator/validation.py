@@ -38,6 +38,7 @@ class Submission:
     sound: bool
     inputs: tuple[tuple[MediaType, str, str], ...]  # (type, field path, url)
     template: str | None = None
+    ratio: str | None = None  # the shape asked for, for a model that takes one
 
 
 def _text(container: dict[str, Any], name: str, limit: int, model: str) -> str:
@@ -88,6 +89,15 @@ def _collect_inputs(
                     "at most once."
                 )
             inputs[media_type] = (f"{where}.url", _url_field(item.get("url"), f"{where}.url"))
+    elif spec.input_style is InputStyle.TEXT:
+        if inp.get("media") is not None:
+            raise bad(f"input.media is not supported by {spec.name}; it takes no image.")
+        for name in ("img_url", "first_frame_url", "last_frame_url"):
+            if inp.get(name) is not None:
+                raise bad(f"input.{name} is not supported by {spec.name}; it takes no image.")
+        if inp.get("audio_url") is not None:
+            url = _url_field(inp["audio_url"], "input.audio_url")
+            inputs[MediaType.DRIVING_AUDIO] = ("input.audio_url", url)
     else:
         fields = (
             {"img_url": MediaType.FIRST_FRAME, "audio_url": MediaType.DRIVING_AUDIO}
@@ -129,6 +139,8 @@ def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
         raise bad("parameters must be an object.")
     # Unknown input fields are tolerated: the SDK sends extend_prompt, function and prompt: null.
     prompt = _text(inp, "prompt", spec.prompt_max, spec.name)
+    if spec.prompt_required and not prompt.strip():
+        raise bad(f"input.prompt is required for {spec.name}.")
     _text(inp, "negative_prompt", spec.negative_prompt_max, spec.name)
     template = inp.get("template")
     if template is not None and template not in spec.templates:
@@ -153,6 +165,14 @@ def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
             f"parameters.duration {duration!r} is not supported by {spec.name}; allowed: "
             f"{spec.duration_text}."
         )
+    ratio = params.get("ratio")
+    if ratio is not None and ratio not in spec.ratios:
+        allowed = (
+            ", ".join(spec.ratios) if spec.ratios else "none (the first frame's shape is kept)"
+        )
+        raise bad(
+            f"parameters.ratio {ratio!r} is not supported by {spec.name}; allowed: {allowed}."
+        )
     seed = params.get("seed")
     if seed is not None and (
         isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX
@@ -175,6 +195,7 @@ def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
         sound=spec.has_sound and not silenced,
         inputs=inputs,
         template=template,
+        ratio=ratio or spec.default_ratio,
     )
 
 

@@ -68,6 +68,12 @@ def mode_of(lang: Language, job: Job) -> str:
         if MediaType.LAST_FRAME in types:
             return lang.gettext("Continue to a last frame")
         return lang.gettext("Continue")
+    if not types - {MediaType.DRIVING_AUDIO}:  # no picture: made from the prompt (text to video)
+        if MediaType.DRIVING_AUDIO in types:
+            # Translators: the kind of a video made from a prompt alone, driven by an audio.
+            return lang.gettext("From text with audio")
+        # Translators: the kind of a video made from a prompt alone, no picture.
+        return lang.gettext("From text")
     if MediaType.LAST_FRAME in types:
         if MediaType.DRIVING_AUDIO in types:
             return lang.gettext("Interpolate with audio")

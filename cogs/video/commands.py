@@ -1,5 +1,5 @@
-"""The /video command group: animate, interpolate, continue, effect, quota, jobs, job, cancel,
-delete, models.
+"""The /video command group: animate, interpolate, continue, text, effect, quota, jobs, job,
+cancel, delete, models.
 
 Discord glue only: each video-making command turns its options into one `Ask` (`ask_from`) and
 hands it to the flow (cogs/video/flow.py); the buttons' work is mixed in from
@@ -18,7 +18,7 @@ from bot.i18n import _
 from bot.intake.ask import Ask
 from cogs import choices
 from cogs.checks import role_ids
-from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE, optional_help
+from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE, TEXT, optional_help
 from cogs.errors import send_private
 from cogs.languages import member_language
 from cogs.render import member
@@ -125,6 +125,29 @@ class VideoCog(JobButtons, commands.Cog):
         """Continue a video clip, optionally to a given last frame."""
         media = {CLIP: clip, LAST: last_frame}
         await self.make(interaction, ask_from(locals(), media, model=CONTINUE.default.name))
+
+    @video.command(name="text", description=choices.text_help())
+    @app_commands.describe(
+        **COMMON_OPTIONS | choices.option_help(TEXT),
+        prompt="What the video shows: the scene, the action, the shots",
+        audio=optional_help(TEXT, AUDIO, _("A voice or song (wav/mp3, 3–30 s) the video follows")),
+    )
+    @app_commands.choices(**choices.option_choices(TEXT))
+    async def text(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        audio: discord.Attachment | None = None,
+        ratio: str | None = None,
+        resolution: str | None = None,
+        duration: choices.TextDuration | None = None,
+        seed: Seed | None = None,
+        negative_prompt: str | None = None,
+        prompt_extend: bool = True,
+        watermark: bool = False,
+    ) -> None:
+        """Make a video from words alone, no picture needed."""
+        await self.make(interaction, ask_from(locals(), {AUDIO: audio}, model=TEXT.default.name))
 
     @video.command(name="effect", description=choices.effect_help())
     @app_commands.describe(

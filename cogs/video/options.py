@@ -111,6 +111,7 @@ _ASK_OPTIONS = (
     "template",
     "resolution",
     "duration",
+    "ratio",
     "seed",
     "prompt_extend",
     "watermark",

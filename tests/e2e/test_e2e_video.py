@@ -32,6 +32,7 @@ class Mode:
     files: dict[str, str]  # option name -> sample file name
     model: str
     options: dict[str, Any] = field(default_factory=dict)
+    kind: str | None = None  # what the status message's title calls it, where checked
 
 
 MODES = {
@@ -43,6 +44,16 @@ MODES = {
     "continue": Mode("continue", {"clip": "clip.mp4"}, "wan2.7-i2v", {"duration": 6}),
     "continue+last": Mode("continue", {"clip": "clip.mp4", "last_frame": "last.png"}, "wan2.7-i2v"),
     "effect": Mode("effect", {"image": "first.png"}, "wanx2.1-kf2v-plus", {"template": "mech1"}),
+    "text": Mode(
+        "text", {}, "wan2.7-t2v", {"prompt": "A fox dances", "ratio": "9:16"}, "From text"
+    ),
+    "text+audio": Mode(
+        "text",
+        {"audio": "voice.wav"},
+        "wan2.7-t2v",
+        {"prompt": "She sings", "duration": 3},
+        "From text with audio",
+    ),
     "flash": Mode(
         "animate", {"image": "first.png"}, "wan2.6-i2v-flash", {"model": "wan2.6-i2v-flash"}
     ),
@@ -103,6 +114,13 @@ async def test_every_mode_end_to_end(name: str, wanbot: RunningBot, tmp_path: Pa
     sent = submits(simulator)
     assert len(sent) == 1
     assert sent[0].json["model"] == mode.model
+    if mode.kind:
+        assert status.embeds[0]["title"] == f"Video #{job_id} · {mode.kind}"
+    if "ratio" in mode.options:  # the shape asked is sent, and the video has it
+        assert sent[0].json["parameters"]["ratio"] == mode.options["ratio"]
+        width, height = map(int, mode.options["ratio"].split(":"))
+        assert info.width and info.height
+        assert info.width / info.height == pytest.approx(width / height, rel=0.05)
     await wanbot.bot.engine.settle()
     assert ledger(wanbot.services.settings.database_path, job_id) == {"reserve": 1, "commit": 1}
 
@@ -118,6 +136,31 @@ async def test_bad_input_gets_a_private_answer_and_submits_nothing(wanbot: Runni
     assert "Traceback" not in text and "Error" not in text.split()[0]
     assert submits(simulator) == []
     assert fake.channel_messages() == []  # nothing public: no status message, no video
+
+
+@pytest.mark.parametrize(
+    ("options", "files", "says"),
+    [
+        ({"prompt": "   "}, {}, "write a prompt"),
+        ({"prompt": "A fox", "ratio": "21:9"}, {}, "21:9"),
+        ({"prompt": "She sings"}, {"audio": "long.mp3"}, "3–30 s"),
+    ],
+    ids=["no prompt", "bad ratio", "audio too long"],
+)
+async def test_bad_text_to_video_input_is_refused_for_free(
+    wanbot: RunningBot, options: dict[str, Any], files: dict[str, str], says: str
+) -> None:
+    fake, simulator = wanbot.fake, wanbot.simulator
+    uploads = {option: fake.upload(name, *media(name)) for option, name in files.items()}
+    interaction = await fake.slash("video", "text", **uploads, **options)
+    await fake.wait_for(lambda: bool(interaction.texts()), what="a private answer")
+    assert all(m.ephemeral for m in interaction.replies)
+    text = " ".join(interaction.texts())
+    assert says in text, text
+    assert submits(simulator) == []
+    assert fake.channel_messages() == []  # nothing public: no status message, no video
+    await wanbot.bot.engine.settle()
+    assert job_of(interaction) is None
 
 
 async def test_one_status_message_when_discord_is_slow(wanbot: RunningBot) -> None:
@@ -151,3 +194,26 @@ async def test_a_model_the_provider_no_longer_has_is_explained_and_refunded(
     assert result_messages(fake, job_id) == []
     await wanbot.bot.engine.settle()
     assert ledger(wanbot.services.settings.database_path, job_id) == {"reserve": 1, "refund": 1}
+
+
+async def test_retry_on_a_text_to_video_keeps_its_prompt_audio_and_shape(
+    wanbot: RunningBot,
+) -> None:
+    fake, simulator = wanbot.fake, wanbot.simulator
+    audio = fake.upload("voice.wav", *media("voice.wav"))
+    asked = await fake.slash("video", "text", prompt="She sings", audio=audio, ratio="1:1")
+    await fake.wait_for(lambda: job_of(asked) is not None, what="the private 'Queued' reply")
+    first = job_of(asked)
+    assert first is not None
+    _, [video] = await finished(fake, first)
+
+    pressed = await fake.press(video, f"wanbot:retry:{first}")
+    await fake.wait_for(lambda: job_of(pressed) is not None, what="the answer to Retry")
+    second = job_of(pressed)
+    assert second is not None and second != first
+    await finished(fake, second)
+    one, two = (s.json for s in submits(simulator))
+    assert two["model"] == "wan2.7-t2v"
+    assert two["input"] == one["input"]  # the same prompt, the same uploaded audio
+    assert two["parameters"]["ratio"] == "1:1"
+    assert two["parameters"]["seed"] != one["parameters"].get("seed")

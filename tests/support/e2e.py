@@ -24,6 +24,7 @@ def media(name: str) -> tuple[bytes, str]:
         "first.png": lambda: (samples.make_image(1280, 720, hue=0), "image/png"),
         "last.png": lambda: (samples.make_image(1280, 720, hue=3), "image/png"),
         "voice.wav": lambda: (samples.make_audio(3.0), "audio/wav"),
+        "long.mp3": lambda: (samples.make_audio(31.0, fmt="mp3"), "audio/mpeg"),
         "clip.mp4": lambda: (samples.make_video(3.0, 640, 360, with_audio=True), "video/mp4"),
     }
     return made[name]()

@@ -9,7 +9,7 @@ import aiohttp
 
 from bot.dashscope import DashScopeClient, DashScopeError
 from bot.dev.headless import GenerateOptions, HeadlessRunner, TaskFailed, generate
-from bot.domain.catalog import MediaType, Region
+from bot.domain.catalog import MODELS, MediaType, Region, region_of
 from bot.domain.errors import InvalidInput
 from bot.run.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from bot.run.settings import Settings
@@ -37,6 +37,7 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
         negative_prompt=args.negative_prompt,
         resolution=args.resolution,
         duration=args.duration,
+        ratio=args.ratio,
         seed=args.seed,
         prompt_extend=not args.no_prompt_extend,
         watermark=args.watermark,
@@ -55,6 +56,7 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
             base_url = settings.base_url(args.base_url, region)
         else:
             base_url = settings.key_base_url(key)
+        _check_region(args.model, base_url)
         async with aiohttp.ClientSession() as session:
             client = DashScopeClient(session, api_key=key.api_key, base_url=base_url)
             async with HeadlessRunner(
@@ -81,6 +83,20 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(result.output)
     return EXIT_OK
+
+
+_REGION_NAMES = {Region.BEIJING: "Beijing", Region.SINGAPORE: "Singapore", Region.US: "the US"}
+
+
+def _check_region(model: str, base_url: str) -> None:
+    """Refuse a model the region's endpoint does not serve, before anything is uploaded."""
+    spec, region = MODELS.get(model), region_of(base_url)
+    if spec is not None and region is not None and region not in spec.regions:
+        served = " and ".join(_REGION_NAMES[r] for r in spec.regions)
+        raise InvalidInput(
+            f"{model} is served in {served} only, not {_REGION_NAMES[region]}: "
+            f"use --region {spec.regions[0].value} (or a key of that region)."
+        )
 
 
 def _size_text(size: int) -> str:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bot.domain.catalog import MODELS, RETIRED, Region
+from bot.domain.catalog import MODELS, RATIOS, RETIRED, Region
 from bot.i18n import ENGLISH_CODE, LANGUAGE_NAMES, locale_code
 from bot.run.cli.exits import EXIT_BAD_INPUT
 from bot.usage.report import PERIODS
@@ -50,15 +50,26 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"one of: {', '.join(m for m in MODELS if m not in RETIRED)}"
         " (less those in WANBOT_RETIRED_MODELS)",
     )
-    gen.add_argument("--first-frame", metavar="PATH|URL", help="first frame image")
+    gen.add_argument(
+        "--first-frame", metavar="PATH|URL", help="first frame image (none for wan2.7-t2v)"
+    )
     gen.add_argument("--last-frame", metavar="PATH|URL", help="last frame image")
-    gen.add_argument("--audio", metavar="PATH|URL", help="driving audio (wav or mp3)")
+    gen.add_argument(
+        "--audio",
+        metavar="PATH|URL",
+        help="driving audio (wav or mp3); with wan2.7-t2v, the sound the video follows",
+    )
     gen.add_argument("--clip", metavar="PATH|URL", help="first clip to continue (mp4 or mov)")
     gen.add_argument("--template", metavar="NAME", help="effect template (wanx2.1-kf2v-plus)")
     gen.add_argument("--prompt", metavar="TEXT")
     gen.add_argument("--negative-prompt", metavar="TEXT")
     gen.add_argument("--resolution", metavar="480P|720P|1080P", help="(default: the model's)")
     gen.add_argument("--duration", type=int, metavar="N", help="seconds (default: the model's)")
+    gen.add_argument(
+        "--ratio",
+        metavar="|".join(RATIOS),
+        help="the video's shape, for a model without a picture (wan2.7-t2v; default: the model's)",
+    )
     gen.add_argument("--seed", type=int, metavar="N")
     gen.add_argument("--no-prompt-extend", action="store_true", help="do not rewrite the prompt")
     gen.add_argument("--watermark", action="store_true", help='add the "AI generated" mark')

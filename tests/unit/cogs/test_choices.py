@@ -25,11 +25,20 @@ from bot.intake.ask import Ask, Attachment
 from bot.intake.draft import draft
 from bot.run.app import WanBot, command_payloads
 from bot.run.settings import Settings
-from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE
+from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE, TEXT
 
 SUB_COMMAND, STRING, INTEGER, ATTACHMENT = 1, 3, 4, 11
-CHOSEN = ("model", "resolution", "template")  # options whose values come from the catalogue
-MENUS = {"animate": ANIMATE, "interpolate": INTERPOLATE, "continue": CONTINUE, "effect": EFFECT}
+# Options whose values come from the catalogue.
+CHOSEN = ("model", "resolution", "template", "ratio")
+MENUS = {
+    "animate": ANIMATE,
+    "interpolate": INTERPOLATE,
+    "continue": CONTINUE,
+    "effect": EFFECT,
+    "text": TEXT,
+}
+# What a member writes in a required free-text option (the prompt of /video text).
+WRITTEN = "A lighthouse in a storm, the camera circling it"
 CONTENT = {
     MediaType.FIRST_FRAME: ("image/png", "png"),
     MediaType.LAST_FRAME: ("image/jpeg", "jpg"),
@@ -48,6 +57,7 @@ class Subcommand:
     files: list[str]  # attachment options, required ones first
     required: set[str]
     offered: dict[str, list[Any]]  # option → every value a member can pick (None: left out)
+    written: dict[str, str]  # required free-text options → what a member writes in them
     descriptions: dict[str, str]
 
 
@@ -79,6 +89,11 @@ async def subcommands() -> AsyncIterator[list[Subcommand]]:
                     files=files,
                     required={o["name"] for o in options if o.get("required")},
                     offered={o["name"]: _values(o) for o in options if _values(o)},
+                    written={
+                        o["name"]: WRITTEN
+                        for o in options
+                        if o.get("required") and o["type"] == STRING and not o.get("choices")
+                    },
                     descriptions={o["name"]: o["description"] for o in options},
                 )
             )
@@ -107,7 +122,8 @@ def requests(subcommand: Subcommand) -> Iterator[dict[str, Any]]:
     for given in extras:
         for values in itertools.product(*(subcommand.offered[n] for n in names)):
             options = {n: v for n, v in zip(names, values, strict=True) if v is not None}
-            yield {"files": subcommand.required & set(subcommand.files) | given, **options}
+            files = subcommand.required & set(subcommand.files) | given
+            yield {"files": files, **subcommand.written, **options}
 
 
 async def ask_of(subcommand: Subcommand, filled: dict[str, Any]) -> Ask:
@@ -153,7 +169,7 @@ async def working(subcommand: Subcommand) -> list[dict[str, Any]]:
 async def test_every_offered_choice_makes_a_request_the_catalogue_accepts(
     subcommands: list[Subcommand],
 ) -> None:
-    assert {s.name for s in subcommands} >= {"animate", "interpolate", "continue", "effect"}
+    assert {s.name for s in subcommands} >= set(MENUS)
     refused = []
     for subcommand in subcommands:
         refused += [
@@ -161,8 +177,12 @@ async def test_every_offered_choice_makes_a_request_the_catalogue_accepts(
             for option in CHOSEN
             if option in subcommand.descriptions and option not in subcommand.offered
         ]
-        if subcommand.required - set(subcommand.files) - set(subcommand.offered):
-            continue  # a required option in free text: nothing to walk
+        assert (
+            not subcommand.required
+            - set(subcommand.files)
+            - set(subcommand.offered)
+            - set(subcommand.written)
+        ), f"/video {subcommand.name}: a required option the test cannot fill in"
         accepted_ones = await working(subcommand)
         for name, values in subcommand.offered.items():
             picked = {filled.get(name) for filled in accepted_ones}
@@ -181,7 +201,7 @@ async def test_each_subcommand_works_with_its_files_alone(subcommands: list[Subc
         for n in range(len(optional) + 1):
             for given in itertools.combinations(optional, n):
                 files = subcommand.required & set(subcommand.files) | set(given)
-                filled: dict[str, Any] = {"files": files}
+                filled: dict[str, Any] = {"files": files, **subcommand.written}
                 if "template" in subcommand.required:
                     filled["template"] = subcommand.offered["template"][0]
                 request = await accepted(subcommand, filled)
@@ -221,8 +241,9 @@ async def test_each_subcommands_files_are_the_inputs_its_choices_are_read_for(
         inputs = MENUS[subcommand.name].inputs
         required = subcommand.required & set(subcommand.files)
         template = {"template": subcommand.offered["template"][-1]} if inputs.template else {}
-        alone = await ask_of(subcommand, {"files": required, **template})
-        every = await ask_of(subcommand, {"files": set(subcommand.files), **template})
+        written = subcommand.written
+        alone = await ask_of(subcommand, {"files": required, **written, **template})
+        every = await ask_of(subcommand, {"files": set(subcommand.files), **written, **template})
         assert set(alone.media) == inputs.given, subcommand.name
         assert set(every.media) == inputs.given | inputs.optional, subcommand.name
         assert ("template" in subcommand.descriptions) == inputs.template, subcommand.name
@@ -261,3 +282,13 @@ async def test_the_operators_retired_models_leave_the_choices_and_the_help() -> 
     assert "wan2.6-i2v-flash" in left["videoadmin settings models model"]
     # Nothing leaks into the next bot built in this process.
     assert models_in(await command_payloads(Settings())) == every
+
+
+async def test_a_ratio_is_offered_only_where_a_model_takes_it(
+    subcommands: list[Subcommand],
+) -> None:
+    """/video text offers every shape its model makes; the commands that start from a picture
+    (whose shape the video keeps) offer none."""
+    offered = {s.name: s.offered.get("ratio") for s in subcommands}
+    assert offered.pop("text") == [None, *MODELS["wan2.7-t2v"].ratios]
+    assert all(ratios is None for ratios in offered.values()), offered

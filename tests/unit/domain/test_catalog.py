@@ -10,9 +10,11 @@ from bot.domain.catalog import (
     InputStyle,
     MediaType,
     Menu,
+    Region,
     combination_name,
     combination_text,
     combinations_name,
+    region_of,
 )
 from bot.i18n import Text
 from tests.support import ROOT
@@ -48,6 +50,7 @@ def test_each_model_is_consistent(spec) -> None:
     ("name", "english"),
     [
         ("wan2.7-i2v", "2–15 s"),
+        ("wan2.7-t2v", "2–15 s"),
         ("wan2.6-i2v-flash", "2–15 s"),
         ("wan2.6-i2v", "5, 10 or 15 s"),
         ("wan2.2-kf2v-flash", "5 s"),
@@ -136,4 +139,29 @@ def test_inputs_no_model_takes_have_no_menu() -> None:
         frozenset({FIRST, LAST, AUDIO}),
     )
     with pytest.raises(ValueError, match="no model takes"):
-        Menu.of(Inputs(frozenset({AUDIO})))
+        Menu.of(Inputs(frozenset({LAST})))
+
+
+def test_text_to_video_takes_no_picture_and_a_ratio() -> None:
+    spec = MODELS["wan2.7-t2v"]
+    assert spec.prompt_required
+    assert spec.accepts(frozenset()) and spec.accepts(frozenset({MediaType.DRIVING_AUDIO}))
+    assert not spec.accepts(frozenset({MediaType.FIRST_FRAME}))
+    assert spec.ratios == ("16:9", "9:16", "1:1", "4:3", "3:4") and spec.default_ratio == "16:9"
+    assert spec.audio is not None
+    assert (spec.audio.min_seconds, spec.audio.max_seconds) == (3, 30)
+    assert {r.value for r in spec.regions} == {"beijing", "singapore"}
+    # Only the model that takes no picture is asked for a shape.
+    assert [m.name for m in MODELS.values() if m.ratios] == ["wan2.7-t2v"]
+    menu = Menu.of(Inputs(frozenset(), frozenset({MediaType.DRIVING_AUDIO})))
+    assert menu.models == ("wan2.7-t2v",) and menu.ratios == spec.ratios
+    animate = Menu.of(
+        Inputs(frozenset({MediaType.FIRST_FRAME}), frozenset({MediaType.DRIVING_AUDIO}))
+    )
+    assert "wan2.7-t2v" not in animate.models and animate.ratios == ()
+
+
+def test_a_public_endpoint_names_its_region() -> None:
+    assert region_of("https://dashscope-intl.aliyuncs.com/api/v1/") is Region.SINGAPORE
+    assert region_of("https://dashscope-us.aliyuncs.com/api/v1") is Region.US
+    assert region_of("http://127.0.0.1:8765/api/v1") is None

@@ -156,6 +156,57 @@ BODIES = [
         },
         id="wanx2.1-kf2v-plus effect template",
     ),
+    # Text to video: as SDK 2.0.2 sends VideoSynthesis.async_call(model="wan2.7-t2v",
+    # prompt=..., negative_prompt=..., audio_url=..., resolution=..., ratio=..., duration=...,
+    # prompt_extend=..., watermark=..., seed=...), less the `extend_prompt` and `function` it adds
+    # to every input (../shared/dashscope-api.md §7.3, §7.6). The documented default ratio is
+    # sent when none is chosen, as the resolution is.
+    pytest.param(
+        request("wan2.7-t2v", prompt="A fox dances in the snow"),
+        {
+            "model": "wan2.7-t2v",
+            "input": {"prompt": "A fox dances in the snow"},
+            "parameters": {
+                "resolution": "1080P",
+                "ratio": "16:9",
+                "duration": 5,
+                "prompt_extend": True,
+                "watermark": False,
+            },
+        },
+        id="wan2.7-t2v prompt alone",
+    ),
+    pytest.param(
+        request(
+            "wan2.7-t2v",
+            AUDIO,
+            prompt="She sings on a rooftop",
+            negative_prompt="blur",
+            resolution="720P",
+            ratio="9:16",
+            duration=15,
+            prompt_extend=False,
+            watermark=True,
+            seed=42,
+        ),
+        {
+            "model": "wan2.7-t2v",
+            "input": {
+                "prompt": "She sings on a rooftop",
+                "negative_prompt": "blur",
+                "audio_url": URLS[AUDIO],
+            },
+            "parameters": {
+                "resolution": "720P",
+                "ratio": "9:16",
+                "duration": 15,
+                "prompt_extend": False,
+                "watermark": True,
+                "seed": 42,
+            },
+        },
+        id="wan2.7-t2v audio + ratio",
+    ),
 ]
 
 
@@ -170,6 +221,7 @@ def test_body_is_what_the_provider_documents(built: GenerationRequest, body: dic
         ("wan2.7-i2v", VIDEO_GENERATION_PATH),
         ("wan2.6-i2v-flash", VIDEO_GENERATION_PATH),
         ("wan2.6-i2v", VIDEO_GENERATION_PATH),
+        ("wan2.7-t2v", VIDEO_GENERATION_PATH),
         ("wan2.2-kf2v-flash", IMAGE2VIDEO_PATH),
         ("wanx2.1-kf2v-plus", IMAGE2VIDEO_PATH),
     ],
@@ -192,11 +244,12 @@ def _all_media_sets() -> list[frozenset[MediaType]]:
 @pytest.mark.parametrize("given", _all_media_sets(), ids=lambda s: "+".join(sorted(s)) or "none")
 def test_only_documented_media_combinations_pass(model: str, given: frozenset[MediaType]) -> None:
     spec = MODELS[model]
+    prompt = {"prompt": "A fox"} if spec.prompt_required else {}
     if given in spec.combinations:
-        assert request(model, *given).media_types == given
+        assert request(model, *given, **prompt).media_types == given
         return
     with pytest.raises(InvalidInput) as refused:
-        request(model, *given)
+        request(model, *given, **prompt)
     assert model in str(refused.value)
 
 
@@ -249,8 +302,8 @@ def test_a_media_type_the_model_does_not_take_is_named() -> None:
             "nope",
             {},
             "model",
-            "Unknown model “nope”; choose one of: wan2.7-i2v, wan2.6-i2v-flash, wan2.6-i2v, "
-            "wan2.2-kf2v-flash, wanx2.1-kf2v-plus.",
+            "Unknown model “nope”; choose one of: wan2.7-i2v, wan2.7-t2v, wan2.6-i2v-flash, "
+            "wan2.6-i2v, wan2.2-kf2v-flash, wanx2.1-kf2v-plus.",
         ),
         ("wan2.7-i2v", {"duration": 1}, "duration", "wan2.7-i2v makes videos of 2–15 s, not 1 s."),
         (
@@ -347,6 +400,70 @@ def test_out_of_range_values_are_refused(
         request(model, *types, **fields)
     assert str(refused.value) == message
     assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("types", "fields", "field", "message"),
+    [
+        (
+            (),
+            {},
+            "prompt",
+            "wan2.7-t2v makes the video from your prompt alone: write a prompt.",
+        ),
+        (
+            (AUDIO,),
+            {"prompt": "   "},
+            "prompt",
+            "wan2.7-t2v makes the video from your prompt alone: write a prompt.",
+        ),
+        (
+            (FIRST,),
+            {"prompt": "A fox"},
+            "first_frame",
+            "First frame: wan2.7-t2v does not take this input.",
+        ),
+        (
+            (),
+            {"prompt": "A fox", "ratio": "21:9"},
+            "ratio",
+            "wan2.7-t2v does not make 21:9 videos; choose one of: 16:9, 9:16, 1:1, 4:3, 3:4.",
+        ),
+        (
+            (),
+            {"prompt": "A fox", "duration": 16},
+            "duration",
+            "wan2.7-t2v makes videos of 2–15 s, not 16 s.",
+        ),
+        (
+            (),
+            {"prompt": "x" * 5001},
+            "prompt",
+            "The prompt is 5001 characters long; wan2.7-t2v takes at most 5000 characters.",
+        ),
+    ],
+)
+def test_text_to_video_refusals(
+    types: tuple[MediaType, ...], fields: dict, field: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        request("wan2.7-t2v", *types, **fields)
+    assert str(refused.value) == message
+    assert refused.value.field == field
+
+
+def test_a_ratio_is_refused_where_the_picture_decides_the_shape() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        request("wan2.7-i2v", FIRST, ratio="1:1")
+    assert str(refused.value) == "wan2.7-i2v takes the shape of your picture; leave the ratio out."
+    assert refused.value.field == "ratio"
+    assert "ratio" not in request("wan2.7-i2v", FIRST).body()["parameters"]
+
+
+def test_text_to_video_limits_are_inclusive() -> None:
+    for ratio in MODELS["wan2.7-t2v"].ratios:
+        assert request("wan2.7-t2v", prompt="x" * 5000, ratio=ratio, duration=2)
+    assert request("wan2.7-t2v", AUDIO, prompt="x", negative_prompt="x" * 500, duration=15)
 
 
 def test_limits_are_inclusive() -> None:

@@ -110,6 +110,47 @@ async def test_generate_writes_the_video_and_the_evidence(
     }  # fmt: skip
 
 
+@pytest.mark.parametrize("audio", [False, True], ids=["prompt alone", "with audio"])
+async def test_generate_makes_a_video_from_text_in_the_ratio_asked(
+    fast: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    audio: bool,
+) -> None:
+    output = tmp_path / "fox.mp4"
+    sound = ["--audio", files["voice.wav"]] if audio else []
+    code = await generate(
+        settings,
+        "--model", "wan2.7-t2v", "--prompt", "A fox dances in the snow", *sound,
+        "--ratio", "9:16", "--duration", "3", "--seed", "5", "--output", output,
+    )  # fmt: skip
+    assert code == EXIT_OK, capsys.readouterr().err
+    info = probe(MediaType.FIRST_CLIP, output.read_bytes())
+    assert info.duration == pytest.approx(3, abs=0.3)
+    assert info.width is not None and info.height is not None
+    assert info.width / info.height == pytest.approx(9 / 16, rel=0.05)
+
+    submit = next(r for r in fast.requests if r.path.endswith("video-synthesis"))
+    assert submit.json["parameters"] == {
+        "resolution": "1080P", "ratio": "9:16", "duration": 3, "prompt_extend": True,
+        "watermark": False, "seed": 5,
+    }  # fmt: skip
+    sent = submit.json["input"]
+    assert sent["prompt"] == "A fox dances in the snow"
+    assert "media" not in sent and "img_url" not in sent
+    if audio:
+        assert sent["audio_url"].startswith("oss://")
+        assert submit.headers.get("X-DashScope-OssResourceResolve") == "enable"
+    else:
+        assert "audio_url" not in sent
+    evidence = json.loads(output.with_suffix(".json").read_text())
+    assert evidence["request"]["input"] == sent
+    usage = evidence["responses"][-1]["body"]["usage"]
+    assert (usage["output_video_duration"], usage["ratio"]) == (3, "9:16")
+
+
 async def test_an_effect_template_sends_prompt_extend_as_asked(
     fast: Simulator, settings: Settings, files: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -339,6 +380,26 @@ BAD_INPUTS = [
         ["--model", "wan2.7-i2v", "--clip", "first.png"],
         "First clip: the file is not a video in one of these formats: MP4, MOV.",
     ),
+    (
+        ["--model", "wan2.7-t2v", "--duration", "5"],
+        "wan2.7-t2v makes the video from your prompt alone: write a prompt.",
+    ),
+    (
+        ["--model", "wan2.7-t2v", "--prompt", "A fox", "--audio", "long.wav"],
+        "Driving audio: the file is 31.0 s long; wan2.7-t2v takes 3–30 s.",
+    ),
+    (
+        ["--model", "wan2.7-t2v", "--prompt", "A fox", "--ratio", "21:9"],
+        "wan2.7-t2v does not make 21:9 videos; choose one of: 16:9, 9:16, 1:1, 4:3, 3:4.",
+    ),
+    (
+        ["--model", "wan2.7-t2v", "--prompt", "A fox", "--first-frame", "first.png"],
+        "First frame: wan2.7-t2v does not take this input.",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--ratio", "1:1"],
+        "wan2.7-i2v takes the shape of your picture; leave the ratio out.",
+    ),
 ]
 
 
@@ -363,6 +424,22 @@ async def test_bad_input_exits_2_with_one_line_and_sends_nothing(
     assert simulator.requests == []
     assert not (tmp_path / "never.mp4").exists()
     assert not (tmp_path / "never.json").exists()
+
+
+async def test_a_model_the_region_does_not_serve_is_refused_before_anything_is_sent(
+    simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(dashscope_api_key=API_KEY, credentials_file=tmp_path / "none")
+    code = await generate(
+        settings,
+        "--model", "wan2.7-t2v", "--prompt", "A fox", "--region", "us",
+        "--output", tmp_path / "o.mp4",
+    )  # fmt: skip
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "wan2.7-t2v is served in Beijing and Singapore only, not the US" in err, err
+    assert simulator.requests == []
+    assert not (tmp_path / "o.mp4").exists()
 
 
 async def test_no_key_is_bad_input(

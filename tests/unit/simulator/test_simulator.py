@@ -19,7 +19,9 @@ from bot.domain.catalog import IMAGE2VIDEO_PATH, VIDEO_GENERATION_PATH, MediaTyp
 from bot.domain.errors import InvalidInput
 from bot.engine.virtual import VirtualClock
 from bot.media import samples
+from bot.media.probe import check_media
 from bot.simulator import Simulator, SimulatorConfig, serve
+from bot.simulator.drawing import mode_text
 
 KEY = "sk-test-secret-key"
 VG = VIDEO_GENERATION_PATH
@@ -171,6 +173,42 @@ async def test_submit_needs_async_header(http: aiohttp.ClientSession, sim: Simul
 # -- the life of a task per family --------------------------------------------------------------
 
 HAPPY = [
+    pytest.param(
+        "wan2.7-t2v",
+        VG,
+        {"prompt": "A fox dances in the snow", "audio_url": "https://example.com/a.mp3"},
+        {"resolution": "720P", "ratio": "9:16", "duration": 4, "seed": 3},
+        {
+            "SR": 720,
+            "duration": 4,
+            "fps": 30,
+            "input_video_duration": 0,
+            "output_video_duration": 4,
+            "ratio": "9:16",
+            "video_count": 1,
+        },
+        9 / 16,
+        True,
+        id="wan2.7-t2v-ratio",
+    ),
+    pytest.param(
+        "wan2.7-t2v",
+        VG,
+        {"prompt": "A fox dances in the snow"},
+        {},
+        {
+            "SR": 1080,
+            "duration": 5,
+            "fps": 30,
+            "input_video_duration": 0,
+            "output_video_duration": 5,
+            "ratio": "16:9",
+            "video_count": 1,
+        },
+        16 / 9,
+        True,
+        id="wan2.7-t2v-defaults",
+    ),
     pytest.param(
         "wan2.7-i2v",
         VG,
@@ -353,6 +391,11 @@ def _wan27(*media: tuple[str, str], **parameters: Any) -> dict[str, Any]:
 
 _IMG = "https://example.com/a.png"
 
+
+def _t2v(**parameters: Any) -> dict[str, Any]:
+    return {"model": "wan2.7-t2v", "input": {"prompt": "A fox"}, "parameters": parameters}
+
+
 BAD = [
     pytest.param(_wan27(("last_frame", _IMG)), VG, "not a combination", id="combination"),
     pytest.param(
@@ -409,6 +452,39 @@ BAD = [
     pytest.param(kf2v_body(), VG, "url error, please check url!", id="wrong-path"),
     pytest.param(flash_body(), I2V, "url error, please check url!", id="wrong-path-i2v"),
     pytest.param({**flash_body(), "model": "wan9-i2v"}, VG, "Model not exist.", id="model"),
+    pytest.param(
+        {"model": "wan2.7-t2v", "input": {"prompt": None, "extend_prompt": True}},
+        VG,
+        "input.prompt is required for wan2.7-t2v",
+        id="t2v-no-prompt",
+    ),
+    pytest.param(
+        {"model": "wan2.7-t2v", "input": {"prompt": "x" * 5001}},
+        VG,
+        "at most 5000",
+        id="t2v-prompt-too-long",
+    ),
+    pytest.param(_t2v(ratio="21:9"), VG, "parameters.ratio '21:9'", id="t2v-ratio"),
+    pytest.param(_t2v(duration=16), VG, "parameters.duration 16", id="t2v-duration-high"),
+    pytest.param(_t2v(duration=1), VG, "parameters.duration 1", id="t2v-duration-low"),
+    pytest.param(_t2v(resolution="480P"), VG, "parameters.resolution", id="t2v-resolution"),
+    pytest.param(
+        {"model": "wan2.7-t2v", "input": {"prompt": "A fox", "img_url": _IMG}},
+        VG,
+        "input.img_url is not supported by wan2.7-t2v",
+        id="t2v-image",
+    ),
+    pytest.param(
+        {
+            "model": "wan2.7-t2v",
+            "input": {"prompt": "A fox", "media": [{"type": "first_frame", "url": _IMG}]},
+        },
+        VG,
+        "input.media is not supported by wan2.7-t2v",
+        id="t2v-media",
+    ),
+    pytest.param(_t2v() | {"model": "wan2.7-t2v"}, I2V, "url error", id="t2v-wrong-path"),
+    pytest.param(flash_body(ratio="1:1"), VG, "parameters.ratio '1:1'", id="ratio-on-i2v"),
     pytest.param(flash_body(seed=-1), VG, "parameters.seed", id="seed"),
     pytest.param(flash_body(seed=2**31), VG, "parameters.seed", id="seed-high"),
     pytest.param(flash_body(prompt_extend="yes"), VG, "parameters.prompt_extend", id="bool"),
@@ -1103,3 +1179,53 @@ async def test_a_retired_model_answers_model_not_found(
     status, body = await submit(http, sim, flash_body())
     assert (status, body["code"], body["message"]) == (404, "ModelNotFound", "Model not exist.")
     assert not sim.tasks
+
+
+# -- text to video ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seconds", "accepted"), [(2.0, False), (3.0, True), (30.0, True), (31.0, False)]
+)
+async def test_a_text_to_video_audio_is_checked_against_its_limits(
+    http: aiohttp.ClientSession, sim: Simulator, seconds: float, accepted: bool
+) -> None:
+    sim.config.media_checker = check_media
+    audio = await upload(http, sim, "wan2.7-t2v", samples.make_audio(seconds, fmt="mp3"))
+    body = {"model": "wan2.7-t2v", "input": {"prompt": "She sings", "audio_url": audio}}
+    status, answer = await submit(http, sim, body, **{"X-DashScope-OssResourceResolve": "enable"})
+    if accepted:
+        assert status == 200, answer
+        return
+    assert status == 400, answer
+    assert answer["code"] == "InvalidParameter.DataInspection"
+    assert "3–30 s" in answer["message"] or "30" in answer["message"], answer["message"]
+    assert not sim.tasks
+
+
+async def test_a_text_to_video_shows_its_prompt_model_and_mode_in_the_shape_asked(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
+) -> None:
+    def body(prompt: str, ratio: str, audio: str | None = None) -> dict[str, Any]:
+        inputs = {"prompt": prompt} | ({"audio_url": audio} if audio else {})
+        return {"model": "wan2.7-t2v", "input": inputs, "parameters": {"ratio": ratio}}
+
+    square = video_frames(await result_video(http, sim, clock, body("A fox in snow", "1:1")))[0]
+    assert square.width == square.height
+    # The middle of the picture names what was asked (no picture to show), the foot the model.
+    assert text_pixels(picture_part(square)) > 50
+    other = video_frames(await result_video(http, sim, clock, body("A whale at sea", "1:1")))[0]
+    assert largest_difference(picture_part(square), picture_part(other)) > 100
+    tall = video_frames(await result_video(http, sim, clock, body("A fox in snow", "3:4")))[0]
+    assert tall.width / tall.height == pytest.approx(3 / 4, rel=0.05)
+    # With an audio the label says so: the foot differs, the scene does not.
+    sung = body("A fox in snow", "1:1", "https://example.com/a.mp3")
+    with_audio = video_frames(await result_video(http, sim, clock, sung))[0]
+    foot = square.crop((0, square.height * 3 // 4, square.width, square.height))
+    sung_foot = with_audio.crop((0, square.height * 3 // 4, square.width, square.height))
+    assert largest_difference(foot, sung_foot) > 100
+
+
+def test_the_mode_of_a_text_to_video_is_named() -> None:
+    assert mode_text(frozenset(), None) == "text"
+    assert mode_text(frozenset({MediaType.DRIVING_AUDIO}), None) == "text+audio"
