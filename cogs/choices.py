@@ -120,6 +120,18 @@ def ratio_choices(menu: Menu) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=r, value=r) for r in menu.ratios]
 
 
+def shot_type_choices(menu: Menu) -> list[app_commands.Choice[str]]:
+    names = {
+        # Translators: a choice of /video animate's shot_type option: the video is one
+        # continuous shot (the default).
+        "single": _("One continuous shot"),
+        # Translators: a choice of /video animate's shot_type option: the video cuts between
+        # several shots.
+        "multi": _("Several shots (multi-shot)"),
+    }
+    return [translatable_choice(names[s], s) for s in menu.shot_types]
+
+
 def template_choices(menu: Menu) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=t, value=t) for t in menu.templates]
 
@@ -133,6 +145,8 @@ def option_help(menu: Menu, *, continuation: bool = False) -> dict[str, app_comm
     }
     if menu.ratios:
         found["ratio"] = ratio_help(menu)
+    if menu.shot_types:
+        found["shot_type"] = shot_type_help(menu)
     return found | ({"model": model_help()} if len(menu.models) > 1 else {})
 
 
@@ -142,6 +156,8 @@ def option_choices(menu: Menu) -> dict[str, list[app_commands.Choice[str]]]:
     found = {"resolution": resolution_choices(menu)}
     if menu.ratios:
         found["ratio"] = ratio_choices(menu)
+    if menu.shot_types:
+        found["shot_type"] = shot_type_choices(menu)
     return found | ({"model": model_choices(menu)} if len(menu.models) > 1 else {})
 
 
@@ -190,6 +206,20 @@ def ratio_help(menu: Menu) -> app_commands.locale_str:
         _(
             "The video's shape, width:height (default: {ratio})",
             ratio=menu.default.default_ratio or menu.ratios[0],
+        )
+    )
+
+
+def shot_type_help(menu: Menu) -> app_commands.locale_str:
+    """The shot type's help: the models that take one, and what multi-shot needs."""
+    takers = tuple(o.name for o in menu.offers if o.spec.shot_types)
+    return translatable(
+        # Translators: the help of /video animate's shot_type option; {models} names the models
+        # that take it ("wan2.6-i2v-flash, wan2.6-i2v"); keep prompt_extend as it is (the option's
+        # name). Discord shows at most 100 characters.
+        _(
+            "One shot or several ({models}; multi needs prompt_extend)",
+            models=", ".join(takers),
         )
     )
 

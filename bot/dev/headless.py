@@ -87,6 +87,7 @@ class GenerateOptions:
     resolution: str | None = None
     duration: int | None = None
     ratio: str | None = None
+    shot_type: str | None = None
     seed: int | None = None
     prompt_extend: bool = True
     watermark: bool = False
@@ -103,6 +104,7 @@ class GenerateOptions:
             resolution=self.resolution,
             duration=self.duration,
             ratio=self.ratio,
+            shot_type=self.shot_type,
             seed=self.seed,
             prompt_extend=self.prompt_extend,
             watermark=self.watermark,

@@ -81,6 +81,11 @@ ALL_REGIONS: tuple[Region, ...] = tuple(Region)
 RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4")
 
 
+# How a wan2.6 model cuts its video (`parameters.shot_type`): one continuous shot (the default)
+# or several; "multi" takes effect only with `prompt_extend` on (../shared/dashscope-api.md §7.4).
+SHOT_TYPES: tuple[str, ...] = ("single", "multi")
+
+
 def ratio_size(ratio: str) -> tuple[int, int]:
     """A ratio's width and height as numbers: "16:9" → (16, 9)."""
     width, height = ratio.split(":")
@@ -175,6 +180,8 @@ class ModelSpec:
     # first frame's shape.
     ratios: tuple[str, ...] = ()
     default_ratio: str | None = None
+    # How it can be asked to cut the video (`parameters.shot_type`, SHOT_TYPES); () for none.
+    shot_types: tuple[str, ...] = ()
     prompt_required: bool = False  # no picture to start from: the prompt is the request
     # Where DashScope serves it (a key of another region is refused by the provider).
     regions: tuple[Region, ...] = ALL_REGIONS
@@ -313,6 +320,7 @@ WAN26_I2V_FLASH = ModelSpec(
     concurrency=5,
     submit_per_second=5,
     typical_seconds=60.0,
+    shot_types=SHOT_TYPES,
 )
 
 WAN26_I2V = ModelSpec(
@@ -338,6 +346,7 @@ WAN26_I2V = ModelSpec(
     concurrency=5,
     submit_per_second=5,
     typical_seconds=150.0,
+    shot_types=SHOT_TYPES,
 )
 
 WAN22_KF2V_FLASH = ModelSpec(
@@ -580,6 +589,11 @@ class Menu:
     def ratios(self) -> tuple[str, ...]:
         """The shapes the offered models can be asked for (none: each follows its picture)."""
         return tuple(dict.fromkeys(r for o in self.offers for r in o.spec.ratios))
+
+    @property
+    def shot_types(self) -> tuple[str, ...]:
+        """How the offered models can be asked to cut the video (none: no model takes it)."""
+        return tuple(dict.fromkeys(s for o in self.offers for s in o.spec.shot_types))
 
     def model_for(self, template: str) -> ModelSpec:
         """The model that has the effect `template` (the first offered one for an unknown

@@ -51,6 +51,7 @@ class GenerationRequest(BaseModel):
     resolution: str | None = None  # None: the model's default
     duration: int | None = None  # None: the model's default
     ratio: str | None = None  # None: the model's default (models that take a ratio)
+    shot_type: str | None = None  # None: the model's default, one shot (wan2.6 only)
     seed: int | None = None
     prompt_extend: bool = True
     watermark: bool = False
@@ -181,6 +182,10 @@ class GenerationRequest(BaseModel):
             parameters["ratio"] = ratio
         if spec.duration_settable:
             parameters["duration"] = self.resolved_duration
+        # "single" is the documented default: left out, so a request that says it is the same
+        # body (and fingerprint) as one that does not.
+        if self.shot_type == "multi":
+            parameters["shot_type"] = self.shot_type
         # Sent as asked, with an effect template too (as the official SDK does): never dropped.
         parameters["prompt_extend"] = self.prompt_extend
         parameters["watermark"] = self.watermark
@@ -422,8 +427,36 @@ def _check_parameters(request: GenerationRequest, spec: ModelSpec) -> None:
                 "{model} takes the shape of your picture; leave the ratio out.", model=spec.name
             )
         raise InvalidInput(refusal, field="ratio")
+    if request.shot_type is not None:
+        _check_shot_type(request, spec)
     if request.seed is not None and not 0 <= request.seed <= SEED_MAX:
         raise InvalidInput(
             _("The seed must be a whole number from 0 to {highest}.", highest=SEED_MAX),
             field="seed",
         )
+
+
+def _check_shot_type(request: GenerationRequest, spec: ModelSpec) -> None:
+    """A shot type only on a model that takes one, and "multi" only with the prompt extended
+    (the provider ignores it otherwise)."""
+    if not spec.shot_types:
+        # Translators: {model} is a model's name; a shot type is how the video is cut: one
+        # continuous shot or several.
+        refusal = _("{model} does not take a shot type; leave it out.", model=spec.name)
+        raise InvalidInput(refusal, field="shot_type")
+    if request.shot_type not in spec.shot_types:
+        # Translators: {shot_type} is what was asked ("triple"); {shot_types} is a list of them
+        # ("single, multi").
+        refusal = _(
+            "{model} has no shot type “{shot_type}”; choose one of: {shot_types}.",
+            model=spec.name,
+            shot_type=request.shot_type,
+            shot_types=", ".join(spec.shot_types),
+        )
+        raise InvalidInput(refusal, field="shot_type")
+    if request.shot_type == "multi" and not request.prompt_extend:
+        refusal = _(
+            "Multi-shot videos need the prompt extended: turn prompt_extend on, or ask for a "
+            "single shot."
+        )
+        raise InvalidInput(refusal, field="shot_type")

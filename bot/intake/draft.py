@@ -78,6 +78,7 @@ def draft(
         resolution=resolution,
         duration=duration,
         ratio=ask.ratio,
+        shot_type=ask.shot_type,
         seed=ask.seed,
         prompt_extend=ask.prompt_extend,
         watermark=ask.watermark or guild.force_watermark,

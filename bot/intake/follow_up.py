@@ -125,6 +125,7 @@ def again(job: Job, seed: int) -> Ask:
         resolution=original.resolved_resolution,  # the same size, whatever the default is now
         duration=original.duration,
         ratio=original.ratio,  # the same shape, for a model that takes one
+        shot_type=original.shot_type,  # one shot or several, as asked
         seed=seed,
         prompt_extend=original.prompt_extend,
         watermark=original.watermark,

@@ -53,8 +53,11 @@ class VideoPlan:
     unseen: tuple[MediaType, ...]  # inputs given as URLs it did not fetch
 
 
-def mode_text(roles: frozenset[MediaType], template: str | None) -> str:
-    """Name what a request asks for, as the video's label shows it: "first+last frame"."""
+def mode_text(roles: frozenset[MediaType], template: str | None, multi_shot: bool = False) -> str:
+    """Name what a request asks for, as the video's label shows it: "first+last frame" (a
+    wan2.6 multi-shot video: "multi-shot first frame")."""
+    if multi_shot:
+        return "multi-shot " + mode_text(roles, template)
     if template:
         return f"effect {template}"
     if MediaType.FIRST_CLIP in roles:

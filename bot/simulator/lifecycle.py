@@ -60,6 +60,7 @@ class SimTask:
     account: str = field(repr=False)  # a keyed digest of the API key, never the key
     canceled_at: float | None = None
     template: str | None = None
+    multi_shot: bool = False
     inputs: TaskInputs = field(default_factory=TaskInputs, repr=False)
 
     @property

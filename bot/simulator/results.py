@@ -86,7 +86,7 @@ class Results:
             height=_even(height * scale),
             fps=config.video_fps,
             sound=task.sound,
-            label=f"{task.model} · {mode_text(task.inputs.roles, task.template)}",
+            label=f"{task.model} · {mode_text(task.inputs.roles, task.template, task.multi_shot)}",
             prompt=prompt,
             seen=task.inputs.seen,
             unseen=task.inputs.unseen,

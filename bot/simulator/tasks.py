@@ -140,6 +140,7 @@ class Tasks:
             clip_seconds=probe[2] if probe else None,
             account=account,
             template=submission.template,
+            multi_shot=submission.multi_shot,
             inputs=inputs,
         )
         self.tasks[task.task_id] = task

@@ -39,6 +39,7 @@ class Submission:
     inputs: tuple[tuple[MediaType, str, str], ...]  # (type, field path, url)
     template: str | None = None
     ratio: str | None = None  # the shape asked for, for a model that takes one
+    multi_shot: bool = False  # parameters.shot_type "multi"
 
 
 def _text(container: dict[str, Any], name: str, limit: int, model: str) -> str:
@@ -181,9 +182,18 @@ def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
     for name in ("prompt_extend", "watermark", "audio"):
         if name in params and not isinstance(params[name], bool):
             raise bad(f"parameters.{name} must be true or false; got {params[name]!r}.")
+    # The service ignores a shot type where it does nothing (undocumented); refused here, so a
+    # client that sends one to a model without shot types, or "multi" without the prompt
+    # extended, is caught in tests (../shared/dashscope-api.md §7.4).
     shot_type = params.get("shot_type")
-    if shot_type is not None and shot_type not in ("single", "multi"):
-        raise bad(f"parameters.shot_type must be single or multi; got {shot_type!r}.")
+    if shot_type is not None and shot_type not in spec.shot_types:
+        allowed = ", ".join(spec.shot_types) if spec.shot_types else "none (one shot only)"
+        raise bad(
+            f"parameters.shot_type {shot_type!r} is not supported by {spec.name}; "
+            f"allowed: {allowed}."
+        )
+    if shot_type == "multi" and params.get("prompt_extend", True) is False:
+        raise bad("parameters.shot_type multi takes effect only with prompt_extend true.")
 
     # Only wan2.6-i2v-flash can be made silent; `audio` overrides audio_url.
     silenced = spec.name == WAN26_I2V_FLASH.name and params.get("audio") is False
@@ -196,6 +206,7 @@ def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
         inputs=inputs,
         template=template,
         ratio=ratio or spec.default_ratio,
+        multi_shot=shot_type == "multi",
     )
 
 

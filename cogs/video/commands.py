@@ -68,6 +68,7 @@ class VideoCog(JobButtons, commands.Cog):
         negative_prompt: str | None = None,
         prompt_extend: bool = True,
         watermark: bool = False,
+        shot_type: str | None = None,
     ) -> None:
         """Turn an image into a video, optionally driven by an audio track."""
         await self.make(interaction, ask_from(locals(), {FIRST: image, AUDIO: audio}, model=model))

@@ -112,6 +112,7 @@ _ASK_OPTIONS = (
     "resolution",
     "duration",
     "ratio",
+    "shot_type",
     "seed",
     "prompt_extend",
     "watermark",

@@ -38,6 +38,7 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
         resolution=args.resolution,
         duration=args.duration,
         ratio=args.ratio,
+        shot_type=args.shot_type,
         seed=args.seed,
         prompt_extend=not args.no_prompt_extend,
         watermark=args.watermark,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bot.domain.catalog import MODELS, RATIOS, RETIRED, Region
+from bot.domain.catalog import MODELS, RATIOS, RETIRED, SHOT_TYPES, Region
 from bot.i18n import ENGLISH_CODE, LANGUAGE_NAMES, locale_code
 from bot.run.cli.exits import EXIT_BAD_INPUT
 from bot.usage.report import PERIODS
@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--ratio",
         metavar="|".join(RATIOS),
         help="the video's shape, for a model without a picture (wan2.7-t2v; default: the model's)",
+    )
+    gen.add_argument(
+        "--shot-type",
+        choices=SHOT_TYPES,
+        help="one continuous shot or several, for wan2.6 models (default: single; multi needs"
+        " the prompt extended)",
     )
     gen.add_argument("--seed", type=int, metavar="N")
     gen.add_argument("--no-prompt-extend", action="store_true", help="do not rewrite the prompt")

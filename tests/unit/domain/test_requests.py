@@ -207,6 +207,48 @@ BODIES = [
         },
         id="wan2.7-t2v audio + ratio",
     ),
+    # Multi-shot: as SDK 2.0.2 sends VideoSynthesis.async_call(model="wan2.6-i2v-flash",
+    # img_url=..., resolution=..., duration=..., shot_type="multi", prompt_extend=True, ...)
+    # (../shared/dashscope-api.md §7.4, §7.6).
+    pytest.param(
+        request(
+            "wan2.6-i2v-flash",
+            FIRST,
+            prompt="A chase",
+            resolution="720P",
+            shot_type="multi",
+            seed=42,
+        ),
+        {
+            "model": "wan2.6-i2v-flash",
+            "input": {"prompt": "A chase", "img_url": URLS[FIRST]},
+            "parameters": {
+                "resolution": "720P",
+                "duration": 5,
+                "shot_type": "multi",
+                "prompt_extend": True,
+                "watermark": False,
+                "seed": 42,
+            },
+        },
+        id="wan2.6-i2v-flash multi-shot",
+    ),
+    # "single" is the documented default: the same request as leaving it out (§7.7), so the
+    # same body as the SDK's without shot_type.
+    pytest.param(
+        request("wan2.6-i2v", FIRST, shot_type="single", prompt_extend=False),
+        {
+            "model": "wan2.6-i2v",
+            "input": {"img_url": URLS[FIRST]},
+            "parameters": {
+                "resolution": "1080P",
+                "duration": 5,
+                "prompt_extend": False,
+                "watermark": False,
+            },
+        },
+        id="wan2.6-i2v single shot, the default",
+    ),
 ]
 
 
@@ -525,3 +567,44 @@ def test_with_urls_swaps_local_paths_for_uploaded_ones() -> None:
     staged = draft.with_urls({FIRST: "oss://dashscope-instant/x/cat.png"})
     assert staged.url_for(FIRST) == "oss://dashscope-instant/x/cat.png"
     assert staged.uses_oss and not draft.uses_oss
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "message"),
+    [
+        (
+            "wan2.7-i2v",
+            {"shot_type": "multi"},
+            "wan2.7-i2v does not take a shot type; leave it out.",
+        ),
+        (
+            "wan2.7-i2v",
+            {"shot_type": "single"},
+            "wan2.7-i2v does not take a shot type; leave it out.",
+        ),
+        (
+            "wan2.6-i2v-flash",
+            {"shot_type": "triple"},
+            "wan2.6-i2v-flash has no shot type “triple”; choose one of: single, multi.",
+        ),
+        (
+            "wan2.6-i2v-flash",
+            {"shot_type": "multi", "prompt_extend": False},
+            "Multi-shot videos need the prompt extended: turn prompt_extend on, or ask for a "
+            "single shot.",
+        ),
+    ],
+)
+def test_shot_type_refusals(model: str, fields: dict, message: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        request(model, FIRST, **fields)
+    assert str(refused.value) == message
+    assert refused.value.field == "shot_type"
+
+
+def test_a_single_shot_is_the_same_request_as_none() -> None:
+    digests = {FIRST: b"picture"}
+    single = request("wan2.6-i2v-flash", FIRST, shot_type="single").fingerprint(digests)
+    assert single == request("wan2.6-i2v-flash", FIRST).fingerprint(digests)
+    multi = request("wan2.6-i2v-flash", FIRST, shot_type="multi").fingerprint(digests)
+    assert multi != single

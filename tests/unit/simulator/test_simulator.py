@@ -485,6 +485,27 @@ BAD = [
     ),
     pytest.param(_t2v() | {"model": "wan2.7-t2v"}, I2V, "url error", id="t2v-wrong-path"),
     pytest.param(flash_body(ratio="1:1"), VG, "parameters.ratio '1:1'", id="ratio-on-i2v"),
+    pytest.param(
+        flash_body(shot_type="triple"), VG, "parameters.shot_type 'triple'", id="shot-type"
+    ),
+    pytest.param(
+        flash_body(shot_type="multi", prompt_extend=False),
+        VG,
+        "multi takes effect only with prompt_extend true",
+        id="multi-shot-without-prompt-extend",
+    ),
+    pytest.param(
+        _t2v(shot_type="multi"),
+        VG,
+        "parameters.shot_type 'multi' is not supported by wan2.7-t2v",
+        id="shot-type-on-t2v",
+    ),
+    pytest.param(
+        kf2v_body(shot_type="single"),
+        I2V,
+        "parameters.shot_type 'single' is not supported by wan2.2-kf2v-flash",
+        id="shot-type-on-kf2v",
+    ),
     pytest.param(flash_body(seed=-1), VG, "parameters.seed", id="seed"),
     pytest.param(flash_body(seed=2**31), VG, "parameters.seed", id="seed-high"),
     pytest.param(flash_body(prompt_extend="yes"), VG, "parameters.prompt_extend", id="bool"),
@@ -1229,3 +1250,24 @@ async def test_a_text_to_video_shows_its_prompt_model_and_mode_in_the_shape_aske
 def test_the_mode_of_a_text_to_video_is_named() -> None:
     assert mode_text(frozenset(), None) == "text"
     assert mode_text(frozenset({MediaType.DRIVING_AUDIO}), None) == "text+audio"
+
+
+def test_a_multi_shot_video_is_named_so() -> None:
+    first = frozenset({MediaType.FIRST_FRAME})
+    assert mode_text(first, None, multi_shot=True) == "multi-shot first frame"
+    assert mode_text(first, None) == "first frame"
+
+
+async def test_a_multi_shot_video_says_so_at_its_foot(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
+) -> None:
+    def body(**parameters: Any) -> dict[str, Any]:
+        picture = png_data_url(solid_png(RED))
+        return flash_body(**parameters) | {"input": {"img_url": picture}}
+
+    single = video_frames(await result_video(http, sim, clock, body(shot_type="single")))[0]
+    multi = video_frames(await result_video(http, sim, clock, body(shot_type="multi")))[0]
+    assert largest_difference(picture_part(single), picture_part(multi)) <= 8
+    foot = single.crop((0, single.height * 3 // 4, single.width, single.height))
+    multi_foot = multi.crop((0, multi.height * 3 // 4, multi.width, multi.height))
+    assert largest_difference(foot, multi_foot) > 100
