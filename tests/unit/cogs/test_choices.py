@@ -1,5 +1,5 @@
 """Every choice /video offers works: for each subcommand that makes a video and each value it
-offers (model, resolution, duration, template), some request a member can make with it, from
+offers (model, resolution, duration, template, ratio, shot type), some request a member can make with it, from
 the files it asks for, is one the catalogue accepts.
 
 The choices are read from the commands as Discord receives them; the request is the one the cog
@@ -29,7 +29,7 @@ from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE, TEXT
 
 SUB_COMMAND, STRING, INTEGER, ATTACHMENT = 1, 3, 4, 11
 # Options whose values come from the catalogue.
-CHOSEN = ("model", "resolution", "template", "ratio")
+CHOSEN = ("model", "resolution", "template", "ratio", "shot_type")
 MENUS = {
     "animate": ANIMATE,
     "interpolate": INTERPOLATE,
@@ -292,3 +292,20 @@ async def test_a_ratio_is_offered_only_where_a_model_takes_it(
     offered = {s.name: s.offered.get("ratio") for s in subcommands}
     assert offered.pop("text") == [None, *MODELS["wan2.7-t2v"].ratios]
     assert all(ratios is None for ratios in offered.values()), offered
+
+
+async def test_a_shot_type_is_offered_only_where_a_model_takes_it(
+    subcommands: list[Subcommand],
+) -> None:
+    """/video animate offers one shot or several, its help naming the models that take them
+    (each choice working with one of them is proven above); the others offer none."""
+    offered = {s.name: s.offered.get("shot_type") for s in subcommands}
+    assert offered.pop("animate") == [None, "single", "multi"]
+    assert all(shot_types is None for shot_types in offered.values()), offered
+    [animate] = [s for s in subcommands if s.name == "animate"]
+    help_ = animate.descriptions["shot_type"]
+    assert "wan2.6-i2v-flash" in help_ and "wan2.6-i2v" in help_ and "wan2.7-i2v" not in help_
+    multi = {"files": {"image"}, "shot_type": "multi"}
+    assert await accepted(animate, multi) is None, "the default model takes no shot type"
+    made = await accepted(animate, multi | {"model": "wan2.6-i2v-flash"})
+    assert made is not None and made.body()["parameters"]["shot_type"] == "multi"

@@ -114,6 +114,19 @@ async def test_interpolate_continue_and_effect_use_their_models(rig: Rig) -> Non
             {"model": "wan2.2-kf2v-flash"},
             "wan2.2-kf2v-flash does not take this input.",
         ),
+        (
+            "animate",
+            ("image",),
+            {"model": "wan2.6-i2v-flash", "shot_type": "multi", "prompt_extend": False},
+            "Multi-shot videos need the prompt extended: turn prompt_extend on, or ask for a "
+            "single shot.",
+        ),
+        (
+            "animate",
+            ("image",),
+            {"model": "wan2.7-i2v", "shot_type": "multi"},
+            "wan2.7-i2v does not take a shot type; leave it out.",
+        ),
     ],
 )
 async def test_offered_choices_that_do_not_go_together_are_refused_before_anything_is_spent(
@@ -673,3 +686,32 @@ async def test_retired_and_hidden_models_are_refused_before_anything_is_download
     listed = [field.name for field in call.kwargs["embed"].fields]
     assert "wan2.6-i2v" in listed
     assert "wan2.7-i2v" not in listed and "wan2.6-i2v-flash" not in listed
+
+
+async def test_a_multi_shot_animation_is_sent_as_asked_and_retry_keeps_it(rig: Rig) -> None:
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    await rig.call(
+        VideoCog.animate,
+        rig.fake(),
+        image=image,
+        prompt="A cat chases a mouse",
+        model="wan2.6-i2v-flash",
+        shot_type="multi",
+    )
+    [job] = await rig.jobs()
+
+    async def done() -> bool:
+        current = await rig.services.jobs.get(job.id)
+        return current is not None and current.state.is_final
+
+    await drive(rig.services.engine, rig.clock, until=done)  # type: ignore[arg-type]
+    submit = next(r for r in rig.simulator.requests if r.path.endswith("video-synthesis"))
+    assert submit.json["parameters"]["shot_type"] == "multi"
+    assert submit.json["parameters"]["prompt_extend"] is True
+
+    fake = rig.fake()
+    await RetryButton(job.id).callback(fake)
+    assert private_replies(fake)[0].startswith("Queued as video #")
+    [retried] = [j for j in await rig.jobs() if j.id != job.id]
+    assert (retried.model, retried.request.shot_type) == ("wan2.6-i2v-flash", "multi")
+    assert retried.request.body()["parameters"]["shot_type"] == "multi"

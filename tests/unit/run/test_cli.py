@@ -151,6 +151,32 @@ async def test_generate_makes_a_video_from_text_in_the_ratio_asked(
     assert (usage["output_video_duration"], usage["ratio"]) == (3, "9:16")
 
 
+async def test_generate_asks_wan26_for_a_multi_shot_video(
+    fast: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    output = tmp_path / "chase.mp4"
+    code = await generate(
+        settings,
+        "--model", "wan2.6-i2v-flash", "--first-frame", files["first.png"],
+        "--prompt", "A chase through the market", "--resolution", "720P",
+        "--shot-type", "multi", "--seed", "42", "--output", output,
+    )  # fmt: skip
+    assert code == EXIT_OK, capsys.readouterr().err
+    submit = next(r for r in fast.requests if r.path.endswith("video-synthesis"))
+    assert submit.json["parameters"] == {
+        "resolution": "720P", "duration": 5, "shot_type": "multi", "prompt_extend": True,
+        "watermark": False, "seed": 42,
+    }  # fmt: skip
+    assert (
+        json.loads(output.with_suffix(".json").read_text())["request"]["parameters"]
+        == (submit.json["parameters"])
+    )
+
+
 async def test_an_effect_template_sends_prompt_extend_as_asked(
     fast: Simulator, settings: Settings, files: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -399,6 +425,22 @@ BAD_INPUTS = [
     (
         ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--ratio", "1:1"],
         "wan2.7-i2v takes the shape of your picture; leave the ratio out.",
+    ),
+    (
+        [
+            "--model",
+            "wan2.6-i2v-flash",
+            "--first-frame",
+            "first.png",
+            "--shot-type",
+            "multi",
+            "--no-prompt-extend",
+        ],
+        "Multi-shot videos need the prompt extended: turn prompt_extend on, or ask for a single",
+    ),
+    (
+        ["--model", "wan2.7-i2v", "--first-frame", "first.png", "--shot-type", "multi"],
+        "wan2.7-i2v does not take a shot type; leave it out.",
     ),
 ]
 
