@@ -215,8 +215,8 @@ def shot_type_help(menu: Menu) -> app_commands.locale_str:
     takers = tuple(o.name for o in menu.offers if o.spec.shot_types)
     return translatable(
         # Translators: the help of /video animate's shot_type option; {models} names the models
-        # that take it ("wan2.6-i2v-flash, wan2.6-i2v"); keep prompt_extend as it is (the option's
-        # name). Discord shows at most 100 characters.
+        # that take it ("wan2.6-i2v-flash, wan2.6-i2v"); prompt_extend is an option's name: write
+        # it as that option is named in your language. Discord shows at most 100 characters.
         _(
             "One shot or several ({models}; multi needs prompt_extend)",
             models=", ".join(takers),

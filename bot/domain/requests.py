@@ -455,6 +455,8 @@ def _check_shot_type(request: GenerationRequest, spec: ModelSpec) -> None:
         )
         raise InvalidInput(refusal, field="shot_type")
     if request.shot_type == "multi" and not request.prompt_extend:
+        # Translators: prompt_extend is an option's name: write it as that option is named in
+        # your language.
         refusal = _(
             "Multi-shot videos need the prompt extended: turn prompt_extend on, or ask for a "
             "single shot."
