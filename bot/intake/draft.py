@@ -9,7 +9,7 @@ platform states them.
 
 from __future__ import annotations
 
-from bot.domain.catalog import MODELS, RETIRED
+from bot.domain.catalog import MODELS, RETIRED, MediaType
 from bot.domain.errors import InvalidInput
 from bot.domain.guild import GuildSettings
 from bot.domain.requests import GenerationRequest, MediaItem
@@ -43,6 +43,8 @@ def draft(
             )
         )
     model = guild.model_for(ask.model, given, template=ask.template is not None, retired=retired)
+    if ask.model is None and ask.shot_type is not None:
+        model = _shot_taker(model, given, guild, retired, template=ask.template is not None)
     spec = MODELS.get(model)
     resolution = ask.resolution
     if (
@@ -89,6 +91,29 @@ def draft(
                 media_type, request.spec, source.size, source.content_type, source.filename
             )
     return request
+
+
+def _shot_taker(
+    model: str,
+    given: frozenset[MediaType],
+    guild: GuildSettings,
+    retired: frozenset[str],
+    *,
+    template: bool,
+) -> str:
+    """A shot type asked for without a model: `model` if it takes one, else the first model
+    offered here that takes the inputs and a shot type (none: `model`, which then refuses)."""
+    if model in MODELS and MODELS[model].shot_types:
+        return model
+    unavailable = guild.hidden_models | retired
+    takers = (
+        spec.name
+        for spec in MODELS.values()
+        if spec.shot_types
+        and spec.accepts(given, template=template)
+        and spec.name not in unavailable
+    )
+    return next(takers, model)
 
 
 def _url(source: Attachment | str) -> str:

@@ -695,10 +695,10 @@ async def test_a_multi_shot_animation_is_sent_as_asked_and_retry_keeps_it(rig: R
         rig.fake(),
         image=image,
         prompt="A cat chases a mouse",
-        model="wan2.6-i2v-flash",
         shot_type="multi",
     )
     [job] = await rig.jobs()
+    assert job.model == "wan2.6-i2v-flash", "no model chosen: one that takes a shot type"
 
     async def done() -> bool:
         current = await rig.services.jobs.get(job.id)
@@ -715,3 +715,12 @@ async def test_a_multi_shot_animation_is_sent_as_asked_and_retry_keeps_it(rig: R
     [retried] = [j for j in await rig.jobs() if j.id != job.id]
     assert (retried.model, retried.request.shot_type) == ("wan2.6-i2v-flash", "multi")
     assert retried.request.body()["parameters"]["shot_type"] == "multi"
+
+
+async def test_a_shot_type_without_a_model_passes_over_models_the_server_hides(rig: Rig) -> None:
+    await rig.services.guild_settings.update(10, hidden_models=frozenset({"wan2.6-i2v-flash"}))
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    await rig.call(VideoCog.animate, rig.fake(), image=image, shot_type="single")
+    [job] = await rig.jobs()
+    assert (job.model, job.request.shot_type) == ("wan2.6-i2v", "single")
+    assert "shot_type" not in job.request.body()["parameters"], "single is the default"
