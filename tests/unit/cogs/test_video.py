@@ -673,3 +673,47 @@ async def test_retired_and_hidden_models_are_refused_before_anything_is_download
     listed = [field.name for field in call.kwargs["embed"].fields]
     assert "wan2.6-i2v" in listed
     assert "wan2.7-i2v" not in listed and "wan2.6-i2v-flash" not in listed
+
+
+async def test_variations_queue_one_job_per_seed_on_one_upload_of_each_input(rig: Rig) -> None:
+    fake = rig.fake()
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    audio = rig.host.attachment("song.wav", samples.make_audio(4.0), content_type="audio/wav")
+    await rig.call(VideoCog.animate, fake, image=image, audio=audio, duration=5, seed=41, count=3)
+
+    jobs = sorted(await rig.jobs(), key=lambda job: job.id)
+    assert [job.request.seed for job in jobs] == [41, 42, 43]
+    # Each has its own fingerprint: none is ever taken for another's earlier result.
+    assert len({job.dedup_key for job in jobs}) == 3 and None not in {j.dedup_key for j in jobs}
+    assert rig.uploads() == 2  # the image and the audio, once each, for all three
+    assert len({frozenset(item.url for item in job.request.media) for job in jobs}) == 1
+    allowance = await rig.services.quotas.allowance(guild_id=10, user_id=1)
+    assert allowance.held_seconds == 15
+    ids = ", ".join(f"#{job.id}" for job in jobs)
+    assert private_replies(fake) == [
+        f"Queued as videos {ids} (15 s of your quota). "
+        "Each is posted in this channel as it finishes."
+    ]
+
+    await drive(rig.services.engine, rig.clock, until=lambda: len(rig.notifier.posted) == 3)  # type: ignore[arg-type]
+    assert sorted(rig.notifier.posted) == [job.id for job in jobs]
+
+
+async def test_variations_without_a_seed_each_get_a_different_one(rig: Rig) -> None:
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    await rig.call(VideoCog.effect, rig.fake(), image=image, template="mech1", count=2)
+    seeds = [job.request.seed for job in await rig.jobs()]
+    assert len(seeds) == 2 and None not in seeds and len(set(seeds)) == 2
+    assert rig.uploads() == 1
+
+
+async def test_variations_the_quota_cannot_cover_are_refused_as_a_whole(rig: Rig) -> None:
+    await rig.services.quotas.set_override(10, 1, 15)
+    fake = rig.fake()
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    await rig.call(VideoCog.animate, fake, image=image, duration=5, count=4)
+    assert "needs 20 s of your quota but you have 15 s left" in private_replies(fake)[0]
+    assert "download" not in rig.timeline.names() and rig.uploads() == 0
+    fake.response.defer.assert_not_awaited()
+    assert await rig.jobs() == []
+    assert (await rig.services.quotas.allowance(guild_id=10, user_id=1)).held_seconds == 0
