@@ -9,7 +9,14 @@ import pytest
 
 from bot.domain.catalog import IMAGE2VIDEO_PATH, MODELS, VIDEO_GENERATION_PATH, MediaType
 from bot.domain.errors import InvalidInput
-from bot.domain.requests import GenerationRequest, MediaItem, check_clip_fits, continuation_duration
+from bot.domain.requests import (
+    SEED_MAX,
+    GenerationRequest,
+    MediaItem,
+    check_clip_fits,
+    continuation_duration,
+    variation_seeds,
+)
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
@@ -525,3 +532,11 @@ def test_with_urls_swaps_local_paths_for_uploaded_ones() -> None:
     staged = draft.with_urls({FIRST: "oss://dashscope-instant/x/cat.png"})
     assert staged.url_for(FIRST) == "oss://dashscope-instant/x/cat.png"
     assert staged.uses_oss and not draft.uses_oss
+
+
+def test_variation_seeds_follow_a_fixed_seed_and_wrap_past_the_highest() -> None:
+    assert variation_seeds(None, 1, drawn=9) == [None]  # one video: the provider's choice
+    assert variation_seeds(7, 1, drawn=9) == [7]
+    assert variation_seeds(7, 3, drawn=9) == [7, 8, 9]
+    assert variation_seeds(None, 2, drawn=9) == [9, 10]
+    assert variation_seeds(SEED_MAX - 1, 4, drawn=9) == [SEED_MAX - 1, SEED_MAX, 0, 1]
