@@ -14,6 +14,7 @@ import pytest
 
 from bot.domain.catalog import DEFAULT_MODEL, MediaType
 from bot.domain.jobs import JobState
+from bot.engine.runner import QueueFull
 from bot.engine.virtual import VirtualClock, drive
 from bot.i18n import ENGLISH
 from bot.i18n import catalogs as upkeep
@@ -717,3 +718,31 @@ async def test_variations_the_quota_cannot_cover_are_refused_as_a_whole(rig: Rig
     fake.response.defer.assert_not_awaited()
     assert await rig.jobs() == []
     assert (await rig.services.quotas.allowance(guild_id=10, user_id=1)).held_seconds == 0
+
+
+async def test_variations_cut_short_by_another_request_say_which_were_queued(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Between the check and the queueing, another request of hers took the last place in line.
+    engine = rig.services.engine
+    enqueue = engine.enqueue
+    calls = 0
+
+    async def line_fills_after_two(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise QueueFull(3)
+        return await enqueue(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "enqueue", line_fills_after_two)
+    fake = rig.fake()
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    await rig.call(VideoCog.animate, fake, image=image, duration=5, count=3)
+    jobs = sorted(await rig.jobs(), key=lambda job: job.id)
+    assert len(jobs) == 2
+    assert private_replies(fake) == [
+        f"Queued as videos #{jobs[0].id}, #{jobs[1].id} (10 s of your quota). "
+        "Each is posted in this channel as it finishes.\n"
+        "You already have 3 videos waiting; wait for one to start before asking for more."
+    ]
