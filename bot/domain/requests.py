@@ -27,6 +27,17 @@ from bot.domain.errors import InvalidInput
 from bot.i18n import Text, _
 
 SEED_MAX = 2_147_483_647
+MAX_VARIATIONS = 4  # the most videos one ask may make at once (`count`), each with its own seed
+
+
+def variation_seeds(seed: int | None, count: int, *, drawn: int) -> list[int | None]:
+    """The seeds of `count` variations: one video keeps `seed` as given (None: the provider's
+    choice); several take `seed`, `seed`+1, … (no seed given: from `drawn`, a random seed),
+    wrapping to 0 past SEED_MAX, so each differs and each can be made again."""
+    if count <= 1:
+        return [seed]
+    base = drawn if seed is None else seed
+    return [(base + n) % (SEED_MAX + 1) for n in range(count)]
 
 
 class MediaItem(BaseModel):

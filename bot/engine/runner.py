@@ -55,9 +55,23 @@ log = logging.getLogger(__name__)
 
 
 class QueueFull(WanbotError):
-    """The requester already has as many jobs waiting as allowed (`waiting`)."""
+    """The requester already has as many jobs waiting as allowed (`waiting`), or (`asked` for
+    several variations) too many to take them all within the cap (`cap`)."""
 
-    def __init__(self, waiting: int) -> None:
+    def __init__(self, waiting: int, *, asked: int = 1, cap: int = 0) -> None:
+        if asked > 1 and waiting < cap:
+            super().__init__(
+                # Translators: a member asked for several variations of a video at once; {free}
+                # of their videos may still wait in line (at most {cap} at once), fewer than asked.
+                _(
+                    "You asked for {asked} variations, but only {free} more of your videos can "
+                    "wait in line now (at most {cap}); ask for fewer.",
+                    asked=asked,
+                    free=cap - waiting,
+                    cap=cap,
+                )
+            )
+            return
         super().__init__(
             _n(
                 "You already have {n} video waiting; wait for it to start before asking for more.",
@@ -286,10 +300,15 @@ class Engine:
         return self._ctx.config.retired_models
 
     async def admissible(
-        self, request: GenerationRequest, requester: Requester, *, exempt: bool = False
+        self,
+        request: GenerationRequest,
+        requester: Requester,
+        *,
+        exempt: bool = False,
+        count: int = 1,
     ) -> None:
-        """Whether `enqueue` would take `request` now, read-only: raise QuotaExceeded if its
-        seconds do not fit the requester's quota (a block included) or the server's budget, or
+        """Whether `enqueue` would take `count` of `request` now (variations: all or none),
+        read-only: raise QuotaExceeded if their seconds do not fit the requester's quota (a block included) or the server's budget, or
         QueueFull if the requester has as many videos waiting as allowed. Admission asks before
         any download; `enqueue` asks again, and holds the quota in the same transaction as the
         job. The operator's own runs (`exempt`: generate, the demo) are never limited."""
@@ -299,10 +318,11 @@ class Engine:
         allowance = await ctx.quotas.allowance(
             guild_id=requester.guild_id, user_id=requester.user_id, role_ids=requester.role_ids
         )
-        check_fits(allowance, request.resolved_duration)
+        check_fits(allowance, request.resolved_duration * count)
         waiting = await self.waiting(requester.guild_id, requester.user_id)
-        if waiting >= ctx.config.max_waiting_per_user:
-            raise QueueFull(waiting)
+        cap = ctx.config.max_waiting_per_user
+        if waiting + count > cap:
+            raise QueueFull(waiting, asked=count, cap=cap)
 
     async def cancel(self, job_id: int) -> CancelOutcome:
         """Cancel a job if it can still be stopped; say what happened either way. On a process

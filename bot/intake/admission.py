@@ -40,7 +40,12 @@ class Gate(Protocol):
     """The engine's read-only check: raise what `enqueue` would (QuotaExceeded, QueueFull)."""
 
     async def admissible(
-        self, request: GenerationRequest, requester: Requester, *, exempt: bool = False
+        self,
+        request: GenerationRequest,
+        requester: Requester,
+        *,
+        exempt: bool = False,
+        count: int = 1,
     ) -> None: ...
 
     @property
@@ -91,7 +96,7 @@ class Admission:
         """What every new video goes through before any download: the server's settings as they
         are now (channels, banned words, watermark, longest duration, defaults), the catalogue,
         each attachment as described, then the requester's quota and waiting line, as the
-        engine will count them. `parent_id`: a thread's channel, for the allowed channels;
+        engine will count them (all of an ask's `count` variations, or none). `parent_id`: a thread's channel, for the allowed channels;
         `exempt`: the operator's own run, never limited."""
         rules = await self._server_rules(requester.guild_id)
         request = draft(
@@ -101,7 +106,7 @@ class Admission:
             parent_id=parent_id,
             retired=self._engine.retired_models,
         )
-        await self._engine.admissible(request, requester, exempt=exempt)
+        await self._engine.admissible(request, requester, exempt=exempt, count=ask.count)
         return Admitted(ask, request, rules)
 
     async def stage(self, admitted: Admitted) -> Staged:

@@ -59,6 +59,7 @@ class Ask:
     seed: int | None = None
     prompt_extend: bool = True
     watermark: bool = False
+    count: int = 1  # variations: that many videos, each with its own seed and its own seconds
     given: dict[MediaType, bytes] = field(default_factory=dict)  # inputs the bot already holds
     uploaded: Uploaded | None = None  # a retry's inputs, used as they are
     # A continuation without a length gets its clip's length plus the model's default, within the

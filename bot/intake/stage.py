@@ -27,6 +27,17 @@ class Staged:
     key: str | None
     dedup_key: str | None
 
+    def with_seed(self, seed: int | None) -> Staged:
+        """The same inputs, uploaded once, for a variation with its own `seed`: its fingerprint
+        is its own, so variations are never taken for one another's earlier result."""
+        request = self.request.model_copy(update={"seed": seed})
+        dedup_key = None if self.dedup_key is None else request.fingerprint(_digests(self.inputs))
+        return Staged(request, self.inputs, self.key, dedup_key)
+
+
+def _digests(inputs: dict[MediaType, InputFile]) -> dict[MediaType, bytes]:
+    return {t: hashlib.sha256(i.data or i.source.encode()).digest() for t, i in inputs.items()}
+
 
 async def stage_on_a_key(
     keys: KeyRing, request: GenerationRequest, inputs: dict[MediaType, InputFile]
@@ -42,7 +53,4 @@ async def stage_on_a_key(
                 assert item.data is not None, "local inputs are always read"
                 urls[media_type] = await key.client.upload(request.model, item.filename, item.data)
         staged = request.with_urls(urls)
-        digests = {
-            t: hashlib.sha256(i.data or i.source.encode()).digest() for t, i in inputs.items()
-        }
-        return Staged(staged, inputs, key.name, staged.fingerprint(digests))
+        return Staged(staged, inputs, key.name, staged.fingerprint(_digests(inputs)))

@@ -225,6 +225,17 @@ def queued(lang: Language, job: Job, note: Text | None = None) -> str:
     )
 
 
+def queued_many(lang: Language, jobs: list[Job]) -> str:
+    """The private reply once several variations are in line: their numbers, their seconds."""
+    return lang.gettext(
+        # Translators: {ids} lists the videos' numbers, e.g. "#12, #13, #14".
+        "Queued as videos {ids} ({s} s of your quota). Each is posted in this channel as it "
+        "finishes.",
+        ids=", ".join(f"#{job.id}" for job in jobs),
+        s=sum(job.duration for job in jobs),
+    )
+
+
 def video_link(lang: Language, job: Job) -> str:
     link = (
         f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{job.delivered_message_id}"

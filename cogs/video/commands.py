@@ -25,7 +25,7 @@ from cogs.render import member
 from cogs.served import ServedBot
 from cogs.video.buttons import JobButtons
 from cogs.video.flow import Flow
-from cogs.video.options import COMMON_OPTIONS, Place, Seed, ask_from
+from cogs.video.options import COMMON_OPTIONS, COUNT_HELP, Count, Place, Seed, ask_from
 from cogs.views import result_view
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
@@ -69,6 +69,7 @@ class VideoCog(JobButtons, commands.Cog):
         prompt_extend: bool = True,
         watermark: bool = False,
         shot_type: str | None = None,
+        count: Count = 1,
     ) -> None:
         """Turn an image into a video, optionally driven by an audio track."""
         await self.make(interaction, ask_from(locals(), {FIRST: image, AUDIO: audio}, model=model))
@@ -96,6 +97,7 @@ class VideoCog(JobButtons, commands.Cog):
         negative_prompt: str | None = None,
         prompt_extend: bool = True,
         watermark: bool = False,
+        count: Count = 1,
     ) -> None:
         """Make a video that moves from a first frame to a last frame."""
         await self.make(
@@ -122,6 +124,7 @@ class VideoCog(JobButtons, commands.Cog):
         negative_prompt: str | None = None,
         prompt_extend: bool = True,
         watermark: bool = False,
+        count: Count = 1,
     ) -> None:
         """Continue a video clip, optionally to a given last frame."""
         media = {CLIP: clip, LAST: last_frame}
@@ -146,6 +149,7 @@ class VideoCog(JobButtons, commands.Cog):
         negative_prompt: str | None = None,
         prompt_extend: bool = True,
         watermark: bool = False,
+        count: Count = 1,
     ) -> None:
         """Make a video from words alone, no picture needed."""
         await self.make(interaction, ask_from(locals(), {AUDIO: audio}, model=TEXT.default.name))
@@ -155,6 +159,7 @@ class VideoCog(JobButtons, commands.Cog):
         image="The picture to apply the effect to",
         template="The effect",
         watermark="Add an 'AI generated' mark",
+        count=COUNT_HELP,
     )
     @app_commands.choices(template=choices.template_choices(EFFECT))
     async def effect(
@@ -163,6 +168,7 @@ class VideoCog(JobButtons, commands.Cog):
         image: discord.Attachment,
         template: str,
         watermark: bool = False,
+        count: Count = 1,
     ) -> None:
         """Apply a ready-made effect to a picture."""
         model = EFFECT.model_for(template).name

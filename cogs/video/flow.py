@@ -9,11 +9,14 @@ their bytes and uploads them, and the job is queued.
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 import discord
 
+from bot.domain.errors import WanbotError
 from bot.domain.jobs import Job
+from bot.domain.requests import SEED_MAX, variation_seeds
 from bot.i18n import Text
 from bot.intake.admission import Admission
 from bot.intake.ask import Ask
@@ -52,7 +55,8 @@ class Flow:
         """Admit, answer Discord (unless a button already has, to fetch a finished video), stage,
         and queue on the key the inputs were uploaded with, the job's channel messages in the
         server's language; reply privately with its number (and `note`, for a button's, pressed
-        on the `earlier` video)."""
+        on the `earlier` video). An ask for `count` variations queues that many jobs on the same
+        uploads, each with its own seed, and lists their numbers; the first is returned."""
         admission = self.admission
         requester = place.requester(interaction, locale=None)
         admitted = await admission.admit(ask, requester, parent_id=place.parent_id)
@@ -60,13 +64,30 @@ class Flow:
             await interaction.response.defer(ephemeral=True, thinking=True)
         staged = await admission.stage(admitted)
         locale = server_locale(interaction, admitted.rules, earlier=earlier)
-        job = await self.bot.engine.enqueue(
-            staged.request,
-            replace(requester, locale=locale),
-            key=staged.key,
-            dedup_key=staged.dedup_key,
-        )
-        interaction.extras["job_id"] = job.id
+        requester = replace(requester, locale=locale)
         lang = member_language(interaction)
-        await interaction.followup.send(member.queued(lang, job, note), ephemeral=True)
-        return job
+        if ask.count > 1:  # a continuation's length is known only now: all of them, or none
+            await self.bot.engine.admissible(staged.request, requester, count=ask.count)
+        jobs: list[Job] = []
+        seeds = variation_seeds(ask.seed, ask.count, drawn=random.randint(0, SEED_MAX))
+        try:
+            for seed in seeds:  # the inputs read and uploaded once, a job for each seed
+                one = staged if len(seeds) == 1 else staged.with_seed(seed)
+                jobs.append(
+                    await self.bot.engine.enqueue(
+                        one.request, requester, key=one.key, dedup_key=one.dedup_key
+                    )
+                )
+        except WanbotError as error:  # another request took the room meanwhile: say what went
+            if not jobs:
+                raise
+            reply = member.queued_many(lang, jobs) + "\n" + lang.render(error.text)
+            await interaction.followup.send(reply, ephemeral=True)
+            return jobs[0]
+        interaction.extras["job_id"] = jobs[0].id
+        interaction.extras["job_ids"] = [job.id for job in jobs]
+        if len(jobs) > 1:
+            await interaction.followup.send(member.queued_many(lang, jobs), ephemeral=True)
+        else:
+            await interaction.followup.send(member.queued(lang, jobs[0], note), ephemeral=True)
+        return jobs[0]

@@ -20,7 +20,7 @@ from discord import app_commands
 from bot.domain.catalog import MediaType
 from bot.domain.errors import InvalidInput
 from bot.domain.jobs import Job, Requester
-from bot.domain.requests import SEED_MAX
+from bot.domain.requests import MAX_VARIATIONS, SEED_MAX
 from bot.intake.ask import Ask, Attachment
 from cogs.checks import role_ids
 from cogs.render import member
@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 
 
 Seed = app_commands.Range[int, 0, SEED_MAX]
+Count = app_commands.Range[int, 1, MAX_VARIATIONS]
+
+# The `count` option, on every video-making command.
+COUNT_HELP = (
+    "How many videos to make (1–4), each with its own seed; a fixed seed gives seed, seed+1, …"
+)
 
 
 # Options every video-making command shares, described once (the resolution and duration, which
@@ -38,6 +44,7 @@ COMMON_OPTIONS = {
     "negative_prompt": "What to avoid",
     "prompt_extend": "Let the model rewrite your prompt in more detail (default: yes)",
     "watermark": "Add an 'AI generated' mark",
+    "count": COUNT_HELP,
 }
 
 
@@ -116,6 +123,7 @@ _ASK_OPTIONS = (
     "seed",
     "prompt_extend",
     "watermark",
+    "count",
 )
 
 

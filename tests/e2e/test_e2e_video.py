@@ -8,6 +8,7 @@ Every body the bot sends is checked against Discord's OpenAPI spec (see tests/su
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,3 +218,27 @@ async def test_retry_on_a_text_to_video_keeps_its_prompt_audio_and_shape(
     assert two["input"] == one["input"]  # the same prompt, the same uploaded audio
     assert two["parameters"]["ratio"] == "1:1"
     assert two["parameters"]["seed"] != one["parameters"].get("seed")
+
+
+async def test_variations_end_to_end(wanbot: RunningBot) -> None:
+    fake, simulator = wanbot.fake, wanbot.simulator
+    image = fake.upload("first.png", *media("first.png"))
+    interaction = await fake.slash("video", "animate", image=image, seed=5, duration=2, count=2)
+
+    def queued() -> list[int]:
+        for text in interaction.texts():
+            if text.startswith("Queued as videos"):
+                return [int(n) for n in re.findall(r"#(\d+)", text)]
+        return []
+
+    await fake.wait_for(lambda: bool(queued()), what="the private 'Queued as videos' reply")
+    assert_private_deferral(interaction)
+    first, second = queued()
+    assert "(4 s of your quota)" in interaction.texts()[-1]
+    for job_id in (first, second):  # each its own status message and its own posted video
+        statuses, results = await finished(fake, job_id)
+        assert len(statuses) == 1 and len(results) == 1
+        assert results[0].reply_to == statuses[0].id
+    sent = submits(simulator)
+    assert sorted(s.json["parameters"]["seed"] for s in sent) == [5, 6]
+    assert len(simulator.uploads) == 1  # the picture, uploaded once for both

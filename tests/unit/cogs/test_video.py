@@ -14,6 +14,7 @@ import pytest
 
 from bot.domain.catalog import DEFAULT_MODEL, MediaType
 from bot.domain.jobs import JobState
+from bot.engine.runner import QueueFull
 from bot.engine.virtual import VirtualClock, drive
 from bot.i18n import ENGLISH
 from bot.i18n import catalogs as upkeep
@@ -724,3 +725,75 @@ async def test_a_shot_type_without_a_model_passes_over_models_the_server_hides(r
     [job] = await rig.jobs()
     assert (job.model, job.request.shot_type) == ("wan2.6-i2v", "single")
     assert "shot_type" not in job.request.body()["parameters"], "single is the default"
+
+
+async def test_variations_queue_one_job_per_seed_on_one_upload_of_each_input(rig: Rig) -> None:
+    fake = rig.fake()
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    audio = rig.host.attachment("song.wav", samples.make_audio(4.0), content_type="audio/wav")
+    await rig.call(VideoCog.animate, fake, image=image, audio=audio, duration=5, seed=41, count=3)
+
+    jobs = sorted(await rig.jobs(), key=lambda job: job.id)
+    assert [job.request.seed for job in jobs] == [41, 42, 43]
+    # Each has its own fingerprint: none is ever taken for another's earlier result.
+    assert len({job.dedup_key for job in jobs}) == 3 and None not in {j.dedup_key for j in jobs}
+    assert rig.uploads() == 2  # the image and the audio, once each, for all three
+    assert len({frozenset(item.url for item in job.request.media) for job in jobs}) == 1
+    allowance = await rig.services.quotas.allowance(guild_id=10, user_id=1)
+    assert allowance.held_seconds == 15
+    ids = ", ".join(f"#{job.id}" for job in jobs)
+    assert private_replies(fake) == [
+        f"Queued as videos {ids} (15 s of your quota). "
+        "Each is posted in this channel as it finishes."
+    ]
+
+    await drive(rig.services.engine, rig.clock, until=lambda: len(rig.notifier.posted) == 3)  # type: ignore[arg-type]
+    assert sorted(rig.notifier.posted) == [job.id for job in jobs]
+
+
+async def test_variations_without_a_seed_each_get_a_different_one(rig: Rig) -> None:
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    await rig.call(VideoCog.effect, rig.fake(), image=image, template="mech1", count=2)
+    seeds = [job.request.seed for job in await rig.jobs()]
+    assert len(seeds) == 2 and None not in seeds and len(set(seeds)) == 2
+    assert rig.uploads() == 1
+
+
+async def test_variations_the_quota_cannot_cover_are_refused_as_a_whole(rig: Rig) -> None:
+    await rig.services.quotas.set_override(10, 1, 15)
+    fake = rig.fake()
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    await rig.call(VideoCog.animate, fake, image=image, duration=5, count=4)
+    assert "needs 20 s of your quota but you have 15 s left" in private_replies(fake)[0]
+    assert "download" not in rig.timeline.names() and rig.uploads() == 0
+    fake.response.defer.assert_not_awaited()
+    assert await rig.jobs() == []
+    assert (await rig.services.quotas.allowance(guild_id=10, user_id=1)).held_seconds == 0
+
+
+async def test_variations_cut_short_by_another_request_say_which_were_queued(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Between the check and the queueing, another request of hers took the last place in line.
+    engine = rig.services.engine
+    enqueue = engine.enqueue
+    calls = 0
+
+    async def line_fills_after_two(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise QueueFull(3)
+        return await enqueue(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "enqueue", line_fills_after_two)
+    fake = rig.fake()
+    image = rig.host.attachment("cat.png", IMAGE, content_type="image/png")
+    await rig.call(VideoCog.animate, fake, image=image, duration=5, count=3)
+    jobs = sorted(await rig.jobs(), key=lambda job: job.id)
+    assert len(jobs) == 2
+    assert private_replies(fake) == [
+        f"Queued as videos #{jobs[0].id}, #{jobs[1].id} (10 s of your quota). "
+        "Each is posted in this channel as it finishes.\n"
+        "You already have 3 videos waiting; wait for one to start before asking for more."
+    ]

@@ -9,7 +9,14 @@ import pytest
 
 from bot.domain.catalog import IMAGE2VIDEO_PATH, MODELS, VIDEO_GENERATION_PATH, MediaType
 from bot.domain.errors import InvalidInput
-from bot.domain.requests import GenerationRequest, MediaItem, check_clip_fits, continuation_duration
+from bot.domain.requests import (
+    SEED_MAX,
+    GenerationRequest,
+    MediaItem,
+    check_clip_fits,
+    continuation_duration,
+    variation_seeds,
+)
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
@@ -608,3 +615,11 @@ def test_a_single_shot_is_the_same_request_as_none() -> None:
     assert single == request("wan2.6-i2v-flash", FIRST).fingerprint(digests)
     multi = request("wan2.6-i2v-flash", FIRST, shot_type="multi").fingerprint(digests)
     assert multi != single
+
+
+def test_variation_seeds_follow_a_fixed_seed_and_wrap_past_the_highest() -> None:
+    assert variation_seeds(None, 1, drawn=9) == [None]  # one video: the provider's choice
+    assert variation_seeds(7, 1, drawn=9) == [7]
+    assert variation_seeds(7, 3, drawn=9) == [7, 8, 9]
+    assert variation_seeds(None, 2, drawn=9) == [9, 10]
+    assert variation_seeds(SEED_MAX - 1, 4, drawn=9) == [SEED_MAX - 1, SEED_MAX, 0, 1]

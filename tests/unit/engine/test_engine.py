@@ -475,3 +475,43 @@ async def test_places_in_line_are_updated_as_the_line_moves(rig: Rig) -> None:
     assert places() == [2, 1]
     await rig.finish(jobs[0].id)
     assert places() == [2, 1, 0]
+
+
+async def test_variations_are_admitted_all_or_none(rig: Rig) -> None:
+    # Four five-second variations on a quota of fifteen: refused as a whole, nothing held.
+    await rig.quotas.set_guild_default(10, seconds=15)
+    await rig.engine.admissible(video_request(duration=5), ALICE, count=3)
+    with pytest.raises(QuotaExceeded, match="needs 20 s"):
+        await rig.engine.admissible(video_request(duration=5), ALICE, count=4)
+    assert (await rig.quotas.allowance(guild_id=10, user_id=1)).held_seconds == 0
+    # The waiting line counts each of them.
+    rig.engine.config = replace(rig.config, max_waiting_per_user=3)
+    await rig.engine.enqueue(video_request(duration=2), ALICE)
+    with pytest.raises(QueueFull) as refused:
+        await rig.engine.admissible(video_request(duration=2), ALICE, count=3)
+    assert str(refused.value) == (
+        "You asked for 3 variations, but only 2 more of your videos can wait in line now "
+        "(at most 3); ask for fewer."
+    )
+    await rig.engine.admissible(video_request(duration=2), ALICE, count=2)
+
+
+async def test_four_variations_do_not_hold_up_another_members_single_video(rig: Rig) -> None:
+    rig.engine.config = replace(rig.config, concurrency={"wan2.2-kf2v-flash": 1})
+    variations = [
+        await rig.engine.enqueue(video_request("wan2.2-kf2v-flash", seed=seed), ALICE)
+        for seed in (7, 8, 9, 10)
+    ]
+    single = await rig.engine.enqueue(video_request("wan2.2-kf2v-flash", prompt="mine"), BOB)
+
+    async def bob_submitted() -> bool:
+        return (await rig.job(single.id)).state is not JobState.QUEUED
+
+    await drive(rig.engine, rig.clock, until=bob_submitted)
+    # One slot: Alice's first variation took it, and Bob's video went next, before her other three.
+    bob_started = (await rig.job(single.id)).submit_started_at
+    assert bob_started is not None
+    alice_started = [(await rig.job(j.id)).submit_started_at for j in variations]
+    assert sum(1 for t in alice_started if t is not None and t < bob_started) == 1
+    await rig.finish(single.id, *(j.id for j in variations))
+    assert all([(await rig.job(j.id)).state is JobState.DELIVERED for j in variations])
