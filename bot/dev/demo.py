@@ -18,6 +18,7 @@ from bot.dev.headless import GenerateOptions, HeadlessRunner, Result, generate
 from bot.domain.catalog import MediaType
 from bot.engine.runner import EngineConfig
 from bot.engine.timing import PollPlanner
+from bot.intake.ask import Ask
 from bot.media import samples
 from bot.media.probe import MediaInfo, check_media, probe
 from bot.simulator import Simulator, SimulatorConfig
@@ -146,9 +147,8 @@ async def _run_mode(
     inputs: Path,
     output_dir: Path,
 ) -> tuple[Result, MediaInfo]:
-    options = GenerateOptions(
+    ask = Ask(
         model=mode.model,
-        output=output_dir / f"{_slug(mode.name)}.mp4",
         media={role: str(inputs / name) for role, name in mode.media.items()},
         template=mode.template,
         prompt=mode.prompt,
@@ -156,6 +156,7 @@ async def _run_mode(
         resolution=mode.resolution,
         ratio=mode.ratio,
     )
+    options = GenerateOptions(ask, output=output_dir / f"{_slug(mode.name)}.mp4")
     async with slots:
         result = await generate(session, client, runner, options, label=f"{mode.name:<22}")
     return result, probe(_CLIP, result.output.read_bytes())

@@ -19,14 +19,14 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
 
 from bot.dashscope import DashScopeClient
-from bot.domain.catalog import RETIRED, MediaType
+from bot.domain.catalog import RETIRED
 from bot.domain.errors import InvalidInput, WanbotError
 from bot.domain.guild import GuildSettings
 from bot.domain.jobs import Job, JobState, Requester
@@ -76,44 +76,19 @@ def evidence_path_for(output: Path) -> Path:
 
 @dataclass
 class GenerateOptions:
-    """What `generate` was asked for, before any file is read."""
+    """What `generate` was asked for, before any file is read: the ask (each input a path or a
+    URL) and the file the video goes to. A continuation's length is the model's default unless
+    given, as --duration says (not a member's rule: the clip plus that default)."""
 
-    model: str
+    ask: Ask
     output: Path
-    media: dict[MediaType, str] = field(default_factory=dict)  # path or URL per role
-    template: str | None = None
-    prompt: str | None = None
-    negative_prompt: str | None = None
-    resolution: str | None = None
-    duration: int | None = None
-    ratio: str | None = None
-    shot_type: str | None = None
-    seed: int | None = None
-    prompt_extend: bool = True
-    watermark: bool = False
 
-    def ask(self) -> Ask:
-        """What was asked, as the intake takes it (a continuation's length is the model's
-        default unless given, as --duration says)."""
-        return Ask(
-            model=self.model,
-            media=dict(self.media),
-            prompt=self.prompt,
-            negative_prompt=self.negative_prompt,
-            template=self.template,
-            resolution=self.resolution,
-            duration=self.duration,
-            ratio=self.ratio,
-            shot_type=self.shot_type,
-            seed=self.seed,
-            prompt_extend=self.prompt_extend,
-            watermark=self.watermark,
-            length_from_clip=False,
-        )
+    def __post_init__(self) -> None:
+        self.ask = replace(self.ask, length_from_clip=False)
 
     def draft(self) -> GenerationRequest:
         """The request with inputs still pointing at what was given; checked against the catalogue."""
-        return draft(self.ask(), GuildSettings(0), channel_id=None)
+        return draft(self.ask, GuildSettings(0), channel_id=None)
 
 
 async def generate(
@@ -132,7 +107,7 @@ async def generate(
     admission = Admission(
         session, KeyRing.single(client), workers=runner.workers, engine=runner.engine, warn=warn
     )
-    admitted = await admission.admit(options.ask(), _OPERATOR, exempt=True)
+    admitted = await admission.admit(options.ask, _OPERATOR, exempt=True)
     staged = await admission.stage(admitted)
     return await runner.run(staged.request, options.output, label=label)
 

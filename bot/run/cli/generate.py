@@ -11,6 +11,7 @@ from bot.dashscope import DashScopeClient, DashScopeError
 from bot.dev.headless import GenerateOptions, HeadlessRunner, TaskFailed, generate
 from bot.domain.catalog import MODELS, MediaType, Region, region_of
 from bot.domain.errors import InvalidInput
+from bot.intake.ask import Ask
 from bot.run.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from bot.run.settings import Settings
 
@@ -24,9 +25,8 @@ _MEDIA_OPTIONS = {
 
 async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
     """Run `generate` as parsed; print progress and errors to stderr; return the exit code."""
-    options = GenerateOptions(
+    ask = Ask(
         model=args.model,
-        output=args.output,
         media={
             media_type: value
             for media_type, name in _MEDIA_OPTIONS.items()
@@ -43,6 +43,7 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
         prompt_extend=not args.no_prompt_extend,
         watermark=args.watermark,
     )
+    options = GenerateOptions(ask, output=args.output)
     try:
         options.draft()  # catalogue checks first: they need no key and no network
         keys = settings.api_keys()

@@ -3,6 +3,8 @@ charge kept, its buttons refused after. Discord's message deletion is faked at t
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -247,3 +249,35 @@ async def test_a_channel_the_bot_cannot_reach_is_said_and_nothing_is_marked(
     await ConfirmDeleteButton(job.id).callback(fake)
     assert "the bot cannot reach the channel it was posted in" in private_replies(fake)[0]
     assert not (await rig.services.jobs.get(job.id)).deleted  # type: ignore[union-attr]
+
+
+async def test_a_failed_write_leaves_the_video_unmarked_and_a_second_press_finishes(
+    rig: Rig, messages: Messages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The messages go first and the row is marked last: when that one write fails, the member
+    is told something went wrong, the job is not marked, and pressing again marks it (the
+    messages, already gone, count as deleted)."""
+    job = await delivered(rig, messages)
+    store = rig.services.jobs
+    marking = store.mark_deleted
+    failed: list[int] = []
+
+    async def failing_once(job_id: int, *, by: int) -> bool:
+        if not failed:
+            failed.append(job_id)
+            raise sqlite3.OperationalError("disk I/O error")
+        return await marking(job_id, by=by)
+
+    monkeypatch.setattr(store, "mark_deleted", failing_once)
+    first = pressing(rig)
+    with contextlib.suppress(sqlite3.OperationalError):
+        await ConfirmDeleteButton(job.id).callback(first)
+    assert failed == [job.id]
+    assert messages.posted == set(), "the messages went before the write"
+    assert not (await store.get(job.id)).deleted  # type: ignore[union-attr]
+    assert f"Video #{job.id} is deleted." not in private_replies(first)
+
+    second = pressing(rig)
+    await ConfirmDeleteButton(job.id).callback(second)
+    assert private_replies(second) == [f"Video #{job.id} is deleted."]
+    assert (await store.get(job.id)).deleted  # type: ignore[union-attr]
