@@ -98,10 +98,10 @@ def withdraw(tree: app_commands.CommandTree, retired: frozenset[str]) -> None:
         if kept and len(kept) < len(param.choices):
             command._params["model"] = dataclasses.replace(param, choices=kept)
     # A message menu whose input no model takes any more goes (cogs/video/menus.py).
-    for menu in tree.get_commands(type=discord.AppCommandType.message):
-        offered = menu.extras.get("offered")
-        if callable(offered) and not offered(retired):
-            tree.remove_command(menu.name, type=menu.type)
+    for message_menu in tree.get_commands(type=discord.AppCommandType.message):
+        still_offered = message_menu.extras.get("offered")
+        if callable(still_offered) and not still_offered(retired):
+            tree.remove_command(message_menu.name, type=message_menu.type)
 
 
 def translatable(text: Text) -> app_commands.locale_str:

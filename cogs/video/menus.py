@@ -175,5 +175,8 @@ class PromptModal(ui.Modal):
         )
         await self.menus.make(interaction, ask)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    # discord.py's own Modal.on_error drops BaseView's `item` the same way (a modal has none).
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
         await report(interaction, error)

@@ -168,9 +168,7 @@ async def test_animate_uses_the_servers_default_model_that_takes_a_picture(
     assert job.model == "wan2.6-i2v-flash"
 
 
-async def test_of_several_pictures_the_first_is_taken_and_said(
-    rig: Rig, menus: VideoMenus
-) -> None:
+async def test_of_several_pictures_the_first_is_taken_and_said(rig: Rig, menus: VideoMenus) -> None:
     first = rig.host.attachment("a.png", IMAGE, content_type="image/png")
     other = samples.make_image(640, 480, hue=2)
     second = rig.host.attachment("b.png", other, content_type="image/png")
@@ -228,12 +226,12 @@ async def test_a_message_without_a_usable_file_is_refused_before_the_modal(
     await nothing_spent(rig)
 
 
-async def test_a_bad_file_found_after_the_prompt_costs_nothing(
-    rig: Rig, menus: VideoMenus
-) -> None:
+async def test_a_bad_file_found_after_the_prompt_costs_nothing(rig: Rig, menus: VideoMenus) -> None:
     """Described as a PNG, it is not one: refused once read, after the defer, nothing charged."""
     fake = rig.fake()
-    fake_png = rig.host.attachment("cat.png", b"not a picture at all" * 50, content_type="image/png")
+    fake_png = rig.host.attachment(
+        "cat.png", b"not a picture at all" * 50, content_type="image/png"
+    )
     await right_click(rig, ANIMATE, fake, message(fake_png))
     done = rig.fake()
     await submit(opened(fake), done, "Go")
@@ -255,7 +253,9 @@ async def test_the_servers_rules_and_the_quota_apply_before_the_modal(
 
     await store.update(10, allowed_channels=frozenset(), hidden_models=frozenset({"wan2.7-i2v"}))
     fake = rig.fake()
-    await right_click(rig, CONTINUE, fake, message(rig.host.attachment("c.mp4", CLIP, content_type="video/mp4")))
+    await right_click(
+        rig, CONTINUE, fake, message(rig.host.attachment("c.mp4", CLIP, content_type="video/mp4"))
+    )
     assert "wan2.7-i2v is not offered on this server" in private_replies(fake)[0]
 
     await store.update(10, hidden_models=frozenset())
