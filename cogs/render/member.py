@@ -369,3 +369,13 @@ def picked_from(filename: str, among: int, family: str) -> Text | None:
         among,
         filename=filename,
     )
+
+
+def window_expired(lang: Language) -> str:
+    """A prompt window sent after it expired, or after the bot restarted."""
+    # Translators: the window that asks for a prompt, opened from a message's menu (right-click
+    # → Apps), was sent too late or the bot restarted while it was open.
+    return lang.gettext(
+        "That window has expired (or the bot restarted while it was open), so nothing was made "
+        "or charged. Choose the message's menu again: right-click it → Apps."
+    )

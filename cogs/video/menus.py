@@ -12,11 +12,15 @@ prompt, before anything is typed: the server's rules, the catalogue, the file as
 it, the member's quota and waiting line (a refusal costs nothing). Then a modal asks for the
 prompt and the negative prompt; its submit goes the way of every new video (`Flow.make`: admitted
 again with the prompt, defer, stage, queue, the private reply). The modal lives in memory: one
-left open past `MODAL_SECONDS`, or across a restart, is not answered (the member opens it again).
+sent after `MODAL_SECONDS`, or after a restart, finds nobody waiting for it; its id says when and
+in which run of the bot it was opened, so it is answered that it expired (nothing made or charged)
+rather than left to fail.
 """
 
 from __future__ import annotations
 
+import secrets
+import time
 from dataclasses import dataclass, replace
 
 import discord
@@ -28,7 +32,7 @@ from bot.i18n import Language, Text, _
 from bot.intake.ask import Ask
 from bot.intake.pick import pick
 from cogs.choices import CONTINUE, translatable
-from cogs.errors import report
+from cogs.errors import report, send_private
 from cogs.languages import member_language
 from cogs.render import member
 from cogs.served import ServedBot
@@ -42,6 +46,28 @@ TITLE_MAX, LABEL_MAX, TEXT_MAX = 45, 45, 4000
 # The prompt is typed next, in the modal: admitted before it with a stand-in, so a model that
 # needs a prompt is not refused for lacking one yet (the submit is admitted again with the real one).
 PROMPT_TO_COME = "…"
+# A prompt modal's custom_id: the prefix, this run of the bot, when it was opened, a nonce.
+MODAL_PREFIX = "wanbot:menu:"
+_RUN = secrets.token_hex(4)
+# Past its timeout, a modal is answered as expired only after this margin (so never twice).
+EXPIRY_MARGIN_SECONDS = 5.0
+
+
+def modal_id(opened_at: float, run: str = _RUN) -> str:
+    """The custom_id of a prompt modal opened at `opened_at` (Unix seconds) in this run."""
+    return f"{MODAL_PREFIX}{run}:{int(opened_at)}:{secrets.token_hex(4)}"
+
+
+def forgotten(custom_id: str, now: float, run: str = _RUN) -> bool:
+    """Whether a submitted modal is one of ours that nobody waits for any more: opened in an
+    earlier run of the bot, or longer ago than its timeout."""
+    if not custom_id.startswith(MODAL_PREFIX):
+        return False
+    opened_in, _, rest = custom_id.removeprefix(MODAL_PREFIX).partition(":")
+    opened_at, _, _nonce = rest.partition(":")
+    if opened_in != run:
+        return True
+    return opened_at.isdigit() and now - int(opened_at) > MODAL_SECONDS + EXPIRY_MARGIN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -132,6 +158,17 @@ class VideoMenus(commands.Cog):
         """The modal's submit: the video, the way a command makes one."""
         await self.flow.make(interaction, Place.of(interaction), ask)
 
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A prompt modal sent when nobody waits for it (expired, or the bot restarted): say so."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: dict[str, object] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        if forgotten(custom_id, time.time()):
+            lang = member_language(interaction)
+            await send_private(interaction, content=member.window_expired(lang))
+
 
 class PromptModal(ui.Modal):
     """Asks for the prompt (required where the model needs one) and the negative prompt, each as
@@ -147,7 +184,11 @@ class PromptModal(ui.Modal):
         lang: Language,
         taken: Text | None = None,
     ) -> None:
-        super().__init__(title=lang.render(action.name)[:TITLE_MAX], timeout=MODAL_SECONDS)
+        super().__init__(
+            title=lang.render(action.name)[:TITLE_MAX],
+            timeout=MODAL_SECONDS,
+            custom_id=modal_id(time.time()),
+        )
         self.menus, self.ask = menus, ask
         if taken is not None:
             self.add_item(ui.TextDisplay(lang.render(taken)))

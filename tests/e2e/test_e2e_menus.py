@@ -47,7 +47,7 @@ async def opened(fake: FakeDiscord, interaction: Interaction) -> Interaction:
 
 async def queued(fake: FakeDiscord, interaction: Interaction) -> int:
     await fake.wait_for(lambda: job_of(interaction) is not None, what="the private 'Queued'")
-    assert interaction.callbacks[0]["type"] == 5, "the submit is deferred privately"
+    assert [c["type"] for c in interaction.callbacks] == [5], "deferred privately, once"
     assert all(m.ephemeral for m in interaction.replies)
     job_id = job_of(interaction)
     assert job_id is not None
@@ -127,3 +127,21 @@ async def test_the_menus_are_synced_with_the_commands_in_every_language(
     for menu in menus.values():
         assert menu["contexts"] == [0], "in servers only"
         assert {"ja", "de", "fr", "zh-CN"} <= set(menu["name_localizations"])
+
+
+async def test_a_window_sent_after_a_restart_is_answered_and_costs_nothing(
+    wanbot: RunningBot,
+) -> None:
+    fake, simulator = wanbot.fake, wanbot.simulator
+    picture = fake.post(fake.member, fake.upload("cat.png", *media("first.png")))
+    menu = await opened(fake, await fake.message_menu(ANIMATE, picture))
+    assert menu.modal is not None
+    # As if the bot had restarted since it opened the window: another run's id.
+    menu.modal = menu.modal | {"custom_id": "wanbot:menu:0ldrun00:1:beef"}
+    submitted = await fake.submit(menu, {PROMPT: "The cat waves"})
+    await fake.wait_for(lambda: bool(submitted.texts()), what="a private answer")
+    [text] = submitted.texts()
+    assert text.startswith("That window has expired"), text
+    assert all(m.ephemeral for m in submitted.replies)
+    assert submits(simulator) == []
+    assert charges(wanbot.services.settings.database_path) == 0

@@ -17,7 +17,16 @@ from bot.domain.catalog import MODELS, MediaType
 from bot.i18n import CATALOGS, _, language
 from bot.media import samples
 from cogs.choices import withdraw
-from cogs.video.menus import MESSAGE_ACTIONS, MessageAction, PromptModal, VideoMenus
+from cogs.video.menus import (
+    EXPIRY_MARGIN_SECONDS,
+    MESSAGE_ACTIONS,
+    MODAL_SECONDS,
+    MessageAction,
+    PromptModal,
+    VideoMenus,
+    forgotten,
+    modal_id,
+)
 from tests.support.discord_fakes import MB, member, private_replies
 from tests.support.video_rig import IMAGE, Rig, make_rig
 
@@ -330,3 +339,31 @@ async def test_an_action_for_a_fixed_model_is_one_entry(rig: Rig) -> None:
     action = replace(MESSAGE_ACTIONS[1], model="wan2.7-i2v")
     cog = VideoMenus(rig.bot, (action,))
     assert [menu.name for menu in cog.menus] == [CONTINUE]
+
+
+def test_a_modal_is_forgotten_after_its_timeout_or_a_restart() -> None:
+    opened = modal_id(1000.0, run="aaaa")
+    assert len(opened) <= 100, "Discord's limit on a custom_id"
+    assert not forgotten(opened, 1000.0 + MODAL_SECONDS, run="aaaa"), "still waited for"
+    late = 1000.0 + MODAL_SECONDS + EXPIRY_MARGIN_SECONDS + 1
+    assert forgotten(opened, late, run="aaaa")
+    assert forgotten(opened, 1001.0, run="bbbb"), "opened before a restart"
+    assert not forgotten("someone-elses-modal", late), "not one of ours"
+
+
+async def test_a_forgotten_modal_is_answered_and_a_waited_for_one_left_alone(
+    rig: Rig, menus: VideoMenus
+) -> None:
+    fake = rig.fake()
+    await right_click(rig, ANIMATE, fake, message(rig.host.attachment("a.png", IMAGE)))
+    live = opened(fake).custom_id
+
+    for custom_id, answered in ((live, False), (modal_id(0.0, run="earlier"), True)):
+        sent = rig.fake()
+        sent.type = discord.InteractionType.modal_submit
+        sent.data = {"custom_id": custom_id, "components": []}
+        await menus.on_interaction(sent)
+        replies = private_replies(sent)
+        assert bool(replies) is answered, replies
+    assert "That window has expired" in replies[0]
+    await nothing_spent(rig)
