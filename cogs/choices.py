@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import cast
 
+import discord
 from discord import app_commands
 
 from bot.domain.catalog import (
@@ -64,10 +65,11 @@ TextDuration = app_commands.Range[int, TEXT.shortest, TEXT.longest]
 
 
 def withdraw(tree: app_commands.CommandTree, retired: frozenset[str]) -> None:
-    """Take the `retired` models out of every command's model choices. The choices above are
-    built at import from the catalogue; the operator's WANBOT_RETIRED_MODELS reaches them here,
-    when the bot loads its commands (`run`, and `sync`, which sends them to Discord). Each
-    command is the cog's own copy, so its parameter is replaced, not changed in place."""
+    """Take the `retired` models out of every command's model choices, and the message menus
+    they leave with nothing to offer. The choices above are built at import from the catalogue;
+    the operator's WANBOT_RETIRED_MODELS reaches them here, when the bot loads its commands
+    (`run`, and `sync`, which sends them to Discord). Each command is the cog's own copy, so its
+    parameter is replaced, not changed in place."""
     for command in tree.walk_commands():
         if not isinstance(command, app_commands.Command):
             continue
@@ -95,6 +97,11 @@ def withdraw(tree: app_commands.CommandTree, retired: frozenset[str]) -> None:
         kept = [c for c in param.choices if c.value not in retired]
         if kept and len(kept) < len(param.choices):
             command._params["model"] = dataclasses.replace(param, choices=kept)
+    # A message menu whose input no model takes any more goes (cogs/video/menus.py).
+    for message_menu in tree.get_commands(type=discord.AppCommandType.message):
+        still_offered = message_menu.extras.get("offered")
+        if callable(still_offered) and not still_offered(retired):
+            tree.remove_command(message_menu.name, type=message_menu.type)
 
 
 def translatable(text: Text) -> app_commands.locale_str:

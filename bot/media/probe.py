@@ -429,3 +429,9 @@ def at_least(png: bytes, min_side: int) -> bytes:
         out = io.BytesIO()
         image.convert("RGB").resize(size, Image.Resampling.LANCZOS).save(out, format="PNG")
         return out.getvalue()
+
+
+def content_family(media_type: MediaType) -> str:
+    """The kind of file `media_type` takes, as a content type starts ("image/", "video/",
+    "audio/"): what a chat platform's description of a file is checked against."""
+    return _CONTENT_FAMILY[media_type]

@@ -12,7 +12,7 @@ import discord
 from bot.domain.catalog import MODELS, RETIRED
 from bot.domain.jobs import Job, JobState
 from bot.domain.quota import Allowance, Period
-from bot.i18n import N_, Language, Text, _
+from bot.i18n import N_, Language, Text, _, _n
 from cogs.render.pieces import (
     BAD,
     BRAND,
@@ -339,4 +339,43 @@ def cannot_delete(job_id: int) -> Text:
         "Could not delete video #{id}: the bot cannot reach the channel it was posted in. Ask a "
         "moderator to remove the message, or try again later.",
         id=job_id,
+    )
+
+
+# -- message menus (cogs/video/menus.py) ----------------------------------------------------------
+
+# The modal's field for what the video should not show (the negative prompt).
+NEGATIVE_PROMPT = _("What to avoid")
+
+
+def picked_from(filename: str, among: int, family: str) -> Text | None:
+    """Which file of a message a menu takes, when it has several of that kind (None: one only)."""
+    if among < 2:
+        return None
+    if family == "video/":
+        # Translators: in the window that asks for the prompt: the message a member chose has
+        # {n} videos, and the first, named {filename}, is the one continued.
+        return _n(
+            "That message has {n} video: the first, “{filename}”, is used.",
+            "That message has {n} videos: the first, “{filename}”, is used.",
+            among,
+            filename=filename,
+        )
+    # Translators: in the window that asks for the prompt: the message a member chose has {n}
+    # images, and the first, named {filename}, is the one used.
+    return _n(
+        "That message has {n} image: the first, “{filename}”, is used.",
+        "That message has {n} images: the first, “{filename}”, is used.",
+        among,
+        filename=filename,
+    )
+
+
+def window_expired(lang: Language) -> str:
+    """A prompt window sent after it expired, or after the bot restarted."""
+    # Translators: the window that asks for a prompt, opened from a message's menu (right-click
+    # → Apps), was sent too late or the bot restarted while it was open.
+    return lang.gettext(
+        "That window has expired (or the bot restarted while it was open), so nothing was made "
+        "or charged. Choose the message's menu again: right-click it → Apps."
     )

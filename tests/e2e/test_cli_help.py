@@ -12,6 +12,7 @@ import pytest
 
 from bot.run.cli import EXIT_OK, main
 from bot.run.settings import Settings
+from cogs.video.menus import MESSAGE_ACTIONS
 from tests.support.bot_process import run_until_ready_then
 from tests.support.fakediscord import FakeDiscord
 
@@ -54,7 +55,9 @@ def test_each_option_shows_its_default(
 def test_commands_prints_the_json_without_a_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["commands"], Settings()) == EXIT_OK
     plain = capsys.readouterr().out
-    assert {command["name"] for command in json.loads(plain)} == {"video", "videoadmin"}
+    names = {command["name"] for command in json.loads(plain)}
+    assert {"video", "videoadmin", "Animate this image", "Continue this clip"} <= names
+    assert names - {"video", "videoadmin"} == {str(a.name) for a in MESSAGE_ACTIONS if a.offered()}
     assert main(["commands", "--json"], Settings()) == EXIT_OK  # as scripts and the README use it
     assert capsys.readouterr().out == plain
 
@@ -64,7 +67,8 @@ def test_commands_list_is_one_line_per_command(capsys: pytest.CaptureFixture[str
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("/video animate: ") for line in lines)
     assert any(line.startswith("/videoadmin quota ") for line in lines)
-    assert all(line.startswith("/") for line in lines)
+    assert "Apps → Animate this image: a message's menu" in lines
+    assert all(line.startswith(("/", "Apps → ")) for line in lines)
 
 
 async def test_run_with_the_simulator_keeps_its_jobs_out_of_the_real_database(

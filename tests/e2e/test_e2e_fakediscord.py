@@ -1,14 +1,17 @@
-"""The fake Discord itself: history paging, nonce dedup, faults, multipart files and body checks."""
+"""The fake Discord itself: history paging, nonce dedup, faults, multipart files and body checks
+(a modal's too)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.support.fakediscord import FakeDiscord
+from tests.support.fakediscord.spec import SpecChecker
 
 AUTH = {"Authorization": "Bot fake"}
 
@@ -73,3 +76,26 @@ async def test_multipart_files_become_attachments_on_the_cdn(fake: FakeDiscord) 
         cdn = await session.get(message["attachments"][0]["url"])
         assert await cdn.read() == b"\x00mp4"
     assert fake.violations == []
+
+
+@pytest.mark.parametrize("spec", ["the OpenAPI spec", "hand checks"])
+async def test_a_modal_is_checked_with_or_without_the_spec(fake: FakeDiscord, spec: str) -> None:
+    """A modal's callback (labels, a text display) passes; a title over 45 characters does not."""
+    checker = fake.spec
+    if spec == "hand checks":
+        checker = SpecChecker(Path("/nonexistent/openapi.json"))
+    elif not checker.available:
+        pytest.skip("the OpenAPI spec is not beside the repository")
+    path = "/interactions/1/token/callback"
+    field = {"type": 4, "custom_id": "prompt", "style": 2, "required": False, "max_length": 4000}
+    modal = {
+        "custom_id": "m",
+        "title": "Animate this image",
+        "components": [
+            {"type": 10, "content": "That message has 2 images: the first is used."},
+            {"type": 18, "label": "What should happen in the video", "component": field},
+        ],
+    }
+    assert checker.check("POST", path, {"type": 9, "data": modal}) == []
+    too_long = modal | {"title": "x" * 46}
+    assert checker.check("POST", path, {"type": 9, "data": too_long})

@@ -25,6 +25,7 @@ WRONG_TOKEN = (
     " Portal, your application, Bot, Reset Token) and set DISCORD_TOKEN to it"
 )
 _SUBCOMMAND_TYPES = {1, 2}  # Discord's option types: a subcommand, a group of them
+_MESSAGE_MENU = 3  # Discord's command types: a message's context menu (right-click → Apps)
 
 
 def discord_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -66,7 +67,8 @@ def discord_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def command_lines(payloads: list[dict[str, Any]]) -> list[str]:
-    """One line per slash command a member can type: `/video animate: its description`."""
+    """One line per slash command a member can type: `/video animate: its description`; and one
+    per message menu (right-click a message → Apps): `Apps → Animate this image: …`."""
     lines = []
 
     def walk(prefix: str, entry: dict[str, Any]) -> None:
@@ -77,5 +79,8 @@ def command_lines(payloads: list[dict[str, Any]]) -> list[str]:
             walk(f"{prefix} {option['name']}", option)
 
     for payload in payloads:
-        walk(f"/{payload['name']}", payload)
+        if payload.get("type") == _MESSAGE_MENU:
+            lines.append(f"Apps → {payload['name']}: a message's menu")
+        else:
+            walk(f"/{payload['name']}", payload)
     return lines

@@ -261,12 +261,27 @@ class Interaction:
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     original: Message | None = None
     followups: list[Message] = field(default_factory=list)
+    modal: dict[str, Any] | None = None  # the modal the bot answered with (callback type 9)
 
     @property
     def replies(self) -> list[Message]:
         """The original response (once it has one) and every distinct followup, in order."""
         seen: list[Message] = [self.original] if self.original else []
         return seen + [m for m in self.followups if m is not self.original]
+
+    def modal_texts(self) -> list[str]:
+        """The text a modal shows above its fields (text displays)."""
+        return [c["content"] for c in (self.modal or {}).get("components", ()) if c["type"] == 10]
+
+    def modal_fields(self) -> dict[str, dict[str, Any]]:
+        """A modal's text inputs by their label (in a label component, or the old inline one)."""
+        fields: dict[str, dict[str, Any]] = {}
+        for component in (self.modal or {}).get("components", ()):
+            if component["type"] == 18:
+                fields[component["label"]] = component["component"]
+            for child in component.get("components", ()):  # an action row (deprecated in modals)
+                fields[child.get("label") or child["custom_id"]] = child
+        return fields
 
     def texts(self) -> list[str]:
         """What the member read: content and embed text of every reply."""

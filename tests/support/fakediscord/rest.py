@@ -282,8 +282,9 @@ class RestRoutes:
 
     async def sync(self, request: web.Request) -> web.Response:
         commands = request[_BODY] or []
-        answer = [
-            {**c, "id": str(self.fake.ids()), "application_id": str(self.fake.application_id)}
+        answer = [  # Discord answers a context menu with an empty description
+            {"description": "", **c}
+            | {"id": str(self.fake.ids()), "application_id": str(self.fake.application_id)}
             for c in commands
         ]
         self.fake.synced_commands = answer

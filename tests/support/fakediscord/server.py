@@ -1,7 +1,8 @@
 """FakeDiscord: one loopback aiohttp server with the gateway, the REST API and the CDN.
 
-Tests drive it: `slash()` and `press()` dispatch INTERACTION_CREATE through the gateway, exactly
-as Discord would, and `wait_for()` awaits any condition on what the bot did (every request and
+Tests drive it: `slash()`, `press()`, `message_menu()` (right-click a message → Apps) and
+`submit()` (a modal the bot opened) dispatch INTERACTION_CREATE through the gateway, exactly as
+Discord would, and `wait_for()` awaits any condition on what the bot did (every request and
 message change wakes waiters). `on_create` hooks run when a message is created, before the bot
 gets the answer: a test can crash the bot exactly between "posted" and "knows it posted".
 """
@@ -39,7 +40,9 @@ from tests.support.fakediscord.spec import SPEC_PATH, SpecChecker, Violation
 
 MB = 1024 * 1024
 NONCE_WINDOW_SECONDS = 300.0  # Discord dedups an enforced nonce for "a few minutes"
-APPLICATION_COMMAND, MESSAGE_COMPONENT = 2, 3
+APPLICATION_COMMAND, MESSAGE_COMPONENT, MODAL_SUBMIT = 2, 3, 5
+MESSAGE_COMMAND = 3  # an application command's type: a message's context menu
+MODAL = 9  # an interaction callback's type: open a modal
 
 
 class FakeDiscord:
@@ -181,6 +184,18 @@ class FakeDiscord:
         """A member posts in a channel (the bot does not need to see it: no intents for it)."""
         return self.create_message(channel or self.channel, user, {"content": content}, [])
 
+    def post(
+        self, user: User, *files: Upload, content: str = "", channel: Channel | None = None
+    ) -> Message:
+        """A member posts `files` (uploaded with `upload`) in a channel, with optional text."""
+        where = channel or self.channel
+        message = Message(
+            self.ids(), where.id, user, content, attachments=list(files), guild_id=where.guild_id
+        )
+        self.messages[message.id] = message
+        self.notify()
+        return message
+
     def upload(self, filename: str, data: bytes, content_type: str | None = None) -> Upload:
         """Put a file on the CDN, as a member's attachment."""
         upload_id = self.ids()
@@ -229,6 +244,59 @@ class FakeDiscord:
         return await self._interact(
             MESSAGE_COMPONENT, data, user, channel, message=self.message_json(message)
         )
+
+    async def message_menu(
+        self, name: str, message: Message, *, user: User | None = None
+    ) -> Interaction:
+        """Right-click `message` → Apps → `name`: a message command, the message resolved in
+        full (Discord sends a context menu's target with its content and attachments)."""
+        data = {
+            "id": str(self.ids()),
+            "name": name,
+            "type": MESSAGE_COMMAND,
+            "target_id": str(message.id),
+            "resolved": {"messages": {str(message.id): self.message_json(message)}},
+        }
+        channel = self.channels[message.channel_id]
+        return await self._interact(APPLICATION_COMMAND, data, user, channel)
+
+    async def submit(
+        self, opened: Interaction, values: dict[str, str], *, user: User | None = None
+    ) -> Interaction:
+        """Submit the modal the bot answered `opened` with, each field typed by its label (a
+        field left out is left empty), its components echoed back as Discord does."""
+        modal = opened.modal
+        if modal is None:
+            raise AssertionError("the bot opened no modal")
+        typed = {label: values.get(label, "") for label in opened.modal_fields()}
+
+        def answered(component: dict[str, Any]) -> dict[str, Any]:
+            kind = component["type"]
+            if kind == 18:
+                field = component["component"]
+                inner = {"type": field["type"], "custom_id": field["custom_id"]}
+                return {"type": 18, "component": inner | {"value": typed[component["label"]]}}
+            if kind == 1:
+                row = [
+                    {
+                        "type": c["type"],
+                        "custom_id": c["custom_id"],
+                        "value": typed[c.get("label") or c["custom_id"]],
+                    }
+                    for c in component["components"]
+                ]
+                return {"type": 1, "components": row}
+            return {"type": kind}
+
+        unknown = set(values) - set(typed)
+        if unknown:
+            raise AssertionError(f"the modal has no field {sorted(unknown)}: {sorted(typed)}")
+        data = {
+            "custom_id": modal["custom_id"],
+            "components": [answered(c) for c in modal["components"]],
+        }
+        channel = self.channels[opened.channel_id]
+        return await self._interact(MODAL_SUBMIT, data, user or opened.user, channel)
 
     async def _interact(
         self,
@@ -318,6 +386,10 @@ class FakeDiscord:
         elif kind == 7:
             target = int(interaction.payload["message"]["id"])
             self.edit_message(self.messages[target], data, files)
+        elif kind == MODAL:
+            if interaction.type == MODAL_SUBMIT:
+                raise DiscordError(400, "Cannot send a modal in answer to a modal", 50035)
+            interaction.modal = data
         original = interaction.original
         answer: dict[str, Any] = {
             "interaction": {

@@ -187,6 +187,8 @@ def _hand_checks(method: str, path: str, body: Any) -> list[Violation]:
         return []
     found: list[str] = []
     data = body.get("data") if path.startswith("/interactions/") else body
+    if path.startswith("/interactions/") and body.get("type") == _MODAL and isinstance(data, dict):
+        return [Violation(method, path, message, "") for message in _modal_checks(data)]
     if isinstance(data, dict):
         content = data.get("content")
         if content is not None and (not isinstance(content, str) or len(content) > 2000):
@@ -204,3 +206,40 @@ def _hand_checks(method: str, path: str, body: Any) -> list[Violation]:
             if not isinstance(attachment, dict) or "id" not in attachment:
                 found.append("attachments[] need an id")
     return [Violation(method, path, message, "") for message in found]
+
+
+_MODAL = 9  # an interaction callback that opens a modal
+_LABEL, _TEXT_DISPLAY, _TEXT_INPUT = 18, 10, 4
+
+
+def _modal_checks(data: dict[str, Any]) -> list[str]:
+    """A modal's rules: a title of 1–45 characters, 1–5 top-level components (labels, text
+    displays, or the deprecated action rows), labels of 1–45 characters, text inputs of at most
+    4,000 characters."""
+    found: list[str] = []
+    if not 1 <= len(data.get("title") or "") <= 45:
+        found.append("a modal's title must be 1–45 characters")
+    if not 1 <= len(data.get("custom_id") or "") <= 100:
+        found.append("a modal's custom_id must be 1–100 characters")
+    components = data.get("components") or []
+    if not 1 <= len(components) <= 5:
+        found.append("a modal has 1–5 components")
+    for component in components:
+        kind = component.get("type")
+        if kind == _LABEL:
+            if not 1 <= len(component.get("label") or "") <= 45:
+                found.append("a label must be 1–45 characters")
+            inputs = [component.get("component") or {}]
+        elif kind == 1:
+            inputs = component.get("components") or []
+        elif kind == _TEXT_DISPLAY:
+            if not 1 <= len(component.get("content") or "") <= 4000:
+                found.append("a text display must be 1–4000 characters")
+            continue
+        else:
+            found.append(f"a modal cannot hold a component of type {kind}")
+            continue
+        for field in inputs:
+            if field.get("type") == _TEXT_INPUT and not 1 <= field.get("max_length", 4000) <= 4000:
+                found.append("a text input takes at most 4000 characters")
+    return found

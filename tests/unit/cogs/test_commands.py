@@ -10,18 +10,30 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import discord
 import pytest
 
 from bot.run.app import command_payloads
+from cogs.video.menus import MESSAGE_ACTIONS
 from tests.support import ROOT
 
 NAME = re.compile(r"^[-_'\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
 ATTACHMENT, SUB_COMMAND, SUB_COMMAND_GROUP = 11, 1, 2
+SLASH, MESSAGE_MENU = 1, 3  # application command types
+# The message menus the catalogue offers (cogs/video/menus.py): these two, and any added later.
+MENUS = {str(action.name) for action in MESSAGE_ACTIONS if action.offered()}
+assert {"Animate this image", "Continue this clip"} <= MENUS
 
 
 @pytest.fixture
-async def payloads() -> list[dict]:
+async def every_payload() -> list[dict]:
     return await command_payloads()
+
+
+@pytest.fixture
+def payloads(every_payload: list[dict]) -> list[dict]:
+    """The slash commands (the message menus have no options or descriptions)."""
+    return [p for p in every_payload if p.get("type", SLASH) == SLASH]
 
 
 def _walk(node: dict, path: str = "") -> Iterator[tuple[str, dict]]:
@@ -45,12 +57,15 @@ def _characters(node: dict) -> int:
     return total + sum(_characters(option) for option in node.get("options", []))
 
 
-async def test_top_level_commands_and_permissions(payloads: list[dict]) -> None:
-    by_name = {p["name"]: p for p in payloads}
-    assert set(by_name) == {"video", "videoadmin"}
+async def test_top_level_commands_and_permissions(every_payload: list[dict]) -> None:
+    by_name = {p["name"]: p for p in every_payload}
+    assert set(by_name) == {"video", "videoadmin"} | MENUS
     assert by_name["videoadmin"]["default_member_permissions"] == 1 << 5  # Manage Server
     assert by_name["video"].get("default_member_permissions") is None
-    for payload in payloads:
+    for name in MENUS:
+        assert by_name[name]["type"] == MESSAGE_MENU
+        assert by_name[name].get("default_member_permissions") is None, "for every member"
+    for payload in every_payload:
         server_only = payload.get("dm_permission") is False or payload.get("contexts") == [0]
         assert server_only, f"{payload['name']} must be usable in servers only"
 
@@ -139,10 +154,21 @@ def without_a_token(*arguments: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+async def test_message_menus_keep_discords_rules(every_payload: list[dict]) -> None:
+    """A menu's name may have capitals and spaces, 1–32 characters in every language."""
+    menus = [p for p in every_payload if p["type"] == MESSAGE_MENU]
+    assert {p["name"] for p in menus} == MENUS
+    for menu in menus:
+        assert "options" not in menu and not menu.get("description")
+        names = [menu["name"], *menu["name_localizations"].values()]
+        assert all(1 <= len(name) <= 32 for name in names), names
+        assert {"ja", "ko", "zh-CN", "zh-TW", "de", "fr"} <= set(menu["name_localizations"])
+
+
 def test_commands_json_runs_without_a_token() -> None:
     done = without_a_token("commands", "--json")
     assert done.returncode == 0, done.stderr
-    assert {c["name"] for c in json.loads(done.stdout)} == {"video", "videoadmin"}
+    assert {c["name"] for c in json.loads(done.stdout)} == {"video", "videoadmin"} | MENUS
 
 
 async def test_setup_hook_wires_cogs_buttons_and_engine(tmp_path: Path) -> None:
@@ -179,7 +205,9 @@ async def test_setup_hook_wires_cogs_buttons_and_engine(tmp_path: Path) -> None:
         bot.add_dynamic_items = recording  # type: ignore[method-assign]
         await bot.setup_hook()
         try:
-            assert set(bot.cogs) == {"VideoCog", "AdminCog"}
+            assert set(bot.cogs) == {"VideoCog", "AdminCog", "VideoMenus"}
+            menus = bot.tree.get_commands(type=discord.AppCommandType.message)
+            assert {menu.name for menu in menus} == MENUS
             assert set(registered) == set(DYNAMIC_ITEMS)
             assert services.engine is not None
         finally:

@@ -196,8 +196,13 @@ def _localised(payloads: list[dict]) -> Iterator[tuple[str, dict]]:
 
 
 async def test_localised_commands_keep_discords_rules() -> None:
-    payloads = await command_payloads()
+    every = await command_payloads()
+    payloads = [p for p in every if p.get("type", 1) == 1]  # the message menus: below
     locales = set(CATALOGS)  # every Discord locale wanbot speaks
+    for menu in (p for p in every if p["type"] == 3):  # a name that may have capitals and spaces
+        names = menu["name_localizations"]
+        assert set(names) <= locales and {"ja", "ko", "zh-CN", "zh-TW"} <= set(names), names
+        assert all(1 <= len(name) <= 32 for name in names.values()), names
     for path, node in _localised(payloads):
         names = node.get("name_localizations") or {}
         descriptions = node.get("description_localizations") or {}
