@@ -10,12 +10,16 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from bot.simulator import Simulator
 from tests.support.e2e import job_of, ledger, media, submits
 from tests.support.fakediscord import FakeDiscord, Interaction, Message
 from tests.support.fakediscord.wanbot import (
     RunningBot,
+    fast_settings,
     result_messages,
+    running_bot,
     status_messages,
     status_text,
 )
@@ -95,11 +99,40 @@ def _later(wanbot: RunningBot) -> Callable[[], float]:
     return clock
 
 
+async def test_a_banned_word_in_the_form_is_refused_privately_for_free(
+    wanbot: RunningBot,
+) -> None:
+    fake, simulator = wanbot.fake, wanbot.simulator
+    first, pressed = await _first_video(wanbot)
+    await wanbot.services.guild_settings.update(fake.guild.id, banned_words=("dog",))
+    sent = await fake.submit_form(pressed, {"prompt": "A dog"})
+    await fake.wait_for(lambda: bool(sent.texts()), what="the answer to the form")
+    assert all(reply.ephemeral for reply in sent.replies)
+    assert "“dog”, which this server does not allow" in sent.texts()[0]
+    assert job_of(sent) is None and len(submits(simulator)) == 1
+    assert ledger(wanbot.services.settings.database_path, first + 1) == {}, "nothing charged"
+
+
+async def test_a_form_opened_before_a_restart_is_made_after_it(
+    fake: FakeDiscord, simulator: Simulator, tmp_path: Path
+) -> None:
+    settings = fast_settings(tmp_path)
+    async with running_bot(fake, simulator, settings) as before:
+        first, pressed = await _first_video(before)
+        await before.bot.wait_until_ready()  # its delayed READY must not fire after it closed
+    async with running_bot(fake, simulator, settings) as after:  # the same database, a new bot
+        second = await _remixed(fake, pressed, prompt="A dog")
+        assert second != first
+        await finished(fake, second)
+        assert submits(simulator)[-1].json["input"]["prompt"] == "A dog"
+        await after.bot.engine.settle()
+
+
 async def test_remix_after_the_uploads_expired_uploads_the_kept_inputs_again(
     wanbot: RunningBot,
 ) -> None:
     fake, simulator = wanbot.fake, wanbot.simulator
-    _, pressed = await _first_video(wanbot)
+    first, pressed = await _first_video(wanbot)
     _later(wanbot)
 
     second = await _remixed(fake, pressed, prompt="A dog")
@@ -112,6 +145,19 @@ async def test_remix_after_the_uploads_expired_uploads_the_kept_inputs_again(
     assert two["parameters"] == one["parameters"]
     await wanbot.bot.engine.settle()
     assert ledger(wanbot.services.settings.database_path, second) == {"reserve": 1, "commit": 1}
+
+    # Retry of the first video, by the same code: its picture uploaded again too.
+    [video] = result_messages(fake, first)
+    retried = await fake.press(video, f"wanbot:retry:{first}")
+    await fake.wait_for(lambda: job_of(retried) is not None, what="the answer to Retry")
+    third = job_of(retried)
+    assert third is not None
+    await finished(fake, third)
+    assert submits(simulator)[-1].json["input"]["media"] not in (
+        one["input"]["media"],
+        two["input"]["media"],
+    )
+    assert len({upload.data for upload in simulator.uploads.values()}) == 1
 
 
 async def test_remix_of_inputs_no_longer_kept_is_refused_before_the_form(
