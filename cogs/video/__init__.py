@@ -1,7 +1,7 @@
 """/video: what members use (the commands, the buttons on their videos, and the way a video goes).
 
 `commands` holds the /video group, `buttons` what Retry, Extend, Animate last frame and Cancel do,
-`flow` the way every new video goes (admit → defer → stage → queue → reply), `options` what
+`remix` the Remix button and its form, `flow` the way every new video goes (admit → defer → stage → queue → reply), `options` what
 Discord hands a command, as the intake takes it.
 """
 
