@@ -11,6 +11,7 @@ from typing import Protocol
 
 from discord.ext import commands
 
+from bot.engine.inputs import InputStore
 from bot.engine.key_ring import KeyRing
 from bot.engine.runner import Engine
 from bot.media.pools import MediaWorkers
@@ -44,6 +45,8 @@ class CogServices:
     keys: KeyRing  # every configured DashScope key, its client, and the choice of one per job
     workers: MediaWorkers  # PyAV and Pillow work, off the event loop and bounded
     engine: Engine | None = None  # started in setup_hook: its notifier needs the bot
+    # Members' inputs kept for Retry and Remix once their uploads expire (None: none kept).
+    inputs: InputStore | None = None
 
     @property
     def running_engine(self) -> Engine:

@@ -4,8 +4,10 @@
 be in memory when the button is pressed. The work itself lives in cogs/video/buttons.py, mixed
 into VideoCog; only the requester or a moderator may use a job's buttons (it checks).
 
-A posted video has two rows: what makes a new video from it (Discord allows five buttons a row),
-then Delete on its own. Delete asks first, in a private reply with Delete and Keep (persistent
+A posted video has two rows: what makes a new video from it (Retry, Remix, Extend, Animate last
+frame; Discord allows five buttons a row), then Delete on its own. Remix answers with a form
+(a modal) whose submit carries `wanbot:remixed:<job id>`: cogs/video/remix.py handles it from
+the raw interaction, so a form opened before a restart still works after it. Delete asks first, in a private reply with Delete and Keep (persistent
 too, so a confirmation survives a restart).
 """
 
@@ -31,6 +33,7 @@ class JobActions(Protocol):
     async def retry(self, interaction: discord.Interaction, job_id: int) -> object: ...
     async def extend(self, interaction: discord.Interaction, job_id: int) -> object: ...
     async def animate_last_frame(self, interaction: discord.Interaction, job_id: int) -> object: ...
+    async def remix(self, interaction: discord.Interaction, job_id: int) -> object: ...
     async def ask_delete(self, interaction: discord.Interaction, job_id: int) -> object: ...
     async def delete_video(self, interaction: discord.Interaction, job_id: int) -> object: ...
     async def keep_video(self, interaction: discord.Interaction, job_id: int) -> object: ...
@@ -108,6 +111,15 @@ class LastFrameButton(_JobButton, template=r"wanbot:lastframe:(?P<job>[0-9]+)"):
         return cog.animate_last_frame
 
 
+class RemixButton(_JobButton, template=r"wanbot:remix:(?P<job>[0-9]+)"):
+    """Opens a form with the video's prompt to edit; its submit is `wanbot:remixed:<job id>`."""
+
+    action, label, emoji = "remix", channel.REMIX, "✏️"
+
+    def work(self, cog: JobActions) -> Callable[[discord.Interaction, int], Awaitable[object]]:
+        return cog.remix
+
+
 class DeleteButton(_JobButton, template=r"wanbot:delete:(?P<job>[0-9]+)"):
     """On the posted video, apart from the buttons that make something: asks first."""
 
@@ -136,6 +148,7 @@ DYNAMIC_ITEMS: tuple[type[_JobButton], ...] = (
     RetryButton,
     ExtendButton,
     LastFrameButton,
+    RemixButton,
     DeleteButton,
     ConfirmDeleteButton,
     KeepButton,
@@ -150,7 +163,7 @@ def progress_view(job_id: int, lang: Language) -> ui.View:
 
 def result_view(job_id: int, lang: Language) -> ui.View:
     view = ui.View(timeout=None)
-    for button in (RetryButton, ExtendButton, LastFrameButton, DeleteButton):
+    for button in (RetryButton, RemixButton, ExtendButton, LastFrameButton, DeleteButton):
         view.add_item(button(job_id, lang))
     return view
 

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.engine.cancel import Canceler
 from bot.engine.context import Context
+from bot.engine.inputs import InputStore
 from bot.engine.pipeline import Pipeline
 from bot.engine.scheduler import Scheduler
 from bot.engine.settle import Settlement
@@ -68,6 +69,10 @@ class Cluster:
         self._cancels = Tasks()
         self._cancel_room = asyncio.Semaphore(CANCELS_AT_ONCE)
         self._retention = Retention(ctx.db, days=ctx.config.retention_days, clock=ctx.clock)
+        folder = ctx.config.inputs_dir
+        self._inputs = (
+            None if folder is None else InputStore(folder, days=ctx.config.input_days)
+        )  # on the wall clock, like the files' times
         self.leading = False
         self.started = False
 
@@ -128,6 +133,8 @@ class Cluster:
             self._ctx.wake.set()
             await self._take_cancels()
             await self._retention.run_if_due()
+        if self._inputs is not None:
+            await self._inputs.sweep_if_due()  # every process: its folder may be its own
         await self._pipeline.claim_waiting()
 
     async def _try_to_lead(self) -> None:

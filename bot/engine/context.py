@@ -44,6 +44,10 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class EngineConfig:
     spool_dir: Path
+    # Members' inputs kept for Retry and Remix (bot/engine/inputs.py), swept on the ticks; None:
+    # nothing kept here.
+    inputs_dir: Path | None = None
+    input_days: int = 7
     concurrency: dict[str, int] = field(default_factory=dict)  # per model; else the catalogue's
     submit_per_second: dict[str, int] = field(
         default_factory=dict

@@ -6,8 +6,13 @@ as the platform states them, and the engine's own "would you take this?" (the re
 a block included, and their waiting line), read-only. Then the caller answers Discord, and
 `stage` reads or fetches every input at once (signed URLs expire), checks their bytes, derives
 what is left to derive (a continuation's length), and uploads them with the key the job will be
-queued on. The commands, the buttons (Retry, Extend, Animate last frame) and the shell's
+queued on. The commands, the buttons (Retry, Remix, Extend, Animate last frame) and the shell's
 `generate` all come this way. Nothing here knows Discord.
+
+A retry's or remix's inputs are the uploads of the video it repeats. The provider keeps an upload
+48 hours; the input store keeps their bytes longer (`bot/engine/inputs.py`). `admit` decides,
+before anything is spent: the uploads as they are while they have a day left, else the kept bytes
+(read, checked and uploaded again by `stage`, like a member's files), else a clear refusal.
 """
 
 from __future__ import annotations
@@ -15,17 +20,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import aiohttp
 
 from bot.domain.catalog import LONGEST_SECONDS, MediaType
+from bot.domain.errors import InvalidInput
 from bot.domain.guild import GuildSettings
 from bot.domain.jobs import Job, Requester
 from bot.domain.requests import GenerationRequest, continuation_duration
+from bot.engine.inputs import HOUR, SPARE_SECONDS, UPLOAD_LIFETIME_SECONDS, InputStore, Kept
 from bot.engine.key_ring import KeyRing
-from bot.intake.ask import Ask
+from bot.i18n import _
+from bot.intake.ask import Ask, Uploaded
 from bot.intake.draft import draft
 from bot.intake.follow_up import FollowUps, Posted
 from bot.intake.read import InputFile, Reader, check_inputs_fit
@@ -66,7 +74,9 @@ class Admitted:
 class Admission:
     """Admit and stage what a person asked for, with the session, keys and engine it needs.
 
-    `rules`: the servers' settings (None: no server's rules apply, as for the shell's runs)."""
+    `rules`: the servers' settings (None: no server's rules apply, as for the shell's runs);
+    `inputs`: where uploaded inputs are kept for a Retry or Remix after their uploads expire
+    (None: nothing is kept, as for the shell's runs)."""
 
     def __init__(
         self,
@@ -76,12 +86,15 @@ class Admission:
         workers: MediaWorkers,
         engine: Gate,
         rules: GuildSettingsStore | None = None,
+        inputs: InputStore | None = None,
         warn: Callable[[str], None] = log.warning,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._keys = keys
         self._engine = engine
         self._rules = rules
+        self._inputs = inputs
+        self._clock = clock
         self._reader = Reader(session, workers, warn=warn)
         self._follow_ups = FollowUps(session, keys, workers, clock=clock)
 
@@ -98,6 +111,7 @@ class Admission:
         each attachment as described, then the requester's quota and waiting line, as the
         engine will count them (all of an ask's `count` variations, or none). `parent_id`: a thread's channel, for the allowed channels;
         `exempt`: the operator's own run, never limited."""
+        ask = self.inputs_at_hand(ask)
         rules = await self._server_rules(requester.guild_id)
         request = draft(
             ask,
@@ -120,7 +134,33 @@ class Admission:
         inputs = await self._reader.read(request.spec, ask.sources())
         request = _with_continued_length(admitted, inputs)
         check_inputs_fit(request, inputs)
-        return await stage_on_a_key(self._keys, request, inputs)
+        return await stage_on_a_key(self._keys, request, inputs, store=self._inputs)
+
+    def inputs_at_hand(self, ask: Ask) -> Ask:
+        """A retry's or remix's ask as it can be made: on its uploads while each has a day left
+        (and its key is still configured), else on the bytes the input store kept (every one of
+        them, read and uploaded again when staged, on whichever key is chosen then). InputsGone,
+        before anything is spent, if an expired upload's bytes are no longer kept. Any other
+        ask as it is."""
+        uploaded = ask.uploaded
+        if uploaded is None:
+            return ask
+        now = self._inputs.clock() if self._inputs is not None else self._clock()
+        uploads = {t: url for t, url in uploaded.media.items() if url.startswith("oss://")}
+        kept = {t: self._kept(url) for t, url in uploads.items()}
+        key_here = uploaded.key is None or self._keys.named(uploaded.key) is not None
+        if key_here and all(_usable(kept[t], uploaded, now) for t in uploads):
+            return ask
+        media: dict[MediaType, str] = {}
+        for media_type, url in uploaded.media.items():
+            copy = kept.get(media_type)
+            if media_type in uploads and copy is None:
+                raise InputsGone(uploaded.job)
+            media[media_type] = str(copy.path) if copy is not None else url
+        return replace(ask, media={**ask.media, **media}, uploaded=None)
+
+    def _kept(self, url: str) -> Kept | None:
+        return self._inputs.find(url) if self._inputs is not None else None
 
     async def continuation(self, job: Job, posted: Posted) -> Ask:
         """An ask to continue `job`'s finished video from its end (see FollowUps)."""
@@ -134,6 +174,28 @@ class Admission:
         if guild_id is None or self._rules is None:
             return GuildSettings(0)
         return await self._rules.get(guild_id)
+
+
+class InputsGone(InvalidInput):
+    """A video cannot be made again: its uploads have expired and their bytes are not kept."""
+
+    def __init__(self, job: int | None) -> None:
+        super().__init__(
+            # Translators: {job} is a video's number. Making it again means Retry or Remix.
+            _(
+                "The files video #{job} was made from are no longer kept, so it cannot be made "
+                "again: start a new video with /video and your files.",
+                job=job if job is not None else "?",
+            )
+        )
+
+
+def _usable(kept: Kept | None, uploaded: Uploaded, now: float) -> bool:
+    """Whether an upload has a day left (known from the store), or, with no word of it, whether
+    the video it was made for was asked less than 47 hours ago (it is at least that old)."""
+    if kept is not None:
+        return now - kept.uploaded_at < UPLOAD_LIFETIME_SECONDS - SPARE_SECONDS
+    return uploaded.since is None or now - uploaded.since < UPLOAD_LIFETIME_SECONDS - HOUR
 
 
 def _with_continued_length(

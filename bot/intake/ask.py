@@ -33,10 +33,14 @@ class Held:
 @dataclass(frozen=True)
 class Uploaded:
     """Inputs already with the provider (a retry's, uploaded for the first take), and the name
-    of the key they were uploaded with (None: the first key, for jobs older than key names)."""
+    of the key they were uploaded with (None: the first key, for jobs older than key names);
+    `job` is the video they were made for and `since` when it was asked (its uploads are at
+    least that old), to judge them when the input store has no word of them."""
 
     media: dict[MediaType, str]
     key: str | None
+    job: int | None = None
+    since: float | None = None
 
 
 # An input as given: a member's attachment, a local path or URL (generate), or bytes held.

@@ -1,7 +1,9 @@
 """New videos built on an earlier one: a retry, a continuation of its end, a start from its last frame.
 
 Each is an `Ask` like a member's, so it goes through the same admission (the server's rules as they
-are now, the quota of whoever pressed). A retry reuses the inputs the first take uploaded; Extend
+are now, the quota of whoever pressed). A retry, and a remix (the same with a new prompt), reuse
+the inputs the first take uploaded (staged again from the input store once those have expired:
+`Admission`); Extend
 and Animate last frame fetch the finished video (from the provider while its link lives, else as
 posted) and cut what they need from it.
 """
@@ -112,7 +114,7 @@ def _follow_up(job: Job, given: dict[MediaType, bytes]) -> Ask:
     )
 
 
-def again(job: Job, seed: int) -> Ask:
+def again(job: Job, seed: int | None) -> Ask:
     """An ask for `job`'s video again with another seed, on the inputs it already uploaded (with
     its key): it goes through `draft` like any other, so the server's rules as they are now apply."""
     original = job.request
@@ -129,5 +131,19 @@ def again(job: Job, seed: int) -> Ask:
         seed=seed,
         prompt_extend=original.prompt_extend,
         watermark=original.watermark,
-        uploaded=Uploaded({item.type: item.url for item in original.media}, job.dashscope_key),
+        uploaded=Uploaded(
+            {item.type: item.url for item in original.media},
+            job.dashscope_key,
+            job=job.id,
+            since=job.created_at,
+        ),
     )
+
+
+def remix(job: Job, prompt: str | None, negative_prompt: str | None) -> Ask:
+    """An ask for `job`'s video again with new words: the same model, inputs and settings, and
+    the same seed when it had one (so the words are the only change; none: the provider's
+    choice again)."""
+    ask = again(job, seed=job.request.seed)
+    ask.prompt, ask.negative_prompt = prompt, negative_prompt
+    return ask

@@ -2,7 +2,8 @@
 
 An upload belongs to the key's account, so the key is chosen for the job before anything is
 uploaded, and the job is queued on the same key. Local bytes become temporary oss:// files; URLs
-given as URLs (generate) pass through.
+given as URLs (generate) pass through. With an input store (the bot's), each upload's bytes are kept
+under its URL, so a Retry or Remix after the upload has expired can upload them again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.domain.catalog import MediaType
 from bot.domain.requests import GenerationRequest
+from bot.engine.inputs import InputStore
 from bot.engine.key_ring import KeyRing
 from bot.intake.read import InputFile
 
@@ -40,10 +42,15 @@ def _digests(inputs: dict[MediaType, InputFile]) -> dict[MediaType, bytes]:
 
 
 async def stage_on_a_key(
-    keys: KeyRing, request: GenerationRequest, inputs: dict[MediaType, InputFile]
+    keys: KeyRing,
+    request: GenerationRequest,
+    inputs: dict[MediaType, InputFile],
+    *,
+    store: InputStore | None = None,
 ) -> Staged:
     """Choose the key for the job (the uploads under way count toward its load) and upload with
-    it: local inputs become temporary oss:// files, URLs pass through as given."""
+    it: local inputs become temporary oss:// files (kept in `store`, if given), URLs pass
+    through as given."""
     async with keys.staging(request.model) as key:
         urls: dict[MediaType, str] = {}
         for media_type, item in inputs.items():
@@ -51,6 +58,9 @@ async def stage_on_a_key(
                 urls[media_type] = item.source
             else:
                 assert item.data is not None, "local inputs are always read"
-                urls[media_type] = await key.client.upload(request.model, item.filename, item.data)
+                url = await key.client.upload(request.model, item.filename, item.data)
+                urls[media_type] = url
+                if store is not None:
+                    await store.keep(url, item.filename, item.data)
         staged = request.with_urls(urls)
         return Staged(staged, inputs, key.name, staged.fingerprint(_digests(inputs)))

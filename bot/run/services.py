@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from bot.dashscope import DashScopeClient
+from bot.engine.inputs import InputStore
 from bot.engine.key_ring import DashScopeKey, KeyRing
 from bot.engine.metrics import Metrics, NoMetrics
 from bot.engine.notifier import Notifier
@@ -104,6 +105,7 @@ class Services(CogServices):
             guild_settings=GuildSettingsStore(db, clock=clock),
             keys=keys,
             workers=MediaWorkers(on_fit=None if prometheus is None else prometheus.fit),
+            inputs=InputStore(settings.input_folder, days=settings.input_days, clock=clock),
             prometheus=prometheus,
         )
 

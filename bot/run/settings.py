@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     database_password: SecretStr | None = None
     database_password_file: Path | None = None
     spool_dir: Path = Path("data/spool")
+    # The bytes of members' inputs, kept this many days so that Retry and Remix can make a video
+    # again after the provider's 48-hour copy is gone (0: keep nothing); the folder defaults to
+    # `inputs` beside the spool.
+    inputs_dir: Path | None = None
+    input_days: int = Field(default=7, ge=0)
     concurrency: dict[str, int] = Field(default_factory=dict)  # per model, e.g. {"wan2.7-i2v": 3}
     submit_per_second: dict[str, int] = Field(default_factory=dict)
     query_budget_per_second: float = Field(default=18.0, gt=0, le=20)
@@ -172,14 +177,20 @@ class Settings(BaseSettings):
         """The settings of a process on the built-in simulator: a SQLite file and a spool of its
         own beside the real ones, so its free test videos never mix with real jobs (nor does the
         real spool's clean-up meet the simulator's files, or the other way round)."""
-        path, spool = self.database_path, self.spool_dir
+        path, spool, inputs = self.database_path, self.spool_dir, self.input_folder
         return self.model_copy(
             update={
                 "database_url": None,
                 "database_path": path.with_name(f"{path.stem}-simulator{path.suffix}"),
                 "spool_dir": spool.with_name(f"{spool.name}-simulator"),
+                "inputs_dir": inputs.with_name(f"{inputs.name}-simulator"),
             }
         )
+
+    @property
+    def input_folder(self) -> Path:
+        """Where members' inputs are kept: WANBOT_INPUTS_DIR, else `inputs` beside the spool."""
+        return self.inputs_dir or self.spool_dir.parent / "inputs"
 
     def database_target(self) -> str | Path:
         """Where the data lives: the PostgreSQL URL if set, else the SQLite file."""
@@ -236,6 +247,8 @@ class Settings(BaseSettings):
         """The engine's settings; catalogue defaults apply where nothing is set."""
         return EngineConfig(
             spool_dir=self.spool_dir,
+            inputs_dir=self.input_folder,
+            input_days=self.input_days,
             concurrency=self.concurrency,
             submit_per_second=self.submit_per_second,
             query_budget_per_second=self.query_budget_per_second,

@@ -148,6 +148,7 @@ def check_folders(settings: Settings) -> None:
     """Raise NotWritable (one line) unless this process can write where its settings say."""
     places: list[tuple[str, Path]] = [
         ("WANBOT_SPOOL_DIR", settings.spool_dir),
+        ("WANBOT_INPUTS_DIR", settings.input_folder),
         ("WANBOT_HEARTBEAT_PATH", settings.heartbeat_path.parent),
     ]
     if isinstance(settings.database_target(), Path):

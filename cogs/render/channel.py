@@ -29,6 +29,9 @@ CANCEL = N_("Cancel")
 RETRY = N_("Retry")
 EXTEND = N_("Extend")
 LAST_FRAME = N_("Animate last frame")
+# Translators: the button that makes a video again with its prompt edited (same inputs and
+# settings).
+REMIX = N_("Remix")
 DELETE = N_("Delete")
 # Translators: the button that answers "Delete video #12?" with no, leave it there.
 KEEP = N_("Keep")

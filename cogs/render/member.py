@@ -379,3 +379,38 @@ def window_expired(lang: Language) -> str:
         "That window has expired (or the bot restarted while it was open), so nothing was made "
         "or charged. Choose the message's menu again: right-click it → Apps."
     )
+
+
+# Remix: the form that edits a video's prompt, and what is said about it.
+# Translators: the labels of the two boxes in the Remix form (at most 45 characters).
+REMIX_PROMPT = N_("Prompt")
+REMIX_NEGATIVE_PROMPT = N_("Negative prompt (what to avoid)")
+
+
+def remix_title(lang: Language, job_id: int) -> str:
+    """The Remix form's title (Discord shows at most 45 characters)."""
+    # Translators: the title of the form that edits a video's prompt; at most 45 characters.
+    return lang.render(_("Remix video #{id}", id=job_id))[:45]
+
+
+def remix_of(job_id: int) -> Text:
+    return _("a remix of #{id}", id=job_id)
+
+
+def nothing_to_remix(job_id: int) -> Text:
+    # Translators: an effect template (like "mech1") makes its video without a prompt.
+    return _(
+        "Video #{id} was made with an effect template, which takes no prompt: there is nothing "
+        "to remix. Retry makes it again.",
+        id=job_id,
+    )
+
+
+def prompt_too_long_to_edit(job_id: int, limit: int) -> Text:
+    # Translators: Discord's forms hold at most {limit} characters in a box.
+    return _(
+        "The prompt of video #{id} is longer than a Discord form can hold ({limit} characters), "
+        "so it cannot be edited here: make the new video with /video and your edited prompt.",
+        id=job_id,
+        limit=limit,
+    )

@@ -2,7 +2,8 @@
 
 `commands` holds the /video group, `buttons` what Retry, Extend, Animate last frame and Cancel do,
 `menus` the message menus (right-click a message → Apps → Animate this image, Continue this clip),
-`flow` the way every new video goes (admit → defer → stage → queue → reply), `options` what
+`remix` the Remix button and its form, `flow` the way every new video goes (admit → defer → stage
+→ queue → reply), `options` what
 Discord hands a command, as the intake takes it.
 """
 

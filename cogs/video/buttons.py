@@ -1,4 +1,5 @@
-"""What the buttons on a video do: Retry, Extend, Animate last frame, Cancel, Delete.
+"""What the buttons on a video do: Retry, Extend, Animate last frame, Cancel, Delete (Remix, with
+its form, is in cogs/video/remix.py).
 
 Buttons that make a video go through the same flow as the commands (`Flow.make`: the intake's
 admission, then stage and queue); in a DM, they act in the job's server, for a member of it now
@@ -48,7 +49,8 @@ class JobButtons:
 
     async def retry(self, interaction: discord.Interaction, job_id: int) -> Job:
         """The same request with a new seed, for whoever pressed (their quota), on the inputs the
-        first take uploaded (so on its key)."""
+        first take uploaded (so on its key) while they have a day left, else on the kept copies
+        uploaded again (the intake's `Admission.inputs_at_hand`)."""
         job = await self._own_job(interaction, job_id)
         place = await Place.for_job(self.bot, interaction, job)
         ask = again(job, seed=random.randint(0, SEED_MAX))

@@ -23,16 +23,16 @@ from cogs.errors import send_private
 from cogs.languages import member_language
 from cogs.render import member
 from cogs.served import ServedBot
-from cogs.video.buttons import JobButtons
 from cogs.video.flow import Flow
 from cogs.video.options import COMMON_OPTIONS, COUNT_HELP, Count, Place, Seed, ask_from
+from cogs.video.remix import RemixActions
 from cogs.views import result_view
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 AUDIO, CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
 
 
-class VideoCog(JobButtons, commands.Cog):
+class VideoCog(RemixActions, commands.Cog):
     video = app_commands.Group(
         name="video",
         description="Make AI videos from your images, audio and clips.",

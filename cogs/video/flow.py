@@ -41,6 +41,7 @@ class Flow:
             workers=services.workers,
             engine=self.bot.engine,
             rules=services.guild_settings,
+            inputs=services.inputs,
         )
 
     async def make(

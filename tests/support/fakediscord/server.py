@@ -1,8 +1,8 @@
 """FakeDiscord: one loopback aiohttp server with the gateway, the REST API and the CDN.
 
-Tests drive it: `slash()`, `press()`, `message_menu()` (right-click a message → Apps) and
-`submit()` (a modal the bot opened) dispatch INTERACTION_CREATE through the gateway, exactly as
-Discord would, and `wait_for()` awaits any condition on what the bot did (every request and
+Tests drive it: `slash()`, `press()`, `message_menu()` (right-click a message → Apps),
+`submit()` (a menu's modal) and `submit_form()` (a button's form, sent back) dispatch
+INTERACTION_CREATE through the gateway, exactly as Discord would, and `wait_for()` awaits any condition on what the bot did (every request and
 message change wakes waiters). `on_create` hooks run when a message is created, before the bot
 gets the answer: a test can crash the bot exactly between "posted" and "knows it posted".
 """
@@ -42,7 +42,8 @@ MB = 1024 * 1024
 NONCE_WINDOW_SECONDS = 300.0  # Discord dedups an enforced nonce for "a few minutes"
 APPLICATION_COMMAND, MESSAGE_COMPONENT, MODAL_SUBMIT = 2, 3, 5
 MESSAGE_COMMAND = 3  # an application command's type: a message's context menu
-MODAL = 9  # an interaction callback's type: open a modal
+MODAL = 9  # an interaction callback's type: open a modal (a form)
+TEXT_INPUT = 4
 
 
 class FakeDiscord:
@@ -298,6 +299,56 @@ class FakeDiscord:
         channel = self.channels[opened.channel_id]
         return await self._interact(MODAL_SUBMIT, data, user or opened.user, channel)
 
+    def form(self, interaction: Interaction) -> dict[str, Any]:
+        """The form (modal) the bot answered `interaction` with: its custom_id, title, boxes."""
+        assert interaction.callbacks, "the interaction was not answered"
+        callback = interaction.callbacks[0]
+        assert callback.get("type") == MODAL, f"answered with a {callback.get('type')}, not a form"
+        return dict(callback["data"])
+
+    def form_values(self, interaction: Interaction) -> dict[str, str]:
+        """What the form's text boxes hold when it opens, by custom_id."""
+        return {box["custom_id"]: box.get("value", "") for box in _boxes(self.form(interaction))}
+
+    async def submit_form(
+        self,
+        interaction: Interaction,
+        values: dict[str, str] | None = None,
+        *,
+        user: User | None = None,
+        custom_id: str | None = None,
+    ) -> Interaction:
+        """Send back the form the bot answered `interaction` (a button press) with, as the member
+        edited it: each text box holds what it opened with unless `values` says otherwise. As
+        Discord does, a box over its max_length or a required one left empty never reaches the
+        bot (AssertionError here). `custom_id`: a form the bot showed before (it may have
+        restarted since)."""
+        form = self.form(interaction) if custom_id is None else {"custom_id": custom_id}
+        given = dict(values or {})
+        rows = []
+        for box in _boxes(form):
+            value = given.pop(box["custom_id"], box.get("value", ""))
+            assert len(value) <= box.get("max_length", 4000), "Discord would not send it"
+            assert value or not box.get("required", True), "Discord would not send it"
+            rows.append(
+                {
+                    "type": 1,
+                    "components": [
+                        {"type": TEXT_INPUT, "custom_id": box["custom_id"], "value": value}
+                    ],
+                }
+            )
+        rows += [
+            {"type": 1, "components": [{"type": TEXT_INPUT, "custom_id": key, "value": value}]}
+            for key, value in given.items()
+        ]
+        data = {"custom_id": form["custom_id"], "components": rows}
+        channel = self.channels[interaction.channel_id]
+        extra: dict[str, Any] = {}
+        if "message" in interaction.payload:  # a form opened from a message's button
+            extra["message"] = interaction.payload["message"]
+        return await self._interact(MODAL_SUBMIT, data, user or interaction.user, channel, **extra)
+
     async def _interact(
         self,
         kind: int,
@@ -371,6 +422,8 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         if interaction.callbacks:
             raise DiscordError(400, "Interaction has already been acknowledged.", 40060)
+        if body.get("type") == MODAL and interaction.type == MODAL_SUBMIT:
+            raise DiscordError(400, "A form cannot answer a form.", 50035)
         interaction.callbacks.append(body)
         kind, data = body.get("type"), body.get("data") or {}
         channel = self.channels[interaction.channel_id]
@@ -613,3 +666,12 @@ class FakeDiscord:
             "shard": [0, 1],
         }
         return [("READY", ready), ("GUILD_CREATE", self.guild.to_json())]
+
+
+def _boxes(form: dict[str, Any]) -> list[dict[str, Any]]:
+    """The text boxes of a form, in rows or in labels."""
+    found: list[dict[str, Any]] = []
+    for component in form.get("components") or ():
+        inner = [*(component.get("components") or ()), component.get("component")]
+        found += [c for c in inner if isinstance(c, dict) and c.get("type") == TEXT_INPUT]
+    return found

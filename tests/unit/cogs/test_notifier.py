@@ -161,6 +161,7 @@ async def test_a_video_within_the_limit_is_uploaded_as_a_reply(rig: Rig, tmp_pat
     assert kwargs["reference"].message_id == 777
     assert [c.custom_id for c in kwargs["view"].children] == [
         f"wanbot:retry:{job.id}",
+        f"wanbot:remix:{job.id}",
         f"wanbot:extend:{job.id}",
         f"wanbot:lastframe:{job.id}",
         f"wanbot:delete:{job.id}",
