@@ -78,6 +78,14 @@ async def running_bot(
                 ready.result()
                 yield RunningBot(fake, simulator, bot, services)
             finally:
+                # discord.py dispatches "ready" from a task that waits for the guilds' creates
+                # (guild_ready_timeout, 2 s): closed first, its dispatch would find the loop gone
+                # and leave an unawaited Client._run_event for a later test to trip over.
+                delayed_ready = bot._connection._ready_task
+                if delayed_ready is not None:
+                    delayed_ready.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await delayed_ready
                 await bot.close()
                 with contextlib.suppress(asyncio.CancelledError):
                     await runner
