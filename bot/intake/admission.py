@@ -23,15 +23,18 @@ import aiohttp
 from bot.domain.catalog import LONGEST_SECONDS, MediaType
 from bot.domain.guild import GuildSettings
 from bot.domain.jobs import Job, Requester
+from bot.domain.member import MemberSettings
 from bot.domain.requests import GenerationRequest, continuation_duration
 from bot.engine.key_ring import KeyRing
+from bot.i18n import Text
 from bot.intake.ask import Ask
-from bot.intake.draft import draft
+from bot.intake.draft import drafted
 from bot.intake.follow_up import FollowUps, Posted
 from bot.intake.read import InputFile, Reader, check_inputs_fit
 from bot.intake.stage import Staged, stage_on_a_key
 from bot.media.pools import MediaWorkers
 from storage.guild_settings import GuildSettingsStore
+from storage.member_settings import MemberSettingsStore
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +59,22 @@ class Gate(Protocol):
 @dataclass(frozen=True)
 class Admitted:
     """An ask that passed every check needing no download: the request drafted from it, and the
-    server's settings it was checked against (their language names the job's messages)."""
+    server's settings it was checked against (their language names the job's messages); whether
+    it goes to the member's DM (their private mode, where the server allows it), and what the
+    reply should say of their own defaults that were passed over."""
 
     ask: Ask
     request: GenerationRequest
     rules: GuildSettings
+    by_dm: bool = False
+    notes: tuple[Text, ...] = ()
 
 
 class Admission:
     """Admit and stage what a person asked for, with the session, keys and engine it needs.
 
-    `rules`: the servers' settings (None: no server's rules apply, as for the shell's runs)."""
+    `rules`: the servers' settings (None: no server's rules apply, as for the shell's runs);
+    `members`: each member's own defaults per server (None: none apply)."""
 
     def __init__(
         self,
@@ -76,12 +84,14 @@ class Admission:
         workers: MediaWorkers,
         engine: Gate,
         rules: GuildSettingsStore | None = None,
+        members: MemberSettingsStore | None = None,
         warn: Callable[[str], None] = log.warning,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._keys = keys
         self._engine = engine
         self._rules = rules
+        self._members = members
         self._reader = Reader(session, workers, warn=warn)
         self._follow_ups = FollowUps(session, keys, workers, clock=clock)
 
@@ -94,20 +104,24 @@ class Admission:
         exempt: bool = False,
     ) -> Admitted:
         """What every new video goes through before any download: the server's settings as they
-        are now (channels, banned words, watermark, longest duration, defaults), the catalogue,
+        are now (channels, banned words, watermark, longest duration, defaults) with the
+        requester's own defaults before the server's, the catalogue,
         each attachment as described, then the requester's quota and waiting line, as the
         engine will count them (all of an ask's `count` variations, or none). `parent_id`: a thread's channel, for the allowed channels;
         `exempt`: the operator's own run, never limited."""
         rules = await self._server_rules(requester.guild_id)
-        request = draft(
+        mine = await self._member_settings(requester)
+        drafted_ = drafted(
             ask,
             rules,
+            mine,
             channel_id=requester.channel_id,
             parent_id=parent_id,
             retired=self._engine.retired_models,
         )
+        request = drafted_.request
         await self._engine.admissible(request, requester, exempt=exempt, count=ask.count)
-        return Admitted(ask, request, rules)
+        return Admitted(ask, request, rules, by_dm=drafted_.by_dm, notes=drafted_.notes)
 
     async def stage(self, admitted: Admitted) -> Staged:
         """Read and check every input, derive, upload with the key the job must be queued on.
@@ -134,6 +148,11 @@ class Admission:
         if guild_id is None or self._rules is None:
             return GuildSettings(0)
         return await self._rules.get(guild_id)
+
+    async def _member_settings(self, requester: Requester) -> MemberSettings | None:
+        if requester.guild_id is None or self._members is None:
+            return None
+        return await self._members.get(requester.guild_id, requester.user_id)
 
 
 def _with_continued_length(
