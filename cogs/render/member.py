@@ -239,6 +239,8 @@ def queued_many(lang: Language, jobs: list[Job]) -> str:
 
 
 def video_link(lang: Language, job: Job) -> str:
+    if job.by_dm:  # private mode: the link to a DM needs its channel; the member knows where
+        return lang.gettext("Video #{id} was sent to your DMs.", id=job.id)
     link = (
         f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{job.delivered_message_id}"
     )

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.domain.member import MemberSettings
+from bot.i18n import ENGLISH
 from cogs.admin import AdminCog
+from cogs.render import member as member_words
 from cogs.video.commands import VideoCog
 from tests.support.admin import moderator, run
 from tests.support.discord_fakes import member, private_replies
@@ -114,6 +116,7 @@ async def test_private_mode_only_where_the_moderators_allow_it(rig: Rig) -> None
     reply = await animate(rig, prompt="A cat")
     [job] = await rig.jobs()
     assert job.by_dm is True
+    assert member_words.video_link(ENGLISH, job) == f"Video #{job.id} was sent to your DMs."
     assert reply == (
         f"Queued as video #{job.id} (5 s of your quota). Private mode: its progress and the"
         " video come to your DMs."
