@@ -138,9 +138,11 @@ class DiscordNotifier:
         """After a restart or once forgotten: the status message posted earlier, by its id, where
         it was posted (the job's channel, or the requester's DM when the channel is gone)."""
         channel: Messageable | None = None
-        if job.by_dm:  # private mode: in the DM unless it could not be sent there
+        if job.by_dm:  # private mode: in the DM, unless it could not be sent there
             channel = await self._dm_channel(job.user_id)
             status.lang = dm_language(job)
+            if channel is not None and not await _has_message(channel, message_id):
+                channel = None  # the DM was closed: it went to the channel
         if channel is None:
             channel = await self._channel(job)
             status.lang = server_language(job)
@@ -447,6 +449,15 @@ def server_language(job: Job) -> Language:
 def dm_language(job: Job) -> Language:
     """The language of a job's messages when they go to the requester's DM."""
     return choose(job.member_locale, job.locale)
+
+
+async def _has_message(channel: discord.DMChannel, message_id: int) -> bool:
+    """Whether `channel` holds the message (one request: only after a restart, or once idle)."""
+    try:
+        await channel.fetch_message(message_id)
+    except discord.HTTPException:
+        return False
+    return True
 
 
 def _in_dm(message: discord.Message) -> bool:

@@ -502,3 +502,22 @@ async def test_after_a_restart_a_private_delivery_is_looked_for_in_the_dm_first(
     user.dm_channel.history.side_effect = dm_history
     assert await rig.notifier.delivered_message(job) == in_dm.id
     rig.channel.history.assert_not_called()
+
+
+async def test_after_a_restart_a_private_status_is_edited_where_it_was_posted(rig: Rig) -> None:
+    in_dm = mock.create_autospec(discord.PartialMessage, instance=True, spec_set=True)
+    in_channel = mock.create_autospec(discord.PartialMessage, instance=True, spec_set=True)
+    user = dm_user(rig)
+    user.dm_channel.get_partial_message.side_effect = lambda message_id: in_dm
+    rig.channel.get_partial_message.side_effect = lambda message_id: in_channel
+
+    job = await rig.job(by_dm=1, progress_message_id=777)  # found in the DM
+    await rig.notifier.progress(job, Progress(JobState.RUNNING, elapsed=5))
+    in_dm.edit.assert_awaited_once()
+    in_channel.edit.assert_not_awaited()
+
+    user.dm_channel.fetch_message.side_effect = http_error(discord.NotFound, 404)
+    closed = await rig.job(by_dm=1, progress_message_id=778)  # its DM was closed
+    await rig.notifier.progress(closed, Progress(JobState.RUNNING, elapsed=5))
+    in_channel.edit.assert_awaited_once()
+    assert rig.channel.send.await_count == 0 and user.send.await_count == 0, "edited, not posted"
