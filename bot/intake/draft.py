@@ -68,9 +68,11 @@ def drafted(
 ) -> Draft:
     """`draft`, with the `member`'s own defaults where they typed nothing: what they type, else
     their default, else the server's, else the model's. A retry (its inputs already uploaded) is
-    the same request again: their defaults do not change it."""
-    if member is None or ask.uploaded is not None:
+    the same request again: their defaults do not change it (it goes where they want it now)."""
+    if member is None:
         member = MemberSettings(guild.guild_id, 0)
+    elif ask.uploaded is not None:
+        member = MemberSettings(member.guild_id, member.user_id, private=member.private)
     notes: list[Text] = []
     given = ask.roles()
     if not guild.channel_allowed(channel_id, parent_id):

@@ -14,6 +14,7 @@ from bot.i18n import ENGLISH
 from cogs.admin import AdminCog
 from cogs.render import member as member_words
 from cogs.video.commands import VideoCog
+from cogs.views import RetryButton
 from tests.support.admin import moderator, run
 from tests.support.discord_fakes import member, private_replies
 from tests.support.video_rig import IMAGE, Rig, make_rig
@@ -131,4 +132,20 @@ async def test_private_mode_only_where_the_moderators_allow_it(rig: Rig) -> None
     assert newest.by_dm is False and first.by_dm is True, "the queued one keeps its DM"
     assert reply.splitlines()[-1] == (
         "This server has turned private mode off, so this video is posted in the channel."
+    )
+
+
+async def test_a_button_honours_private_mode_as_the_commands_do(rig: Rig) -> None:
+    await rig.services.guild_settings.update(10, private_mode=True)
+    await settings(rig, private=True)
+    await animate(rig, prompt="A cat")
+    [job] = await rig.jobs()
+    fake = rig.fake()
+    await RetryButton(job.id).callback(fake)
+    [reply] = private_replies(fake)
+    retried = (await rig.jobs())[0]
+    assert retried.id != job.id and retried.by_dm is True
+    assert reply == (
+        f"Queued as video #{retried.id}, a new take on #{job.id}. Private mode: it comes to your"
+        " DMs."
     )
