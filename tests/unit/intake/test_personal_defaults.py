@@ -123,6 +123,9 @@ def test_a_retry_is_the_same_request_again_and_a_continuation_counts_its_clip() 
     made = make(retry)
     assert made.request.duration is None and made.request.resolution == "720P"
     assert made.notes == ()
+    private = MemberSettings(10, 1, model="wan2.6-i2v", private=True)
+    retried = make(retry, guild=GuildSettings(10, private_mode=True), mine=private)
+    assert retried.by_dm is True and retried.request.model == "wan2.7-i2v", "it goes to the DM"
     continued = make(Ask("wan2.7-i2v", {MediaType.FIRST_CLIP: CLIP}))
     assert continued.request.duration is None, "its length comes from the clip once read"
     assert continued.notes == ()
