@@ -137,9 +137,16 @@ class DiscordNotifier:
     async def _find_status(self, job: Job, status: Status, message_id: int) -> None:
         """After a restart or once forgotten: the status message posted earlier, by its id, where
         it was posted (the job's channel, or the requester's DM when the channel is gone)."""
-        channel = await self._channel(job)
-        status.lang = server_language(job)
+        channel: Messageable | None = None
+        if job.by_dm:  # private mode: in the DM, unless it could not be sent there
+            channel = await self._dm_channel(job.user_id)
+            status.lang = dm_language(job)
+            if channel is not None and not await _has_message(channel, message_id):
+                channel = None  # the DM was closed: it went to the channel
         if channel is None:
+            channel = await self._channel(job)
+            status.lang = server_language(job)
+        if channel is None and not job.by_dm:
             channel = await self._dm_channel(job.user_id)
             status.lang = dm_language(job)
         if channel is not None and hasattr(channel, "get_partial_message"):
@@ -251,6 +258,11 @@ class DiscordNotifier:
         in its channel or the requester's DM, newest first, back to when its delivery began."""
         began = (job.delivery_started_at or job.created_at) - _CLOCK_MARGIN_SECONDS
         since = datetime.fromtimestamp(began, UTC)
+        if job.by_dm:  # private mode: the DM first, the channel if the DM was closed
+            found = await self._find_delivery(await self._dm_channel(job.user_id), job, since)
+            if found is None:
+                found = await self._find_delivery(await self._channel(job), job, since)
+            return found
         found = await self._find_delivery(await self._channel(job), job, since)
         if found is None:  # the DM is opened only when the channel does not have it
             found = await self._find_delivery(await self._dm_channel(job.user_id), job, since)
@@ -297,18 +309,48 @@ class DiscordNotifier:
         reply: bool = False,
     ) -> discord.Message | None:
         """Send what `compose` makes in the server's language to the job's channel, falling back
-        to a DM in the member's; retry Discord's server errors. The nonce names the job and `what`
-        is sent: Discord answers a repeat with the first message."""
+        to a DM in the member's; retry Discord's server errors. A job in private mode goes to the
+        DM first, and to the channel only when the DM cannot be sent, saying why there. The nonce
+        names the job and `what` is sent: Discord answers a repeat with the first message."""
         nonce = f"wanbot-{job.id}-{what}"
-        channel = await self._channel(job)
-        if channel is not None:
-            reference = self._reference(job) if reply else None
-            try:
-                return await self._send_with_retries(
-                    channel, compose(server_language(job)), file_path, reference, job, nonce
+        if job.by_dm:
+            message = await self._send_to_dm(job, compose, file_path, nonce)
+            if message is None:
+                log.info("Cannot DM job %s in private mode; posting it in its channel", job.id)
+                message = await self._send_to_channel(
+                    job, _said_above(compose, channel_words.dm_closed, job), file_path, nonce
                 )
-            except (discord.Forbidden, discord.NotFound):
-                log.info("Cannot post job %s in its channel; trying a DM", job.id)
+            return message
+        reference = self._reference(job) if reply else None
+        message = await self._send_to_channel(job, compose, file_path, nonce, reference)
+        if message is None:
+            message = await self._send_to_dm(job, compose, file_path, nonce)
+        return message
+
+    async def _send_to_channel(
+        self,
+        job: Job,
+        compose: Compose,
+        file_path: Path | None,
+        nonce: str,
+        reference: discord.MessageReference | None = None,
+    ) -> discord.Message | None:
+        """Send to the job's channel; None when it is gone or closed to the bot."""
+        channel = await self._channel(job)
+        if channel is None:
+            return None
+        try:
+            return await self._send_with_retries(
+                channel, compose(server_language(job)), file_path, reference, job, nonce
+            )
+        except (discord.Forbidden, discord.NotFound):
+            log.info("Cannot post job %s in its channel", job.id)
+            return None
+
+    async def _send_to_dm(
+        self, job: Job, compose: Compose, file_path: Path | None, nonce: str
+    ) -> discord.Message | None:
+        """Send to the requester's DM in their language; None when it cannot be sent."""
         user = await self._dm(job.user_id)
         if user is None:
             return None
@@ -317,7 +359,7 @@ class DiscordNotifier:
                 user, compose(dm_language(job)), file_path, None, job, nonce
             )
         except (discord.Forbidden, discord.NotFound):
-            log.warning("Cannot DM the requester of job %s either", job.id)
+            log.warning("Cannot DM the requester of job %s", job.id)
             return None
 
     async def _send_with_retries(
@@ -387,6 +429,18 @@ class DiscordNotifier:
             return None
 
 
+def _said_above(compose: Compose, say: Callable[[Language, Job], str], job: Job) -> Compose:
+    """`compose` with `say`'s words above its content."""
+
+    def composed(lang: Language) -> dict[str, Any]:
+        parts = compose(lang)
+        above = say(lang, job)
+        content = parts.get("content")
+        return {**parts, "content": f"{above}\n{content}" if content else above}
+
+    return composed
+
+
 def server_language(job: Job) -> Language:
     """The language of a job's channel messages, chosen when it was asked."""
     return choose(job.locale)
@@ -395,6 +449,15 @@ def server_language(job: Job) -> Language:
 def dm_language(job: Job) -> Language:
     """The language of a job's messages when they go to the requester's DM."""
     return choose(job.member_locale, job.locale)
+
+
+async def _has_message(channel: discord.DMChannel, message_id: int) -> bool:
+    """Whether `channel` holds the message (one request: only after a restart, or once idle)."""
+    try:
+        await channel.fetch_message(message_id)
+    except discord.HTTPException:
+        return False
+    return True
 
 
 def _in_dm(message: discord.Message) -> bool:

@@ -18,6 +18,7 @@ from bot.media.pools import MediaWorkers
 from bot.net.fetch import Session
 from storage.guild_settings import GuildSettingsStore
 from storage.jobs import JobStore
+from storage.member_settings import MemberSettingsStore
 from storage.quotas import QuotaStore
 
 
@@ -42,6 +43,7 @@ class CogServices:
     jobs: JobStore
     quotas: QuotaStore
     guild_settings: GuildSettingsStore
+    member_settings: MemberSettingsStore  # each member's own defaults per server
     keys: KeyRing  # every configured DashScope key, its client, and the choice of one per job
     workers: MediaWorkers  # PyAV and Pillow work, off the event loop and bounded
     engine: Engine | None = None  # started in setup_hook: its notifier needs the bot

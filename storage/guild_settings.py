@@ -78,6 +78,7 @@ class GuildSettingsStore:
             "moderator_role_id": settings.moderator_role_id,
             "language": settings.language,
             "hidden_models": json.dumps(sorted(settings.hidden_models)),
+            "private_mode": int(settings.private_mode),
             "updated_at": self._clock(),
             "updated_by": actor_id,
         }
@@ -103,4 +104,5 @@ def _settings(guild_id: int, row: Row | None) -> GuildSettings:
         moderator_role_id=row["moderator_role_id"],
         language=row["language"],
         hidden_models=frozenset(json.loads(row["hidden_models"])),
+        private_mode=bool(row["private_mode"]),
     )

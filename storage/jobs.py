@@ -34,6 +34,7 @@ def job_from_row(row: Row) -> Job:
     # A row iterates its values (sqlite3.Row and asyncpg.Record alike): ask for the names.
     values = {name: row[name] for name in row.keys()}  # noqa: SIM118
     values["state"] = JobState(values["state"])
+    values["by_dm"] = bool(values.get("by_dm"))
     return Job(**values)
 
 
@@ -69,6 +70,7 @@ class JobStore:
             "filesize_limit": requester.filesize_limit,
             "locale": requester.locale,
             "member_locale": requester.member_locale,
+            "by_dm": int(requester.by_dm),
             "created_at": now,
             "updated_at": now,
             **_checked(extra),

@@ -30,6 +30,7 @@ TABLES: tuple[tuple[str, str | None], ...] = (
     ("quota_reservations", None),
     ("quota_ledger", "id"),
     ("guild_settings", None),
+    ("member_settings", None),
 )
 
 

@@ -24,6 +24,7 @@ class GuildSettings:
     moderator_role_id: int | None = None
     language: str | None = None  # Discord locale code for server-wide messages; None: Discord's
     hidden_models: frozenset[str] = frozenset()  # models members of this server may not use
+    private_mode: bool = False  # members may have their videos by DM (/video settings private)
 
     def channel_allowed(self, *channel_ids: int | None) -> bool:
         """Whether any of `channel_ids` (a channel, its parent for threads) is allowed."""

@@ -61,6 +61,7 @@ class Requester:
     filesize_limit: int | None = None  # bytes; the delivery target's upload limit
     locale: str | None = None  # Discord locale code of the server-wide messages
     member_locale: str | None = None  # the member's own, for a DM
+    by_dm: bool = False  # private mode: the status and the video go to the requester's DM
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,9 @@ class Job:
     submit_gave_up_at: float | None = None  # an unclear submit stopped waiting for its answer
     deleted_at: float | None = None  # its posted video was deleted (the job and its charge stay)
     deleted_by: int | None = None  # who deleted it: the requester or a moderator
+    # Private mode: its status and video go to the requester's DM (the channel only if the DM
+    # cannot be sent); kept as asked, whatever the server decides later.
+    by_dm: bool = False
 
     @property
     def deleted(self) -> bool:

@@ -29,17 +29,19 @@ from bot.domain.catalog import LONGEST_SECONDS, MediaType
 from bot.domain.errors import InvalidInput
 from bot.domain.guild import GuildSettings
 from bot.domain.jobs import Job, Requester
+from bot.domain.member import MemberSettings
 from bot.domain.requests import GenerationRequest, continuation_duration
 from bot.engine.inputs import HOUR, SPARE_SECONDS, UPLOAD_LIFETIME_SECONDS, InputStore, Kept
 from bot.engine.key_ring import KeyRing
-from bot.i18n import _
+from bot.i18n import Text, _
 from bot.intake.ask import Ask, Uploaded
-from bot.intake.draft import draft
+from bot.intake.draft import drafted
 from bot.intake.follow_up import FollowUps, Posted
 from bot.intake.read import InputFile, Reader, check_inputs_fit
 from bot.intake.stage import Staged, stage_on_a_key
 from bot.media.pools import MediaWorkers
 from storage.guild_settings import GuildSettingsStore
+from storage.member_settings import MemberSettingsStore
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +66,15 @@ class Gate(Protocol):
 @dataclass(frozen=True)
 class Admitted:
     """An ask that passed every check needing no download: the request drafted from it, and the
-    server's settings it was checked against (their language names the job's messages)."""
+    server's settings it was checked against (their language names the job's messages); whether
+    it goes to the member's DM (their private mode, where the server allows it), and what the
+    reply should say of their own defaults that were passed over."""
 
     ask: Ask
     request: GenerationRequest
     rules: GuildSettings
+    by_dm: bool = False
+    notes: tuple[Text, ...] = ()
 
 
 class Admission:
@@ -76,7 +82,8 @@ class Admission:
 
     `rules`: the servers' settings (None: no server's rules apply, as for the shell's runs);
     `inputs`: where uploaded inputs are kept for a Retry or Remix after their uploads expire
-    (None: nothing is kept, as for the shell's runs)."""
+    (None: nothing is kept, as for the shell's runs);
+    `members`: each member's own defaults per server (None: none apply)."""
 
     def __init__(
         self,
@@ -87,6 +94,7 @@ class Admission:
         engine: Gate,
         rules: GuildSettingsStore | None = None,
         inputs: InputStore | None = None,
+        members: MemberSettingsStore | None = None,
         warn: Callable[[str], None] = log.warning,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -95,6 +103,7 @@ class Admission:
         self._rules = rules
         self._inputs = inputs
         self._clock = clock
+        self._members = members
         self._reader = Reader(session, workers, warn=warn)
         self._follow_ups = FollowUps(session, keys, workers, clock=clock)
 
@@ -107,21 +116,25 @@ class Admission:
         exempt: bool = False,
     ) -> Admitted:
         """What every new video goes through before any download: the server's settings as they
-        are now (channels, banned words, watermark, longest duration, defaults), the catalogue,
+        are now (channels, banned words, watermark, longest duration, defaults) with the
+        requester's own defaults before the server's, the catalogue,
         each attachment as described, then the requester's quota and waiting line, as the
         engine will count them (all of an ask's `count` variations, or none). `parent_id`: a thread's channel, for the allowed channels;
         `exempt`: the operator's own run, never limited."""
         ask = self.inputs_at_hand(ask)
         rules = await self._server_rules(requester.guild_id)
-        request = draft(
+        mine = await self._member_settings(requester)
+        drafted_ = drafted(
             ask,
             rules,
+            mine,
             channel_id=requester.channel_id,
             parent_id=parent_id,
             retired=self._engine.retired_models,
         )
+        request = drafted_.request
         await self._engine.admissible(request, requester, exempt=exempt, count=ask.count)
-        return Admitted(ask, request, rules)
+        return Admitted(ask, request, rules, by_dm=drafted_.by_dm, notes=drafted_.notes)
 
     async def stage(self, admitted: Admitted) -> Staged:
         """Read and check every input, derive, upload with the key the job must be queued on.
@@ -174,6 +187,11 @@ class Admission:
         if guild_id is None or self._rules is None:
             return GuildSettings(0)
         return await self._rules.get(guild_id)
+
+    async def _member_settings(self, requester: Requester) -> MemberSettings | None:
+        if requester.guild_id is None or self._members is None:
+            return None
+        return await self._members.get(requester.guild_id, requester.user_id)
 
 
 class InputsGone(InvalidInput):

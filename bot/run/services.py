@@ -27,6 +27,7 @@ from storage.database import Database
 from storage.guild_settings import GuildSettingsStore
 from storage.jobs import JobStore
 from storage.leadership import Leadership
+from storage.member_settings import MemberSettingsStore
 from storage.quotas import QuotaStore
 
 
@@ -103,6 +104,7 @@ class Services(CogServices):
                 clock=clock,
             ),
             guild_settings=GuildSettingsStore(db, clock=clock),
+            member_settings=MemberSettingsStore(db, clock=clock),
             keys=keys,
             workers=MediaWorkers(on_fit=None if prometheus is None else prometheus.fit),
             inputs=InputStore(settings.input_folder, days=settings.input_days, clock=clock),

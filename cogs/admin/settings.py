@@ -214,6 +214,18 @@ class SettingsCommands(AdminBase):
             lambda lang, changed: moderator.watermark_set(lang, forced, changed.before),
         )
 
+    @SETTINGS.command(name="private_mode")
+    @app_commands.describe(
+        allowed="True: members may choose to get their videos by DM (/video settings private)"
+    )
+    async def settings_private_mode(self, interaction: discord.Interaction, allowed: bool) -> None:
+        """Allow members to have their videos sent by DM instead of posted in the channel."""
+        await self._change_settings(
+            interaction,
+            setting(private_mode=bool(allowed)),
+            lambda lang, changed: moderator.private_mode_set(lang, allowed, changed.before),
+        )
+
     @SETTINGS.command(name="longest_duration")
     @app_commands.describe(
         seconds=f"The longest video members may ask for ({SHORTEST_SECONDS}–{LONGEST_SECONDS} s); "

@@ -93,3 +93,13 @@ def failed_text(lang: Language, job: Job, reason: Text | str) -> str:
         id=job.id,
         reason=lang.render(reason),
     )
+
+
+def dm_closed(lang: Language, job: Job) -> str:
+    """Said in the channel above what private mode meant for the requester's DM, when their DM
+    could not be sent (they closed it to the server's members, or blocked the bot)."""
+    return lang.gettext(
+        "{mention} your DMs are closed to me, so video #{id} is posted here instead of in private.",
+        mention=f"<@{job.user_id}>",
+        id=job.id,
+    )

@@ -10,7 +10,9 @@ from typing import Any
 import discord
 
 from bot.domain.catalog import MODELS, RETIRED
+from bot.domain.guild import GuildSettings
 from bot.domain.jobs import Job, JobState
+from bot.domain.member import MemberSettings
 from bot.domain.quota import Allowance, Period
 from bot.i18n import N_, Language, Text, _, _n
 from cogs.render.pieces import (
@@ -237,6 +239,8 @@ def queued_many(lang: Language, jobs: list[Job]) -> str:
 
 
 def video_link(lang: Language, job: Job) -> str:
+    if job.by_dm:  # private mode: the link to a DM needs its channel; the member knows where
+        return lang.gettext("Video #{id} was sent to your DMs.", id=job.id)
     link = (
         f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{job.delivered_message_id}"
     )
@@ -414,3 +418,84 @@ def prompt_too_long_to_edit(job_id: int, limit: int) -> Text:
         id=job_id,
         limit=limit,
     )
+
+
+# -- personal defaults and private mode (/video settings) ---------------------------------------
+
+
+def queued_by_dm(lang: Language, jobs: list[Job], note: Text | None = None) -> str:
+    """The private reply once a video (or several variations) in private mode is in line."""
+    if len(jobs) > 1:
+        return lang.gettext(
+            # Translators: {ids} lists the videos' numbers, e.g. "#12, #13, #14".
+            "Queued as videos {ids} ({s} s of your quota). Private mode: each comes to your DMs"
+            " as it finishes.",
+            ids=", ".join(f"#{job.id}" for job in jobs),
+            s=sum(job.duration for job in jobs),
+        )
+    job = jobs[0]
+    if note:
+        return lang.gettext(
+            "Queued as video #{id}, {note}. Private mode: it comes to your DMs.",
+            id=job.id,
+            note=lang.render(note),
+        )
+    return lang.gettext(
+        "Queued as video #{id} ({s} s of your quota). Private mode: its progress and the video"
+        " come to your DMs.",
+        id=job.id,
+        s=job.duration,
+    )
+
+
+def with_notes(lang: Language, reply: str, notes: tuple[Text, ...]) -> str:
+    """A reply with what it should say of the member's own defaults, one line each."""
+    return "\n".join([reply, *(lang.render(note) for note in notes)])
+
+
+def my_settings(
+    lang: Language, mine: MemberSettings, guild: GuildSettings, *, saved: bool = False
+) -> discord.Embed:
+    """A member's own defaults in this server (/video settings), and what applies where they
+    set none."""
+    embed = discord.Embed(title=lang.gettext("Your video settings on this server"), colour=BRAND)
+    lines = [
+        lang.gettext(
+            "What you type in a command comes first, then these, then the server's defaults."
+        )
+    ]
+    if saved:
+        lines.insert(0, lang.gettext("Saved."))
+    embed.description = "\n".join(lines)
+    server_default = guild.default_model or lang.gettext("the bot's choice for your inputs")
+    embed.add_field(
+        name=lang.gettext("Model"),
+        value=mine.model
+        or lang.gettext("not set (the server's default: {model})", model=server_default),
+    )
+    embed.add_field(
+        name=lang.gettext("Resolution"),
+        value=mine.resolution
+        or lang.gettext(
+            "not set (the server's default: {resolution})",
+            resolution=guild.default_resolution or lang.gettext("the model's own"),
+        ),
+    )
+    embed.add_field(
+        name=lang.gettext("Duration"),
+        value=lang.gettext("{s} s", s=mine.duration)
+        if mine.duration
+        else lang.gettext("not set (the model's default)"),
+    )
+    if not guild.private_mode:
+        private = lang.gettext("not allowed on this server (videos are posted in the channel)")
+    elif mine.private:
+        private = lang.gettext("on: your videos come to your DMs")
+    else:
+        private = lang.gettext("off: your videos are posted in the channel")
+    embed.add_field(name=lang.gettext("Private mode"), value=private, inline=False)
+    return embed
+
+
+SETTINGS_ONLY_IN_A_SERVER = _("Your video settings are kept per server: use this in a server.")
+NO_SUCH_SETTING = _("Choose what to reset from the list: a setting, or everything.")

@@ -232,6 +232,9 @@ def guild_settings(
         name=lang.gettext("Hidden models"), value=hidden_models_text(lang, settings.hidden_models)
     )
     embed.add_field(
+        name=lang.gettext("Private mode"), value=private_mode_text(lang, settings.private_mode)
+    )
+    embed.add_field(
         name=lang.gettext("Quota"), value=per_period(lang, quota.default_seconds, quota.period)
     )
     embed.add_field(
@@ -623,3 +626,24 @@ def no_such_language(code: str) -> Text:
         code=code,
         names=", ".join(LANGUAGE_NAMES.values()),
     )
+
+
+def private_mode_text(lang: Language, allowed: bool) -> str:
+    """Whether members may have their videos by DM (/video settings private)."""
+    if allowed:
+        return lang.gettext("allowed: members may have their videos by DM")
+    return lang.gettext("off: videos are posted in the channel")
+
+
+def private_mode_set(lang: Language, allowed: bool, before: GuildSettings) -> str:
+    text = lang.gettext(
+        "Private mode: {now} (was {was}).",
+        now=private_mode_text(lang, allowed),
+        was=private_mode_text(lang, before.private_mode),
+    )
+    if before.private_mode and not allowed:
+        text += " " + lang.gettext(
+            "Videos already queued still go where they were asked to go; new ones are posted"
+            " in the channel."
+        )
+    return text

@@ -1,5 +1,5 @@
 """The /video command group: animate, interpolate, continue, text, effect, quota, jobs, job,
-cancel, delete, models.
+cancel, delete, models, settings (cogs/video/settings.py).
 
 Discord glue only: each video-making command turns its options into one `Ask` (`ask_from`) and
 hands it to the flow (cogs/video/flow.py); the buttons' work is mixed in from
@@ -26,6 +26,7 @@ from cogs.served import ServedBot
 from cogs.video.flow import Flow
 from cogs.video.options import COMMON_OPTIONS, COUNT_HELP, Count, Place, Seed, ask_from
 from cogs.video.remix import RemixActions
+from cogs.video.settings import RESET_CHOICES, member_settings
 from cogs.views import result_view
 
 FIRST, LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
@@ -240,6 +241,37 @@ class VideoCog(RemixActions, commands.Cog):
             unavailable |= rules.hidden_models
         await send_private(
             interaction, embed=member.models(member_language(interaction), unavailable)
+        )
+
+    @video.command(name="settings")
+    @app_commands.describe(
+        model="Your default model on this server",
+        resolution="Your default resolution (used when the video's model makes it)",
+        duration="Your default length in seconds (used when the video's model can make it)",
+        private="True: your videos come to your DMs, not the channel (if the server allows it)",
+        reset="Clear one of your settings (or all of them) back to the server's default",
+    )
+    @app_commands.choices(
+        model=choices.MODEL_CHOICES, resolution=choices.RESOLUTION_CHOICES, reset=RESET_CHOICES
+    )
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        model: str | None = None,
+        resolution: str | None = None,
+        duration: choices.Duration | None = None,
+        private: bool | None = None,
+        reset: str | None = None,
+    ) -> None:
+        """Your own defaults here (model, resolution, length, videos by DM); empty: show them."""
+        await member_settings(
+            self.bot,
+            interaction,
+            model=model,
+            resolution=resolution,
+            duration=duration,
+            private=private,
+            reset=reset,
         )
 
     # -- the flow --------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ import discord
 from bot.domain.errors import WanbotError
 from bot.domain.jobs import Job
 from bot.domain.requests import SEED_MAX, variation_seeds
-from bot.i18n import Text
-from bot.intake.admission import Admission
+from bot.i18n import Language, Text
+from bot.intake.admission import Admission, Admitted
 from bot.intake.ask import Ask
 from cogs.languages import member_language, server_locale
 from cogs.render import member
@@ -42,6 +42,7 @@ class Flow:
             engine=self.bot.engine,
             rules=services.guild_settings,
             inputs=services.inputs,
+            members=services.member_settings,
         )
 
     async def make(
@@ -65,7 +66,7 @@ class Flow:
             await interaction.response.defer(ephemeral=True, thinking=True)
         staged = await admission.stage(admitted)
         locale = server_locale(interaction, admitted.rules, earlier=earlier)
-        requester = replace(requester, locale=locale)
+        requester = replace(requester, locale=locale, by_dm=admitted.by_dm)
         lang = member_language(interaction)
         if ask.count > 1:  # a continuation's length is known only now: all of them, or none
             await self.bot.engine.admissible(staged.request, requester, count=ask.count)
@@ -82,13 +83,22 @@ class Flow:
         except WanbotError as error:  # another request took the room meanwhile: say what went
             if not jobs:
                 raise
-            reply = member.queued_many(lang, jobs) + "\n" + lang.render(error.text)
+            reply = _queued(lang, jobs, None, admitted) + "\n" + lang.render(error.text)
             await interaction.followup.send(reply, ephemeral=True)
             return jobs[0]
         interaction.extras["job_id"] = jobs[0].id
         interaction.extras["job_ids"] = [job.id for job in jobs]
-        if len(jobs) > 1:
-            await interaction.followup.send(member.queued_many(lang, jobs), ephemeral=True)
-        else:
-            await interaction.followup.send(member.queued(lang, jobs[0], note), ephemeral=True)
+        await interaction.followup.send(_queued(lang, jobs, note, admitted), ephemeral=True)
         return jobs[0]
+
+
+def _queued(lang: Language, jobs: list[Job], note: Text | None, admitted: Admitted) -> str:
+    """The private reply: the videos' numbers, where they come (the channel, or the member's DM
+    in private mode), and what became of the member's own defaults where it matters."""
+    if admitted.by_dm:
+        reply = member.queued_by_dm(lang, jobs, note)
+    elif len(jobs) > 1:
+        reply = member.queued_many(lang, jobs)
+    else:
+        reply = member.queued(lang, jobs[0], note)
+    return member.with_notes(lang, reply, admitted.notes)

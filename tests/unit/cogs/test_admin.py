@@ -99,6 +99,7 @@ def every_command(cog: AdminCog) -> dict[str, tuple[app_commands.Command, dict[s
             {"action": "hide", "model": "wan2.6-i2v"},
         ),
         "videoadmin settings watermark": (cog.settings_watermark, {"forced": True}),
+        "videoadmin settings private_mode": (cog.settings_private_mode, {"allowed": True}),
         "videoadmin settings longest_duration": (cog.settings_longest_duration, {"seconds": 5}),
         "videoadmin settings moderator_role": (cog.settings_moderator_role, {"role": role(1)}),
         "videoadmin settings language": (cog.settings_language, {"language": "ja"}),

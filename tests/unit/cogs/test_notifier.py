@@ -436,3 +436,89 @@ async def test_a_forgotten_job_whose_status_went_by_dm_edits_it_there(rig: Rig) 
     embed = in_dm.edit.await_args.kwargs["embed"].to_dict()
     japanese = upkeep.read("ja")
     assert japanese["Being made"].string in str(embed), "in the member's language, as posted"
+
+
+# -- private mode: the requester's DM first ---------------------------------------------------
+
+
+def dm_user(rig: Rig) -> Any:
+    user = mock.create_autospec(discord.User, instance=True, spec_set=True)
+    user.send.side_effect = lambda **kwargs: fake_message()
+    user.dm_channel = mock.create_autospec(discord.DMChannel, instance=True, spec_set=True)
+    rig.bot.get_user.return_value = user
+    return user
+
+
+async def test_a_job_in_private_mode_goes_to_the_dm_and_the_channel_gets_nothing(
+    rig: Rig, tmp_path: Path
+) -> None:
+    job = await rig.job(by_dm=1, progress_message_id=None)
+    assert job.by_dm
+    user = dm_user(rig)
+    await rig.notifier.progress(job, Progress(JobState.QUEUED))
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"\0" * 10)
+    job = await rig.jobs.get(job.id)
+    assert job is not None
+    await rig.notifier.deliver(job, video)
+    status, posted = (call.kwargs for call in user.send.await_args_list)
+    assert "embed" in status and "content" not in status
+    assert posted["file"].filename == f"wanbot-{job.id}.mp4"
+    assert "reference" not in posted, "a reply only in a channel"
+    rig.channel.send.assert_not_awaited()
+
+
+async def test_a_closed_dm_in_private_mode_posts_in_the_channel_and_says_why(
+    rig: Rig, tmp_path: Path
+) -> None:
+    job = await rig.job(by_dm=1)
+    user = dm_user(rig)
+    user.send.side_effect = http_error(discord.Forbidden, 403)  # DMs closed to the bot
+    await rig.notifier.progress(job, Progress(JobState.QUEUED))
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"\0" * 10)
+    await rig.notifier.deliver(job, video)
+    why = (
+        f"<@7> your DMs are closed to me, so video #{job.id} is posted here instead of in private."
+    )
+    status, posted = sent(rig.channel)
+    assert status["content"] == why and "embed" in status
+    assert posted["content"] == f"{why}\n<@7> your video #{job.id} is ready."
+
+
+async def test_after_a_restart_a_private_delivery_is_looked_for_in_the_dm_first(
+    rig: Rig,
+) -> None:
+    job = await rig.job(by_dm=1, progress_message_id=777)
+    in_dm = fake_message()
+    in_dm.author = SimpleNamespace(id=BOT_ID)
+    in_dm.components = [
+        SimpleNamespace(children=[SimpleNamespace(custom_id=f"wanbot:retry:{job.id}")])
+    ]
+
+    async def dm_history(**kwargs: Any) -> AsyncIterator[discord.Message]:
+        yield in_dm
+
+    user = dm_user(rig)
+    user.dm_channel.history.side_effect = dm_history
+    assert await rig.notifier.delivered_message(job) == in_dm.id
+    rig.channel.history.assert_not_called()
+
+
+async def test_after_a_restart_a_private_status_is_edited_where_it_was_posted(rig: Rig) -> None:
+    in_dm = mock.create_autospec(discord.PartialMessage, instance=True, spec_set=True)
+    in_channel = mock.create_autospec(discord.PartialMessage, instance=True, spec_set=True)
+    user = dm_user(rig)
+    user.dm_channel.get_partial_message.side_effect = lambda message_id: in_dm
+    rig.channel.get_partial_message.side_effect = lambda message_id: in_channel
+
+    job = await rig.job(by_dm=1, progress_message_id=777)  # found in the DM
+    await rig.notifier.progress(job, Progress(JobState.RUNNING, elapsed=5))
+    in_dm.edit.assert_awaited_once()
+    in_channel.edit.assert_not_awaited()
+
+    user.dm_channel.fetch_message.side_effect = http_error(discord.NotFound, 404)
+    closed = await rig.job(by_dm=1, progress_message_id=778)  # its DM was closed
+    await rig.notifier.progress(closed, Progress(JobState.RUNNING, elapsed=5))
+    in_channel.edit.assert_awaited_once()
+    assert rig.channel.send.await_count == 0 and user.send.await_count == 0, "edited, not posted"
