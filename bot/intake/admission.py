@@ -20,7 +20,7 @@ from typing import Protocol
 
 import aiohttp
 
-from bot.domain.catalog import LONGEST_SECONDS, MediaType
+from bot.domain.catalog import LONGEST_SECONDS, MediaType, Slot
 from bot.domain.guild import GuildSettings
 from bot.domain.jobs import Job, Requester
 from bot.domain.requests import GenerationRequest, continuation_duration
@@ -28,7 +28,7 @@ from bot.engine.key_ring import KeyRing
 from bot.intake.ask import Ask
 from bot.intake.draft import draft
 from bot.intake.follow_up import FollowUps, Posted
-from bot.intake.read import InputFile, Reader, check_inputs_fit
+from bot.intake.read import InputFile, Reader, check_inputs_fit, with_billed_input
 from bot.intake.stage import Staged, stage_on_a_key
 from bot.media.pools import MediaWorkers
 from storage.guild_settings import GuildSettingsStore
@@ -118,7 +118,7 @@ class Admission:
             name = ask.uploaded.key if key is None else key.name
             return Staged(request, inputs={}, key=name, dedup_key=None)
         inputs = await self._reader.read(request.spec, ask.sources())
-        request = _with_continued_length(admitted, inputs)
+        request = with_billed_input(_with_continued_length(admitted, inputs), inputs)
         check_inputs_fit(request, inputs)
         return await stage_on_a_key(self._keys, request, inputs)
 
@@ -136,9 +136,7 @@ class Admission:
         return await self._rules.get(guild_id)
 
 
-def _with_continued_length(
-    admitted: Admitted, inputs: dict[MediaType, InputFile]
-) -> GenerationRequest:
+def _with_continued_length(admitted: Admitted, inputs: dict[Slot, InputFile]) -> GenerationRequest:
     """A member's continuation whose length was not given: the clip's length plus the model's
     default, within the server's longest (known once the clip is read). Anything else as drafted."""
     ask, request = admitted.ask, admitted.request

@@ -129,5 +129,11 @@ def again(job: Job, seed: int) -> Ask:
         seed=seed,
         prompt_extend=original.prompt_extend,
         watermark=original.watermark,
-        uploaded=Uploaded({item.type: item.url for item in original.media}, job.dashscope_key),
+        uploaded=Uploaded(original.slot_urls(), job.dashscope_key),
+        descriptions={
+            number: item.reference_description
+            for number, item in enumerate(original.references, start=1)
+            if item.reference_description is not None
+        },
+        input_seconds=original.input_seconds,  # the clips as measured for the first take
     )

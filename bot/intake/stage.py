@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from bot.domain.catalog import MediaType
+from bot.domain.catalog import Slot
 from bot.domain.requests import GenerationRequest
 from bot.engine.key_ring import KeyRing
 from bot.intake.read import InputFile
@@ -23,7 +23,7 @@ class Staged:
     of what it would make (None: nothing was read, as for a retry's inputs already uploaded)."""
 
     request: GenerationRequest
-    inputs: dict[MediaType, InputFile]
+    inputs: dict[Slot, InputFile]
     key: str | None
     dedup_key: str | None
 
@@ -35,17 +35,17 @@ class Staged:
         return Staged(request, self.inputs, self.key, dedup_key)
 
 
-def _digests(inputs: dict[MediaType, InputFile]) -> dict[MediaType, bytes]:
+def _digests(inputs: dict[Slot, InputFile]) -> dict[Slot, bytes]:
     return {t: hashlib.sha256(i.data or i.source.encode()).digest() for t, i in inputs.items()}
 
 
 async def stage_on_a_key(
-    keys: KeyRing, request: GenerationRequest, inputs: dict[MediaType, InputFile]
+    keys: KeyRing, request: GenerationRequest, inputs: dict[Slot, InputFile]
 ) -> Staged:
     """Choose the key for the job (the uploads under way count toward its load) and upload with
     it: local inputs become temporary oss:// files, URLs pass through as given."""
     async with keys.staging(request.model) as key:
-        urls: dict[MediaType, str] = {}
+        urls: dict[Slot, str] = {}
         for media_type, item in inputs.items():
             if item.is_remote:
                 urls[media_type] = item.source

@@ -24,14 +24,17 @@ from bot.domain.catalog import (
     IMAGE2VIDEO_PATH,
     MODELS,
     VIDEO_GENERATION_PATH,
+    MediaType,
     ModelSpec,
+    Reference,
+    Slot,
     ratio_size,
 )
 from bot.simulator.config import Context
 from bot.simulator.lifecycle import UNFINISHED, SimTask, TaskInputs, usage
 from bot.simulator.results import Results
 from bot.simulator.uploads import Uploads
-from bot.simulator.validation import input_bytes, inspect_inputs, validate_body
+from bot.simulator.validation import input_bytes, inspect_inputs, probe_size, validate_body
 from bot.simulator.wire import ACCOUNT_KEY, JSON_KEY, ApiError, bad, ok, throttled
 
 LIST_WINDOW_SECONDS = 24 * 3600
@@ -105,6 +108,7 @@ class Tasks:
         ]
         probe = await inspect_inputs(config.media_checker, spec, blobs)
         seen = tuple((media_type, data) for media_type, _, data in blobs)
+        billed_input = _billed_input_seconds(spec, seen)
         unseen = tuple(m for m, _, _ in submission.inputs if m not in dict(seen))
         # Hashing an upload of many megabytes is kept off the event loop.
         inputs = (
@@ -141,6 +145,7 @@ class Tasks:
             account=account,
             template=submission.template,
             multi_shot=submission.multi_shot,
+            billed_input_seconds=billed_input,
             inputs=inputs,
         )
         self.tasks[task.task_id] = task
@@ -329,3 +334,21 @@ class Tasks:
         if status in ("SUCCEEDED", "FAILED"):
             row["end_time"] = round(task.ended_at * 1000)
         return row
+
+
+def _billed_input_seconds(spec: ModelSpec, seen: tuple[tuple[Slot, bytes], ...]) -> float:
+    """The reference clips' seconds the model bills (at most its cap), of those the simulator
+    could see and read."""
+    if spec.billed_input_cap is None:
+        return 0.0
+    total = 0.0
+    for slot, data in seen:
+        if (
+            isinstance(slot, Reference)
+            and not slot.voice
+            and slot.role is MediaType.REFERENCE_VIDEO
+        ):
+            size = probe_size(slot, data)
+            if size is not None and size[2] is not None:
+                total += size[2]
+    return min(spec.billed_input_cap, total)

@@ -64,6 +64,10 @@ def mode_of(lang: Language, job: Job) -> str:
     types = request.media_types
     if request.template:
         return lang.gettext("Effect ({template})", template=request.template)
+    if request.references:
+        # Translators: the kind of a video made from pictures and clips of people, pets or
+        # things the member gave (reference-to-video).
+        return lang.gettext("From references")
     if MediaType.FIRST_CLIP in types:
         if MediaType.LAST_FRAME in types:
             return lang.gettext("Continue to a last frame")

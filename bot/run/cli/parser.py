@@ -51,7 +51,31 @@ def build_parser() -> argparse.ArgumentParser:
         " (less those in WANBOT_RETIRED_MODELS)",
     )
     gen.add_argument(
-        "--first-frame", metavar="PATH|URL", help="first frame image (none for wan2.7-t2v)"
+        "--first-frame",
+        metavar="PATH|URL",
+        help="first frame image (none for wan2.7-t2v; optional for wan2.7-r2v)",
+    )
+    gen.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="PATH|URL",
+        help="wan2.7-r2v: a picture or clip to put in the video (repeat for up to 5; the prompt"
+        ' names them "Image 1", "Video 1", counted per kind in the order given)',
+    )
+    gen.add_argument(
+        "--reference-voice",
+        action="append",
+        default=[],
+        metavar="N=PATH|URL",
+        help="a voice (wav/mp3, 1-10 s) for the N-th --reference",
+    )
+    gen.add_argument(
+        "--reference-description",
+        action="append",
+        default=[],
+        metavar="N=TEXT",
+        help="words about the N-th --reference",
     )
     gen.add_argument("--last-frame", metavar="PATH|URL", help="last frame image")
     gen.add_argument(
@@ -68,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--ratio",
         metavar="|".join(RATIOS),
-        help="the video's shape, for a model without a picture (wan2.7-t2v; default: the model's)",
+        help="the video's shape, for a model without a first frame (wan2.7-t2v, wan2.7-r2v;"
+        " default: the model's)",
     )
     gen.add_argument(
         "--shot-type",
