@@ -221,7 +221,7 @@ def queued(lang: Language, job: Job, note: Text | None = None) -> str:
     return lang.gettext(
         "Queued as video #{id} ({s} s of your quota). Progress is posted in this channel.",
         id=job.id,
-        s=job.duration,
+        s=_held(job),
     )
 
 
@@ -232,8 +232,15 @@ def queued_many(lang: Language, jobs: list[Job]) -> str:
         "Queued as videos {ids} ({s} s of your quota). Each is posted in this channel as it "
         "finishes.",
         ids=", ".join(f"#{job.id}" for job in jobs),
-        s=sum(job.duration for job in jobs),
+        s=sum(_held(job) for job in jobs),
     )
+
+
+def _held(job: Job) -> int:
+    """The seconds a queued video holds of its requester's quota: its length, or more where
+    its input clips are billed too (a reference-to-video); an earlier result reused holds none
+    but is still told by its length."""
+    return max(job.reserved_seconds, job.duration)
 
 
 def video_link(lang: Language, job: Job) -> str:
