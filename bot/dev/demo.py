@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
 from bot.dev.headless import GenerateOptions, HeadlessRunner, Result, generate
-from bot.domain.catalog import MediaType
+from bot.domain.catalog import MediaType, Reference, Slot
 from bot.engine.runner import EngineConfig
 from bot.engine.timing import PollPlanner
 from bot.intake.ask import Ask
@@ -25,13 +25,14 @@ from bot.simulator import Simulator, SimulatorConfig
 
 _FIRST, _LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 _AUDIO, _CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
+_REF_IMAGE, _REF_VIDEO = MediaType.REFERENCE_IMAGE, MediaType.REFERENCE_VIDEO
 
 
 @dataclass(frozen=True)
 class DemoMode:
     name: str
     model: str
-    media: dict[MediaType, str]  # role -> sample file name
+    media: dict[Slot, str]  # role (or the n-th reference, or its voice) -> sample file name
     prompt: str | None = None
     template: str | None = None
     duration: int | None = None
@@ -85,6 +86,19 @@ MODES: tuple[DemoMode, ...] = (
         duration=4,
         resolution="720P",
         ratio="4:3",
+    ),
+    DemoMode(
+        "reference",
+        "wan2.7-r2v",
+        {
+            Reference(1, _REF_IMAGE): "first.png",
+            Reference(1, _REF_IMAGE, voice=True): "voice.wav",
+            Reference(2, _REF_VIDEO): "clip.mp4",
+        },
+        prompt="Image 1 sings while Video 1 slides by",
+        duration=4,
+        resolution="720P",
+        ratio="1:1",
     ),
     DemoMode(
         "first-frame (img_url)",
@@ -163,7 +177,7 @@ async def _run_mode(
 
 
 def _row(mode: DemoMode, outcome: tuple[Result, MediaInfo] | BaseException) -> list[str]:
-    inputs = " + ".join(role.value for role in mode.media) or "prompt alone"
+    inputs = " + ".join(_input_name(slot) for slot in mode.media) or "prompt alone"
     inputs += f" [{mode.template}]" if mode.template else ""
     inputs += f" [{mode.ratio}]" if mode.ratio else ""
     if isinstance(outcome, BaseException):
@@ -179,6 +193,14 @@ def _row(mode: DemoMode, outcome: tuple[Result, MediaInfo] | BaseException) -> l
         "yes" if info.has_audio else "no",
         str(result.output),
     ]
+
+
+def _input_name(slot: Slot) -> str:
+    """How the table names an input: its role ("first_frame"), a reference by its role and
+    place ("reference_image 1"), a voice by whose it is ("voice 1")."""
+    if isinstance(slot, MediaType):
+        return slot.value
+    return f"voice {slot.number}" if slot.voice else f"{slot.role.value} {slot.number}"
 
 
 def _print_table(rows: list[list[str]]) -> None:
