@@ -41,6 +41,7 @@ REF_IMAGE, REF_VIDEO = MediaType.REFERENCE_IMAGE, MediaType.REFERENCE_VIDEO
 # At least one reference (a picture, or a clip: both are offered the same models), a first frame
 # if wanted.
 REFERENCE = Menu.of(Inputs(frozenset({REF_IMAGE}), frozenset({REF_VIDEO, FIRST})))
+EDIT = Menu.of(Inputs(frozenset({MediaType.VIDEO}), frozenset({REF_IMAGE})))
 
 # Settings that apply to whatever a member asks later: anything some model can do.
 Duration = app_commands.Range[int, SHORTEST_SECONDS, LONGEST_SECONDS]
@@ -59,6 +60,7 @@ MENU_OF = {
     "video continue": (CONTINUE.inputs, True),
     "video text": (TEXT.inputs, False),
     "video reference": (REFERENCE.inputs, False),
+    "video edit": (EDIT.inputs, False),
 }
 RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in RESOLUTIONS]
 
@@ -67,6 +69,7 @@ InterpolateDuration = app_commands.Range[int, INTERPOLATE.shortest, INTERPOLATE.
 ContinueDuration = app_commands.Range[int, CONTINUE.shortest, CONTINUE.longest]
 TextDuration = app_commands.Range[int, TEXT.shortest, TEXT.longest]
 ReferenceDuration = app_commands.Range[int, REFERENCE.shortest, REFERENCE.longest]
+EditDuration = app_commands.Range[int, EDIT.shortest, EDIT.longest]
 
 
 def withdraw(tree: app_commands.CommandTree, retired: frozenset[str]) -> None:
@@ -328,5 +331,29 @@ def reference_duration_help() -> app_commands.locale_str:
             "Length: {lengths}; {clip} when a reference is a clip",
             lengths=durations_text(spec.durations),
             clip=durations_text(with_clip),
+        )
+    )
+
+
+def edit_help() -> app_commands.locale_str:
+    """/video edit's own help."""
+    return translatable(
+        # Translators: the help of /video edit; {models} names the model that does it.
+        # Discord shows at most 100 characters.
+        _(
+            "Restyle or change your clip by instruction, optionally guided by pictures ({models}).",
+            models=", ".join(EDIT.models),
+        )
+    )
+
+
+def edit_duration_help() -> app_commands.locale_str:
+    """/video edit's duration: a cut from the clip's start; none keeps its length."""
+    return translatable(
+        # Translators: the help of /video edit's duration option; {lengths} is the lengths to
+        # choose from ("2–10 s").
+        _(
+            "Length: {lengths}, cut from the clip's start (default: the clip's length)",
+            lengths=durations_text(EDIT.durations),
         )
     )

@@ -28,8 +28,11 @@ class MediaType(StrEnum):
     LAST_FRAME = "last_frame"
     DRIVING_AUDIO = "driving_audio"
     FIRST_CLIP = "first_clip"
-    # wan2.7-r2v: pictures and clips of people, pets, objects to put in a new scene. Several may
-    # be given, in an order that matters (the prompt names them "Image 1", "Video 1").
+    # wan2.7-videoedit: the clip to restyle or change.
+    VIDEO = "video"
+    # wan2.7-r2v: pictures and clips of people, pets, objects to put in a new scene (and the
+    # pictures guiding an edit). Several may be given, in an order that matters (the prompt
+    # names them "Image 1", "Video 1").
     REFERENCE_IMAGE = "reference_image"
     REFERENCE_VIDEO = "reference_video"
 
@@ -43,6 +46,7 @@ class MediaType(StrEnum):
             MediaType.FIRST_CLIP: "the first clip",
             MediaType.REFERENCE_IMAGE: "the reference image",
             MediaType.REFERENCE_VIDEO: "the reference video",
+            MediaType.VIDEO: "the video to edit",
         }[self]
 
     @property
@@ -74,6 +78,9 @@ _MEDIA_NAMES: dict[MediaType, Text] = {
     # Translators: an input file's role, standing alone as a label: a clip of a person, pet or
     # object to put into the new video.
     MediaType.REFERENCE_VIDEO: _("Reference video"),
+    # Translators: an input file's role, standing alone as a label: the clip a member asks to
+    # restyle or change.
+    MediaType.VIDEO: _("Clip to edit"),
 }
 
 # The roles that may repeat, each item in its place: the references of wan2.7-r2v.
@@ -263,6 +270,11 @@ class ModelSpec:
     # The input clips' seconds the provider bills on top of the output's, at most this many in
     # all (None: input is free). Charged from the answer's `usage.duration`.
     billed_input_cap: float | None = None
+    # True: a duration left out is not sent, and the video is as long as its input clip
+    # (wan2.7-videoedit).
+    duration_from_input: bool = False
+    # How it can be asked to treat the input's sound (`parameters.audio_setting`); () for none.
+    audio_settings: tuple[str, ...] = ()
 
     @property
     def media_types(self) -> frozenset[MediaType]:
@@ -279,7 +291,10 @@ class ModelSpec:
         """The largest file of `media_type` this model takes."""
         if media_type is MediaType.DRIVING_AUDIO and self.audio:
             return self.audio.max_bytes
-        if media_type in (MediaType.FIRST_CLIP, MediaType.REFERENCE_VIDEO) and self.clip:
+        if (
+            media_type in (MediaType.FIRST_CLIP, MediaType.REFERENCE_VIDEO, MediaType.VIDEO)
+            and self.clip
+        ):
             return self.clip.max_bytes
         return self.image.max_bytes
 
@@ -567,12 +582,61 @@ WAN27_R2V = ModelSpec(
     billed_input_cap=5.0,
 )
 
+# What wan2.7-videoedit can be asked to do with the clip's sound: let the model decide from the
+# prompt whether to redo it (the default), or keep it.
+AUDIO_SETTINGS: tuple[str, ...] = ("auto", "origin")
+
+WAN27_VIDEOEDIT = ModelSpec(
+    name="wan2.7-videoedit",
+    # Translators: a model's summary in the model list and the /video model choices; keep it
+    # short (Discord shows at most 100 characters with the model's name).
+    summary=_("Restyle or change your clip by instruction, optionally guided by images; 2–10 s"),
+    family="wan2.7",
+    endpoint=VIDEO_GENERATION_PATH,
+    input_style=InputStyle.MEDIA,
+    # Exactly one clip, and up to 4 reference images (counted by `max_references`).
+    combinations=(frozenset({MediaType.VIDEO}), frozenset({MediaType.VIDEO, _REF_IMAGE})),
+    resolutions=("720P", "1080P"),
+    default_resolution="1080P",
+    durations=tuple(range(2, 11)),  # cut from the clip's start; left out: the clip's length
+    default_duration=5,  # only until the clip is read: the video is then as long as the clip
+    duration_settable=True,
+    prompt_max=5000,
+    negative_prompt_max=500,
+    image=ImageLimits(
+        formats=_IMAGE_FORMATS, min_side=240, max_side=8000, max_bytes=20 * MB, max_aspect=8.0
+    ),
+    audio=None,
+    clip=ClipLimits(
+        formats=frozenset({"mp4", "mov"}),
+        min_seconds=2,
+        max_seconds=10,
+        min_side=240,
+        max_side=4096,
+        max_aspect=8.0,
+        max_bytes=100 * MB,
+    ),
+    has_sound=True,
+    concurrency=5,  # not in the provider's rate-limit table; its siblings have 5
+    submit_per_second=5,
+    typical_seconds=150.0,  # no figure of its own published
+    ratios=RATIOS,
+    default_ratio=None,  # left out: close to the clip's shape
+    prompt_required=True,  # the prompt is the edit
+    regions=(Region.BEIJING, Region.SINGAPORE),
+    max_references=4,
+    billed_input_cap=10.0,  # the whole clip (at most 10 s) is billed with the output
+    duration_from_input=True,
+    audio_settings=AUDIO_SETTINGS,
+)
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         WAN27_I2V,
         WAN27_T2V,
         WAN27_R2V,
+        WAN27_VIDEOEDIT,
         WAN26_I2V_FLASH,
         WAN26_I2V,
         WAN22_KF2V_FLASH,

@@ -65,11 +65,21 @@ class MediaItem(BaseModel):
         return item
 
 
+_MEDIA_ORDER = (
+    MediaType.FIRST_FRAME,
+    MediaType.LAST_FRAME,
+    MediaType.DRIVING_AUDIO,
+    MediaType.FIRST_CLIP,
+    MediaType.VIDEO,
+    MediaType.REFERENCE_IMAGE,
+)
+
+
 def _rank(media_type: MediaType) -> int:
-    """Where a role goes in the `media` array: the documented order of roles; references all
-    share one place, so they keep the order they were given in (it names them)."""
-    order = list(MediaType)
-    return order.index(MediaType.REFERENCE_IMAGE if media_type in REFERENCES else media_type)
+    """Where a role goes in the `media` array: the documented order of roles (a clip to edit
+    before its reference images); references all share one place, so they keep the order they
+    were given in (it names them)."""
+    return _MEDIA_ORDER.index(MediaType.REFERENCE_IMAGE if media_type in REFERENCES else media_type)
 
 
 def media_from(
@@ -122,6 +132,10 @@ def media_from(
     return tuple(items)
 
 
+# The input clips a model may bill on top of its output (where `billed_input_cap` says so).
+_BILLED_CLIPS = frozenset({MediaType.REFERENCE_VIDEO, MediaType.VIDEO})
+
+
 class GenerationRequest(BaseModel):
     """Everything one video needs; valid for its model by construction."""
 
@@ -136,6 +150,9 @@ class GenerationRequest(BaseModel):
     duration: int | None = None  # None: the model's default
     ratio: str | None = None  # None: the model's default (models that take a ratio)
     shot_type: str | None = None  # None: the model's default, one shot (wan2.6 only)
+    # wan2.7-videoedit: "auto" (the model decides from the prompt) or "origin" (keep the clip's
+    # sound); None: the model's default, auto.
+    audio_setting: str | None = None
     seed: int | None = None
     prompt_extend: bool = True
     watermark: bool = False
@@ -207,7 +224,15 @@ class GenerationRequest(BaseModel):
 
     @property
     def resolved_duration(self) -> int:
-        return self.duration or self.spec.default_duration
+        """The video's length: as asked, else the model's default; for a model whose video is
+        as long as its input clip (wan2.7-videoedit), the clip's, once read (before: the
+        shortest clip it takes)."""
+        spec = self.spec
+        if self.duration is None and spec.duration_from_input:
+            if self.input_seconds is not None:
+                return max(1, round(self.input_seconds))
+            return math.ceil(spec.clip.min_seconds) if spec.clip else spec.default_duration
+        return self.duration or spec.default_duration
 
     @property
     def charged_seconds(self) -> int:
@@ -221,7 +246,7 @@ class GenerationRequest(BaseModel):
         if self.input_seconds is not None:
             extra = self.input_seconds
         else:
-            clips = sum(1 for item in self.media if item.type is MediaType.REFERENCE_VIDEO)
+            clips = sum(1 for item in self.media if item.type in _BILLED_CLIPS)
             extra = clips * (self.spec.clip.min_seconds if self.spec.clip else 0)
         return self.resolved_duration + math.ceil(min(cap, extra))
 
@@ -319,12 +344,14 @@ class GenerationRequest(BaseModel):
         parameters: dict[str, Any] = {"resolution": self.resolved_resolution}
         if ratio := self.resolved_ratio:
             parameters["ratio"] = ratio
-        if spec.duration_settable:
+        if spec.duration_settable and not (spec.duration_from_input and self.duration is None):
             parameters["duration"] = self.resolved_duration
         # "single" is the documented default: left out, so a request that says it is the same
         # body (and fingerprint) as one that does not.
         if self.shot_type == "multi":
             parameters["shot_type"] = self.shot_type
+        if self.audio_setting is not None:
+            parameters["audio_setting"] = self.audio_setting
         # Sent as asked, with an effect template too (as the official SDK does): never dropped.
         parameters["prompt_extend"] = self.prompt_extend
         parameters["watermark"] = self.watermark
@@ -369,6 +396,23 @@ def check_clip_fits(request: GenerationRequest, clip_seconds: float) -> None:
                 duration=request.resolved_duration,
                 shortest=shortest,
                 longest=longest,
+            ),
+            field="duration",
+        )
+
+
+def check_edit_fits(request: GenerationRequest, clip_seconds: float) -> None:
+    """Refuse an edit asked longer than its clip: the duration cuts the clip from its start,
+    it cannot make it longer."""
+    if request.duration is not None and request.duration > clip_seconds + 0.5:
+        raise InvalidInput(
+            # Translators: an edit of a clip can cut it shorter, not make it longer; {length}
+            # is the clip's length in seconds ("3.0").
+            _(
+                "The clip is {length} s long; an edit can cut it, not make it longer: choose a "
+                "duration of at most {longest} s, or leave it out to keep the clip's length.",
+                length=f"{clip_seconds:.1f}",
+                longest=max(1, math.floor(clip_seconds + 0.5)),
             ),
             field="duration",
         )
@@ -625,6 +669,21 @@ def _check_parameters(request: GenerationRequest, spec: ModelSpec) -> None:
         raise InvalidInput(refusal, field="ratio")
     if request.shot_type is not None:
         _check_shot_type(request, spec)
+    if request.audio_setting is not None and request.audio_setting not in spec.audio_settings:
+        if spec.audio_settings:
+            # Translators: {setting} is what was asked ("loud"); {settings} is a list of them
+            # ("auto, origin").
+            refusal = _(
+                "{model} has no audio setting “{setting}”; choose one of: {settings}.",
+                model=spec.name,
+                setting=request.audio_setting,
+                settings=", ".join(spec.audio_settings),
+            )
+        else:
+            # Translators: {model} is a model's name; the audio setting says whether an edited
+            # clip keeps its own sound.
+            refusal = _("{model} does not take an audio setting; leave it out.", model=spec.name)
+        raise InvalidInput(refusal, field="audio_setting")
     if request.seed is not None and not 0 <= request.seed <= SEED_MAX:
         raise InvalidInput(
             _("The seed must be a whole number from 0 to {highest}.", highest=SEED_MAX),

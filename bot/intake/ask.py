@@ -58,6 +58,7 @@ class Ask:
     duration: int | None = None
     ratio: str | None = None  # a model that takes no picture: the video's shape ("16:9")
     shot_type: str | None = None  # wan2.6: "single" or "multi" (None: the model's default)
+    audio_setting: str | None = None  # videoedit: "auto" or "origin" (None: the model's default)
     seed: int | None = None
     prompt_extend: bool = True
     watermark: bool = False

@@ -65,6 +65,7 @@ def draft(
             duration is None
             and spec
             and spec.duration_settable
+            and not spec.duration_from_input  # as long as its clip, which is at most 10 s
             and spec.default_duration > guild.max_duration
         ):
             duration = max(d for d in spec.durations if d <= guild.max_duration)
@@ -84,6 +85,7 @@ def draft(
         duration=duration,
         ratio=ask.ratio,
         shot_type=ask.shot_type,
+        audio_setting=ask.audio_setting,
         seed=ask.seed,
         prompt_extend=ask.prompt_extend,
         watermark=ask.watermark or guild.force_watermark,

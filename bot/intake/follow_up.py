@@ -126,6 +126,7 @@ def again(job: Job, seed: int) -> Ask:
         duration=original.duration,
         ratio=original.ratio,  # the same shape, for a model that takes one
         shot_type=original.shot_type,  # one shot or several, as asked
+        audio_setting=original.audio_setting,  # an edit keeps or redoes the sound, as asked
         seed=seed,
         prompt_extend=original.prompt_extend,
         watermark=original.watermark,

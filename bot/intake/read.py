@@ -19,7 +19,7 @@ import aiohttp
 
 from bot.domain.catalog import MB, MediaType, ModelSpec, Reference, Slot, role_of
 from bot.domain.errors import InvalidInput
-from bot.domain.requests import GenerationRequest, check_clip_fits
+from bot.domain.requests import GenerationRequest, check_clip_fits, check_edit_fits
 from bot.i18n import _
 from bot.intake.ask import Attachment, Held, Source
 from bot.media.pools import MediaWorkers
@@ -115,12 +115,16 @@ def check_inputs_fit(request: GenerationRequest, inputs: Mapping[Slot, InputFile
     clip = inputs.get(MediaType.FIRST_CLIP)
     if clip is not None and clip.info is not None and clip.info.duration is not None:
         check_clip_fits(request, clip.info.duration)
+    edited = inputs.get(MediaType.VIDEO)
+    if edited is not None and edited.info is not None and edited.info.duration is not None:
+        check_edit_fits(request, edited.info.duration)
 
 
 def with_billed_input(
     request: GenerationRequest, inputs: Mapping[Slot, InputFile]
 ) -> GenerationRequest:
-    """For a model that bills its input clips (wan2.7-r2v's reference clips), the request with
+    """For a model that bills its input clips (wan2.7-r2v's reference clips, the clip
+    wan2.7-videoedit edits), the request with
     their seconds as read (a clip passed on unread counts as the shortest the model takes), so
     the quota holds what the video will cost; anything else as it is."""
     spec = request.spec
@@ -130,7 +134,12 @@ def with_billed_input(
     seconds = sum(
         file.info.duration if file.info and file.info.duration is not None else shortest
         for slot, file in inputs.items()
-        if isinstance(slot, Reference) and not slot.voice and slot.role is MediaType.REFERENCE_VIDEO
+        if slot is MediaType.VIDEO
+        or (
+            isinstance(slot, Reference)
+            and not slot.voice
+            and slot.role is MediaType.REFERENCE_VIDEO
+        )
     )
     return request.model_copy(update={"input_seconds": round(seconds, 3)})
 

@@ -148,6 +148,7 @@ _CONTENT_FAMILY = {
     MediaType.FIRST_CLIP: "video/",
     MediaType.REFERENCE_IMAGE: "image/",
     MediaType.REFERENCE_VIDEO: "video/",
+    MediaType.VIDEO: "video/",
 }
 
 
@@ -181,7 +182,7 @@ def _limits(media_type: Slot, spec: ModelSpec) -> ImageLimits | AudioLimits | Cl
     role = role_of(media_type)
     if role is MediaType.DRIVING_AUDIO:
         return spec.audio
-    if role in (MediaType.FIRST_CLIP, MediaType.REFERENCE_VIDEO):
+    if role in (MediaType.FIRST_CLIP, MediaType.REFERENCE_VIDEO, MediaType.VIDEO):
         return spec.clip
     return spec.image
 
@@ -389,6 +390,7 @@ def _unreadable(media_type: Slot, spec: ModelSpec | None) -> InvalidInput:
         MediaType.DRIVING_AUDIO: _AUDIO_ORDER,
         MediaType.FIRST_CLIP: _VIDEO_ORDER,
         MediaType.REFERENCE_VIDEO: _VIDEO_ORDER,
+        MediaType.VIDEO: _VIDEO_ORDER,
     }.get(role, _IMAGE_ORDER)
     limits = _limits(media_type, spec) if spec else None
     formats = limits.formats if limits else frozenset(order)

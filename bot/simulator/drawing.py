@@ -51,6 +51,7 @@ class VideoPlan:
     prompt: str  # written after the label when there is room; "" for none
     seen: tuple[tuple[Slot, bytes], ...]  # inputs whose bytes the simulator saw
     unseen: tuple[Slot, ...]  # inputs given as URLs it did not fetch
+    keep_sound: bool = False  # an edit that keeps its clip's sound (else a tone, or the voice)
 
 
 def mode_text(roles: frozenset[MediaType], template: str | None, multi_shot: bool = False) -> str:
@@ -60,6 +61,8 @@ def mode_text(roles: frozenset[MediaType], template: str | None, multi_shot: boo
         return "multi-shot " + mode_text(roles, template)
     if template:
         return f"effect {template}"
+    if MediaType.VIDEO in roles:
+        return "video edit" + ("+images" if MediaType.REFERENCE_IMAGE in roles else "")
     if roles & {MediaType.REFERENCE_IMAGE, MediaType.REFERENCE_VIDEO}:
         return "reference" + ("+first frame" if MediaType.FIRST_FRAME in roles else "")
     if MediaType.FIRST_CLIP in roles:
@@ -139,6 +142,18 @@ def _opening_reel(
     plan: VideoPlan, seen: dict[Slot, bytes], size: tuple[int, int], count: int
 ) -> Reel:
     references = _references(plan)
+    edited = seen.get(MediaType.VIDEO)
+    if edited is not None or MediaType.VIDEO in plan.unseen:
+        played = (
+            _clip_reel(edited, size, plan.fps, count)
+            if edited is not None
+            else _placeholder("video to edit: http(s) URL, not fetched", size, count)
+        )
+        if not references:
+            return played
+        # The clip, with its reference images side by side across its top third.
+        strip = _reference_sheet(references, seen, (size[0], max(2, size[1] // 3)))
+        return (_with_strip(picture, strip) for picture in played)
     if references:
         return itertools.repeat(_reference_sheet(references, seen, size), count)
     clip = seen.get(MediaType.FIRST_CLIP)
@@ -194,6 +209,12 @@ def _reference_sheet(
         draw.text((4, 4), _fit_text(font, name, cell[0] - 8), font=font, fill="white")
         sheet.paste(picture, (index * cell[0], 0))
     return sheet
+
+
+def _with_strip(picture: Image.Image, strip: Image.Image) -> Image.Image:
+    shown = picture.copy()
+    shown.paste(strip, (0, 0))
+    return shown
 
 
 def _text_scene(plan: VideoPlan) -> str:
@@ -378,6 +399,8 @@ def _soundtrack(plan: VideoPlan, seen: dict[Slot, bytes]) -> bytes:
     else a tone, as AAC in MP4."""
     voices = [s for s in seen if isinstance(s, Reference) and s.voice]
     driving = seen.get(MediaType.DRIVING_AUDIO)
+    if driving is None and plan.keep_sound:
+        driving = seen.get(MediaType.VIDEO)  # its own sound, where it has one
     if driving is None and voices:
         driving = seen[min(voices, key=lambda voice: voice.number)]
     pcm = _audio_pcm(driving, plan.seconds) if driving is not None else None

@@ -67,6 +67,7 @@ class SimTask:
     # Seconds of input the model bills on top of the output (wan2.7-r2v's reference clips, at
     # most its cap), as the simulator measured them.
     billed_input_seconds: float = 0.0
+    keep_sound: bool = False  # an edit that keeps its clip's sound
     inputs: TaskInputs = field(default_factory=TaskInputs, repr=False)
 
     @property

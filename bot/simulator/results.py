@@ -87,7 +87,9 @@ class Results:
             height=_even(height * scale),
             fps=config.video_fps,
             sound=task.sound,
-            label=f"{task.model} · {mode_text(task.inputs.roles, task.template, task.multi_shot)}",
+            label=f"{task.model} · {mode_text(task.inputs.roles, task.template, task.multi_shot)}"
+            + (" (sound kept)" if task.keep_sound else ""),
+            keep_sound=task.keep_sound,
             prompt=prompt,
             seen=task.inputs.seen,
             unseen=task.inputs.unseen,

@@ -34,7 +34,13 @@ from bot.simulator.config import Context
 from bot.simulator.lifecycle import UNFINISHED, SimTask, TaskInputs, usage
 from bot.simulator.results import Results
 from bot.simulator.uploads import Uploads
-from bot.simulator.validation import input_bytes, inspect_inputs, probe_size, validate_body
+from bot.simulator.validation import (
+    Submission,
+    input_bytes,
+    inspect_inputs,
+    probe_size,
+    validate_body,
+)
 from bot.simulator.wire import ACCOUNT_KEY, JSON_KEY, ApiError, bad, ok, throttled
 
 LIST_WINDOW_SECONDS = 24 * 3600
@@ -107,6 +113,7 @@ class Tasks:
             is not None
         ]
         probe = await inspect_inputs(config.media_checker, spec, blobs)
+        seconds = _output_seconds(spec, submission, probe)
         seen = tuple((media_type, data) for media_type, _, data in blobs)
         billed_input = _billed_input_seconds(spec, seen)
         unseen = tuple(m for m, _, _ in submission.inputs if m not in dict(seen))
@@ -131,7 +138,7 @@ class Tasks:
             pending_seconds=pending,
             running_seconds=running,
             resolution=submission.resolution,
-            duration=submission.duration,
+            duration=seconds,
             prompt=submission.prompt,
             prompt_extend=submission.prompt_extend,
             sound=submission.sound,
@@ -145,6 +152,7 @@ class Tasks:
             account=account,
             template=submission.template,
             multi_shot=submission.multi_shot,
+            keep_sound=submission.keep_sound,
             billed_input_seconds=billed_input,
             inputs=inputs,
         )
@@ -352,3 +360,19 @@ def _billed_input_seconds(spec: ModelSpec, seen: tuple[tuple[Slot, bytes], ...])
             if size is not None and size[2] is not None:
                 total += size[2]
     return min(spec.billed_input_cap, total)
+
+
+def _output_seconds(
+    spec: ModelSpec, submission: Submission, probe: tuple[int, int, float | None] | None
+) -> int:
+    """The video's length: as asked; an edit asked for none (0), its clip's, when seen (else
+    5 s); an edit never longer than its clip (refused)."""
+    clip = probe[2] if probe and spec.duration_from_input else None
+    if spec.duration_from_input and submission.duration == 0:
+        return max(1, round(clip)) if clip else 5
+    if clip is not None and submission.duration > clip + 0.5:
+        raise bad(
+            f"parameters.duration {submission.duration} is longer than input.media video "
+            f"({clip:.1f} s); an edit is cut from the clip's start."
+        )
+    return submission.duration

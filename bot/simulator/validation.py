@@ -52,6 +52,7 @@ class Submission:
     template: str | None = None
     ratio: str | None = None  # the shape asked for, for a model that takes one
     multi_shot: bool = False  # parameters.shot_type "multi"
+    keep_sound: bool = False  # wan2.7-videoedit's audio_setting "origin": the clip's own sound
 
 
 def _text(container: dict[str, Any], name: str, limit: int, model: str) -> str:
@@ -208,18 +209,20 @@ def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
             + ", ".join(spec.resolutions)
             + "."
         )
-    duration = params.get("duration", spec.default_duration)
+    # wan2.7-videoedit: 0 (or none) is the clip's own length, known once the clip is read.
+    duration = params.get("duration", 0 if spec.duration_from_input else spec.default_duration)
+    from_input = spec.duration_from_input and duration == 0
     if (
         isinstance(duration, bool)
         or not isinstance(duration, int)
-        or duration not in spec.durations
+        or (duration not in spec.durations and not from_input)
     ):
         raise bad(
             f"parameters.duration {duration!r} is not supported by {spec.name}; allowed: "
             f"{spec.duration_text}."
         )
     present = media_roles(slot for slot, _, _ in inputs)
-    if duration not in spec.durations_for(present):
+    if not from_input and duration not in spec.durations_for(present):
         raise bad(
             f"parameters.duration {duration!r} is not supported by {spec.name} with "
             f"{combination_text(present)}; allowed: {durations_text(spec.durations_for(present))}."
@@ -252,6 +255,13 @@ def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
         )
     if shot_type == "multi" and params.get("prompt_extend", True) is False:
         raise bad("parameters.shot_type multi takes effect only with prompt_extend true.")
+    audio_setting = params.get("audio_setting")
+    if audio_setting is not None and audio_setting not in spec.audio_settings:
+        allowed = ", ".join(spec.audio_settings) if spec.audio_settings else "none"
+        raise bad(
+            f"parameters.audio_setting {audio_setting!r} is not supported by {spec.name}; "
+            f"allowed: {allowed}."
+        )
 
     # Only wan2.6-i2v-flash can be made silent; `audio` overrides audio_url.
     silenced = spec.name == WAN26_I2V_FLASH.name and params.get("audio") is False
@@ -266,6 +276,7 @@ def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
         # A first frame decides the shape where a ratio could (wan2.7-r2v ignores the ratio).
         ratio=None if MediaType.FIRST_FRAME in present else ratio or spec.default_ratio,
         multi_shot=shot_type == "multi",
+        keep_sound=audio_setting == "origin",
     )
 
 
@@ -343,6 +354,6 @@ async def inspect_inputs(
             except InvalidInput as exc:
                 raise inspection(str(exc) or f"{where} failed the data inspection.") from None
     for media_type, _, data in blobs:
-        if media_type in (MediaType.FIRST_FRAME, MediaType.FIRST_CLIP):
+        if media_type in (MediaType.FIRST_FRAME, MediaType.FIRST_CLIP, MediaType.VIDEO):
             return await asyncio.to_thread(probe_size, media_type, data)
     return None

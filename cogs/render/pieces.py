@@ -64,6 +64,9 @@ def mode_of(lang: Language, job: Job) -> str:
     types = request.media_types
     if request.template:
         return lang.gettext("Effect ({template})", template=request.template)
+    if MediaType.VIDEO in types:
+        # Translators: the kind of a video made by restyling or changing a member's clip.
+        return lang.gettext("Edit")
     if request.references:
         # Translators: the kind of a video made from pictures and clips of people, pets or
         # things the member gave (reference-to-video).

@@ -66,6 +66,19 @@ REFERENCE_OPTIONS = {
 }
 
 
+# /video edit's own options (its resolution, ratio and duration are the catalogue's).
+EDIT_OPTIONS = {
+    "clip": "The clip to edit (mp4/mov, 2–10 s)",
+    "prompt": "The edit: what to change, or the style to give it",
+    "reference1": "A picture to guide the edit (a style, a garment, a face…)",
+    "reference2": "Another picture to guide the edit",
+    "reference3": "Another picture to guide the edit",
+    "reference4": "Another picture to guide the edit",
+    "keep_sound": "Keep the clip's own sound (default: the model decides from your prompt)",
+    "ratio": "The video's shape, width:height (default: close to the clip's)",
+}
+
+
 @dataclass(frozen=True)
 class Place:
     """Where a request counts: the server whose rules and quota apply, and the channel that gets

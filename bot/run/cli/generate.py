@@ -21,6 +21,7 @@ _MEDIA_OPTIONS = {
     MediaType.LAST_FRAME: "last_frame",
     MediaType.DRIVING_AUDIO: "audio",
     MediaType.FIRST_CLIP: "clip",
+    MediaType.VIDEO: "video",
 }
 
 
@@ -58,6 +59,7 @@ def _ask(args: argparse.Namespace) -> Ask:
         duration=args.duration,
         ratio=args.ratio,
         shot_type=args.shot_type,
+        audio_setting=args.audio_setting,
         seed=args.seed,
         prompt_extend=not args.no_prompt_extend,
         watermark=args.watermark,

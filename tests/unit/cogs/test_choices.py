@@ -25,7 +25,7 @@ from bot.intake.ask import Ask, Attachment
 from bot.intake.draft import draft
 from bot.run.app import WanBot, command_payloads
 from bot.run.settings import Settings
-from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE, REFERENCE, TEXT
+from cogs.choices import ANIMATE, CONTINUE, EDIT, EFFECT, INTERPOLATE, REFERENCE, TEXT
 
 SUB_COMMAND, STRING, INTEGER, ATTACHMENT = 1, 3, 4, 11
 # Options whose values come from the catalogue.
@@ -37,10 +37,14 @@ MENUS = {
     "effect": EFFECT,
     "text": TEXT,
     "reference": REFERENCE,
+    "edit": EDIT,
 }
 # The files of /video reference tried here: one reference of each kind, a voice and the first
 # frame (all of its 11 files together would be thousands of ways to fill it in).
-TRIED_FILES = {"reference": ["reference1", "reference2", "first_frame", "voice1"]}
+TRIED_FILES = {
+    "reference": ["reference1", "reference2", "first_frame", "voice1"],
+    "edit": ["clip", "reference1"],
+}
 # What Discord says each of its files is: a reference is a picture or a clip by this.
 FILE_KINDS = {"reference2": "video/mp4", "reference1": "image/png", "voice1": "audio/mpeg"}
 # What a member writes in a required free-text option (the prompt of /video text).
@@ -52,6 +56,7 @@ CONTENT = {
     MediaType.FIRST_CLIP: ("video/mp4", "mp4"),
     MediaType.REFERENCE_IMAGE: ("image/png", "png"),
     MediaType.REFERENCE_VIDEO: ("video/mp4", "mp4"),
+    MediaType.VIDEO: ("video/mp4", "mp4"),
 }
 
 
@@ -306,6 +311,7 @@ async def test_a_ratio_is_offered_only_where_a_model_takes_it(
     offered = {s.name: s.offered.get("ratio") for s in subcommands}
     assert offered.pop("text") == [None, *MODELS["wan2.7-t2v"].ratios]
     assert offered.pop("reference") == [None, *MODELS["wan2.7-r2v"].ratios]
+    assert offered.pop("edit") == [None, *MODELS["wan2.7-videoedit"].ratios]
     assert all(ratios is None for ratios in offered.values()), offered
 
 

@@ -46,7 +46,7 @@ def test_each_model_is_consistent(spec) -> None:
     # Audio limits for a driving audio, or for references' voices.
     takes_audio = MediaType.DRIVING_AUDIO in spec.media_types or spec.reference_voices
     assert (spec.audio is not None) == takes_audio
-    clips = {MediaType.FIRST_CLIP, MediaType.REFERENCE_VIDEO}
+    clips = {MediaType.FIRST_CLIP, MediaType.REFERENCE_VIDEO, MediaType.VIDEO}
     assert (spec.clip is not None) == bool(clips & spec.media_types)
     assert bool(spec.max_references) == bool(REFERENCES & spec.media_types)
 
@@ -90,6 +90,7 @@ def test_media_types_have_a_name_for_people_and_an_english_label() -> None:
         MediaType.FIRST_CLIP: "First clip",
         MediaType.REFERENCE_IMAGE: "Reference image",
         MediaType.REFERENCE_VIDEO: "Reference video",
+        MediaType.VIDEO: "Clip to edit",
     }
     assert MediaType.DRIVING_AUDIO.label == "the driving audio"
 
@@ -159,7 +160,11 @@ def test_text_to_video_takes_no_picture_and_a_ratio() -> None:
     assert (spec.audio.min_seconds, spec.audio.max_seconds) == (3, 30)
     assert {r.value for r in spec.regions} == {"beijing", "singapore"}
     # Only the models that need no first frame are asked for a shape.
-    assert [m.name for m in MODELS.values() if m.ratios] == ["wan2.7-t2v", "wan2.7-r2v"]
+    assert [m.name for m in MODELS.values() if m.ratios] == [
+        "wan2.7-t2v",
+        "wan2.7-r2v",
+        "wan2.7-videoedit",
+    ]
     menu = Menu.of(Inputs(frozenset(), frozenset({MediaType.DRIVING_AUDIO})))
     assert menu.models == ("wan2.7-t2v",) and menu.ratios == spec.ratios
     animate = Menu.of(

@@ -20,6 +20,7 @@ from bot.domain.requests import (
     GenerationRequest,
     MediaItem,
     check_clip_fits,
+    check_edit_fits,
     continuation_duration,
     media_from,
     variation_seeds,
@@ -34,6 +35,7 @@ URLS = {
     CLIP: "oss://dashscope-instant/abc/clip.mp4",
     MediaType.REFERENCE_IMAGE: "https://example.com/face.png",
     MediaType.REFERENCE_VIDEO: "https://example.com/dog.mp4",
+    MediaType.VIDEO: "oss://dashscope-instant/abc/in.mp4",
 }
 
 
@@ -360,7 +362,7 @@ def test_a_media_type_the_model_does_not_take_is_named() -> None:
             "nope",
             {},
             "model",
-            "Unknown model “nope”; choose one of: wan2.7-i2v, wan2.7-t2v, wan2.7-r2v, wan2.6-i2v-flash, "
+            "Unknown model “nope”; choose one of: wan2.7-i2v, wan2.7-t2v, wan2.7-r2v, wan2.7-videoedit, wan2.6-i2v-flash, "
             "wan2.6-i2v, wan2.2-kf2v-flash, wanx2.1-kf2v-plus.",
         ),
         ("wan2.7-i2v", {"duration": 1}, "duration", "wan2.7-i2v makes videos of 2–15 s, not 1 s."),
@@ -842,3 +844,130 @@ def test_a_description_changes_the_fingerprint() -> None:
     plain = r2v(MediaItem(type=RI, url="a")).fingerprint(digests)
     described = r2v(MediaItem(type=RI, url="a", reference_description="tall")).fingerprint(digests)
     assert plain != described
+
+
+# -- video edit (wan2.7-videoedit) ---------------------------------------------------------------
+
+VIDEO = MediaType.VIDEO
+
+
+def edit(*items: MediaItem, **fields: Any) -> GenerationRequest:
+    return GenerationRequest.build(
+        model="wan2.7-videoedit",
+        media=items,
+        **({"prompt": "Convert the entire scene to a claymation style"} | fields),
+    )
+
+
+def test_videoedit_body_is_what_sdk_2_0_2_sends() -> None:
+    """As VideoSynthesis.async_call(model="wan2.7-videoedit", prompt=..., media=[{"type":
+    "video", ...}, {"type": "reference_image", ...}], resolution="720P", ratio="16:9",
+    audio_setting="origin", watermark=True) sends it (§7.2, §7.6): no duration (the clip's
+    length), the clip first, the audio setting in `parameters`."""
+    built = edit(
+        MediaItem(type=RI, url="oss://x/coat.png"),
+        MediaItem(type=VIDEO, url="oss://x/in.mp4"),
+        resolution="720P",
+        ratio="16:9",
+        audio_setting="origin",
+        watermark=True,
+    )
+    assert built.body() == {
+        "model": "wan2.7-videoedit",
+        "input": {
+            "prompt": "Convert the entire scene to a claymation style",
+            "media": [
+                {"type": "video", "url": "oss://x/in.mp4"},
+                {"type": "reference_image", "url": "oss://x/coat.png"},
+            ],
+        },
+        "parameters": {
+            "resolution": "720P",
+            "ratio": "16:9",
+            "audio_setting": "origin",
+            "prompt_extend": True,
+            "watermark": True,
+        },
+    }
+
+
+def test_videoedit_alone_as_alibabas_example_and_a_cut() -> None:
+    plain = edit(MediaItem(type=VIDEO, url=URLS[VIDEO]))
+    assert plain.body()["parameters"] == {
+        "resolution": "1080P",
+        "prompt_extend": True,
+        "watermark": False,
+    }
+    assert (
+        edit(MediaItem(type=VIDEO, url=URLS[VIDEO]), duration=4).body()["parameters"]["duration"]
+        == 4
+    )
+
+
+@pytest.mark.parametrize(
+    ("items", "fields", "field", "message"),
+    [
+        (
+            [MediaItem(type=VIDEO, url=URLS[VIDEO])] + [MediaItem(type=RI, url=URLS[RI])] * 5,
+            {},
+            "media",
+            "You gave 5 references; wan2.7-videoedit takes at most 4 images and clips in all.",
+        ),
+        (
+            [MediaItem(type=VIDEO, url=URLS[VIDEO]), MediaItem(type=RV, url=URLS[RV])],
+            {},
+            "reference_video",
+            "Reference video: wan2.7-videoedit does not take this input.",
+        ),
+        (
+            [MediaItem(type=VIDEO, url=URLS[VIDEO])],
+            {"audio_setting": "loud"},
+            "audio_setting",
+            "wan2.7-videoedit has no audio setting “loud”; choose one of: auto, origin.",
+        ),
+        (
+            [MediaItem(type=VIDEO, url=URLS[VIDEO])],
+            {"duration": 12},
+            "duration",
+            "wan2.7-videoedit makes videos of 2–10 s, not 12 s.",
+        ),
+        (
+            [MediaItem(type=RI, url=URLS[RI])],
+            {},
+            "media",
+            "wan2.7-videoedit takes one of these sets of inputs: Clip to edit; Clip to edit + "
+            "Reference image. You gave: Reference image.",
+        ),
+    ],
+)
+def test_videoedit_refusals(items: list[MediaItem], fields: dict, field: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        edit(*items, **fields)
+    assert str(refused.value) == message
+    assert refused.value.field == field
+
+
+def test_an_audio_setting_only_where_a_model_takes_one() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        request("wan2.7-i2v", FIRST, audio_setting="origin")
+    assert str(refused.value) == "wan2.7-i2v does not take an audio setting; leave it out."
+
+
+def test_an_edit_counts_its_clip_and_its_output() -> None:
+    clip = MediaItem(type=VIDEO, url=URLS[VIDEO])
+    # Before the clip is read: the least it can be (a 2 s clip kept whole).
+    assert edit(clip).charged_seconds == 4
+    read = edit(clip, input_seconds=6.2)
+    assert (read.resolved_duration, read.charged_seconds) == (6, 13)  # 6 s out, 6.2 s in
+    assert edit(clip, duration=3, input_seconds=6.2).charged_seconds == 10
+
+
+def test_an_edit_is_not_longer_than_its_clip() -> None:
+    clip = MediaItem(type=VIDEO, url=URLS[VIDEO])
+    check_edit_fits(edit(clip, duration=4), 4.2)
+    with pytest.raises(InvalidInput) as refused:
+        check_edit_fits(edit(clip, duration=8), 4.2)
+    assert str(refused.value) == (
+        "The clip is 4.2 s long; an edit can cut it, not make it longer: choose a duration of "
+        "at most 4 s, or leave it out to keep the clip's length."
+    )
