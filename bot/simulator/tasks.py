@@ -345,17 +345,18 @@ class Tasks:
 
 
 def _billed_input_seconds(spec: ModelSpec, seen: tuple[tuple[Slot, bytes], ...]) -> float:
-    """The reference clips' seconds the model bills (at most its cap), of those the simulator
-    could see and read."""
+    """The input clips' seconds the model bills (wan2.7-r2v's reference clips, the clip
+    wan2.7-videoedit edits; at most its cap), of those the simulator could see and read."""
     if spec.billed_input_cap is None:
         return 0.0
     total = 0.0
     for slot, data in seen:
-        if (
+        reference_clip = (
             isinstance(slot, Reference)
             and not slot.voice
             and slot.role is MediaType.REFERENCE_VIDEO
-        ):
+        )
+        if slot is MediaType.VIDEO or reference_clip:
             size = probe_size(slot, data)
             if size is not None and size[2] is not None:
                 total += size[2]

@@ -63,6 +63,13 @@ MODES = {
         {"prompt": "Image 1 throws a ball to Video 1", "ratio": "1:1", "duration": 4},
         "From references",
     ),
+    "edit": Mode(
+        "edit",
+        {"clip": "clip.mp4", "reference1": "last.png"},
+        "wan2.7-videoedit",
+        {"prompt": "Make it claymation", "keep_sound": True},
+        "Edit",
+    ),
     "flash": Mode(
         "animate", {"image": "first.png"}, "wan2.6-i2v-flash", {"model": "wan2.6-i2v-flash"}
     ),
@@ -321,3 +328,35 @@ async def test_bad_reference_input_is_refused_for_free(
     assert fake.channel_messages() == []
     await wanbot.bot.engine.settle()
     assert job_of(interaction) is None
+
+
+async def test_an_edit_counts_its_clip_and_retry_keeps_it(wanbot: RunningBot) -> None:
+    """/video edit with a 3 s clip and a picture: one video as long as the clip, charged once
+    for the clip and the video (3 + 3 s); Retry sends the same clip, picture and sound setting."""
+    fake, simulator = wanbot.fake, wanbot.simulator
+    clip = fake.upload("clip.mp4", *media("clip.mp4"))
+    coat = fake.upload("last.png", *media("last.png"))
+    asked = await fake.slash(
+        "video", "edit", clip=clip, prompt="Make it claymation", reference1=coat, keep_sound=True
+    )
+    await fake.wait_for(lambda: job_of(asked) is not None, what="the private 'Queued' reply")
+    first = job_of(asked)
+    assert first is not None
+    assert "(6 s of your quota)" in asked.texts()[-1]
+    _, [video] = await finished(fake, first)
+    await wanbot.bot.engine.settle()
+    database = wanbot.services.settings.database_path
+    assert ledger(database, first) == {"reserve": 1, "commit": 1}
+    assert _reservation(database, first) == (6, 6)
+
+    pressed = await fake.press(video, f"wanbot:retry:{first}")
+    await fake.wait_for(lambda: job_of(pressed) is not None, what="the answer to Retry")
+    second = job_of(pressed)
+    assert second is not None and second != first
+    await finished(fake, second)
+    one, two = (s.json for s in submits(simulator))
+    assert two["model"] == "wan2.7-videoedit"
+    assert two["input"]["media"] == one["input"]["media"]
+    assert [m["type"] for m in one["input"]["media"]] == ["video", "reference_image"]
+    assert one["parameters"]["audio_setting"] == two["parameters"]["audio_setting"] == "origin"
+    assert "duration" not in one["parameters"] and "duration" not in two["parameters"]

@@ -870,3 +870,40 @@ async def test_a_reference_clip_that_leaves_no_quota_is_refused_once_read(rig: R
     assert await rig.jobs() == []
     allowance = await rig.services.quotas.allowance(guild_id=10, user_id=1)
     assert allowance.held_seconds == 0
+
+
+async def test_edit_queues_the_clip_with_its_pictures_and_keeps_its_sound(rig: Rig) -> None:
+    fake = rig.fake()
+    clip_bytes = samples.make_video(3.0, 320, 240, with_audio=True)
+    clip = rig.host.attachment("me.mp4", clip_bytes, content_type="video/mp4")
+    coat = rig.host.attachment("coat.png", IMAGE, content_type="image/png")
+    await rig.call(
+        VideoCog.edit, fake, clip=clip, prompt="Give me this coat", reference1=coat, keep_sound=True
+    )
+    [job] = await rig.jobs()
+    request = job.request
+    assert job.model == "wan2.7-videoedit"
+    assert [item.type for item in request.media] == [MediaType.VIDEO, MediaType.REFERENCE_IMAGE]
+    assert rig.simulator.uploads[request.media[0].url].data == clip_bytes
+    assert request.audio_setting == "origin" and request.duration is None
+    assert "duration" not in request.body()["parameters"]
+    assert job.duration == 3  # as long as the clip
+    allowance = await rig.services.quotas.allowance(guild_id=10, user_id=1)
+    assert allowance.held_seconds == 6  # the clip's 3 s and the new video's 3 s
+    assert private_replies(fake) == [
+        f"Queued as video #{job.id} (6 s of your quota). Progress is posted in this channel."
+    ]
+
+
+async def test_edit_refusals_cost_nothing(rig: Rig) -> None:
+    clip = rig.host.attachment(
+        "me.mp4", samples.make_video(3.0, 320, 240), content_type="video/mp4"
+    )
+    fake = rig.fake()
+    await rig.call(VideoCog.edit, fake, clip=clip, prompt="Claymation", duration=8)
+    assert "an edit can cut it, not make it longer" in private_replies(fake)[-1]
+    fake = rig.fake()
+    await rig.call(VideoCog.edit, fake, clip=clip, prompt="Claymation", reference1=clip)
+    assert "Reference video: wan2.7-videoedit does not take this input." in private_replies(fake)[0]
+    fake.response.defer.assert_not_awaited()
+    assert await rig.jobs() == []

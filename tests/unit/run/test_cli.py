@@ -195,6 +195,79 @@ async def test_generate_puts_references_in_a_new_scene(
     assert (usage["duration"], usage["input_video_duration"]) == (7, 3)
 
 
+async def test_generate_edits_a_clip_keeping_its_sound(
+    fast: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """wan2.7-videoedit: the clip first, the reference image after it, no duration (the clip's
+    length), audio_setting origin, as SDK 2.0.2 sends them; the clip and the output billed."""
+    output = tmp_path / "clay.mp4"
+    code = await generate(
+        settings,
+        "--model", "wan2.7-videoedit", "--prompt", "Convert the scene to claymation",
+        "--video", files["clip.mp4"], "--reference", files["first.png"],
+        "--audio-setting", "origin", "--resolution", "720P", "--output", output,
+    )  # fmt: skip
+    assert code == EXIT_OK, capsys.readouterr().err
+    submit = next(r for r in fast.requests if r.path.endswith("video-synthesis"))
+    media = submit.json["input"]["media"]
+    assert [(m["type"], m["url"][:6]) for m in media] == [
+        ("video", "oss://"),
+        ("reference_image", "oss://"),
+    ]
+    assert submit.json["parameters"] == {
+        "resolution": "720P", "audio_setting": "origin", "prompt_extend": True,
+        "watermark": False,
+    }  # fmt: skip
+    info = probe(MediaType.FIRST_CLIP, output.read_bytes())
+    assert info.duration == pytest.approx(3, abs=0.3)
+    usage = json.loads(output.with_suffix(".json").read_text())["responses"][-1]["body"]["usage"]
+    assert (usage["duration"], usage["input_video_duration"]) == (6, 3)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--video", "clip.mp4", "--duration", "8"],
+            "The clip is 3.0 s long; an edit can cut it, not make it longer",
+        ),
+        (
+            ["--video", "long.mp4"],
+            "Clip to edit: the file is 11.0 s long; wan2.7-videoedit takes 2–10 s.",
+        ),
+        (
+            ["--video", "clip.mp4", "--reference", "clip.mp4"],
+            "Reference video: wan2.7-videoedit does not take this input.",
+        ),
+        (["--reference", "first.png"], "wan2.7-videoedit takes one of these sets of inputs"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else " ".join(v)[-40:],
+)
+async def test_bad_edits_exit_2_and_send_nothing(
+    simulator: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    resolved = [str(files.get(a, a)) for a in argv]
+    code = await generate(
+        settings,
+        "--model", "wan2.7-videoedit", "--prompt", "Claymation", *resolved,
+        "--output", tmp_path / "never.mp4",
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT, err
+    assert message in err
+    assert simulator.requests == []
+
+
 R2V = ["--model", "wan2.7-r2v", "--prompt", "Image 1 waves"]
 
 

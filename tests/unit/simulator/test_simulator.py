@@ -407,8 +407,32 @@ def _r2v(*media: dict[str, Any], **parameters: Any) -> dict[str, Any]:
 _REF = {"type": "reference_image", "url": _IMG}
 _REF_CLIP = {"type": "reference_video", "url": "https://example.com/dog.mp4"}
 
+
+def _edit(*media: dict[str, Any], **parameters: Any) -> dict[str, Any]:
+    return {
+        "model": "wan2.7-videoedit",
+        "input": {"prompt": "Make it claymation", "media": list(media)},
+        "parameters": parameters,
+    }
+
+
+_CLIP_URL = {"type": "video", "url": "https://example.com/in.mp4"}
+
 BAD = [
     pytest.param(_wan27(("last_frame", _IMG)), VG, "not a combination", id="combination"),
+    pytest.param(_edit(_REF), VG, "not a combination", id="edit-no-clip"),
+    pytest.param(_edit(_CLIP_URL, *[_REF] * 5), VG, "at most 4 reference_image", id="edit-five"),
+    pytest.param(_edit(_CLIP_URL, _REF_CLIP), VG, "type must be one of", id="edit-ref-clip"),
+    pytest.param(
+        _edit(_CLIP_URL, audio_setting="loud"), VG, "parameters.audio_setting", id="edit-audio"
+    ),
+    pytest.param(_edit(_CLIP_URL, duration=11), VG, "parameters.duration 11", id="edit-duration"),
+    pytest.param(
+        _wan27(("first_frame", _IMG), audio_setting="origin"),
+        VG,
+        "parameters.audio_setting",
+        id="i2v-audio-setting",
+    ),
     pytest.param(_r2v(*[_REF] * 6), VG, "at most 5 reference_image", id="r2v-six"),
     pytest.param(
         _r2v({"type": "first_frame", "url": _IMG}), VG, "not a combination", id="r2v-no-reference"
@@ -1371,3 +1395,47 @@ async def test_r2v_bills_reference_clips_up_to_five_seconds(
     clock.advance(3.0)
     _, done = await call(http, sim, "GET", f"/tasks/{created['output']['task_id']}")
     assert (done["usage"]["duration"], done["usage"]["input_video_duration"]) == (10, 5)
+
+
+# -- video edit ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["auto", "origin"])
+async def test_videoedit_keeps_the_clips_length_and_bills_it(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock, keep: bool
+) -> None:
+    """No duration: the video is as long as the clip; the usage bills the clip and the output
+    (../shared/dashscope-api.md §7.2, §7.5); a reference image is drawn over the clip."""
+    model = "wan2.7-videoedit"
+    clip = await upload(http, sim, model, samples.make_video(3.0, 320, 240, with_audio=True))
+    coat = await upload(http, sim, model, _solid((220, 30, 30)))
+    parameters = {"audio_setting": "origin"} if keep else {}
+    body = _edit(
+        {"type": "video", "url": clip}, {"type": "reference_image", "url": coat}, **parameters
+    )
+    status, created = await submit(http, sim, body, **{"X-DashScope-OssResourceResolve": "enable"})
+    assert status == 200, created
+    clock.advance(3.0)
+    _, done = await call(http, sim, "GET", f"/tasks/{created['output']['task_id']}")
+    usage = done["usage"]
+    assert (usage["duration"], usage["input_video_duration"], usage["output_video_duration"]) == (
+        6,
+        3,
+        3,
+    )
+    async with http.get(done["output"]["video_url"]) as response:
+        video = await response.read()
+    seconds, width, height, has_audio = probe_video(video)
+    assert seconds == pytest.approx(3, abs=0.3) and has_audio
+    assert width / height == pytest.approx(4 / 3, rel=0.05)
+
+
+async def test_videoedit_cannot_be_longer_than_its_clip(
+    http: aiohttp.ClientSession, sim: Simulator
+) -> None:
+    model = "wan2.7-videoedit"
+    clip = await upload(http, sim, model, samples.make_video(3.0, 320, 240))
+    body = _edit({"type": "video", "url": clip}, duration=8)
+    status, answer = await submit(http, sim, body, **{"X-DashScope-OssResourceResolve": "enable"})
+    assert status == 400 and "longer than input.media video" in answer["message"], answer
+    assert not sim.tasks
