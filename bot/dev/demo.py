@@ -38,6 +38,7 @@ class DemoMode:
     duration: int | None = None
     resolution: str | None = None
     ratio: str | None = None
+    audio_setting: str | None = None
 
 
 MODES: tuple[DemoMode, ...] = (
@@ -99,6 +100,14 @@ MODES: tuple[DemoMode, ...] = (
         duration=4,
         resolution="720P",
         ratio="1:1",
+    ),
+    DemoMode(
+        "video-edit",
+        "wan2.7-videoedit",
+        {MediaType.VIDEO: "clip.mp4", Reference(1, _REF_IMAGE): "last.png"},
+        prompt="Turn the scene into claymation",
+        resolution="720P",
+        audio_setting="origin",
     ),
     DemoMode(
         "first-frame (img_url)",
@@ -169,6 +178,7 @@ async def _run_mode(
         duration=mode.duration,
         resolution=mode.resolution,
         ratio=mode.ratio,
+        audio_setting=mode.audio_setting,
     )
     options = GenerateOptions(ask, output=output_dir / f"{_slug(mode.name)}.mp4")
     async with slots:
@@ -180,6 +190,7 @@ def _row(mode: DemoMode, outcome: tuple[Result, MediaInfo] | BaseException) -> l
     inputs = " + ".join(_input_name(slot) for slot in mode.media) or "prompt alone"
     inputs += f" [{mode.template}]" if mode.template else ""
     inputs += f" [{mode.ratio}]" if mode.ratio else ""
+    inputs += f" [{mode.audio_setting}]" if mode.audio_setting else ""
     if isinstance(outcome, BaseException):
         return [mode.name, mode.model, inputs, f"FAILED: {outcome}", "", "", "", ""]
     result, info = outcome
