@@ -59,8 +59,8 @@ MENU_OF = {
     "video interpolate": (INTERPOLATE.inputs, False),
     "video continue": (CONTINUE.inputs, True),
     "video text": (TEXT.inputs, False),
-    "video reference": (REFERENCE.inputs, False),
-    "video edit": (EDIT.inputs, False),
+    # /video reference and /video edit offer one model each: nothing to take out of their
+    # choices, and their duration's help is their own.
 }
 RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in RESOLUTIONS]
 

@@ -157,7 +157,8 @@ class GenerationRequest(BaseModel):
     prompt_extend: bool = True
     watermark: bool = False
     # The seconds of input clips the provider bills on top of the output's (wan2.7-r2v's
-    # reference clips, within its cap), once they are read; None: not read yet, or none billed.
+    # reference clips, the clip wan2.7-videoedit edits), once they are read; None: not read yet,
+    # or none billed. Not sent: it sets the quota held (`charged_seconds`).
     input_seconds: float | None = None
 
     @classmethod

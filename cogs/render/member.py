@@ -207,6 +207,14 @@ def models(lang: Language, unavailable: frozenset[str] = RETIRED) -> discord.Emb
         )
         if spec.templates:
             value += "\n" + lang.gettext("Effects: {names}", names=", ".join(spec.templates))
+        if spec.billed_input_cap is not None:
+            value += "\n" + lang.gettext(
+                # Translators: the clips a member gives this model (references, or the clip to
+                # edit) count in their quota too, as the provider bills them; {seconds} is the
+                # most they count for ("5").
+                "Your clips' seconds count too (at most {seconds} s).",
+                seconds=f"{spec.billed_input_cap:g}",
+            )
         embed.add_field(name=spec.name, value=value, inline=False)
     return embed
 

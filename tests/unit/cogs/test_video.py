@@ -20,6 +20,7 @@ from bot.i18n import ENGLISH
 from bot.i18n import catalogs as upkeep
 from bot.media import samples
 from bot.media.probe import check_media
+from cogs.render import member as render_member
 from cogs.video.commands import VideoCog
 from cogs.views import DYNAMIC_ITEMS, ExtendButton, LastFrameButton, RetryButton
 from tests.support.discord_fakes import (
@@ -907,3 +908,10 @@ async def test_edit_refusals_cost_nothing(rig: Rig) -> None:
     assert "Reference video: wan2.7-videoedit does not take this input." in private_replies(fake)[0]
     fake.response.defer.assert_not_awaited()
     assert await rig.jobs() == []
+
+
+def test_the_model_list_says_where_your_clips_count_too() -> None:
+    fields = {f.name: f.value for f in render_member.models(ENGLISH).fields}
+    assert "Your clips' seconds count too (at most 5 s)." in fields["wan2.7-r2v"]
+    assert "Your clips' seconds count too (at most 10 s)." in fields["wan2.7-videoedit"]
+    assert "count too" not in fields["wan2.7-i2v"]
