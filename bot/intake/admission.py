@@ -119,6 +119,7 @@ class Admission:
             return Staged(request, inputs={}, key=name, dedup_key=None)
         inputs = await self._reader.read(request.spec, ask.sources())
         request = with_billed_input(_with_continued_length(admitted, inputs), inputs)
+        request = _edit_within_longest(admitted, request)
         check_inputs_fit(request, inputs)
         return await stage_on_a_key(self._keys, request, inputs)
 
@@ -147,3 +148,19 @@ def _with_continued_length(admitted: Admitted, inputs: dict[Slot, InputFile]) ->
     longest = min(admitted.rules.max_duration or LONGEST_SECONDS, LONGEST_SECONDS)
     length = min(continuation_duration(seconds, request.spec), longest)
     return request.model_copy(update={"duration": length})
+
+
+def _edit_within_longest(admitted: Admitted, request: GenerationRequest) -> GenerationRequest:
+    """An edit without a length is as long as its clip (known once read): on a server with a
+    longest video, a longer clip is cut to it, as a length asked would be."""
+    longest = admitted.rules.max_duration
+    spec = request.spec
+    if (
+        not spec.duration_from_input
+        or request.duration is not None
+        or not longest
+        or request.resolved_duration <= longest
+        or longest not in spec.durations
+    ):
+        return request
+    return request.model_copy(update={"duration": longest})

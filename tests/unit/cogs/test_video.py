@@ -915,3 +915,15 @@ def test_the_model_list_says_where_your_clips_count_too() -> None:
     assert "Your clips' seconds count too (at most 5 s)." in fields["wan2.7-r2v"]
     assert "Your clips' seconds count too (at most 10 s)." in fields["wan2.7-videoedit"]
     assert "count too" not in fields["wan2.7-i2v"]
+
+
+async def test_an_edit_longer_than_the_servers_longest_is_cut_to_it(rig: Rig) -> None:
+    await rig.services.guild_settings.update(10, max_duration=2)
+    clip = rig.host.attachment(
+        "me.mp4", samples.make_video(3.0, 320, 240), content_type="video/mp4"
+    )
+    await rig.call(VideoCog.edit, rig.fake(), clip=clip, prompt="Claymation")
+    [job] = await rig.jobs()
+    assert job.duration == 2 and job.request.body()["parameters"]["duration"] == 2
+    allowance = await rig.services.quotas.allowance(guild_id=10, user_id=1)
+    assert allowance.held_seconds == 5  # 2 s of video from the 3 s clip
