@@ -38,6 +38,11 @@ INTERPOLATE = Menu.of(Inputs(frozenset({FIRST, LAST}), frozenset({AUDIO})))
 CONTINUE = Menu.of(Inputs(frozenset({CLIP}), frozenset({LAST})))
 EFFECT = Menu.of(Inputs(frozenset({FIRST}), template=True))
 TEXT = Menu.of(Inputs(frozenset(), frozenset({AUDIO})))
+REF_IMAGE, REF_VIDEO = MediaType.REFERENCE_IMAGE, MediaType.REFERENCE_VIDEO
+# At least one reference (a picture, or a clip: both are offered the same models), a first frame
+# if wanted.
+REFERENCE = Menu.of(Inputs(frozenset({REF_IMAGE}), frozenset({REF_VIDEO, FIRST})))
+EDIT = Menu.of(Inputs(frozenset({MediaType.VIDEO}), frozenset({REF_IMAGE})))
 
 # Settings that apply to whatever a member asks later: anything some model can do.
 Duration = app_commands.Range[int, SHORTEST_SECONDS, LONGEST_SECONDS]
@@ -55,6 +60,8 @@ MENU_OF = {
     "video interpolate": (INTERPOLATE.inputs, False),
     "video continue": (CONTINUE.inputs, True),
     "video text": (TEXT.inputs, False),
+    # /video reference and /video edit offer one model each: nothing to take out of their
+    # choices, and their duration's help is their own.
 }
 RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in RESOLUTIONS]
 
@@ -62,6 +69,8 @@ AnimateDuration = app_commands.Range[int, ANIMATE.shortest, ANIMATE.longest]
 InterpolateDuration = app_commands.Range[int, INTERPOLATE.shortest, INTERPOLATE.longest]
 ContinueDuration = app_commands.Range[int, CONTINUE.shortest, CONTINUE.longest]
 TextDuration = app_commands.Range[int, TEXT.shortest, TEXT.longest]
+ReferenceDuration = app_commands.Range[int, REFERENCE.shortest, REFERENCE.longest]
+EditDuration = app_commands.Range[int, EDIT.shortest, EDIT.longest]
 
 
 def withdraw(tree: app_commands.CommandTree, retired: frozenset[str]) -> None:
@@ -304,3 +313,54 @@ def _listed(items: list[Text | str]) -> Text | str:
         # itself be several joined this way).
         listed = _("{items}; {item}", items=listed, item=item)
     return listed
+
+
+def reference_help() -> app_commands.locale_str:
+    """/video reference's own help."""
+    return translatable(
+        # Translators: the help of /video reference; {models} names the model that does it.
+        # Discord shows at most 100 characters.
+        _(
+            "Put people, pets or things from your pictures and clips in a new scene ({models}).",
+            models=", ".join(REFERENCE.models),
+        )
+    )
+
+
+def reference_duration_help() -> app_commands.locale_str:
+    """/video reference's duration: shorter when a clip is among the references."""
+    spec = REFERENCE.default
+    with_clip = spec.durations_for(frozenset({REF_IMAGE, REF_VIDEO}))
+    return translatable(
+        # Translators: the help of /video reference's duration option; {lengths} and {clip}
+        # are lengths ("2–15 s", "2–10 s"); a clip is a video given as a reference.
+        _(
+            "Length: {lengths}; {clip} when a reference is a clip",
+            lengths=durations_text(spec.durations),
+            clip=durations_text(with_clip),
+        )
+    )
+
+
+def edit_help() -> app_commands.locale_str:
+    """/video edit's own help."""
+    return translatable(
+        # Translators: the help of /video edit; {models} names the model that does it.
+        # Discord shows at most 100 characters.
+        _(
+            "Restyle or change your clip by instruction, optionally guided by pictures ({models}).",
+            models=", ".join(EDIT.models),
+        )
+    )
+
+
+def edit_duration_help() -> app_commands.locale_str:
+    """/video edit's duration: a cut from the clip's start; none keeps its length."""
+    return translatable(
+        # Translators: the help of /video edit's duration option; {lengths} is the lengths to
+        # choose from ("2–10 s").
+        _(
+            "Length: {lengths}, cut from the clip's start (default: the clip's length)",
+            lengths=durations_text(EDIT.durations),
+        )
+    )

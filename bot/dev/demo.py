@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from bot.dashscope import DashScopeClient
 from bot.dev.headless import GenerateOptions, HeadlessRunner, Result, generate
-from bot.domain.catalog import MediaType
+from bot.domain.catalog import MediaType, Reference, Slot
 from bot.engine.runner import EngineConfig
 from bot.engine.timing import PollPlanner
 from bot.intake.ask import Ask
@@ -25,18 +25,20 @@ from bot.simulator import Simulator, SimulatorConfig
 
 _FIRST, _LAST = MediaType.FIRST_FRAME, MediaType.LAST_FRAME
 _AUDIO, _CLIP = MediaType.DRIVING_AUDIO, MediaType.FIRST_CLIP
+_REF_IMAGE, _REF_VIDEO = MediaType.REFERENCE_IMAGE, MediaType.REFERENCE_VIDEO
 
 
 @dataclass(frozen=True)
 class DemoMode:
     name: str
     model: str
-    media: dict[MediaType, str]  # role -> sample file name
+    media: dict[Slot, str]  # role (or the n-th reference, or its voice) -> sample file name
     prompt: str | None = None
     template: str | None = None
     duration: int | None = None
     resolution: str | None = None
     ratio: str | None = None
+    audio_setting: str | None = None
 
 
 MODES: tuple[DemoMode, ...] = (
@@ -85,6 +87,27 @@ MODES: tuple[DemoMode, ...] = (
         duration=4,
         resolution="720P",
         ratio="4:3",
+    ),
+    DemoMode(
+        "reference",
+        "wan2.7-r2v",
+        {
+            Reference(1, _REF_IMAGE): "first.png",
+            Reference(1, _REF_IMAGE, voice=True): "voice.wav",
+            Reference(2, _REF_VIDEO): "clip.mp4",
+        },
+        prompt="Image 1 sings while Video 1 slides by",
+        duration=4,
+        resolution="720P",
+        ratio="1:1",
+    ),
+    DemoMode(
+        "video-edit",
+        "wan2.7-videoedit",
+        {MediaType.VIDEO: "clip.mp4", Reference(1, _REF_IMAGE): "last.png"},
+        prompt="Turn the scene into claymation",
+        resolution="720P",
+        audio_setting="origin",
     ),
     DemoMode(
         "first-frame (img_url)",
@@ -155,6 +178,7 @@ async def _run_mode(
         duration=mode.duration,
         resolution=mode.resolution,
         ratio=mode.ratio,
+        audio_setting=mode.audio_setting,
     )
     options = GenerateOptions(ask, output=output_dir / f"{_slug(mode.name)}.mp4")
     async with slots:
@@ -163,9 +187,10 @@ async def _run_mode(
 
 
 def _row(mode: DemoMode, outcome: tuple[Result, MediaInfo] | BaseException) -> list[str]:
-    inputs = " + ".join(role.value for role in mode.media) or "prompt alone"
+    inputs = " + ".join(_input_name(slot) for slot in mode.media) or "prompt alone"
     inputs += f" [{mode.template}]" if mode.template else ""
     inputs += f" [{mode.ratio}]" if mode.ratio else ""
+    inputs += f" [{mode.audio_setting}]" if mode.audio_setting else ""
     if isinstance(outcome, BaseException):
         return [mode.name, mode.model, inputs, f"FAILED: {outcome}", "", "", "", ""]
     result, info = outcome
@@ -179,6 +204,14 @@ def _row(mode: DemoMode, outcome: tuple[Result, MediaInfo] | BaseException) -> l
         "yes" if info.has_audio else "no",
         str(result.output),
     ]
+
+
+def _input_name(slot: Slot) -> str:
+    """How the table names an input: its role ("first_frame"), a reference by its role and
+    place ("reference_image 1"), a voice by whose it is ("voice 1")."""
+    if isinstance(slot, MediaType):
+        return slot.value
+    return f"voice {slot.number}" if slot.voice else f"{slot.role.value} {slot.number}"
 
 
 def _print_table(rows: list[list[str]]) -> None:

@@ -28,6 +28,13 @@ class MediaType(StrEnum):
     LAST_FRAME = "last_frame"
     DRIVING_AUDIO = "driving_audio"
     FIRST_CLIP = "first_clip"
+    # wan2.7-videoedit: the clip to restyle or change.
+    VIDEO = "video"
+    # wan2.7-r2v: pictures and clips of people, pets, objects to put in a new scene (and the
+    # pictures guiding an edit). Several may be given, in an order that matters (the prompt
+    # names them "Image 1", "Video 1").
+    REFERENCE_IMAGE = "reference_image"
+    REFERENCE_VIDEO = "reference_video"
 
     @property
     def label(self) -> str:
@@ -37,7 +44,15 @@ class MediaType(StrEnum):
             MediaType.LAST_FRAME: "the last frame",
             MediaType.DRIVING_AUDIO: "the driving audio",
             MediaType.FIRST_CLIP: "the first clip",
+            MediaType.REFERENCE_IMAGE: "the reference image",
+            MediaType.REFERENCE_VIDEO: "the reference video",
+            MediaType.VIDEO: "the video to edit",
         }[self]
+
+    @property
+    def repeats(self) -> bool:
+        """Whether a request may give several of it (references), each in its own place."""
+        return self in REFERENCES
 
     @property
     def name_text(self) -> Text:
@@ -57,7 +72,66 @@ _MEDIA_NAMES: dict[MediaType, Text] = {
     # Translators: an input file's role, standing alone as a label: a video clip that the new
     # video continues.
     MediaType.FIRST_CLIP: _("First clip"),
+    # Translators: an input file's role, standing alone as a label: a picture of a person, pet
+    # or object to put into the new video.
+    MediaType.REFERENCE_IMAGE: _("Reference image"),
+    # Translators: an input file's role, standing alone as a label: a clip of a person, pet or
+    # object to put into the new video.
+    MediaType.REFERENCE_VIDEO: _("Reference video"),
+    # Translators: an input file's role, standing alone as a label: the clip a member asks to
+    # restyle or change.
+    MediaType.VIDEO: _("Clip to edit"),
 }
+
+# The roles that may repeat, each item in its place: the references of wan2.7-r2v.
+REFERENCES = frozenset({MediaType.REFERENCE_IMAGE, MediaType.REFERENCE_VIDEO})
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The `number`-th reference of a request (1-based, in the order given), where several of
+    the same role may be given: its picture or clip (`role` REFERENCE_IMAGE or REFERENCE_VIDEO),
+    or, with `voice`, the voice given for it (an audio file: only its timbre is used)."""
+
+    number: int
+    role: MediaType = field(compare=False)  # the number alone tells references apart
+    voice: bool = False
+
+    @property
+    def value(self) -> str:
+        """Its key where inputs are named by their place: "reference_2", "reference_2_voice"."""
+        return f"reference_{self.number}" + ("_voice" if self.voice else "")
+
+    @property
+    def file_role(self) -> MediaType:
+        """The kind of file it is read and checked as (a voice is driving audio's kind)."""
+        return MediaType.DRIVING_AUDIO if self.voice else self.role
+
+    @property
+    def label(self) -> str:
+        """Its English name in a sentence: "reference 2", "the voice of reference 2"."""
+        return f"the voice of reference {self.number}" if self.voice else f"reference {self.number}"
+
+    @property
+    def name_text(self) -> Text:
+        """Its name for people, standing alone: "Reference 2", "Voice of reference 2"."""
+        if self.voice:
+            # Translators: the voice a member gave for their n-th reference, standing alone as a
+            # label ("Voice of reference 2: the file is empty (0 bytes).").
+            return _("Voice of reference {number}", number=self.number)
+        # Translators: the n-th picture or clip a member gave to put in the video, standing
+        # alone as a label ("Reference 2: the file is empty (0 bytes).").
+        return _("Reference {number}", number=self.number)
+
+
+# Where an input goes in a request: its role, for a role given once; its place among the
+# references (and whether it is that reference's voice), for the roles that repeat.
+Slot = MediaType | Reference
+
+
+def role_of(slot: Slot) -> MediaType:
+    """The kind of file `slot` holds, for reading and checking it."""
+    return slot if isinstance(slot, MediaType) else slot.file_role
 
 
 class InputStyle(StrEnum):
@@ -185,6 +259,22 @@ class ModelSpec:
     prompt_required: bool = False  # no picture to start from: the prompt is the request
     # Where DashScope serves it (a key of another region is refused by the provider).
     regions: tuple[Region, ...] = ALL_REGIONS
+    # References (REFERENCES roles): how many it takes in all (0: none), and whether each may
+    # carry a voice of its own (`reference_voice`, read with the `audio` limits) and a
+    # description (`reference_description`).
+    max_references: int = 0
+    reference_voices: bool = False
+    # The lengths it makes when an input of a role is given, where they differ from `durations`
+    # (wan2.7-r2v: 2–10 s with a reference clip).
+    durations_with: tuple[tuple[MediaType, tuple[int, ...]], ...] = ()
+    # The input clips' seconds the provider bills on top of the output's, at most this many in
+    # all (None: input is free). Charged from the answer's `usage.duration`.
+    billed_input_cap: float | None = None
+    # True: a duration left out is not sent, and the video is as long as its input clip
+    # (wan2.7-videoedit).
+    duration_from_input: bool = False
+    # How it can be asked to treat the input's sound (`parameters.audio_setting`); () for none.
+    audio_settings: tuple[str, ...] = ()
 
     @property
     def media_types(self) -> frozenset[MediaType]:
@@ -201,7 +291,10 @@ class ModelSpec:
         """The largest file of `media_type` this model takes."""
         if media_type is MediaType.DRIVING_AUDIO and self.audio:
             return self.audio.max_bytes
-        if media_type is MediaType.FIRST_CLIP and self.clip:
+        if (
+            media_type in (MediaType.FIRST_CLIP, MediaType.REFERENCE_VIDEO, MediaType.VIDEO)
+            and self.clip
+        ):
             return self.clip.max_bytes
         return self.image.max_bytes
 
@@ -217,6 +310,9 @@ class ModelSpec:
         if MediaType.FIRST_CLIP in combination and self.clip is not None:
             shortest_clip = self.clip.min_seconds
             return tuple(d for d in self.durations if d > shortest_clip)
+        for media_type, durations in self.durations_with:
+            if media_type in combination:
+                return durations
         return self.durations
 
 
@@ -431,11 +527,116 @@ WAN27_T2V = ModelSpec(
     regions=(Region.BEIJING, Region.SINGAPORE),
 )
 
+_REF_IMAGE = MediaType.REFERENCE_IMAGE
+_REF_VIDEO = MediaType.REFERENCE_VIDEO
+
+WAN27_R2V = ModelSpec(
+    name="wan2.7-r2v",
+    # Translators: a model's summary in the model list and the /video model choices; keep it
+    # short (Discord shows at most 100 characters with the model's name).
+    summary=_("Put up to 5 people, pets or things from your images and clips in a new scene"),
+    family="wan2.7",
+    endpoint=VIDEO_GENERATION_PATH,
+    input_style=InputStyle.MEDIA,
+    # 1–5 references, pictures or clips in any mix (counted by `max_references`), and optionally
+    # a first frame the video starts from (not counted in the five).
+    combinations=tuple(
+        frozenset(refs | first)
+        for first in (set(), {_FIRST})
+        for refs in ({_REF_IMAGE}, {_REF_VIDEO}, {_REF_IMAGE, _REF_VIDEO})
+    ),
+    resolutions=("720P", "1080P"),
+    default_resolution="1080P",
+    durations=tuple(range(2, 16)),
+    default_duration=5,
+    duration_settable=True,
+    prompt_max=5000,
+    negative_prompt_max=500,
+    image=ImageLimits(
+        formats=_IMAGE_FORMATS, min_side=240, max_side=8000, max_bytes=20 * MB, max_aspect=8.0
+    ),
+    # A reference's voice: wav/mp3, 1–10 s; only its timbre is used, not its words.
+    audio=AudioLimits(
+        formats=frozenset({"wav", "mp3"}), min_seconds=1, max_seconds=10, max_bytes=15 * MB
+    ),
+    clip=ClipLimits(
+        formats=frozenset({"mp4", "mov"}),
+        min_seconds=1,
+        max_seconds=30,
+        min_side=240,
+        max_side=4096,
+        max_aspect=8.0,
+        max_bytes=100 * MB,
+    ),
+    has_sound=True,
+    concurrency=5,  # not in the provider's rate-limit table; its siblings have 5
+    submit_per_second=5,
+    typical_seconds=150.0,  # no figure of its own published; several inputs to read
+    ratios=RATIOS,  # ignored by the provider when a first frame is given (it follows the frame)
+    default_ratio="16:9",
+    prompt_required=True,  # the prompt says what the references do ("Image 1 waves")
+    regions=(Region.BEIJING, Region.SINGAPORE),
+    max_references=5,
+    reference_voices=True,
+    durations_with=((_REF_VIDEO, tuple(range(2, 11))),),
+    billed_input_cap=5.0,
+)
+
+# What wan2.7-videoedit can be asked to do with the clip's sound: let the model decide from the
+# prompt whether to redo it (the default), or keep it.
+AUDIO_SETTINGS: tuple[str, ...] = ("auto", "origin")
+
+WAN27_VIDEOEDIT = ModelSpec(
+    name="wan2.7-videoedit",
+    # Translators: a model's summary in the model list and the /video model choices; keep it
+    # short (Discord shows at most 100 characters with the model's name).
+    summary=_("Restyle or change your clip by instruction, optionally guided by images; 2–10 s"),
+    family="wan2.7",
+    endpoint=VIDEO_GENERATION_PATH,
+    input_style=InputStyle.MEDIA,
+    # Exactly one clip, and up to 4 reference images (counted by `max_references`).
+    combinations=(frozenset({MediaType.VIDEO}), frozenset({MediaType.VIDEO, _REF_IMAGE})),
+    resolutions=("720P", "1080P"),
+    default_resolution="1080P",
+    durations=tuple(range(2, 11)),  # cut from the clip's start; left out: the clip's length
+    default_duration=5,  # only until the clip is read: the video is then as long as the clip
+    duration_settable=True,
+    prompt_max=5000,
+    negative_prompt_max=500,
+    image=ImageLimits(
+        formats=_IMAGE_FORMATS, min_side=240, max_side=8000, max_bytes=20 * MB, max_aspect=8.0
+    ),
+    audio=None,
+    clip=ClipLimits(
+        formats=frozenset({"mp4", "mov"}),
+        min_seconds=2,
+        max_seconds=10,
+        min_side=240,
+        max_side=4096,
+        max_aspect=8.0,
+        max_bytes=100 * MB,
+    ),
+    has_sound=True,
+    concurrency=5,  # not in the provider's rate-limit table; its siblings have 5
+    submit_per_second=5,
+    typical_seconds=150.0,  # no figure of its own published
+    ratios=RATIOS,
+    default_ratio=None,  # left out: close to the clip's shape
+    prompt_required=True,  # the prompt is the edit
+    regions=(Region.BEIJING, Region.SINGAPORE),
+    max_references=4,
+    billed_input_cap=10.0,  # the whole clip (at most 10 s) is billed with the output
+    duration_from_input=True,
+    audio_settings=AUDIO_SETTINGS,
+)
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         WAN27_I2V,
         WAN27_T2V,
+        WAN27_R2V,
+        WAN27_VIDEOEDIT,
         WAN26_I2V_FLASH,
         WAN26_I2V,
         WAN22_KF2V_FLASH,

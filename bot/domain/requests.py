@@ -16,11 +16,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from bot.domain.catalog import (
     MODELS,
+    REFERENCES,
     InputStyle,
     MediaType,
     ModelSpec,
+    Reference,
+    Slot,
     combination_name,
     combinations_name,
+    durations_text,
     offered,
 )
 from bot.domain.errors import InvalidInput
@@ -47,6 +51,89 @@ class MediaItem(BaseModel):
 
     type: MediaType
     url: str
+    # A reference's own voice (a wav/mp3 URL) and words about it (wan2.7-r2v); None: not given.
+    reference_voice: str | None = None
+    reference_description: str | None = None
+
+    def sent(self) -> dict[str, str]:
+        """The item as the `media` array carries it (what is not given is left out)."""
+        item = {"type": self.type.value, "url": self.url}
+        if self.reference_voice is not None:
+            item["reference_voice"] = self.reference_voice
+        if self.reference_description is not None:
+            item["reference_description"] = self.reference_description
+        return item
+
+
+_MEDIA_ORDER = (
+    MediaType.FIRST_FRAME,
+    MediaType.LAST_FRAME,
+    MediaType.DRIVING_AUDIO,
+    MediaType.FIRST_CLIP,
+    MediaType.VIDEO,
+    MediaType.REFERENCE_IMAGE,
+)
+
+
+def _rank(media_type: MediaType) -> int:
+    """Where a role goes in the `media` array: the documented order of roles (a clip to edit
+    before its reference images); references all share one place, so they keep the order they
+    were given in (it names them)."""
+    return _MEDIA_ORDER.index(MediaType.REFERENCE_IMAGE if media_type in REFERENCES else media_type)
+
+
+def media_from(
+    urls: Mapping[Slot, str], descriptions: Mapping[int, str] | None = None
+) -> tuple[MediaItem, ...]:
+    """The media items of inputs given by slot, in the order given: a role given once is one
+    item; the n-th reference is one item, carrying its voice's URL and its description (by
+    number). A voice or a description for a reference not given is refused."""
+    descriptions = descriptions or {}
+    references = {
+        slot.number: slot for slot in urls if isinstance(slot, Reference) and not slot.voice
+    }
+    for slot in urls:
+        if isinstance(slot, Reference) and slot.voice and slot.number not in references:
+            raise InvalidInput(
+                # Translators: {input} is an input's name ("Voice of reference 3"); {number} is a
+                # reference's number: the member gave a voice for a picture they did not give.
+                _(
+                    "{input}: there is no reference {number} to give it to.",
+                    input=slot.name_text,
+                    number=slot.number,
+                ),
+                field="reference_voice",
+            )
+    for number in descriptions:
+        if number not in references:
+            raise InvalidInput(
+                # Translators: {number} is a reference's number: the member described a picture
+                # or clip they did not give.
+                _(
+                    "Description {number}: there is no reference {number} to describe.",
+                    number=number,
+                ),
+                field="reference_description",
+            )
+    items: list[MediaItem] = []
+    for slot, url in urls.items():
+        if isinstance(slot, MediaType):
+            items.append(MediaItem(type=slot, url=url))
+        elif not slot.voice:
+            voice = urls.get(Reference(slot.number, slot.role, voice=True))
+            items.append(
+                MediaItem(
+                    type=slot.role,
+                    url=url,
+                    reference_voice=voice,
+                    reference_description=descriptions.get(slot.number),
+                )
+            )
+    return tuple(items)
+
+
+# The input clips a model may bill on top of its output (where `billed_input_cap` says so).
+_BILLED_CLIPS = frozenset({MediaType.REFERENCE_VIDEO, MediaType.VIDEO})
 
 
 class GenerationRequest(BaseModel):
@@ -63,9 +150,16 @@ class GenerationRequest(BaseModel):
     duration: int | None = None  # None: the model's default
     ratio: str | None = None  # None: the model's default (models that take a ratio)
     shot_type: str | None = None  # None: the model's default, one shot (wan2.6 only)
+    # wan2.7-videoedit: "auto" (the model decides from the prompt) or "origin" (keep the clip's
+    # sound); None: the model's default, auto.
+    audio_setting: str | None = None
     seed: int | None = None
     prompt_extend: bool = True
     watermark: bool = False
+    # The seconds of input clips the provider bills on top of the output's (wan2.7-r2v's
+    # reference clips, the clip wan2.7-videoedit edits), once they are read; None: not read yet,
+    # or none billed. Not sent: it sets the quota held (`charged_seconds`).
+    input_seconds: float | None = None
 
     @classmethod
     def build(cls, **fields: Any) -> GenerationRequest:
@@ -131,36 +225,96 @@ class GenerationRequest(BaseModel):
 
     @property
     def resolved_duration(self) -> int:
-        return self.duration or self.spec.default_duration
+        """The video's length: as asked, else the model's default; for a model whose video is
+        as long as its input clip (wan2.7-videoedit), the clip's, once read (before: the
+        shortest clip it takes)."""
+        spec = self.spec
+        if self.duration is None and spec.duration_from_input:
+            if self.input_seconds is not None:
+                return max(1, round(self.input_seconds))
+            return math.ceil(spec.clip.min_seconds) if spec.clip else spec.default_duration
+        return self.duration or spec.default_duration
+
+    @property
+    def charged_seconds(self) -> int:
+        """The seconds this video counts against a quota: its length, plus the input clips'
+        seconds where the provider bills them (at most the model's cap; before the clips are
+        read, each counts as the shortest clip the model takes). The final charge follows the
+        provider's usage (`billed_seconds`)."""
+        cap = self.spec.billed_input_cap
+        if cap is None:
+            return self.resolved_duration
+        if self.input_seconds is not None:
+            extra = self.input_seconds
+        else:
+            clips = sum(1 for item in self.media if item.type in _BILLED_CLIPS)
+            extra = clips * (self.spec.clip.min_seconds if self.spec.clip else 0)
+        return self.resolved_duration + math.ceil(min(cap, extra))
 
     @property
     def uses_oss(self) -> bool:
         """Whether any input is a temporary oss:// file (the submit then needs a resolve header)."""
-        return any(item.url.startswith("oss://") for item in self.media)
-
-    def url_for(self, media_type: MediaType) -> str | None:
-        """Return the URL given for `media_type`, if any."""
-        return next((item.url for item in self.media if item.type == media_type), None)
-
-    def with_urls(self, urls: dict[MediaType, str]) -> GenerationRequest:
-        """Return a copy whose media point at `urls` (for example after uploading local files)."""
-        media = tuple(
-            MediaItem(type=item.type, url=urls.get(item.type, item.url)) for item in self.media
+        return any(
+            url.startswith("oss://")
+            for item in self.media
+            for url in (item.url, item.reference_voice or "")
         )
-        return self.model_copy(update={"media": media})
 
-    def fingerprint(self, input_digests: Mapping[MediaType, bytes]) -> str:
+    @property
+    def references(self) -> tuple[MediaItem, ...]:
+        """The references, in the order given (the prompt names them in this order)."""
+        return tuple(item for item in self.media if item.type in REFERENCES)
+
+    def url_for(self, slot: Slot) -> str | None:
+        """Return the URL given for `slot` (a role given once, or a reference or its voice)."""
+        return self.slot_urls().get(slot)
+
+    def slot_urls(self) -> dict[Slot, str]:
+        """Every input's URL by its slot: a role given once by its role; the n-th reference
+        (and its voice) by its place."""
+        urls: dict[Slot, str] = {}
+        number = 0
+        for item in self.media:
+            if item.type not in REFERENCES:
+                urls[item.type] = item.url
+                continue
+            number += 1
+            urls[Reference(number, item.type)] = item.url
+            if item.reference_voice is not None:
+                urls[Reference(number, item.type, voice=True)] = item.reference_voice
+        return urls
+
+    def with_urls(self, urls: Mapping[Slot, str]) -> GenerationRequest:
+        """Return a copy whose media point at `urls` (for example after uploading local files)."""
+        media: list[MediaItem] = []
+        number = 0
+        for item in self.media:
+            if item.type not in REFERENCES:
+                media.append(item.model_copy(update={"url": urls.get(item.type, item.url)}))
+                continue
+            number += 1
+            url = urls.get(Reference(number, item.type), item.url)
+            voice = item.reference_voice
+            if voice is not None:
+                voice = urls.get(Reference(number, item.type, voice=True), voice)
+            media.append(item.model_copy(update={"url": url, "reference_voice": voice}))
+        return self.model_copy(update={"media": tuple(media)})
+
+    def fingerprint(self, input_digests: Mapping[Slot, bytes]) -> str:
         """What this request would make, as one hash: its parameters and its inputs' bytes (each
-        input's SHA-256 digest given); not where the inputs are (URLs differ between uploads of
-        the same bytes)."""
+        input's SHA-256 digest given, by its slot); not where the inputs are (URLs differ between
+        uploads of the same bytes)."""
         digest = hashlib.sha256()
         body = self.body()
         for field in ("media", "img_url", "audio_url", "first_frame_url", "last_frame_url"):
             body["input"].pop(field, None)
+        described = [item.reference_description for item in self.references]
+        if any(described):  # words about a reference change the video; not in the URLs' place
+            body["input"]["reference_descriptions"] = described
         digest.update(json.dumps(body, sort_keys=True).encode())
-        for media_type in sorted(input_digests):
-            digest.update(media_type.value.encode())
-            digest.update(input_digests[media_type])
+        for slot in sorted(input_digests, key=lambda slot: slot.value):
+            digest.update(slot.value.encode())
+            digest.update(input_digests[slot])
         return digest.hexdigest()
 
     def body(self) -> dict[str, Any]:
@@ -171,9 +325,9 @@ class GenerationRequest(BaseModel):
             input_["prompt"] = self.prompt
         if self.negative_prompt:
             input_["negative_prompt"] = self.negative_prompt
-        ordered = sorted(self.media, key=lambda item: list(MediaType).index(item.type))
+        ordered = sorted(self.media, key=lambda item: _rank(item.type))
         if spec.input_style is InputStyle.MEDIA:
-            input_["media"] = [{"type": item.type.value, "url": item.url} for item in ordered]
+            input_["media"] = [item.sent() for item in ordered]
         elif spec.input_style is InputStyle.TEXT:
             if audio := self.url_for(MediaType.DRIVING_AUDIO):
                 input_["audio_url"] = audio
@@ -191,12 +345,14 @@ class GenerationRequest(BaseModel):
         parameters: dict[str, Any] = {"resolution": self.resolved_resolution}
         if ratio := self.resolved_ratio:
             parameters["ratio"] = ratio
-        if spec.duration_settable:
+        if spec.duration_settable and not (spec.duration_from_input and self.duration is None):
             parameters["duration"] = self.resolved_duration
         # "single" is the documented default: left out, so a request that says it is the same
         # body (and fingerprint) as one that does not.
         if self.shot_type == "multi":
             parameters["shot_type"] = self.shot_type
+        if self.audio_setting is not None:
+            parameters["audio_setting"] = self.audio_setting
         # Sent as asked, with an effect template too (as the official SDK does): never dropped.
         parameters["prompt_extend"] = self.prompt_extend
         parameters["watermark"] = self.watermark
@@ -246,6 +402,23 @@ def check_clip_fits(request: GenerationRequest, clip_seconds: float) -> None:
         )
 
 
+def check_edit_fits(request: GenerationRequest, clip_seconds: float) -> None:
+    """Refuse an edit asked longer than its clip: the duration cuts the clip from its start,
+    it cannot make it longer."""
+    if request.duration is not None and request.duration > clip_seconds + 0.5:
+        raise InvalidInput(
+            # Translators: an edit of a clip can cut it shorter, not make it longer; {length}
+            # is the clip's length in seconds ("3.0").
+            _(
+                "The clip is {length} s long; an edit can cut it, not make it longer: choose a "
+                "duration of at most {longest} s, or leave it out to keep the clip's length.",
+                length=f"{clip_seconds:.1f}",
+                longest=max(1, math.floor(clip_seconds + 0.5)),
+            ),
+            field="duration",
+        )
+
+
 def _check_texts(request: GenerationRequest, spec: ModelSpec) -> None:
     if spec.prompt_required and not request.prompt:
         raise InvalidInput(
@@ -279,9 +452,10 @@ def _check_texts(request: GenerationRequest, spec: ModelSpec) -> None:
 
 def _check_media(request: GenerationRequest, spec: ModelSpec) -> None:
     seen: set[MediaType] = set()
+    _check_references(request, spec)
     for item in request.media:
         name, field = item.type.name_text, item.type.value
-        if item.type in seen:
+        if item.type in seen and not item.type.repeats:
             raise InvalidInput(
                 # Translators: {input} is an input's name ("First frame").
                 _("{input}: given twice; give each input only once.", input=name),
@@ -351,6 +525,46 @@ def _check_media(request: GenerationRequest, spec: ModelSpec) -> None:
         )
 
 
+def _check_references(request: GenerationRequest, spec: ModelSpec) -> None:
+    """At most the model's number of references; a voice or a description only on a reference,
+    and only for a model that takes them."""
+    references = request.references
+    if spec.max_references and len(references) > spec.max_references:
+        raise InvalidInput(
+            # Translators: references are the pictures and clips of people, pets or things a
+            # member gives to put in the video; {count} and {limit} are numbers.
+            _(
+                "You gave {count} references; {model} takes at most {limit} images and clips "
+                "in all.",
+                count=len(references),
+                model=spec.name,
+                limit=spec.max_references,
+            ),
+            field="media",
+        )
+    number = 0
+    for item in request.media:
+        if item.type in REFERENCES:
+            number += 1
+        extras = item.reference_voice is not None or item.reference_description is not None
+        if not extras:
+            continue
+        if item.type not in REFERENCES or not spec.reference_voices:
+            raise InvalidInput(
+                # Translators: {model} is a model's name; a reference voice is an audio file
+                # whose voice a person in the video should have.
+                _(
+                    "{model} takes a voice or a description only with a reference image or clip.",
+                    model=spec.name,
+                ),
+                field="reference_voice",
+            )
+        if item.reference_voice is not None and not item.reference_voice.strip():
+            name = Reference(number, item.type, voice=True).name_text
+            # Translators: {input} is an input's name ("Voice of reference 2").
+            raise InvalidInput(_("{input}: no URL given.", input=name), field="reference_voice")
+
+
 def _takes(
     spec: ModelSpec, allowed: tuple[frozenset[MediaType], ...], template: str | None
 ) -> Text:
@@ -406,6 +620,22 @@ def _check_parameters(request: GenerationRequest, spec: ModelSpec) -> None:
                 resolutions=", ".join(spec.resolutions),
             )
         raise InvalidInput(refusal, field="resolution")
+    if (
+        request.duration is not None
+        and request.duration in spec.durations
+        and request.duration not in spec.durations_for(request.media_types)
+    ):
+        raise InvalidInput(
+            # Translators: {durations} is the lengths the model can make with a reference clip
+            # ("2–10 s"); a reference clip is a video of a person, pet or thing to put in it.
+            _(
+                "With a reference clip, {model} makes videos of {durations}, not {duration} s.",
+                model=spec.name,
+                durations=durations_text(spec.durations_for(request.media_types)),
+                duration=request.duration,
+            ),
+            field="duration",
+        )
     if request.duration is not None and request.duration not in spec.durations:
         if not spec.duration_settable:
             message = _(
@@ -440,6 +670,21 @@ def _check_parameters(request: GenerationRequest, spec: ModelSpec) -> None:
         raise InvalidInput(refusal, field="ratio")
     if request.shot_type is not None:
         _check_shot_type(request, spec)
+    if request.audio_setting is not None and request.audio_setting not in spec.audio_settings:
+        if spec.audio_settings:
+            # Translators: {setting} is what was asked ("loud"); {settings} is a list of them
+            # ("auto, origin").
+            refusal = _(
+                "{model} has no audio setting “{setting}”; choose one of: {settings}.",
+                model=spec.name,
+                setting=request.audio_setting,
+                settings=", ".join(spec.audio_settings),
+            )
+        else:
+            # Translators: {model} is a model's name; the audio setting says whether an edited
+            # clip keeps its own sound.
+            refusal = _("{model} does not take an audio setting; leave it out.", model=spec.name)
+        raise InvalidInput(refusal, field="audio_setting")
     if request.seed is not None and not 0 <= request.seed <= SEED_MAX:
         raise InvalidInput(
             _("The seed must be a whole number from 0 to {highest}.", highest=SEED_MAX),

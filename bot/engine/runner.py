@@ -260,7 +260,7 @@ class Engine:
                 )
                 job = await ctx.jobs.get_in(tx, job_id)
             else:
-                seconds = request.resolved_duration
+                seconds = request.charged_seconds
                 if key is None:  # chosen inside the transaction: the count includes every job
                     key = (await ctx.ring.choose(request.model, tx=tx)).name
                 job_id = await ctx.jobs.create(
@@ -318,7 +318,7 @@ class Engine:
         allowance = await ctx.quotas.allowance(
             guild_id=requester.guild_id, user_id=requester.user_id, role_ids=requester.role_ids
         )
-        check_fits(allowance, request.resolved_duration * count)
+        check_fits(allowance, request.charged_seconds * count)
         waiting = await self.waiting(requester.guild_id, requester.user_id)
         cap = ctx.config.max_waiting_per_user
         if waiting + count > cap:

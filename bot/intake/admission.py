@@ -25,7 +25,7 @@ from typing import Protocol
 
 import aiohttp
 
-from bot.domain.catalog import LONGEST_SECONDS, MediaType
+from bot.domain.catalog import LONGEST_SECONDS, MediaType, Slot
 from bot.domain.errors import InvalidInput
 from bot.domain.guild import GuildSettings
 from bot.domain.jobs import Job, Requester
@@ -37,7 +37,7 @@ from bot.i18n import Text, _
 from bot.intake.ask import Ask, Uploaded
 from bot.intake.draft import drafted
 from bot.intake.follow_up import FollowUps, Posted
-from bot.intake.read import InputFile, Reader, check_inputs_fit
+from bot.intake.read import InputFile, Reader, check_inputs_fit, with_billed_input
 from bot.intake.stage import Staged, stage_on_a_key
 from bot.media.pools import MediaWorkers
 from storage.guild_settings import GuildSettingsStore
@@ -145,7 +145,8 @@ class Admission:
             name = ask.uploaded.key if key is None else key.name
             return Staged(request, inputs={}, key=name, dedup_key=None)
         inputs = await self._reader.read(request.spec, ask.sources())
-        request = _with_continued_length(admitted, inputs)
+        request = with_billed_input(_with_continued_length(admitted, inputs), inputs)
+        request = _edit_within_longest(admitted, request)
         check_inputs_fit(request, inputs)
         return await stage_on_a_key(self._keys, request, inputs, store=self._inputs)
 
@@ -164,7 +165,7 @@ class Admission:
         key_here = uploaded.key is None or self._keys.named(uploaded.key) is not None
         if key_here and all(_usable(kept[t], uploaded, now) for t in uploads):
             return ask
-        media: dict[MediaType, str] = {}
+        media: dict[Slot, str] = {}
         for media_type, url in uploaded.media.items():
             copy = kept.get(media_type)
             if media_type in uploads and copy is None:
@@ -216,9 +217,7 @@ def _usable(kept: Kept | None, uploaded: Uploaded, now: float) -> bool:
     return uploaded.since is None or now - uploaded.since < UPLOAD_LIFETIME_SECONDS - HOUR
 
 
-def _with_continued_length(
-    admitted: Admitted, inputs: dict[MediaType, InputFile]
-) -> GenerationRequest:
+def _with_continued_length(admitted: Admitted, inputs: dict[Slot, InputFile]) -> GenerationRequest:
     """A member's continuation whose length was not given: the clip's length plus the model's
     default, within the server's longest (known once the clip is read). Anything else as drafted."""
     ask, request = admitted.ask, admitted.request
@@ -229,3 +228,19 @@ def _with_continued_length(
     longest = min(admitted.rules.max_duration or LONGEST_SECONDS, LONGEST_SECONDS)
     length = min(continuation_duration(seconds, request.spec), longest)
     return request.model_copy(update={"duration": length})
+
+
+def _edit_within_longest(admitted: Admitted, request: GenerationRequest) -> GenerationRequest:
+    """An edit without a length is as long as its clip (known once read): on a server with a
+    longest video, a longer clip is cut to it, as a length asked would be."""
+    longest = admitted.rules.max_duration
+    spec = request.spec
+    if (
+        not spec.duration_from_input
+        or request.duration is not None
+        or not longest
+        or request.resolved_duration <= longest
+        or longest not in spec.durations
+    ):
+        return request
+    return request.model_copy(update={"duration": longest})

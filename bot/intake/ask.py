@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.domain.catalog import MediaType
+from bot.domain.catalog import MediaType, Slot
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Uploaded:
     `job` is the video they were made for and `since` when it was asked (its uploads are at
     least that old), to judge them when the input store has no word of them."""
 
-    media: dict[MediaType, str]
+    media: dict[Slot, str]
     key: str | None
     job: int | None = None
     since: float | None = None
@@ -52,7 +52,9 @@ class Ask:
     """What someone asked for, before anything is downloaded."""
 
     model: str | None
-    media: dict[MediaType, Attachment | str]  # a member's attachments, or generate's paths and URLs
+    # A member's attachments, or generate's paths and URLs, by slot: a role given once, or the
+    # n-th reference (wan2.7-r2v) and its voice.
+    media: dict[Slot, Attachment | str]
     prompt: str | None = None
     negative_prompt: str | None = None
     template: str | None = None
@@ -60,22 +62,34 @@ class Ask:
     duration: int | None = None
     ratio: str | None = None  # a model that takes no picture: the video's shape ("16:9")
     shot_type: str | None = None  # wan2.6: "single" or "multi" (None: the model's default)
+    audio_setting: str | None = None  # videoedit: "auto" or "origin" (None: the model's default)
     seed: int | None = None
     prompt_extend: bool = True
     watermark: bool = False
     count: int = 1  # variations: that many videos, each with its own seed and its own seconds
     given: dict[MediaType, bytes] = field(default_factory=dict)  # inputs the bot already holds
     uploaded: Uploaded | None = None  # a retry's inputs, used as they are
+    # Words about the n-th reference (1-based), sent as its `reference_description`.
+    descriptions: dict[int, str] = field(default_factory=dict)
+    # The input clips' billed seconds, already measured (a retry's, whose inputs are not read
+    # again); None: measured when the inputs are read.
+    input_seconds: float | None = None
     # A continuation without a length gets its clip's length plus the model's default, within the
     # server's longest (members); generate leaves it to the model's default, as --duration says.
     length_from_clip: bool = True
 
-    def sources(self) -> dict[MediaType, Source]:
-        """Every input still to be read, by its role."""
-        held = {t: Held(t.value, data) for t, data in self.given.items()}
+    def sources(self) -> dict[Slot, Source]:
+        """Every input still to be read, by its slot."""
+        held: dict[Slot, Source] = {t: Held(t.value, data) for t, data in self.given.items()}
         return {**self.media, **held}
 
     def roles(self) -> frozenset[MediaType]:
-        """Every input the request will have, read or already uploaded."""
+        """Every role the request's inputs play, read or already uploaded (a reference's voice
+        plays none of its own)."""
         uploaded = self.uploaded.media if self.uploaded else {}
-        return frozenset(self.sources()) | frozenset(uploaded)
+        slots = [*self.sources(), *uploaded]
+        return frozenset(
+            slot if isinstance(slot, MediaType) else slot.role
+            for slot in slots
+            if isinstance(slot, MediaType) or not slot.voice
+        )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain.catalog import MODELS, RETIRED, MediaType
+from bot.domain.catalog import MODELS, RETIRED, MediaType, Slot
 from bot.domain.errors import InvalidInput
 from bot.domain.guild import GuildSettings
 from bot.domain.member import (
@@ -25,7 +25,7 @@ from bot.domain.member import (
     model_passed,
     resolution_passed,
 )
-from bot.domain.requests import GenerationRequest, MediaItem
+from bot.domain.requests import GenerationRequest, media_from
 from bot.i18n import Text, _
 from bot.intake.ask import Ask, Attachment
 from bot.media.probe import check_described
@@ -124,25 +124,31 @@ def drafted(
             duration is None
             and spec
             and spec.duration_settable
+            and not spec.duration_from_input  # as long as its clip, which is at most 10 s
             and spec.default_duration > guild.max_duration
         ):
             duration = max(d for d in spec.durations if d <= guild.max_duration)
     uploaded = ask.uploaded.media if ask.uploaded else {}
+    urls: dict[Slot, str] = {
+        **{slot: _url(source) for slot, source in ask.media.items()},
+        **{t: f"attachment:{t.value}" for t in ask.given},
+        **uploaded,
+    }
     request = GenerationRequest.build(
         model=model,
         prompt=ask.prompt,
         negative_prompt=ask.negative_prompt,
-        media=tuple(MediaItem(type=t, url=_url(source)) for t, source in ask.media.items())
-        + tuple(MediaItem(type=t, url=f"attachment:{t.value}") for t in ask.given)
-        + tuple(MediaItem(type=t, url=url) for t, url in uploaded.items()),
+        media=media_from(urls, ask.descriptions),
         template=ask.template,
         resolution=resolution,
         duration=duration,
         ratio=ask.ratio,
         shot_type=ask.shot_type,
+        audio_setting=ask.audio_setting,
         seed=ask.seed,
         prompt_extend=ask.prompt_extend,
         watermark=ask.watermark or guild.force_watermark,
+        input_seconds=ask.input_seconds,
     )
     for media_type, source in ask.media.items():
         if isinstance(source, Attachment):

@@ -128,15 +128,22 @@ def again(job: Job, seed: int | None) -> Ask:
         duration=original.duration,
         ratio=original.ratio,  # the same shape, for a model that takes one
         shot_type=original.shot_type,  # one shot or several, as asked
+        audio_setting=original.audio_setting,  # an edit keeps or redoes the sound, as asked
         seed=seed,
         prompt_extend=original.prompt_extend,
         watermark=original.watermark,
         uploaded=Uploaded(
-            {item.type: item.url for item in original.media},
+            original.slot_urls(),
             job.dashscope_key,
             job=job.id,
             since=job.created_at,
         ),
+        descriptions={
+            number: item.reference_description
+            for number, item in enumerate(original.references, start=1)
+            if item.reference_description is not None
+        },
+        input_seconds=original.input_seconds,  # the clips as measured for the first take
     )
 
 

@@ -17,9 +17,9 @@ from typing import TypeVar
 
 import aiohttp
 
-from bot.domain.catalog import MB, MediaType, ModelSpec
+from bot.domain.catalog import MB, MediaType, ModelSpec, Reference, Slot, role_of
 from bot.domain.errors import InvalidInput
-from bot.domain.requests import GenerationRequest, check_clip_fits
+from bot.domain.requests import GenerationRequest, check_clip_fits, check_edit_fits
 from bot.i18n import _
 from bot.intake.ask import Attachment, Held, Source
 from bot.media.pools import MediaWorkers
@@ -37,7 +37,7 @@ _PASS_THROUGH = ("oss://", "data:")
 class InputFile:
     """One input: where it came from and, when we could read it, its bytes and what they are."""
 
-    media_type: MediaType
+    media_type: Slot
     source: str  # a local path, a file's name, or a URL given as one
     data: bytes | None = None  # None: a URL we pass on unread
     info: MediaInfo | None = None
@@ -59,7 +59,7 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://", *_PASS_THROUGH))
 
 
-def read_local(media_type: MediaType, path: str, spec: ModelSpec) -> InputFile:
+def read_local(media_type: Slot, path: str, spec: ModelSpec) -> InputFile:
     """Read and check a local file."""
     file = Path(path).expanduser()
     if not file.is_file():
@@ -69,7 +69,7 @@ def read_local(media_type: MediaType, path: str, spec: ModelSpec) -> InputFile:
             _("{input}: “{path}” is not a file.", input=media_type.name_text, path=path),
             field=media_type.value,
         )
-    limit = spec.max_bytes(media_type)
+    limit = spec.max_bytes(role_of(media_type))
     if file.stat().st_size > limit:
         size = f"{file.stat().st_size / MB:.1f}"
         raise InvalidInput(
@@ -79,14 +79,14 @@ def read_local(media_type: MediaType, path: str, spec: ModelSpec) -> InputFile:
     return InputFile(media_type, path, data, check_media(media_type, data, spec))
 
 
-def from_bytes(media_type: MediaType, name: str, data: bytes, spec: ModelSpec) -> InputFile:
+def from_bytes(media_type: Slot, name: str, data: bytes, spec: ModelSpec) -> InputFile:
     """Check bytes we already hold (an attachment, a sample)."""
     return InputFile(media_type, name, data, check_media(media_type, data, spec))
 
 
 async def fetch_remote(
     session: aiohttp.ClientSession,
-    media_type: MediaType,
+    media_type: Slot,
     url: str,
     spec: ModelSpec,
     *,
@@ -99,7 +99,7 @@ async def fetch_remote(
         return InputFile(media_type, url, is_remote=True)
     try:
         data = await download(
-            session, media_type, url, spec.max_bytes(media_type), within=fetch_seconds
+            session, media_type, url, spec.max_bytes(role_of(media_type)), within=fetch_seconds
         )
     except Unreachable as failure:
         warn(
@@ -110,17 +110,44 @@ async def fetch_remote(
     return InputFile(media_type, url, data, info, is_remote=True)
 
 
-def check_inputs_fit(request: GenerationRequest, inputs: Mapping[MediaType, InputFile]) -> None:
+def check_inputs_fit(request: GenerationRequest, inputs: Mapping[Slot, InputFile]) -> None:
     """Check what needs the request and the media together: a clip must leave room to continue."""
     clip = inputs.get(MediaType.FIRST_CLIP)
     if clip is not None and clip.info is not None and clip.info.duration is not None:
         check_clip_fits(request, clip.info.duration)
+    edited = inputs.get(MediaType.VIDEO)
+    if edited is not None and edited.info is not None and edited.info.duration is not None:
+        check_edit_fits(request, edited.info.duration)
+
+
+def with_billed_input(
+    request: GenerationRequest, inputs: Mapping[Slot, InputFile]
+) -> GenerationRequest:
+    """For a model that bills its input clips (wan2.7-r2v's reference clips, the clip
+    wan2.7-videoedit edits), the request with
+    their seconds as read (a clip passed on unread counts as the shortest the model takes), so
+    the quota holds what the video will cost; anything else as it is."""
+    spec = request.spec
+    if spec.billed_input_cap is None:
+        return request
+    shortest = spec.clip.min_seconds if spec.clip else 0.0
+    seconds = sum(
+        file.info.duration if file.info and file.info.duration is not None else shortest
+        for slot, file in inputs.items()
+        if slot is MediaType.VIDEO
+        or (
+            isinstance(slot, Reference)
+            and not slot.voice
+            and slot.role is MediaType.REFERENCE_VIDEO
+        )
+    )
+    return request.model_copy(update={"input_seconds": round(seconds, 3)})
 
 
 class Unreachable(InvalidInput):
     """A URL could not be fetched (`reason`: an HTTP status or the kind of network failure)."""
 
-    def __init__(self, media_type: MediaType, reason: str) -> None:
+    def __init__(self, media_type: Slot, reason: str) -> None:
         super().__init__(
             # Translators: {input} is an input's name ("First frame"); {reason} is an HTTP status
             # ("HTTP 404") or the name of a network error.
@@ -136,7 +163,7 @@ class Unreachable(InvalidInput):
 
 async def download(
     session: aiohttp.ClientSession,
-    media_type: MediaType,
+    media_type: Slot,
     url: str,
     limit: int,
     *,
@@ -173,9 +200,7 @@ class Reader:
         self._workers = workers
         self._warn = warn  # a URL passed on unchecked (generate)
 
-    async def read(
-        self, spec: ModelSpec, sources: Mapping[MediaType, Source]
-    ) -> dict[MediaType, InputFile]:
+    async def read(self, spec: ModelSpec, sources: Mapping[Slot, Source]) -> dict[Slot, InputFile]:
         """Read or fetch every input at once and check the bytes, not the names; the first
         problem in the order given is the one raised."""
         raw = await _every(*(self._bytes(t, source, spec) for t, source in sources.items()))
@@ -187,16 +212,18 @@ class Reader:
         )
         return dict(zip(sources, checked, strict=True))
 
-    async def _bytes(self, media_type: MediaType, source: Source, spec: ModelSpec) -> bytes | None:
+    async def _bytes(self, media_type: Slot, source: Source, spec: ModelSpec) -> bytes | None:
         """The input's bytes; None for a URL passed on unread (checked when it can be fetched)."""
         if isinstance(source, Held):
             return source.data
         if isinstance(source, Attachment):
-            return await download(self._session, media_type, source.url, spec.max_bytes(media_type))
+            return await download(
+                self._session, media_type, source.url, spec.max_bytes(role_of(media_type))
+            )
         return None  # a path or URL: read and checked together, as generate always has
 
     async def _check(
-        self, media_type: MediaType, source: Source, data: bytes | None, spec: ModelSpec
+        self, media_type: Slot, source: Source, data: bytes | None, spec: ModelSpec
     ) -> InputFile:
         if isinstance(source, str):
             if is_url(source):

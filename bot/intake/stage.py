@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from bot.domain.catalog import MediaType
+from bot.domain.catalog import Slot
 from bot.domain.requests import GenerationRequest
 from bot.engine.inputs import InputStore
 from bot.engine.key_ring import KeyRing
@@ -25,7 +25,7 @@ class Staged:
     of what it would make (None: nothing was read, as for a retry's inputs already uploaded)."""
 
     request: GenerationRequest
-    inputs: dict[MediaType, InputFile]
+    inputs: dict[Slot, InputFile]
     key: str | None
     dedup_key: str | None
 
@@ -37,14 +37,14 @@ class Staged:
         return Staged(request, self.inputs, self.key, dedup_key)
 
 
-def _digests(inputs: dict[MediaType, InputFile]) -> dict[MediaType, bytes]:
+def _digests(inputs: dict[Slot, InputFile]) -> dict[Slot, bytes]:
     return {t: hashlib.sha256(i.data or i.source.encode()).digest() for t, i in inputs.items()}
 
 
 async def stage_on_a_key(
     keys: KeyRing,
     request: GenerationRequest,
-    inputs: dict[MediaType, InputFile],
+    inputs: dict[Slot, InputFile],
     *,
     store: InputStore | None = None,
 ) -> Staged:
@@ -52,7 +52,7 @@ async def stage_on_a_key(
     it: local inputs become temporary oss:// files (kept in `store`, if given), URLs pass
     through as given."""
     async with keys.staging(request.model) as key:
-        urls: dict[MediaType, str] = {}
+        urls: dict[Slot, str] = {}
         for media_type, item in inputs.items():
             if item.is_remote:
                 urls[media_type] = item.source

@@ -14,7 +14,17 @@ from typing import Literal
 import av
 from PIL import Image
 
-from bot.domain.catalog import MB, AudioLimits, ClipLimits, ImageLimits, MediaType, ModelSpec
+from bot.domain.catalog import (
+    MB,
+    AudioLimits,
+    ClipLimits,
+    ImageLimits,
+    MediaType,
+    ModelSpec,
+    Reference,
+    Slot,
+    role_of,
+)
 from bot.domain.errors import InvalidInput
 from bot.i18n import Text, _
 
@@ -40,16 +50,16 @@ class MediaInfo:
     has_audio: bool = False  # video has an audio stream
 
 
-def probe(media_type: MediaType, data: bytes) -> MediaInfo:
+def probe(media_type: Slot, data: bytes) -> MediaInfo:
     """Read what the bytes are, or raise InvalidInput if they are not readable media of that type."""
     return _probe(media_type, data, None)
 
 
-def check_media(media_type: MediaType, data: bytes, spec: ModelSpec) -> MediaInfo:
+def check_media(media_type: Slot, data: bytes, spec: ModelSpec) -> MediaInfo:
     """Probe the bytes and check them against `spec`'s limits; raise InvalidInput on the first problem."""
     field, name = media_type.value, media_type.name_text
     limits = _limits(media_type, spec)
-    if media_type not in spec.media_types or limits is None:
+    if not _taken(media_type, spec) or limits is None:
         raise InvalidInput(
             # Translators: {input} is an input's name ("Driving audio").
             _("{input}: {model} does not take this input.", input=name, model=spec.name),
@@ -87,18 +97,18 @@ def check_media(media_type: MediaType, data: bytes, spec: ModelSpec) -> MediaInf
 
 
 def check_described(
-    media_type: MediaType, spec: ModelSpec, size: int, content_type: str | None, filename: str
+    media_type: Slot, spec: ModelSpec, size: int, content_type: str | None, filename: str
 ) -> None:
     """Check a file as the chat platform describes it, before a byte is read: its `size`, and the
     kind of file it says it is (`content_type`)."""
     field = media_type.value
-    limit = spec.max_bytes(media_type)
+    limit = spec.max_bytes(role_of(media_type))
     if size > limit:
         shown = f"{size / MB:.1f}"
         raise InvalidInput(too_many_bytes(media_type, shown, spec.name, limit), field=field)
     if size == 0:
         raise InvalidInput(empty(media_type), field=field)
-    family = _CONTENT_FAMILY[media_type]
+    family = _CONTENT_FAMILY[role_of(media_type)]
     if content_type and not content_type.startswith(family):
         name, kind = media_type.name_text, content_type
         if family == "image/":
@@ -136,10 +146,20 @@ _CONTENT_FAMILY = {
     MediaType.LAST_FRAME: "image/",
     MediaType.DRIVING_AUDIO: "audio/",
     MediaType.FIRST_CLIP: "video/",
+    MediaType.REFERENCE_IMAGE: "image/",
+    MediaType.REFERENCE_VIDEO: "video/",
+    MediaType.VIDEO: "video/",
 }
 
 
-def too_many_bytes(media_type: MediaType, size: str, model: str, limit_bytes: int) -> Text:
+def _taken(slot: Slot, spec: ModelSpec) -> bool:
+    """Whether `spec` takes an input in `slot` (a reference's voice: where it takes voices)."""
+    if isinstance(slot, Reference) and slot.voice:
+        return spec.reference_voices
+    return role_of(slot) in spec.media_types
+
+
+def too_many_bytes(media_type: Slot, size: str, model: str, limit_bytes: int) -> Text:
     """The refusal of a file of `size` MB (formatted) over `model`'s `limit_bytes`."""
     # Translators: {input} is an input's name ("First frame"); {size} and {limit} are sizes in
     # megabytes ("20.9", "20").
@@ -152,33 +172,33 @@ def too_many_bytes(media_type: MediaType, size: str, model: str, limit_bytes: in
     )
 
 
-def empty(media_type: MediaType) -> Text:
+def empty(media_type: Slot) -> Text:
     """The refusal of an empty file."""
     # Translators: {input} is an input's name ("First frame").
     return _("{input}: the file is empty (0 bytes).", input=media_type.name_text)
 
 
-def _limits(
-    media_type: MediaType, spec: ModelSpec
-) -> ImageLimits | AudioLimits | ClipLimits | None:
-    if media_type is MediaType.DRIVING_AUDIO:
+def _limits(media_type: Slot, spec: ModelSpec) -> ImageLimits | AudioLimits | ClipLimits | None:
+    role = role_of(media_type)
+    if role is MediaType.DRIVING_AUDIO:
         return spec.audio
-    if media_type is MediaType.FIRST_CLIP:
+    if role in (MediaType.FIRST_CLIP, MediaType.REFERENCE_VIDEO, MediaType.VIDEO):
         return spec.clip
     return spec.image
 
 
-def _probe(media_type: MediaType, data: bytes, spec: ModelSpec | None) -> MediaInfo:
+def _probe(media_type: Slot, data: bytes, spec: ModelSpec | None) -> MediaInfo:
     if not data:
         raise InvalidInput(empty(media_type), field=media_type.value)
-    if media_type in (MediaType.FIRST_FRAME, MediaType.LAST_FRAME):
+    role = role_of(media_type)
+    if role in (MediaType.FIRST_FRAME, MediaType.LAST_FRAME, MediaType.REFERENCE_IMAGE):
         return _probe_image(media_type, data, spec)
-    if media_type is MediaType.DRIVING_AUDIO:
+    if role is MediaType.DRIVING_AUDIO:
         return _probe_audio(media_type, data)
     return _probe_video(media_type, data)
 
 
-def _probe_image(media_type: MediaType, data: bytes, spec: ModelSpec | None) -> MediaInfo:
+def _probe_image(media_type: Slot, data: bytes, spec: ModelSpec | None) -> MediaInfo:
     try:
         with Image.open(io.BytesIO(data)) as image:
             fmt, (width, height) = image.format or "", image.size
@@ -211,7 +231,7 @@ def _probe_image(media_type: MediaType, data: bytes, spec: ModelSpec | None) -> 
     )
 
 
-def _probe_audio(media_type: MediaType, data: bytes) -> MediaInfo:
+def _probe_audio(media_type: Slot, data: bytes) -> MediaInfo:
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             demuxer = container.format.name
@@ -231,12 +251,12 @@ def probe_video_file(path: Path) -> MediaInfo:
     return _probe_video_source(MediaType.FIRST_CLIP, str(path), head, path.stat().st_size)
 
 
-def _probe_video(media_type: MediaType, data: bytes) -> MediaInfo:
+def _probe_video(media_type: Slot, data: bytes) -> MediaInfo:
     return _probe_video_source(media_type, io.BytesIO(data), data[:12], len(data))
 
 
 def _probe_video_source(
-    media_type: MediaType, source: str | io.BytesIO, head: bytes, size: int
+    media_type: Slot, source: str | io.BytesIO, head: bytes, size: int
 ) -> MediaInfo:
     try:
         with av.open(source, mode="r") as container:
@@ -274,7 +294,7 @@ def _duration(container: av.container.InputContainer) -> float | None:
 
 
 def _check_duration(
-    media_type: MediaType, seconds: float, limits: AudioLimits | ClipLimits, spec: ModelSpec
+    media_type: Slot, seconds: float, limits: AudioLimits | ClipLimits, spec: ModelSpec
 ) -> None:
     low, high = limits.min_seconds, limits.max_seconds
     if not low <= seconds <= high:
@@ -294,7 +314,7 @@ def _check_duration(
 
 
 def _check_sides(
-    media_type: MediaType,
+    media_type: Slot,
     width: int,
     height: int,
     limits: ImageLimits | ClipLimits,
@@ -363,15 +383,19 @@ def _check_sides(
         )
 
 
-def _unreadable(media_type: MediaType, spec: ModelSpec | None) -> InvalidInput:
+def _unreadable(media_type: Slot, spec: ModelSpec | None) -> InvalidInput:
     name, field = media_type.name_text, media_type.value
-    order = {MediaType.DRIVING_AUDIO: _AUDIO_ORDER, MediaType.FIRST_CLIP: _VIDEO_ORDER}.get(
-        media_type, _IMAGE_ORDER
-    )
+    role = role_of(media_type)
+    order = {
+        MediaType.DRIVING_AUDIO: _AUDIO_ORDER,
+        MediaType.FIRST_CLIP: _VIDEO_ORDER,
+        MediaType.REFERENCE_VIDEO: _VIDEO_ORDER,
+        MediaType.VIDEO: _VIDEO_ORDER,
+    }.get(role, _IMAGE_ORDER)
     limits = _limits(media_type, spec) if spec else None
     formats = limits.formats if limits else frozenset(order)
     listed = ", ".join([f.upper() for f in order if f in formats] + sorted(formats - set(order)))
-    if media_type is MediaType.DRIVING_AUDIO:
+    if role is MediaType.DRIVING_AUDIO:
         # Translators: {input} is an input's name ("Driving audio"); {formats} is a list of file
         # formats ("WAV, MP3").
         message = _(
@@ -379,7 +403,7 @@ def _unreadable(media_type: MediaType, spec: ModelSpec | None) -> InvalidInput:
             input=name,
             formats=listed,
         )
-    elif media_type is MediaType.FIRST_CLIP:
+    elif order is _VIDEO_ORDER:
         # Translators: {input} is an input's name ("First clip"); {formats} is a list of file
         # formats ("MP4, MOV").
         message = _(

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.domain.catalog import MediaType, ModelSpec
+from bot.domain.catalog import ModelSpec, Slot
 
-MediaChecker = Callable[[MediaType, bytes, ModelSpec], object]
+# Checks an input's bytes for its slot (a role, or a reference or its voice), as the intake does.
+MediaChecker = Callable[[Slot, bytes, ModelSpec], object]
 
 
 @dataclass

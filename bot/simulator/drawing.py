@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import av
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from bot.domain.catalog import MediaType
+from bot.domain.catalog import MediaType, Reference, Slot
 
 AUDIO_RATE = 44_100
 _AUDIO_CHUNK = 1024
@@ -49,8 +49,9 @@ class VideoPlan:
     sound: bool
     label: str  # "wan2.7-i2v · first+last frame"
     prompt: str  # written after the label when there is room; "" for none
-    seen: tuple[tuple[MediaType, bytes], ...]  # inputs whose bytes the simulator saw
-    unseen: tuple[MediaType, ...]  # inputs given as URLs it did not fetch
+    seen: tuple[tuple[Slot, bytes], ...]  # inputs whose bytes the simulator saw
+    unseen: tuple[Slot, ...]  # inputs given as URLs it did not fetch
+    keep_sound: bool = False  # an edit that keeps its clip's sound (else a tone, or the voice)
 
 
 def mode_text(roles: frozenset[MediaType], template: str | None, multi_shot: bool = False) -> str:
@@ -60,6 +61,10 @@ def mode_text(roles: frozenset[MediaType], template: str | None, multi_shot: boo
         return "multi-shot " + mode_text(roles, template)
     if template:
         return f"effect {template}"
+    if MediaType.VIDEO in roles:
+        return "video edit" + ("+images" if MediaType.REFERENCE_IMAGE in roles else "")
+    if roles & {MediaType.REFERENCE_IMAGE, MediaType.REFERENCE_VIDEO}:
+        return "reference" + ("+first frame" if MediaType.FIRST_FRAME in roles else "")
     if MediaType.FIRST_CLIP in roles:
         mode = "continuation"
     elif {MediaType.FIRST_FRAME, MediaType.LAST_FRAME} <= roles:
@@ -112,7 +117,7 @@ def make_result_video(plan: VideoPlan) -> bytes:
 # -- pictures -----------------------------------------------------------------------------------
 
 
-def _frames(plan: VideoPlan, seen: dict[MediaType, bytes], count: int) -> Iterator[Image.Image]:
+def _frames(plan: VideoPlan, seen: dict[Slot, bytes], count: int) -> Iterator[Image.Image]:
     """The video's pictures, new images the caller may draw on."""
     size = (plan.width, plan.height)
     opening = _opening_reel(plan, seen, size, count)
@@ -134,8 +139,23 @@ def _frames(plan: VideoPlan, seen: dict[MediaType, bytes], count: int) -> Iterat
 
 
 def _opening_reel(
-    plan: VideoPlan, seen: dict[MediaType, bytes], size: tuple[int, int], count: int
+    plan: VideoPlan, seen: dict[Slot, bytes], size: tuple[int, int], count: int
 ) -> Reel:
+    references = _references(plan)
+    edited = seen.get(MediaType.VIDEO)
+    if edited is not None or MediaType.VIDEO in plan.unseen:
+        played = (
+            _clip_reel(edited, size, plan.fps, count)
+            if edited is not None
+            else _placeholder("video to edit: http(s) URL, not fetched", size, count)
+        )
+        if not references:
+            return played
+        # The clip, with its reference images side by side across its top third.
+        strip = _reference_sheet(references, seen, (size[0], max(2, size[1] // 3)))
+        return (_with_strip(picture, strip) for picture in played)
+    if references:
+        return itertools.repeat(_reference_sheet(references, seen, size), count)
     clip = seen.get(MediaType.FIRST_CLIP)
     if clip is not None:
         return _clip_reel(clip, size, plan.fps, count)
@@ -149,6 +169,54 @@ def _opening_reel(
     return reel or _placeholder("no first frame", size, count)
 
 
+def _references(plan: VideoPlan) -> list[Reference]:
+    """The references given (not their voices), in their order."""
+    slots = [slot for slot, _ in plan.seen] + list(plan.unseen)
+    found = [slot for slot in slots if isinstance(slot, Reference) and not slot.voice]
+    return sorted(found, key=lambda slot: slot.number)
+
+
+def _reference_sheet(
+    references: list[Reference], seen: dict[Slot, bytes], size: tuple[int, int]
+) -> Image.Image:
+    """Every reference side by side, each named as the prompt names it ("Image 1", "Video 1":
+    counted per kind, in order), a clip by its first frame; one the simulator did not see or
+    could not read, as a labelled box."""
+    width, height = size
+    sheet = Image.new("RGB", size, _PLACEHOLDER_BACKGROUND)
+    cell = (max(2, width // len(references)), height)
+    font = _font(max(8, min(24, min(cell) // 8)))
+    counted: dict[MediaType, int] = {}
+    for index, reference in enumerate(references):
+        counted[reference.role] = counted.get(reference.role, 0) + 1
+        kind = "Image" if reference.role is MediaType.REFERENCE_IMAGE else "Video"
+        name = f"{kind} {counted[reference.role]}"
+        data = seen.get(reference)
+        picture = None
+        if data is not None:
+            picture = (
+                _fitted_picture(data, cell)
+                if reference.role is MediaType.REFERENCE_IMAGE
+                else next(iter(_clip_reel(data, cell, 1, 1)), None)
+            )
+        if picture is None:
+            picture = Image.new("RGB", cell, _PLACEHOLDER_BACKGROUND)
+            name += " (not seen)" if data is None else " (unreadable)"
+        else:
+            picture = picture.copy()
+        draw = ImageDraw.Draw(picture)
+        draw.rectangle((0, 0, cell[0] - 1, cell[1] - 1), outline=_PLACEHOLDER_BAR)
+        draw.text((4, 4), _fit_text(font, name, cell[0] - 8), font=font, fill="white")
+        sheet.paste(picture, (index * cell[0], 0))
+    return sheet
+
+
+def _with_strip(picture: Image.Image, strip: Image.Image) -> Image.Image:
+    shown = picture.copy()
+    shown.paste(strip, (0, 0))
+    return shown
+
+
 def _text_scene(plan: VideoPlan) -> str:
     """What a video made from words alone shows in its middle: the prompt's first words."""
     words = " ".join(plan.prompt.split()[:6])
@@ -158,7 +226,7 @@ def _text_scene(plan: VideoPlan) -> str:
 def _picture_reel(
     role: MediaType,
     plan: VideoPlan,
-    seen: dict[MediaType, bytes],
+    seen: dict[Slot, bytes],
     size: tuple[int, int],
     count: int,
 ) -> Reel | None:
@@ -326,9 +394,15 @@ def _audio_pcm(data: bytes, seconds: float) -> bytes | None:
     return bytes(pcm[:wanted]) + bytes(max(0, wanted - len(pcm)))
 
 
-def _soundtrack(plan: VideoPlan, seen: dict[MediaType, bytes]) -> bytes:
-    """The driving audio when the simulator can read it, else a tone, as AAC in MP4."""
+def _soundtrack(plan: VideoPlan, seen: dict[Slot, bytes]) -> bytes:
+    """The driving audio (else the first reference's voice) when the simulator can read it,
+    else a tone, as AAC in MP4."""
+    voices = [s for s in seen if isinstance(s, Reference) and s.voice]
     driving = seen.get(MediaType.DRIVING_AUDIO)
+    if driving is None and plan.keep_sound:
+        driving = seen.get(MediaType.VIDEO)  # its own sound, where it has one
+    if driving is None and voices:
+        driving = seen[min(voices, key=lambda voice: voice.number)]
     pcm = _audio_pcm(driving, plan.seconds) if driving is not None else None
     return _aac(pcm) if pcm is not None else _tone_aac(plan.seconds)
 

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.domain.catalog import WAN26_I2V_FLASH, MediaType, ModelSpec
+from bot.domain.catalog import WAN26_I2V_FLASH, MediaType, ModelSpec, Slot
 
 UNFINISHED = frozenset({"PENDING", "RUNNING"})
 
@@ -17,26 +17,29 @@ class TaskInputs:
     """The media a task was given: the bytes of those the simulator could see (data: URLs and
     oss:// uploads) and the roles of those it could not (http(s) URLs, which it never fetches)."""
 
-    seen: tuple[tuple[MediaType, bytes], ...] = ()
-    unseen: tuple[MediaType, ...] = ()
+    seen: tuple[tuple[Slot, bytes], ...] = ()
+    unseen: tuple[Slot, ...] = ()
     digest: str = ""  # of the roles and bytes, so equal inputs can share one result video
 
     @classmethod
-    def of(
-        cls, seen: tuple[tuple[MediaType, bytes], ...], unseen: tuple[MediaType, ...]
-    ) -> TaskInputs:
+    def of(cls, seen: tuple[tuple[Slot, bytes], ...], unseen: tuple[Slot, ...]) -> TaskInputs:
         """Return the inputs with their digest."""
         digest = hashlib.sha256()
         for media_type, data in seen:
-            digest.update(f"{media_type}:{len(data)}:".encode())
+            digest.update(f"{media_type.value}:{len(data)}:".encode())
             digest.update(data)
-        digest.update(",".join(unseen).encode())
+        digest.update(",".join(slot.value for slot in unseen).encode())
         return cls(seen, unseen, digest.hexdigest())
 
     @property
     def roles(self) -> frozenset[MediaType]:
-        """Every role given, seen or not."""
-        return frozenset(m for m, _ in self.seen) | frozenset(self.unseen)
+        """Every role given, seen or not (a reference's voice is not a role of its own)."""
+        slots = [m for m, _ in self.seen] + list(self.unseen)
+        return frozenset(
+            slot if isinstance(slot, MediaType) else slot.role
+            for slot in slots
+            if isinstance(slot, MediaType) or not slot.voice
+        )
 
 
 @dataclass
@@ -61,6 +64,10 @@ class SimTask:
     canceled_at: float | None = None
     template: str | None = None
     multi_shot: bool = False
+    # Seconds of input the model bills on top of the output (wan2.7-r2v's reference clips, at
+    # most its cap), as the simulator measured them.
+    billed_input_seconds: float = 0.0
+    keep_sound: bool = False  # an edit that keeps its clip's sound
     inputs: TaskInputs = field(default_factory=TaskInputs, repr=False)
 
     @property
@@ -112,6 +119,9 @@ def usage(task: SimTask) -> dict[str, Any]:
     # wan2.7. Unconfirmed: whether `duration` counts the input clip when continuing one; we
     # treat the requested duration as the total and report the clip's length as input.
     clip = round(task.clip_seconds) if task.clip_seconds else 0
+    if task.spec.billed_input_cap is not None:  # reference clips: billed on top of the output
+        billed = round(task.billed_input_seconds)
+        clip, seconds = billed, seconds + billed
     width, height = task.input_size or (16, 9)
     divisor = math.gcd(width, height)
     return {

@@ -4,7 +4,9 @@ A task's video shows its inputs, so a demo or a test can see they arrived: the f
 (or first clip) scaled to the video's size, cross-fading to the last frame where one was given,
 with the model, the mode (with "multi-shot" when a wan2.6 multi-shot was asked) and the prompt's
 first words written at its foot (see drawing.py); a
-text-to-video, which has no picture, shows its prompt's first words. Its size keeps the first
+text-to-video, which has no picture, shows its prompt's first words; a reference-to-video, every
+reference side by side, named "Image 1", "Video 1" as the prompt names them; a video edit, its
+clip with the reference pictures across its top (its own sound, with audio_setting "origin"). Its size keeps the first
 frame's aspect (a text-to-video's: the `ratio` asked) with the longest side `video_max_side`. A video is made when
 first downloaded and kept for the tasks that ask for the same thing, so equal requests share one
 encode; the prompt is written only on small videos, so large ones (as the delivery bench's) are
@@ -87,7 +89,9 @@ class Results:
             height=_even(height * scale),
             fps=config.video_fps,
             sound=task.sound,
-            label=f"{task.model} · {mode_text(task.inputs.roles, task.template, task.multi_shot)}",
+            label=f"{task.model} · {mode_text(task.inputs.roles, task.template, task.multi_shot)}"
+            + (" (sound kept)" if task.keep_sound else ""),
+            keep_sound=task.keep_sound,
             prompt=prompt,
             seen=task.inputs.seen,
             unseen=task.inputs.unseen,

@@ -24,14 +24,23 @@ from bot.domain.catalog import (
     IMAGE2VIDEO_PATH,
     MODELS,
     VIDEO_GENERATION_PATH,
+    MediaType,
     ModelSpec,
+    Reference,
+    Slot,
     ratio_size,
 )
 from bot.simulator.config import Context
 from bot.simulator.lifecycle import UNFINISHED, SimTask, TaskInputs, usage
 from bot.simulator.results import Results
 from bot.simulator.uploads import Uploads
-from bot.simulator.validation import input_bytes, inspect_inputs, validate_body
+from bot.simulator.validation import (
+    Submission,
+    input_bytes,
+    inspect_inputs,
+    probe_size,
+    validate_body,
+)
 from bot.simulator.wire import ACCOUNT_KEY, JSON_KEY, ApiError, bad, ok, throttled
 
 LIST_WINDOW_SECONDS = 24 * 3600
@@ -104,7 +113,9 @@ class Tasks:
             is not None
         ]
         probe = await inspect_inputs(config.media_checker, spec, blobs)
+        seconds = _output_seconds(spec, submission, probe)
         seen = tuple((media_type, data) for media_type, _, data in blobs)
+        billed_input = _billed_input_seconds(spec, seen)
         unseen = tuple(m for m, _, _ in submission.inputs if m not in dict(seen))
         # Hashing an upload of many megabytes is kept off the event loop.
         inputs = (
@@ -127,7 +138,7 @@ class Tasks:
             pending_seconds=pending,
             running_seconds=running,
             resolution=submission.resolution,
-            duration=submission.duration,
+            duration=seconds,
             prompt=submission.prompt,
             prompt_extend=submission.prompt_extend,
             sound=submission.sound,
@@ -141,6 +152,8 @@ class Tasks:
             account=account,
             template=submission.template,
             multi_shot=submission.multi_shot,
+            keep_sound=submission.keep_sound,
+            billed_input_seconds=billed_input,
             inputs=inputs,
         )
         self.tasks[task.task_id] = task
@@ -329,3 +342,38 @@ class Tasks:
         if status in ("SUCCEEDED", "FAILED"):
             row["end_time"] = round(task.ended_at * 1000)
         return row
+
+
+def _billed_input_seconds(spec: ModelSpec, seen: tuple[tuple[Slot, bytes], ...]) -> float:
+    """The input clips' seconds the model bills (wan2.7-r2v's reference clips, the clip
+    wan2.7-videoedit edits; at most its cap), of those the simulator could see and read."""
+    if spec.billed_input_cap is None:
+        return 0.0
+    total = 0.0
+    for slot, data in seen:
+        reference_clip = (
+            isinstance(slot, Reference)
+            and not slot.voice
+            and slot.role is MediaType.REFERENCE_VIDEO
+        )
+        if slot is MediaType.VIDEO or reference_clip:
+            size = probe_size(slot, data)
+            if size is not None and size[2] is not None:
+                total += size[2]
+    return min(spec.billed_input_cap, total)
+
+
+def _output_seconds(
+    spec: ModelSpec, submission: Submission, probe: tuple[int, int, float | None] | None
+) -> int:
+    """The video's length: as asked; an edit asked for none (0), its clip's, when seen (else
+    5 s); an edit never longer than its clip (refused)."""
+    clip = probe[2] if probe and spec.duration_from_input else None
+    if spec.duration_from_input and submission.duration == 0:
+        return max(1, round(clip)) if clip else 5
+    if clip is not None and submission.duration > clip + 0.5:
+        raise bad(
+            f"parameters.duration {submission.duration} is longer than input.media video "
+            f"({clip:.1f} s); an edit is cut from the clip's start."
+        )
+    return submission.duration

@@ -16,7 +16,18 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain.catalog import WAN26_I2V_FLASH, InputStyle, MediaType, ModelSpec, combination_text
+from bot.domain.catalog import (
+    REFERENCES,
+    WAN26_I2V_FLASH,
+    InputStyle,
+    MediaType,
+    ModelSpec,
+    Reference,
+    Slot,
+    combination_text,
+    durations_text,
+    role_of,
+)
 from bot.domain.errors import InvalidInput
 from bot.domain.requests import SEED_MAX
 from bot.media.probe import probe
@@ -36,10 +47,12 @@ class Submission:
     duration: int
     prompt_extend: bool
     sound: bool
-    inputs: tuple[tuple[MediaType, str, str], ...]  # (type, field path, url)
+    # (slot, field path, url): a role given once, or the n-th reference (or its voice)
+    inputs: tuple[tuple[Slot, str, str], ...]
     template: str | None = None
     ratio: str | None = None  # the shape asked for, for a model that takes one
     multi_shot: bool = False  # parameters.shot_type "multi"
+    keep_sound: bool = False  # wan2.7-videoedit's audio_setting "origin": the clip's own sound
 
 
 def _text(container: dict[str, Any], name: str, limit: int, model: str) -> str:
@@ -63,10 +76,30 @@ def _url_field(value: object, where: str) -> str:
     return value
 
 
+def _reference_extras(
+    item: dict[str, Any], where: str, spec: ModelSpec, slot: Slot
+) -> list[tuple[Slot, str, str]]:
+    """A media item's `reference_voice` (an input of its own) and `reference_description`,
+    checked: only on a reference of a model that takes them."""
+    extras: list[tuple[Slot, str, str]] = []
+    for key in ("reference_voice", "reference_description"):
+        if item.get(key) is None:
+            continue
+        if not isinstance(slot, Reference) or not spec.reference_voices:
+            raise bad(f"{where}.{key} is supported only on reference items of wan2.7-r2v.")
+        if key == "reference_description" and not isinstance(item[key], str):
+            raise bad(f"{where}.reference_description must be a string.")
+    if isinstance(slot, Reference) and item.get("reference_voice") is not None:
+        url = _url_field(item["reference_voice"], f"{where}.reference_voice")
+        voice = Reference(slot.number, slot.role, voice=True)
+        extras.append((voice, f"{where}.reference_voice", url))
+    return extras
+
+
 def _collect_inputs(
     inp: dict[str, Any], spec: ModelSpec, template: str | None
-) -> tuple[tuple[MediaType, str, str], ...]:
-    inputs: dict[MediaType, tuple[str, str]] = {}
+) -> tuple[tuple[Slot, str, str], ...]:
+    inputs: dict[Slot, tuple[str, str]] = {}
     if spec.input_style is InputStyle.MEDIA:
         media = inp.get("media")
         allowed = [m.value for m in MediaType if m in spec.media_types]
@@ -84,12 +117,23 @@ def _collect_inputs(
             if kind not in allowed:
                 raise bad(f"{where}.type must be one of {', '.join(allowed)}; got {kind!r}.")
             media_type = MediaType(kind)
-            if media_type in inputs:
+            slot: Slot = media_type
+            if media_type in REFERENCES:
+                number = 1 + sum(1 for s in inputs if isinstance(s, Reference) and not s.voice)
+                if number > spec.max_references:
+                    raise bad(
+                        f"input.media: at most {spec.max_references} reference_image and "
+                        "reference_video items in all."
+                    )
+                slot = Reference(number, media_type)
+            elif media_type in inputs:
                 raise bad(
                     f"input.media: type {kind} appears more than once; each type may appear "
                     "at most once."
                 )
-            inputs[media_type] = (f"{where}.url", _url_field(item.get("url"), f"{where}.url"))
+            inputs[slot] = (f"{where}.url", _url_field(item.get("url"), f"{where}.url"))
+            for extra, place, url in _reference_extras(item, where, spec, slot):
+                inputs[extra] = (place, url)
     elif spec.input_style is InputStyle.TEXT:
         if inp.get("media") is not None:
             raise bad(f"input.media is not supported by {spec.name}; it takes no image.")
@@ -112,7 +156,7 @@ def _collect_inputs(
             if inp.get(name) is not None:
                 inputs[media_type] = (f"input.{name}", _url_field(inp[name], f"input.{name}"))
 
-    present = frozenset(inputs)
+    present = media_roles(inputs)
     combinations = spec.template_combinations if template else spec.combinations
     if present not in combinations:
         if spec.input_style is InputStyle.KEYFRAMES and template:
@@ -128,6 +172,15 @@ def _collect_inputs(
             "accepts; allowed: " + "; ".join(combination_text(c) for c in combinations) + "."
         )
     return tuple((m, where, url) for m, (where, url) in inputs.items())
+
+
+def media_roles(slots: Any) -> frozenset[MediaType]:
+    """The media types given among `slots` (a reference's voice is not one)."""
+    return frozenset(
+        slot if isinstance(slot, MediaType) else slot.role
+        for slot in slots
+        if isinstance(slot, MediaType) or not slot.voice
+    )
 
 
 def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
@@ -156,15 +209,23 @@ def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
             + ", ".join(spec.resolutions)
             + "."
         )
-    duration = params.get("duration", spec.default_duration)
+    # wan2.7-videoedit: 0 (or none) is the clip's own length, known once the clip is read.
+    duration = params.get("duration", 0 if spec.duration_from_input else spec.default_duration)
+    from_input = spec.duration_from_input and duration == 0
     if (
         isinstance(duration, bool)
         or not isinstance(duration, int)
-        or duration not in spec.durations
+        or (duration not in spec.durations and not from_input)
     ):
         raise bad(
             f"parameters.duration {duration!r} is not supported by {spec.name}; allowed: "
             f"{spec.duration_text}."
+        )
+    present = media_roles(slot for slot, _, _ in inputs)
+    if not from_input and duration not in spec.durations_for(present):
+        raise bad(
+            f"parameters.duration {duration!r} is not supported by {spec.name} with "
+            f"{combination_text(present)}; allowed: {durations_text(spec.durations_for(present))}."
         )
     ratio = params.get("ratio")
     if ratio is not None and ratio not in spec.ratios:
@@ -194,6 +255,13 @@ def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
         )
     if shot_type == "multi" and params.get("prompt_extend", True) is False:
         raise bad("parameters.shot_type multi takes effect only with prompt_extend true.")
+    audio_setting = params.get("audio_setting")
+    if audio_setting is not None and audio_setting not in spec.audio_settings:
+        allowed = ", ".join(spec.audio_settings) if spec.audio_settings else "none"
+        raise bad(
+            f"parameters.audio_setting {audio_setting!r} is not supported by {spec.name}; "
+            f"allowed: {allowed}."
+        )
 
     # Only wan2.6-i2v-flash can be made silent; `audio` overrides audio_url.
     silenced = spec.name == WAN26_I2V_FLASH.name and params.get("audio") is False
@@ -205,8 +273,10 @@ def validate_body(body: dict[str, Any], spec: ModelSpec) -> Submission:
         sound=spec.has_sound and not silenced,
         inputs=inputs,
         template=template,
-        ratio=ratio or spec.default_ratio,
+        # A first frame decides the shape where a ratio could (wan2.7-r2v ignores the ratio).
+        ratio=None if MediaType.FIRST_FRAME in present else ratio or spec.default_ratio,
         multi_shot=shot_type == "multi",
+        keep_sound=audio_setting == "origin",
     )
 
 
@@ -222,7 +292,7 @@ def decode_data_url(where: str, url: str) -> bytes:
         raise inspection(f"{where}: the base64 data could not be decoded.") from None
 
 
-def probe_size(media_type: MediaType, data: bytes) -> tuple[int, int, float | None] | None:
+def probe_size(media_type: Slot, data: bytes) -> tuple[int, int, float | None] | None:
     """Return (width, height, seconds) of a first frame or clip, or None when unreadable."""
     try:
         info = probe(media_type, data)
@@ -237,7 +307,7 @@ def probe_size(media_type: MediaType, data: bytes) -> tuple[int, int, float | No
 def input_bytes(
     where: str,
     url: str,
-    media_type: MediaType,
+    media_type: Slot,
     spec: ModelSpec,
     resolve: bool,
     uploads: Uploads,
@@ -248,7 +318,7 @@ def input_bytes(
         return None  # accepted without fetching
     if url.startswith("data:"):
         # Base64 is documented for images of img_url and keyframe models only.
-        image = media_type in (MediaType.FIRST_FRAME, MediaType.LAST_FRAME)
+        image = role_of(media_type) in (MediaType.FIRST_FRAME, MediaType.LAST_FRAME)
         if spec.input_style is InputStyle.MEDIA or not image:
             raise bad(
                 f"{where}: data: URLs are accepted only for images of img_url and keyframe "
@@ -272,7 +342,7 @@ def input_bytes(
 
 
 async def inspect_inputs(
-    checker: MediaChecker | None, spec: ModelSpec, blobs: list[tuple[MediaType, str, bytes]]
+    checker: MediaChecker | None, spec: ModelSpec, blobs: list[tuple[Slot, str, bytes]]
 ) -> tuple[int, int, float | None] | None:
     """Run the media checker on every visible input; return the first frame's or clip's size."""
     if checker is not None:
@@ -284,6 +354,6 @@ async def inspect_inputs(
             except InvalidInput as exc:
                 raise inspection(str(exc) or f"{where} failed the data inspection.") from None
     for media_type, _, data in blobs:
-        if media_type in (MediaType.FIRST_FRAME, MediaType.FIRST_CLIP):
+        if media_type in (MediaType.FIRST_FRAME, MediaType.FIRST_CLIP, MediaType.VIDEO):
             return await asyncio.to_thread(probe_size, media_type, data)
     return None

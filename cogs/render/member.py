@@ -209,6 +209,14 @@ def models(lang: Language, unavailable: frozenset[str] = RETIRED) -> discord.Emb
         )
         if spec.templates:
             value += "\n" + lang.gettext("Effects: {names}", names=", ".join(spec.templates))
+        if spec.billed_input_cap is not None:
+            value += "\n" + lang.gettext(
+                # Translators: the clips a member gives this model (references, or the clip to
+                # edit) count in their quota too, as the provider bills them; {seconds} is the
+                # most they count for ("5").
+                "Your clips' seconds count too (at most {seconds} s).",
+                seconds=f"{spec.billed_input_cap:g}",
+            )
         embed.add_field(name=spec.name, value=value, inline=False)
     return embed
 
@@ -223,7 +231,7 @@ def queued(lang: Language, job: Job, note: Text | None = None) -> str:
     return lang.gettext(
         "Queued as video #{id} ({s} s of your quota). Progress is posted in this channel.",
         id=job.id,
-        s=job.duration,
+        s=_held(job),
     )
 
 
@@ -234,8 +242,15 @@ def queued_many(lang: Language, jobs: list[Job]) -> str:
         "Queued as videos {ids} ({s} s of your quota). Each is posted in this channel as it "
         "finishes.",
         ids=", ".join(f"#{job.id}" for job in jobs),
-        s=sum(job.duration for job in jobs),
+        s=sum(_held(job) for job in jobs),
     )
+
+
+def _held(job: Job) -> int:
+    """The seconds a queued video holds of its requester's quota: its length, or more where
+    its input clips are billed too (a reference-to-video); an earlier result reused holds none
+    but is still told by its length."""
+    return max(job.reserved_seconds, job.duration)
 
 
 def video_link(lang: Language, job: Job) -> str:

@@ -64,6 +64,13 @@ def mode_of(lang: Language, job: Job) -> str:
     types = request.media_types
     if request.template:
         return lang.gettext("Effect ({template})", template=request.template)
+    if MediaType.VIDEO in types:
+        # Translators: the kind of a video made by restyling or changing a member's clip.
+        return lang.gettext("Edit")
+    if request.references:
+        # Translators: the kind of a video made from pictures and clips of people, pets or
+        # things the member gave (reference-to-video).
+        return lang.gettext("From references")
     if MediaType.FIRST_CLIP in types:
         if MediaType.LAST_FRAME in types:
             return lang.gettext("Continue to a last frame")

@@ -18,13 +18,32 @@ from bot.i18n import _
 from bot.intake.ask import Ask
 from cogs import choices
 from cogs.checks import role_ids
-from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE, TEXT, optional_help
+from cogs.choices import (
+    ANIMATE,
+    CONTINUE,
+    EDIT,
+    EFFECT,
+    INTERPOLATE,
+    REFERENCE,
+    TEXT,
+    optional_help,
+)
 from cogs.errors import send_private
 from cogs.languages import member_language
 from cogs.render import member
 from cogs.served import ServedBot
 from cogs.video.flow import Flow
-from cogs.video.options import COMMON_OPTIONS, COUNT_HELP, Count, Place, Seed, ask_from
+from cogs.video.options import (
+    COMMON_OPTIONS,
+    COUNT_HELP,
+    EDIT_OPTIONS,
+    REFERENCE_OPTIONS,
+    Count,
+    Place,
+    Seed,
+    ask_from,
+    references_from,
+)
 from cogs.video.remix import RemixActions
 from cogs.video.settings import RESET_CHOICES, member_settings
 from cogs.views import result_view
@@ -128,8 +147,10 @@ class VideoCog(RemixActions, commands.Cog):
         count: Count = 1,
     ) -> None:
         """Continue a video clip, optionally to a given last frame."""
-        media = {CLIP: clip, LAST: last_frame}
-        await self.make(interaction, ask_from(locals(), media, model=CONTINUE.default.name))
+        await self.make(
+            interaction,
+            ask_from(locals(), {CLIP: clip, LAST: last_frame}, model=CONTINUE.default.name),
+        )
 
     @video.command(name="text", description=choices.text_help())
     @app_commands.describe(
@@ -154,6 +175,78 @@ class VideoCog(RemixActions, commands.Cog):
     ) -> None:
         """Make a video from words alone, no picture needed."""
         await self.make(interaction, ask_from(locals(), {AUDIO: audio}, model=TEXT.default.name))
+
+    @video.command(name="reference", description=choices.reference_help())
+    @app_commands.describe(
+        **COMMON_OPTIONS
+        | choices.option_help(REFERENCE)
+        | REFERENCE_OPTIONS
+        | {"duration": choices.reference_duration_help()},
+    )
+    @app_commands.choices(**choices.option_choices(REFERENCE))
+    async def reference(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        reference1: discord.Attachment,
+        reference2: discord.Attachment | None = None,
+        reference3: discord.Attachment | None = None,
+        reference4: discord.Attachment | None = None,
+        reference5: discord.Attachment | None = None,
+        voice1: discord.Attachment | None = None,
+        voice2: discord.Attachment | None = None,
+        voice3: discord.Attachment | None = None,
+        voice4: discord.Attachment | None = None,
+        voice5: discord.Attachment | None = None,
+        first_frame: discord.Attachment | None = None,
+        ratio: str | None = None,
+        resolution: str | None = None,
+        duration: choices.ReferenceDuration | None = None,
+        seed: Seed | None = None,
+        negative_prompt: str | None = None,
+        prompt_extend: bool = True,
+        watermark: bool = False,
+        count: Count = 1,
+    ) -> None:
+        """Put people, pets or things from your pictures and clips in a new scene."""
+        references = (reference1, reference2, reference3, reference4, reference5)
+        voices = (voice1, voice2, voice3, voice4, voice5)
+        media = {FIRST: first_frame, **references_from(references, voices)}
+        await self.make(interaction, ask_from(locals(), media, model=REFERENCE.default.name))
+
+    @video.command(name="edit", description=choices.edit_help())
+    @app_commands.describe(
+        **COMMON_OPTIONS
+        | choices.option_help(EDIT)
+        | EDIT_OPTIONS
+        | {"duration": choices.edit_duration_help()},
+    )
+    @app_commands.choices(**choices.option_choices(EDIT))
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        clip: discord.Attachment,
+        prompt: str,
+        reference1: discord.Attachment | None = None,
+        reference2: discord.Attachment | None = None,
+        reference3: discord.Attachment | None = None,
+        reference4: discord.Attachment | None = None,
+        keep_sound: bool = False,
+        ratio: str | None = None,
+        resolution: str | None = None,
+        duration: choices.EditDuration | None = None,
+        seed: Seed | None = None,
+        negative_prompt: str | None = None,
+        prompt_extend: bool = True,
+        watermark: bool = False,
+        count: Count = 1,
+    ) -> None:
+        """Restyle or change your clip by instruction, optionally guided by pictures."""
+        references = (reference1, reference2, reference3, reference4)
+        media = {MediaType.VIDEO: clip, **references_from(references, ())}
+        ask = ask_from(locals(), media, model=EDIT.default.name)
+        ask.audio_setting = "origin" if keep_sound else None  # None: the model decides (auto)
+        await self.make(interaction, ask)
 
     @video.command(name="effect", description=choices.effect_help())
     @app_commands.describe(

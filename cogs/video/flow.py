@@ -68,7 +68,10 @@ class Flow:
         locale = server_locale(interaction, admitted.rules, earlier=earlier)
         requester = replace(requester, locale=locale, by_dm=admitted.by_dm)
         lang = member_language(interaction)
-        if ask.count > 1:  # a continuation's length is known only now: all of them, or none
+        # A continuation's length, and reference clips' billed seconds, are known only now: the
+        # quota is asked again for all of them, or none.
+        grew = staged.request.charged_seconds > admitted.request.charged_seconds
+        if ask.count > 1 or grew:
             await self.bot.engine.admissible(staged.request, requester, count=ask.count)
         jobs: list[Job] = []
         seeds = variation_seeds(ask.seed, ask.count, drawn=random.randint(0, SEED_MAX))

@@ -31,7 +31,7 @@ from bot.domain.catalog import RETIRED, Inputs, MediaType, Menu, ModelSpec
 from bot.i18n import Language, Text, _
 from bot.intake.ask import Ask
 from bot.intake.pick import pick
-from cogs.choices import CONTINUE, translatable
+from cogs.choices import CONTINUE, EDIT, translatable
 from cogs.errors import report, send_private
 from cogs.languages import member_language
 from cogs.render import member
@@ -105,6 +105,14 @@ MESSAGE_ACTIONS: tuple[MessageAction, ...] = (
         MediaType.FIRST_CLIP,
         prompt=_("What happens next"),
         model=CONTINUE.default.name,
+    ),
+    MessageAction(
+        # Translators: a message menu's name (right-click a message → Apps); at most 32
+        # characters.
+        _("Edit this clip"),
+        MediaType.VIDEO,
+        prompt=_("How to change the clip"),
+        model=EDIT.default.name,
     ),
 )
 

@@ -17,11 +17,12 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.domain.catalog import MediaType
+from bot.domain.catalog import Slot
 from bot.domain.errors import InvalidInput
 from bot.domain.jobs import Job, Requester
 from bot.domain.requests import MAX_VARIATIONS, SEED_MAX
 from bot.intake.ask import Ask, Attachment
+from bot.intake.references import reference_options
 from cogs.checks import role_ids
 from cogs.render import member
 
@@ -32,19 +33,47 @@ Seed = app_commands.Range[int, 0, SEED_MAX]
 Count = app_commands.Range[int, 1, MAX_VARIATIONS]
 
 # The `count` option, on every video-making command.
-COUNT_HELP = (
-    "How many videos to make (1–4), each with its own seed; a fixed seed gives seed, seed+1, …"
-)
+COUNT_HELP = "How many videos to make (1–4)"
 
 
 # Options every video-making command shares, described once (the resolution and duration, which
 # depend on the models a command offers, are described from the catalogue: cogs/choices.py).
 COMMON_OPTIONS = {
-    "seed": "Fix the seed to get the same result again",
+    "seed": "Fix it to make the same video again",
     "negative_prompt": "What to avoid",
-    "prompt_extend": "Let the model rewrite your prompt in more detail (default: yes)",
+    "prompt_extend": "Let the model enrich your prompt (default: yes)",
     "watermark": "Add an 'AI generated' mark",
     "count": COUNT_HELP,
+}
+
+
+# /video reference's own options (its resolution, ratio and duration are the catalogue's).
+REFERENCE_OPTIONS = {
+    "prompt": 'What happens; name them "Image 1", "Video 1"… (counted per kind, in order)',
+    "reference1": "A picture or clip (mp4/mov, 1–30 s) of someone or something to put in it",
+    "reference2": "Another picture or clip",
+    "reference3": "Another picture or clip",
+    "reference4": "Another picture or clip",
+    "reference5": "Another picture or clip",
+    "voice1": "A voice for reference1 (wav/mp3, 1–10 s): only how it sounds is used",
+    "voice2": "A voice for reference2 (wav/mp3, 1–10 s)",
+    "voice3": "A voice for reference3 (wav/mp3, 1–10 s)",
+    "voice4": "A voice for reference4 (wav/mp3, 1–10 s)",
+    "voice5": "A voice for reference5 (wav/mp3, 1–10 s)",
+    "first_frame": "A picture the video starts from (its shape then wins over ratio)",
+}
+
+
+# /video edit's own options (its resolution, ratio and duration are the catalogue's).
+EDIT_OPTIONS = {
+    "clip": "The clip to edit (mp4/mov, 2–10 s)",
+    "prompt": "The edit: what to change, or the style to give it",
+    "reference1": "A picture to guide the edit (a style, a garment, a face…)",
+    "reference2": "Another picture to guide the edit",
+    "reference3": "Another picture to guide the edit",
+    "reference4": "Another picture to guide the edit",
+    "keep_sound": "Keep the clip's own sound (default: the model decides from your prompt)",
+    "ratio": "The video's shape, width:height (default: close to the clip's)",
 }
 
 
@@ -129,7 +158,7 @@ _ASK_OPTIONS = (
 
 def ask_from(
     options: Mapping[str, Any],
-    media: dict[MediaType, discord.Attachment | None],
+    media: Mapping[Slot, discord.Attachment | None],
     *,
     model: str | None,
 ) -> Ask:
@@ -139,13 +168,28 @@ def ask_from(
     return Ask(model=model, media=attached(media), **chosen)
 
 
+def references_from(
+    references: tuple[discord.Attachment | None, ...],
+    voices: tuple[discord.Attachment | None, ...],
+) -> dict[Slot, discord.Attachment | None]:
+    """/video reference's files by slot: the references filled in, numbered in order, each
+    with its voice (told picture or clip from what Discord says of it)."""
+    described = {id(a): a for a in (*references, *voices) if a is not None}
+    slots = reference_options(
+        [attachment(a) if a else None for a in references],
+        [attachment(a) if a else None for a in voices],
+    )
+    by_url = {a.url: a for a in described.values()}
+    return {slot: by_url[source.url] for slot, source in slots.items()}
+
+
 def attachment(file: discord.Attachment) -> Attachment:
     return Attachment(file.url, file.filename, file.size, file.content_type)
 
 
 def attached(
-    media: dict[MediaType, discord.Attachment | None],
-) -> dict[MediaType, Attachment | str]:
+    media: Mapping[Slot, discord.Attachment | None],
+) -> dict[Slot, Attachment | str]:
     """The options a member filled in, as the intake takes them."""
     return {t: attachment(a) for t, a in media.items() if a is not None}
 

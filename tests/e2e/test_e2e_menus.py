@@ -21,7 +21,7 @@ from tests.support.fakediscord.wanbot import (
     status_text,
 )
 
-ANIMATE, CONTINUE = "Animate this image", "Continue this clip"
+ANIMATE, CONTINUE, EDIT = "Animate this image", "Continue this clip", "Edit this clip"
 PROMPT, NEGATIVE = "What should happen in the video", "What to avoid"
 
 
@@ -100,6 +100,23 @@ async def test_right_click_a_picture_type_a_prompt_and_the_video_is_posted(
     }
 
 
+async def test_right_click_a_clip_and_edit_it_by_instruction(wanbot: RunningBot) -> None:
+    fake, simulator = wanbot.fake, wanbot.simulator
+    clip = fake.post(fake.add_member("bob"), fake.upload("walk.mp4", *media("clip.mp4")))
+
+    menu = await opened(fake, await fake.message_menu(EDIT, clip))
+    submitted = await fake.submit(menu, {"How to change the clip": "Make it claymation"})
+    job_id = await queued(fake, submitted)
+
+    await posted(fake, job_id)
+    [sent] = submits(simulator)
+    assert sent.json["model"] == "wan2.7-videoedit"
+    assert sent.json["input"]["prompt"] == "Make it claymation"
+    assert [m["type"] for m in sent.json["input"]["media"]] == [MediaType.VIDEO.value]
+    await wanbot.bot.engine.settle()
+    assert ledger(wanbot.services.settings.database_path, job_id) == {"reserve": 1, "commit": 1}
+
+
 async def test_a_message_without_a_picture_gets_a_private_refusal_and_costs_nothing(
     wanbot: RunningBot,
 ) -> None:
@@ -123,7 +140,7 @@ async def test_the_menus_are_synced_with_the_commands_in_every_language(
 ) -> None:
     await wanbot.bot.tree.sync()
     menus = {c["name"]: c for c in wanbot.fake.synced_commands if c["type"] == 3}
-    assert set(menus) == {ANIMATE, CONTINUE}
+    assert set(menus) == {ANIMATE, CONTINUE, EDIT}
     for menu in menus.values():
         assert menu["contexts"] == [0], "in servers only"
         assert {"ja", "de", "fr", "zh-CN"} <= set(menu["name_localizations"])

@@ -9,6 +9,7 @@ Every body the bot sends is checked against Discord's OpenAPI spec (see tests/su
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,20 @@ MODES = {
         "wan2.7-t2v",
         {"prompt": "She sings", "duration": 3},
         "From text with audio",
+    ),
+    "reference": Mode(
+        "reference",
+        {"reference1": "first.png", "reference2": "clip.mp4", "voice1": "voice.wav"},
+        "wan2.7-r2v",
+        {"prompt": "Image 1 throws a ball to Video 1", "ratio": "1:1", "duration": 4},
+        "From references",
+    ),
+    "edit": Mode(
+        "edit",
+        {"clip": "clip.mp4", "reference1": "last.png"},
+        "wan2.7-videoedit",
+        {"prompt": "Make it claymation", "keep_sound": True},
+        "Edit",
     ),
     "flash": Mode(
         "animate", {"image": "first.png"}, "wan2.6-i2v-flash", {"model": "wan2.6-i2v-flash"}
@@ -242,3 +257,106 @@ async def test_variations_end_to_end(wanbot: RunningBot) -> None:
     sent = submits(simulator)
     assert sorted(s.json["parameters"]["seed"] for s in sent) == [5, 6]
     assert len(simulator.uploads) == 1  # the picture, uploaded once for both
+
+
+def _reservation(database: Path, job_id: int) -> tuple[int, int | None]:
+    with sqlite3.connect(database) as db:
+        row = db.execute(
+            "SELECT reserved_seconds, billed_seconds FROM quota_reservations WHERE job_id = ?",
+            (job_id,),
+        ).fetchone()
+    return row[0], row[1]
+
+
+async def test_a_reference_video_counts_its_clip_and_retry_keeps_every_reference(
+    wanbot: RunningBot,
+) -> None:
+    """Two attachments, a picture and a 3 s clip, with a voice for the picture: one video
+    posted, its quota held for the video and the clip (4 + 3 s) and charged once as the
+    provider bills it; Retry sends the same references, voice and shape again."""
+    fake, simulator = wanbot.fake, wanbot.simulator
+    files = {"reference1": "first.png", "reference2": "clip.mp4", "voice1": "voice.wav"}
+    uploads = {option: fake.upload(name, *media(name)) for option, name in files.items()}
+    asked = await fake.slash(
+        "video", "reference", prompt="Image 1 waves at Video 1", duration=4, ratio="4:3", **uploads
+    )
+    await fake.wait_for(lambda: job_of(asked) is not None, what="the private 'Queued' reply")
+    first = job_of(asked)
+    assert first is not None
+    assert "(7 s of your quota)" in asked.texts()[-1]
+    _, [video] = await finished(fake, first)
+    await wanbot.bot.engine.settle()
+    database = wanbot.services.settings.database_path
+    assert ledger(database, first) == {"reserve": 1, "commit": 1}
+    assert _reservation(database, first) == (7, 7)
+
+    pressed = await fake.press(video, f"wanbot:retry:{first}")
+    await fake.wait_for(lambda: job_of(pressed) is not None, what="the answer to Retry")
+    second = job_of(pressed)
+    assert second is not None and second != first
+    await finished(fake, second)
+    one, two = (s.json for s in submits(simulator))
+    assert two["model"] == "wan2.7-r2v"
+    assert two["input"]["media"] == one["input"]["media"]  # the same uploads, voice and order
+    assert [m["type"] for m in one["input"]["media"]] == ["reference_image", "reference_video"]
+    assert one["input"]["media"][0]["reference_voice"].startswith("oss://")
+    assert two["parameters"]["ratio"] == "4:3" and two["parameters"]["duration"] == 4
+    await wanbot.bot.engine.settle()
+    assert _reservation(database, second) == (7, 7)
+
+
+@pytest.mark.parametrize(
+    ("options", "files", "says"),
+    [
+        ({"duration": 12}, {"reference1": "clip.mp4"}, "2–10 s"),
+        ({}, {"reference1": "first.png", "voice2": "voice.wav"}, "reference2 is empty"),
+        ({}, {"reference1": "voice.wav"}, "neither a picture nor a video clip"),
+    ],
+    ids=["too long with a clip", "a voice without its reference", "a sound as a reference"],
+)
+async def test_bad_reference_input_is_refused_for_free(
+    wanbot: RunningBot, options: dict[str, Any], files: dict[str, str], says: str
+) -> None:
+    fake, simulator = wanbot.fake, wanbot.simulator
+    uploads = {option: fake.upload(name, *media(name)) for option, name in files.items()}
+    interaction = await fake.slash("video", "reference", prompt="Image 1", **uploads, **options)
+    await fake.wait_for(lambda: bool(interaction.texts()), what="a private answer")
+    assert all(m.ephemeral for m in interaction.replies)
+    text = " ".join(interaction.texts())
+    assert says in text, text
+    assert submits(simulator) == []
+    assert fake.channel_messages() == []
+    await wanbot.bot.engine.settle()
+    assert job_of(interaction) is None
+
+
+async def test_an_edit_counts_its_clip_and_retry_keeps_it(wanbot: RunningBot) -> None:
+    """/video edit with a 3 s clip and a picture: one video as long as the clip, charged once
+    for the clip and the video (3 + 3 s); Retry sends the same clip, picture and sound setting."""
+    fake, simulator = wanbot.fake, wanbot.simulator
+    clip = fake.upload("clip.mp4", *media("clip.mp4"))
+    coat = fake.upload("last.png", *media("last.png"))
+    asked = await fake.slash(
+        "video", "edit", clip=clip, prompt="Make it claymation", reference1=coat, keep_sound=True
+    )
+    await fake.wait_for(lambda: job_of(asked) is not None, what="the private 'Queued' reply")
+    first = job_of(asked)
+    assert first is not None
+    assert "(6 s of your quota)" in asked.texts()[-1]
+    _, [video] = await finished(fake, first)
+    await wanbot.bot.engine.settle()
+    database = wanbot.services.settings.database_path
+    assert ledger(database, first) == {"reserve": 1, "commit": 1}
+    assert _reservation(database, first) == (6, 6)
+
+    pressed = await fake.press(video, f"wanbot:retry:{first}")
+    await fake.wait_for(lambda: job_of(pressed) is not None, what="the answer to Retry")
+    second = job_of(pressed)
+    assert second is not None and second != first
+    await finished(fake, second)
+    one, two = (s.json for s in submits(simulator))
+    assert two["model"] == "wan2.7-videoedit"
+    assert two["input"]["media"] == one["input"]["media"]
+    assert [m["type"] for m in one["input"]["media"]] == ["video", "reference_image"]
+    assert one["parameters"]["audio_setting"] == two["parameters"]["audio_setting"] == "origin"
+    assert "duration" not in one["parameters"] and "duration" not in two["parameters"]

@@ -12,6 +12,7 @@ from bot.dev.headless import GenerateOptions, HeadlessRunner, TaskFailed, genera
 from bot.domain.catalog import MODELS, MediaType, Region, region_of
 from bot.domain.errors import InvalidInput
 from bot.intake.ask import Ask
+from bot.intake.references import reference_slots
 from bot.run.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from bot.run.settings import Settings
 
@@ -20,18 +21,37 @@ _MEDIA_OPTIONS = {
     MediaType.LAST_FRAME: "last_frame",
     MediaType.DRIVING_AUDIO: "audio",
     MediaType.FIRST_CLIP: "clip",
+    MediaType.VIDEO: "video",
 }
 
 
-async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
-    """Run `generate` as parsed; print progress and errors to stderr; return the exit code."""
-    ask = Ask(
+def _numbered(values: list[str], flag: str) -> dict[int, str]:
+    """`--flag N=VALUE` options by N (1-based), refused when not of that form."""
+    found: dict[int, str] = {}
+    for value in values:
+        number, sep, rest = value.partition("=")
+        if not sep or not number.strip().isdigit() or int(number) < 1 or not rest:
+            raise InvalidInput(f"{flag} takes N=VALUE with N a reference's number; got {value!r}.")
+        found[int(number)] = rest
+    return found
+
+
+def _ask(args: argparse.Namespace) -> Ask:
+    """The Ask of `generate`'s options (a badly formed N=VALUE is refused)."""
+    references = reference_slots(
+        args.reference, _numbered(args.reference_voice, "--reference-voice")
+    )
+    return Ask(
         model=args.model,
         media={
-            media_type: value
-            for media_type, name in _MEDIA_OPTIONS.items()
-            if (value := getattr(args, name))
+            **{
+                media_type: value
+                for media_type, name in _MEDIA_OPTIONS.items()
+                if (value := getattr(args, name))
+            },
+            **references,
         },
+        descriptions=_numbered(args.reference_description, "--reference-description"),
         template=args.template,
         prompt=args.prompt,
         negative_prompt=args.negative_prompt,
@@ -39,12 +59,17 @@ async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
         duration=args.duration,
         ratio=args.ratio,
         shot_type=args.shot_type,
+        audio_setting=args.audio_setting,
         seed=args.seed,
         prompt_extend=not args.no_prompt_extend,
         watermark=args.watermark,
     )
-    options = GenerateOptions(ask, output=args.output)
+
+
+async def run_generate(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `generate` as parsed; print progress and errors to stderr; return the exit code."""
     try:
+        options = GenerateOptions(_ask(args), output=args.output)
         options.draft()  # catalogue checks first: they need no key and no network
         keys = settings.api_keys()
         if not keys:

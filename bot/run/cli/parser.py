@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bot.domain.catalog import MODELS, RATIOS, RETIRED, SHOT_TYPES, Region
+from bot.domain.catalog import AUDIO_SETTINGS, MODELS, RATIOS, RETIRED, SHOT_TYPES, Region
 from bot.i18n import ENGLISH_CODE, LANGUAGE_NAMES, locale_code
 from bot.run.cli.exits import EXIT_BAD_INPUT
 from bot.usage.report import PERIODS
@@ -51,7 +51,41 @@ def build_parser() -> argparse.ArgumentParser:
         " (less those in WANBOT_RETIRED_MODELS)",
     )
     gen.add_argument(
-        "--first-frame", metavar="PATH|URL", help="first frame image (none for wan2.7-t2v)"
+        "--first-frame",
+        metavar="PATH|URL",
+        help="first frame image (none for wan2.7-t2v; optional for wan2.7-r2v)",
+    )
+    gen.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="PATH|URL",
+        help="wan2.7-r2v: a picture or clip to put in the video (repeat for up to 5; the prompt"
+        ' names them "Image 1", "Video 1", counted per kind in the order given);'
+        " wan2.7-videoedit: a picture to guide the edit (up to 4)",
+    )
+    gen.add_argument(
+        "--video", metavar="PATH|URL", help="wan2.7-videoedit: the clip to edit (mp4/mov, 2-10 s)"
+    )
+    gen.add_argument(
+        "--audio-setting",
+        choices=AUDIO_SETTINGS,
+        help="wan2.7-videoedit: auto (the model decides from the prompt whether to redo the"
+        " sound; the default) or origin (keep the clip's sound)",
+    )
+    gen.add_argument(
+        "--reference-voice",
+        action="append",
+        default=[],
+        metavar="N=PATH|URL",
+        help="a voice (wav/mp3, 1-10 s) for the N-th --reference",
+    )
+    gen.add_argument(
+        "--reference-description",
+        action="append",
+        default=[],
+        metavar="N=TEXT",
+        help="words about the N-th --reference",
     )
     gen.add_argument("--last-frame", metavar="PATH|URL", help="last frame image")
     gen.add_argument(
@@ -64,11 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--prompt", metavar="TEXT")
     gen.add_argument("--negative-prompt", metavar="TEXT")
     gen.add_argument("--resolution", metavar="480P|720P|1080P", help="(default: the model's)")
-    gen.add_argument("--duration", type=int, metavar="N", help="seconds (default: the model's)")
+    gen.add_argument(
+        "--duration",
+        type=int,
+        metavar="N",
+        help="seconds (default: the model's; wan2.7-videoedit: the clip's length)",
+    )
     gen.add_argument(
         "--ratio",
         metavar="|".join(RATIOS),
-        help="the video's shape, for a model without a picture (wan2.7-t2v; default: the model's)",
+        help="the video's shape, for a model without a first frame (wan2.7-t2v, wan2.7-r2v;"
+        " default: the model's)",
     )
     gen.add_argument(
         "--shot-type",

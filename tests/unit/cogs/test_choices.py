@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.catalog import LONGEST_SECONDS, MODELS, MediaType
+from bot.domain.catalog import LONGEST_SECONDS, MODELS, MediaType, Slot, role_of
 from bot.domain.errors import InvalidInput
 from bot.domain.guild import GuildSettings
 from bot.domain.requests import GenerationRequest, check_clip_fits, continuation_duration
@@ -25,7 +25,7 @@ from bot.intake.ask import Ask, Attachment
 from bot.intake.draft import draft
 from bot.run.app import WanBot, command_payloads
 from bot.run.settings import Settings
-from cogs.choices import ANIMATE, CONTINUE, EFFECT, INTERPOLATE, TEXT
+from cogs.choices import ANIMATE, CONTINUE, EDIT, EFFECT, INTERPOLATE, REFERENCE, TEXT
 
 SUB_COMMAND, STRING, INTEGER, ATTACHMENT = 1, 3, 4, 11
 # Options whose values come from the catalogue.
@@ -36,7 +36,17 @@ MENUS = {
     "continue": CONTINUE,
     "effect": EFFECT,
     "text": TEXT,
+    "reference": REFERENCE,
+    "edit": EDIT,
 }
+# The files of /video reference tried here: one reference of each kind, a voice and the first
+# frame (all of its 11 files together would be thousands of ways to fill it in).
+TRIED_FILES = {
+    "reference": ["reference1", "reference2", "first_frame", "voice1"],
+    "edit": ["clip", "reference1"],
+}
+# What Discord says each of its files is: a reference is a picture or a clip by this.
+FILE_KINDS = {"reference2": "video/mp4", "reference1": "image/png", "voice1": "audio/mpeg"}
 # What a member writes in a required free-text option (the prompt of /video text).
 WRITTEN = "A lighthouse in a storm, the camera circling it"
 CONTENT = {
@@ -44,6 +54,9 @@ CONTENT = {
     MediaType.LAST_FRAME: ("image/jpeg", "jpg"),
     MediaType.DRIVING_AUDIO: ("audio/mpeg", "mp3"),
     MediaType.FIRST_CLIP: ("video/mp4", "mp4"),
+    MediaType.REFERENCE_IMAGE: ("image/png", "png"),
+    MediaType.REFERENCE_VIDEO: ("video/mp4", "mp4"),
+    MediaType.VIDEO: ("video/mp4", "mp4"),
 }
 
 
@@ -81,6 +94,7 @@ async def subcommands() -> AsyncIterator[list[Subcommand]]:
             files = [o["name"] for o in options if o["type"] == ATTACHMENT]
             if node["type"] != SUB_COMMAND or not files:
                 continue
+            files = [f for f in files if f in TRIED_FILES.get(node["name"], files)]
             found.append(
                 Subcommand(
                     name=node["name"],
@@ -128,11 +142,16 @@ def requests(subcommand: Subcommand) -> Iterator[dict[str, Any]]:
 
 async def ask_of(subcommand: Subcommand, filled: dict[str, Any]) -> Ask:
     """What the cog hands the intake for these options, with files of the right media types."""
-    placeholder = SimpleNamespace(
-        url="https://cdn.example/x", filename="x", size=1, content_type=None
-    )
     options = {k: v for k, v in filled.items() if k != "files"}
-    files = {name: placeholder for name in filled["files"]}
+    files = {
+        name: SimpleNamespace(
+            url=f"https://cdn.example/{name}",
+            filename="x",
+            size=1,
+            content_type=FILE_KINDS.get(name),
+        )
+        for name in filled["files"]
+    }
     subcommand.cog.asks.clear()
     await subcommand.callback(subcommand.cog, object(), **files, **options)
     [ask] = subcommand.cog.asks
@@ -155,9 +174,9 @@ async def accepted(subcommand: Subcommand, filled: dict[str, Any]) -> Generation
     return request
 
 
-def _file(media_type: MediaType) -> Attachment:
-    content_type, extension = CONTENT[media_type]
-    name = f"{media_type.value}.{extension}"
+def _file(slot: Slot) -> Attachment:
+    content_type, extension = CONTENT[role_of(slot)]
+    name = f"{slot.value}.{extension}"
     return Attachment(f"https://cdn.example/{name}", name, 1024, content_type)
 
 
@@ -244,8 +263,8 @@ async def test_each_subcommands_files_are_the_inputs_its_choices_are_read_for(
         written = subcommand.written
         alone = await ask_of(subcommand, {"files": required, **written, **template})
         every = await ask_of(subcommand, {"files": set(subcommand.files), **written, **template})
-        assert set(alone.media) == inputs.given, subcommand.name
-        assert set(every.media) == inputs.given | inputs.optional, subcommand.name
+        assert alone.roles() == inputs.given, subcommand.name
+        assert every.roles() == inputs.given | inputs.optional, subcommand.name
         assert ("template" in subcommand.descriptions) == inputs.template, subcommand.name
 
 
@@ -291,6 +310,8 @@ async def test_a_ratio_is_offered_only_where_a_model_takes_it(
     (whose shape the video keeps) offer none."""
     offered = {s.name: s.offered.get("ratio") for s in subcommands}
     assert offered.pop("text") == [None, *MODELS["wan2.7-t2v"].ratios]
+    assert offered.pop("reference") == [None, *MODELS["wan2.7-r2v"].ratios]
+    assert offered.pop("edit") == [None, *MODELS["wan2.7-videoedit"].ratios]
     assert all(ratios is None for ratios in offered.values()), offered
 
 

@@ -325,8 +325,12 @@ async def test_a_menu_is_offered_only_when_a_model_takes_its_input(rig: Rig) -> 
     cog = VideoMenus(rig.bot)
     await rig.bot.add_cog(cog)
     names = {c.name for c in rig.bot.tree.get_commands(type=discord.AppCommandType.message)}
-    assert names == {ANIMATE, CONTINUE}
-    withdraw(rig.bot.tree, frozenset({"wan2.7-i2v"}))  # Animate has other models; Continue not
+    assert names == {ANIMATE, CONTINUE, "Edit this clip"}
+    # Animate has other models; Continue not; Edit keeps its own model.
+    withdraw(rig.bot.tree, frozenset({"wan2.7-i2v"}))
+    names = {c.name for c in rig.bot.tree.get_commands(type=discord.AppCommandType.message)}
+    assert names == {ANIMATE, "Edit this clip"}
+    withdraw(rig.bot.tree, frozenset({"wan2.7-videoedit"}))
     names = {c.name for c in rig.bot.tree.get_commands(type=discord.AppCommandType.message)}
     assert names == {ANIMATE}
 
@@ -335,7 +339,8 @@ async def test_a_menu_is_offered_only_when_a_model_takes_its_input(rig: Rig) -> 
 
 
 async def test_an_action_for_a_fixed_model_is_one_entry(rig: Rig) -> None:
-    """What "Edit this clip" will be: a name, the role of the file, what to ask, the model."""
+    """A menu for a fixed model is one entry: a name, the role of the file, what to ask, the
+    model (as "Edit this clip" is)."""
     action = replace(MESSAGE_ACTIONS[1], model="wan2.7-i2v")
     cog = VideoMenus(rig.bot, (action,))
     assert [menu.name for menu in cog.menus] == [CONTINUE]

@@ -20,6 +20,7 @@ from bot.i18n import ENGLISH
 from bot.i18n import catalogs as upkeep
 from bot.media import samples
 from bot.media.probe import check_media
+from cogs.render import member as render_member
 from cogs.video.commands import VideoCog
 from cogs.views import DYNAMIC_ITEMS, ExtendButton, LastFrameButton, RetryButton
 from tests.support.discord_fakes import (
@@ -797,3 +798,132 @@ async def test_variations_cut_short_by_another_request_say_which_were_queued(
         "Each is posted in this channel as it finishes.\n"
         "You already have 3 videos waiting; wait for one to start before asking for more."
     ]
+
+
+async def test_reference_queues_each_reference_in_its_place_with_its_voice(rig: Rig) -> None:
+    """/video reference: reference1 a picture, reference3 a clip (reference2 left empty takes no
+    number), voice3 the clip's voice: told apart by what Discord says of each file, uploaded
+    once each, sent in order; the quota holds the video's seconds and the clip's."""
+    fake = rig.fake()
+    picture = rig.host.attachment("me.png", IMAGE, content_type="image/png")
+    clip_bytes = samples.make_video(3.0, 320, 240)
+    clip = rig.host.attachment("dog.mp4", clip_bytes, content_type="video/mp4")
+    voice = rig.host.attachment("bark.wav", samples.make_audio(2.0), content_type="audio/wav")
+    await rig.call(
+        VideoCog.reference,
+        fake,
+        prompt="Image 1 walks Video 1",
+        reference1=picture,
+        reference3=clip,
+        voice3=voice,
+        duration=4,
+    )
+    [job] = await rig.jobs()
+    request = job.request
+    assert job.model == "wan2.7-r2v"
+    assert [item.type for item in request.media] == [
+        MediaType.REFERENCE_IMAGE,
+        MediaType.REFERENCE_VIDEO,
+    ]
+    uploads = rig.simulator.uploads
+    assert uploads[request.media[0].url].data == IMAGE
+    assert uploads[request.media[1].url].data == clip_bytes
+    assert request.media[1].reference_voice is not None
+    assert request.media[0].reference_voice is None
+    assert request.input_seconds == pytest.approx(3.0, abs=0.1)
+    allowance = await rig.services.quotas.allowance(guild_id=10, user_id=1)
+    assert allowance.held_seconds == 7  # 4 s of video + the 3 s clip
+    assert private_replies(fake) == [
+        f"Queued as video #{job.id} (7 s of your quota). Progress is posted in this channel."
+    ]
+
+
+async def test_reference_refusals_cost_nothing(rig: Rig) -> None:
+    picture = rig.host.attachment("me.png", IMAGE, content_type="image/png")
+    clip = rig.host.attachment(
+        "dog.mp4", samples.make_video(3.0, 320, 240), content_type="video/mp4"
+    )
+    voice = rig.host.attachment("bark.wav", samples.make_audio(2.0), content_type="audio/wav")
+    cases = [
+        ({"reference1": clip, "duration": 12}, "With a reference clip, wan2.7-r2v makes videos"),
+        ({"reference1": picture, "voice2": voice}, "voice2: reference2 is empty"),
+        ({"reference1": voice}, "Reference 1: “bark.wav” is neither a picture nor a video clip"),
+    ]
+    for options, says in cases:
+        fake = rig.fake()
+        await rig.call(VideoCog.reference, fake, prompt="Image 1", **options)
+        assert says in private_replies(fake)[0]
+        fake.response.defer.assert_not_awaited()
+    assert await rig.jobs() == []
+    assert "download" not in rig.timeline.names()
+
+
+async def test_a_reference_clip_that_leaves_no_quota_is_refused_once_read(rig: Rig) -> None:
+    """Admitted on the least the clip can cost (1 s), refused once its 3 s are read: nothing
+    queued, nothing charged."""
+    await rig.services.quotas.set_override(10, 1, 6)
+    clip = rig.host.attachment(
+        "dog.mp4", samples.make_video(3.0, 320, 240), content_type="video/mp4"
+    )
+    fake = rig.fake()
+    await rig.call(VideoCog.reference, fake, prompt="Video 1 runs", reference1=clip, duration=4)
+    assert "needs 7 s of your quota but you have 6 s left" in private_replies(fake)[-1]
+    assert await rig.jobs() == []
+    allowance = await rig.services.quotas.allowance(guild_id=10, user_id=1)
+    assert allowance.held_seconds == 0
+
+
+async def test_edit_queues_the_clip_with_its_pictures_and_keeps_its_sound(rig: Rig) -> None:
+    fake = rig.fake()
+    clip_bytes = samples.make_video(3.0, 320, 240, with_audio=True)
+    clip = rig.host.attachment("me.mp4", clip_bytes, content_type="video/mp4")
+    coat = rig.host.attachment("coat.png", IMAGE, content_type="image/png")
+    await rig.call(
+        VideoCog.edit, fake, clip=clip, prompt="Give me this coat", reference1=coat, keep_sound=True
+    )
+    [job] = await rig.jobs()
+    request = job.request
+    assert job.model == "wan2.7-videoedit"
+    assert [item.type for item in request.media] == [MediaType.VIDEO, MediaType.REFERENCE_IMAGE]
+    assert rig.simulator.uploads[request.media[0].url].data == clip_bytes
+    assert request.audio_setting == "origin" and request.duration is None
+    assert "duration" not in request.body()["parameters"]
+    assert job.duration == 3  # as long as the clip
+    allowance = await rig.services.quotas.allowance(guild_id=10, user_id=1)
+    assert allowance.held_seconds == 6  # the clip's 3 s and the new video's 3 s
+    assert private_replies(fake) == [
+        f"Queued as video #{job.id} (6 s of your quota). Progress is posted in this channel."
+    ]
+
+
+async def test_edit_refusals_cost_nothing(rig: Rig) -> None:
+    clip = rig.host.attachment(
+        "me.mp4", samples.make_video(3.0, 320, 240), content_type="video/mp4"
+    )
+    fake = rig.fake()
+    await rig.call(VideoCog.edit, fake, clip=clip, prompt="Claymation", duration=8)
+    assert "an edit can cut it, not make it longer" in private_replies(fake)[-1]
+    fake = rig.fake()
+    await rig.call(VideoCog.edit, fake, clip=clip, prompt="Claymation", reference1=clip)
+    assert "Reference video: wan2.7-videoedit does not take this input." in private_replies(fake)[0]
+    fake.response.defer.assert_not_awaited()
+    assert await rig.jobs() == []
+
+
+def test_the_model_list_says_where_your_clips_count_too() -> None:
+    fields = {f.name: f.value for f in render_member.models(ENGLISH).fields}
+    assert "Your clips' seconds count too (at most 5 s)." in fields["wan2.7-r2v"]
+    assert "Your clips' seconds count too (at most 10 s)." in fields["wan2.7-videoedit"]
+    assert "count too" not in fields["wan2.7-i2v"]
+
+
+async def test_an_edit_longer_than_the_servers_longest_is_cut_to_it(rig: Rig) -> None:
+    await rig.services.guild_settings.update(10, max_duration=2)
+    clip = rig.host.attachment(
+        "me.mp4", samples.make_video(3.0, 320, 240), content_type="video/mp4"
+    )
+    await rig.call(VideoCog.edit, rig.fake(), clip=clip, prompt="Claymation")
+    [job] = await rig.jobs()
+    assert job.duration == 2 and job.request.body()["parameters"]["duration"] == 2
+    allowance = await rig.services.quotas.allowance(guild_id=10, user_id=1)
+    assert allowance.held_seconds == 5  # 2 s of video from the 3 s clip

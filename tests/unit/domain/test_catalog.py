@@ -6,6 +6,7 @@ import pytest
 
 from bot.domain.catalog import (
     MODELS,
+    REFERENCES,
     Inputs,
     InputStyle,
     MediaType,
@@ -42,8 +43,12 @@ def test_each_model_is_consistent(spec) -> None:
     if spec.input_style is not InputStyle.MEDIA:
         assert MediaType.FIRST_CLIP not in spec.media_types
     assert bool(spec.templates) == bool(spec.template_combinations)
-    assert (spec.audio is not None) == (MediaType.DRIVING_AUDIO in spec.media_types)
-    assert (spec.clip is not None) == (MediaType.FIRST_CLIP in spec.media_types)
+    # Audio limits for a driving audio, or for references' voices.
+    takes_audio = MediaType.DRIVING_AUDIO in spec.media_types or spec.reference_voices
+    assert (spec.audio is not None) == takes_audio
+    clips = {MediaType.FIRST_CLIP, MediaType.REFERENCE_VIDEO, MediaType.VIDEO}
+    assert (spec.clip is not None) == bool(clips & spec.media_types)
+    assert bool(spec.max_references) == bool(REFERENCES & spec.media_types)
 
 
 @pytest.mark.parametrize(
@@ -83,6 +88,9 @@ def test_media_types_have_a_name_for_people_and_an_english_label() -> None:
         MediaType.LAST_FRAME: "Last frame",
         MediaType.DRIVING_AUDIO: "Driving audio",
         MediaType.FIRST_CLIP: "First clip",
+        MediaType.REFERENCE_IMAGE: "Reference image",
+        MediaType.REFERENCE_VIDEO: "Reference video",
+        MediaType.VIDEO: "Clip to edit",
     }
     assert MediaType.DRIVING_AUDIO.label == "the driving audio"
 
@@ -151,8 +159,12 @@ def test_text_to_video_takes_no_picture_and_a_ratio() -> None:
     assert spec.audio is not None
     assert (spec.audio.min_seconds, spec.audio.max_seconds) == (3, 30)
     assert {r.value for r in spec.regions} == {"beijing", "singapore"}
-    # Only the model that takes no picture is asked for a shape.
-    assert [m.name for m in MODELS.values() if m.ratios] == ["wan2.7-t2v"]
+    # Only the models that need no first frame are asked for a shape.
+    assert [m.name for m in MODELS.values() if m.ratios] == [
+        "wan2.7-t2v",
+        "wan2.7-r2v",
+        "wan2.7-videoedit",
+    ]
     menu = Menu.of(Inputs(frozenset(), frozenset({MediaType.DRIVING_AUDIO})))
     assert menu.models == ("wan2.7-t2v",) and menu.ratios == spec.ratios
     animate = Menu.of(

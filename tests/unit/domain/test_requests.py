@@ -7,14 +7,22 @@ from typing import Any
 
 import pytest
 
-from bot.domain.catalog import IMAGE2VIDEO_PATH, MODELS, VIDEO_GENERATION_PATH, MediaType
+from bot.domain.catalog import (
+    IMAGE2VIDEO_PATH,
+    MODELS,
+    VIDEO_GENERATION_PATH,
+    MediaType,
+    Reference,
+)
 from bot.domain.errors import InvalidInput
 from bot.domain.requests import (
     SEED_MAX,
     GenerationRequest,
     MediaItem,
     check_clip_fits,
+    check_edit_fits,
     continuation_duration,
+    media_from,
     variation_seeds,
 )
 
@@ -25,6 +33,9 @@ URLS = {
     LAST: "https://example.com/last.png",
     AUDIO: "https://example.com/voice.mp3",
     CLIP: "oss://dashscope-instant/abc/clip.mp4",
+    MediaType.REFERENCE_IMAGE: "https://example.com/face.png",
+    MediaType.REFERENCE_VIDEO: "https://example.com/dog.mp4",
+    MediaType.VIDEO: "oss://dashscope-instant/abc/in.mp4",
 }
 
 
@@ -351,7 +362,7 @@ def test_a_media_type_the_model_does_not_take_is_named() -> None:
             "nope",
             {},
             "model",
-            "Unknown model “nope”; choose one of: wan2.7-i2v, wan2.7-t2v, wan2.6-i2v-flash, "
+            "Unknown model “nope”; choose one of: wan2.7-i2v, wan2.7-t2v, wan2.7-r2v, wan2.7-videoedit, wan2.6-i2v-flash, "
             "wan2.6-i2v, wan2.2-kf2v-flash, wanx2.1-kf2v-plus.",
         ),
         ("wan2.7-i2v", {"duration": 1}, "duration", "wan2.7-i2v makes videos of 2–15 s, not 1 s."),
@@ -623,3 +634,340 @@ def test_variation_seeds_follow_a_fixed_seed_and_wrap_past_the_highest() -> None
     assert variation_seeds(7, 3, drawn=9) == [7, 8, 9]
     assert variation_seeds(None, 2, drawn=9) == [9, 10]
     assert variation_seeds(SEED_MAX - 1, 4, drawn=9) == [SEED_MAX - 1, SEED_MAX, 0, 1]
+
+
+# -- reference-to-video (wan2.7-r2v) -------------------------------------------------------------
+
+RI, RV = MediaType.REFERENCE_IMAGE, MediaType.REFERENCE_VIDEO
+
+
+def r2v(*items: MediaItem, **fields: Any) -> GenerationRequest:
+    return GenerationRequest.build(
+        model="wan2.7-r2v", media=items, **({"prompt": "Image 1 waves at Video 1"} | fields)
+    )
+
+
+def test_r2v_body_is_what_sdk_2_0_2_sends() -> None:
+    """As VideoSynthesis.async_call(model="wan2.7-r2v", prompt=..., media=[...], resolution=
+    "720P", ratio="9:16", duration=5, prompt_extend=False, watermark=False, seed=42) sends it
+    (../shared/dashscope-api.md §7.1, §7.6): `media` as given, every key of every item, in the
+    order given (it names them), the ratio and the rest in `parameters`."""
+    built = r2v(
+        MediaItem(type=RV, url="oss://x/dog.mp4", reference_description="a brown dog"),
+        MediaItem(type=RI, url="oss://x/face.png", reference_voice="oss://x/voice.wav"),
+        MediaItem(type=RI, url="oss://x/hat.png"),
+        negative_prompt="blur",
+        resolution="720P",
+        ratio="9:16",
+        duration=5,
+        prompt_extend=False,
+        seed=42,
+    )
+    assert built.body() == {
+        "model": "wan2.7-r2v",
+        "input": {
+            "prompt": "Image 1 waves at Video 1",
+            "negative_prompt": "blur",
+            "media": [
+                {
+                    "type": "reference_video",
+                    "url": "oss://x/dog.mp4",
+                    "reference_description": "a brown dog",
+                },
+                {
+                    "type": "reference_image",
+                    "url": "oss://x/face.png",
+                    "reference_voice": "oss://x/voice.wav",
+                },
+                {"type": "reference_image", "url": "oss://x/hat.png"},
+            ],
+        },
+        "parameters": {
+            "resolution": "720P",
+            "ratio": "9:16",
+            "duration": 5,
+            "prompt_extend": False,
+            "watermark": False,
+            "seed": 42,
+        },
+    }
+    assert built.uses_oss
+
+
+def test_r2v_defaults_and_a_first_frame() -> None:
+    built = r2v(MediaItem(type=RI, url=URLS[RI]), MediaItem(type=FIRST, url=URLS[FIRST]))
+    assert built.body() == {
+        "model": "wan2.7-r2v",
+        "input": {
+            "prompt": "Image 1 waves at Video 1",
+            "media": [
+                {"type": "first_frame", "url": URLS[FIRST]},
+                {"type": "reference_image", "url": URLS[RI]},
+            ],
+        },
+        "parameters": {
+            "resolution": "1080P",
+            "ratio": "16:9",  # the documented default, sent (§7.7: the same request)
+            "duration": 5,
+            "prompt_extend": True,
+            "watermark": False,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("items", "fields", "field", "message"),
+    [
+        (
+            [MediaItem(type=RI, url=URLS[RI])] * 6,
+            {},
+            "media",
+            "You gave 6 references; wan2.7-r2v takes at most 5 images and clips in all.",
+        ),
+        (
+            [MediaItem(type=RV, url=URLS[RV])],
+            {"duration": 12},
+            "duration",
+            "With a reference clip, wan2.7-r2v makes videos of 2–10 s, not 12 s.",
+        ),
+        (
+            [MediaItem(type=RI, url=URLS[RI])],
+            {"prompt": None},
+            "prompt",
+            "wan2.7-r2v makes the video from your prompt alone: write a prompt.",
+        ),
+        (
+            [MediaItem(type=FIRST, url=URLS[FIRST])],
+            {},
+            "media",
+            "wan2.7-r2v takes one of these sets of inputs: Reference image; Reference video; "
+            "Reference image + Reference video; First frame + Reference image; First frame + "
+            "Reference video; First frame + Reference image + Reference video. You gave: First "
+            "frame.",
+        ),
+        (
+            [MediaItem(type=RI, url=URLS[RI])],
+            {"ratio": "2:1"},
+            "ratio",
+            "wan2.7-r2v does not make 2:1 videos; choose one of: 16:9, 9:16, 1:1, 4:3, 3:4.",
+        ),
+    ],
+)
+def test_r2v_refusals(items: list[MediaItem], fields: dict, field: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        r2v(*items, **fields)
+    assert str(refused.value) == message
+    assert refused.value.field == field
+
+
+def test_with_an_image_alone_r2v_makes_up_to_15_s() -> None:
+    assert r2v(MediaItem(type=RI, url=URLS[RI]), duration=15).resolved_duration == 15
+    assert r2v(MediaItem(type=RV, url=URLS[RV]), duration=10).resolved_duration == 10
+
+
+def test_a_voice_or_description_only_on_a_reference_of_r2v() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        GenerationRequest.build(
+            model="wan2.7-i2v",
+            media=(MediaItem(type=FIRST, url=URLS[FIRST], reference_voice="https://v.wav"),),
+        )
+    assert str(refused.value) == (
+        "wan2.7-i2v takes a voice or a description only with a reference image or clip."
+    )
+
+
+def test_references_are_in_their_place_by_slot() -> None:
+    built = r2v(
+        MediaItem(type=RI, url="a.png", reference_voice="a.wav"),
+        MediaItem(type=RV, url="b.mp4"),
+    )
+    one, two = Reference(1, RI), Reference(2, RV)
+    voice = Reference(1, RI, voice=True)
+    assert built.slot_urls() == {one: "a.png", voice: "a.wav", two: "b.mp4"}
+    staged = built.with_urls({one: "oss://1", voice: "oss://v", two: "oss://2"})
+    assert [i.sent() for i in staged.media] == [
+        {"type": "reference_image", "url": "oss://1", "reference_voice": "oss://v"},
+        {"type": "reference_video", "url": "oss://2"},
+    ]
+
+
+def test_media_from_slots_keeps_the_order_and_refuses_a_lone_voice() -> None:
+    urls = {Reference(1, RV): "b.mp4", Reference(2, RI): "a.png", Reference(2, RI, voice=True): "v"}
+    items = media_from(urls, {1: "a dog"})
+    assert [(i.type, i.url, i.reference_voice, i.reference_description) for i in items] == [
+        (RV, "b.mp4", None, "a dog"),
+        (RI, "a.png", "v", None),
+    ]
+    with pytest.raises(InvalidInput) as refused:
+        media_from({Reference(1, RI): "a.png", Reference(3, RI, voice=True): "v"})
+    assert str(refused.value) == "Voice of reference 3: there is no reference 3 to give it to."
+
+
+def test_r2v_counts_its_reference_clips_up_to_five_seconds() -> None:
+    clip, image = MediaItem(type=RV, url=URLS[RV]), MediaItem(type=RI, url=URLS[RI])
+    # Before the clips are read, each counts as the shortest the model takes (1 s).
+    assert r2v(clip, clip, duration=5).charged_seconds == 7
+    assert r2v(clip, duration=5, input_seconds=3.2).charged_seconds == 9  # 5 + ⌈3.2⌉
+    assert r2v(clip, clip, duration=5, input_seconds=12.0).charged_seconds == 10  # at most 5
+    assert r2v(image, duration=5).charged_seconds == 5
+    assert request("wan2.7-i2v", CLIP, duration=8).charged_seconds == 8  # input is free
+
+
+def test_existing_modes_keep_their_fingerprint_and_old_rows_still_load() -> None:
+    """Stored jobs dedup on the fingerprint, and old rows hold requests as JSON."""
+    built = GenerationRequest.build(
+        model="wan2.7-i2v",
+        prompt="A cat",
+        seed=42,
+        media=(
+            MediaItem(type=FIRST, url="oss://a/cat.png"),
+            MediaItem(type=AUDIO, url="oss://a/v.mp3"),
+        ),
+    )
+    digests = {FIRST: b"cat", AUDIO: b"voice"}
+    # As the code before references computed it.
+    assert built.fingerprint(digests) == (
+        "7692195a35468d4d85f46052ad4e59da2663e727ce9e8cf1627fe215ca685641"
+    )
+    old = (
+        '{"model":"wan2.7-i2v","prompt":"A cat","negative_prompt":null,"media":[{"type":'
+        '"first_frame","url":"oss://a/cat.png"}],"template":null,"resolution":"720P",'
+        '"duration":7,"ratio":null,"shot_type":null,"seed":3,"prompt_extend":true,'
+        '"watermark":false}'
+    )
+    loaded = GenerationRequest.model_validate_json(old)
+    assert loaded.url_for(FIRST) == "oss://a/cat.png" and loaded.input_seconds is None
+
+
+def test_a_description_changes_the_fingerprint() -> None:
+    digests = {Reference(1, RI): b"face"}
+    plain = r2v(MediaItem(type=RI, url="a")).fingerprint(digests)
+    described = r2v(MediaItem(type=RI, url="a", reference_description="tall")).fingerprint(digests)
+    assert plain != described
+
+
+# -- video edit (wan2.7-videoedit) ---------------------------------------------------------------
+
+VIDEO = MediaType.VIDEO
+
+
+def edit(*items: MediaItem, **fields: Any) -> GenerationRequest:
+    return GenerationRequest.build(
+        model="wan2.7-videoedit",
+        media=items,
+        **({"prompt": "Convert the entire scene to a claymation style"} | fields),
+    )
+
+
+def test_videoedit_body_is_what_sdk_2_0_2_sends() -> None:
+    """As VideoSynthesis.async_call(model="wan2.7-videoedit", prompt=..., media=[{"type":
+    "video", ...}, {"type": "reference_image", ...}], resolution="720P", ratio="16:9",
+    audio_setting="origin", watermark=True) sends it (§7.2, §7.6): no duration (the clip's
+    length), the clip first, the audio setting in `parameters`."""
+    built = edit(
+        MediaItem(type=RI, url="oss://x/coat.png"),
+        MediaItem(type=VIDEO, url="oss://x/in.mp4"),
+        resolution="720P",
+        ratio="16:9",
+        audio_setting="origin",
+        watermark=True,
+    )
+    assert built.body() == {
+        "model": "wan2.7-videoedit",
+        "input": {
+            "prompt": "Convert the entire scene to a claymation style",
+            "media": [
+                {"type": "video", "url": "oss://x/in.mp4"},
+                {"type": "reference_image", "url": "oss://x/coat.png"},
+            ],
+        },
+        "parameters": {
+            "resolution": "720P",
+            "ratio": "16:9",
+            "audio_setting": "origin",
+            "prompt_extend": True,
+            "watermark": True,
+        },
+    }
+
+
+def test_videoedit_alone_as_alibabas_example_and_a_cut() -> None:
+    plain = edit(MediaItem(type=VIDEO, url=URLS[VIDEO]))
+    assert plain.body()["parameters"] == {
+        "resolution": "1080P",
+        "prompt_extend": True,
+        "watermark": False,
+    }
+    assert (
+        edit(MediaItem(type=VIDEO, url=URLS[VIDEO]), duration=4).body()["parameters"]["duration"]
+        == 4
+    )
+
+
+@pytest.mark.parametrize(
+    ("items", "fields", "field", "message"),
+    [
+        (
+            [MediaItem(type=VIDEO, url=URLS[VIDEO])] + [MediaItem(type=RI, url=URLS[RI])] * 5,
+            {},
+            "media",
+            "You gave 5 references; wan2.7-videoedit takes at most 4 images and clips in all.",
+        ),
+        (
+            [MediaItem(type=VIDEO, url=URLS[VIDEO]), MediaItem(type=RV, url=URLS[RV])],
+            {},
+            "reference_video",
+            "Reference video: wan2.7-videoedit does not take this input.",
+        ),
+        (
+            [MediaItem(type=VIDEO, url=URLS[VIDEO])],
+            {"audio_setting": "loud"},
+            "audio_setting",
+            "wan2.7-videoedit has no audio setting “loud”; choose one of: auto, origin.",
+        ),
+        (
+            [MediaItem(type=VIDEO, url=URLS[VIDEO])],
+            {"duration": 12},
+            "duration",
+            "wan2.7-videoedit makes videos of 2–10 s, not 12 s.",
+        ),
+        (
+            [MediaItem(type=RI, url=URLS[RI])],
+            {},
+            "media",
+            "wan2.7-videoedit takes one of these sets of inputs: Clip to edit; Clip to edit + "
+            "Reference image. You gave: Reference image.",
+        ),
+    ],
+)
+def test_videoedit_refusals(items: list[MediaItem], fields: dict, field: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        edit(*items, **fields)
+    assert str(refused.value) == message
+    assert refused.value.field == field
+
+
+def test_an_audio_setting_only_where_a_model_takes_one() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        request("wan2.7-i2v", FIRST, audio_setting="origin")
+    assert str(refused.value) == "wan2.7-i2v does not take an audio setting; leave it out."
+
+
+def test_an_edit_counts_its_clip_and_its_output() -> None:
+    clip = MediaItem(type=VIDEO, url=URLS[VIDEO])
+    # Before the clip is read: the least it can be (a 2 s clip kept whole).
+    assert edit(clip).charged_seconds == 4
+    read = edit(clip, input_seconds=6.2)
+    assert (read.resolved_duration, read.charged_seconds) == (6, 13)  # 6 s out, 6.2 s in
+    assert edit(clip, duration=3, input_seconds=6.2).charged_seconds == 10
+
+
+def test_an_edit_is_not_longer_than_its_clip() -> None:
+    clip = MediaItem(type=VIDEO, url=URLS[VIDEO])
+    check_edit_fits(edit(clip, duration=4), 4.2)
+    with pytest.raises(InvalidInput) as refused:
+        check_edit_fits(edit(clip, duration=8), 4.2)
+    assert str(refused.value) == (
+        "The clip is 4.2 s long; an edit can cut it, not make it longer: choose a duration of "
+        "at most 4 s, or leave it out to keep the clip's length."
+    )

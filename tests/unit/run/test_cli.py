@@ -38,6 +38,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "short.wav": samples.make_audio(1.0),
         "long.wav": samples.make_audio(31.0),
         "long.mp4": samples.make_video(11.0, 240, 240, fps=2),
+        "very-long.mp4": samples.make_video(31.0, 240, 240, fps=1),
         "empty.png": b"",
         "program.png": Path("/bin/ls").read_bytes()[:4096],
         "truncated.png": samples.make_image(1280, 720)[:1500],
@@ -149,6 +150,185 @@ async def test_generate_makes_a_video_from_text_in_the_ratio_asked(
     assert evidence["request"]["input"] == sent
     usage = evidence["responses"][-1]["body"]["usage"]
     assert (usage["output_video_duration"], usage["ratio"]) == (3, "9:16")
+
+
+async def test_generate_puts_references_in_a_new_scene(
+    fast: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """wan2.7-r2v from a picture with a voice and a clip with words about it: each told from
+    its file, uploaded, sent in the order given as SDK 2.0.2 sends them; the clip's seconds are
+    billed on top of the output's."""
+    output = tmp_path / "scene.mp4"
+    code = await generate(
+        settings,
+        "--model", "wan2.7-r2v", "--prompt", "Image 1 throws a ball to Video 1",
+        "--reference", files["first.png"], "--reference", files["clip.mp4"],
+        "--reference-voice", f"1={files['voice.wav']}", "--reference-description", "2=a dog",
+        "--ratio", "1:1", "--duration", "4", "--seed", "3", "--output", output,
+    )  # fmt: skip
+    assert code == EXIT_OK, capsys.readouterr().err
+    submit = next(r for r in fast.requests if r.path.endswith("video-synthesis"))
+    media = submit.json["input"]["media"]
+    assert [sorted(m) for m in media] == [
+        ["reference_voice", "type", "url"],
+        ["reference_description", "type", "url"],
+    ]
+    assert [m["type"] for m in media] == ["reference_image", "reference_video"]
+    assert all(m["url"].startswith("oss://") for m in media)
+    assert media[0]["reference_voice"].startswith("oss://")
+    assert media[1]["reference_description"] == "a dog"
+    assert submit.json["parameters"] == {
+        "resolution": "1080P", "ratio": "1:1", "duration": 4, "prompt_extend": True,
+        "watermark": False, "seed": 3,
+    }  # fmt: skip
+    assert submit.headers.get("X-DashScope-OssResourceResolve") == "enable"
+    uploads = [r for r in fast.requests if r.path.endswith("/uploads")]
+    assert len(uploads) == 3  # one policy per file, for the model called
+    info = probe(MediaType.FIRST_CLIP, output.read_bytes())
+    assert info.duration == pytest.approx(4, abs=0.3)
+    assert info.width == info.height
+    usage = json.loads(output.with_suffix(".json").read_text())["responses"][-1]["body"]["usage"]
+    assert (usage["duration"], usage["input_video_duration"]) == (7, 3)
+
+
+async def test_generate_edits_a_clip_keeping_its_sound(
+    fast: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """wan2.7-videoedit: the clip first, the reference image after it, no duration (the clip's
+    length), audio_setting origin, as SDK 2.0.2 sends them; the clip and the output billed."""
+    output = tmp_path / "clay.mp4"
+    code = await generate(
+        settings,
+        "--model", "wan2.7-videoedit", "--prompt", "Convert the scene to claymation",
+        "--video", files["clip.mp4"], "--reference", files["first.png"],
+        "--audio-setting", "origin", "--resolution", "720P", "--output", output,
+    )  # fmt: skip
+    assert code == EXIT_OK, capsys.readouterr().err
+    submit = next(r for r in fast.requests if r.path.endswith("video-synthesis"))
+    media = submit.json["input"]["media"]
+    assert [(m["type"], m["url"][:6]) for m in media] == [
+        ("video", "oss://"),
+        ("reference_image", "oss://"),
+    ]
+    assert submit.json["parameters"] == {
+        "resolution": "720P", "audio_setting": "origin", "prompt_extend": True,
+        "watermark": False,
+    }  # fmt: skip
+    info = probe(MediaType.FIRST_CLIP, output.read_bytes())
+    assert info.duration == pytest.approx(3, abs=0.3)
+    usage = json.loads(output.with_suffix(".json").read_text())["responses"][-1]["body"]["usage"]
+    assert (usage["duration"], usage["input_video_duration"]) == (6, 3)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--video", "clip.mp4", "--duration", "8"],
+            "The clip is 3.0 s long; an edit can cut it, not make it longer",
+        ),
+        (
+            ["--video", "long.mp4"],
+            "Clip to edit: the file is 11.0 s long; wan2.7-videoedit takes 2–10 s.",
+        ),
+        (
+            ["--video", "clip.mp4", "--reference", "clip.mp4"],
+            "Reference video: wan2.7-videoedit does not take this input.",
+        ),
+        (["--reference", "first.png"], "wan2.7-videoedit takes one of these sets of inputs"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else " ".join(v)[-40:],
+)
+async def test_bad_edits_exit_2_and_send_nothing(
+    simulator: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    resolved = [str(files.get(a, a)) for a in argv]
+    code = await generate(
+        settings,
+        "--model", "wan2.7-videoedit", "--prompt", "Claymation", *resolved,
+        "--output", tmp_path / "never.mp4",
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT, err
+    assert message in err
+    assert simulator.requests == []
+
+
+R2V = ["--model", "wan2.7-r2v", "--prompt", "Image 1 waves"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            [*R2V, *["--reference", "first.png"] * 6],
+            "You gave 6 references; wan2.7-r2v takes at most 5 images and clips in all.",
+        ),
+        (
+            [*R2V, "--reference", "first.png", "--reference-voice", "2=voice.wav"],
+            "Voice of reference 2: there is no reference 2 to give it to.",
+        ),
+        (
+            [*R2V, "--reference", "clip.mp4", "--duration", "12"],
+            "With a reference clip, wan2.7-r2v makes videos of 2–10 s, not 12 s.",
+        ),
+        (
+            [*R2V, "--reference", "very-long.mp4"],
+            "Reference 1: the file is 31.0 s long; wan2.7-r2v takes 1–30 s.",
+        ),
+        (
+            [*R2V, "--reference", "first.png", "--reference-voice", "1=long.wav"],
+            "Voice of reference 1: the file is 31.0 s long; wan2.7-r2v takes 1–10 s.",
+        ),
+        (
+            [*R2V, "--reference", "voice.wav"],
+            "Reference 1: “voice.wav” is neither a picture nor a video clip;",
+        ),
+        (
+            [*R2V, "--reference", "first.png", "--reference-voice", "voice.wav"],
+            "--reference-voice takes N=VALUE",
+        ),
+        (
+            ["--model", "wan2.7-r2v", "--reference", "first.png"],
+            "wan2.7-r2v makes the video from your prompt alone: write a prompt.",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else " ".join(v)[-40:],
+)
+async def test_bad_references_exit_2_and_send_nothing(
+    simulator: Simulator,
+    settings: Settings,
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    def resolved(arg: str) -> str:
+        number, sep, name = arg.partition("=")
+        if sep and name in files:
+            return f"{number}={files[name]}"
+        return str(files.get(arg, arg))
+
+    code = await generate(settings, *map(resolved, argv), "--output", tmp_path / "never.mp4")
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT, err
+    assert message in err
+    assert simulator.requests == []
 
 
 async def test_generate_asks_wan26_for_a_multi_shot_video(

@@ -396,8 +396,65 @@ def _t2v(**parameters: Any) -> dict[str, Any]:
     return {"model": "wan2.7-t2v", "input": {"prompt": "A fox"}, "parameters": parameters}
 
 
+def _r2v(*media: dict[str, Any], **parameters: Any) -> dict[str, Any]:
+    return {
+        "model": "wan2.7-r2v",
+        "input": {"prompt": "Image 1 waves", "media": list(media)},
+        "parameters": parameters,
+    }
+
+
+_REF = {"type": "reference_image", "url": _IMG}
+_REF_CLIP = {"type": "reference_video", "url": "https://example.com/dog.mp4"}
+
+
+def _edit(*media: dict[str, Any], **parameters: Any) -> dict[str, Any]:
+    return {
+        "model": "wan2.7-videoedit",
+        "input": {"prompt": "Make it claymation", "media": list(media)},
+        "parameters": parameters,
+    }
+
+
+_CLIP_URL = {"type": "video", "url": "https://example.com/in.mp4"}
+
 BAD = [
     pytest.param(_wan27(("last_frame", _IMG)), VG, "not a combination", id="combination"),
+    pytest.param(_edit(_REF), VG, "not a combination", id="edit-no-clip"),
+    pytest.param(_edit(_CLIP_URL, *[_REF] * 5), VG, "at most 4 reference_image", id="edit-five"),
+    pytest.param(_edit(_CLIP_URL, _REF_CLIP), VG, "type must be one of", id="edit-ref-clip"),
+    pytest.param(
+        _edit(_CLIP_URL, audio_setting="loud"), VG, "parameters.audio_setting", id="edit-audio"
+    ),
+    pytest.param(_edit(_CLIP_URL, duration=11), VG, "parameters.duration 11", id="edit-duration"),
+    pytest.param(
+        _wan27(("first_frame", _IMG), audio_setting="origin"),
+        VG,
+        "parameters.audio_setting",
+        id="i2v-audio-setting",
+    ),
+    pytest.param(_r2v(*[_REF] * 6), VG, "at most 5 reference_image", id="r2v-six"),
+    pytest.param(
+        _r2v({"type": "first_frame", "url": _IMG}), VG, "not a combination", id="r2v-no-reference"
+    ),
+    pytest.param(
+        _r2v(_REF_CLIP, duration=12), VG, "parameters.duration 12", id="r2v-clip-too-long-output"
+    ),
+    pytest.param(_r2v(_REF, duration=16), VG, "parameters.duration 16", id="r2v-duration"),
+    pytest.param(_r2v(_REF, ratio="2:1"), VG, "parameters.ratio '2:1'", id="r2v-ratio"),
+    pytest.param(
+        {"model": "wan2.7-r2v", "input": {"media": [_REF]}},
+        VG,
+        "input.prompt is required for wan2.7-r2v",
+        id="r2v-no-prompt",
+    ),
+    pytest.param(
+        _wan27(("first_frame", _IMG))
+        | {"input": {"media": [{"type": "first_frame", "url": _IMG, "reference_voice": _IMG}]}},
+        VG,
+        "reference_voice is supported only on reference items",
+        id="i2v-voice",
+    ),
     pytest.param(
         _wan27(("first_frame", _IMG), ("first_frame", _IMG)), VG, "more than once", id="duplicate"
     ),
@@ -1271,3 +1328,114 @@ async def test_a_multi_shot_video_says_so_at_its_foot(
     foot = single.crop((0, single.height * 3 // 4, single.width, single.height))
     multi_foot = multi.crop((0, multi.height * 3 // 4, multi.width, multi.height))
     assert largest_difference(foot, multi_foot) > 100
+
+
+# -- reference-to-video -------------------------------------------------------------------------
+
+
+def _solid(colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (400, 400), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_r2v_draws_each_reference_and_bills_its_clips(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
+) -> None:
+    """Two pictures and a 3 s clip, one with a voice: the video shows every reference side by
+    side (each named as the prompt names it), has sound, and the usage bills the clip's seconds
+    on top of the output's (../shared/dashscope-api.md §7.1, §7.5)."""
+    model = "wan2.7-r2v"
+    red = await upload(http, sim, model, _solid((220, 30, 30)))
+    blue = await upload(http, sim, model, _solid((30, 30, 220)))
+    clip = await upload(http, sim, model, samples.make_video(3.0, 320, 240))
+    voice = await upload(http, sim, model, samples.make_audio(2.0))
+    body = _r2v(
+        {"type": "reference_image", "url": red, "reference_voice": voice},
+        {"type": "reference_video", "url": clip, "reference_description": "a dog"},
+        {"type": "reference_image", "url": blue},
+        duration=5,
+        resolution="720P",
+        ratio="16:9",
+    )
+    body["input"] |= {"extend_prompt": True, "function": "video-synthesis"}
+    status, created = await submit(http, sim, body, **{"X-DashScope-OssResourceResolve": "enable"})
+    assert status == 200, created
+    clock.advance(3.0)
+    _, done = await call(http, sim, "GET", f"/tasks/{created['output']['task_id']}")
+    usage = done["usage"]
+    assert (usage["duration"], usage["input_video_duration"], usage["output_video_duration"]) == (
+        8,
+        3,
+        5,
+    )
+    async with http.get(done["output"]["video_url"]) as response:
+        video = await response.read()
+    seconds, width, height, has_audio = probe_video(video)
+    assert seconds == pytest.approx(5, abs=0.3) and has_audio
+    assert width / height == pytest.approx(16 / 9, rel=0.05)
+    with av.open(io.BytesIO(video)) as container:
+        frame = next(container.decode(video=0)).to_image()
+    third = width // 3
+    left = ImageStat.Stat(frame.crop((0, 0, third, height))).mean
+    right = ImageStat.Stat(frame.crop((2 * third, 0, width, height))).mean
+    assert left[0] > left[2] + 40  # Image 1, red, on the left
+    assert right[2] > right[0] + 40  # Image 2, blue, on the right
+    assert mode_text(frozenset({MediaType.REFERENCE_IMAGE}), None) == "reference"
+
+
+async def test_r2v_bills_reference_clips_up_to_five_seconds(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock
+) -> None:
+    model = "wan2.7-r2v"
+    clip = await upload(http, sim, model, samples.make_video(4.0, 320, 240))
+    body = _r2v({"type": "reference_video", "url": clip}, {"type": "reference_video", "url": clip})
+    status, created = await submit(http, sim, body, **{"X-DashScope-OssResourceResolve": "enable"})
+    assert status == 200, created
+    clock.advance(3.0)
+    _, done = await call(http, sim, "GET", f"/tasks/{created['output']['task_id']}")
+    assert (done["usage"]["duration"], done["usage"]["input_video_duration"]) == (10, 5)
+
+
+# -- video edit ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["auto", "origin"])
+async def test_videoedit_keeps_the_clips_length_and_bills_it(
+    http: aiohttp.ClientSession, sim: Simulator, clock: VirtualClock, keep: bool
+) -> None:
+    """No duration: the video is as long as the clip; the usage bills the clip and the output
+    (../shared/dashscope-api.md §7.2, §7.5); a reference image is drawn over the clip."""
+    model = "wan2.7-videoedit"
+    clip = await upload(http, sim, model, samples.make_video(3.0, 320, 240, with_audio=True))
+    coat = await upload(http, sim, model, _solid((220, 30, 30)))
+    parameters = {"audio_setting": "origin"} if keep else {}
+    body = _edit(
+        {"type": "video", "url": clip}, {"type": "reference_image", "url": coat}, **parameters
+    )
+    status, created = await submit(http, sim, body, **{"X-DashScope-OssResourceResolve": "enable"})
+    assert status == 200, created
+    clock.advance(3.0)
+    _, done = await call(http, sim, "GET", f"/tasks/{created['output']['task_id']}")
+    usage = done["usage"]
+    assert (usage["duration"], usage["input_video_duration"], usage["output_video_duration"]) == (
+        6,
+        3,
+        3,
+    )
+    async with http.get(done["output"]["video_url"]) as response:
+        video = await response.read()
+    seconds, width, height, has_audio = probe_video(video)
+    assert seconds == pytest.approx(3, abs=0.3) and has_audio
+    assert width / height == pytest.approx(4 / 3, rel=0.05)
+
+
+async def test_videoedit_cannot_be_longer_than_its_clip(
+    http: aiohttp.ClientSession, sim: Simulator
+) -> None:
+    model = "wan2.7-videoedit"
+    clip = await upload(http, sim, model, samples.make_video(3.0, 320, 240))
+    body = _edit({"type": "video", "url": clip}, duration=8)
+    status, answer = await submit(http, sim, body, **{"X-DashScope-OssResourceResolve": "enable"})
+    assert status == 400 and "longer than input.media video" in answer["message"], answer
+    assert not sim.tasks
