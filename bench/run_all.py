@@ -16,6 +16,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SUMMARY = (
+    "polls_vs_optimum",
+    "polls_vs_optimum_warm",
+    "optimum_polls_per_job_at_sdk_lag",
+    "optimum_mean_lag_at_10_polls_s",
     "polls_per_job_vs_sdk",
     "mean_lag_vs_sdk",
     "polls_per_job_engine",
@@ -51,6 +55,11 @@ SUMMARY = (
     "ack_concurrent_downloads",
     "ack_p99_ms",
     "fit_15s_1080p_s",
+    "fit_ssim",
+    "finish_to_post_fits_p50_s",
+    "finish_to_post_fits_p95_s",
+    "finish_to_post_fitted_p50_s",
+    "finish_to_post_fitted_p95_s",
     "input_check_p95_ms_bounded",
     "input_check_p95_ms_unbounded",
     "burst_wall_s_bounded",

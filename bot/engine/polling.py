@@ -3,7 +3,8 @@
 A submitted task is tracked until its answer is final, and is asked about with its own key (a
 task id belongs to the account that made it). Each pass polls the tasks that are due, oldest
 first, as far as each key's query budget allows; the next poll of each comes from the
-`PollPlanner` and the durations learned (with early probes while an estimate is unsure and the
+`PollPlanner` (the optimal schedule for the durations learned, at a price per poll that rises
+while the key's budget is shared by many tasks; early probes for a kind never seen, while the
 budget has room). A success records what the provider reports (the result link and its expiry,
 the billed seconds, the time taken, which the durations learn from) and hands the job to the
 result pipeline; any other final answer ends the job refunded.
@@ -24,7 +25,7 @@ from bot.engine.context import Context, Tracked, each, evidence, unreadable
 from bot.engine.key_state import KeyState
 from bot.engine.pipeline import Pipeline
 from bot.engine.settle import Settlement
-from bot.engine.timing import SURE_SAMPLES, Kind, task_seconds
+from bot.engine.timing import Kind, task_seconds
 from storage.leadership import Deposed
 
 log = logging.getLogger(__name__)
@@ -93,11 +94,12 @@ class Polling:
     def _delay(self, kind: Kind, elapsed: float, key: KeyState) -> float:
         ctx = self._ctx
         estimate = ctx.durations.estimate(kind)
-        # Probing early costs polls: only while unsure, and while few tasks share the budget.
+        planner = ctx.config.planner
         sharing = sum(1 for t in ctx.tracked.values() if t.key is key)
-        roomy = sharing <= key.queries.limit * ctx.config.planner.first_probe / 2
-        probe = estimate.samples < SURE_SAMPLES and roomy
-        return ctx.config.planner.next_poll(elapsed, estimate, probe=probe)
+        # Probing early costs polls: only for a kind never seen, while few tasks share the budget.
+        roomy = sharing <= key.queries.limit * planner.first_probe / 2
+        busy = sharing / key.queries.limit
+        return planner.next_poll(elapsed, estimate, probe=roomy, busy=busy)
 
     async def _poll(self, tracked: Tracked) -> None:
         try:

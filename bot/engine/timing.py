@@ -1,12 +1,14 @@
 """When to poll each task, and how many calls a second we may make.
 
 Provider times vary with the model, resolution and duration, and by queue load around that.
-`DurationModel` learns the typical time (median) and its spread (log-space deviation) per kind of
-job from finished tasks; before it has any, it starts from the catalogue's typical time for the
-model, scaled by resolution and duration. `PollPlanner` polls sparsely until the task could
-plausibly be done, densely while it probably finishes, and backs off again if it runs late. While
-an estimate is unsure (few samples) and the query budget has room, it also probes early, at
-growing intervals, so a task far faster than the guess is seen within half its own time.
+`DurationModel` learns the typical time per kind of job from finished tasks (the median as the
+exponential of the mean log) and one spread of log-times pooled over all kinds (the noise is the
+provider's queue, which every kind shares); before a kind has any, it starts from its model's
+other kinds, else the catalogue's typical time, scaled by resolution and duration. `PollPlanner`
+polls on the optimal inspection schedule for that log-normal time at a price per poll: sparse
+where the task rarely ends, densest where it most likely does, wider again if it runs late. For a
+kind never seen, while the query budget has room, it also probes early, at growing intervals, so
+a task far faster than the guess is seen within half its own time.
 
 What is learned must be true. `task_seconds` takes a finished task's time from one clock only
 (the provider's submit and end times, or the bot's own send and sighting), and only if it fits
@@ -20,6 +22,7 @@ bad row already kept is ignored the same way when loaded.
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 import math
 import statistics
@@ -36,8 +39,10 @@ Kind = tuple[str, str, int]  # model, resolution, duration (s)
 # The docs say "typically 1–5 minutes": a median of 150 s with a wide spread covers that.
 PRIOR_MEDIAN_SECONDS = 150.0
 PRIOR_LOG_SPREAD = 0.5
-# With this many samples behind it, an estimate is followed without early probes.
+# With this many samples behind it, a kind's median is trusted enough to set outliers aside.
 SURE_SAMPLES = 3
+# How far a model's time for one resolution and length, scaled to another, may be off (log).
+SCALING_LOG_ERROR = 0.2
 # With few samples the spread is uncertain: never trust it below this.
 MIN_LOG_SPREAD = 0.12
 # A task id lives 24 h at the provider: no task can take longer.
@@ -109,14 +114,7 @@ class RateWindow:
 class Estimate:
     median: float  # seconds from submission to the provider's end
     spread: float  # standard deviation of log(seconds)
-    samples: int
-
-    def window(self, width: float) -> tuple[float, float]:
-        """The span where the task most likely ends: median × e^(±width·spread)."""
-        return (
-            self.median * math.exp(-width * self.spread),
-            self.median * math.exp(width * self.spread),
-        )
+    samples: int  # of this kind itself (0: borrowed from its model, or the prior)
 
 
 class DurationModel:
@@ -127,6 +125,7 @@ class DurationModel:
         self._by_kind: dict[Kind, deque[float]] = {}
         self._cache: dict[Kind, Estimate] = {}  # cleared whenever a sample arrives
         self._aside: dict[Kind, deque[float]] = {}  # the latest outliers in a row, per kind
+        self._pooled: dict[str, tuple[float, int] | None] = {}  # cleared with the cache
 
     def load(self, history: dict[Kind, list[float]]) -> None:
         """Learn from what was kept (oldest first), dropping what no task could have taken."""
@@ -155,6 +154,7 @@ class DurationModel:
             own.append(seconds)
         self._aside.pop(kind, None)
         self._cache.clear()
+        self._pooled.clear()
         return True
 
     @staticmethod
@@ -170,20 +170,34 @@ class DurationModel:
     def _compute(self, kind: Kind) -> Estimate:
         own = self._by_kind.get(kind)
         if own:
-            return _estimate(own)
-        model, _resolution, duration = kind
-        # Same model: scale each sample by output seconds, which dominate the provider's time.
+            return _estimate(own, self._pooled_spread())
+        # Same model: scale each sample as the prior scales (output seconds, picture height).
         related = [
-            seconds * duration / other[2]
+            seconds * prior_seconds(kind) / prior_seconds(other)
             for other, values in self._by_kind.items()
-            if other[0] == model
+            if other[0] == kind[0]
             for seconds in values
         ]
         if related:
-            found = _estimate(related)
-            # Other resolutions and lengths scale imperfectly: widen the spread.
-            return Estimate(found.median, max(found.spread, 0.3), found.samples)
+            found = _estimate(related, self._pooled_spread())
+            # Other resolutions and lengths scale imperfectly: widen the spread by that error.
+            return Estimate(found.median, math.hypot(found.spread, SCALING_LOG_ERROR), 0)
         return Estimate(prior_seconds(kind), PRIOR_LOG_SPREAD, 0)
+
+    def _pooled_spread(self) -> tuple[float, int] | None:
+        """The spread of log(seconds) about each kind's own mean, pooled over every kind (the
+        noise is the provider's queue, shared by kinds), with its degrees of freedom; None
+        until some kind has two samples."""
+        if "pooled" not in self._pooled:
+            squares, freedom = 0.0, 0
+            for values in self._by_kind.values():
+                logs = [math.log(v) for v in values]
+                if len(logs) >= 2:
+                    centre = statistics.fmean(logs)
+                    squares += sum((x - centre) ** 2 for x in logs)
+                    freedom += len(logs) - 1
+            self._pooled["pooled"] = (math.sqrt(squares / freedom), freedom) if freedom else None
+        return self._pooled["pooled"]
 
     def snapshot(self) -> dict[Kind, list[float]]:
         """What was learned, per kind (oldest first), to keep between runs."""
@@ -251,41 +265,117 @@ def _height(resolution: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def _estimate(values: Iterable[float]) -> Estimate:
+def _estimate(values: Iterable[float], pooled: tuple[float, int] | None) -> Estimate:
+    """The median as exp(mean of the logs); the spread as the pooled one for predicting one more
+    task, σ̂·√(1 + 1/n), so a kind with few samples plans wider; before anything is pooled, its
+    own samples' (or half the prior's, for one)."""
     logs = [math.log(v) for v in values]
-    median = math.exp(statistics.median(logs))
-    if len(logs) < 2:
-        return Estimate(median, max(PRIOR_LOG_SPREAD / 2, MIN_LOG_SPREAD), len(logs))
-    spread = statistics.stdev(logs)
-    # Fewer samples: less sure of the spread, so widen it a little.
-    spread = max(spread * (1 + 1 / len(logs)), MIN_LOG_SPREAD)
-    return Estimate(median, spread, len(logs))
+    median = math.exp(statistics.fmean(logs))
+    if pooled is not None:
+        spread, _freedom = pooled
+    elif len(logs) >= 2:
+        spread = statistics.stdev(logs)
+    else:
+        spread = PRIOR_LOG_SPREAD / 2
+    spread *= math.sqrt(1 + 1 / len(logs))
+    return Estimate(median, max(spread, MIN_LOG_SPREAD), len(logs))
 
 
 @dataclass(frozen=True)
 class PollPlanner:
-    """Decides the next poll of a task from how long it has run and what is expected."""
+    """Decides the next poll of a task from how long it has run and what is expected.
 
-    dense_interval: float = 4.0  # inside the likely window
-    longest_interval: float = 60.0  # never wait longer than this between polls
-    window_width: float = 2.0  # ± this many spreads around the median
+    The schedule is the optimal inspection one for a log-normal task time with the estimate's
+    median and spread, at a price of `lag_price` seconds of detection lag per poll: it minimises
+    E[lag] + lag_price · E[polls] (Barlow, Hunter and Proschan). The first poll comes at t1 where
+    F(t1)/f(t1) = λ + √(2λ·S(t1)/f(t1)); after a poll at t that found the task running, the next
+    comes g later where g = √(2λ / h(t + g/2)), h = f/S the hazard rate. So polls are sparse
+    where the task rarely ends, densest where it most likely does, and spread out again as it
+    runs late. It depends only on (elapsed, estimate): a poll that comes late re-plans from where
+    it is. `busy` raises the price while a key's query budget is shared by many tasks."""
+
+    lag_price: float = 0.21  # λ: seconds of mean detection lag one poll is worth
+    longest_interval: float = 60.0  # the longest gap, once running or while nothing is known
+    dense_interval: float = 4.0  # after a poll that failed, before asking again
     first_probe: float = 2.0  # early probes: the first after this many seconds,
-    probe_growth: float = 1.5  # then each at this multiple of the time run so far
+    probe_growth: float = 2.0  # then each at this multiple of the time run so far
+    budget_share: float = 0.5  # of a key's query budget, what polls of its tasks may plan on
 
-    def next_poll(self, elapsed: float, estimate: Estimate, *, probe: bool = False) -> float:
-        """Seconds from now until the next poll of a task that has run `elapsed` seconds;
-        `probe`: the estimate is unsure and polls are cheap now, so look early too."""
-        start, end = estimate.window(self.window_width)
-        if elapsed < start - self.dense_interval:
-            # Early: wait for the window to open, checking in at most every longest_interval.
-            wait = min(start - elapsed, self.longest_interval)
-            if probe:
-                # Growing by half the time run so far: a task that ends at any moment is seen
-                # within half its own time, at a cost of a few polls before the window.
-                wait = min(wait, max(self.first_probe, elapsed * (self.probe_growth - 1)))
-            return wait
-        if elapsed <= end:
-            return self.dense_interval
-        # Late: the longer past the window, the less likely each poll is the one; back off.
-        overdue = (elapsed - end) / max(estimate.median, 1.0)
-        return min(self.dense_interval * (1 + 2 * overdue), self.longest_interval)
+    def next_poll(
+        self, elapsed: float, estimate: Estimate, *, probe: bool = False, busy: float = 0.0
+    ) -> float:
+        """Seconds from now until the next poll of a task that has run `elapsed` seconds.
+        `probe`: nothing of this kind was seen yet and polls are cheap now, so look early too.
+        `busy`: seconds per query each task gets if the key's budget is shared evenly (tasks
+        on the key ÷ its queries per second); the price rises until the plan fits its share."""
+        median, spread, price = estimate.median, estimate.spread, self.lag_price
+        first = first_poll(median, spread, price)
+        # A poll that came just before the first planned one (the estimate moved a little since
+        # it was planned) counts as the first: the rest of the wait would be a wasted poll.
+        if elapsed < first - poll_gap(first, median, spread, price) / 2:
+            gap = first - elapsed
+            if estimate.samples == 0:  # knowing nothing of this kind, do not wait long on a guess
+                gap = min(gap, self.longest_interval)
+            if probe and estimate.samples == 0:
+                # Growing with the time run so far: a task that ends at any moment is seen
+                # within its own time again at worst (half of it on average), at a cost of a
+                # few polls before the likely time.
+                gap = min(gap, max(self.first_probe, elapsed * (self.probe_growth - 1)))
+            return gap
+        gap = poll_gap(elapsed, median, spread, price)
+        fair = busy / self.budget_share
+        if gap < fair:
+            # The budget's shadow price: gaps grow with √λ, so this λ makes them fit.
+            gap = poll_gap(elapsed, median, spread, price * (fair / gap) ** 2)
+        return min(gap, self.longest_interval)
+
+
+# -- the log-normal task time, and its optimal inspection schedule ------------------------------
+
+
+def _z(t: float, median: float, spread: float) -> float:
+    return (math.log(t) - math.log(median)) / spread
+
+
+def _density(t: float, median: float, spread: float) -> float:
+    z = _z(t, median, spread)
+    return math.exp(-z * z / 2) / (spread * t * math.sqrt(2 * math.pi))
+
+
+def _survival(t: float, median: float, spread: float) -> float:
+    return 0.5 * math.erfc(_z(t, median, spread) / math.sqrt(2))
+
+
+def _hazard(t: float, median: float, spread: float) -> float:
+    survival = _survival(t, median, spread)
+    if survival < 1e-300:  # far in the tail: the Mills ratio's limit
+        return _z(t, median, spread) / (spread * t)
+    return _density(t, median, spread) / survival
+
+
+@functools.lru_cache(maxsize=4096)
+def first_poll(median: float, spread: float, price: float) -> float:
+    """Seconds after submission of the optimal first poll: F/f = λ + √(2λ·S/f), by bisection
+    (F/f rises through it, from 0 long before the median)."""
+    low, high = math.log(median) - 10 * spread, math.log(median) + 10 * spread
+    for _ in range(60):
+        middle = (low + high) / 2
+        t = math.exp(middle)
+        density = _density(t, median, spread)
+        survival = _survival(t, median, spread)
+        if density <= 0:  # so far out that the density underflows: F/f is 0 before, ∞ after
+            low, high = (middle, high) if survival > 0.5 else (low, middle)
+            continue
+        if (1 - survival) / density < price + math.sqrt(2 * price * survival / density):
+            low = middle
+        else:
+            high = middle
+    return math.exp(low)
+
+
+def poll_gap(t: float, median: float, spread: float, price: float) -> float:
+    """The optimal gap after a poll at `t` that found the task running: g = √(2λ / h(t + g/2))."""
+    gap = math.sqrt(2 * price / max(_hazard(t, median, spread), 1e-300))
+    for _ in range(6):  # a fixed point that settles in a few steps
+        gap = math.sqrt(2 * price / max(_hazard(t + gap / 2, median, spread), 1e-300))
+    return gap

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     concurrency: dict[str, int] = Field(default_factory=dict)  # per model, e.g. {"wan2.7-i2v": 3}
     submit_per_second: dict[str, int] = Field(default_factory=dict)
     query_budget_per_second: float = Field(default=18.0, gt=0, le=20)
+    poll_lag_price_seconds: float = Field(default=PollPlanner.lag_price, gt=0)
     poll_dense_seconds: float = Field(default=4.0, gt=0)
     poll_longest_seconds: float = Field(default=60.0, gt=0)
     max_waiting_per_user: int = Field(default=5, ge=1)
@@ -240,7 +241,9 @@ class Settings(BaseSettings):
 
     def planner(self) -> PollPlanner:
         return PollPlanner(
-            dense_interval=self.poll_dense_seconds, longest_interval=self.poll_longest_seconds
+            lag_price=self.poll_lag_price_seconds,
+            dense_interval=self.poll_dense_seconds,
+            longest_interval=self.poll_longest_seconds,
         )
 
     def engine_config(self) -> EngineConfig:

@@ -48,6 +48,9 @@ class SimulatorConfig:
     # Per-task timing: (model name, request body) -> (pending seconds, running seconds), called at
     # task creation; None: every task takes pending_seconds and running_seconds.
     timing: Callable[[str, dict[str, Any]], tuple[float, float]] | None = None
+    # Every succeeded task's video is these bytes instead of one drawn for it (a bench's own
+    # prepared result: real footage's size and content, which drawings do not have).
+    result_video: bytes | None = field(default=None, repr=False)
 
 
 @dataclass

@@ -8,12 +8,15 @@ bookkeeping runs but never has to wait; real Discord would make it wait), and wh
 
 - GET /_bench/info: the bot's token and the application's, guild's and channel's ids
 - POST /_bench/channels {"count": n}: n more text channels in the guild; their ids
-- POST /_bench/slash {"command", "subcommand", "attachments": {option: {"filename", "size",
+- POST /_bench/slash {"command", "subcommand", "options": {option: str | int | bool},
+  "attachments": {option: {"filename", "size",
   "url", "content_type"}}}: a new member's slash command, known to the fake (its callback and
   followups are answered) but not dispatched: its INTERACTION_CREATE payload, which the bench
   hands to the bot itself
 - GET /_bench/callbacks: when each interaction callback arrived, by interaction id, in
   time.monotonic() (on Linux one clock for every process)
+- GET /_bench/posts: each message posted with files: [arrived, answered] in time.monotonic(), the
+  body's bytes and its channel, in the order they arrived
 - GET /_bench/counts: the requests per route, e.g. "POST /api/v10/channels/{channel_id}/messages"
 
 `spawn("cdn", "--rate", R)` runs a slow attachment CDN instead: GET /attachments/{size}/{name}
@@ -54,6 +57,7 @@ class BenchRoutes:
         self.fake = fake
         self.callbacks: dict[str, float] = {}
         self.counts: dict[str, int] = {}
+        self.posts: list[dict[str, Any]] = []
 
     def install(self, app: web.Application) -> None:
         app.middlewares.insert(0, self._measure)  # outermost: an arrival is timed first
@@ -62,6 +66,7 @@ class BenchRoutes:
         app.router.add_post("/_bench/slash", self._slash)
         app.router.add_get("/_bench/callbacks", self._callbacks)
         app.router.add_get("/_bench/counts", self._counts)
+        app.router.add_get("/_bench/posts", self._posts)
 
     @web.middleware
     async def _measure(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -75,6 +80,15 @@ class BenchRoutes:
         if route.endswith("/callback"):
             self.callbacks[request.match_info["id"]] = arrived
         response: web.StreamResponse = await handler(request)
+        if key.endswith("/messages") and request.content_type.startswith("multipart/"):
+            self.posts.append(
+                {
+                    "arrived": arrived,
+                    "answered": time.monotonic(),
+                    "bytes": request.content_length,
+                    "channel": request.match_info.get("channel_id"),
+                }
+            )
         response.headers.update(
             {
                 "X-RateLimit-Bucket": f"b{abs(hash(key)) % 10**8}",
@@ -117,6 +131,9 @@ class BenchRoutes:
                 **attachment,
             }
             values.append({"name": option, "type": 11, "value": attachment_id})
+        for option, value in (body.get("options") or {}).items():
+            kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3
+            values.append({"name": option, "type": kind, "value": value})
         if body.get("subcommand"):
             values = [{"name": body["subcommand"], "type": 1, "options": values}]
         data: dict[str, Any] = {"id": str(fake.ids()), "name": body["command"], "type": 1}
@@ -132,6 +149,9 @@ class BenchRoutes:
 
     async def _counts(self, request: web.Request) -> web.Response:
         return web.json_response(self.counts)
+
+    async def _posts(self, request: web.Request) -> web.Response:
+        return web.json_response(self.posts)
 
 
 class SlowCdn:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import random
+import statistics
+from collections.abc import Callable
 
 import pytest
 
 from bot.domain.catalog import MODELS
 from bot.engine.queue import FairQueue, _round_robin, _round_robin_index
 from bot.engine.timing import (
+    SCALING_LOG_ERROR,
     SURE_SAMPLES,
     DurationModel,
     Estimate,
@@ -70,7 +74,8 @@ def test_what_no_task_could_take_is_dropped_live_and_from_history() -> None:
     model = DurationModel()
     model.load({KIND: [60, 62, 338 * 86400, 58, 6000, 61, 0.5, -3]})
     assert model.snapshot() == {KIND: [60, 62, 58, 61]}
-    assert model.estimate(KIND).median == pytest.approx(60.5, abs=0.1)
+    kept = [60, 62, 58, 61]
+    assert model.estimate(KIND).median == pytest.approx(math.prod(kept) ** (1 / len(kept)))
     assert not model.observe(KIND, 700)
     assert model.observe(KIND, 120)  # a slow one, not an error
 
@@ -84,6 +89,20 @@ def test_a_lasting_change_in_the_providers_speed_is_followed() -> None:
     assert model.observe(KIND, 90.0)
 
 
+def test_a_kind_seen_twice_plans_with_the_spread_pooled_over_every_kind() -> None:
+    model = DurationModel()
+    rng = random.Random(11)
+    busy = ("wan2.7-i2v", "720P", 5)
+    model.load({busy: [90 * rng.lognormvariate(0, 0.2) for _ in range(40)]})
+    model.observe(KIND, 130.0)
+    model.observe(KIND, 130.5)  # two alike: its own spread would be ~0
+    estimate = model.estimate(KIND)
+    assert estimate.median == pytest.approx(math.sqrt(130 * 130.5))
+    # The queue's noise is every kind's: about 0.2, widened for a median known from two.
+    assert estimate.spread == pytest.approx(0.2 * math.sqrt(1 + 1 / 2), rel=0.25)
+    assert estimate.samples == 2
+
+
 def test_duration_model_falls_back_from_kind_to_model_to_prior() -> None:
     model = DurationModel()
     assert model.estimate(KIND).samples == 0
@@ -92,19 +111,62 @@ def test_duration_model_falls_back_from_kind_to_model_to_prior() -> None:
         model.observe(("wan2.7-i2v", "1080P", 10), seconds)
     related = model.estimate(KIND)
     assert related.median == pytest.approx(55, rel=0.05)  # half the output seconds
-    assert related.spread >= 0.3
+    assert related.spread > SCALING_LOG_ERROR  # another length scales imperfectly: wider
+    assert related.samples == 0  # none of its own: probed early
     model.observe(KIND, 60)
     assert model.estimate(KIND).median == pytest.approx(60)
 
 
-def test_planner_waits_for_the_window_then_polls_densely_then_backs_off() -> None:
-    planner = PollPlanner(dense_interval=4, longest_interval=60, window_width=2)
-    estimate = Estimate(median=180, spread=0.2, samples=20)  # window ≈ 121–269 s
-    assert planner.next_poll(0, estimate) == 60
-    assert planner.next_poll(100, estimate) == pytest.approx(20.7, abs=0.1)
-    assert planner.next_poll(150, estimate) == 4
-    assert planner.next_poll(268, estimate) == 4
-    assert 4 < planner.next_poll(400, estimate) <= 60
+def test_planner_waits_for_the_likely_time_then_polls_densest_where_tasks_end() -> None:
+    planner = PollPlanner(lag_price=0.25, longest_interval=60)
+    estimate = Estimate(median=180, spread=0.2, samples=20)
+    first = planner.next_poll(0, estimate)
+    # The first poll where the price of waiting balances the price of a poll (F/f = λ + √(2λS/f)).
+    assert 0.6 * 180 < first < 180
+    assert planner.next_poll(first / 2, estimate) == pytest.approx(first / 2)
+    gaps = {t: planner.next_poll(t, estimate) for t in (first, 150, 180, 240, 300, 400)}
+    # Shortest around and after the median (the hazard still rises), wider in the late tail.
+    assert gaps[first] > gaps[180] > gaps[300]
+    assert gaps[400] > gaps[300] or gaps[400] == pytest.approx(gaps[300], rel=0.2)
+    assert all(1 < gap < 15 for gap in gaps.values()), gaps
+
+
+def test_the_schedule_beats_every_fixed_interval_at_its_own_number_of_polls() -> None:
+    planner = PollPlanner(lag_price=0.25)
+    estimate = Estimate(median=120, spread=0.2, samples=50)
+    rng = random.Random(7)
+    ends = [120 * rng.lognormvariate(0, 0.2) for _ in range(2000)]
+
+    def run(next_gap: Callable[[float], float]) -> tuple[float, float]:
+        polls, lags = [], []
+        for end in ends:
+            at, count = 0.0, 0
+            while at < end:
+                at += next_gap(at)
+                count += 1
+            polls.append(count)
+            lags.append(at - end)
+        return statistics.fmean(polls), statistics.fmean(lags)
+
+    polls, lag = run(lambda at: planner.next_poll(at, estimate))
+    fixed = len(ends) / sum(1 / (end / polls) for end in ends)  # a gap giving as many polls
+    fixed_polls, fixed_lag = run(lambda at: fixed)
+    assert fixed_polls == pytest.approx(polls, rel=0.1)
+    assert lag < fixed_lag / 2
+
+
+def test_a_higher_price_or_a_busy_budget_polls_less() -> None:
+    estimate = Estimate(median=120, spread=0.2, samples=50)
+    cheap, dear = PollPlanner(lag_price=0.1), PollPlanner(lag_price=0.4)
+    # Gaps grow with √λ: four times the price, about twice the gap.
+    assert dear.next_poll(120, estimate) == pytest.approx(
+        2 * cheap.next_poll(120, estimate), rel=0.1
+    )
+    # Forty tasks share a key's 18 queries a second: each plans on at least its share
+    # of half of it.
+    busy = dear.next_poll(120, estimate, busy=40 / 18)
+    assert 2 * 40 / 18 <= busy < 1.2 * 2 * 40 / 18
+    assert dear.next_poll(120, estimate, busy=1 / 18) == dear.next_poll(120, estimate)
 
 
 def test_the_prior_comes_from_the_catalogue_scaled_by_length_and_resolution() -> None:
@@ -125,22 +187,24 @@ def probe_times(planner: PollPlanner, estimate: Estimate, until: float) -> list[
 
 
 @pytest.mark.parametrize("ends_at", [1.0, 2.5, 4.0, 7.3, 15.0, 33.0])
-def test_an_unsure_estimate_is_probed_so_a_fast_task_is_seen_within_half_its_time(
+def test_an_unseen_kind_is_probed_so_a_fast_task_is_seen_within_its_own_time(
     ends_at: float,
 ) -> None:
     planner = PollPlanner()
     unsure = Estimate(median=150, spread=0.5, samples=0)
     seen = next(t for t in probe_times(planner, unsure, 200) if t >= ends_at)
-    assert seen - ends_at <= max(planner.first_probe, 0.5 * ends_at)
+    assert seen - ends_at <= max(planner.first_probe, ends_at)
 
 
-def test_probes_stop_where_the_likely_window_begins() -> None:
+def test_probes_stop_where_the_first_planned_poll_is() -> None:
     planner = PollPlanner()
     unsure = Estimate(median=150, spread=0.5, samples=0)
-    start, _ = unsure.window(planner.window_width)
-    early = [t for t in probe_times(planner, unsure, start) if t < start]
+    first = planner.next_poll(0, unsure)  # without probing: the planned first poll
+    early = [t for t in probe_times(planner, unsure, first) if t < first]
     assert 5 <= len(early) <= 12, early  # a handful of looks, not a poll every few seconds
-    assert planner.next_poll(0, unsure) == pytest.approx(start)  # without probing: the window
+    # A kind seen once is planned for what was seen: no probes.
+    seen = Estimate(median=150, spread=0.2, samples=1)
+    assert planner.next_poll(0, seen, probe=True) == planner.next_poll(0, seen) > 60
 
 
 def test_fair_queue_takes_turns_and_newcomers_go_first() -> None:
