@@ -121,3 +121,25 @@ async def test_a_waiting_query_goes_before_anything_planned_after_it(
     assert key.query_room() == 1, "a pass planning now leaves the waiting one its place"
     await waiting
     assert simulator.peak_queries_per_second() == 2
+
+
+async def test_a_busy_key_polls_each_task_at_its_share_of_half_the_budget(rig: Rig) -> None:
+    """Forty tasks on one key, all running late for what was learned (where the plan polls
+    densest): the price of a poll rises until their polls fit half the key's budget, leaving the
+    rest for cancels, lists and the next tasks' first looks."""
+    learned = video_request(FLASH)
+    kind = (FLASH, learned.resolved_resolution, learned.resolved_duration)
+    rig.engine.durations.load({kind: [30.0 + n / 10 for n in range(20)]})  # ~30 s; these take 300
+    await many_pending(rig, 40)
+    start = rig.clock.now + 30  # past the first polls, which the budget itself paces
+    end = start + 60
+
+    await drive(rig.engine, rig.clock, until=lambda: rig.clock.now >= end)
+
+    polls = [
+        r.time
+        for r in rig.simulator.requests
+        if r.method == "GET" and r.path.startswith("/api/v1/tasks/") and start <= r.time < end
+    ]
+    half = rig.config.query_budget_per_second / 2
+    assert 0.6 * half <= len(polls) / (end - start) <= 1.1 * half

@@ -91,3 +91,13 @@ def test_an_unknown_retired_model_is_one_line_naming_the_setting(
     [line] = setting_errors(error.value)
     assert line.startswith("WANBOT_RETIRED_MODELS: unknown model “wan9”")
     assert "wan2.6-i2v-flash" in line, "it names the models there are"
+
+
+def test_the_price_of_a_poll_is_the_operators_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = Settings().engine_config().planner
+    monkeypatch.setenv("WANBOT_POLL_LAG_PRICE_SECONDS", "0.5")
+    dearer = Settings().engine_config().planner
+    assert (default.lag_price, dearer.lag_price) == (0.21, 0.5)
+    monkeypatch.setenv("WANBOT_POLL_LAG_PRICE_SECONDS", "0")
+    with pytest.raises(ValidationError):
+        Settings()
