@@ -7,6 +7,7 @@ the provider's documentation (see ../shared/dashscope-api.md for sources).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -342,6 +343,20 @@ _LAST = MediaType.LAST_FRAME
 _AUDIO_IN = MediaType.DRIVING_AUDIO
 _CLIP = MediaType.FIRST_CLIP
 
+# wan2.7 takes 240–8000 px images of at most 20 MB, 1:8 to 8:1, and clips (mp4/mov) of 240–4096
+# px a side up to 100 MB: 2–10 s to continue or to edit (a reference clip's own span differs).
+_WAN27_IMAGE = ImageLimits(
+    formats=_IMAGE_FORMATS, min_side=240, max_side=8000, max_bytes=20 * MB, max_aspect=8.0
+)
+_WAN27_CLIP = ClipLimits(
+    formats=frozenset({"mp4", "mov"}),
+    min_seconds=2,
+    max_seconds=10,
+    min_side=240,
+    max_side=4096,
+    max_aspect=8.0,
+    max_bytes=100 * MB,
+)
 # wan2.6 and older take 360–2000 px images of at most 10 MB.
 _LEGACY_IMAGE = ImageLimits(
     formats=_IMAGE_FORMATS, min_side=360, max_side=2000, max_bytes=10 * MB, max_aspect=None
@@ -372,21 +387,11 @@ WAN27_I2V = ModelSpec(
     duration_settable=True,
     prompt_max=5000,
     negative_prompt_max=500,
-    image=ImageLimits(
-        formats=_IMAGE_FORMATS, min_side=240, max_side=8000, max_bytes=20 * MB, max_aspect=8.0
-    ),
+    image=_WAN27_IMAGE,
     audio=AudioLimits(
         formats=frozenset({"wav", "mp3"}), min_seconds=2, max_seconds=30, max_bytes=15 * MB
     ),
-    clip=ClipLimits(
-        formats=frozenset({"mp4", "mov"}),
-        min_seconds=2,
-        max_seconds=10,
-        min_side=240,
-        max_side=4096,
-        max_aspect=8.0,
-        max_bytes=100 * MB,
-    ),
+    clip=_WAN27_CLIP,
     has_sound=True,  # driven by the given audio, or dubbed by the model
     concurrency=5,  # not in the provider's rate-limit table; its siblings have 5
     submit_per_second=5,
@@ -512,9 +517,7 @@ WAN27_T2V = ModelSpec(
     duration_settable=True,
     prompt_max=5000,
     negative_prompt_max=500,
-    image=ImageLimits(  # takes no image; the family's limits, never used
-        formats=_IMAGE_FORMATS, min_side=240, max_side=8000, max_bytes=20 * MB, max_aspect=8.0
-    ),
+    image=_WAN27_IMAGE,  # takes no image; the family's limits, never used
     audio=_AUDIO,  # wav/mp3, 3–30 s, ≤ 15 MB; longer is cut, shorter leaves the rest silent
     clip=None,
     has_sound=True,  # the given audio, or music and sound the model makes
@@ -552,22 +555,12 @@ WAN27_R2V = ModelSpec(
     duration_settable=True,
     prompt_max=5000,
     negative_prompt_max=500,
-    image=ImageLimits(
-        formats=_IMAGE_FORMATS, min_side=240, max_side=8000, max_bytes=20 * MB, max_aspect=8.0
-    ),
+    image=_WAN27_IMAGE,
     # A reference's voice: wav/mp3, 1–10 s; only its timbre is used, not its words.
     audio=AudioLimits(
         formats=frozenset({"wav", "mp3"}), min_seconds=1, max_seconds=10, max_bytes=15 * MB
     ),
-    clip=ClipLimits(
-        formats=frozenset({"mp4", "mov"}),
-        min_seconds=1,
-        max_seconds=30,
-        min_side=240,
-        max_side=4096,
-        max_aspect=8.0,
-        max_bytes=100 * MB,
-    ),
+    clip=dataclasses.replace(_WAN27_CLIP, min_seconds=1, max_seconds=30),  # a reference clip
     has_sound=True,
     concurrency=5,  # not in the provider's rate-limit table; its siblings have 5
     submit_per_second=5,
@@ -603,19 +596,9 @@ WAN27_VIDEOEDIT = ModelSpec(
     duration_settable=True,
     prompt_max=5000,
     negative_prompt_max=500,
-    image=ImageLimits(
-        formats=_IMAGE_FORMATS, min_side=240, max_side=8000, max_bytes=20 * MB, max_aspect=8.0
-    ),
+    image=_WAN27_IMAGE,
     audio=None,
-    clip=ClipLimits(
-        formats=frozenset({"mp4", "mov"}),
-        min_seconds=2,
-        max_seconds=10,
-        min_side=240,
-        max_side=4096,
-        max_aspect=8.0,
-        max_bytes=100 * MB,
-    ),
+    clip=_WAN27_CLIP,
     has_sound=True,
     concurrency=5,  # not in the provider's rate-limit table; its siblings have 5
     submit_per_second=5,
