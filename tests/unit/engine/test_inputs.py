@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from bot.engine.inputs import HOUR, InputStore
 from bot.engine.virtual import VirtualClock
 
@@ -67,3 +69,17 @@ async def test_the_sweep_runs_at_most_once_an_hour(tmp_path: Path) -> None:
     assert await store.sweep_if_due() == [], "past keeping, but the last sweep was just now"
     clock.advance(2400)
     assert len(await store.sweep_if_due()) == 2
+
+
+async def test_a_copy_that_cannot_be_written_costs_the_upload_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "inputs"
+    blocked.write_bytes(b"a file where the folder should be")  # every write under it fails
+    store = InputStore(blocked, days=7, clock=VirtualClock())
+
+    await store.keep(URL, "cat.png", b"picture")  # does not raise: the upload stands
+
+    assert store.find(URL) is None, "nothing half kept is offered later"
+    assert "Could not keep the input" in caplog.text
+    assert await store.sweep_if_due() == []
