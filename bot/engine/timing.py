@@ -125,7 +125,7 @@ class DurationModel:
         self._by_kind: dict[Kind, deque[float]] = {}
         self._cache: dict[Kind, Estimate] = {}  # cleared whenever a sample arrives
         self._aside: dict[Kind, deque[float]] = {}  # the latest outliers in a row, per kind
-        self._pooled: dict[str, tuple[float, int] | None] = {}  # cleared with the cache
+        self._pooled: float | None = None  # the pooled spread, as of the cache's samples
 
     def load(self, history: dict[Kind, list[float]]) -> None:
         """Learn from what was kept (oldest first), dropping what no task could have taken."""
@@ -154,7 +154,6 @@ class DurationModel:
             own.append(seconds)
         self._aside.pop(kind, None)
         self._cache.clear()
-        self._pooled.clear()
         return True
 
     @staticmethod
@@ -164,13 +163,15 @@ class DurationModel:
     def estimate(self, kind: Kind) -> Estimate:
         """The best guess for `kind`: its own history, else its model's scaled by duration, else the prior."""
         if kind not in self._cache:
+            if not self._cache:  # emptied by a new sample: the pooled spread moved with it
+                self._pooled = self._pooled_spread()
             self._cache[kind] = self._compute(kind)
         return self._cache[kind]
 
     def _compute(self, kind: Kind) -> Estimate:
         own = self._by_kind.get(kind)
         if own:
-            return _estimate(own, self._pooled_spread())
+            return _estimate(own, self._pooled)
         # Same model: scale each sample as the prior scales (output seconds, picture height).
         related = [
             seconds * prior_seconds(kind) / prior_seconds(other)
@@ -179,25 +180,22 @@ class DurationModel:
             for seconds in values
         ]
         if related:
-            found = _estimate(related, self._pooled_spread())
+            found = _estimate(related, self._pooled)
             # Other resolutions and lengths scale imperfectly: widen the spread by that error.
             return Estimate(found.median, math.hypot(found.spread, SCALING_LOG_ERROR), 0)
         return Estimate(prior_seconds(kind), PRIOR_LOG_SPREAD, 0)
 
-    def _pooled_spread(self) -> tuple[float, int] | None:
+    def _pooled_spread(self) -> float | None:
         """The spread of log(seconds) about each kind's own mean, pooled over every kind (the
-        noise is the provider's queue, shared by kinds), with its degrees of freedom; None
-        until some kind has two samples."""
-        if "pooled" not in self._pooled:
-            squares, freedom = 0.0, 0
-            for values in self._by_kind.values():
-                logs = [math.log(v) for v in values]
-                if len(logs) >= 2:
-                    centre = statistics.fmean(logs)
-                    squares += sum((x - centre) ** 2 for x in logs)
-                    freedom += len(logs) - 1
-            self._pooled["pooled"] = (math.sqrt(squares / freedom), freedom) if freedom else None
-        return self._pooled["pooled"]
+        noise is the provider's queue, shared by kinds); None until some kind has two samples."""
+        squares, freedom = 0.0, 0
+        for values in self._by_kind.values():
+            logs = [math.log(v) for v in values]
+            if len(logs) >= 2:
+                centre = statistics.fmean(logs)
+                squares += sum((x - centre) ** 2 for x in logs)
+                freedom += len(logs) - 1
+        return math.sqrt(squares / freedom) if freedom else None
 
     def snapshot(self) -> dict[Kind, list[float]]:
         """What was learned, per kind (oldest first), to keep between runs."""
@@ -265,14 +263,14 @@ def _height(resolution: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def _estimate(values: Iterable[float], pooled: tuple[float, int] | None) -> Estimate:
+def _estimate(values: Iterable[float], pooled: float | None) -> Estimate:
     """The median as exp(mean of the logs); the spread as the pooled one for predicting one more
     task, σ̂·√(1 + 1/n), so a kind with few samples plans wider; before anything is pooled, its
     own samples' (or half the prior's, for one)."""
     logs = [math.log(v) for v in values]
     median = math.exp(statistics.fmean(logs))
     if pooled is not None:
-        spread, _freedom = pooled
+        spread = pooled
     elif len(logs) >= 2:
         spread = statistics.stdev(logs)
     else:
@@ -312,7 +310,7 @@ class PollPlanner:
         first = first_poll(median, spread, price)
         # A poll that came just before the first planned one (the estimate moved a little since
         # it was planned) counts as the first: the rest of the wait would be a wasted poll.
-        if elapsed < first - poll_gap(first, median, spread, price) / 2:
+        if elapsed < first and elapsed < first - poll_gap(first, median, spread, price) / 2:
             gap = first - elapsed
             if estimate.samples == 0:  # knowing nothing of this kind, do not wait long on a guess
                 gap = min(gap, self.longest_interval)

@@ -119,7 +119,6 @@ async def test_a_form_opened_before_a_restart_is_made_after_it(
     settings = fast_settings(tmp_path)
     async with running_bot(fake, simulator, settings) as before:
         first, pressed = await _first_video(before)
-        await before.bot.wait_until_ready()  # its delayed READY must not fire after it closed
     async with running_bot(fake, simulator, settings) as after:  # the same database, a new bot
         second = await _remixed(fake, pressed, prompt="A dog")
         assert second != first
